@@ -1,0 +1,58 @@
+//! The health function: `GET /health`, `/health/db`, `/health/webhooks`, `/health/external`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use shared::App;
+use shared::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
+use shared::metrics::Metrics;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health", get(liveness))
+        .route("/health/db", get(db))
+        .route("/health/webhooks", get(webhooks))
+        .route("/health/external", get(external))
+        .fallback(shared::http::route_not_found)
+        .with_state(app)
+}
+
+async fn liveness(State(app): State<Arc<App>>) -> Response {
+    Json(health::liveness(&app.config)).into_response()
+}
+
+async fn db(State(app): State<Arc<App>>) -> Response {
+    respond(
+        "db",
+        health::check_tables(&app.dynamodb, &app.config.tables).await,
+    )
+}
+
+async fn webhooks(State(app): State<Arc<App>>) -> Response {
+    respond(
+        "webhooks",
+        health::check_queues(&app.sqs, &app.config.queues).await,
+    )
+}
+
+async fn external(State(app): State<Arc<App>>) -> Response {
+    let report =
+        health::check_providers(&app.http, &app.config.provider_apis, PROVIDER_PROBE_TIMEOUT).await;
+    respond("external", report)
+}
+
+/// 200 or 503 with the report; failures are logged and counted so alarms need no polling.
+fn respond(report_name: &'static str, report: HealthReport) -> Response {
+    let failed = report.failed_checks();
+    if !failed.is_empty() {
+        tracing::warn!(health.report = report_name, health.failed = ?failed, "health report {report_name} failed: {failed:?}");
+        Metrics::new("health")
+            .dimension("report", report_name)
+            .count("health_check_failed", failed.len() as u64)
+            .emit();
+    }
+    (report.http_status(), Json(report)).into_response()
+}

@@ -1,0 +1,14 @@
+//! The maintenance function, fired by an EventBridge Scheduler schedule.
+
+use std::sync::Arc;
+
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use shared::App;
+use shared::error::EventError;
+
+pub async fn handle(_app: Arc<App>, _event: LambdaEvent<Value>) -> Result<Value, EventError> {
+    Err(EventError::NotImplemented {
+        what: "maintenance",
+    })
+}

@@ -1,0 +1,89 @@
+//! The function binaries' handlers, linked in: what the local stack runs is the code the Lambda
+//! binaries run. Keys are the handler names the template derives (crate, or `BuildProperties.Binary`).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use futures_util::future::BoxFuture;
+use lambda_runtime::{Context, LambdaEvent};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use shared::App;
+use shared::error::EventError;
+
+/// Invokes a function as Lambda does: a JSON event in, a JSON response or an error message out.
+pub type Invoker = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;
+
+/// A function's entry points: an HTTP router, an event handler, or both (sync).
+#[derive(Clone, Default)]
+pub struct LocalFunction {
+    pub http: Option<Router>,
+    pub invoke: Option<Invoker>,
+}
+
+/// Wraps an event handler `fn(Arc<App>, LambdaEvent<E>) -> Result<R, EventError>` as an [`Invoker`].
+pub fn invoker<E, R, F, Fut>(app: Arc<App>, handler: F) -> Invoker
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(Arc<App>, LambdaEvent<E>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, EventError>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |payload: Value| {
+        let app = Arc::clone(&app);
+        let handler = Arc::clone(&handler);
+        Box::pin(async move {
+            let event: E = serde_json::from_value(payload)
+                .map_err(|e| format!("event does not deserialize: {e}"))?;
+            let response = handler(app, LambdaEvent::new(event, Context::default()))
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(response).map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// Every function handler, keyed by handler name.
+pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
+    let http = |router: Router| LocalFunction {
+        http: Some(router),
+        invoke: None,
+    };
+    let event = |invoke: Invoker| LocalFunction {
+        http: None,
+        invoke: Some(invoke),
+    };
+    BTreeMap::from([
+        ("health", http(health::router(Arc::clone(app)))),
+        ("webhooks", http(webhooks::router(Arc::clone(app)))),
+        ("auth", http(auth::router(Arc::clone(app)))),
+        (
+            "authorizer",
+            event(invoker(Arc::clone(app), auth::authorize)),
+        ),
+        ("state", http(state::router(Arc::clone(app)))),
+        (
+            "sync",
+            LocalFunction {
+                http: Some(sync::router(Arc::clone(app))),
+                invoke: Some(invoker(Arc::clone(app), sync::handle)),
+            },
+        ),
+        (
+            "processor",
+            event(invoker(Arc::clone(app), processor::handle)),
+        ),
+        (
+            "maintenance",
+            event(invoker(Arc::clone(app), maintenance::handle)),
+        ),
+        (
+            "rotate-secret",
+            event(invoker(Arc::clone(app), rotate_secret::handle)),
+        ),
+    ])
+}

@@ -1,0 +1,21 @@
+//! The operator CLI's library: the local stack (emulator, provisioning from the SAM template,
+//! routes, queue workers, schedules) and the ops commands. The integration tests use it too.
+
+pub mod functions;
+pub mod local;
+pub mod moto;
+pub mod provision;
+pub mod template;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (where `infra/template.yaml` and `.tools/` live).
+pub fn workspace_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// The SAM template every local resource comes from.
+pub fn template_path() -> PathBuf {
+    workspace_root().join("infra").join("template.yaml")
+}

@@ -1,0 +1,46 @@
+//! Implementations of [`crate::ports`] over AWS (DynamoDB, SQS, Secrets Manager) and HTTP.
+
+pub mod dynamo;
+pub mod http;
+pub mod secrets;
+pub mod sqs;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::ports::DependencyError;
+
+/// Classifies an AWS SDK error without leaking request details.
+pub(crate) fn dependency_error<E, R>(error: &SdkError<E, R>) -> DependencyError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match error {
+        SdkError::TimeoutError(_) => DependencyError::Timeout,
+        SdkError::DispatchFailure(failure) => {
+            DependencyError::Unreachable(if failure.is_timeout() {
+                "timed out connecting".to_owned()
+            } else {
+                "connection failed".to_owned()
+            })
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            match code {
+                "ResourceNotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist" => DependencyError::NotFound,
+                "AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException" => {
+                    DependencyError::AccessDenied
+                }
+                other => DependencyError::Other(other.to_owned()),
+            }
+        }
+        other => DependencyError::Other(
+            other
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                .unwrap_or("request failed")
+                .to_owned(),
+        ),
+    }
+}

@@ -1,0 +1,491 @@
+//! Configuration from the environment, validated once at cold start.
+//!
+//! The environment carries names only (tables, queues, secret ids, app id, stage); secret values come
+//! from Secrets Manager. Validation reports every problem at once, each with its fix, so one deploy
+//! fixes them all; `churnsaver config check` runs the same code.
+
+use std::fmt;
+
+use url::Url;
+
+/// The deployment stage. `local` is the stack on a developer machine against the AWS emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Local,
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Stage {
+    pub const ALL: [Self; 4] = [Self::Local, Self::Dev, Self::Staging, Self::Prod];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Prod => "prod",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|stage| stage.as_str() == value)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// DynamoDB table names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// `WEBHOOK_EVENTS_TABLE`: idempotency claims and the webhook log.
+    pub webhook_events: String,
+    /// `SESSIONS_TABLE`: sessions, keyed by the hash of the session id.
+    pub sessions: String,
+    /// `STATE_TABLE`: memberships, payments, breakers, sync runs, rate-limit windows.
+    pub state: String,
+}
+
+impl Tables {
+    /// Every table with the name the health report uses for it.
+    pub fn named(&self) -> [(&'static str, &str); 3] {
+        [
+            ("webhook_events", &self.webhook_events),
+            ("sessions", &self.sessions),
+            ("state", &self.state),
+        ]
+    }
+}
+
+/// SQS queue URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queues {
+    /// `EVENTS_QUEUE_URL`: verified webhook events awaiting processing.
+    pub events: String,
+    /// `EVENTS_DLQ_URL`: events that failed `maxReceiveCount` times.
+    pub events_dlq: String,
+    /// `SYNC_JOBS_QUEUE_URL`: one page of a reconcile run per message.
+    pub sync_jobs: String,
+    /// `SYNC_JOBS_DLQ_URL`: sync pages that kept failing.
+    pub sync_jobs_dlq: String,
+}
+
+/// Secrets Manager secret ids (names or ARNs). Optional outside production.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretIds {
+    /// `WEBHOOK_SECRETS_ID`: JSON object of provider → list of active webhook secrets.
+    pub webhook_secrets: Option<String>,
+    /// `SESSION_KEYS_SECRET_ID`: the rotated session signing key.
+    pub session_keys: Option<String>,
+    /// `WHOP_API_KEY_SECRET_ID`: `{"api_key": "…"}` for Whop's REST API.
+    pub whop_api_key: Option<String>,
+}
+
+/// A provider whose REST API this backend calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Whop,
+    Stripe,
+    Gumroad,
+    Paypal,
+}
+
+impl Provider {
+    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Gumroad, Self::Paypal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whop => "whop",
+            Self::Stripe => "stripe",
+            Self::Gumroad => "gumroad",
+            Self::Paypal => "paypal",
+        }
+    }
+
+    /// The variable holding the provider API's base URL, e.g. `WHOP_API_BASE_URL`.
+    pub fn base_url_var(self) -> &'static str {
+        match self {
+            Self::Whop => "WHOP_API_BASE_URL",
+            Self::Stripe => "STRIPE_API_BASE_URL",
+            Self::Gumroad => "GUMROAD_API_BASE_URL",
+            Self::Paypal => "PAYPAL_API_BASE_URL",
+        }
+    }
+}
+
+/// Base URLs of the provider APIs that are configured; a provider without one is `unconfigured`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderApis {
+    base_urls: Vec<(Provider, Url)>,
+}
+
+impl ProviderApis {
+    pub fn base_url(&self, provider: Provider) -> Option<&Url> {
+        self.base_urls
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, url)| url)
+    }
+}
+
+/// The validated configuration of every function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `STAGE`: local, dev, staging or prod.
+    pub stage: Stage,
+    /// `WHOP_APP_ID`: our Whop app id (`app_…`), the audience of Whop user tokens.
+    pub whop_app_id: String,
+    pub tables: Tables,
+    pub queues: Queues,
+    pub secrets: SecretIds,
+    /// `<PROVIDER>_API_BASE_URL`: each provider API this deployment talks to.
+    pub provider_apis: ProviderApis,
+}
+
+/// One thing wrong with the environment, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub var: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.var, self.problem, self.fix)
+    }
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} configuration problem(s): ", self.problems.len())?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects problems while reading variables, so all are reported together.
+struct Reader<'a, F> {
+    lookup: &'a F,
+    problems: Vec<ConfigProblem>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// The variable's value, `None` when unset or blank.
+    fn optional(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&mut self, var: &'static str, what: &str) -> String {
+        self.optional(var).unwrap_or_else(|| {
+            self.problem(
+                var,
+                "is not set",
+                format!("set {var} to {what} (the SAM template sets it for every function)"),
+            );
+            String::new()
+        })
+    }
+
+    fn problem(&mut self, var: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            var,
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn queue_url(&mut self, var: &'static str, what: &str) -> String {
+        let value = self.required(var, what);
+        if !value.is_empty() && Url::parse(&value).is_err() {
+            self.problem(
+                var,
+                format!("`{value}` is not a URL"),
+                "use the queue URL (`!Ref` of the queue), not its name or ARN",
+            );
+        }
+        value
+    }
+}
+
+impl Config {
+    /// Reads and validates the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|var| std::env::var(var).ok())
+    }
+
+    /// Reads and validates configuration from any variable lookup (the local stack passes the
+    /// template's resolved environment; tests pass a map).
+    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<Self, ConfigError> {
+        let mut env = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
+
+        let stage = match env.optional("STAGE") {
+            None => {
+                env.problem(
+                    "STAGE",
+                    "is not set",
+                    "set STAGE to one of local, dev, staging, prod",
+                );
+                Stage::Dev
+            }
+            Some(value) => Stage::parse(&value).unwrap_or_else(|| {
+                env.problem(
+                    "STAGE",
+                    format!("`{value}` is not a stage"),
+                    "set STAGE to one of local, dev, staging, prod",
+                );
+                Stage::Dev
+            }),
+        };
+
+        let whop_app_id = env.required("WHOP_APP_ID", "your Whop app id (`app_…`)");
+        if !whop_app_id.is_empty() && !is_app_id(&whop_app_id) {
+            env.problem(
+                "WHOP_APP_ID",
+                format!("`{whop_app_id}` is not a Whop app id"),
+                "copy the app id (it starts with `app_`) from the Whop developer dashboard",
+            );
+        }
+
+        let tables = Tables {
+            webhook_events: env.required("WEBHOOK_EVENTS_TABLE", "the webhook-events table name"),
+            sessions: env.required("SESSIONS_TABLE", "the sessions table name"),
+            state: env.required("STATE_TABLE", "the state table name"),
+        };
+        let queues = Queues {
+            events: env.queue_url("EVENTS_QUEUE_URL", "the events queue URL"),
+            events_dlq: env.queue_url("EVENTS_DLQ_URL", "the events dead-letter queue URL"),
+            sync_jobs: env.queue_url("SYNC_JOBS_QUEUE_URL", "the sync-jobs queue URL"),
+            sync_jobs_dlq: env
+                .queue_url("SYNC_JOBS_DLQ_URL", "the sync-jobs dead-letter queue URL"),
+        };
+
+        let secrets = SecretIds {
+            webhook_secrets: env.optional("WEBHOOK_SECRETS_ID"),
+            session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
+            whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
+        };
+        if stage == Stage::Prod {
+            for (var, value) in [
+                ("WEBHOOK_SECRETS_ID", &secrets.webhook_secrets),
+                ("SESSION_KEYS_SECRET_ID", &secrets.session_keys),
+                ("WHOP_API_KEY_SECRET_ID", &secrets.whop_api_key),
+            ] {
+                if value.is_none() {
+                    env.problem(
+                        var,
+                        "is required in prod",
+                        format!("set {var} to the Secrets Manager secret's ARN or name"),
+                    );
+                }
+            }
+        }
+
+        let mut base_urls = Vec::new();
+        for provider in Provider::ALL {
+            let var = provider.base_url_var();
+            let Some(value) = env.optional(var) else {
+                continue;
+            };
+            match Url::parse(&value) {
+                Ok(url)
+                    if url.scheme() == "https"
+                        || (stage != Stage::Prod && url.scheme() == "http") =>
+                {
+                    base_urls.push((provider, url));
+                }
+                Ok(_) => env.problem(
+                    var,
+                    format!("`{value}` must use https in {stage}"),
+                    "use the provider's https base URL",
+                ),
+                Err(_) => env.problem(
+                    var,
+                    format!("`{value}` is not a URL"),
+                    "use an absolute URL such as https://api.whop.com/api/v1, or unset it",
+                ),
+            }
+        }
+
+        if env.problems.is_empty() {
+            Ok(Self {
+                stage,
+                whop_app_id,
+                tables,
+                queues,
+                secrets,
+                provider_apis: ProviderApis { base_urls },
+            })
+        } else {
+            Err(ConfigError {
+                problems: env.problems,
+            })
+        }
+    }
+}
+
+fn is_app_id(value: &str) -> bool {
+    value
+        .strip_prefix("app_")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn valid_env() -> HashMap<&'static str, String> {
+        [
+            ("STAGE", "dev"),
+            ("WHOP_APP_ID", "app_abc123"),
+            ("WEBHOOK_EVENTS_TABLE", "webhook-events"),
+            ("SESSIONS_TABLE", "sessions"),
+            ("STATE_TABLE", "state"),
+            (
+                "EVENTS_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/events",
+            ),
+            (
+                "EVENTS_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/events-dlq",
+            ),
+            (
+                "SYNC_JOBS_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/sync-jobs",
+            ),
+            (
+                "SYNC_JOBS_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/sync-jobs-dlq",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+    }
+
+    fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|var| env.get(var).cloned())
+    }
+
+    fn vars(error: &ConfigError) -> Vec<&'static str> {
+        error.problems.iter().map(|p| p.var).collect()
+    }
+
+    #[test]
+    fn accepts_a_complete_environment() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.stage, Stage::Dev);
+        assert_eq!(config.whop_app_id, "app_abc123");
+        assert_eq!(config.tables.state, "state");
+        assert!(config.provider_apis.base_url(Provider::Whop).is_none());
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let mut env = valid_env();
+        env.insert("STAGE", "production".into());
+        env.insert("WHOP_APP_ID", "biz_123".into());
+        env.remove("STATE_TABLE");
+        env.insert("EVENTS_QUEUE_URL", "events".into());
+        env.insert("WHOP_API_BASE_URL", "not a url".into());
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(
+            vars(&error),
+            [
+                "STAGE",
+                "WHOP_APP_ID",
+                "STATE_TABLE",
+                "EVENTS_QUEUE_URL",
+                "WHOP_API_BASE_URL"
+            ]
+        );
+        assert!(error.problems.iter().all(|p| !p.fix.is_empty()));
+    }
+
+    #[test]
+    fn rejects_app_ids_without_the_app_prefix() {
+        for bad in ["app_", "APP_x", "app_x-y", "biz_x"] {
+            let mut env = valid_env();
+            env.insert("WHOP_APP_ID", bad.into());
+            assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_APP_ID"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn production_requires_every_secret_id() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        env.insert(
+            "WEBHOOK_SECRETS_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:w".into(),
+        );
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(
+            vars(&error),
+            ["SESSION_KEYS_SECRET_ID", "WHOP_API_KEY_SECRET_ID"]
+        );
+    }
+
+    #[test]
+    fn production_requires_https_provider_urls() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        for var in [
+            "WEBHOOK_SECRETS_ID",
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+        ] {
+            env.insert(var, "secret".into());
+        }
+        env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
+        assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
+
+        env.insert("WHOP_API_BASE_URL", "https://api.whop.com/api/v1".into());
+        let config = load(&env).unwrap();
+        assert_eq!(
+            config
+                .provider_apis
+                .base_url(Provider::Whop)
+                .map(Url::as_str),
+            Some("https://api.whop.com/api/v1")
+        );
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let mut env = valid_env();
+        env.insert("WHOP_API_BASE_URL", "  ".into());
+        env.insert("SESSIONS_TABLE", "".into());
+        let error = load(&env).unwrap_err();
+        assert_eq!(vars(&error), ["SESSIONS_TABLE"]);
+    }
+}

@@ -1,0 +1,385 @@
+//! Health checks: liveness, DynamoDB, the events queue and its DLQ, and the provider APIs.
+//!
+//! Each check names what it checked and, on failure, why; a report fails when any check fails, and
+//! the HTTP layer answers 503 so load balancers and alarms see it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::{Config, Provider, ProviderApis, Queues, Stage, Tables};
+use crate::ports::{DependencyError, EndpointProbe, QueueProbe, TableProbe};
+
+/// How long a provider API gets to answer the reachability probe.
+pub const PROVIDER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Failed,
+    /// Not configured in this deployment: neither healthy nor failing.
+    Unconfigured,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub status: CheckStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Why the check failed (safe to show: no secrets, no internal addresses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Check-specific facts (queue depth, table status, HTTP status…).
+    #[serde(flatten)]
+    pub details: Map<String, Value>,
+}
+
+impl CheckResult {
+    fn new(name: impl Into<String>, status: CheckStatus) -> Self {
+        Self {
+            name: name.into(),
+            status,
+            latency_ms: None,
+            error: None,
+            details: Map::new(),
+        }
+    }
+
+    fn failed(name: impl Into<String>, error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            ..Self::new(name, CheckStatus::Failed)
+        }
+    }
+
+    fn detail(mut self, key: &str, value: Value) -> Self {
+        self.details.insert(key.to_owned(), value);
+        self
+    }
+
+    fn latency(mut self, elapsed: Duration) -> Self {
+        // Microsecond precision is plenty and keeps the JSON short.
+        self.latency_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverallStatus {
+    Ok,
+    Failed,
+}
+
+/// A set of checks; failed when any of them failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub status: OverallStatus,
+    pub checks: Vec<CheckResult>,
+}
+
+impl HealthReport {
+    pub fn from_checks(checks: Vec<CheckResult>) -> Self {
+        let failed = checks.iter().any(|c| c.status == CheckStatus::Failed);
+        Self {
+            status: if failed {
+                OverallStatus::Failed
+            } else {
+                OverallStatus::Ok
+            },
+            checks,
+        }
+    }
+
+    /// 200 when healthy, 503 when any check failed.
+    pub fn http_status(&self) -> StatusCode {
+        match self.status {
+            OverallStatus::Ok => StatusCode::OK,
+            OverallStatus::Failed => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The names of the failed checks.
+    pub fn failed_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// `GET /health`: the process is up; no dependency is touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Liveness {
+    pub status: OverallStatus,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub stage: Stage,
+}
+
+pub fn liveness(config: &Config) -> Liveness {
+    Liveness {
+        status: OverallStatus::Ok,
+        service: "churnsaver",
+        version: env!("CARGO_PKG_VERSION"),
+        stage: config.stage,
+    }
+}
+
+async fn timed<T, F: Future<Output = T>>(future: F) -> (T, Duration) {
+    let started = Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
+}
+
+fn describe(error: &DependencyError) -> String {
+    match error {
+        DependencyError::NotFound => "does not exist".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// `GET /health/db`: every table exists and is `ACTIVE`, with the round-trip time of each check.
+pub async fn check_tables<P: TableProbe>(probe: &P, tables: &Tables) -> HealthReport {
+    let checks = tables.named().map(|(name, table)| async move {
+        let name = format!("table:{name}");
+        let (result, elapsed) = timed(probe.describe_table(table)).await;
+        match result {
+            Ok(status) if status.status == "ACTIVE" => {
+                CheckResult::new(name, CheckStatus::Ok).latency(elapsed)
+            }
+            Ok(status) => {
+                CheckResult::failed(name, format!("table is {}", status.status)).latency(elapsed)
+            }
+            Err(error) => CheckResult::failed(name, describe(&error)).latency(elapsed),
+        }
+    });
+    HealthReport::from_checks(join_all(checks).await)
+}
+
+/// `GET /health/webhooks`: the events queue is reachable and its dead-letter queue is empty.
+pub async fn check_queues<P: QueueProbe>(probe: &P, queues: &Queues) -> HealthReport {
+    let ((events, events_elapsed), (dlq, dlq_elapsed)) = futures_util::join!(
+        timed(probe.queue_depth(&queues.events)),
+        timed(probe.queue_depth(&queues.events_dlq)),
+    );
+    let events = match events {
+        Ok(depth) => {
+            CheckResult::new("queue:events", CheckStatus::Ok).detail("depth", json!(depth))
+        }
+        Err(error) => CheckResult::failed("queue:events", describe(&error)),
+    }
+    .latency(events_elapsed);
+    let dlq = match dlq {
+        Ok(depth) => {
+            let dead = depth.visible + depth.in_flight + depth.delayed;
+            let check = if dead == 0 {
+                CheckResult::new("queue:events_dlq", CheckStatus::Ok)
+            } else {
+                CheckResult::failed(
+                    "queue:events_dlq",
+                    format!("{dead} dead message(s); inspect with `churnsaver dlq peek`"),
+                )
+            };
+            check.detail("depth", json!(depth))
+        }
+        Err(error) => CheckResult::failed("queue:events_dlq", describe(&error)),
+    }
+    .latency(dlq_elapsed);
+    HealthReport::from_checks(vec![events, dlq])
+}
+
+/// `GET /health/external`: each configured provider API answers (any status below 500 means the
+/// API is up; authentication is not part of reachability). Unconfigured providers are listed as
+/// such and do not fail the report.
+pub async fn check_providers<P: EndpointProbe>(
+    probe: &P,
+    apis: &ProviderApis,
+    timeout: Duration,
+) -> HealthReport {
+    let checks = Provider::ALL.map(|provider| async move {
+        let name = format!("provider:{}", provider.as_str());
+        let Some(url) = apis.base_url(provider) else {
+            return CheckResult::new(name, CheckStatus::Unconfigured);
+        };
+        let (result, elapsed) = timed(probe.probe(url, timeout)).await;
+        match result {
+            Ok(status) if status < 500 => CheckResult::new(name, CheckStatus::Ok),
+            Ok(status) => CheckResult::failed(name, format!("answered HTTP {status}")),
+            Err(error) => CheckResult::failed(name, describe(&error)),
+        }
+        .detail("url", json!(url.as_str()))
+        .latency(elapsed)
+    });
+    HealthReport::from_checks(join_all(checks).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use url::Url;
+
+    use super::*;
+    use crate::ports::{QueueDepth, TableStatus};
+
+    struct Tables3(&'static [(&'static str, Result<&'static str, DependencyError>)]);
+
+    impl TableProbe for Tables3 {
+        async fn describe_table(&self, table: &str) -> Result<TableStatus, DependencyError> {
+            let (_, result) = self.0.iter().find(|(name, _)| *name == table).unwrap();
+            result.clone().map(|s| TableStatus {
+                status: s.to_owned(),
+            })
+        }
+    }
+
+    fn tables() -> Tables {
+        Tables {
+            webhook_events: "we".into(),
+            sessions: "se".into(),
+            state: "st".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn db_report_names_the_missing_table() {
+        let probe = Tables3(&[
+            ("we", Ok("ACTIVE")),
+            ("se", Err(DependencyError::NotFound)),
+            ("st", Ok("ACTIVE")),
+        ]);
+
+        let report = check_tables(&probe, &tables()).await;
+
+        assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(report.failed_checks(), ["table:sessions"]);
+        assert_eq!(report.checks[1].error.as_deref(), Some("does not exist"));
+    }
+
+    #[tokio::test]
+    async fn db_report_fails_on_a_table_that_is_not_active() {
+        let probe = Tables3(&[
+            ("we", Ok("ACTIVE")),
+            ("se", Ok("ACTIVE")),
+            ("st", Ok("CREATING")),
+        ]);
+        let report = check_tables(&probe, &tables()).await;
+        assert_eq!(report.failed_checks(), ["table:state"]);
+    }
+
+    struct Depths(QueueDepth, Result<QueueDepth, DependencyError>);
+
+    impl QueueProbe for Depths {
+        async fn queue_depth(&self, url: &str) -> Result<QueueDepth, DependencyError> {
+            if url == "dlq" {
+                self.1.clone()
+            } else {
+                Ok(self.0)
+            }
+        }
+    }
+
+    fn queues() -> Queues {
+        Queues {
+            events: "events".into(),
+            events_dlq: "dlq".into(),
+            sync_jobs: "sync".into(),
+            sync_jobs_dlq: "sync-dlq".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn queue_report_fails_when_the_dlq_holds_messages() {
+        let busy = QueueDepth {
+            visible: 40,
+            in_flight: 3,
+            delayed: 0,
+        };
+        let dead = QueueDepth {
+            visible: 2,
+            ..QueueDepth::default()
+        };
+
+        let report = check_queues(&Depths(busy, Ok(dead)), &queues()).await;
+
+        assert_eq!(report.failed_checks(), ["queue:events_dlq"]);
+        assert_eq!(report.checks[0].details["depth"]["visible"], 40);
+    }
+
+    #[tokio::test]
+    async fn queue_report_is_ok_with_an_empty_dlq() {
+        let report = check_queues(
+            &Depths(QueueDepth::default(), Ok(QueueDepth::default())),
+            &queues(),
+        )
+        .await;
+        assert_eq!(report.http_status(), StatusCode::OK);
+    }
+
+    struct Answers(Result<u16, DependencyError>);
+
+    impl EndpointProbe for Answers {
+        async fn probe(&self, _url: &Url, _timeout: Duration) -> Result<u16, DependencyError> {
+            self.0.clone()
+        }
+    }
+
+    fn whop_only() -> ProviderApis {
+        let env = [
+            ("STAGE", "dev"),
+            ("WHOP_APP_ID", "app_x"),
+            ("WEBHOOK_EVENTS_TABLE", "a"),
+            ("SESSIONS_TABLE", "b"),
+            ("STATE_TABLE", "c"),
+            ("EVENTS_QUEUE_URL", "http://q/1"),
+            ("EVENTS_DLQ_URL", "http://q/2"),
+            ("SYNC_JOBS_QUEUE_URL", "http://q/3"),
+            ("SYNC_JOBS_DLQ_URL", "http://q/4"),
+            ("WHOP_API_BASE_URL", "https://api.whop.com/api/v1"),
+        ];
+        let config = Config::from_lookup(&|var| {
+            env.iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        config.provider_apis
+    }
+
+    #[tokio::test]
+    async fn providers_without_a_base_url_are_unconfigured_not_failed() {
+        let report = check_providers(&Answers(Ok(401)), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+
+        assert_eq!(report.http_status(), StatusCode::OK);
+        let statuses: Vec<_> = report
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("provider:whop", CheckStatus::Ok),
+                ("provider:stripe", CheckStatus::Unconfigured),
+                ("provider:gumroad", CheckStatus::Unconfigured),
+                ("provider:paypal", CheckStatus::Unconfigured),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_provider_answering_5xx_or_not_at_all_fails() {
+        for answer in [Ok(503), Err(DependencyError::Timeout)] {
+            let report =
+                check_providers(&Answers(answer), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+            assert_eq!(report.failed_checks(), ["provider:whop"]);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The one way a function binary starts: logging, configuration validated at init (a bad
+//! environment fails the cold start with every problem listed, never the first request), the
+//! [`App`] built once, then the Lambda runtime loop.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::App;
+use crate::error::EventError;
+
+/// Runs an HTTP function (API Gateway HTTP API, payload 2.0) serving `router`.
+pub async fn serve_http(
+    router: impl FnOnce(Arc<App>) -> Router,
+) -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(router(app)).await
+}
+
+/// Runs an event function (SQS, schedule, rotation) whose handler takes the `App` and the event.
+pub async fn serve_events<E, R, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(Arc<App>, LambdaEvent<E>) -> Fut,
+    Fut: Future<Output = Result<R, EventError>>,
+{
+    crate::telemetry::init();
+    let app = Arc::new(App::from_env().await?);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<E>| {
+        handler(Arc::clone(&app), event)
+    }))
+    .await
+}
