@@ -1,1 +1,15 @@
-fn main() {}
+//! Integration and end-to-end tests. Everything that touches AWS runs the real SDK clients against
+//! moto's server, which the harness installs (pinned, project-local venv) and starts itself.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness helpers: a failed step is a failed test"
+)]
+
+mod adapters;
+mod events;
+mod health;
+mod helpers;
+mod local_stack;

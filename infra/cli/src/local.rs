@@ -42,6 +42,8 @@ pub struct LocalOptions {
     pub endpoint: String,
     /// Template parameter overrides (on top of [`local_parameters`]).
     pub parameters: BTreeMap<String, String>,
+    /// Run the queue workers and schedules (tests that drive queues themselves turn this off).
+    pub background: bool,
 }
 
 /// Parameters the local stack passes unless told otherwise: stage `local`, a local app id, and no
@@ -143,7 +145,7 @@ impl LocalStack {
                 tracing::error!(%error, "local HTTP server stopped: {error}");
             }
         });
-        for worker in &workers {
+        for worker in workers.iter().filter(|_| options.background) {
             let invoke = invoker_of(&functions, &worker.function)?;
             tasks.spawn(poll_queue(
                 app.sqs.clone(),
@@ -152,7 +154,7 @@ impl LocalStack {
                 shutdown_rx.clone(),
             ));
         }
-        for schedule in &schedules {
+        for schedule in schedules.iter().filter(|_| options.background) {
             let invoke = invoker_of(&functions, &schedule.function)?;
             tasks.spawn(fire_schedule(schedule.clone(), invoke, shutdown_rx.clone()));
         }

@@ -83,6 +83,7 @@ fn main() -> ExitCode {
                         bind,
                         endpoint: endpoint.unwrap_or_default(),
                         parameters: parameters.into_iter().collect::<BTreeMap<_, _>>(),
+                        background: true,
                     }))
                 })
                 .map(|()| ExitCode::SUCCESS)

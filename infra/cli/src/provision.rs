@@ -64,8 +64,10 @@ pub async fn provision(
     stack_name: &str,
     parameters: &BTreeMap<String, String>,
 ) -> anyhow::Result<Provisioned> {
-    let mut resolver = Resolver::default();
-    resolver.parameters = template.parameter_defaults();
+    let mut resolver = Resolver {
+        parameters: template.parameter_defaults(),
+        ..Resolver::default()
+    };
     resolver.parameters.extend(parameters.clone());
     resolver.parameters.extend(
         [
