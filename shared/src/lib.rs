@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod ports;
 pub mod runtime;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Config;

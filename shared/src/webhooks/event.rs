@@ -1,0 +1,1 @@
+//! Normalisation of each sender's envelope into one `Event`; see [`super`].

@@ -1,0 +1,68 @@
+//! Webhook ingest: signature verification per sender ([`verify`]), normalisation of each sender's
+//! envelope into one [`event::Event`] ([`event`]).
+//!
+//! Order matters: no byte of a body is parsed before its signature is verified.
+
+pub mod event;
+pub mod verify;
+
+use serde::{Deserialize, Serialize};
+
+/// A webhook sender, as named by `POST /webhooks/{provider}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Whop: Standard Webhooks headers (API v1), or the legacy `x-whop-signature` forms (v5/v2).
+    Whop,
+    /// Stripe: `Stripe-Signature`.
+    Stripe,
+    /// Any Standard Webhooks sender (symmetric `v1` signatures).
+    Standard,
+}
+
+impl Source {
+    pub const ALL: [Self; 3] = [Self::Whop, Self::Stripe, Self::Standard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whop => "whop",
+            Self::Stripe => "stripe",
+            Self::Standard => "standard",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|source| source.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The signing scheme that verified a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// `webhook-id` / `webhook-timestamp` / `webhook-signature: v1,<base64>` (Whop v1 and `standard`).
+    StandardWebhooks,
+    /// Whop's `x-whop-signature: t=<unix>,v1=<hex>` over `{t}.{body}`.
+    WhopLegacy,
+    /// Whop's older `x-whop-signature: <hex>` over the body, with an unsigned `x-whop-timestamp`.
+    WhopBare,
+    /// `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` over `{t}.{body}`.
+    Stripe,
+}
+
+/// What verification established about a delivery, from its headers: what normalisation may use
+/// before (and besides) the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified<'h> {
+    pub scheme: Scheme,
+    /// The delivery's timestamp (Unix seconds): signed, except for [`Scheme::WhopBare`].
+    pub timestamp: i64,
+    /// The `webhook-id` header of Standard Webhooks deliveries (signed; the sender's idempotency key).
+    pub message_id: Option<&'h str>,
+}

@@ -1,0 +1,1 @@
+//! Signature verification, one function per scheme; see [`super`].
