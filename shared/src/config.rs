@@ -135,6 +135,26 @@ impl ProviderApis {
     }
 }
 
+/// Webhook ingest settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES`: accept Whop's older `x-whop-signature: <hex>` form,
+    /// whose timestamp is not signed (default false).
+    pub accept_whop_bare_signatures: bool,
+    /// `WEBHOOK_SECRETS_TTL_SECS`: how long a read of the webhook secrets is reused (1–300, default
+    /// 60): a newly added secret is honoured within this time.
+    pub secrets_ttl: std::time::Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            accept_whop_bare_signatures: false,
+            secrets_ttl: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// The validated configuration of every function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -147,6 +167,7 @@ pub struct Config {
     pub secrets: SecretIds,
     /// `<PROVIDER>_API_BASE_URL`: each provider API this deployment talks to.
     pub provider_apis: ProviderApis,
+    pub webhooks: WebhookSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -330,6 +351,29 @@ impl Config {
             }
         }
 
+        let mut webhooks = WebhookSettings::default();
+        if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => webhooks.accept_whop_bare_signatures = true,
+                "false" | "0" | "no" => {}
+                _ => env.problem(
+                    "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
+                    format!("`{value}` is not a boolean"),
+                    "set it to true or false",
+                ),
+            }
+        }
+        if let Some(value) = env.optional("WEBHOOK_SECRETS_TTL_SECS") {
+            match value.parse::<u64>() {
+                Ok(secs @ 1..=300) => webhooks.secrets_ttl = std::time::Duration::from_secs(secs),
+                _ => env.problem(
+                    "WEBHOOK_SECRETS_TTL_SECS",
+                    format!("`{value}` is not a number of seconds from 1 to 300"),
+                    "use at most 300 so a rotated secret is picked up within five minutes",
+                ),
+            }
+        }
+
         if env.problems.is_empty() {
             Ok(Self {
                 stage,
@@ -338,6 +382,7 @@ impl Config {
                 queues,
                 secrets,
                 provider_apis: ProviderApis { base_urls },
+                webhooks,
             })
         } else {
             Err(ConfigError {
@@ -477,6 +522,29 @@ mod tests {
                 .base_url(Provider::Whop)
                 .map(Url::as_str),
             Some("https://api.whop.com/api/v1")
+        );
+    }
+
+    #[test]
+    fn reads_the_webhook_settings() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.webhooks, WebhookSettings::default());
+
+        let mut env = valid_env();
+        env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "true".into());
+        env.insert("WEBHOOK_SECRETS_TTL_SECS", "30".into());
+        let config = load(&env).unwrap();
+        assert!(config.webhooks.accept_whop_bare_signatures);
+        assert_eq!(config.webhooks.secrets_ttl.as_secs(), 30);
+
+        env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "maybe".into());
+        env.insert("WEBHOOK_SECRETS_TTL_SECS", "3600".into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            [
+                "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
+                "WEBHOOK_SECRETS_TTL_SECS"
+            ]
         );
     }
 

@@ -13,3 +13,4 @@ mod events;
 mod health;
 mod helpers;
 mod local_stack;
+mod webhooks;

@@ -6,6 +6,7 @@ pub mod local;
 pub mod moto;
 pub mod provision;
 pub mod template;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 

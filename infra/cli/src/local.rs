@@ -122,6 +122,7 @@ impl LocalStack {
         parameters.extend(options.parameters.clone());
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let app = Arc::new(app_for(&provisioned, &sdk)?);
+        seed_webhook_secrets(&app).await?;
         let functions = registry(&app);
 
         let (router, routes) = http_router(&provisioned, &functions)?;
@@ -180,6 +181,62 @@ impl LocalStack {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Gives every verified provider a random dev secret when the template's lists are empty, so
+/// signed webhooks work locally out of the box (`churnsaver webhook send` signs with them).
+async fn seed_webhook_secrets(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.secrets.webhook_secrets else {
+        return Ok(());
+    };
+    let current = app
+        .secrets_manager
+        .get_secret_value()
+        .secret_id(id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await?;
+    let lists: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(current.secret_string().unwrap_or("{}")).unwrap_or_default();
+    if lists.values().any(|secrets| !secrets.is_empty()) {
+        return Ok(());
+    }
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(crate::webhook::dev_secrets().to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// The first webhook secret of `provider` in the stack's webhook secrets.
+pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String> {
+    let id = app
+        .config
+        .secrets
+        .webhook_secrets
+        .as_deref()
+        .ok_or_else(|| anyhow!("no WEBHOOK_SECRETS_ID configured"))?;
+    let value = app
+        .secrets_manager
+        .get_secret_value()
+        .secret_id(id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await?;
+    let lists: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(value.secret_string().unwrap_or("{}"))?;
+    lists
+        .get(provider)
+        .and_then(|secrets| secrets.first())
+        .cloned()
+        .ok_or_else(|| anyhow!("the stack has no {provider} webhook secret"))
+}
+
+/// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).
+pub fn state_file() -> PathBuf {
+    crate::moto::tools_dir().join("local-stack.json")
 }
 
 /// The `App` every local function shares, configured from the template's resolved environment.
@@ -256,7 +313,7 @@ pub fn http_router(
             let filter = method_filter(&route.method)?;
             let methods = by_path.remove(&route.path).unwrap_or_default();
             let methods = match &route.authorizer {
-                None => methods.on_service(filter, target),
+                None => methods.on_service(filter, forward(target)),
                 Some(authorizer) => {
                     let handler = authorizer_handler(provisioned, authorizer)?;
                     let invoke = invoker_of(functions, &handler)?;
@@ -278,6 +335,26 @@ pub fn http_router(
         .fallback(shared::http::route_not_found);
     served.sort();
     Ok((router, served))
+}
+
+/// The function's router as its own service. The request arrives as API Gateway would hand it
+/// over: without the local router's extensions (its matched path parameters would otherwise be
+/// seen by the function's `Path` extractor as well as its own).
+fn forward(
+    target: Router,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |request: Request<Body>| {
+        let target = target.clone();
+        async move {
+            let (mut parts, body) = request.into_parts();
+            parts.extensions = http::Extensions::new();
+            target.oneshot(Request::from_parts(parts, body)).await
+        }
+    })
 }
 
 /// The handler behind a named HTTP API authorizer: the function whose ARN the authorizer names.
@@ -345,7 +422,7 @@ fn authorized(
             let decision = authorizer(event).await;
             let response = match decision {
                 Ok(answer) if answer.get("isAuthorized") == Some(&Value::Bool(true)) => {
-                    let Ok(response) = target.oneshot(request).await;
+                    let Ok(response) = forward(target).oneshot(request).await;
                     response
                 }
                 Ok(_) => (

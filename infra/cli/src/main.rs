@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
+use churnsaver::webhook::{self, WhopScheme};
 use clap::{Parser, Subcommand};
 use shared::Config;
 
@@ -44,6 +45,65 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Webhook signature tools.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Print the headers a real sender would send for a body, one `Name: value` per line.
+    Sign {
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        body_file: PathBuf,
+        /// The `webhook-id` (Whop and Standard Webhooks); a fresh `msg_…` by default.
+        #[arg(long)]
+        id: Option<String>,
+        /// Unix seconds; now by default.
+        #[arg(long)]
+        timestamp: Option<i64>,
+        /// Whop only: which of Whop's schemes to sign with.
+        #[arg(long, value_enum, default_value = "standard")]
+        whop_scheme: WhopScheme,
+    },
+    /// Verify a delivery: prints `valid` (exit 0) or `invalid: <reason_code>` (exit 1).
+    Verify {
+        #[arg(long)]
+        provider: String,
+        /// A signing secret; repeat for several (rotation).
+        #[arg(long = "secret", required = true)]
+        secrets: Vec<String>,
+        /// A received header as `Name: value`; repeat for each.
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[arg(long)]
+        body_file: PathBuf,
+        /// Unix seconds to verify as of; now by default.
+        #[arg(long)]
+        now: Option<i64>,
+        /// Accept Whop's bare `x-whop-signature: <hex>` form.
+        #[arg(long)]
+        accept_whop_bare: bool,
+    },
+    /// Sign a sample (an `events/` webhook request or a raw JSON body) with the running local
+    /// stack's secret and post it, printing the status and body.
+    Send {
+        sample: PathBuf,
+        #[arg(long)]
+        provider: Option<String>,
+        /// Where to post; the local stack's `/webhooks/{provider}` by default.
+        #[arg(long)]
+        url: Option<String>,
+        /// The `webhook-id` to send (reuse one to see deduplication).
+        #[arg(long)]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +124,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check,
         } => Ok(config_check()),
+        Command::Webhook { command } => webhook(command),
         Command::Local {
             bind,
             stack_name,
@@ -91,6 +152,140 @@ fn main() -> ExitCode {
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn webhook(command: WebhookCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WebhookCommand::Sign {
+            provider,
+            secret,
+            body_file,
+            id,
+            timestamp,
+            whop_scheme,
+        } => {
+            let source = webhook::parse_source(&provider)?;
+            let body = webhook::require_file(&body_file)?;
+            let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
+            for (name, value) in webhook::sign_headers(
+                source,
+                &secret,
+                &body,
+                &id,
+                timestamp.unwrap_or_else(now),
+                whop_scheme,
+            )? {
+                println!("{name}: {value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WebhookCommand::Verify {
+            provider,
+            secrets,
+            headers,
+            body_file,
+            now: at,
+            accept_whop_bare,
+        } => {
+            let source = webhook::parse_source(&provider)?;
+            let body = webhook::require_file(&body_file)?;
+            match webhook::verify_delivery(
+                source,
+                &secrets,
+                &headers,
+                &body,
+                at.unwrap_or_else(now),
+                accept_whop_bare,
+            )? {
+                Ok(()) => {
+                    println!("valid");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(reason) => {
+                    println!("invalid: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        WebhookCommand::Send {
+            sample,
+            provider,
+            url,
+            id,
+        } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(send(&sample, provider.as_deref(), url, id))
+        }
+    }
+}
+
+async fn send(
+    sample: &std::path::Path,
+    provider: Option<&str>,
+    url: Option<String>,
+    id: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (source, body) = webhook::load_sample(sample, provider)?;
+    let state_path = churnsaver::local::state_file();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).with_context(|| {
+            format!(
+                "no running local stack ({} is missing): start it with `cargo local`",
+                state_path.display()
+            )
+        })?)?;
+    let field = |name: &str| {
+        state[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("{} lacks {name}", state_path.display()))
+    };
+    let sdk = churnsaver::local::emulator_sdk_config(&field("endpoint")?).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let lists: serde_json::Value = serde_json::from_str(
+        secrets
+            .get_secret_value()
+            .secret_id(field("webhook_secrets_id")?)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await?
+            .secret_string()
+            .unwrap_or("{}"),
+    )?;
+    let secret = lists[source.as_str()][0]
+        .as_str()
+        .ok_or_else(|| anyhow!("the local stack has no {source} secret"))?;
+    let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
+    let headers = webhook::sign_headers(source, secret, &body, &id, now(), WhopScheme::Standard)?;
+    let url = url.map_or_else(
+        || field("base_url").map(|base| format!("{base}/webhooks/{source}")),
+        Ok,
+    )?;
+    let mut request = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("posting to {url}"))?;
+    let status = response.status();
+    println!("{status}");
+    println!("{}", response.text().await?);
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::FAILURE
     })
 }
@@ -129,10 +324,20 @@ async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
         .await
         .context("starting the local stack")?;
     print_summary(&stack, &options, moto.as_ref());
+    let state = serde_json::json!({
+        "base_url": stack.base_url(),
+        "endpoint": options.endpoint,
+        "stack_name": options.stack_name,
+        "webhook_secrets_id": stack.app.config.secrets.webhook_secrets,
+    });
+    let state_path = churnsaver::local::state_file();
+    std::fs::write(&state_path, state.to_string())
+        .with_context(|| format!("writing {}", state_path.display()))?;
 
     wait_for_stop_signal().await?;
     eprintln!("stopping…");
     stack.shutdown().await;
+    let _ = std::fs::remove_file(&state_path);
     if let Some(server) = moto.as_mut() {
         server.stop();
     }
@@ -198,6 +403,9 @@ fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoS
     println!("  Not emulated  {}", skipped.join(", "));
     println!();
     println!("Ready: curl {base}/health/db");
+    println!(
+        "Send a signed sample webhook: cargo churnsaver webhook send events/apigw-webhook-whop.json"
+    );
     println!(
         "AWS CLI/SDK against the emulator: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         options.endpoint

@@ -3,7 +3,10 @@
 //!
 //! Order matters: no byte of a body is parsed before its signature is verified.
 
+pub mod claims;
 pub mod event;
+pub mod ingest;
+pub mod keys;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,105 @@
+//! [`ClaimStore`] over DynamoDB's `webhook-events` table.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+
+use super::dependency_error;
+use crate::ports::DependencyError;
+use crate::webhooks::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore};
+
+/// The webhook-events table.
+#[derive(Debug, Clone)]
+pub struct DynamoClaims {
+    pub client: Client,
+    pub table: String,
+}
+
+const CLAIM_CONDITION: &str =
+    "attribute_not_exists(pk) OR expires_at < :now OR (#status = :received AND lock_until < :now)";
+
+fn record_from(
+    item: Option<&std::collections::HashMap<String, AttributeValue>>,
+) -> Result<Option<Box<ClaimRecord>>, DependencyError> {
+    item.filter(|item| !item.is_empty())
+        .map(|item| {
+            serde_dynamo::from_item(item.clone())
+                .map(Box::new)
+                .map_err(|e| DependencyError::Other(format!("unreadable webhook-events item: {e}")))
+        })
+        .transpose()
+}
+
+impl ClaimStore for DynamoClaims {
+    async fn claim(
+        &self,
+        record: &ClaimRecord,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, DependencyError> {
+        let item = serde_dynamo::to_item(record)
+            .map_err(|e| DependencyError::Other(format!("cannot encode the claim: {e}")))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(
+                ":received",
+                AttributeValue::S(ClaimStatus::Received.as_str().to_owned()),
+            )
+            // The replaced record on success (a takeover), the blocking one on failure: either
+            // way no second request.
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(ClaimOutcome::Claimed {
+                taken_over: record_from(output.attributes())?,
+            }),
+            Err(error) => match error.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    let existing = match e {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            record_from(c.item())?
+                        }
+                        _ => None,
+                    };
+                    existing.map(ClaimOutcome::Exists).ok_or_else(|| {
+                        DependencyError::Other(
+                            "condition failed without the existing item".to_owned(),
+                        )
+                    })
+                }
+                _ => Err(dependency_error(&error)),
+            },
+        }
+    }
+
+    async fn release(&self, pk: &str, claim_id: &str) -> Result<(), DependencyError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .condition_expression("claim_id = :claim_id")
+            .expression_attribute_values(":claim_id", AttributeValue::S(claim_id.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone took the claim over meanwhile: theirs to keep.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(dependency_error(&error)),
+        }
+    }
+}
