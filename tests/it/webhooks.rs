@@ -530,3 +530,45 @@ async fn an_accepted_webhook_costs_two_aws_requests_and_a_duplicate_one() {
         "claim + send; the duplicate only its failed claim"
     );
 }
+
+#[tokio::test]
+async fn an_api_gateway_event_with_a_base64_body_is_accepted() {
+    let stack = start_stack().await;
+    let secret = webhook_secret(&stack.app, "stripe").await.unwrap();
+    let secret = SigningSecret::parse(Source::Stripe, &secret).unwrap();
+    let body = r#"{"id":"evt_b64","object":"event","type":"invoice.payment_failed","created":1763892000,"data":{"object":{"id":"in_1","object":"invoice","customer":"cus_1","subscription":"sub_1"}}}"#;
+    let mut headers = serde_json::Map::new();
+    headers.insert(
+        "content-type".into(),
+        json!("application/json; charset=utf-8"),
+    );
+    for (name, value) in sign(Source::Stripe, &secret, body.as_bytes(), now(), "") {
+        headers.insert(name.into(), json!(value));
+    }
+    // The sample's shape, with this delivery's signature and a base64-encoded body.
+    let mut event: Value =
+        serde_json::from_str(&crate::helpers::fixture("apigw-webhook-stripe.json")).unwrap();
+    event["headers"] = Value::Object(headers);
+    event["isBase64Encoded"] = json!(true);
+    event["body"] = json!(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        body
+    ));
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+
+    let response = webhooks::router(Arc::clone(&stack.app))
+        .oneshot(request)
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 202);
+    let messages = queued(&stack).await;
+    let queued: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!(
+        (
+            queued["event_id"].as_str(),
+            queued["subject"]["invoice_id"].as_str()
+        ),
+        (Some("evt_b64"), Some("in_1"))
+    );
+}

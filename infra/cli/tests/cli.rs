@@ -1,0 +1,228 @@
+//! The `churnsaver` binary's operator interface, run as operators and external checks run it.
+
+#![expect(clippy::unwrap_used, reason = "test set-up")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn churnsaver(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_churnsaver"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn body_file(contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "churnsaver-body-{}.json",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// `--header` arguments from `sign`'s output lines.
+fn header_args(signed: &str) -> Vec<String> {
+    signed
+        .lines()
+        .flat_map(|line| ["--header".to_owned(), line.to_owned()])
+        .collect()
+}
+
+fn verify(
+    provider: &str,
+    secret: &str,
+    headers: &[String],
+    body: &PathBuf,
+    now: Option<&str>,
+) -> Output {
+    let mut args = vec![
+        "webhook",
+        "verify",
+        "--provider",
+        provider,
+        "--secret",
+        secret,
+        "--body-file",
+        body.to_str().unwrap(),
+    ];
+    args.extend(headers.iter().map(String::as_str));
+    if let Some(now) = now {
+        args.extend(["--now", now]);
+    }
+    churnsaver(&args)
+}
+
+const SECRETS: [(&str, &str); 3] = [
+    (
+        "whop",
+        "ws_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ),
+    ("stripe", "whsec_abc123"),
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+];
+
+#[test]
+fn sign_then_verify_is_valid_for_every_provider() {
+    let body = body_file(r#"{"type":"membership.activated","data":{"id":"mem_1"}}"#);
+    for (provider, secret) in SECRETS {
+        let signed = churnsaver(&[
+            "webhook",
+            "sign",
+            "--provider",
+            provider,
+            "--secret",
+            secret,
+            "--body-file",
+            body.to_str().unwrap(),
+        ]);
+        assert!(signed.status.success(), "{provider}: {signed:?}");
+        assert!(
+            stdout(&signed).lines().all(|l| l.contains(": ")),
+            "{provider}: one `Name: value` per line"
+        );
+
+        let verified = verify(
+            provider,
+            secret,
+            &header_args(&stdout(&signed)),
+            &body,
+            None,
+        );
+
+        assert_eq!(
+            (verified.status.code(), stdout(&verified).as_str()),
+            (Some(0), "valid"),
+            "{provider}"
+        );
+    }
+}
+
+#[test]
+fn sign_reproduces_the_standard_webhooks_vector() {
+    let body = body_file(r#"{"test": 2432232314}"#);
+    let signed = churnsaver(&[
+        "webhook",
+        "sign",
+        "--provider",
+        "standard",
+        "--secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "--body-file",
+        body.to_str().unwrap(),
+        "--id",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "--timestamp",
+        "1614265330",
+    ]);
+    assert_eq!(
+        stdout(&signed),
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\nwebhook-timestamp: 1614265330\nwebhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    );
+}
+
+#[test]
+fn verifies_the_stripe_vector_as_of_its_time() {
+    let body = body_file(r#"{"id":"evt_1","object":"event","type":"checkout.session.completed"}"#);
+    let headers = ["--header".to_owned(), "Stripe-Signature: t=1712345678,v1=8f4ed0fd89c6c66fa3edddcbba154dd44ca276b9d4bb995dc91090c206c298f1".to_owned()];
+
+    let valid = verify(
+        "stripe",
+        "whsec_abc123",
+        &headers,
+        &body,
+        Some("1712345678"),
+    );
+    let stale = verify(
+        "stripe",
+        "whsec_abc123",
+        &headers,
+        &body,
+        Some("1712345979"),
+    );
+
+    assert_eq!(
+        (valid.status.code(), stdout(&valid).as_str()),
+        (Some(0), "valid")
+    );
+    assert_eq!(
+        (stale.status.code(), stdout(&stale).as_str()),
+        (Some(1), "invalid: timestamp_out_of_tolerance")
+    );
+}
+
+#[test]
+fn a_tampered_body_or_missing_header_prints_its_reason_and_exits_1() {
+    let body = body_file(r#"{"type":"payment.failed"}"#);
+    let signed = churnsaver(&[
+        "webhook",
+        "sign",
+        "--provider",
+        "whop",
+        "--secret",
+        SECRETS[0].1,
+        "--body-file",
+        body.to_str().unwrap(),
+    ]);
+    let tampered = body_file(r#"{"type":"payment.succeeded"}"#);
+
+    let forged = verify(
+        "whop",
+        SECRETS[0].1,
+        &header_args(&stdout(&signed)),
+        &tampered,
+        None,
+    );
+    let headerless = verify("whop", SECRETS[0].1, &[], &body, None);
+
+    assert_eq!(
+        (forged.status.code(), stdout(&forged).as_str()),
+        (Some(1), "invalid: no_matching_signature")
+    );
+    assert_eq!(
+        (headerless.status.code(), stdout(&headerless).as_str()),
+        (Some(1), "invalid: missing_header")
+    );
+}
+
+#[test]
+fn whop_legacy_signatures_verify() {
+    let body = body_file(
+        r#"{"action":"membership.went_valid","api_version":"v5","data":{"id":"mem_123"}}"#,
+    );
+    let headers = ["--header".to_owned(), "x-whop-signature: t=1735689600,v1=2dd9214707adc802a85e6e9769f9758999e6c110218f26befae83ebe64389f19".to_owned()];
+
+    let verified = verify("whop", SECRETS[0].1, &headers, &body, Some("1735689600"));
+
+    assert_eq!(stdout(&verified), "valid");
+}
+
+#[test]
+fn config_check_lists_every_problem_with_its_fix() {
+    let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
+        .args(["config", "check"])
+        .env_clear()
+        .env("STAGE", "prod")
+        .env("WHOP_APP_ID", "biz_1")
+        .output()
+        .unwrap();
+
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1));
+    for var in [
+        "WHOP_APP_ID",
+        "STATE_TABLE",
+        "EVENTS_QUEUE_URL",
+        "SESSION_KEYS_SECRET_ID",
+    ] {
+        assert!(
+            text.contains(&format!("✗ {var}:")),
+            "{var} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("fix:"), "{text}");
+}
