@@ -37,7 +37,7 @@ fn verify(
     provider: &str,
     secret: &str,
     headers: &[String],
-    body: &PathBuf,
+    body: &std::path::Path,
     now: Option<&str>,
 ) -> Output {
     let mut args = vec![
