@@ -1,5 +1,6 @@
 //! The context every handler runs in, built once per cold start.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -17,8 +18,6 @@ pub const HTTP_TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("could not build the HTTP client: {0}")]
-    HttpClient(#[from] reqwest::Error),
 }
 
 /// Configuration plus the clients built from it. Cheap to share (`Arc<App>`); clients pool
@@ -29,7 +28,9 @@ pub struct App {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
-    pub http: reqwest::Client,
+    /// Built on first use: its TLS set-up reads and parses the whole system trust store (~20 ms),
+    /// which functions that never call a provider API should not pay at cold start.
+    http: Arc<OnceLock<Result<reqwest::Client, String>>>,
 }
 
 impl App {
@@ -44,17 +45,28 @@ impl App {
     /// Builds the clients from an explicit SDK configuration (the local stack and tests point it at
     /// the emulator).
     pub fn new(config: Config, sdk: &SdkConfig) -> Result<Self, InitError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(HTTP_CONNECT_TIMEOUT)
-            .timeout(HTTP_TOTAL_TIMEOUT)
-            .user_agent(concat!("churnsaver/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
-            http,
+            http: Arc::default(),
         })
+    }
+
+    /// The pooled HTTP client for provider APIs (rustls), built once on first use. The error is
+    /// the TLS backend's, which cannot start on this host.
+    pub fn http(&self) -> Result<&reqwest::Client, &str> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(HTTP_CONNECT_TIMEOUT)
+                    .timeout(HTTP_TOTAL_TIMEOUT)
+                    .user_agent(concat!("churnsaver/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 }

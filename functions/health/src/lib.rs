@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::App;
 use shared::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
 use shared::metrics::Metrics;
+use shared::{ApiError, App};
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -39,8 +39,15 @@ async fn webhooks(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn external(State(app): State<Arc<App>>) -> Response {
+    let http = match app.http() {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "the HTTP client cannot be built: {error}");
+            return ApiError::Internal.into_response();
+        }
+    };
     let report =
-        health::check_providers(&app.http, &app.config.provider_apis, PROVIDER_PROBE_TIMEOUT).await;
+        health::check_providers(http, &app.config.provider_apis, PROVIDER_PROBE_TIMEOUT).await;
     respond("external", report)
 }
 
