@@ -82,3 +82,60 @@ async fn the_sync_function_answers_http_in_api_gateway_format() {
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "not_implemented");
 }
+
+/// The dummy secrets and fixed time the webhook samples are signed with (see `events/README.md`).
+const SAMPLE_SECRETS: [(&str, &str); 3] = [
+    (
+        "whop",
+        "ws_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ),
+    ("stripe", "whsec_test_secret"),
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+];
+const SAMPLE_TIME: i64 = 1_772_366_398;
+
+#[test]
+fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
+    use shared::webhooks::event::normalise;
+    use shared::webhooks::verify::{SigningSecret, VerifyOptions, verify};
+
+    let samples: Vec<String> = sample_names()
+        .into_iter()
+        .filter(|n| n.starts_with("apigw-webhook-"))
+        .collect();
+    assert!(samples.len() >= 10, "{samples:?}");
+    for name in samples {
+        let request = lambda_http::request::from_str(&fixture(&name)).unwrap();
+        let provider = request
+            .uri()
+            .path()
+            .trim_start_matches("/webhooks/")
+            .to_owned();
+        let source = shared::webhooks::Source::parse(&provider).unwrap();
+        let secret = SAMPLE_SECRETS
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .unwrap()
+            .1;
+        let secrets = [SigningSecret::parse(source, secret).unwrap()];
+        let body = request.body().to_vec();
+
+        let verified = verify(
+            source,
+            request.headers(),
+            &body,
+            &secrets,
+            SAMPLE_TIME,
+            VerifyOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {}", e.reason_code()));
+        let event = normalise(source, &verified, &body, chrono::Utc::now())
+            .unwrap_or_else(|e| panic!("{name}: {}", e.reason_code()));
+
+        assert!(
+            event.kind.is_known() || source == shared::webhooks::Source::Standard,
+            "{name}: {}",
+            event.kind.as_str()
+        );
+    }
+}

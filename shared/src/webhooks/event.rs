@@ -1209,7 +1209,7 @@ fn push_unicode_escape(out: &mut String, ch: char) {
 }
 
 /// The owned form a consumer reads back from [`Event::to_message`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct QueuedEvent {
     /// The sender.
     pub provider: Source,
@@ -1224,8 +1224,10 @@ pub struct QueuedEvent {
     pub occurred_at: DateTime<Utc>,
     /// When we received it.
     pub received_at: DateTime<Utc>,
-    /// The verified body.
-    pub raw: serde_json::Value,
+    /// The verified body, unparsed: validated exactly as ingest validated it, so every enqueued
+    /// body reads back (a `Value` would reject numbers like `1e400` or lone surrogates that
+    /// ingest skipped, and turn a genuine signed event into a poison message).
+    pub raw: Box<serde_json::value::RawValue>,
 }
 
 impl QueuedEvent {
@@ -2157,9 +2159,28 @@ mod tests {
         assert_eq!(queued.occurred_at, event.occurred_at);
         assert_eq!(queued.received_at, event.received_at);
         assert_eq!(
-            queued.raw,
+            serde_json::from_str::<Value>(queued.raw.get()).unwrap(),
             serde_json::from_str::<Value>(event.raw).unwrap()
         );
+    }
+
+    #[test]
+    fn bodies_serde_json_values_reject_still_read_back() {
+        // Found by fuzzing: ingest skips unread values without range or surrogate checks.
+        for body in [
+            r#"{"id":"evt_1","object":"event","type":"x","created":1700000000,"n":1e400}"#,
+            r#"{"id":"evt_1","object":"event","type":"x","created":1700000000,"n":"\ud800"}"#,
+        ] {
+            let event = normalise(
+                Source::Stripe,
+                &scheme(Scheme::Stripe, NOW),
+                body.as_bytes(),
+                received(),
+            )
+            .unwrap();
+            let queued: QueuedEvent = serde_json::from_str(&event.to_message()).unwrap();
+            assert_eq!(queued.raw.get(), body);
+        }
     }
 
     #[test]
