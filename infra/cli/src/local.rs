@@ -183,21 +183,27 @@ impl LocalStack {
     }
 }
 
+/// The webhook secret lists (provider → active secrets) held in `secret_id`.
+pub async fn webhook_secret_lists(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let value = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await?;
+    Ok(serde_json::from_str(value.secret_string().unwrap_or("{}"))?)
+}
+
 /// Gives every verified provider a random dev secret when the template's lists are empty, so
 /// signed webhooks work locally out of the box (`churnsaver webhook send` signs with them).
 async fn seed_webhook_secrets(app: &App) -> anyhow::Result<()> {
     let Some(id) = &app.config.secrets.webhook_secrets else {
         return Ok(());
     };
-    let current = app
-        .secrets_manager
-        .get_secret_value()
-        .secret_id(id)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await?;
-    let lists: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(current.secret_string().unwrap_or("{}")).unwrap_or_default();
+    let lists = webhook_secret_lists(&app.secrets_manager, id).await?;
     if lists.values().any(|secrets| !secrets.is_empty()) {
         return Ok(());
     }
@@ -210,6 +216,19 @@ async fn seed_webhook_secrets(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first webhook secret of `provider` in `secret_id`.
+pub async fn first_webhook_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    provider: &str,
+) -> anyhow::Result<String> {
+    webhook_secret_lists(secrets, secret_id)
+        .await?
+        .remove(provider)
+        .and_then(|secrets| secrets.into_iter().next())
+        .ok_or_else(|| anyhow!("the stack has no {provider} webhook secret"))
+}
+
 /// The first webhook secret of `provider` in the stack's webhook secrets.
 pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String> {
     let id = app
@@ -218,20 +237,7 @@ pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String>
         .webhook_secrets
         .as_deref()
         .ok_or_else(|| anyhow!("no WEBHOOK_SECRETS_ID configured"))?;
-    let value = app
-        .secrets_manager
-        .get_secret_value()
-        .secret_id(id)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await?;
-    let lists: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(value.secret_string().unwrap_or("{}"))?;
-    lists
-        .get(provider)
-        .and_then(|secrets| secrets.first())
-        .cloned()
-        .ok_or_else(|| anyhow!("the stack has no {provider} webhook secret"))
+    first_webhook_secret(&app.secrets_manager, id, provider).await
 }
 
 /// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).

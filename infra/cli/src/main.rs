@@ -250,21 +250,14 @@ async fn send(
     };
     let sdk = churnsaver::local::emulator_sdk_config(&field("endpoint")?).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let lists: serde_json::Value = serde_json::from_str(
-        secrets
-            .get_secret_value()
-            .secret_id(field("webhook_secrets_id")?)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await?
-            .secret_string()
-            .unwrap_or("{}"),
-    )?;
-    let secret = lists[source.as_str()][0]
-        .as_str()
-        .ok_or_else(|| anyhow!("the local stack has no {source} secret"))?;
+    let secret = churnsaver::local::first_webhook_secret(
+        &secrets,
+        &field("webhook_secrets_id")?,
+        source.as_str(),
+    )
+    .await?;
     let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
-    let headers = webhook::sign_headers(source, secret, &body, &id, now(), WhopScheme::Standard)?;
+    let headers = webhook::sign_headers(source, &secret, &body, &id, now(), WhopScheme::Standard)?;
     let url = url.map_or_else(
         || field("base_url").map(|base| format!("{base}/webhooks/{source}")),
         Ok,
