@@ -363,23 +363,21 @@ fn forward(
     })
 }
 
-/// The handler behind a named HTTP API authorizer: the function whose ARN the authorizer names.
+/// The handler of the function a named HTTP API authorizer invokes, as the template says.
 fn authorizer_handler(provisioned: &Provisioned, authorizer: &str) -> anyhow::Result<String> {
-    let template_function = provisioned
+    let function = provisioned.authorizers.get(authorizer).ok_or_else(|| {
+        anyhow!("authorizer {authorizer} is not defined on the template's HttpApi")
+    })?;
+    provisioned
         .functions
         .iter()
-        .find(|f| {
-            authorizer.trim_end_matches("Authorizer") != authorizer && f.handler == "authorizer"
-        })
-        .or_else(|| {
-            provisioned
-                .functions
-                .iter()
-                .find(|f| f.handler == "authorizer")
-        });
-    template_function
+        .find(|f| &f.logical_id == function)
         .map(|f| f.handler.clone())
-        .ok_or_else(|| anyhow!("authorizer {authorizer}: no authorizer function in the template"))
+        .ok_or_else(|| {
+            anyhow!(
+                "authorizer {authorizer} names {function}, which is not a function of the template"
+            )
+        })
 }
 
 /// Runs the Lambda authorizer before the route, as API Gateway does with simple responses:

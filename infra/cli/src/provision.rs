@@ -23,6 +23,8 @@ pub const REGION: &str = "us-east-1";
 pub struct Provisioned {
     pub resolver: Resolver,
     pub functions: Vec<FunctionDef>,
+    /// HTTP API authorizer name → logical id of the function behind it.
+    pub authorizers: BTreeMap<String, String>,
     /// Resource types of the template the emulator does not run (alarms, log groups, …).
     pub not_emulated: Vec<(String, String)>,
 }
@@ -158,6 +160,7 @@ pub async fn provision(
     Ok(Provisioned {
         resolver,
         functions,
+        authorizers: template.authorizers(),
         not_emulated,
     })
 }

@@ -59,6 +59,19 @@ impl Template {
             .collect()
     }
 
+    /// The HTTP API Lambda authorizers: authorizer name → logical id of its function
+    /// (`Auth.Authorizers.<name>.FunctionArn: !GetAtt <Function>.Arn`).
+    pub fn authorizers(&self) -> BTreeMap<String, String> {
+        self.resources_of_type("AWS::Serverless::HttpApi")
+            .filter_map(|(_, api)| api.pointer("/Properties/Auth/Authorizers")?.as_object())
+            .flatten()
+            .filter_map(|(name, authorizer)| {
+                let function = authorizer.pointer("/FunctionArn/Fn::GetAtt/0")?.as_str()?;
+                Some((name.clone(), function.to_owned()))
+            })
+            .collect()
+    }
+
     /// Every function with its events, environment (Globals merged) and handler binary.
     pub fn functions(&self) -> anyhow::Result<Vec<FunctionDef>> {
         let globals = self.root.pointer("/Globals/Function");
@@ -491,6 +504,18 @@ Resources:
                 ("STAGE".to_owned(), "local".to_owned()),
             ]
             .into()
+        );
+    }
+
+    #[test]
+    fn reads_which_function_each_authorizer_invokes() {
+        let template = Template::parse(
+            "Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      Auth:\n        Authorizers:\n          A:\n            FunctionArn: !GetAtt AuthFn.Arn\n",
+        )
+        .unwrap();
+        assert_eq!(
+            template.authorizers(),
+            [("A".to_owned(), "AuthFn".to_owned())].into()
         );
     }
 
