@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod ports;
 pub mod runtime;
+pub mod state;
 pub mod telemetry;
 pub mod webhooks;
 

@@ -2,18 +2,46 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::App;
+use shared::adapters::claims::DynamoClaims;
+use shared::adapters::state::DynamoState;
 use shared::error::EventError;
+use shared::ports::SystemClock;
+use shared::state::process::Processor;
 
-/// Fails the whole batch until processing exists, so SQS keeps the messages (and, after
-/// `maxReceiveCount`, dead-letters them) instead of deleting them unprocessed.
+/// Processes one batch and reports the messages that failed, so SQS retries only those.
+#[tracing::instrument(skip_all, fields(batch.size = event.payload.records.len()))]
 pub async fn handle(
-    _app: Arc<App>,
-    _event: LambdaEvent<SqsEvent>,
+    app: Arc<App>,
+    event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, EventError> {
-    Err(EventError::NotImplemented {
-        what: "event processing",
-    })
+    let processor = Processor::new(
+        DynamoState {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.state.clone(),
+        },
+        DynamoClaims {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.webhook_events.clone(),
+        },
+        SystemClock,
+    );
+    let report = processor
+        .process_batch(&event.payload.records)
+        .await
+        .map_err(|error| EventError::Malformed(error.to_string()))?;
+    report.metrics("processor").emit();
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = report
+        .failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    Ok(response)
 }

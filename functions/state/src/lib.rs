@@ -2,26 +2,80 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::adapters::state::DynamoState;
+use shared::state::{MembershipView, UserMemberships};
 use shared::{ApiError, App};
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "every function's router takes the App by value (shared::runtime::serve_http)"
+)]
 pub fn router(app: Arc<App>) -> Router {
+    let store = DynamoState {
+        client: app.dynamodb.clone(),
+        table: app.config.tables.state.clone(),
+    };
     Router::new()
         .route("/memberships/{id}", get(membership))
         .route("/users/{id}/memberships", get(user_memberships))
         .fallback(shared::http::route_not_found)
-        .with_state(app)
+        .with_state(Arc::new(store))
 }
 
-async fn membership() -> ApiError {
-    ApiError::NotImplemented {
-        what: "membership state",
-    }
+async fn membership(
+    State(store): State<Arc<DynamoState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<MembershipView>, ApiError> {
+    shared::state::membership(store.as_ref(), &path_id(id)?)
+        .await
+        .map(Json)
 }
 
-async fn user_memberships() -> ApiError {
-    ApiError::NotImplemented {
-        what: "membership state",
-    }
+/// `?limit=&after=`; anything else is ignored.
+#[derive(Debug, Deserialize)]
+struct Paging {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+async fn user_memberships(
+    State(store): State<Arc<DynamoState>>,
+    id: Result<Path<String>, PathRejection>,
+    paging: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<UserMemberships>, ApiError> {
+    let Query(paging) = paging.map_err(|rejection| ApiError::BadRequest {
+        code: "invalid_query",
+        message: rejection.body_text(),
+    })?;
+    let limit = paging
+        .limit
+        .map(|limit| {
+            limit.parse().map_err(|_| ApiError::BadRequest {
+                code: "invalid_limit",
+                message: "`limit` must be a number".to_owned(),
+            })
+        })
+        .transpose()?;
+    shared::state::user_memberships(
+        store.as_ref(),
+        &path_id(id)?,
+        limit,
+        paging.after.as_deref(),
+    )
+    .await
+    .map(Json)
+}
+
+/// The `{id}` segment; one that does not decode is a 400 in the API's error format.
+fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    id.map(|Path(id)| id)
+        .map_err(|rejection| ApiError::BadRequest {
+            code: "invalid_id",
+            message: rejection.body_text(),
+        })
 }

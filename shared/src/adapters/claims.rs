@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::dependency_error;
 use crate::ports::DependencyError;
-use crate::webhooks::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore};
+use crate::webhooks::claims::{
+    ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore, ProcessingLog, ProcessingMark,
+};
 
 /// The webhook-events table.
 #[derive(Debug, Clone)]
@@ -98,6 +100,69 @@ impl ClaimStore for DynamoClaims {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 Ok(())
+            }
+            Err(error) => Err(dependency_error(&error)),
+        }
+    }
+}
+
+impl ProcessingLog for DynamoClaims {
+    async fn mark(&self, pk: &str, mark: &ProcessingMark) -> Result<bool, DependencyError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_names("#status", "status");
+        let request = match mark {
+            ProcessingMark::Processed {
+                at,
+                latency_ms,
+                attempt,
+            } => request
+                .update_expression(
+                    "SET #status = :status, processed_at = :at, latency_ms = :latency, \
+                     attempts = :attempt REMOVE last_error",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":at",
+                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .expression_attribute_values(":latency", AttributeValue::N(latency_ms.to_string()))
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string())),
+            ProcessingMark::Failed { at, attempt, error } => request
+                .update_expression(
+                    "SET #status = :status, failed_at = :at, attempts = :attempt, last_error = :error",
+                )
+                .condition_expression("attribute_exists(pk) AND #status <> :processed")
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(ClaimStatus::Failed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":processed",
+                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":at",
+                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+                .expression_attribute_values(":error", AttributeValue::S(error.clone())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
             }
             Err(error) => Err(dependency_error(&error)),
         }

@@ -5,6 +5,7 @@ pub mod dynamo;
 pub mod http;
 pub mod secrets;
 pub mod sqs;
+pub mod state;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 

@@ -119,3 +119,35 @@ pub trait ClaimStore: Send + Sync {
         claim_id: &str,
     ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 }
+
+/// How processing ended for a delivery, recorded on its `webhook-events` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessingMark {
+    /// Applied to state (or had nothing to apply).
+    Processed {
+        at: DateTime<Utc>,
+        /// From receipt at ingest to the end of processing.
+        latency_ms: i64,
+        /// Which delivery of the message this was (SQS `ApproximateReceiveCount`).
+        attempt: u32,
+    },
+    /// This attempt failed; SQS retries it and dead-letters it after `maxReceiveCount`.
+    Failed {
+        at: DateTime<Utc>,
+        attempt: u32,
+        /// A stable code, never message content.
+        error: String,
+    },
+}
+
+/// The webhook log as the processor needs it.
+pub trait ProcessingLog: Send + Sync {
+    /// Marks the delivery `pk`. `Ok(false)` when there is no such record (a message replayed
+    /// after its record expired, or one enqueued by hand); a FAILED mark never overwrites
+    /// PROCESSED.
+    fn mark(
+        &self,
+        pk: &str,
+        mark: &ProcessingMark,
+    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
+}

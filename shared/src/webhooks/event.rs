@@ -570,7 +570,7 @@ fn legacy_event_id(raw: &str) -> String {
 }
 
 /// Unix seconds, or milliseconds when larger than 10^11 (year 5138 in seconds, 1973 in ms).
-fn unix_time(value: i64) -> Option<DateTime<Utc>> {
+pub(crate) fn unix_time(value: i64) -> Option<DateTime<Utc>> {
     const MILLIS_ABOVE: i64 = 100_000_000_000;
     match value {
         ..0 => None,
@@ -580,7 +580,7 @@ fn unix_time(value: i64) -> Option<DateTime<Utc>> {
 }
 
 /// [`unix_time`] for fractional values.
-fn unix_time_f64(value: f64) -> Option<DateTime<Utc>> {
+pub(crate) fn unix_time_f64(value: f64) -> Option<DateTime<Utc>> {
     if value.is_nan() || value < 0.0 {
         return None;
     }
@@ -598,7 +598,7 @@ fn unix_time_f64(value: f64) -> Option<DateTime<Utc>> {
 }
 
 /// An ISO-8601/RFC 3339 time, or a Unix time written as a string.
-fn parse_time_str(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time_str(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok().and_then(unix_time);
