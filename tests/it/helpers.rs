@@ -5,7 +5,7 @@
 //! tables, queues or secrets (a reset would wipe the stacks of tests still running).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
@@ -81,4 +81,91 @@ pub fn failed_checks(report: &serde_json::Value) -> Vec<String> {
 pub fn fixture(name: &str) -> String {
     let path = churnsaver::workspace_root().join("events").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Records the operation of every request an SDK client puts on the wire (retries included), from
+/// the `X-Amz-Target` header of the JSON protocols (`DynamoDB_20120810.UpdateItem`,
+/// `AmazonSQS.SendMessage`, `secretsmanager.GetSecretValue`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// The operations since the last call, oldest first (`UpdateItem`, `SendMessage`, …).
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// A copy of `app` whose AWS clients record into this log.
+    pub fn app(&self, app: &shared::App) -> Arc<shared::App> {
+        let mut app = app.clone();
+        app.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            app.dynamodb
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        );
+        app.sqs = aws_sdk_sqs::Client::from_conf(
+            app.sqs
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        );
+        app.secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
+            app.secrets_manager
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        );
+        Arc::new(app)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _config: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or("?")
+            .to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// A delivery of `body` from `source`, signed with the stack's first secret as the sender signs
+/// (Whop and Standard Webhooks: `message_id` is the `webhook-id`).
+pub async fn signed_webhook(
+    app: &shared::App,
+    source: shared::webhooks::Source,
+    body: &str,
+    message_id: &str,
+) -> http::Request<axum::body::Body> {
+    use shared::webhooks::verify::{SigningSecret, sign};
+    let secret = churnsaver::local::webhook_secret(app, source.as_str())
+        .await
+        .unwrap();
+    let secret = SigningSecret::parse(source, &secret).unwrap();
+    let mut request = http::Request::post(format!("/webhooks/{source}"))
+        .header("content-type", "application/json");
+    let now = chrono::Utc::now().timestamp();
+    for (name, value) in sign(source, &secret, body.as_bytes(), now, message_id) {
+        request = request.header(name, value);
+    }
+    request
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap()
 }

@@ -1,7 +1,6 @@
 //! `POST /webhooks/{provider}` end to end against the emulator.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Body;
@@ -13,7 +12,7 @@ use shared::webhooks::Source;
 use shared::webhooks::verify::{SigningSecret, sign};
 use tower::ServiceExt;
 
-use crate::helpers::start_stack;
+use crate::helpers::{RequestLog, start_stack};
 
 const MEMBERSHIP_ACTIVATED: &str = r#"{"id":"msg_1","api_version":"v1","type":"membership.activated","timestamp":"2026-11-23T10:00:00.000Z","company_id":"biz_1","data":{"id":"mem_1","status":"active","user":{"id":"user_1"},"product":{"id":"prod_1"}}}"#;
 
@@ -23,13 +22,7 @@ fn now() -> i64 {
 
 /// A Whop v1 delivery signed with the stack's secret.
 async fn signed_whop(app: &App, body: &str, message_id: &str) -> Request<Body> {
-    let secret = webhook_secret(app, "whop").await.unwrap();
-    let secret = SigningSecret::parse(Source::Whop, &secret).unwrap();
-    let mut request = Request::post("/webhooks/whop").header("content-type", "application/json");
-    for (name, value) in sign(Source::Whop, &secret, body.as_bytes(), now(), message_id) {
-        request = request.header(name, value);
-    }
-    request.body(Body::from(body.to_owned())).unwrap()
+    crate::helpers::signed_webhook(app, Source::Whop, body, message_id).await
 }
 
 async fn send(app: &Arc<App>, request: Request<Body>) -> (u16, Value) {
@@ -458,53 +451,11 @@ async fn a_newly_added_secret_is_honoured_without_a_restart() {
     assert_eq!(status, 202);
 }
 
-/// Counts the requests an SDK client puts on the wire (retries included).
-#[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<AtomicUsize>);
-
-impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _config: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn an_accepted_webhook_costs_two_aws_requests_and_a_duplicate_one() {
     let stack = start_stack().await;
-    let counter = RequestCounter::default();
-    let mut app = (*stack.app).clone();
-    app.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        app.dynamodb
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
-    app.sqs = aws_sdk_sqs::Client::from_conf(
-        app.sqs
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
-    app.secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
-        app.secrets_manager
-            .config()
-            .to_builder()
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let app = Arc::new(app);
+    let requests = RequestLog::default();
+    let app = requests.app(&stack.app);
     let router = webhooks::router(Arc::clone(&app));
     let deliver = |request: Request<Body>| {
         let router = router.clone();
@@ -518,15 +469,18 @@ async fn an_accepted_webhook_costs_two_aws_requests_and_a_duplicate_one() {
     let signed = signed_whop(&app, MEMBERSHIP_ACTIVATED, "msg_counted").await;
     let duplicate = signed_whop(&app, MEMBERSHIP_ACTIVATED, "msg_counted").await;
 
-    counter.0.store(0, Ordering::SeqCst);
+    requests.take();
     assert_eq!(deliver(signed).await, 202);
-    let accepted = counter.0.swap(0, Ordering::SeqCst);
+    let accepted = requests.take();
     assert_eq!(deliver(duplicate).await, 409);
-    let duplicated = counter.0.load(Ordering::SeqCst);
+    let duplicated = requests.take();
 
     assert_eq!(
         (accepted, duplicated),
-        (2, 1),
+        (
+            vec!["PutItem".to_owned(), "SendMessage".to_owned()],
+            vec!["PutItem".to_owned()]
+        ),
         "claim + send; the duplicate only its failed claim"
     );
 }

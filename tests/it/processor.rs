@@ -1,0 +1,473 @@
+//! The processor against the emulator: signed webhooks in through ingest, the processor's real
+//! handler over the queued messages, state and the webhook log out.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use chrono::{DateTime, Utc};
+use churnsaver::local::LocalStack;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::App;
+use shared::adapters::state::DynamoState;
+use shared::state::model::{MembershipState, PaymentStatus, SignalKind};
+use shared::state::store::StateStore;
+use shared::webhooks::Source;
+use tower::ServiceExt;
+
+use crate::helpers::{RequestLog, signed_webhook, start_stack};
+
+/// One membership's history, in the provider's order: activated, a failed payment, a successful
+/// retry, cancellation scheduled, deactivated, reactivated.
+pub fn history(membership: &str) -> Vec<(String, String)> {
+    let user = json!({"id": "user_1"});
+    let events = [
+        (
+            "membership.activated",
+            json!({"id": membership, "status": "active", "cancel_at_period_end": false,
+                   "user": user, "plan": {"id": "plan_1"}, "product": {"id": "prod_1"}}),
+        ),
+        (
+            "payment.failed",
+            json!({"id": format!("pay_1_{membership}"), "status": "open", "substatus": "failed",
+                   "total": 29.0, "currency": "usd", "user": user,
+                   "membership": {"id": membership, "status": "past_due"}}),
+        ),
+        (
+            "payment.succeeded",
+            json!({"id": format!("pay_2_{membership}"), "status": "paid", "substatus": "succeeded",
+                   "total": 29.0, "currency": "usd", "user": user,
+                   "membership": {"id": membership, "status": "active"}}),
+        ),
+        (
+            "membership.cancel_at_period_end_changed",
+            json!({"id": membership, "status": "active", "cancel_at_period_end": true, "user": user}),
+        ),
+        (
+            "membership.deactivated",
+            json!({"id": membership, "status": "canceled", "cancel_at_period_end": true, "user": user}),
+        ),
+        (
+            "membership.activated",
+            json!({"id": membership, "status": "active", "cancel_at_period_end": false, "user": user}),
+        ),
+    ];
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, data))| {
+            let id = format!("evt_{i}_{membership}");
+            let body = json!({
+                "id": id, "api_version": "v1", "type": kind,
+                "timestamp": format!("2026-11-23T10:0{i}:00.000Z"),
+                "company_id": "biz_1", "data": data,
+            });
+            (id, body.to_string())
+        })
+        .collect()
+}
+
+fn minute(i: u32) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&format!("2026-11-23T10:0{i}:00Z"))
+        .unwrap()
+        .to_utc()
+}
+
+/// The oracle: what [`history`] must add up to, written out by hand.
+pub fn assert_history_state(state: &MembershipState, membership: &str) {
+    assert_eq!(state.id, membership);
+    assert_eq!(state.provider, Source::Whop);
+    assert_eq!(state.user_id.as_deref(), Some("user_1"));
+    assert_eq!(state.plan_id.as_deref(), Some("plan_1"));
+    assert_eq!(state.company_id.as_deref(), Some("biz_1"));
+    assert_eq!(state.status.as_deref(), Some("active"));
+    assert_eq!(state.valid, Some(true));
+    assert!(!state.cancel_at_period_end);
+    assert_eq!(state.observations, 6);
+    let last = state.last_payment.as_ref().unwrap();
+    assert_eq!(
+        (last.payment_id.as_str(), last.status),
+        (
+            format!("pay_2_{membership}").as_str(),
+            PaymentStatus::Succeeded
+        )
+    );
+    let payments: Vec<(&str, PaymentStatus, Option<&str>, Option<&str>)> = state
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                p.id.as_str(),
+                p.status,
+                p.amount.as_deref(),
+                p.failure_reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        payments,
+        vec![
+            (
+                format!("pay_2_{membership}").as_str(),
+                PaymentStatus::Succeeded,
+                Some("29.00"),
+                None
+            ),
+            (
+                format!("pay_1_{membership}").as_str(),
+                PaymentStatus::Failed,
+                Some("29.00"),
+                Some("failed")
+            ),
+        ]
+    );
+    let signals: Vec<(SignalKind, DateTime<Utc>, Option<DateTime<Utc>>)> = state
+        .signals
+        .iter()
+        .map(|s| (s.kind, s.started_at, s.ended_at))
+        .collect();
+    assert_eq!(
+        signals,
+        vec![
+            (SignalKind::Recovered, minute(5), None),
+            (SignalKind::Churned, minute(4), Some(minute(5))),
+            (SignalKind::CancelScheduled, minute(3), Some(minute(4))),
+            (SignalKind::Recovered, minute(2), Some(minute(4))),
+            (SignalKind::AtRisk, minute(1), Some(minute(2))),
+        ]
+    );
+    assert_eq!(state.open_signals(), vec![SignalKind::Recovered]);
+}
+
+/// Posts `body` as a signed Whop webhook through the webhooks function.
+async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
+    let request = signed_webhook(app, Source::Whop, body, id).await;
+    webhooks::router(Arc::clone(app))
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Everything on the events queue, received once (hidden for the queue's visibility timeout).
+async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let batch = stack
+            .app
+            .sqs
+            .receive_message()
+            .queue_url(&stack.app.config.queues.events)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if batch.is_empty() {
+            return all;
+        }
+        all.extend(batch);
+    }
+}
+
+/// The SQS event Lambda would hand the processor for `messages`.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|message| {
+            let mut record = SqsMessage::default();
+            record.message_id = message.message_id.clone();
+            record.receipt_handle = message.receipt_handle.clone();
+            record.body = message.body.clone();
+            record.attributes = message
+                .attributes
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v))
+                .collect();
+            record
+        })
+        .collect();
+    event
+}
+
+/// Runs the processor's handler on `messages`; returns the failed message ids.
+async fn process(app: &Arc<App>, messages: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
+    let event = LambdaEvent::new(sqs_event(messages), Context::default());
+    processor::handle(Arc::clone(app), event)
+        .await
+        .unwrap()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+fn store(app: &App) -> DynamoState {
+    DynamoState {
+        client: app.dynamodb.clone(),
+        table: app.config.tables.state.clone(),
+    }
+}
+
+async fn state_of(app: &App, membership: &str) -> MembershipState {
+    store(app)
+        .membership(membership)
+        .await
+        .unwrap()
+        .expect("the membership exists")
+        .state()
+}
+
+async fn webhook_log(app: &App, pk: &str) -> Value {
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.config.tables.webhook_events)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    serde_dynamo::from_item(item).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_event() {
+    let stack = start_stack().await;
+    for (id, body) in history("mem_batch") {
+        assert_eq!(ingest(&stack.app, &id, &body).await, 202);
+    }
+    stack
+        .app
+        .sqs
+        .send_message()
+        .queue_url(&stack.app.config.queues.events)
+        .message_body("{\"provider\":\"whop\",")
+        .send()
+        .await
+        .unwrap();
+    let messages = receive_all(&stack).await;
+    assert_eq!(messages.len(), 7);
+    let poison = messages
+        .iter()
+        .find(|m| m.body() == Some("{\"provider\":\"whop\","))
+        .and_then(|m| m.message_id.clone())
+        .unwrap();
+
+    let requests = RequestLog::default();
+    let app = requests.app(&stack.app);
+    assert_eq!(process(&app, &messages).await, vec![poison]);
+    let mut operations = requests.take();
+    operations.sort();
+    assert_eq!(
+        operations,
+        vec!["UpdateItem"; 12],
+        "per event: one conditional state write and one PROCESSED mark; no read"
+    );
+
+    assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");
+    let log = webhook_log(&stack.app, "whop#evt_1_mem_batch").await;
+    assert_eq!(log["status"], "PROCESSED");
+    assert_eq!(log["attempts"], 1);
+    assert!(log["processed_at"].is_string() && log["latency_ms"].is_number());
+
+    // At-least-once delivery: the same messages again are no-ops at the same cost.
+    let good: Vec<_> = messages
+        .into_iter()
+        .filter(|m| m.body().is_some_and(|b| b.len() > 40))
+        .collect();
+    assert!(process(&app, &good).await.is_empty());
+    assert_eq!(requests.take().len(), 12);
+    assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");
+}
+
+#[tokio::test]
+async fn shuffled_and_duplicated_batches_reach_the_provider_order_state() {
+    let stack = start_stack().await;
+    let events = history("mem_shuffled");
+    for (id, body) in &events {
+        assert_eq!(ingest(&stack.app, id, body).await, 202);
+    }
+    let mut messages = receive_all(&stack).await;
+    // Newest first, each twice, in batches of 1 to 4.
+    messages.reverse();
+    let mut deliveries: Vec<_> = messages.iter().chain(messages.iter()).cloned().collect();
+    deliveries.rotate_left(3);
+    for batch in deliveries.chunks(4).chain(deliveries.chunks(1)) {
+        assert!(process(&stack.app, batch).await.is_empty());
+    }
+    assert_history_state(&state_of(&stack.app, "mem_shuffled").await, "mem_shuffled");
+}
+
+#[tokio::test]
+async fn concurrent_processors_on_one_membership_end_in_the_newer_state() {
+    let stack = start_stack().await;
+    // Two instances with their own clients, as two Lambda processors would be.
+    let first = RequestLog::default().app(&stack.app);
+    let second = RequestLog::default().app(&stack.app);
+    for round in 0..8 {
+        let membership = format!("mem_race_{round}");
+        let events = history(&membership);
+        // The item exists first: moto creates an item that an UpdateItem finds absent without a
+        // lock, so two creating updates racing there lose one (DynamoDB serializes them).
+        let (first_id, first_body) = &events[0];
+        assert_eq!(ingest(&stack.app, first_id, first_body).await, 202);
+        assert!(
+            process(&stack.app, &receive_all(&stack).await)
+                .await
+                .is_empty()
+        );
+        // The deactivation (newer) and the cancellation notice (older) at the same moment.
+        let (older_id, older) = &events[3];
+        let (newer_id, newer) = &events[4];
+        assert_eq!(ingest(&stack.app, older_id, older).await, 202);
+        assert_eq!(ingest(&stack.app, newer_id, newer).await, 202);
+        let messages = receive_all(&stack).await;
+        let (older, newer): (Vec<_>, Vec<_>) = messages
+            .into_iter()
+            .partition(|m| m.body().is_some_and(|b| b.contains(older_id.as_str())));
+        let (a, b) = if round % 2 == 0 {
+            (&first, &second)
+        } else {
+            (&second, &first)
+        };
+        let (failed_a, failed_b) = tokio::join!(process(a, &older), process(b, &newer));
+        assert!(failed_a.is_empty() && failed_b.is_empty());
+        let state = state_of(&stack.app, &membership).await;
+        assert_eq!(state.status.as_deref(), Some("canceled"), "round {round}");
+        assert_eq!(state.open_signals(), vec![SignalKind::Churned]);
+        assert_eq!(state.observations, 3);
+    }
+
+    // Many events of one membership from two processors at once: nothing lost.
+    let membership = "mem_many";
+    let mut expected = Vec::new();
+    let mut halves = (Vec::new(), Vec::new());
+    for i in 0..30 {
+        let id = format!("evt_many_{i:02}");
+        let kind = if i % 2 == 0 {
+            "payment.failed"
+        } else {
+            "payment.succeeded"
+        };
+        let body = json!({"id": id, "api_version": "v1", "type": kind,
+            "timestamp": format!("2026-11-23T11:{i:02}:00.000Z"),
+            "data": {"id": format!("pay_{i}"), "total": 10, "currency": "usd",
+                     "membership": {"id": membership}, "user": {"id": "user_many"}}})
+        .to_string();
+        assert_eq!(ingest(&stack.app, &id, &body).await, 202);
+        expected.push(id);
+    }
+    let mut messages = receive_all(&stack).await;
+    // The first one alone, so the item exists (see above).
+    let opening = messages.split_off(1);
+    assert!(process(&first, &messages).await.is_empty());
+    for message in opening {
+        if halves.0.len() <= halves.1.len() {
+            halves.0.push(message);
+        } else {
+            halves.1.push(message);
+        }
+    }
+    let (a, b) = tokio::join!(
+        async {
+            for batch in halves.0.chunks(3) {
+                assert!(process(&first, batch).await.is_empty());
+            }
+        },
+        async {
+            for batch in halves.1.chunks(3) {
+                assert!(process(&second, batch).await.is_empty());
+            }
+        }
+    );
+    let ((), ()) = (a, b);
+    let stored = store(&stack.app)
+        .membership(membership)
+        .await
+        .unwrap()
+        .unwrap();
+    let state = stored.state();
+    assert_eq!(state.observations, 30, "every event is in the state");
+    assert_eq!(
+        state.version.as_ref().map(|v| v.event_id.as_str()),
+        Some("evt_many_29")
+    );
+    assert_eq!(state.open_signals(), vec![SignalKind::Recovered]);
+    assert!(
+        stored.base.is_none(),
+        "30 events within minutes stay exact, uncompacted"
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
+    let stack = start_stack().await;
+    let sqs = &stack.app.sqs;
+    let queue = &stack.app.config.queues.events;
+    let (id, body) = &history("mem_poison")[0];
+    assert_eq!(ingest(&stack.app, id, body).await, 202);
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body("not an event")
+        .send()
+        .await
+        .unwrap();
+    let mut deliveries = 0;
+    loop {
+        // Visibility 0 stands in for the 180 s timeout passing between deliveries.
+        let messages = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        deliveries += 1;
+        let failed = process(&stack.app, &messages).await;
+        for message in &messages {
+            if !failed.contains(message.message_id.as_ref().unwrap()) {
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        assert!(deliveries <= 6, "the poison message never left the queue");
+    }
+    assert_eq!(deliveries, 5);
+    let dead = sqs
+        .receive_message()
+        .queue_url(&stack.app.config.queues.events_dlq)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("not an event"));
+    assert_eq!(
+        state_of(&stack.app, "mem_poison").await.status.as_deref(),
+        Some("active"),
+        "the good message was processed on the first delivery"
+    );
+}
