@@ -139,3 +139,36 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_processor_applies_its_sqs_sample() {
+    use shared::state::store::StateStore;
+    let stack = start_stack().await;
+    let event: SqsEvent = serde_json::from_str(&fixture("sqs-events-batch.json")).unwrap();
+    let response = processor::handle(
+        Arc::clone(&stack.app),
+        LambdaEvent::new(event, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let store = shared::adapters::state::DynamoState {
+        client: stack.app.dynamodb.clone(),
+        table: stack.app.config.tables.state.clone(),
+    };
+    let whop = store
+        .membership("mem_4HtR8wLq2ZcV1n")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(whop.state().status.as_deref(), Some("active"));
+    let stripe = store
+        .membership("sub_1PqRsTLkdIwHu7ixKlMnOpQr")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stripe.state().open_signals(),
+        vec![shared::state::model::SignalKind::AtRisk]
+    );
+}
