@@ -471,3 +471,84 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
         "the good message was processed on the first delivery"
     );
 }
+
+#[tokio::test]
+async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
+    use shared::adapters::claims::DynamoClaims;
+    use shared::ports::SystemClock;
+    use shared::state::observe::{Observed, observe};
+    use shared::state::process::Processor;
+
+    let stack = start_stack().await;
+    let processor = Processor::new(
+        store(&stack.app),
+        DynamoClaims {
+            client: stack.app.dynamodb.clone(),
+            table: stack.app.config.tables.webhook_events.clone(),
+        },
+        SystemClock,
+    );
+    // Sixty days, an event every other day: failures and recoveries, oldest first.
+    let bodies: Vec<String> = (0..30)
+        .map(|i| {
+            let kind = if i % 3 == 1 {
+                "payment.failed"
+            } else {
+                "payment.succeeded"
+            };
+            let at = DateTime::from_timestamp(1_767_225_600 + i * 2 * 86_400, 0).unwrap();
+            json!({
+                "provider": "whop", "event_id": format!("evt_long_{i:02}"), "kind": kind,
+                "subject": {"membership_id": "mem_long", "user_id": "user_long",
+                            "payment_id": format!("pay_{i}")},
+                "occurred_at": at.to_rfc3339(), "received_at": at.to_rfc3339(),
+                "raw": {"type": kind, "data": {"total": 9.5, "currency": "eur"}},
+            })
+            .to_string()
+        })
+        .collect();
+    for body in &bodies {
+        processor.process(body, 1).await.unwrap();
+    }
+    let stored = processor
+        .state
+        .membership("mem_long")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.base.is_some(), "compacted");
+    // What the last 28 days hold stays exact: days 30 to 58.
+    assert_eq!(stored.observations.len(), 15);
+    let item = stack
+        .app
+        .dynamodb
+        .get_item()
+        .table_name(&stack.app.config.tables.state)
+        .key("pk", AttributeValue::S("MEMBERSHIP#mem_long".into()))
+        .key("sk", AttributeValue::S("STATE".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(item["base"].is_b(), "the base is stored deflated");
+
+    let observations: Vec<_> = bodies
+        .iter()
+        .map(|body| {
+            let event = serde_json::from_str(body).unwrap();
+            match observe(&event).unwrap() {
+                Observed::Membership { observation, .. } => *observation,
+                Observed::Ignored(reason) => panic!("{reason}"),
+            }
+        })
+        .collect();
+    let expected = MembershipState::empty("mem_long", Source::Whop).fold(&observations);
+    assert_eq!(stored.state(), expected);
+    assert_eq!(expected.observations, 30);
+    // Late duplicates of compacted events are stale no-ops.
+    assert!(matches!(
+        processor.process(&bodies[0], 2).await.unwrap(),
+        shared::state::process::Outcome::Stale
+    ));
+}

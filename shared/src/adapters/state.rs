@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{SecondsFormat, Utc};
 
@@ -51,10 +52,7 @@ fn from_item(item: &Item) -> Result<StoredMembership, DependencyError> {
     let provider = text(item, "provider")
         .and_then(Source::parse)
         .ok_or_else(|| unreadable("no provider"))?;
-    let base = text(item, "base")
-        .map(serde_json::from_str::<MembershipState>)
-        .transpose()
-        .map_err(|e| unreadable(&format!("base: {e}")))?;
+    let base = item.get("base").map(read_base).transpose()?;
     let mut observations = Vec::new();
     for (name, value) in item {
         if name.starts_with(OBSERVATION_PREFIX) {
@@ -78,6 +76,31 @@ fn from_item(item: &Item) -> Result<StoredMembership, DependencyError> {
         observations,
         revision,
     })
+}
+
+/// Past this, an inflated base is corrupt (an item is at most 400 KB).
+const MAX_BASE_BYTES: usize = 4 << 20;
+
+/// The base is stored deflated: its JSON (signal history, payments) repeats keys and ids, and
+/// every write of the membership pays for the item's size in 1 KB units.
+fn write_base(base: &MembershipState) -> Result<AttributeValue, DependencyError> {
+    let json = serde_json::to_vec(base)
+        .map_err(|e| DependencyError::Other(format!("cannot encode the base: {e}")))?;
+    Ok(AttributeValue::B(Blob::new(
+        miniz_oxide::deflate::compress_to_vec(&json, 6),
+    )))
+}
+
+fn read_base(value: &AttributeValue) -> Result<MembershipState, DependencyError> {
+    let json = match value {
+        AttributeValue::B(deflated) => {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), MAX_BASE_BYTES)
+                .map_err(|e| unreadable(&format!("base does not inflate: {e}")))?
+        }
+        AttributeValue::S(json) => json.clone().into_bytes(),
+        _ => return Err(unreadable("base is neither binary nor text")),
+    };
+    serde_json::from_slice(&json).map_err(|e| unreadable(&format!("base: {e}")))
 }
 
 fn key(membership_id: &str) -> Item {
@@ -170,8 +193,7 @@ impl StateStore for DynamoState {
         membership_id: &str,
         compaction: &Compaction,
     ) -> Result<bool, DependencyError> {
-        let base = serde_json::to_string(&compaction.base)
-            .map_err(|e| DependencyError::Other(format!("cannot encode the base: {e}")))?;
+        let base = write_base(&compaction.base)?;
         let base_version = compaction
             .base
             .version
@@ -184,8 +206,10 @@ impl StateStore for DynamoState {
             .table_name(&self.table)
             .set_key(Some(key(membership_id)))
             .condition_expression("rev = :rev")
+            // `base` is a DynamoDB reserved word.
+            .expression_attribute_names("#base", "base")
             .expression_attribute_values(":rev", AttributeValue::N(compaction.revision.to_string()))
-            .expression_attribute_values(":base", s(base))
+            .expression_attribute_values(":base", base)
             .expression_attribute_values(":base_version", s(base_version))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()));
         let mut removed = Vec::with_capacity(compaction.absorbed.len());
@@ -196,7 +220,7 @@ impl StateStore for DynamoState {
         }
         let result = request
             .update_expression(format!(
-                "SET base = :base, base_version = :base_version REMOVE {} ADD rev :one",
+                "SET #base = :base, base_version = :base_version REMOVE {} ADD rev :one",
                 removed.join(", ")
             ))
             .send()

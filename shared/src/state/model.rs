@@ -14,9 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::webhooks::Source;
 
 /// How many payments a state keeps (the most recently changed).
-pub const MAX_PAYMENTS: usize = 12;
+pub const MAX_PAYMENTS: usize = 4;
 /// How many closed signals a state keeps (open ones are always kept).
-pub const MAX_CLOSED_SIGNALS: usize = 24;
+pub const MAX_CLOSED_SIGNALS: usize = 8;
 
 /// The total order of one membership's events: the provider's time, then the event id.
 ///
@@ -89,41 +89,43 @@ pub enum PaymentStatus {
 pub struct PaymentFacts {
     /// The provider's payment (or invoice) id.
     pub id: String,
+    #[serde(rename = "s")]
     pub status: PaymentStatus,
     /// Decimal amount in major units (`"29.00"`), when the event states it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
     /// Lower-case ISO currency code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "cu", default, skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
 }
 
 /// What one event says about a membership. Every field is what the event states, `None` where it
-/// is silent (a later state keeps the earlier value).
+/// is silent (a later state keeps the earlier value). Stored once per event in the membership's
+/// item, so the field names are short: item size is what a write costs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MembershipFacts {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "u", skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "c", skip_serializing_if = "Option::is_none")]
     pub company_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "pr", skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "pl", skip_serializing_if = "Option::is_none")]
     pub plan_id: Option<String>,
     /// The provider's own status word (`active`, `past_due`, `canceled`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "s", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Whether the member has access.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "ok", skip_serializing_if = "Option::is_none")]
     pub valid: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "cx", skip_serializing_if = "Option::is_none")]
     pub cancel_at_period_end: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "rs", skip_serializing_if = "Option::is_none")]
     pub renewal_period_start: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "re", skip_serializing_if = "Option::is_none")]
     pub renewal_period_end: Option<DateTime<Utc>>,
 }
 

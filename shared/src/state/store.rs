@@ -30,9 +30,9 @@ use crate::ports::DependencyError;
 use crate::webhooks::Source;
 
 /// Compact once an item holds more observations than this.
-pub const COMPACT_ABOVE: usize = 16;
+pub const COMPACT_ABOVE: usize = 8;
 /// Observations compaction always leaves (the newest).
-pub const KEEP_AFTER_COMPACTION: usize = 8;
+pub const KEEP_AFTER_COMPACTION: usize = 4;
 /// Observations this close (provider time) to the newest are never compacted while the item
 /// holds at most [`HARD_LIMIT`]: SQS keeps a message at most 14 days, its DLQ 14 more.
 pub const EXACT_WINDOW_DAYS: i64 = 28;
@@ -235,20 +235,20 @@ mod tests {
 
     #[test]
     fn small_items_are_not_compacted() {
-        assert_eq!(stored(0..16).compaction(), None);
+        assert_eq!(stored(0..8).compaction(), None);
     }
 
     #[test]
     fn compaction_keeps_the_exact_window() {
         // 17 observations a day apart: all within 28 days of the newest.
         assert_eq!(stored(0..17).compaction(), None);
-        // Spread 10 days apart: everything but the newest 8 is older than the window.
+        // Spread 10 days apart: everything but the newest few is older than the window.
         let item = stored((0..17).map(|i| i * 10));
         let compaction = item.compaction().unwrap();
         assert_eq!(compaction.revision, 7);
         assert_eq!(compaction.absorbed.len(), 17 - KEEP_AFTER_COMPACTION);
         assert_eq!(compaction.absorbed[0], "e0000");
-        assert_eq!(compaction.base.observations, 9);
+        assert_eq!(compaction.base.observations, 13);
         // Three old ones, then fourteen recent: only the three leave.
         let item = stored([0, 1, 2].into_iter().chain(100..114));
         let compaction = item.compaction().unwrap();
