@@ -457,7 +457,8 @@ async fn the_running_stack_polls_the_events_queue_into_the_processor() {
         .await
         .unwrap();
 
-    // The processor fails every batch for now, so the worker's receive shows as an in-flight message.
+    // `{}` is not a queued event: the processor reports it failed, so after the worker's receive it
+    // stays in flight until the visibility timeout (a success would have deleted it).
     let mut in_flight = 0;
     for _ in 0..50 {
         let attributes = sqs

@@ -552,3 +552,78 @@ async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
         shared::state::process::Outcome::Stale
     ));
 }
+
+/// Posts a signed Whop delivery to the running stack over HTTP, as the provider does.
+async fn post_webhook(stack: &LocalStack, id: &str, body: &str) -> u16 {
+    let signed = signed_webhook(&stack.app, Source::Whop, body, id).await;
+    let mut request = reqwest::Client::new().post(format!("{}/webhooks/whop", stack.base_url()));
+    for (name, value) in signed.headers() {
+        request = request.header(name.as_str(), value.as_bytes());
+    }
+    request
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn shuffled_duplicated_webhooks_through_the_running_stack_read_back_as_the_oracle() {
+    let stack = crate::helpers::start_running_stack().await;
+    let token = churnsaver::local::operator_token(&stack.app).await.unwrap();
+    let events = history("mem_e2e");
+    // Newest first, with provider retries (the same delivery id again) mixed in.
+    for index in [5, 2, 0, 5, 3, 1, 4, 2, 0] {
+        let (id, body) = &events[index];
+        let status = post_webhook(&stack, id, body).await;
+        assert!([200, 202, 409].contains(&status), "{id}: {status}");
+    }
+    // At-least-once delivery on the queue side too: one message enqueued twice.
+    let message = json!({
+        "provider": "whop", "event_id": events[1].0, "kind": "payment.failed",
+        "subject": {"membership_id": "mem_e2e", "user_id": "user_1", "payment_id": "pay_1_mem_e2e"},
+        "occurred_at": "2026-11-23T10:01:00Z", "received_at": "2026-11-23T10:01:00Z",
+        "raw": serde_json::from_str::<Value>(&events[1].1).unwrap(),
+    });
+    stack
+        .app
+        .sqs
+        .send_message()
+        .queue_url(&stack.app.config.queues.events)
+        .message_body(message.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/memberships/mem_e2e", stack.base_url());
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let response = client.get(&url).bearer_auth(&token).send().await.unwrap();
+        if response.status() == 200 {
+            state = response.json().await.unwrap();
+            if state["observations"] == 6 {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let view: MembershipState = serde_json::from_value(state.clone()).unwrap();
+    assert_history_state(&view, "mem_e2e");
+    assert_eq!(state["open_signals"], json!(["recovered"]));
+
+    let listed: Value = client
+        .get(format!("{}/users/user_1/memberships", stack.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["memberships"][0]["id"], "mem_e2e");
+    assert_eq!(listed["memberships"].as_array().map(Vec::len), Some(1));
+    stack.shutdown().await;
+}
