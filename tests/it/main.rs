@@ -13,4 +13,5 @@ mod events;
 mod health;
 mod helpers;
 mod local_stack;
+mod operator;
 mod webhooks;
