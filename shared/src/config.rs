@@ -85,6 +85,9 @@ pub struct SecretIds {
     pub session_keys: Option<String>,
     /// `WHOP_API_KEY_SECRET_ID`: `{"api_key": "…"}` for Whop's REST API.
     pub whop_api_key: Option<String>,
+    /// `OPERATOR_TOKEN_SECRET_ID`: the operator token the placeholder authorizer admits until
+    /// sessions exist. Optional in every stage: without it protected routes deny everything.
+    pub operator_token: Option<String>,
 }
 
 /// A provider whose REST API this backend calls.
@@ -308,6 +311,7 @@ impl Config {
             webhook_secrets: env.optional("WEBHOOK_SECRETS_ID"),
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
+            operator_token: env.optional("OPERATOR_TOKEN_SECRET_ID"),
         };
         if stage == Stage::Prod {
             for (var, value) in [
@@ -448,6 +452,27 @@ mod tests {
         assert_eq!(config.whop_app_id, "app_abc123");
         assert_eq!(config.tables.state, "state");
         assert!(config.provider_apis.base_url(Provider::Whop).is_none());
+        assert_eq!(config.secrets.operator_token, None);
+    }
+
+    #[test]
+    fn the_operator_token_is_optional_even_in_prod() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        for var in [
+            "WEBHOOK_SECRETS_ID",
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+        ] {
+            env.insert(var, "secret".into());
+        }
+        assert_eq!(load(&env).unwrap().secrets.operator_token, None);
+
+        env.insert("OPERATOR_TOKEN_SECRET_ID", " operator-token ".into());
+        assert_eq!(
+            load(&env).unwrap().secrets.operator_token.as_deref(),
+            Some("operator-token")
+        );
     }
 
     #[test]

@@ -12,6 +12,19 @@ pub async fn route_not_found(request: Request) -> ApiError {
     }
 }
 
+/// The principal the route's Lambda authorizer admitted the request as: its context's `principal`
+/// (`requestContext.authorizer.lambda` of the payload-2.0 event). `None` on unprotected routes.
+/// Take the extensions from the request, e.g. an axum handler's `http::request::Parts`.
+pub fn authorizer_principal(extensions: &http::Extensions) -> Option<&str> {
+    use lambda_http::RequestExt;
+    extensions
+        .request_context_ref()?
+        .authorizer()?
+        .fields
+        .get("principal")?
+        .as_str()
+}
+
 /// Serves one API Gateway HTTP API event through `router` and renders the response in API
 /// Gateway's payload-2.0 format. For functions that take HTTP requests among other triggers (sync):
 /// `lambda_http::run` covers HTTP-only functions, but its response future is not `Send`.
@@ -55,4 +68,28 @@ pub async fn serve_api_gateway_event(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
+    use lambda_http::request::RequestContext;
+
+    use super::*;
+
+    #[test]
+    fn reads_the_principal_of_the_authorizer_context() {
+        let mut extensions = http::Extensions::new();
+        assert_eq!(authorizer_principal(&extensions), None);
+
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer
+            .fields
+            .insert("principal".into(), serde_json::json!("operator"));
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        extensions.insert(RequestContext::ApiGatewayV2(context));
+
+        assert_eq!(authorizer_principal(&extensions), Some("operator"));
+    }
 }

@@ -30,10 +30,25 @@ where
     F: Fn(Arc<App>, LambdaEvent<E>) -> Fut,
     Fut: Future<Output = Result<R, EventError>>,
 {
+    serve_events_with(|app| app, handler).await
+}
+
+/// Runs an event function whose handler takes per-process state built once from the `App` (caches
+/// that should live as long as the warm function) and the event.
+pub async fn serve_events_with<S, E, R, F, Fut>(
+    state: impl FnOnce(Arc<App>) -> Arc<S>,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(Arc<S>, LambdaEvent<E>) -> Fut,
+    Fut: Future<Output = Result<R, EventError>>,
+{
     crate::telemetry::init();
-    let app = Arc::new(App::from_env().await?);
+    let state = state(Arc::new(App::from_env().await?));
     lambda_runtime::run(service_fn(|event: LambdaEvent<E>| {
-        handler(Arc::clone(&app), event)
+        handler(Arc::clone(&state), event)
     }))
     .await
 }

@@ -13,5 +13,6 @@ mod events;
 mod health;
 mod helpers;
 mod local_stack;
+mod operator;
 mod processor;
 mod webhooks;

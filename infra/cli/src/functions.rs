@@ -24,22 +24,24 @@ pub struct LocalFunction {
     pub invoke: Option<Invoker>,
 }
 
-/// Wraps an event handler `fn(Arc<App>, LambdaEvent<E>) -> Result<R, EventError>` as an [`Invoker`].
-pub fn invoker<E, R, F, Fut>(app: Arc<App>, handler: F) -> Invoker
+/// Wraps an event handler `fn(Arc<S>, LambdaEvent<E>) -> Result<R, EventError>` as an [`Invoker`];
+/// `state` is the `App`, or per-process state built from it as the function's binary builds it.
+pub fn invoker<S, E, R, F, Fut>(state: Arc<S>, handler: F) -> Invoker
 where
+    S: Send + Sync + 'static,
     E: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
-    F: Fn(Arc<App>, LambdaEvent<E>) -> Fut + Send + Sync + 'static,
+    F: Fn(Arc<S>, LambdaEvent<E>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<R, EventError>> + Send + 'static,
 {
     let handler = Arc::new(handler);
     Arc::new(move |payload: Value| {
-        let app = Arc::clone(&app);
+        let state = Arc::clone(&state);
         let handler = Arc::clone(&handler);
         Box::pin(async move {
             let event: E = serde_json::from_value(payload)
                 .map_err(|e| format!("event does not deserialize: {e}"))?;
-            let response = handler(app, LambdaEvent::new(event, Context::default()))
+            let response = handler(state, LambdaEvent::new(event, Context::default()))
                 .await
                 .map_err(|e| e.to_string())?;
             serde_json::to_value(response).map_err(|e| e.to_string())
@@ -63,7 +65,10 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
         ("auth", http(auth::router(Arc::clone(app)))),
         (
             "authorizer",
-            event(invoker(Arc::clone(app), auth::authorize)),
+            event(invoker(
+                Arc::new(auth::AuthorizerState::new(app)),
+                auth::authorize,
+            )),
         ),
         ("state", http(state::router(Arc::clone(app)))),
         (

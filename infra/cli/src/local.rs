@@ -240,6 +240,28 @@ pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String>
     first_webhook_secret(&app.secrets_manager, id, provider).await
 }
 
+/// The stack's operator token: until sessions exist, protected routes admit
+/// `Authorization: Bearer <token>` with it.
+pub async fn operator_token(app: &App) -> anyhow::Result<String> {
+    let id = app
+        .config
+        .secrets
+        .operator_token
+        .as_deref()
+        .ok_or_else(|| anyhow!("no OPERATOR_TOKEN_SECRET_ID configured"))?;
+    let value = app
+        .secrets_manager
+        .get_secret_value()
+        .secret_id(id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await?;
+    value
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("the operator token secret holds no string"))
+}
+
 /// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).
 pub fn state_file() -> PathBuf {
     crate::moto::tools_dir().join("local-stack.json")
@@ -390,6 +412,24 @@ fn authorized(
 + Send
 + Sync
 + 'static {
+    /// The payload-2.0 request context a protected route receives: the authorizer's request
+    /// context with the authorizer's `context` as `authorizer.lambda`.
+    fn with_authorizer_context(
+        request_context: Value,
+        authorizer_context: Option<&Value>,
+    ) -> anyhow::Result<lambda_http::request::RequestContext> {
+        use aws_lambda_events::apigw::{
+            ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
+        };
+        let mut context: ApiGatewayV2httpRequestContext = serde_json::from_value(request_context)?;
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        if let Some(Value::Object(fields)) = authorizer_context {
+            authorizer.fields = fields.clone().into_iter().collect();
+        }
+        context.authorizer = Some(authorizer);
+        Ok(lambda_http::request::RequestContext::ApiGatewayV2(context))
+    }
+
     tower::service_fn(move |request: Request<Body>| {
         let target = target.clone();
         let authorizer = Arc::clone(&authorizer);
@@ -423,11 +463,31 @@ fn authorized(
                              "sourceIp": "127.0.0.1", "userAgent": ""}
                 }
             });
+            let request_context = event["requestContext"].clone();
             let decision = authorizer(event).await;
             let response = match decision {
                 Ok(answer) if answer.get("isAuthorized") == Some(&Value::Bool(true)) => {
-                    let Ok(response) = forward(target).oneshot(request).await;
-                    response
+                    // API Gateway hands the route the authorizer's context as
+                    // `requestContext.authorizer.lambda`; lambda_http exposes the request context as
+                    // an extension. Otherwise the request goes over as `forward` sends it.
+                    match with_authorizer_context(request_context, answer.get("context")) {
+                        Ok(context) => {
+                            let (mut parts, body) = request.into_parts();
+                            parts.extensions = http::Extensions::new();
+                            parts.extensions.insert(context);
+                            let Ok(response) =
+                                target.oneshot(Request::from_parts(parts, body)).await;
+                            response
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "authorizer context unusable: {error}");
+                            (
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                axum::Json(json!({"message": "Internal Server Error"})),
+                            )
+                                .into_response()
+                        }
+                    }
                 }
                 Ok(_) => (
                     StatusCode::FORBIDDEN,
