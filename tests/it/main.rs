@@ -9,6 +9,7 @@
 )]
 
 mod adapters;
+mod dlq;
 mod events;
 mod health;
 mod helpers;

@@ -1,10 +1,12 @@
 //! The operator CLI's library: the local stack (emulator, provisioning from the SAM template,
 //! routes, queue workers, schedules) and the ops commands. The integration tests use it too.
 
+pub mod dlq;
 pub mod functions;
 pub mod local;
 pub mod moto;
 pub mod provision;
+pub mod target;
 pub mod template;
 pub mod webhook;
 

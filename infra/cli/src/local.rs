@@ -109,6 +109,9 @@ pub struct LocalStack {
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
     pub schedules: Vec<LocalSchedule>,
+    /// The functions' merged environment, which `app` is configured from (written to the state
+    /// file so operator commands reach this stack as the functions do).
+    pub environment: BTreeMap<String, String>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -121,7 +124,8 @@ impl LocalStack {
         let mut parameters = local_parameters();
         parameters.extend(options.parameters.clone());
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
-        let app = Arc::new(app_for(&provisioned, &sdk)?);
+        let (app, environment) = app_for(&provisioned, &sdk)?;
+        let app = Arc::new(app);
         seed_webhook_secrets(&app).await?;
         let functions = registry(&app);
 
@@ -167,6 +171,7 @@ impl LocalStack {
             routes,
             workers,
             schedules,
+            environment,
             shutdown,
             tasks,
         })
@@ -267,8 +272,12 @@ pub fn state_file() -> PathBuf {
     crate::moto::tools_dir().join("local-stack.json")
 }
 
-/// The `App` every local function shares, configured from the template's resolved environment.
-fn app_for(provisioned: &Provisioned, sdk: &SdkConfig) -> anyhow::Result<App> {
+/// The `App` every local function shares, configured from the template's resolved environment,
+/// and that environment.
+fn app_for(
+    provisioned: &Provisioned,
+    sdk: &SdkConfig,
+) -> anyhow::Result<(App, BTreeMap<String, String>)> {
     let mut environment = BTreeMap::new();
     for function in &provisioned.functions {
         for (name, value) in provisioned.environment(function)? {
@@ -283,7 +292,7 @@ fn app_for(provisioned: &Provisioned, sdk: &SdkConfig) -> anyhow::Result<App> {
     }
     let config = Config::from_lookup(&|var| environment.get(var).cloned())
         .map_err(|e| anyhow!("the template's environment does not validate: {e}"))?;
-    Ok(App::new(config, sdk)?)
+    Ok((App::new(config, sdk)?, environment))
 }
 
 fn invoker_of(functions: &BTreeMap<&str, LocalFunction>, handler: &str) -> anyhow::Result<Invoker> {

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
+use churnsaver::dlq::{self, WorkQueue};
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
+use churnsaver::target::{self, LocalStackState};
 use churnsaver::webhook::{self, WhopScheme};
 use clap::{Parser, Subcommand};
 use shared::Config;
@@ -49,6 +51,34 @@ enum Command {
     Webhook {
         #[command(subcommand)]
         command: WebhookCommand,
+    },
+    /// Dead-letter queues: the exported deployed stack's (when STATE_TABLE is set), else the
+    /// running local stack's.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead-lettered messages without consuming them: they stay in the DLQ, visible.
+    Peek {
+        /// The queue whose DLQ to read.
+        #[arg(long, value_enum, default_value = "events")]
+        queue: WorkQueue,
+        /// How many messages to show at most.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        count: usize,
+    },
+    /// Move dead-lettered messages back to their queue; each leaves the DLQ only once sent.
+    Redrive {
+        /// The queue whose DLQ to drain into it.
+        #[arg(long, value_enum, default_value = "events")]
+        queue: WorkQueue,
+        /// Move at most this many (all by default).
+        #[arg(long)]
+        max: Option<usize>,
     },
 }
 
@@ -125,6 +155,11 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check,
         } => Ok(config_check()),
         Command::Webhook { command } => webhook(command),
+        Command::Dlq { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(dead_letters(command))),
         Command::Local {
             bind,
             stack_name,
@@ -234,34 +269,20 @@ async fn send(
     id: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let (source, body) = webhook::load_sample(sample, provider)?;
-    let state_path = churnsaver::local::state_file();
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&state_path).with_context(|| {
-            format!(
-                "no running local stack ({} is missing): start it with `cargo local`",
-                state_path.display()
-            )
-        })?)?;
-    let field = |name: &str| {
-        state[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("{} lacks {name}", state_path.display()))
-    };
-    let sdk = churnsaver::local::emulator_sdk_config(&field("endpoint")?).await;
+    let state = LocalStackState::read()?;
+    let secrets_id = state.webhook_secrets_id.as_deref().ok_or_else(|| {
+        anyhow!(
+            "{} lacks webhook_secrets_id",
+            churnsaver::local::state_file().display()
+        )
+    })?;
+    let sdk = churnsaver::local::emulator_sdk_config(&state.endpoint).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secret = churnsaver::local::first_webhook_secret(
-        &secrets,
-        &field("webhook_secrets_id")?,
-        source.as_str(),
-    )
-    .await?;
+    let secret =
+        churnsaver::local::first_webhook_secret(&secrets, secrets_id, source.as_str()).await?;
     let id = id.unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
     let headers = webhook::sign_headers(source, &secret, &body, &id, now(), WhopScheme::Standard)?;
-    let url = url.map_or_else(
-        || field("base_url").map(|base| format!("{base}/webhooks/{source}")),
-        Ok,
-    )?;
+    let url = url.unwrap_or_else(|| format!("{}/webhooks/{source}", state.base_url));
     let mut request = reqwest::Client::new()
         .post(&url)
         .header("content-type", "application/json")
@@ -281,6 +302,50 @@ async fn send(
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn dead_letters(command: DlqCommand) -> anyhow::Result<ExitCode> {
+    let app = target::connect().await?;
+    let queues = &app.config.queues;
+    match command {
+        DlqCommand::Peek { queue, count } => {
+            let dlq_url = queue.dead_letter_url(queues);
+            let messages = dlq::peek(&app.sqs, dlq_url, count).await?;
+            for message in &messages {
+                let sent_at = message
+                    .sent_at
+                    .map_or_else(|| "-".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "{}  provider={}  kind={}  event_id={}  receives={}  sent={sent_at}",
+                    message.message_id,
+                    message.provider,
+                    message.kind,
+                    message.event_id,
+                    message.receive_count
+                );
+            }
+            println!("{} message(s) shown from {dlq_url}", messages.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCommand::Redrive { queue, max } => {
+            let dlq_url = queue.dead_letter_url(queues);
+            let source_url = queue.url(queues);
+            let report = dlq::redrive(&app.sqs, dlq_url, source_url, max).await?;
+            println!(
+                "moved {} message(s) from {dlq_url} to {source_url}",
+                report.moved
+            );
+            if report.failed == 0 {
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "failed {} message(s), left in the DLQ: {}",
+                report.failed,
+                report.failure.as_deref().unwrap_or("no reason given")
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn config_check() -> ExitCode {
@@ -317,15 +382,15 @@ async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
         .await
         .context("starting the local stack")?;
     print_summary(&stack, &options, moto.as_ref());
-    let state = serde_json::json!({
-        "base_url": stack.base_url(),
-        "endpoint": options.endpoint,
-        "stack_name": options.stack_name,
-        "webhook_secrets_id": stack.app.config.secrets.webhook_secrets,
-    });
+    let state = LocalStackState {
+        base_url: stack.base_url(),
+        endpoint: options.endpoint.clone(),
+        stack_name: options.stack_name.clone(),
+        webhook_secrets_id: stack.app.config.secrets.webhook_secrets.clone(),
+        environment: stack.environment.clone(),
+    };
     let state_path = churnsaver::local::state_file();
-    std::fs::write(&state_path, state.to_string())
-        .with_context(|| format!("writing {}", state_path.display()))?;
+    state.write_to(&state_path)?;
 
     wait_for_stop_signal().await?;
     eprintln!("stopping…");
