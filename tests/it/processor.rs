@@ -457,6 +457,7 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
     let dead = sqs
         .receive_message()
         .queue_url(&stack.app.config.queues.events_dlq)
+        .visibility_timeout(0)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
@@ -469,6 +470,25 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
         state_of(&stack.app, "mem_poison").await.status.as_deref(),
         Some("active"),
         "the good message was processed on the first delivery"
+    );
+
+    // `dlq peek` sees it; `dlq redrive` brings it back to the events queue, once.
+    let dlq = &stack.app.config.queues.events_dlq;
+    let peeked = churnsaver::dlq::peek(sqs, dlq, 10).await.unwrap();
+    assert_eq!(peeked.len(), 1);
+    assert!(peeked[0].receive_count >= 5, "{peeked:?}");
+    let report = churnsaver::dlq::redrive(sqs, dlq, queue, None)
+        .await
+        .unwrap();
+    assert_eq!((report.moved, report.failed), (1, 0));
+    let back = receive_all(&stack).await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body(), Some("not an event"));
+    assert!(
+        churnsaver::dlq::peek(sqs, dlq, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

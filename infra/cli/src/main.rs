@@ -58,6 +58,17 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Membership state, from the same stack as `dlq`.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Print a membership's state and signals as JSON (what `GET /memberships/{id}` answers).
+    Show { membership_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +171,13 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(dead_letters(command))),
+        Command::State {
+            command: StateCommand::Show { membership_id },
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(state_show(&membership_id))),
         Command::Local {
             bind,
             stack_name,
@@ -304,6 +322,25 @@ async fn send(
     })
 }
 
+async fn state_show(membership_id: &str) -> anyhow::Result<ExitCode> {
+    let app = target::connect().await?;
+    let store = shared::adapters::state::DynamoState {
+        client: app.dynamodb.clone(),
+        table: app.config.tables.state.clone(),
+    };
+    match shared::state::membership(&store, membership_id).await {
+        Ok(view) => {
+            println!("{}", serde_json::to_string_pretty(&view)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(shared::ApiError::NotFound { .. }) => {
+            eprintln!("no membership {membership_id}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(anyhow!("reading membership {membership_id}: {error}")),
+    }
+}
+
 async fn dead_letters(command: DlqCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
     let queues = &app.config.queues;
@@ -381,7 +418,10 @@ async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
     let stack = LocalStack::start(options.clone())
         .await
         .context("starting the local stack")?;
-    print_summary(&stack, &options, moto.as_ref());
+    let operator_token = churnsaver::local::operator_token(&stack.app)
+        .await
+        .context("reading the local operator token")?;
+    print_summary(&stack, &options, moto.as_ref(), &operator_token);
     let state = LocalStackState {
         base_url: stack.base_url(),
         endpoint: options.endpoint.clone(),
@@ -412,7 +452,12 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoServer>) {
+fn print_summary(
+    stack: &LocalStack,
+    options: &LocalOptions,
+    moto: Option<&MotoServer>,
+    operator_token: &str,
+) {
     let base = stack.base_url();
     let emulator = moto.map_or_else(String::new, |m| format!(", pid {}", m.pid()));
     println!(
@@ -464,6 +509,11 @@ fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoS
     println!(
         "Send a signed sample webhook: cargo churnsaver webhook send events/apigw-webhook-whop.json"
     );
+    // A random token of this throwaway local stack; protected routes take it until sessions exist.
+    println!(
+        "Read its state: curl -H 'Authorization: Bearer {operator_token}' {base}/memberships/mem_4HtR8wLq2ZcV1n"
+    );
+    println!("  or: cargo churnsaver state show mem_4HtR8wLq2ZcV1n");
     println!(
         "AWS CLI/SDK against the emulator: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         options.endpoint

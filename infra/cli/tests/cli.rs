@@ -228,23 +228,25 @@ fn config_check_lists_every_problem_with_its_fix() {
 }
 
 #[test]
-fn dlq_peek_without_a_stack_says_how_to_reach_one() {
+fn stack_commands_without_a_stack_say_how_to_reach_one() {
     // An empty tools dir, so a local stack running on this machine cannot be picked up.
     let tools = std::env::temp_dir().join(format!(
         "churnsaver-tools-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
-        .args(["dlq", "peek"])
-        .env_remove("STATE_TABLE")
-        .env("CHURNSAVER_TOOLS_DIR", &tools)
-        .output()
-        .unwrap();
+    for args in [&["dlq", "peek"][..], &["state", "show", "mem_1"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
+            .args(args)
+            .env_remove("STATE_TABLE")
+            .env("CHURNSAVER_TOOLS_DIR", &tools)
+            .output()
+            .unwrap();
 
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    for hint in ["STATE_TABLE", "no running local stack", "cargo local"] {
-        assert!(stderr.contains(hint), "{hint} missing from:\n{stderr}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        for hint in ["STATE_TABLE", "no running local stack", "cargo local"] {
+            assert!(stderr.contains(hint), "{hint} missing from:\n{stderr}");
+        }
     }
     assert!(!tools.exists());
 }
