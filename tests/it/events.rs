@@ -152,10 +152,7 @@ async fn the_processor_applies_its_sqs_sample() {
     .await
     .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    let store = shared::adapters::state::DynamoState {
-        client: stack.app.dynamodb.clone(),
-        table: stack.app.config.tables.state.clone(),
-    };
+    let store = shared::adapters::state::DynamoState::of(&stack.app);
     let whop = store
         .membership("mem_4HtR8wLq2ZcV1n")
         .await

@@ -169,3 +169,28 @@ pub async fn signed_webhook(
         .body(axum::body::Body::from(body.to_owned()))
         .unwrap()
 }
+
+/// Everything on the stack's events queue, with its attributes, received once (each message then
+/// stays hidden for the queue's visibility timeout).
+pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let batch = stack
+            .app
+            .sqs
+            .receive_message()
+            .queue_url(&stack.app.config.queues.events)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if batch.is_empty() {
+            return all;
+        }
+        all.extend(batch);
+    }
+}

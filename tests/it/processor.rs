@@ -17,7 +17,7 @@ use shared::state::store::StateStore;
 use shared::webhooks::Source;
 use tower::ServiceExt;
 
-use crate::helpers::{RequestLog, signed_webhook, start_stack};
+use crate::helpers::{RequestLog, receive_all, signed_webhook, start_stack};
 
 /// One membership's history, in the provider's order: activated, a failed payment, a successful
 /// retry, cancellation scheduled, deactivated, reactivated.
@@ -152,29 +152,6 @@ async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
         .as_u16()
 }
 
-/// Everything on the events queue, received once (hidden for the queue's visibility timeout).
-async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
-    let mut all = Vec::new();
-    loop {
-        let batch = stack
-            .app
-            .sqs
-            .receive_message()
-            .queue_url(&stack.app.config.queues.events)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if batch.is_empty() {
-            return all;
-        }
-        all.extend(batch);
-    }
-}
-
 /// The SQS event Lambda would hand the processor for `messages`.
 fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     let mut event = SqsEvent::default();
@@ -211,10 +188,7 @@ async fn process(app: &Arc<App>, messages: &[aws_sdk_sqs::types::Message]) -> Ve
 }
 
 fn store(app: &App) -> DynamoState {
-    DynamoState {
-        client: app.dynamodb.clone(),
-        table: app.config.tables.state.clone(),
-    }
+    DynamoState::of(app)
 }
 
 async fn state_of(app: &App, membership: &str) -> MembershipState {
@@ -494,20 +468,10 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
 
 #[tokio::test]
 async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
-    use shared::adapters::claims::DynamoClaims;
-    use shared::ports::SystemClock;
     use shared::state::observe::{Observed, observe};
-    use shared::state::process::Processor;
 
     let stack = start_stack().await;
-    let processor = Processor::new(
-        store(&stack.app),
-        DynamoClaims {
-            client: stack.app.dynamodb.clone(),
-            table: stack.app.config.tables.webhook_events.clone(),
-        },
-        SystemClock,
-    );
+    let processor = shared::adapters::state::processor(&stack.app);
     // Sixty days, an event every other day: failures and recoveries, oldest first.
     let bodies: Vec<String> = (0..30)
         .map(|i| {

@@ -12,7 +12,7 @@ use shared::webhooks::Source;
 use shared::webhooks::verify::{SigningSecret, sign};
 use tower::ServiceExt;
 
-use crate::helpers::{RequestLog, start_stack};
+use crate::helpers::{RequestLog, receive_all, start_stack};
 
 const MEMBERSHIP_ACTIVATED: &str = r#"{"id":"msg_1","api_version":"v1","type":"membership.activated","timestamp":"2026-11-23T10:00:00.000Z","company_id":"biz_1","data":{"id":"mem_1","status":"active","user":{"id":"user_1"},"product":{"id":"prod_1"}}}"#;
 
@@ -38,28 +38,6 @@ async fn send(app: &Arc<App>, request: Request<Body>) -> (u16, Value) {
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
-}
-
-async fn queued(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
-    let mut all = Vec::new();
-    loop {
-        let batch = stack
-            .app
-            .sqs
-            .receive_message()
-            .queue_url(&stack.app.config.queues.events)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if batch.is_empty() {
-            return all;
-        }
-        all.extend(batch);
-    }
 }
 
 async fn claim(
@@ -117,7 +95,7 @@ async fn an_accepted_delivery_is_claimed_and_enqueued_once() {
             &json!({"accepted": true, "event_id": "msg_1", "kind": "membership.activated"})
         )
     );
-    let messages = queued(&stack).await;
+    let messages = receive_all(&stack).await;
     let [message] = &messages[..] else {
         panic!("{messages:?}")
     };
@@ -180,7 +158,7 @@ async fn duplicates_are_409_while_received_and_200_once_processed() {
         )
     );
 
-    assert_eq!(queued(&stack).await.len(), 1);
+    assert_eq!(receive_all(&stack).await.len(), 1);
 }
 
 #[tokio::test]
@@ -206,7 +184,7 @@ async fn fifty_concurrent_deliveries_of_one_event_enqueue_exactly_one() {
         statuses.iter().all(|s| *s == 202 || *s == 409),
         "{statuses:?}"
     );
-    assert_eq!(queued(&stack).await.len(), 1);
+    assert_eq!(receive_all(&stack).await.len(), 1);
 }
 
 #[tokio::test]
@@ -246,7 +224,7 @@ async fn a_queue_failure_answers_503_releases_the_claim_and_a_retry_succeeds() {
     )
     .await;
     assert_eq!(status, 202);
-    assert_eq!(queued(&stack).await.len(), 1);
+    assert_eq!(receive_all(&stack).await.len(), 1);
 }
 
 #[tokio::test]
@@ -277,7 +255,7 @@ async fn a_received_claim_whose_lock_expired_is_taken_over_and_enqueued_again() 
         first_claim
     );
     assert_eq!(
-        queued(&stack).await.len(),
+        receive_all(&stack).await.len(),
         2,
         "both deliveries enqueued; processing absorbs the duplicate"
     );
@@ -339,7 +317,7 @@ async fn a_forged_delivery_is_401_and_writes_nothing() {
         (401, json!("no_matching_signature"))
     );
     assert!(claim(&stack, "whop#msg_1").await.is_none());
-    assert!(queued(&stack).await.is_empty());
+    assert!(receive_all(&stack).await.is_empty());
 }
 
 #[tokio::test]
@@ -516,7 +494,7 @@ async fn an_api_gateway_event_with_a_base64_body_is_accepted() {
         .unwrap();
 
     assert_eq!(response.status(), 202);
-    let messages = queued(&stack).await;
+    let messages = receive_all(&stack).await;
     let queued: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
     assert_eq!(
         (

@@ -16,10 +16,7 @@ use shared::{ApiError, App};
     reason = "every function's router takes the App by value (shared::runtime::serve_http)"
 )]
 pub fn router(app: Arc<App>) -> Router {
-    let store = DynamoState {
-        client: app.dynamodb.clone(),
-        table: app.config.tables.state.clone(),
-    };
+    let store = DynamoState::of(&app);
     Router::new()
         .route("/memberships/{id}", get(membership))
         .route("/users/{id}/memberships", get(user_memberships))

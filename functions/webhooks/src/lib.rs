@@ -37,10 +37,7 @@ impl WebhookState {
                 config.secrets.webhook_secrets.clone(),
                 config.webhooks.secrets_ttl,
             ),
-            claims: DynamoClaims {
-                client: app.dynamodb.clone(),
-                table: config.tables.webhook_events.clone(),
-            },
+            claims: DynamoClaims::of(&app),
             verify_options: VerifyOptions {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,
                 accept_whop_bare: config.webhooks.accept_whop_bare_signatures,

@@ -12,10 +12,6 @@ use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
-use shared::adapters::claims::DynamoClaims;
-use shared::adapters::state::DynamoState;
-use shared::ports::SystemClock;
-use shared::state::process::Processor;
 use shared::state::store::{STATE_SK, membership_pk};
 
 const MEMBERSHIP: &str = "mem_4HtR8wLq2ZcV1n";
@@ -101,17 +97,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let app = &stack.app;
-    let processor = Processor::new(
-        DynamoState {
-            client: app.dynamodb.clone(),
-            table: app.config.tables.state.clone(),
-        },
-        DynamoClaims {
-            client: app.dynamodb.clone(),
-            table: app.config.tables.webhook_events.clone(),
-        },
-        SystemClock,
-    );
+    let processor = shared::adapters::state::processor(app);
     let mut previous = 0;
     let mut previous_observations = 0;
     let mut units = Vec::new();

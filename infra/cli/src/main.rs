@@ -324,10 +324,7 @@ async fn send(
 
 async fn state_show(membership_id: &str) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let store = shared::adapters::state::DynamoState {
-        client: app.dynamodb.clone(),
-        table: app.config.tables.state.clone(),
-    };
+    let store = shared::adapters::state::DynamoState::of(&app);
     match shared::state::membership(&store, membership_id).await {
         Ok(view) => {
             println!("{}", serde_json::to_string_pretty(&view)?);

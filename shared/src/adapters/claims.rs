@@ -17,6 +17,16 @@ pub struct DynamoClaims {
     pub table: String,
 }
 
+impl DynamoClaims {
+    /// The stack's webhook-events table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.webhook_events.clone(),
+        }
+    }
+}
+
 const CLAIM_CONDITION: &str =
     "attribute_not_exists(pk) OR expires_at < :now OR (#status = :received AND lock_until < :now)";
 

@@ -9,9 +9,12 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{SecondsFormat, Utc};
 
+use super::claims::DynamoClaims;
 use super::dependency_error;
 use crate::ports::DependencyError;
+use crate::ports::SystemClock;
 use crate::state::model::{MembershipState, Observation};
+use crate::state::process::Processor;
 use crate::state::store::{
     Compaction, OBSERVATION_PREFIX, Page, Recorded, STATE_SK, StateStore, StoredMembership,
     membership_pk, observation_attribute, user_gsi_pk,
@@ -26,6 +29,21 @@ pub const USER_INDEX: &str = "gsi1";
 pub struct DynamoState {
     pub client: Client,
     pub table: String,
+}
+
+impl DynamoState {
+    /// The stack's state table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.state.clone(),
+        }
+    }
+}
+
+/// The processor over the stack's tables, as the processor function runs it.
+pub fn processor(app: &crate::App) -> Processor<DynamoState, DynamoClaims, SystemClock> {
+    Processor::new(DynamoState::of(app), DynamoClaims::of(app), SystemClock)
 }
 
 type Item = HashMap<String, AttributeValue>;

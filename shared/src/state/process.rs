@@ -12,6 +12,7 @@
 
 use aws_lambda_events::sqs::SqsMessage;
 use futures_util::future::join_all;
+use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed, observe};
@@ -141,8 +142,10 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
         Self { state, log, clock }
     }
 
-    /// Processes a batch, its messages concurrently (events of one membership included: the
-    /// storage rule makes that safe).
+    /// Processes a batch: memberships concurrently, the events of one membership in batch order.
+    /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
+    /// order they also cost no conditional conflicts, and the emulator, which creates items without
+    /// a lock, cannot lose one.)
     pub async fn process_batch(
         &self,
         records: &[SqsMessage],
@@ -151,13 +154,39 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             .iter()
             .map(|record| record.message_id.clone().ok_or(MissingMessageId))
             .collect::<Result<Vec<_>, _>>()?;
-        let outcomes = join_all(records.iter().map(|record| {
-            let body = record.body.as_deref().unwrap_or_default();
-            self.process(body, attempt(record))
+        let decoded: Vec<Result<QueuedEvent, ProcessError>> = records
+            .iter()
+            .map(|record| decode(record.body.as_deref().unwrap_or_default(), attempt(record)))
+            .collect();
+        // Messages grouped by membership (undecodable ones alone), in batch order.
+        let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+        for (index, event) in decoded.iter().enumerate() {
+            let key = event.as_ref().ok().and_then(membership_key);
+            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((key, vec![index])),
+            }
+        }
+        let decoded = &decoded;
+        let results = join_all(groups.iter().map(|(_, members)| async move {
+            let mut results = Vec::with_capacity(members.len());
+            for &index in members {
+                let outcome = match &decoded[index] {
+                    Ok(event) => self.process_event(event, attempt(&records[index])).await,
+                    Err(error) => Err(error.clone()),
+                };
+                results.push((index, outcome));
+            }
+            results
         }))
         .await;
+        let mut outcomes: Vec<Option<Result<Outcome, ProcessError>>> =
+            (0..records.len()).map(|_| None).collect();
+        for (index, outcome) in results.into_iter().flatten() {
+            outcomes[index] = Some(outcome);
+        }
         let mut report = BatchReport::default();
-        for (id, outcome) in ids.into_iter().zip(outcomes) {
+        for (id, outcome) in ids.into_iter().zip(outcomes.into_iter().flatten()) {
             let counts = &mut report.counts;
             match outcome {
                 Ok(Outcome::Applied { opened, .. }) => {
@@ -186,25 +215,16 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
 
     /// Processes one message body on its `attempt`-th delivery.
     pub async fn process(&self, body: &str, attempt: u32) -> Result<Outcome, ProcessError> {
-        let event = match serde_json::from_str::<QueuedEvent>(body) {
-            Ok(event) => event,
-            Err(error) => {
-                // The category and position only: serde's message may quote the body.
-                let error = ProcessError::Undecodable(format!(
-                    "{:?} error at line {} column {}",
-                    error.classify(),
-                    error.line(),
-                    error.column()
-                ));
-                tracing::error!(
-                    attempt,
-                    bytes = body.len(),
-                    code = error.code(),
-                    "dropping an undecodable message to the dead-letter queue: {error}"
-                );
-                return Err(error);
-            }
-        };
+        let event = decode(body, attempt)?;
+        self.process_event(&event, attempt).await
+    }
+
+    /// Applies a decoded event and marks its webhook-events record.
+    async fn process_event(
+        &self,
+        event: &QueuedEvent,
+        attempt: u32,
+    ) -> Result<Outcome, ProcessError> {
         let span = tracing::info_span!(
             "event",
             webhook.provider = %event.provider,
@@ -212,54 +232,57 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             webhook.kind = %event.kind,
             membership.id = tracing::field::Empty,
         );
-        let _entered = span.enter();
-        let pk = ClaimRecord::key(event.provider.as_str(), &event.event_id);
-        match self.apply(&event, &span).await {
-            Ok(outcome) => {
-                let now = self.clock.now();
-                let mark = ProcessingMark::Processed {
-                    at: now,
-                    latency_ms: (now - event.received_at).num_milliseconds(),
-                    attempt,
-                };
-                self.log
-                    .mark(&pk, &mark)
-                    .await
-                    .map_err(ProcessError::Log)
-                    .inspect_err(|error| {
-                        tracing::warn!(
+        async {
+            let pk = ClaimRecord::key(event.provider.as_str(), &event.event_id);
+            match self.apply(event, &span).await {
+                Ok(outcome) => {
+                    let now = self.clock.now();
+                    let mark = ProcessingMark::Processed {
+                        at: now,
+                        latency_ms: (now - event.received_at).num_milliseconds(),
+                        attempt,
+                    };
+                    self.log
+                        .mark(&pk, &mark)
+                        .await
+                        .map_err(ProcessError::Log)
+                        .inspect_err(|error| {
+                            tracing::warn!(
+                                code = error.code(),
+                                "marking the event processed failed: {error}"
+                            );
+                        })?;
+                    Ok(outcome)
+                }
+                Err(error) => {
+                    if error.is_permanent() {
+                        tracing::error!(
+                            attempt,
                             code = error.code(),
-                            "marking the event processed failed: {error}"
+                            "the event cannot be processed: {error}"
                         );
-                    })?;
-                Ok(outcome)
-            }
-            Err(error) => {
-                if error.is_permanent() {
-                    tracing::error!(
+                    } else {
+                        tracing::warn!(
+                            attempt,
+                            code = error.code(),
+                            "processing failed; SQS will retry: {error}"
+                        );
+                    }
+                    let mark = ProcessingMark::Failed {
+                        at: self.clock.now(),
                         attempt,
-                        code = error.code(),
-                        "the event cannot be processed: {error}"
-                    );
-                } else {
-                    tracing::warn!(
-                        attempt,
-                        code = error.code(),
-                        "processing failed; SQS will retry: {error}"
-                    );
+                        error: error.code().to_owned(),
+                    };
+                    // Best effort: the failure is already reported to SQS.
+                    if let Err(mark_error) = self.log.mark(&pk, &mark).await {
+                        tracing::warn!(error = %mark_error, "marking the event failed did not work either");
+                    }
+                    Err(error)
                 }
-                let mark = ProcessingMark::Failed {
-                    at: self.clock.now(),
-                    attempt,
-                    error: error.code().to_owned(),
-                };
-                // Best effort: the failure is already reported to SQS.
-                if let Err(mark_error) = self.log.mark(&pk, &mark).await {
-                    tracing::warn!(error = %mark_error, "marking the event failed did not work either");
-                }
-                Err(error)
             }
         }
+        .instrument(span.clone())
+        .await
     }
 
     async fn apply(
@@ -340,6 +363,36 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             closed,
         })
     }
+}
+
+/// Reads a message body as a queued event.
+fn decode(body: &str, attempt: u32) -> Result<QueuedEvent, ProcessError> {
+    serde_json::from_str::<QueuedEvent>(body).map_err(|error| {
+        // The category and position only: serde's message may quote the body.
+        let error = ProcessError::Undecodable(format!(
+            "{:?} error at line {} column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        ));
+        tracing::error!(
+            attempt,
+            bytes = body.len(),
+            code = error.code(),
+            "an undecodable message: reported failed, so SQS dead-letters it: {error}"
+        );
+        error
+    })
+}
+
+/// The membership an event is about, as far as its subject tells (the observation decides).
+fn membership_key(event: &QueuedEvent) -> Option<String> {
+    let subject = &event.subject;
+    let id = subject
+        .membership_id
+        .as_deref()
+        .or(subject.subscription_id.as_deref())?;
+    Some(format!("{}#{id}", event.provider))
 }
 
 /// Which delivery this is (`ApproximateReceiveCount`, 1 when absent).
