@@ -1,6 +1,7 @@
 //! The small traits the domain needs from the world. Adapters in [`crate::adapters`] implement them
 //! over AWS and HTTP; unit tests implement them in memory.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -136,4 +137,49 @@ pub trait SecretSource: Send + Sync {
         secret_id: &str,
         stage: VersionStage,
     ) -> impl Future<Output = Result<Option<SecretVersion>, DependencyError>> + Send;
+}
+
+/// The Secrets Manager calls of the rotation protocol ([`crate::auth::rotation`]), beyond reading
+/// a stage.
+pub trait RotationStore: SecretSource {
+    /// Every version of `secret_id` with its staging labels (`DescribeSecret`'s
+    /// `VersionIdsToStages`).
+    fn version_stages(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<String>>, DependencyError>> + Send;
+
+    /// Version `version_id`, read with `stage` as well (both must match); `Ok(None)` when it does
+    /// not exist or has no value yet (on AWS, `RotateSecret` creates the pending version before
+    /// `createSecret` gives it one).
+    fn secret_version_by_id(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+        stage: VersionStage,
+    ) -> impl Future<Output = Result<Option<SecretVersion>, DependencyError>> + Send;
+
+    /// Stores `value` as version `version_id` (the `ClientRequestToken`), labelled `AWSPENDING`
+    /// only.
+    fn put_pending(
+        &self,
+        secret_id: &str,
+        version_id: &str,
+        value: &secrecy::SecretString,
+    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+
+    /// Moves `stage` to `move_to` and/or removes it from `remove_from` (`UpdateSecretVersionStage`).
+    fn update_stage(
+        &self,
+        secret_id: &str,
+        stage: VersionStage,
+        move_to: Option<&str>,
+        remove_from: Option<&str>,
+    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+
+    /// A random password of `length` letters and digits (`GetRandomPassword`).
+    fn random_password(
+        &self,
+        length: u32,
+    ) -> impl Future<Output = Result<secrecy::SecretString, DependencyError>> + Send;
 }

@@ -16,4 +16,5 @@ mod helpers;
 mod local_stack;
 mod operator;
 mod processor;
+mod rotation;
 mod webhooks;

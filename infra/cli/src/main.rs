@@ -63,6 +63,23 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Session signing keys, of the same stack as `dlq`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Rotate now: the four rotation steps, as the rotation function runs them. Tokens signed
+    /// with the previous key keep verifying until the next rotation.
+    Rotate {
+        /// The `ClientRequestToken` (new version id) of an interrupted rotation to finish; a
+        /// fresh one by default.
+        #[arg(long)]
+        token: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +195,13 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(state_show(&membership_id))),
+        Command::Keys {
+            command: KeysCommand::Rotate { token },
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(keys_rotate(token))),
         Command::Local {
             bind,
             stack_name,
@@ -336,6 +360,30 @@ async fn state_show(membership_id: &str) -> anyhow::Result<ExitCode> {
         }
         Err(error) => Err(anyhow!("reading membership {membership_id}: {error}")),
     }
+}
+
+async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
+    let app = target::connect().await?;
+    let secret_id = app
+        .config
+        .secrets
+        .session_keys
+        .as_deref()
+        .ok_or_else(|| anyhow!("the stack has no SESSION_KEYS_SECRET_ID"))?;
+    // Every step is idempotent on the token, so rerunning with it resumes where a failure stopped.
+    let token = token.unwrap_or_else(uuid::Uuid::new_v4).to_string();
+    let rotated = shared::auth::rotation::rotate(&app.secrets_manager, secret_id, &token)
+        .await
+        .with_context(|| {
+            format!("rotating {secret_id} (to resume: churnsaver keys rotate --token {token})")
+        })?;
+    println!(
+        "rotated {secret_id}: new kid {} (version {}), previous kid {}",
+        rotated.kid,
+        rotated.version_id,
+        rotated.previous_kid.as_deref().unwrap_or("none")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn dead_letters(command: DlqCommand) -> anyhow::Result<ExitCode> {

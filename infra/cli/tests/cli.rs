@@ -234,7 +234,11 @@ fn stack_commands_without_a_stack_say_how_to_reach_one() {
         "churnsaver-tools-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    for args in [&["dlq", "peek"][..], &["state", "show", "mem_1"]] {
+    for args in [
+        &["dlq", "peek"][..],
+        &["state", "show", "mem_1"],
+        &["keys", "rotate"],
+    ] {
         let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
             .args(args)
             .env_remove("STATE_TABLE")
