@@ -5,6 +5,7 @@
 //! fixes them all; `churnsaver config check` runs the same code.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use url::Url;
 
@@ -158,6 +159,26 @@ impl Default for WebhookSettings {
     }
 }
 
+/// Abuse limits on failed authentication per source IP ([`crate::auth::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// `AUTH_FAILURE_LIMIT`: failures an IP may have in one window; the next is throttled
+    /// (1–10,000, default 20).
+    pub limit: u64,
+    /// `AUTH_FAILURE_WINDOW_SECS`: the fixed window failures are counted in (10–86,400, default
+    /// 300).
+    pub window: std::time::Duration,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            window: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
 /// The validated configuration of every function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -171,6 +192,7 @@ pub struct Config {
     /// `<PROVIDER>_API_BASE_URL`: each provider API this deployment talks to.
     pub provider_apis: ProviderApis,
     pub webhooks: WebhookSettings,
+    pub auth_limits: AuthLimits,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -237,6 +259,31 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             problem: problem.into(),
             fix: fix.into(),
         });
+    }
+
+    /// A whole number in `range`; `default` when unset.
+    fn number_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u64>,
+        default: u64,
+        fix: &str,
+    ) -> u64 {
+        let Some(value) = self.optional(var) else {
+            return default;
+        };
+        match value.parse() {
+            Ok(number) if range.contains(&number) => number,
+            _ => {
+                let (low, high) = range.into_inner();
+                self.problem(
+                    var,
+                    format!("`{value}` is not a whole number from {low} to {high}"),
+                    fix,
+                );
+                default
+            }
+        }
     }
 
     fn queue_url(&mut self, var: &'static str, what: &str) -> String {
@@ -378,6 +425,28 @@ impl Config {
             }
         }
 
+        let defaults = AuthLimits::default();
+        let auth_limits = AuthLimits {
+            limit: env.number_in(
+                "AUTH_FAILURE_LIMIT",
+                1..=10_000,
+                defaults.limit,
+                &format!(
+                    "set the failures allowed per window from 1 to 10000, or unset it for {}",
+                    defaults.limit
+                ),
+            ),
+            window: std::time::Duration::from_secs(env.number_in(
+                "AUTH_FAILURE_WINDOW_SECS",
+                10..=86_400,
+                defaults.window.as_secs(),
+                &format!(
+                    "set the window in seconds from 10 to 86400 (a day), or unset it for {}",
+                    defaults.window.as_secs()
+                ),
+            )),
+        };
+
         if env.problems.is_empty() {
             Ok(Self {
                 stage,
@@ -387,6 +456,7 @@ impl Config {
                 secrets,
                 provider_apis: ProviderApis { base_urls },
                 webhooks,
+                auth_limits,
             })
         } else {
             Err(ConfigError {
@@ -571,6 +641,30 @@ mod tests {
                 "WEBHOOK_SECRETS_TTL_SECS"
             ]
         );
+    }
+
+    #[test]
+    fn reads_the_auth_limits_and_reports_both_out_of_range() {
+        assert_eq!(
+            load(&valid_env()).unwrap().auth_limits,
+            AuthLimits::default()
+        );
+
+        let mut env = valid_env();
+        env.insert("AUTH_FAILURE_LIMIT", "5".into());
+        env.insert("AUTH_FAILURE_WINDOW_SECS", "86400".into());
+        let limits = load(&env).unwrap().auth_limits;
+        assert_eq!((limits.limit, limits.window.as_secs()), (5, 86_400));
+
+        for (limit, window) in [("0", "9"), ("10001", "86401"), ("many", "-1")] {
+            env.insert("AUTH_FAILURE_LIMIT", limit.into());
+            env.insert("AUTH_FAILURE_WINDOW_SECS", window.into());
+            assert_eq!(
+                vars(&load(&env).unwrap_err()),
+                ["AUTH_FAILURE_LIMIT", "AUTH_FAILURE_WINDOW_SECS"],
+                "{limit} {window}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod dlq;
 mod events;
 mod health;
 mod helpers;
+mod limits;
 mod local_stack;
 mod operator;
 mod processor;

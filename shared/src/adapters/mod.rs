@@ -3,6 +3,7 @@
 pub mod claims;
 pub mod dynamo;
 pub mod http;
+pub mod limits;
 pub mod secrets;
 pub mod sqs;
 pub mod state;

@@ -2,4 +2,5 @@
 //! four-step protocol) and the verification of the tokens that establish a session.
 
 pub mod keys;
+pub mod limits;
 pub mod rotation;
