@@ -17,3 +17,4 @@ mod local_stack;
 mod operator;
 mod processor;
 mod webhooks;
+mod whop_token;
