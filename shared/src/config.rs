@@ -9,6 +9,8 @@ use std::ops::RangeInclusive;
 
 use url::Url;
 
+use crate::auth::whop_token::DEFAULT_JWKS_URL;
+
 /// The deployment stage. `local` is the stack on a developer machine against the AWS emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -191,6 +193,9 @@ pub struct Config {
     pub secrets: SecretIds,
     /// `<PROVIDER>_API_BASE_URL`: each provider API this deployment talks to.
     pub provider_apis: ProviderApis,
+    /// `WHOP_USER_TOKEN_JWKS_URL`: where Whop publishes the keys that sign user tokens (default
+    /// [`DEFAULT_JWKS_URL`]; the local stack points it at a stub).
+    pub whop_user_token_jwks_url: Url,
     pub webhooks: WebhookSettings,
     pub auth_limits: AuthLimits,
 }
@@ -297,6 +302,40 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
         value
     }
+
+    /// `value` as an absolute URL; plain http is refused only in prod, so other stages can point
+    /// at stubs on loopback. Every `None` has recorded a problem.
+    fn http_url(
+        &mut self,
+        var: &'static str,
+        value: &str,
+        stage: Stage,
+        example: &str,
+    ) -> Option<Url> {
+        match Url::parse(value) {
+            Ok(url)
+                if url.scheme() == "https" || (stage != Stage::Prod && url.scheme() == "http") =>
+            {
+                Some(url)
+            }
+            Ok(_) => {
+                self.problem(
+                    var,
+                    format!("`{value}` must use https in {stage}"),
+                    format!("use an https URL such as {example}"),
+                );
+                None
+            }
+            Err(_) => {
+                self.problem(
+                    var,
+                    format!("`{value}` is not a URL"),
+                    format!("use an absolute URL such as {example}, or unset it"),
+                );
+                None
+            }
+        }
+    }
 }
 
 impl Config {
@@ -333,7 +372,7 @@ impl Config {
         };
 
         let whop_app_id = env.required("WHOP_APP_ID", "your Whop app id (`app_…`)");
-        if !whop_app_id.is_empty() && !is_app_id(&whop_app_id) {
+        if !whop_app_id.is_empty() && !is_whop_id(&whop_app_id, "app_") {
             env.problem(
                 "WHOP_APP_ID",
                 format!("`{whop_app_id}` is not a Whop app id"),
@@ -382,25 +421,20 @@ impl Config {
             let Some(value) = env.optional(var) else {
                 continue;
             };
-            match Url::parse(&value) {
-                Ok(url)
-                    if url.scheme() == "https"
-                        || (stage != Stage::Prod && url.scheme() == "http") =>
-                {
-                    base_urls.push((provider, url));
-                }
-                Ok(_) => env.problem(
-                    var,
-                    format!("`{value}` must use https in {stage}"),
-                    "use the provider's https base URL",
-                ),
-                Err(_) => env.problem(
-                    var,
-                    format!("`{value}` is not a URL"),
-                    "use an absolute URL such as https://api.whop.com/api/v1, or unset it",
-                ),
+            if let Some(url) = env.http_url(var, &value, stage, "https://api.whop.com/api/v1") {
+                base_urls.push((provider, url));
             }
         }
+
+        let jwks_url = env
+            .optional("WHOP_USER_TOKEN_JWKS_URL")
+            .unwrap_or_else(|| DEFAULT_JWKS_URL.to_owned());
+        let whop_user_token_jwks_url = env.http_url(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            &jwks_url,
+            stage,
+            DEFAULT_JWKS_URL,
+        );
 
         let mut webhooks = WebhookSettings::default();
         if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
@@ -447,28 +481,30 @@ impl Config {
             )),
         };
 
-        if env.problems.is_empty() {
-            Ok(Self {
+        match whop_user_token_jwks_url {
+            Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
                 whop_app_id,
                 tables,
                 queues,
                 secrets,
                 provider_apis: ProviderApis { base_urls },
+                whop_user_token_jwks_url,
                 webhooks,
                 auth_limits,
-            })
-        } else {
-            Err(ConfigError {
+            }),
+            _ => Err(ConfigError {
                 problems: env.problems,
-            })
+            }),
         }
     }
 }
 
-fn is_app_id(value: &str) -> bool {
+/// Whether `value` is a Whop id of the kind `prefix` names (`app_`, `user_`, …): the prefix
+/// followed by at least one ASCII letter or digit, and nothing else.
+pub(crate) fn is_whop_id(value: &str, prefix: &str) -> bool {
     value
-        .strip_prefix("app_")
+        .strip_prefix(prefix)
         .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
@@ -665,6 +701,50 @@ mod tests {
                 "{limit} {window}"
             );
         }
+    }
+
+    #[test]
+    fn reads_the_whop_user_token_jwks_url() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.whop_user_token_jwks_url.as_str(), DEFAULT_JWKS_URL);
+
+        let mut env = valid_env();
+        env.insert(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            "http://127.0.0.1:8080/jwks.json".into(),
+        );
+        assert_eq!(
+            load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+            "http://127.0.0.1:8080/jwks.json"
+        );
+
+        env.insert("WHOP_USER_TOKEN_JWKS_URL", "jwks.json".into());
+        assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_USER_TOKEN_JWKS_URL"]);
+    }
+
+    #[test]
+    fn production_requires_an_https_jwks_url() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        for var in [
+            "WEBHOOK_SECRETS_ID",
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+        ] {
+            env.insert(var, "secret".into());
+        }
+        assert_eq!(
+            load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+            DEFAULT_JWKS_URL
+        );
+
+        env.insert(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            "http://api.whop.com/.well-known/jwks.json".into(),
+        );
+        let error = load(&env).unwrap_err();
+        assert_eq!(vars(&error), ["WHOP_USER_TOKEN_JWKS_URL"]);
+        assert!(error.problems[0].fix.contains(DEFAULT_JWKS_URL));
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod operator;
 mod processor;
 mod rotation;
 mod webhooks;
+mod whop_token;

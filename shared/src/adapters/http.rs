@@ -13,15 +13,18 @@ impl EndpointProbe for reqwest::Client {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    DependencyError::Timeout
-                } else if e.is_connect() {
-                    DependencyError::Unreachable("connection failed".to_owned())
-                } else {
-                    DependencyError::Other("request failed".to_owned())
-                }
-            })?;
+            .map_err(|e| request_error(&e))?;
         Ok(response.status().as_u16())
+    }
+}
+
+/// Classifies a `reqwest` error without leaking the URL or the peer's address.
+pub(crate) fn request_error(error: &reqwest::Error) -> DependencyError {
+    if error.is_timeout() {
+        DependencyError::Timeout
+    } else if error.is_connect() {
+        DependencyError::Unreachable("connection failed".to_owned())
+    } else {
+        DependencyError::Other("request failed".to_owned())
     }
 }

@@ -1,6 +1,9 @@
-//! Authentication: the keys that sign session tokens (read from Secrets Manager, rotated by its
-//! four-step protocol) and the verification of the tokens that establish a session.
+//! Authentication of the people who use the app: Whop user tokens ([`whop_token`]) establish
+//! revocable sessions ([`sessions`]) signed with rotated keys ([`keys`], [`rotation`]); failed
+//! attempts are counted per source IP ([`limits`]).
 
 pub mod keys;
 pub mod limits;
 pub mod rotation;
+pub mod sessions;
+pub mod whop_token;
