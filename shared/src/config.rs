@@ -88,9 +88,6 @@ pub struct SecretIds {
     pub session_keys: Option<String>,
     /// `WHOP_API_KEY_SECRET_ID`: `{"api_key": "…"}` for Whop's REST API.
     pub whop_api_key: Option<String>,
-    /// `OPERATOR_TOKEN_SECRET_ID`: the operator token the placeholder authorizer admits until
-    /// sessions exist. Optional in every stage: without it protected routes deny everything.
-    pub operator_token: Option<String>,
 }
 
 /// A provider whose REST API this backend calls.
@@ -198,6 +195,8 @@ pub struct Config {
     pub whop_user_token_jwks_url: Url,
     pub webhooks: WebhookSettings,
     pub auth_limits: AuthLimits,
+    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
+    pub sessions: crate::auth::sessions::SessionSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -397,7 +396,6 @@ impl Config {
             webhook_secrets: env.optional("WEBHOOK_SECRETS_ID"),
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
-            operator_token: env.optional("OPERATOR_TOKEN_SECRET_ID"),
         };
         if stage == Stage::Prod {
             for (var, value) in [
@@ -481,6 +479,23 @@ impl Config {
             )),
         };
 
+        let session_defaults = crate::auth::sessions::SessionSettings::default();
+        let sessions = crate::auth::sessions::SessionSettings {
+            lifetime: std::time::Duration::from_secs(env.number_in(
+                "SESSION_LIFETIME_SECS",
+                300..=30 * 86_400,
+                session_defaults.lifetime.as_secs(),
+                "set a lifetime in seconds from 300 to 2592000 (30 days), or unset it for 7200",
+            )),
+            max_per_user: usize::try_from(env.number_in(
+                "SESSION_MAX_PER_USER",
+                1..=100,
+                session_defaults.max_per_user as u64,
+                "set how many sessions one user may hold, from 1 to 100, or unset it for 10",
+            ))
+            .unwrap_or(session_defaults.max_per_user),
+        };
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -492,6 +507,7 @@ impl Config {
                 whop_user_token_jwks_url,
                 webhooks,
                 auth_limits,
+                sessions,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -558,27 +574,6 @@ mod tests {
         assert_eq!(config.whop_app_id, "app_abc123");
         assert_eq!(config.tables.state, "state");
         assert!(config.provider_apis.base_url(Provider::Whop).is_none());
-        assert_eq!(config.secrets.operator_token, None);
-    }
-
-    #[test]
-    fn the_operator_token_is_optional_even_in_prod() {
-        let mut env = valid_env();
-        env.insert("STAGE", "prod".into());
-        for var in [
-            "WEBHOOK_SECRETS_ID",
-            "SESSION_KEYS_SECRET_ID",
-            "WHOP_API_KEY_SECRET_ID",
-        ] {
-            env.insert(var, "secret".into());
-        }
-        assert_eq!(load(&env).unwrap().secrets.operator_token, None);
-
-        env.insert("OPERATOR_TOKEN_SECRET_ID", " operator-token ".into());
-        assert_eq!(
-            load(&env).unwrap().secrets.operator_token.as_deref(),
-            Some("operator-token")
-        );
     }
 
     #[test]

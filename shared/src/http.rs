@@ -12,17 +12,27 @@ pub async fn route_not_found(request: Request) -> ApiError {
     }
 }
 
-/// The principal the route's Lambda authorizer admitted the request as: its context's `principal`
-/// (`requestContext.authorizer.lambda` of the payload-2.0 event). `None` on unprotected routes.
-/// Take the extensions from the request, e.g. an axum handler's `http::request::Parts`.
-pub fn authorizer_principal(extensions: &http::Extensions) -> Option<&str> {
+/// A field of the route's Lambda authorizer context (`requestContext.authorizer.lambda` of the
+/// payload-2.0 event), e.g. `user_id`. `None` on unprotected routes. Take the extensions from the
+/// request, e.g. an axum handler's `http::request::Parts`.
+pub fn authorizer_field<'a>(extensions: &'a http::Extensions, name: &str) -> Option<&'a str> {
     use lambda_http::RequestExt;
     extensions
         .request_context_ref()?
         .authorizer()?
         .fields
-        .get("principal")?
+        .get(name)?
         .as_str()
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+pub fn source_ip(extensions: &http::Extensions) -> Option<&str> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    match extensions.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        _ => None,
+    }
 }
 
 /// Serves one API Gateway HTTP API event through `router` and renders the response in API
@@ -78,9 +88,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_principal_of_the_authorizer_context() {
+    fn reads_the_authorizer_context_and_the_source_ip() {
         let mut extensions = http::Extensions::new();
-        assert_eq!(authorizer_principal(&extensions), None);
+        assert_eq!(authorizer_field(&extensions, "principal"), None);
+        assert_eq!(source_ip(&extensions), None);
 
         let mut authorizer = ApiGatewayRequestAuthorizer::default();
         authorizer
@@ -88,8 +99,10 @@ mod tests {
             .insert("principal".into(), serde_json::json!("operator"));
         let mut context = ApiGatewayV2httpRequestContext::default();
         context.authorizer = Some(authorizer);
+        context.http.source_ip = Some("203.0.113.7".into());
         extensions.insert(RequestContext::ApiGatewayV2(context));
 
-        assert_eq!(authorizer_principal(&extensions), Some("operator"));
+        assert_eq!(authorizer_field(&extensions, "principal"), Some("operator"));
+        assert_eq!(source_ip(&extensions), Some("203.0.113.7"));
     }
 }

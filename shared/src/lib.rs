@@ -11,7 +11,6 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;
-pub mod operator;
 pub mod ports;
 pub mod runtime;
 pub mod state;

@@ -33,7 +33,11 @@ pub async fn start_stack_with(parameters: BTreeMap<String, String>) -> LocalStac
 
 /// The whole local stack as `churnsaver local` runs it: workers and schedules included.
 pub async fn start_running_stack() -> LocalStack {
-    start(BTreeMap::new(), true).await
+    start_running_stack_with(BTreeMap::new()).await
+}
+
+pub async fn start_running_stack_with(parameters: BTreeMap<String, String>) -> LocalStack {
+    start(parameters, true).await
 }
 
 async fn start(parameters: BTreeMap<String, String>, background: bool) -> LocalStack {

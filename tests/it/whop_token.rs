@@ -50,14 +50,14 @@ impl Clock for &TestClock {
 }
 
 /// An ES256 key pair with its `kid`.
-struct TestKey {
+pub struct TestKey {
     pair: EcdsaKeyPair,
     encoding: EncodingKey,
     kid: String,
 }
 
 impl TestKey {
-    fn generate(kid: &str) -> Self {
+    pub fn generate(kid: &str) -> Self {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let encoding = EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref());
         Self {
@@ -72,7 +72,7 @@ impl TestKey {
         self.pair.public_key().as_ref()
     }
 
-    fn jwk(&self) -> Value {
+    pub fn jwk(&self) -> Value {
         let point = self.point();
         json!({
             "kty": "EC",
@@ -86,7 +86,7 @@ impl TestKey {
     }
 
     /// A token for `claims` through `jsonwebtoken`, naming this key.
-    fn sign(&self, claims: &Value) -> String {
+    pub fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()

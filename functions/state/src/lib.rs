@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::Extensions;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::adapters::state::DynamoState;
-use shared::state::{MembershipView, UserMemberships};
+use shared::state::{MembershipView, UserMemberships, Viewer};
 use shared::{ApiError, App};
 
 #[expect(
@@ -24,11 +25,19 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(Arc::new(store))
 }
 
+/// The signed-in user the authorizer admitted; a request without one never reads state.
+fn viewer(extensions: &Extensions) -> Result<Viewer<'_>, ApiError> {
+    shared::http::authorizer_field(extensions, "user_id")
+        .map(Viewer::User)
+        .ok_or(ApiError::Forbidden)
+}
+
 async fn membership(
     State(store): State<Arc<DynamoState>>,
+    extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MembershipView>, ApiError> {
-    shared::state::membership(store.as_ref(), &path_id(id)?)
+    shared::state::membership(store.as_ref(), &path_id(id)?, viewer(&extensions)?)
         .await
         .map(Json)
 }
@@ -42,6 +51,7 @@ struct Paging {
 
 async fn user_memberships(
     State(store): State<Arc<DynamoState>>,
+    extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
     paging: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<UserMemberships>, ApiError> {
@@ -61,6 +71,7 @@ async fn user_memberships(
     shared::state::user_memberships(
         store.as_ref(),
         &path_id(id)?,
+        viewer(&extensions)?,
         limit,
         paging.after.as_deref(),
     )

@@ -245,28 +245,6 @@ pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String>
     first_webhook_secret(&app.secrets_manager, id, provider).await
 }
 
-/// The stack's operator token: until sessions exist, protected routes admit
-/// `Authorization: Bearer <token>` with it.
-pub async fn operator_token(app: &App) -> anyhow::Result<String> {
-    let id = app
-        .config
-        .secrets
-        .operator_token
-        .as_deref()
-        .ok_or_else(|| anyhow!("no OPERATOR_TOKEN_SECRET_ID configured"))?;
-    let value = app
-        .secrets_manager
-        .get_secret_value()
-        .secret_id(id)
-        .version_stage("AWSCURRENT")
-        .send()
-        .await?;
-    value
-        .secret_string()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("the operator token secret holds no string"))
-}
-
 /// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).
 pub fn state_file() -> PathBuf {
     crate::moto::tools_dir().join("local-stack.json")

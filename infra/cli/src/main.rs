@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Sessions of the same stack as `dlq`.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Membership state, from the same stack as `dlq`.
     State {
         #[command(subcommand)]
@@ -79,6 +84,26 @@ enum KeysCommand {
         /// fresh one by default.
         #[arg(long)]
         token: Option<uuid::Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// List a user's live sessions.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke every session of a user.
+    Revoke {
+        #[arg(long)]
+        user: String,
+    },
+    /// Open a session for a user without a Whop token and print its token (for the local stack
+    /// and operators: needs the same AWS access the auth function has).
+    Create {
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -188,6 +213,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(dead_letters(command))),
+        Command::Sessions { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(sessions(command))),
         Command::State {
             command: StateCommand::Show { membership_id },
         } => tokio::runtime::Builder::new_current_thread()
@@ -346,10 +376,59 @@ async fn send(
     })
 }
 
+async fn sessions(command: SessionsCommand) -> anyhow::Result<ExitCode> {
+    let app = target::connect().await?;
+    let sessions = shared::adapters::sessions::session_service(&app);
+    match command {
+        SessionsCommand::List { user } => {
+            let live = sessions
+                .list_user(&user)
+                .await
+                .map_err(|e| anyhow!("listing the sessions of {user}: {e}"))?;
+            for session in &live {
+                println!(
+                    "{}  created={}  last_seen={}  expires={}  ip={}  agent={}",
+                    session.id,
+                    unix(session.created_at),
+                    unix(session.last_seen),
+                    unix(session.expires_at),
+                    session.ip.as_deref().unwrap_or("-"),
+                    session.user_agent.as_deref().unwrap_or("-"),
+                );
+            }
+            println!("{} live session(s) of {user}", live.len());
+        }
+        SessionsCommand::Revoke { user } => {
+            let revoked = sessions
+                .revoke_user(&user)
+                .await
+                .map_err(|e| anyhow!("revoking the sessions of {user}: {e}"))?;
+            println!("revoked {revoked} live session(s) of {user}");
+        }
+        SessionsCommand::Create { user } => {
+            let client = shared::auth::sessions::Client {
+                ip: None,
+                user_agent: Some("churnsaver sessions create".to_owned()),
+            };
+            let issued = sessions
+                .create(&user, &client)
+                .await
+                .map_err(|e| anyhow!("creating a session for {user}: {e}"))?;
+            println!("{}", secrecy::ExposeSecret::expose_secret(&issued.token));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unix(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339())
+}
+
 async fn state_show(membership_id: &str) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
     let store = shared::adapters::state::DynamoState::of(&app);
-    match shared::state::membership(&store, membership_id).await {
+    match shared::state::membership(&store, membership_id, shared::state::Viewer::Operator).await {
         Ok(view) => {
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(ExitCode::SUCCESS)
@@ -463,10 +542,7 @@ async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
     let stack = LocalStack::start(options.clone())
         .await
         .context("starting the local stack")?;
-    let operator_token = churnsaver::local::operator_token(&stack.app)
-        .await
-        .context("reading the local operator token")?;
-    print_summary(&stack, &options, moto.as_ref(), &operator_token);
+    print_summary(&stack, &options, moto.as_ref());
     let state = LocalStackState {
         base_url: stack.base_url(),
         endpoint: options.endpoint.clone(),
@@ -497,12 +573,7 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(
-    stack: &LocalStack,
-    options: &LocalOptions,
-    moto: Option<&MotoServer>,
-    operator_token: &str,
-) {
+fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoServer>) {
     let base = stack.base_url();
     let emulator = moto.map_or_else(String::new, |m| format!(", pid {}", m.pid()));
     println!(
@@ -554,11 +625,10 @@ fn print_summary(
     println!(
         "Send a signed sample webhook: cargo churnsaver webhook send events/apigw-webhook-whop.json"
     );
-    // A random token of this throwaway local stack; protected routes take it until sessions exist.
+    println!("Read its state: cargo churnsaver state show mem_4HtR8wLq2ZcV1n");
     println!(
-        "Read its state: curl -H 'Authorization: Bearer {operator_token}' {base}/memberships/mem_4HtR8wLq2ZcV1n"
+        "  or over HTTP with a session: TOKEN=$(cargo churnsaver sessions create --user user_9aQ1fN3bXk2Lp) && curl -H \"Authorization: Bearer $TOKEN\" {base}/memberships/mem_4HtR8wLq2ZcV1n"
     );
-    println!("  or: cargo churnsaver state show mem_4HtR8wLq2ZcV1n");
     println!(
         "AWS CLI/SDK against the emulator: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         options.endpoint

@@ -5,6 +5,7 @@ pub mod dynamo;
 pub mod http;
 pub mod limits;
 pub mod secrets;
+pub mod sessions;
 pub mod sqs;
 pub mod state;
 

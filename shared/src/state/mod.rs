@@ -81,27 +81,53 @@ fn unavailable(error: &DependencyError) -> ApiError {
     }
 }
 
-/// `GET /memberships/{id}`.
+/// Who is reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer<'a> {
+    /// A signed-in user (the authorizer's `user_id`): only their own memberships.
+    User(&'a str),
+    /// An operator with direct access to the table (the CLI).
+    Operator,
+}
+
+impl Viewer<'_> {
+    fn may_see(self, user_id: Option<&str>) -> bool {
+        match self {
+            Self::Operator => true,
+            Self::User(viewer) => user_id == Some(viewer),
+        }
+    }
+}
+
+/// `GET /memberships/{id}`: 403 unless the viewer owns it.
 pub async fn membership(
     store: &impl StateStore,
     membership_id: &str,
+    viewer: Viewer<'_>,
 ) -> Result<MembershipView, ApiError> {
     check_id("id", membership_id)?;
     match store.membership(membership_id).await {
-        Ok(Some(stored)) => Ok(MembershipView::from(&stored)),
+        Ok(Some(stored)) if viewer.may_see(stored.user_id.as_deref()) => {
+            Ok(MembershipView::from(&stored))
+        }
+        Ok(Some(_)) => Err(ApiError::Forbidden),
         Ok(None) => Err(ApiError::NotFound { what: "membership" }),
         Err(error) => Err(unavailable(&error)),
     }
 }
 
-/// `GET /users/{id}/memberships?limit=&after=`.
+/// `GET /users/{id}/memberships?limit=&after=`: 403 unless the viewer is that user.
 pub async fn user_memberships(
     store: &impl StateStore,
     user_id: &str,
+    viewer: Viewer<'_>,
     limit: Option<usize>,
     after: Option<&str>,
 ) -> Result<UserMemberships, ApiError> {
     check_id("id", user_id)?;
+    if !viewer.may_see(Some(user_id)) {
+        return Err(ApiError::Forbidden);
+    }
     if let Some(after) = after {
         check_id("after", after)?;
     }

@@ -1,3 +1,6 @@
+// The authorizer future nests the session, key-cache and SDK futures deeper than the default limit.
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 #[tokio::main(flavor = "current_thread")]
