@@ -2,6 +2,8 @@
 //! embedded app pays. Peer: `jsonwebtoken::decode` alone with the same key and its own exp/iss/aud
 //! checks, which shows what our pre-checks, claim rules and cache lookup add.
 //!
+//! Also the session-token check (shape, kid, HMAC) that precedes any table access.
+//!
 //!     cargo bench -p shared --bench auth
 
 #![expect(
@@ -97,5 +99,22 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The session-token check that runs before any table access: shape, kid and HMAC-SHA256.
+fn session_token(c: &mut Criterion) {
+    use secrecy::ExposeSecret;
+    use shared::auth::keys::SigningKey;
+    use shared::auth::sessions::{issue_token, verify_token};
+
+    let key = SigningKey::parse("bench-0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
+    let (token, _) = issue_token(&key).unwrap();
+    let token = token.expose_secret().to_owned();
+    assert!(verify_token(&token, &key).is_ok());
+    let mut group = c.benchmark_group("session_token");
+    group.bench_function("verify_mac", |b| {
+        b.iter(|| verify_token(black_box(&token), &key).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, session_token);
 criterion_main!(benches);

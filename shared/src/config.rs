@@ -197,6 +197,8 @@ pub struct Config {
     pub auth_limits: AuthLimits,
     /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
     pub sessions: crate::auth::sessions::SessionSettings,
+    /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
+    pub whop_token_leeway: std::time::Duration,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -496,6 +498,13 @@ impl Config {
             .unwrap_or(session_defaults.max_per_user),
         };
 
+        let whop_token_leeway = std::time::Duration::from_secs(env.number_in(
+            "WHOP_USER_TOKEN_LEEWAY_SECS",
+            0..=60,
+            crate::auth::whop_token::DEFAULT_LEEWAY.as_secs(),
+            "set the tolerated clock skew in seconds from 0 to 60, or unset it for 5",
+        ));
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -508,6 +517,7 @@ impl Config {
                 webhooks,
                 auth_limits,
                 sessions,
+                whop_token_leeway,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -740,6 +750,42 @@ mod tests {
         let error = load(&env).unwrap_err();
         assert_eq!(vars(&error), ["WHOP_USER_TOKEN_JWKS_URL"]);
         assert!(error.problems[0].fix.contains(DEFAULT_JWKS_URL));
+    }
+
+    #[test]
+    fn reads_the_session_settings_and_the_token_leeway() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(
+            config.sessions,
+            crate::auth::sessions::SessionSettings::default()
+        );
+        assert_eq!(config.whop_token_leeway.as_secs(), 5);
+
+        let mut env = valid_env();
+        env.insert("SESSION_LIFETIME_SECS", "3600".into());
+        env.insert("SESSION_MAX_PER_USER", "3".into());
+        env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
+        let config = load(&env).unwrap();
+        assert_eq!(
+            (
+                config.sessions.lifetime.as_secs(),
+                config.sessions.max_per_user
+            ),
+            (3600, 3)
+        );
+        assert_eq!(config.whop_token_leeway.as_secs(), 0);
+
+        env.insert("SESSION_LIFETIME_SECS", "60".into());
+        env.insert("SESSION_MAX_PER_USER", "0".into());
+        env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            [
+                "SESSION_LIFETIME_SECS",
+                "SESSION_MAX_PER_USER",
+                "WHOP_USER_TOKEN_LEEWAY_SECS"
+            ]
+        );
     }
 
     #[test]

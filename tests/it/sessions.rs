@@ -381,5 +381,40 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
             code
         );
     }
+
+    // Past the failure limit (20 per window by default; the failures above count too) the
+    // caller's address is throttled, even with a valid token, and told how long to wait.
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let refused = client
+            .post(format!("{base}/auth/session"))
+            .header("x-whop-user-token", "garbage")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(refused.status().as_u16());
+    }
+    let first_throttled = statuses.iter().position(|s| *s == 429).unwrap();
+    assert!(
+        statuses[..first_throttled].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[first_throttled..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+    let throttled = client
+        .post(format!("{base}/auth/session"))
+        .header("x-whop-user-token", &whop_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry_after));
     stack.shutdown().await;
 }

@@ -45,7 +45,7 @@ impl AuthState {
         Self {
             sessions: session_service(&app),
             whop_keys: OnceLock::new(),
-            token_settings: TokenSettings::new(app.config.whop_app_id.clone()),
+            token_settings: token_settings(&app),
             limiter: auth_limiter(&app),
             app,
         }
@@ -82,6 +82,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/auth/sessions", get(list_sessions).delete(delete_sessions))
         .fallback(shared::http::route_not_found)
         .with_state(Arc::new(AuthState::new(app)))
+}
+
+/// What a Whop token must say: our app id, within the configured leeway (at most 60 s, which
+/// configuration already enforces).
+fn token_settings(app: &App) -> TokenSettings {
+    let settings = TokenSettings::new(app.config.whop_app_id.clone());
+    settings
+        .clone()
+        .with_leeway(app.config.whop_token_leeway)
+        .unwrap_or(settings)
 }
 
 /// The caller's address, for the failure count (one bucket when API Gateway gave none).

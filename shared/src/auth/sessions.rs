@@ -188,13 +188,26 @@ fn parse_token(token: &str) -> Result<ParsedToken<'_>, SessionError> {
     })
 }
 
+/// The `sessions` key of `token` if it is well formed and its MAC verifies under `key`: all
+/// that is checked before the table is touched.
+pub fn verify_token(token: &str, key: &SigningKey) -> Result<String, SessionError> {
+    let parsed = parse_token(token)?;
+    if parsed.kid != key.kid() {
+        return Err(SessionError::UnknownKey);
+    }
+    if !key.verify(parsed.signed.as_bytes(), &parsed.mac) {
+        return Err(SessionError::BadSignature);
+    }
+    Ok(id_hash(&parsed.id))
+}
+
 /// The `sessions` key of a session id.
 fn id_hash(id: &[u8; 32]) -> String {
     hex::encode(Sha256::digest(id))
 }
 
-/// A token for a new random id under `key`.
-fn issue_token(key: &SigningKey) -> Result<(SecretString, [u8; 32]), DependencyError> {
+/// A token for a new random id under `key`, and the id.
+pub fn issue_token(key: &SigningKey) -> Result<(SecretString, [u8; 32]), DependencyError> {
     let mut id = [0u8; 32];
     getrandom::fill(&mut id).map_err(|e| DependencyError::Other(format!("no randomness: {e}")))?;
     let signed = format!(
@@ -330,17 +343,14 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 
     /// Verifies `token` without touching the table: shape, key and MAC.
     async fn verify(&self, token: &str) -> Result<String, SessionError> {
-        let parsed = parse_token(token)?;
+        let kid = parse_token(token)?.kid;
         let key = self
             .keys
-            .verifying_key(parsed.kid)
+            .verifying_key(kid)
             .await
             .map_err(SessionError::Dependency)?
             .ok_or(SessionError::UnknownKey)?;
-        if !key.verify(parsed.signed.as_bytes(), &parsed.mac) {
-            return Err(SessionError::BadSignature);
-        }
-        Ok(id_hash(&parsed.id))
+        verify_token(token, &key)
     }
 
     /// Validates `token`, extending the session once past half its lifetime.
