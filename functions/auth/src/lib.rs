@@ -129,16 +129,18 @@ async fn refuse(
     }
 }
 
-/// Validates the presented session, counting a bad one against the caller.
-async fn session_of(
+/// Runs `operation` on the presented session token; a token it refuses counts against the
+/// caller's address.
+async fn with_session<T>(
     state: &AuthState,
     parts: &Parts,
-) -> Result<(String, sessions::Validated), ApiError> {
+    operation: impl AsyncFnOnce(&str) -> Result<T, SessionError>,
+) -> Result<T, ApiError> {
     let ip = client_ip(parts);
     state.limiter.check(&ip)?;
     let token = presented(&parts.headers).ok_or(SessionError::Missing)?;
-    match state.sessions.validate(token).await {
-        Ok(validated) => Ok((token.to_owned(), validated)),
+    match operation(token).await {
+        Ok(value) => Ok(value),
         Err(error) if error.is_credential_failure() => {
             let reason = error.reason_code();
             Err(refuse(&state.limiter, &ip, reason, Some(token), error.into()).await)
@@ -218,7 +220,11 @@ async fn check_session(
     State(state): State<Arc<AuthState>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (token, validated) = session_of(&state, &parts).await?;
+    let (token, validated) = with_session(&state, &parts, async |token| {
+        let validated = state.sessions.validate(token).await?;
+        Ok((token.to_owned(), validated))
+    })
+    .await?;
     let record = &validated.record;
     let body = Json(json!({
         "user_id": record.user_id,
@@ -237,8 +243,10 @@ async fn delete_session(
     State(state): State<Arc<AuthState>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (token, _) = session_of(&state, &parts).await?;
-    state.sessions.revoke(&token).await?;
+    with_session(&state, &parts, async |token| {
+        state.sessions.revoke(token).await
+    })
+    .await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, sessions::cleared_cookie())],
@@ -251,8 +259,10 @@ async fn list_sessions(
     State(state): State<Arc<AuthState>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (token, _) = session_of(&state, &parts).await?;
-    let (user_id, sessions) = state.sessions.list(&token).await?;
+    let (user_id, sessions) = with_session(&state, &parts, async |token| {
+        state.sessions.list(token).await
+    })
+    .await?;
     Ok(Json(json!({"user_id": user_id, "sessions": sessions})).into_response())
 }
 
@@ -261,8 +271,10 @@ async fn delete_sessions(
     State(state): State<Arc<AuthState>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (token, _) = session_of(&state, &parts).await?;
-    let (user_id, revoked) = state.sessions.revoke_all(&token).await?;
+    let (user_id, revoked) = with_session(&state, &parts, async |token| {
+        state.sessions.revoke_all(token).await
+    })
+    .await?;
     tracing::info!(user.id = %user_id, revoked, "all sessions revoked");
     Ok((
         [(header::SET_COOKIE, sessions::cleared_cookie())],
