@@ -58,7 +58,7 @@ pub struct UserMemberships {
     pub next: Option<String>,
 }
 
-/// Checks a path id: non-empty, at most [`MAX_ID_LEN`] bytes, printable ASCII without `#` (the
+/// Checks a path id: non-empty, at most 128 bytes, printable ASCII without `#` (the
 /// key separator).
 pub fn check_id(what: &'static str, id: &str) -> Result<(), ApiError> {
     let valid = !id.is_empty()
