@@ -9,6 +9,7 @@
 )]
 
 mod adapters;
+mod breaker;
 mod dlq;
 mod events;
 mod health;

@@ -1,5 +1,6 @@
 //! Implementations of [`crate::ports`] over AWS (DynamoDB, SQS, Secrets Manager) and HTTP.
 
+pub mod breaker;
 pub mod claims;
 pub mod dynamo;
 pub mod http;

@@ -1,0 +1,215 @@
+//! [`BreakerStore`] over DynamoDB's `state` table: one item per breaker, pk `BREAKER#<name>`
+//! ([`breaker_pk`]), sk [`BREAKER_SK`], holding the state and a `version` that guards every
+//! write. Breaker items carry no `expires_at`: a breaker must outlive the table's TTL.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::dependency_error;
+use crate::breaker::{BreakerRecord, BreakerState, BreakerStore, SharedBreaker};
+use crate::ports::{DependencyError, SystemClock};
+
+/// The sort key of every breaker item.
+pub const BREAKER_SK: &str = "BREAKER";
+const PK_PREFIX: &str = "BREAKER#";
+
+/// The partition key of breaker `name`.
+pub fn breaker_pk(name: &str) -> String {
+    format!("{PK_PREFIX}{name}")
+}
+
+/// Breakers in the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoBreakers {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoBreakers {
+    /// The stack's state table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.state.clone(),
+        }
+    }
+}
+
+/// Breakers over the stack's state table with default settings and cache.
+pub fn shared_breaker(app: &crate::App) -> SharedBreaker<DynamoBreakers, SystemClock> {
+    SharedBreaker::new(DynamoBreakers::of(app), SystemClock)
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn unreadable(what: &str) -> DependencyError {
+    DependencyError::Other(format!("unreadable breaker item: {what}"))
+}
+
+fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, DependencyError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| unreadable(name))
+}
+
+fn time(item: &Item, name: &str) -> Result<DateTime<Utc>, DependencyError> {
+    Utc.timestamp_millis_opt(number(item, name)?)
+        .single()
+        .ok_or_else(|| unreadable(name))
+}
+
+fn to_item(name: &str, record: &BreakerRecord, version: u64) -> Item {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(breaker_pk(name))),
+        ("sk".to_owned(), AttributeValue::S(BREAKER_SK.to_owned())),
+        ("name".to_owned(), AttributeValue::S(name.to_owned())),
+        (
+            "state".to_owned(),
+            AttributeValue::S(record.state.as_str().to_owned()),
+        ),
+        ("since".to_owned(), n(record.since.timestamp_millis())),
+        ("version".to_owned(), n(version)),
+    ]);
+    match record.state {
+        BreakerState::Closed {
+            consecutive_failures,
+        } => {
+            item.insert("failures".to_owned(), n(consecutive_failures));
+        }
+        BreakerState::Open { until } => {
+            item.insert("open_until".to_owned(), n(until.timestamp_millis()));
+        }
+        BreakerState::HalfOpen {
+            probes_in_flight,
+            successes,
+        } => {
+            item.insert("probes".to_owned(), n(probes_in_flight));
+            item.insert("successes".to_owned(), n(successes));
+        }
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<(String, BreakerRecord, u64), DependencyError> {
+    let name = item
+        .get("name")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| unreadable("name"))?
+        .clone();
+    let state = match item
+        .get("state")
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+    {
+        Some("closed") => BreakerState::Closed {
+            consecutive_failures: number(item, "failures")?,
+        },
+        Some("open") => BreakerState::Open {
+            until: time(item, "open_until")?,
+        },
+        Some("half_open") => BreakerState::HalfOpen {
+            probes_in_flight: number(item, "probes")?,
+            successes: number(item, "successes")?,
+        },
+        _ => return Err(unreadable("state")),
+    };
+    let record = BreakerRecord {
+        state,
+        since: time(item, "since")?,
+    };
+    Ok((name, record, number(item, "version")?))
+}
+
+impl BreakerStore for DynamoBreakers {
+    async fn load(&self, name: &str) -> Result<Option<(BreakerRecord, u64)>, DependencyError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(breaker_pk(name)))
+            .key("sk", AttributeValue::S(BREAKER_SK.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        output
+            .item()
+            .map(|item| from_item(item).map(|(_, record, version)| (record, version)))
+            .transpose()
+    }
+
+    async fn save(
+        &self,
+        name: &str,
+        record: &BreakerRecord,
+        expected_version: u64,
+    ) -> Result<bool, DependencyError> {
+        let version = expected_version
+            .checked_add(1)
+            .ok_or_else(|| DependencyError::Other("breaker version overflow".to_owned()))?;
+        // A PutItem in both cases: moto's UpdateItem that creates an item is not atomic under
+        // concurrency, and the whole item is rewritten anyway (fields differ by state).
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(name, record, version)));
+        let put = if expected_version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(expected_version))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(dependency_error(&error)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
+        // A filtered Scan: the key layout has no index over breakers. Meant for health checks
+        // and the CLI, not hot paths; it reads (and pays for) the whole table.
+        let mut breakers = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :prefix) AND sk = :sk")
+                .expression_attribute_values(":prefix", AttributeValue::S(PK_PREFIX.to_owned()))
+                .expression_attribute_values(":sk", AttributeValue::S(BREAKER_SK.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dependency_error(&e))?;
+            for item in output.items() {
+                breakers.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        breakers.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(breakers)
+    }
+}
