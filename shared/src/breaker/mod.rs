@@ -453,14 +453,15 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     }
 
     /// Runs `step` on the current breaker and writes its new state, re-reading after a lost
-    /// race. `step` returns what to hand back and the new state (`None`: nothing to write).
+    /// race. `step` returns what to hand back and the new state (`None`: nothing to write);
+    /// `contended` is handed back when every attempt lost a race.
     async fn transition<T>(
         &self,
         name: &str,
+        contended: T,
         step: impl Fn(&Breaker, DateTime<Utc>) -> (T, Option<Breaker>),
     ) -> T {
         let mut fresh = false;
-        let mut last = None;
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let current = match self.current(name, fresh).await {
@@ -473,23 +474,14 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
             };
             match self.write(name, &next, current.version, now).await {
                 Outcome::Done(true) => return out,
-                Outcome::Done(false) => {
-                    fresh = true;
-                    last = Some((out, next));
-                }
+                Outcome::Done(false) => fresh = true,
                 Outcome::Offline => return out,
             }
         }
-        // Still losing after several re-reads: contention on one item is heavy. Keep the
-        // local decision; the next call re-reads.
+        // Only transitions out of open or half-open contend this hard (closed admits without
+        // writing), and there the caller's safe answer is to hold back.
         tracing::warn!(breaker = name, "breaker write kept losing races");
-        match last {
-            Some((out, _)) => out,
-            None => {
-                let now = self.clock.now();
-                self.apply_locally(name, &Breaker::new(now), now, &step)
-            }
-        }
+        contended
     }
 
     fn apply_locally<T>(
@@ -531,8 +523,14 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     /// decides on the in-process state (closed if none).
     pub async fn admit(&self, name: &str) -> Result<Permit, Rejected> {
         let settings = self.settings(name);
+        // Losing every race means other instances are taking the probes right now.
+        let contended = Decision::Rejected {
+            retry_after: Duration::from_secs(1),
+        };
         let decision = self
-            .transition(name, |breaker, now| breaker.admit(&settings, now))
+            .transition(name, contended, |breaker, now| {
+                breaker.admit(&settings, now)
+            })
             .await;
         match decision {
             Decision::Allowed { probe } => Ok(Permit { probe }),
@@ -546,7 +544,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     /// The outcome of a call admitted by [`admit`](Self::admit).
     pub async fn record(&self, name: &str, success: bool) {
         let settings = self.settings(name);
-        self.transition(name, |breaker, now| {
+        self.transition(name, (), |breaker, now| {
             let next = if success {
                 breaker.on_success(&settings, now)
             } else {
@@ -559,7 +557,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
 
     /// Closes `name` by hand.
     pub async fn reset(&self, name: &str) {
-        self.transition(name, |breaker, now| ((), Some(breaker.reset(now))))
+        self.transition(name, (), |breaker, now| ((), Some(breaker.reset(now))))
             .await;
     }
 

@@ -219,54 +219,99 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Runs `steps` against a dead dependency: returns the calls it received and the most calls in
+/// flight at once while the breaker was closed.
+fn run_dead(
+    s: &BreakerSettings,
+    steps: &[Step],
+    sequential: bool,
+) -> Result<(u64, u64, i64), TestCaseError> {
+    let mut b = Breaker::new(at(0));
+    let mut now = 0i64;
+    let mut in_flight = 0u64;
+    let mut peak_closed = 0u64;
+    let mut calls = 0u64;
+    for step in steps {
+        let complete = match step {
+            Step::Wait(secs) => {
+                now += i64::from(*secs);
+                false
+            }
+            Step::Call => {
+                let was_closed = matches!(b.state(), BreakerState::Closed { .. });
+                let (decision, next) = b.admit(s, at(now));
+                if let Some(next) = next {
+                    prop_assert_eq!(next.version, b.version + 1);
+                    b = next;
+                }
+                if matches!(decision, Decision::Allowed { .. }) {
+                    calls += 1;
+                    in_flight += 1;
+                    if was_closed {
+                        peak_closed = peak_closed.max(in_flight);
+                    }
+                }
+                sequential
+            }
+            Step::Complete => true,
+        };
+        if complete && in_flight > 0 {
+            in_flight -= 1;
+            if let Some(next) = b.on_failure(s, at(now)) {
+                prop_assert_eq!(next.version, b.version + 1);
+                b = next;
+            }
+        }
+    }
+    Ok((calls, peak_closed, now))
+}
+
+fn dead_settings(threshold: u32, probes: u32, recovery: u64) -> BreakerSettings {
+    BreakerSettings {
+        failure_threshold: threshold,
+        recovery_timeout: Duration::from_secs(recovery),
+        half_open_probes: probes,
+        success_threshold: 2,
+    }
+}
+
 proptest! {
-    /// A dead dependency gets at most `failure_threshold` calls, then at most `half_open_probes`
-    /// per recovery period, whatever the interleaving of calls, completions and time.
+    /// Calls made one at a time (each fails before the next starts): a dead dependency gets
+    /// at most `failure_threshold` calls, then at most `half_open_probes` per recovery period.
     #[test]
-    fn dead_dependency_is_spared(
+    fn dead_dependency_gets_threshold_plus_probes_per_period(
         threshold in 1u32..6,
         probes in 1u32..4,
         recovery in 1u64..60,
         steps in proptest::collection::vec(step(), 0..300),
     ) {
-        let s = BreakerSettings {
-            failure_threshold: threshold,
-            recovery_timeout: Duration::from_secs(recovery),
-            half_open_probes: probes,
-            success_threshold: 2,
-        };
-        let mut b = Breaker::new(at(0));
-        let mut now = 0i64;
-        let mut in_flight = 0u32;
-        let mut calls = 0u64;
-        for step in steps {
-            match step {
-                Step::Wait(secs) => now += i64::from(secs),
-                Step::Call => {
-                    let (decision, next) = b.admit(&s, at(now));
-                    if let Some(next) = next {
-                        prop_assert_eq!(next.version, b.version + 1);
-                        b = next;
-                    }
-                    if matches!(decision, Decision::Allowed { .. }) {
-                        calls += 1;
-                        in_flight += 1;
-                    }
-                }
-                Step::Complete if in_flight > 0 => {
-                    in_flight -= 1;
-                    if let Some(next) = b.on_failure(&s, at(now)) {
-                        prop_assert_eq!(next.version, b.version + 1);
-                        b = next;
-                    }
-                }
-                Step::Complete => {}
-            }
-        }
+        let s = dead_settings(threshold, probes, recovery);
+        let (calls, _, now) = run_dead(&s, &steps, true)?;
         let periods = u64::try_from(now).unwrap() / recovery + 1;
         prop_assert!(
             calls <= u64::from(threshold) + u64::from(probes) * periods,
             "{calls} calls over {now} s"
+        );
+    }
+
+    /// Any interleaving of concurrent calls, completions and time: a closed breaker cannot stop
+    /// calls already admitted, so the bound grows by the calls in flight while it was closed
+    /// (beyond one), and by nothing else. Probes left hanging are replaced once per period.
+    #[test]
+    fn dead_dependency_is_spared_under_concurrency(
+        threshold in 1u32..6,
+        probes in 1u32..4,
+        recovery in 1u64..60,
+        steps in proptest::collection::vec(step(), 0..300),
+    ) {
+        let s = dead_settings(threshold, probes, recovery);
+        let (calls, peak_closed, now) = run_dead(&s, &steps, false)?;
+        let periods = u64::try_from(now).unwrap() / recovery + 1;
+        prop_assert!(
+            calls
+                <= u64::from(threshold) + peak_closed.saturating_sub(1)
+                    + u64::from(probes) * periods,
+            "{calls} calls over {now} s, {peak_closed} at once while closed"
         );
     }
 }
@@ -393,4 +438,35 @@ async fn per_name_settings() {
     let a = shared(&store, &clock);
     assert_eq!(a.settings("whop"), settings());
     assert_eq!(a.settings("stripe"), BreakerSettings::default());
+}
+
+/// A store whose every write loses a race, and whose breaker is due for a probe.
+struct ContendedStore;
+
+impl BreakerStore for ContendedStore {
+    async fn load(&self, _: &str) -> Result<Option<(BreakerRecord, u64)>, DependencyError> {
+        Ok(Some((
+            BreakerRecord {
+                state: BreakerState::Open { until: at(0) },
+                since: at(-30),
+            },
+            7,
+        )))
+    }
+
+    async fn save(&self, _: &str, _: &BreakerRecord, _: u64) -> Result<bool, DependencyError> {
+        Ok(false)
+    }
+
+    async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn a_probe_that_never_wins_its_write_is_not_admitted() {
+    let clock = TestClock(Arc::new(Mutex::new(0)));
+    let a = SharedBreaker::new(ContendedStore, clock);
+    let rejected = a.admit("whop").await.unwrap_err();
+    assert_eq!(rejected.retry_after, Duration::from_secs(1));
 }
