@@ -206,6 +206,18 @@ impl Sleeper for TokioSleeper {
     }
 }
 
+/// Adapts [`Sleeper`] to backon. A named type rather than a closure: with a closure rustc cannot
+/// prove the call's future Send (higher-ranked lifetime error).
+struct BackonSleeper(Arc<dyn Sleeper>);
+
+impl backon::Sleeper for BackonSleeper {
+    type Sleep = BoxFuture<'static, ()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.0.sleep(duration)
+    }
+}
+
 /// Counters of one call, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallReport {
@@ -259,7 +271,7 @@ impl<A: Admission> ResilientClient<A> {
     }
 
     /// GET `url` and decode the JSON body into `T`.
-    pub async fn get_json<T: DeserializeOwned>(
+    pub async fn get_json<T: DeserializeOwned + Send>(
         &self,
         service: &'static str,
         url: &str,
@@ -275,8 +287,8 @@ impl<A: Admission> ResilientClient<A> {
         build: F,
     ) -> (Result<T, ClientError>, CallReport)
     where
-        T: DeserializeOwned,
-        F: Fn() -> RequestBuilder,
+        T: DeserializeOwned + Send,
+        F: Fn() -> RequestBuilder + Sync,
     {
         let policy = self.policy;
         let started = Instant::now();
@@ -290,8 +302,6 @@ impl<A: Admission> ResilientClient<A> {
         let spent = || started.elapsed().max(waited());
         let remaining = || policy.budget.saturating_sub(spent());
 
-        // A named async fn rather than a closure returning an async block: the latter makes rustc
-        // lose track of the future being Send (higher-ranked lifetime error).
         let attempt =
             || self.guarded_attempt(service, &build, remaining(), &attempts, &over_budget);
 
@@ -300,12 +310,11 @@ impl<A: Admission> ResilientClient<A> {
             .with_min_delay(policy.base_delay)
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
-        let sleeper = Arc::clone(&self.sleeper);
         let result = attempt
             .retry(backoff.build())
-            .sleep(move |d| sleeper.sleep(d))
+            .sleep(BackonSleeper(Arc::clone(&self.sleeper)))
             .when(ClientError::is_retryable)
-            .adjust(|error, next| {
+            .adjust(|error: &ClientError, next: Option<Duration>| {
                 // None: backon's attempts are used up.
                 let step = next?;
                 let wait = match error {
@@ -328,7 +337,7 @@ impl<A: Admission> ResilientClient<A> {
                 }
                 Some(wait)
             })
-            .notify(|_, wait| {
+            .notify(|_: &ClientError, wait: Duration| {
                 let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
                 waited_ns.fetch_add(nanos, Relaxed);
             })

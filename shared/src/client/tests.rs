@@ -453,3 +453,12 @@ async fn budget_bounds_the_whole_call() {
     );
     assert_eq!(report.outcome, "budget_exhausted");
 }
+
+#[test]
+fn calls_are_send() {
+    // Axum handlers and spawned tasks need Send futures.
+    fn assert_send<F: Send>(_: &F) {}
+    let client = ResilientClient::new(reqwest::Client::new(), RetryPolicy::default(), NoAdmission);
+    let future = client.get_json::<Membership>("whop", "http://127.0.0.1:9/");
+    assert_send(&future);
+}
