@@ -7,6 +7,7 @@ pub mod adapters;
 pub mod app;
 pub mod auth;
 pub mod breaker;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod health;

@@ -1,0 +1,464 @@
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+
+/// Records each wait instead of sleeping, so tests run in no real time.
+#[derive(Default)]
+struct RecordingSleeper(Mutex<Vec<Duration>>);
+
+impl RecordingSleeper {
+    fn waits(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Sleeper for RecordingSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.0.lock().unwrap().push(duration);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Membership {
+    id: String,
+}
+
+fn client(policy: RetryPolicy) -> (ResilientClient, Arc<RecordingSleeper>) {
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let client = ResilientClient::new(reqwest::Client::new(), policy, NoAdmission)
+        .with_sleeper(Arc::clone(&sleeper) as Arc<dyn Sleeper>);
+    (client, sleeper)
+}
+
+fn ok_body() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "mem_1", "extra": true}))
+}
+
+fn rate_limited() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .set_body_json(serde_json::json!({"message": "You are being rate limited"}))
+}
+
+async fn call(
+    client: &ResilientClient,
+    server: &MockServer,
+) -> (Result<Membership, ClientError>, CallReport) {
+    let url = format!("{}/memberships/mem_1", server.uri());
+    client.send_json("whop", || client.http().get(&url)).await
+}
+
+#[tokio::test]
+async fn retry_after_seconds_is_waited_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/memberships/mem_1"))
+        .respond_with(rate_limited().insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeper) = client(RetryPolicy::default());
+
+    let (result, report) = call(&client, &server).await;
+
+    assert_eq!(
+        result.unwrap(),
+        Membership {
+            id: "mem_1".to_owned()
+        }
+    );
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(1)]);
+    assert_eq!(
+        report,
+        CallReport {
+            attempts: 2,
+            retries: 1,
+            waited: Duration::from_secs(1),
+            outcome: "ok"
+        }
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_without_retry_after_backs_off() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(rate_limited())
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body())
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy::default();
+    let (client, sleeper) = client(policy);
+
+    let (result, report) = call(&client, &server).await;
+
+    assert!(result.is_ok());
+    let waits = sleeper.waits();
+    assert_eq!(waits.len(), 1);
+    // Full jitter: anywhere in [0, base_delay].
+    assert!(waits[0] <= policy.base_delay, "{waits:?}");
+    assert_eq!(report.attempts, 2);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_success() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy::default();
+    let (client, sleeper) = client(policy);
+
+    let (result, report) = call(&client, &server).await;
+
+    assert!(result.is_ok());
+    let waits = sleeper.waits();
+    assert_eq!(waits.len(), 2);
+    // Exponential steps: base, then 2 × base, each jittered down.
+    assert!(
+        waits[0] <= policy.base_delay && waits[1] <= policy.base_delay * 2,
+        "{waits:?}"
+    );
+    assert_eq!((report.attempts, report.retries), (3, 2));
+}
+
+#[tokio::test]
+async fn hanging_response_times_out_each_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body().set_delay(Duration::from_secs(5)))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        attempt_timeout: Duration::from_millis(100),
+        ..RetryPolicy::default()
+    };
+    let (client, sleeper) = client(policy);
+
+    let (result, report) = call(&client, &server).await;
+
+    assert_eq!(
+        result.unwrap_err(),
+        ClientError::Timeout { service: "whop" }
+    );
+    assert_eq!(sleeper.waits().len(), 2);
+    assert_eq!(report.outcome, "timeout");
+    assert_eq!(report.attempts, 3);
+}
+
+#[tokio::test]
+async fn connection_refused_is_unreachable_after_retries() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (client, sleeper) = client(RetryPolicy::default());
+    let url = format!("http://127.0.0.1:{port}/memberships");
+
+    let (result, report): (Result<Membership, _>, _) =
+        client.send_json("whop", || client.http().get(&url)).await;
+
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unreachable {
+                service: "whop",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(report.attempts, 4);
+    assert_eq!(sleeper.waits().len(), 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_carry_the_code() {
+    let server = MockServer::start().await;
+    Mock::given(path("/missing"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(
+                serde_json::json!({"error": {"code": "not_found", "message": "no"}}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/denied"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(serde_json::json!({"code": "unauthorized"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeper) = client(RetryPolicy::default());
+
+    let missing: Result<Membership, _> = client
+        .get_json("whop", &format!("{}/missing", server.uri()))
+        .await;
+    let denied: Result<Membership, _> = client
+        .get_json("whop", &format!("{}/denied", server.uri()))
+        .await;
+
+    assert_eq!(
+        missing.unwrap_err(),
+        ClientError::Provider {
+            service: "whop",
+            status: 404,
+            code: Some("not_found".to_owned())
+        }
+    );
+    let denied = denied.unwrap_err();
+    assert_eq!(
+        denied,
+        ClientError::Provider {
+            service: "whop",
+            status: 401,
+            code: Some("unauthorized".to_owned())
+        }
+    );
+    assert!(!denied.is_retryable());
+    assert_eq!(denied.code(), "provider_error");
+    assert!(sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_decode_error_without_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/memberships/mem_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"id\": "))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/wrong-shape"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 7})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, sleeper) = client(RetryPolicy::default());
+
+    let (truncated, report) = call(&client, &server).await;
+    let wrong: Result<Membership, _> = client
+        .get_json("whop", &format!("{}/wrong-shape", server.uri()))
+        .await;
+
+    assert!(
+        matches!(
+            truncated,
+            Err(ClientError::Decode {
+                service: "whop",
+                ..
+            })
+        ),
+        "{truncated:?}"
+    );
+    assert!(
+        matches!(wrong, Err(ClientError::Decode { .. })),
+        "{wrong:?}"
+    );
+    assert_eq!((report.attempts, report.outcome), (1, "decode_error"));
+    assert!(sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn retry_after_beyond_cap_or_budget_returns_rate_limited_without_waiting() {
+    let server = MockServer::start().await;
+    Mock::given(path("/memberships/mem_1"))
+        .respond_with(rate_limited().insert_header("Retry-After", "120"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/cooldown"))
+        .respond_with(rate_limited().insert_header("Retry-After", "30"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Cap 60 s, budget 20 s: 120 s is over the cap, 30 s under the cap but over the budget.
+    let (client, sleeper) = client(RetryPolicy::default());
+
+    let (over_cap, _) = call(&client, &server).await;
+    let over_budget: Result<Membership, _> = client
+        .get_json("whop", &format!("{}/cooldown", server.uri()))
+        .await;
+
+    assert_eq!(
+        over_cap.unwrap_err(),
+        ClientError::RateLimited {
+            service: "whop",
+            retry_after: Some(Duration::from_secs(120))
+        }
+    );
+    assert_eq!(
+        over_budget.unwrap_err(),
+        ClientError::RateLimited {
+            service: "whop",
+            retry_after: Some(Duration::from_secs(30))
+        }
+    );
+    assert!(sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn retry_after_http_date_is_parsed() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+    let server = MockServer::start().await;
+    let at = httpdate::fmt_http_date(std::time::SystemTime::from(
+        now + chrono::Duration::seconds(3),
+    ));
+    Mock::given(method("GET"))
+        .respond_with(rate_limited().insert_header("Retry-After", at.as_str()))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body())
+        .mount(&server)
+        .await;
+    let (client, sleeper) = client(RetryPolicy::default());
+    let client = client.with_clock(Arc::new(FixedClock(now)));
+
+    let (result, _) = call(&client, &server).await;
+
+    assert!(result.is_ok());
+    assert_eq!(sleeper.waits(), vec![Duration::from_secs(3)]);
+}
+
+#[test]
+fn retry_after_header_forms() {
+    let clock = FixedClock(Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap());
+    let parse = |value: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, value.parse().unwrap());
+        retry_after(&headers, &clock)
+    };
+    assert_eq!(parse("7"), Some(Duration::from_secs(7)));
+    assert_eq!(
+        parse("Mon, 23 Nov 2026 12:01:00 GMT"),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(parse("Mon, 23 Nov 2026 11:00:00 GMT"), Some(Duration::ZERO));
+    assert_eq!(parse("soon"), None);
+    assert_eq!(parse("-1"), None);
+    assert_eq!(retry_after(&HeaderMap::new(), &clock), None);
+}
+
+/// Refuses every attempt, as an open circuit would.
+struct OpenCircuit(Mutex<Vec<CallOutcome>>);
+
+impl Admission for OpenCircuit {
+    async fn admit(&self, service: &'static str) -> Result<Permit, ClientError> {
+        Err(ClientError::CircuitOpen { service })
+    }
+
+    fn record(&self, _service: &'static str, outcome: CallOutcome) {
+        self.0.lock().unwrap().push(outcome);
+    }
+}
+
+#[tokio::test]
+async fn refused_admission_is_not_retried_and_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let client = ResilientClient::new(
+        reqwest::Client::new(),
+        RetryPolicy::default(),
+        OpenCircuit(Mutex::default()),
+    );
+
+    let result: Result<Membership, _> = client.get_json("whop", &server.uri()).await;
+
+    assert_eq!(
+        result.unwrap_err(),
+        ClientError::CircuitOpen { service: "whop" }
+    );
+}
+
+#[tokio::test]
+async fn budget_bounds_the_whole_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body().set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    // The second attempt gets only what the first left of the budget, then nothing is left to wait.
+    let policy = RetryPolicy {
+        budget: Duration::from_millis(150),
+        attempt_timeout: Duration::from_millis(100),
+        base_delay: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    let (client, _) = client(policy);
+
+    let (result, report) = call(&client, &server).await;
+
+    // Usually 2 attempts; 1 if a loaded machine let the first eat the whole budget.
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::BudgetExhausted {
+                service: "whop",
+                attempts: 1..=2
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(report.outcome, "budget_exhausted");
+}
+
+#[test]
+fn calls_are_send() {
+    // Axum handlers and spawned tasks need Send futures.
+    fn assert_send<F: Send>(_: &F) {}
+    let client = ResilientClient::new(reqwest::Client::new(), RetryPolicy::default(), NoAdmission);
+    let future = client.get_json::<Membership>("whop", "http://127.0.0.1:9/");
+    assert_send(&future);
+}
