@@ -33,10 +33,6 @@ fn unreadable(error: &serde_dynamo::Error) -> DependencyError {
     DependencyError::Other(format!("unreadable sessions item: {error}"))
 }
 
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(error: &E) -> bool {
-    error.code() == Some("ConditionalCheckFailedException")
-}
-
 impl SessionStore for DynamoSessions {
     async fn put(&self, record: &SessionRecord) -> Result<(), DependencyError> {
         let item = serde_dynamo::to_item(record).map_err(|e| unreadable(&e))?;
@@ -86,7 +82,13 @@ impl SessionStore for DynamoSessions {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(error) => Err(dependency_error(&error)),
         }
     }

@@ -191,7 +191,10 @@ fn parse_token(token: &str) -> Result<ParsedToken<'_>, SessionError> {
 /// The `sessions` key of `token` if it is well formed and its MAC verifies under `key`: all
 /// that is checked before the table is touched.
 pub fn verify_token(token: &str, key: &SigningKey) -> Result<String, SessionError> {
-    let parsed = parse_token(token)?;
+    verify_parsed(&parse_token(token)?, key)
+}
+
+fn verify_parsed(parsed: &ParsedToken<'_>, key: &SigningKey) -> Result<String, SessionError> {
     if parsed.kid != key.kid() {
         return Err(SessionError::UnknownKey);
     }
@@ -343,14 +346,14 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 
     /// Verifies `token` without touching the table: shape, key and MAC.
     async fn verify(&self, token: &str) -> Result<String, SessionError> {
-        let kid = parse_token(token)?.kid;
+        let parsed = parse_token(token)?;
         let key = self
             .keys
-            .verifying_key(kid)
+            .verifying_key(parsed.kid)
             .await
             .map_err(SessionError::Dependency)?
             .ok_or(SessionError::UnknownKey)?;
-        verify_token(token, &key)
+        verify_parsed(&parsed, &key)
     }
 
     /// Validates `token`, extending the session once past half its lifetime.
@@ -409,14 +412,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
     pub async fn list(&self, token: &str) -> Result<(String, Vec<SessionSummary>), SessionError> {
         let pk = self.verify(token).await?;
         let record = self.live_record(&pk).await?;
-        let sessions = self.list_user(&record.user_id).await?;
-        let summaries = sessions
-            .into_iter()
-            .map(|mut s| {
-                s.current = s.id == SessionSummary::of(&record, None).id;
-                s
-            })
-            .collect();
+        let summaries = self.summaries(&record.user_id, Some(&pk)).await?;
         Ok((record.user_id, summaries))
     }
 
@@ -430,6 +426,15 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 
     /// A user's live sessions (operator listing).
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionSummary>, SessionError> {
+        self.summaries(user_id, None).await
+    }
+
+    /// A user's live sessions, `current_pk` marked as the one asking.
+    async fn summaries(
+        &self,
+        user_id: &str,
+        current_pk: Option<&str>,
+    ) -> Result<Vec<SessionSummary>, SessionError> {
         let now = self.clock.now().timestamp();
         let sessions = self
             .store
@@ -439,7 +444,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         Ok(sessions
             .iter()
             .filter(|s| s.expires_at > now)
-            .map(|s| SessionSummary::of(s, None))
+            .map(|s| SessionSummary::of(s, current_pk))
             .collect())
     }
 

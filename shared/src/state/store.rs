@@ -87,23 +87,24 @@ pub struct Compaction {
 impl StoredMembership {
     /// The membership's current state.
     pub fn state(&self) -> MembershipState {
+        self.base_state().fold(&self.observations)
+    }
+
+    /// The compacted base, or the empty state when nothing was compacted yet.
+    fn base_state(&self) -> MembershipState {
         self.base
             .clone()
             .unwrap_or_else(|| MembershipState::empty(&self.membership_id, self.provider))
-            .fold(&self.observations)
     }
 
     /// The state without `event_id` (what the membership was before that event was recorded,
     /// when it is the newest).
     pub fn state_without(&self, event_id: &str) -> MembershipState {
-        self.base
-            .clone()
-            .unwrap_or_else(|| MembershipState::empty(&self.membership_id, self.provider))
-            .fold(
-                self.observations
-                    .iter()
-                    .filter(|o| o.version.event_id != event_id),
-            )
+        self.base_state().fold(
+            self.observations
+                .iter()
+                .filter(|o| o.version.event_id != event_id),
+        )
     }
 
     /// The version below which events can no longer be recorded.
@@ -129,11 +130,7 @@ impl StoredMembership {
         if absorbed.is_empty() {
             return None;
         }
-        let base = self
-            .base
-            .clone()
-            .unwrap_or_else(|| MembershipState::empty(&self.membership_id, self.provider))
-            .fold(absorbed.iter().copied());
+        let base = self.base_state().fold(absorbed.iter().copied());
         Some(Compaction {
             base,
             absorbed: absorbed
