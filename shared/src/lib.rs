@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;
+pub mod whop_api;
 
 pub use app::App;
 pub use config::Config;
