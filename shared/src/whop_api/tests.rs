@@ -31,8 +31,8 @@ fn api(server: &MockServer, policy: RetryPolicy) -> WhopApi<NoAdmission, StaticK
 fn membership(n: usize) -> Value {
     json!({
         "id": format!("mem_{n:04}"),
-        "status": if n % 3 == 0 { "past_due" } else { "active" },
-        "cancel_at_period_end": n % 5 == 0,
+        "status": if n.is_multiple_of(3) { "past_due" } else { "active" },
+        "cancel_at_period_end": n.is_multiple_of(5),
         "created_at": "2026-01-01T00:00:00.000Z",
         "updated_at": 1_780_000_000 + n,
         "renewal_period_end": format!("{}", 1_790_000_000 + n),
