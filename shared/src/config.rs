@@ -123,6 +123,9 @@ impl Provider {
     }
 }
 
+/// Whop's v1 API when `WHOP_API_BASE_URL` is not set.
+pub const WHOP_API_DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
+
 /// Base URLs of the provider APIs that are configured; a provider without one is `unconfigured`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderApis {
@@ -185,6 +188,8 @@ pub struct Config {
     pub stage: Stage,
     /// `WHOP_APP_ID`: our Whop app id (`app_…`), the audience of Whop user tokens.
     pub whop_app_id: String,
+    /// `WHOP_COMPANY_ID`: the company (`biz_…`) whose memberships sync reads; sync is off without it.
+    pub whop_company_id: Option<String>,
     pub tables: Tables,
     pub queues: Queues,
     pub secrets: SecretIds,
@@ -381,6 +386,17 @@ impl Config {
             );
         }
 
+        let whop_company_id = env.optional("WHOP_COMPANY_ID");
+        if let Some(company_id) = &whop_company_id
+            && !is_whop_id(company_id, "biz_")
+        {
+            env.problem(
+                "WHOP_COMPANY_ID",
+                format!("`{company_id}` is not a Whop company id"),
+                "copy the company id (it starts with `biz_`) from the Whop dashboard, or unset it to turn sync off",
+            );
+        }
+
         let tables = Tables {
             webhook_events: env.required("WEBHOOK_EVENTS_TABLE", "the webhook-events table name"),
             sessions: env.required("SESSIONS_TABLE", "the sessions table name"),
@@ -509,6 +525,7 @@ impl Config {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
                 whop_app_id,
+                whop_company_id,
                 tables,
                 queues,
                 secrets,
@@ -523,6 +540,17 @@ impl Config {
                 problems: env.problems,
             }),
         }
+    }
+}
+
+impl Config {
+    /// Whop's v1 API: `WHOP_API_BASE_URL`, or Whop's own.
+    pub fn whop_api_base_url(&self) -> Url {
+        self.provider_apis
+            .base_url(Provider::Whop)
+            .cloned()
+            .or_else(|| Url::parse(WHOP_API_DEFAULT_BASE_URL).ok())
+            .unwrap_or_else(|| unreachable!("the default Whop API URL parses"))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod ports;
 pub mod runtime;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 pub mod webhooks;
 pub mod whop_api;

@@ -83,6 +83,8 @@ pub trait EndpointProbe: Send + Sync {
 pub struct OutboundMessage {
     pub body: String,
     pub attributes: Vec<(&'static str, String)>,
+    /// Held back this long before it can be received (SQS allows up to 15 minutes).
+    pub delay: Option<Duration>,
 }
 
 /// Sends messages to a queue.

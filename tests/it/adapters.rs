@@ -18,6 +18,7 @@ async fn publisher_sends_the_body_and_string_attributes() {
             ("provider", "whop".into()),
             ("kind", "membership.activated".into()),
         ],
+        delay: None,
     };
 
     let id = stack.app.sqs.publish(queue, &message).await.unwrap();

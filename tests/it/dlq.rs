@@ -38,6 +38,7 @@ async fn dead_letter(stack: &LocalStack, count: usize) -> BTreeMap<String, Strin
         let message = OutboundMessage {
             body: body.clone(),
             attributes: vec![("provider", "whop".into()), ("kind", (*kind).into())],
+            delay: None,
         };
         sqs.publish(&queues.events, &message).await.unwrap();
         bodies.insert(event_id, body);

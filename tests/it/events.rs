@@ -71,16 +71,15 @@ async fn the_sync_function_answers_http_in_api_gateway_format() {
     let stack = start_stack().await;
     let event: Value = serde_json::from_str(&fixture("apigw-sync-start.json")).unwrap();
 
-    let response = sync::handle(
-        Arc::clone(&stack.app),
-        LambdaEvent::new(event, Context::default()),
-    )
-    .await
-    .unwrap();
+    let state = Arc::new(sync::SyncState::new(Arc::clone(&stack.app)));
+    let response = sync::handle(state, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
 
-    assert_eq!(response["statusCode"], 501);
+    // The test stack names no Whop company, so sync is off: a 503 the client can retry.
+    assert_eq!(response["statusCode"], 503);
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["error"]["code"], "not_implemented");
+    assert_eq!(body["error"]["code"], "dependency_unavailable");
 }
 
 /// The dummy secrets and fixed time the webhook samples are signed with (see `events/README.md`).

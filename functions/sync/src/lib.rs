@@ -1,26 +1,79 @@
 //! The sync function. One Lambda with three triggers: `POST /sync` (HTTP API), pages of a run
 //! from the `sync-jobs` queue, and the periodic reconcile schedule.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use aws_lambda_events::sqs::SqsEvent;
-use axum::Router;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Json, Router};
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::adapters::sync::{AppSyncer, syncer};
 use shared::error::EventError;
+use shared::sync::worker::{SyncError, SyncRequest, SyncStarted};
 use shared::{ApiError, App};
 
-pub fn router(app: Arc<App>) -> Router {
+/// Per-process state: the syncer is built on first use (its HTTP client loads the trust store)
+/// and kept, so its rate limits and caches live as long as the warm function.
+pub struct SyncState {
+    app: Arc<App>,
+    syncer: OnceLock<Result<AppSyncer, String>>,
+}
+
+impl SyncState {
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            syncer: OnceLock::new(),
+        }
+    }
+
+    fn syncer(&self) -> Result<&AppSyncer, SyncError> {
+        self.syncer
+            .get_or_init(|| syncer(&self.app).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|reason| {
+                tracing::error!(%reason, "sync cannot run: {reason}");
+                SyncError::Unconfigured("sync is not configured")
+            })
+    }
+}
+
+pub fn router(state: Arc<SyncState>) -> Router {
     Router::new()
         .route("/sync", post(start))
         .fallback(shared::http::route_not_found)
-        .with_state(app)
+        .with_state(state)
 }
 
-async fn start() -> ApiError {
-    ApiError::NotImplemented { what: "sync" }
+async fn start(
+    State(state): State<Arc<SyncState>>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let user_id =
+        shared::http::authorizer_field(&extensions, "user_id").ok_or(ApiError::Forbidden)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let request = SyncRequest::parse(content_type, &body)?;
+    let syncer = state.syncer().map_err(|e| e.to_api_error())?;
+    let started = syncer
+        .request(user_id, request)
+        .await
+        .map_err(|e| e.to_api_error())?;
+    let status = match started {
+        SyncStarted::Run { .. } => StatusCode::ACCEPTED,
+        SyncStarted::Membership(_) => StatusCode::OK,
+    };
+    Ok((status, Json(started)).into_response())
 }
 
 /// What invoked the function, told apart by the payload's shape.
@@ -51,15 +104,76 @@ impl Trigger {
     }
 }
 
-pub async fn handle(app: Arc<App>, event: LambdaEvent<Value>) -> Result<Value, EventError> {
+/// The schedule's input: `{"kind": "reconcile", "provider": "whop"}`.
+#[derive(Debug, Deserialize)]
+struct ScheduledRun {
+    kind: String,
+    #[serde(default)]
+    provider: Option<String>,
+}
+
+pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<Value, EventError> {
     match Trigger::classify(event.payload)? {
         Trigger::Http(request) => {
-            let response = shared::http::serve_api_gateway_event(router(app), *request).await;
-            serde_json::to_value(response).map_err(|e| EventError::Malformed(e.to_string()))
+            let response = shared::http::serve_api_gateway_event(router(state), *request).await;
+            to_value(&response)
         }
-        Trigger::Jobs(_) => Err(EventError::NotImplemented { what: "sync jobs" }),
-        Trigger::Schedule(_) => Err(EventError::NotImplemented {
-            what: "scheduled reconcile",
+        Trigger::Jobs(batch) => {
+            let failed = match state.syncer() {
+                Ok(syncer) => syncer.run_jobs(&batch.records).await,
+                // Not configured: keep the jobs for when it is (they dead-letter in the end).
+                Err(_) => batch
+                    .records
+                    .iter()
+                    .filter_map(|r| r.message_id.clone())
+                    .collect(),
+            };
+            let mut response = SqsBatchResponse::default();
+            response.batch_item_failures = failed
+                .into_iter()
+                .map(|id| {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    failure
+                })
+                .collect();
+            to_value(&response)
+        }
+        Trigger::Schedule(input) => scheduled(&state, input).await,
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, EventError> {
+    serde_json::to_value(value).map_err(|e| EventError::Malformed(e.to_string()))
+}
+
+/// A scheduled reconcile of the whole company. One already running, or sync not configured, is
+/// not an error: retrying the schedule would not change it.
+async fn scheduled(state: &SyncState, input: Value) -> Result<Value, EventError> {
+    let run: ScheduledRun =
+        serde_json::from_value(input).map_err(|e| EventError::Malformed(e.to_string()))?;
+    if run.kind != "reconcile" || run.provider.as_deref().is_some_and(|p| p != "whop") {
+        return Err(EventError::Malformed(format!(
+            "unknown scheduled job `{}`",
+            run.kind
+        )));
+    }
+    let syncer = match state.syncer() {
+        Ok(syncer) => syncer,
+        Err(_) => return Ok(json!({"outcome": "unconfigured"})),
+    };
+    match syncer
+        .start(syncer.scope(None, None), "schedule".into())
+        .await
+    {
+        Ok(run) => Ok(json!({"outcome": "started", "run_id": run.run_id})),
+        Err(SyncError::InProgress { run_id }) => {
+            tracing::info!(run.id = %run_id, "a reconcile is already running; this one is skipped");
+            Ok(json!({"outcome": "in_progress", "run_id": run_id}))
+        }
+        Err(error) => Err(EventError::Dependency {
+            dependency: "sync",
+            detail: error.to_string(),
         }),
     }
 }

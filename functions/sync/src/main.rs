@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::serve_events(sync::handle).await
+    shared::runtime::serve_events_with(
+        |app| std::sync::Arc::new(sync::SyncState::new(app)),
+        sync::handle,
+    )
+    .await
 }

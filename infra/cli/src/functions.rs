@@ -59,6 +59,8 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
         http: None,
         invoke: Some(invoke),
     };
+    // One per stack, as one warm function keeps its syncer (rate limits, caches).
+    let sync_state = Arc::new(sync::SyncState::new(Arc::clone(app)));
     BTreeMap::from([
         ("health", http(health::router(Arc::clone(app)))),
         ("webhooks", http(webhooks::router(Arc::clone(app)))),
@@ -74,8 +76,8 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
         (
             "sync",
             LocalFunction {
-                http: Some(sync::router(Arc::clone(app))),
-                invoke: Some(invoker(Arc::clone(app), sync::handle)),
+                http: Some(sync::router(Arc::clone(&sync_state))),
+                invoke: Some(invoker(sync_state, sync::handle)),
             },
         ),
         (

@@ -9,6 +9,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sqs;
 pub mod state;
+pub mod sync;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 

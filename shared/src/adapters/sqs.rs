@@ -6,6 +6,9 @@ use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use super::dependency_error;
 use crate::ports::{DependencyError, OutboundMessage, Publisher, QueueDepth, QueueProbe};
 
+/// SQS's longest `DelaySeconds`.
+const MAX_DELAY_SECS: u64 = 900;
+
 impl QueueProbe for Client {
     async fn queue_depth(&self, queue_url: &str) -> Result<QueueDepth, DependencyError> {
         let output = self
@@ -42,6 +45,10 @@ impl Publisher for Client {
             .send_message()
             .queue_url(queue_url)
             .message_body(&message.body);
+        if let Some(delay) = message.delay {
+            let seconds = i32::try_from(delay.as_secs().min(MAX_DELAY_SECS)).unwrap_or(0);
+            request = request.delay_seconds(seconds);
+        }
         for (name, value) in &message.attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")

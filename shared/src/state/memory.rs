@@ -101,6 +101,18 @@ impl StateStore for MemoryStateStore {
         Ok(self.items().get(membership_id).cloned())
     }
 
+    async fn memberships(
+        &self,
+        membership_ids: &[String],
+    ) -> Result<Vec<StoredMembership>, DependencyError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let items = self.items();
+        Ok(membership_ids
+            .iter()
+            .filter_map(|id| items.get(id).cloned())
+            .collect())
+    }
+
     async fn memberships_of_user(
         &self,
         user_id: &str,

@@ -514,6 +514,64 @@ impl MembershipState {
         self.version.as_ref().map(|v| v.at)
     }
 
+    /// The fields where `facts` say something other than this state (fields `facts` is silent on
+    /// do not count). Validity implied by the status counts as stated.
+    pub fn differences(&self, facts: &MembershipFacts) -> Vec<&'static str> {
+        fn differs<T: PartialEq>(stated: Option<&T>, held: Option<&T>) -> bool {
+            stated.is_some_and(|stated| Some(stated) != held)
+        }
+        let valid = facts
+            .valid
+            .or_else(|| facts.status.as_deref().and_then(status_grants_access));
+        [
+            (
+                "status",
+                differs(facts.status.as_ref(), self.status.as_ref()),
+            ),
+            ("valid", differs(valid.as_ref(), self.valid.as_ref())),
+            (
+                "cancel_at_period_end",
+                differs(
+                    facts.cancel_at_period_end.as_ref(),
+                    Some(&self.cancel_at_period_end),
+                ),
+            ),
+            (
+                "renewal_period_start",
+                differs(
+                    facts.renewal_period_start.as_ref(),
+                    self.renewal_period_start.as_ref(),
+                ),
+            ),
+            (
+                "renewal_period_end",
+                differs(
+                    facts.renewal_period_end.as_ref(),
+                    self.renewal_period_end.as_ref(),
+                ),
+            ),
+            (
+                "user_id",
+                differs(facts.user_id.as_ref(), self.user_id.as_ref()),
+            ),
+            (
+                "company_id",
+                differs(facts.company_id.as_ref(), self.company_id.as_ref()),
+            ),
+            (
+                "product_id",
+                differs(facts.product_id.as_ref(), self.product_id.as_ref()),
+            ),
+            (
+                "plan_id",
+                differs(facts.plan_id.as_ref(), self.plan_id.as_ref()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect()
+    }
+
     /// The provider time, RFC 3339 with milliseconds (for logs).
     pub fn updated_at_text(&self) -> String {
         self.updated_at()

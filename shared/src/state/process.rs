@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed, observe};
-use super::store::{Recorded, StateStore};
+use super::store::{Recorded, StateStore, record_and_compact};
 use crate::metrics::Metrics;
 use crate::ports::{Clock, DependencyError};
 use crate::webhooks::claims::{ClaimRecord, ProcessingLog, ProcessingMark};
@@ -302,9 +302,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             }
         };
         span.record("membership.id", membership_id.as_str());
-        let recorded = self
-            .state
-            .record(&membership_id, provider, &observation)
+        let recorded = record_and_compact(&self.state, &membership_id, provider, &observation)
             .await
             .map_err(ProcessError::State)?;
         let stored = match recorded {
@@ -346,17 +344,6 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             observations = stored.observations.len(),
             "event recorded"
         );
-        if let Some(compaction) = stored.compaction() {
-            // Best effort: a skipped compaction is retried by the membership's next write.
-            match self.state.compact(&membership_id, &compaction).await {
-                Ok(applied) => tracing::info!(
-                    applied,
-                    absorbed = compaction.absorbed.len(),
-                    "compacted the membership's history"
-                ),
-                Err(error) => tracing::warn!(%error, "compaction failed; the next write retries"),
-            }
-        }
         Ok(Outcome::Applied {
             membership_id,
             opened,
@@ -451,6 +438,12 @@ mod tests {
         }
         async fn membership(&self, id: &str) -> Result<Option<StoredMembership>, DependencyError> {
             self.inner.membership(id).await
+        }
+        async fn memberships(
+            &self,
+            ids: &[String],
+        ) -> Result<Vec<StoredMembership>, DependencyError> {
+            self.inner.memberships(ids).await
         }
         async fn memberships_of_user(
             &self,

@@ -185,6 +185,12 @@ pub trait StateStore: Send + Sync {
         membership_id: &str,
     ) -> impl Future<Output = Result<Option<StoredMembership>, DependencyError>> + Send;
 
+    /// The stored memberships among `membership_ids` (unknown ids are left out), in any order.
+    fn memberships(
+        &self,
+        membership_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<StoredMembership>, DependencyError>> + Send;
+
     /// A user's memberships, in membership-id order, `limit` per page, after the membership id
     /// `after`.
     fn memberships_of_user(
@@ -193,6 +199,30 @@ pub trait StateStore: Send + Sync {
         limit: usize,
         after: Option<&str>,
     ) -> impl Future<Output = Result<Page<StoredMembership>, DependencyError>> + Send;
+}
+
+/// Records `observation` and compacts the membership's history when it has grown past
+/// [`COMPACT_ABOVE`]. Compaction is best effort: a skipped one is retried by the next write.
+pub async fn record_and_compact<S: StateStore>(
+    store: &S,
+    membership_id: &str,
+    provider: Source,
+    observation: &Observation,
+) -> Result<Recorded, DependencyError> {
+    let recorded = store.record(membership_id, provider, observation).await?;
+    if let Recorded::Applied(stored) = &recorded
+        && let Some(compaction) = stored.compaction()
+    {
+        match store.compact(membership_id, &compaction).await {
+            Ok(applied) => tracing::info!(
+                applied,
+                absorbed = compaction.absorbed.len(),
+                "compacted the membership's history"
+            ),
+            Err(error) => tracing::warn!(%error, "compaction failed; the next write retries"),
+        }
+    }
+    Ok(recorded)
 }
 
 #[cfg(test)]

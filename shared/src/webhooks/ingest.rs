@@ -230,6 +230,7 @@ where
             ("kind", event.kind.as_str().to_owned()),
             ("event_id", event.event_id.clone()),
         ],
+        delay: None,
     };
     if let Err(error) = deps
         .publisher

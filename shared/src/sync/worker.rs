@@ -1,0 +1,509 @@
+//! Running sync: starting a run, working one page job, and syncing one membership.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsMessage;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, Verdict, observation_of,
+    verdict,
+};
+use crate::ApiError;
+use crate::client::Admission;
+use crate::metrics::Metrics;
+use crate::ports::{Clock, DependencyError, OutboundMessage, Publisher};
+use crate::state::model::MembershipState;
+use crate::state::store::{StateStore, record_and_compact};
+use crate::webhooks::Source;
+use crate::webhooks::event::parse_time_str;
+use crate::whop_api::{ApiKeySource, Membership, WhopApi, WhopApiError};
+
+/// How long a run holds its scope's lock without progress; each page or pause extends it. A run
+/// whose chain of jobs was lost stops blocking new runs after this.
+pub const LEASE: TimeDelta = TimeDelta::hours(1);
+/// A page is put off at most this many times (about 12 hours at the longest delay) before the
+/// run fails.
+pub const MAX_DEFERRALS: u32 = 48;
+/// How long a page waits when the provider said nothing about when to come back.
+pub const DEFAULT_DEFERRAL: Duration = Duration::from_secs(60);
+/// The longest an SQS message can be delayed.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(900);
+/// Drift writes of one page in flight at once.
+const WRITE_CONCURRENCY: usize = 8;
+
+/// Why a sync request or job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("sync is not configured: {0}")]
+    Unconfigured(&'static str),
+    #[error("a sync of this scope is already running ({run_id})")]
+    InProgress { run_id: String },
+    #[error("unknown membership")]
+    NotFound,
+    #[error("the membership belongs to another user")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Api(#[from] WhopApiError),
+    #[error("state store: {0}")]
+    Store(#[from] DependencyError),
+}
+
+/// What working one page job did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PageOutcome {
+    /// The page was reconciled and counted.
+    Counted { counts: SyncCounts, completed: bool },
+    /// Another delivery of this job already counted the page.
+    AlreadyDone,
+    /// The run had ended (or is unknown); nothing to do.
+    RunEnded,
+    /// The provider cannot be called now; the same page comes back after `delay_secs`.
+    Deferred { delay_secs: u64, error: String },
+    /// The provider refused the listing for good; the run failed.
+    Failed { error: String },
+}
+
+/// What syncing one membership found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipSync {
+    pub membership_id: String,
+    /// `unchanged`, `drifted`, `newer_locally` or `skipped`.
+    pub result: &'static str,
+    /// The fields that differed.
+    pub fields: Vec<&'static str>,
+}
+
+/// `POST /sync`: a reconcile of the caller's memberships, or of one of them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Only memberships created after this time (RFC 3339 or Unix seconds).
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub membership_id: Option<String>,
+}
+
+/// The largest `POST /sync` body read.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
+
+impl SyncRequest {
+    /// The request body: empty (sync all of the caller's memberships) or a JSON object.
+    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() > MAX_REQUEST_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit_bytes: MAX_REQUEST_BYTES,
+            });
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        if let Some(content_type) = content_type
+            && !content_type
+                .split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+            code: "invalid_sync_request",
+            message: format!("the body is not a sync request: {e}"),
+        })
+    }
+}
+
+impl SyncError {
+    /// The HTTP answer for `POST /sync`.
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::Unconfigured(_) => ApiError::DependencyUnavailable {
+                dependency: "whop_api",
+            },
+            Self::InProgress { run_id } => ApiError::Conflict {
+                code: "sync_in_progress",
+                message: format!("run {run_id} is syncing these memberships"),
+            },
+            Self::NotFound => ApiError::NotFound { what: "membership" },
+            Self::Forbidden => ApiError::Forbidden,
+            Self::BadRequest(message) => ApiError::BadRequest {
+                code: "invalid_sync_request",
+                message: message.clone(),
+            },
+            Self::Api(error) => match error.retry_after() {
+                Some(after) => ApiError::Throttled {
+                    retry_after_secs: after.as_secs().max(1),
+                },
+                None => ApiError::DependencyUnavailable {
+                    dependency: "whop_api",
+                },
+            },
+            Self::Store(_) => ApiError::DependencyUnavailable {
+                dependency: "dynamodb",
+            },
+        }
+    }
+}
+
+/// The answer to `POST /sync`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SyncStarted {
+    Run { run_id: String, status: RunStatus },
+    Membership(MembershipSync),
+}
+
+/// Sync over its ports: Whop's API, the state store, the run store and the `sync-jobs` queue.
+pub struct Syncer<A, K, S, R, P> {
+    pub api: WhopApi<A, K>,
+    pub state: S,
+    pub runs: R,
+    pub publisher: P,
+    pub queue_url: String,
+    /// The Whop company whose memberships are read (`WHOP_COMPANY_ID`).
+    pub company_id: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl<A, K, S, R, P> Syncer<A, K, S, R, P>
+where
+    A: Admission,
+    K: ApiKeySource,
+    S: StateStore,
+    R: SyncStore,
+    P: Publisher,
+{
+    /// A scope over this company.
+    pub fn scope(&self, user_id: Option<String>, since: Option<DateTime<Utc>>) -> Scope {
+        Scope {
+            company_id: self.company_id.clone(),
+            user_id,
+            since,
+        }
+    }
+
+    /// `POST /sync` by `user_id`: one of their memberships now, or a run over all of theirs.
+    pub async fn request(
+        &self,
+        user_id: &str,
+        request: SyncRequest,
+    ) -> Result<SyncStarted, SyncError> {
+        if let Some(provider) = request.provider.as_deref()
+            && provider != super::PROVIDER
+        {
+            return Err(SyncError::BadRequest(format!(
+                "`{provider}` cannot be synced; only `whop` can"
+            )));
+        }
+        let since = parse_since(request.since.as_deref())?;
+        if let Some(membership_id) = request.membership_id {
+            if since.is_some() {
+                return Err(SyncError::BadRequest(
+                    "`since` and `membership_id` exclude each other".into(),
+                ));
+            }
+            return self
+                .sync_membership(&membership_id, Some(user_id))
+                .await
+                .map(SyncStarted::Membership);
+        }
+        let scope = self.scope(Some(user_id.to_owned()), since);
+        let run = self.start(scope, format!("user:{user_id}")).await?;
+        Ok(SyncStarted::Run {
+            run_id: run.run_id,
+            status: run.status,
+        })
+    }
+
+    /// Starts a run of `scope`: stores it, takes the scope's lock and sends its first page job.
+    pub async fn start(&self, scope: Scope, trigger: String) -> Result<SyncRun, SyncError> {
+        let now = self.clock.now();
+        let run = SyncRun::new(scope, trigger, now);
+        match self.runs.start_run(&run, now + LEASE).await? {
+            StartRun::InProgress { run_id } => return Err(SyncError::InProgress { run_id }),
+            StartRun::Started => {}
+        }
+        let first = PageJob {
+            run_id: run.run_id.clone(),
+            page: 0,
+            cursor: None,
+            deferrals: 0,
+        };
+        if let Err(error) = self.send(&first, None).await {
+            // Without its first job the run would hold the lock for nothing.
+            if let Err(finish_error) = self
+                .runs
+                .finish(&run, RunStatus::Failed, Some("enqueue_failed"), now)
+                .await
+            {
+                tracing::error!(%finish_error, run.id = %run.run_id, "could not end a run that never started");
+            }
+            return Err(error.into());
+        }
+        tracing::info!(run.id = %run.run_id, trigger = %run.trigger, scope = %run.scope.lock_key(), "sync run started");
+        Ok(run)
+    }
+
+    /// Works one page job. `Err` means "try this job again" (the queue redelivers it).
+    pub async fn run_page(&self, job: &PageJob) -> Result<PageOutcome, SyncError> {
+        let Some(run) = self.runs.run(&job.run_id).await? else {
+            tracing::warn!(run.id = %job.run_id, "page job of an unknown run dropped");
+            return Ok(PageOutcome::RunEnded);
+        };
+        if run.status.is_finished() {
+            return Ok(PageOutcome::RunEnded);
+        }
+        if run.done_pages.contains(&job.page) {
+            return Ok(PageOutcome::AlreadyDone);
+        }
+        let listing = self
+            .api
+            .list_memberships(&run.scope.query(), job.cursor.as_deref())
+            .await;
+        let page = match listing {
+            Ok(page) => page,
+            Err(error) if error.is_retryable() => return self.defer(&run, job, &error).await,
+            Err(error) => {
+                let code = error.code();
+                tracing::error!(run.id = %run.run_id, page = job.page, %error, "the provider refused the listing; the run failed");
+                self.runs
+                    .finish(&run, RunStatus::Failed, Some(code), self.clock.now())
+                    .await?;
+                return Ok(PageOutcome::Failed {
+                    error: code.to_owned(),
+                });
+            }
+        };
+        let next = page.next_cursor().map(str::to_owned);
+        // Sent before this page is counted: a crash in between repeats the page (idempotent)
+        // rather than ending the run.
+        if let Some(cursor) = &next {
+            let next_job = PageJob {
+                run_id: run.run_id.clone(),
+                page: job.page + 1,
+                cursor: Some(cursor.clone()),
+                deferrals: 0,
+            };
+            self.send(&next_job, None).await?;
+        }
+        let counts = self.reconcile(&page.data).await?;
+        let now = self.clock.now();
+        let Some(updated) = self
+            .runs
+            .page_done(&run, job.page, &counts, next.is_none(), now, now + LEASE)
+            .await?
+        else {
+            return Ok(PageOutcome::AlreadyDone);
+        };
+        emit_page_metrics(&counts);
+        let completed = updated.all_pages_done()
+            && self
+                .runs
+                .finish(&updated, RunStatus::Completed, None, now)
+                .await?;
+        if completed {
+            tracing::info!(run.id = %run.run_id, pages = updated.pages, seen = updated.counts.seen,
+                drifted = updated.counts.drifted, "sync run completed");
+        }
+        Ok(PageOutcome::Counted { counts, completed })
+    }
+
+    /// Works a batch from the `sync-jobs` queue; returns the message ids to retry.
+    pub async fn run_jobs(&self, records: &[SqsMessage]) -> Vec<String> {
+        let mut failed = Vec::new();
+        for record in records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let job = record.body.as_deref().map(serde_json::from_str::<PageJob>);
+            let outcome = match job {
+                Some(Ok(job)) => self.run_page(&job).await,
+                Some(Err(error)) => Err(SyncError::BadRequest(format!(
+                    "the message is not a page job: {error}"
+                ))),
+                None => Err(SyncError::BadRequest("the message has no body".into())),
+            };
+            match outcome {
+                Ok(outcome) => tracing::info!(message.id = %id, ?outcome, "page job done"),
+                Err(error) => {
+                    // Retried by the queue, and dead-lettered when it keeps failing.
+                    tracing::warn!(message.id = %id, %error, "page job failed; the queue retries it");
+                    failed.push(id);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Puts the page off: the same job again after a delay, the run marked paused.
+    async fn defer(
+        &self,
+        run: &SyncRun,
+        job: &PageJob,
+        error: &WhopApiError,
+    ) -> Result<PageOutcome, SyncError> {
+        let now = self.clock.now();
+        let code = error.code();
+        if job.deferrals >= MAX_DEFERRALS {
+            tracing::error!(run.id = %run.run_id, page = job.page, %error, "page put off too often; the run failed");
+            let reason = format!("gave_up_{code}");
+            self.runs
+                .finish(run, RunStatus::Failed, Some(&reason), now)
+                .await?;
+            return Ok(PageOutcome::Failed { error: reason });
+        }
+        let delay = error
+            .retry_after()
+            .unwrap_or(DEFAULT_DEFERRAL)
+            .clamp(Duration::from_secs(1), MAX_DEFERRAL);
+        let again = PageJob {
+            deferrals: job.deferrals + 1,
+            ..job.clone()
+        };
+        self.send(&again, Some(delay)).await?;
+        let until = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+        self.runs.pause(run, until, code, now, now + LEASE).await?;
+        tracing::warn!(run.id = %run.run_id, page = job.page, %error, delay_secs = delay.as_secs(), "sync paused: the provider cannot be called now");
+        Ok(PageOutcome::Deferred {
+            delay_secs: delay.as_secs(),
+            error: code.to_owned(),
+        })
+    }
+
+    /// Compares each listed membership with its stored state and writes the drift.
+    pub async fn reconcile(&self, memberships: &[Membership]) -> Result<SyncCounts, SyncError> {
+        let ids: Vec<String> = memberships.iter().map(|m| m.id.clone()).collect();
+        let stored: HashMap<String, MembershipState> = self
+            .state
+            .memberships(&ids)
+            .await?
+            .into_iter()
+            .map(|stored| (stored.membership_id.clone(), stored.state()))
+            .collect();
+        let mut counts = SyncCounts {
+            seen: memberships.len() as u64,
+            ..SyncCounts::default()
+        };
+        let mut writes = Vec::new();
+        for membership in memberships {
+            let observation = observation_of(membership);
+            match verdict(stored.get(&membership.id), observation.as_ref()) {
+                Verdict::Unchanged => counts.unchanged += 1,
+                Verdict::Skipped => {
+                    counts.skipped += 1;
+                    tracing::warn!(membership.id = %membership.id, "listed without updated_at; skipped");
+                }
+                Verdict::NewerLocally(fields) => {
+                    counts.newer_locally += 1;
+                    tracing::info!(membership.id = %membership.id, fields = ?fields, "stored state is newer than the API's; left alone");
+                }
+                Verdict::Drift(fields) => {
+                    counts.drifted += 1;
+                    tracing::info!(membership.id = %membership.id, fields = ?fields, new = fields.is_empty(), "drift: state the webhooks missed");
+                    if let Some(observation) = observation {
+                        writes.push((membership.id.clone(), observation));
+                    }
+                }
+            }
+        }
+        let state = &self.state;
+        stream::iter(writes)
+            .map(|(id, observation)| async move {
+                record_and_compact(state, &id, Source::Whop, &observation).await
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(counts)
+    }
+
+    /// Syncs one membership now. With `requester`, only that user's own membership.
+    pub async fn sync_membership(
+        &self,
+        membership_id: &str,
+        requester: Option<&str>,
+    ) -> Result<MembershipSync, SyncError> {
+        let membership = self
+            .api
+            .get_membership(membership_id)
+            .await?
+            .ok_or(SyncError::NotFound)?;
+        if let Some(requester) = requester
+            && membership.user.as_ref().map(|u| u.id.as_str()) != Some(requester)
+        {
+            return Err(SyncError::Forbidden);
+        }
+        let observation = observation_of(&membership);
+        let stored = self
+            .state
+            .membership(&membership.id)
+            .await?
+            .map(|s| s.state());
+        let verdict = verdict(stored.as_ref(), observation.as_ref());
+        let (result, fields) = match verdict {
+            Verdict::Unchanged => ("unchanged", Vec::new()),
+            Verdict::Skipped => ("skipped", Vec::new()),
+            Verdict::NewerLocally(fields) => ("newer_locally", fields),
+            Verdict::Drift(fields) => {
+                if let Some(observation) = &observation {
+                    record_and_compact(&self.state, &membership.id, Source::Whop, observation)
+                        .await?;
+                }
+                tracing::info!(membership.id = %membership.id, fields = ?fields, "drift: state the webhooks missed");
+                ("drifted", fields)
+            }
+        };
+        Ok(MembershipSync {
+            membership_id: membership.id,
+            result,
+            fields,
+        })
+    }
+
+    async fn send(&self, job: &PageJob, delay: Option<Duration>) -> Result<(), DependencyError> {
+        let body = serde_json::to_string(job)
+            .map_err(|e| DependencyError::Other(format!("cannot encode a page job: {e}")))?;
+        let message = OutboundMessage {
+            body,
+            attributes: vec![("run_id", job.run_id.clone())],
+            delay,
+        };
+        self.publisher.publish(&self.queue_url, &message).await?;
+        Ok(())
+    }
+}
+
+/// `since` as RFC 3339 or Unix seconds.
+fn parse_since(since: Option<&str>) -> Result<Option<DateTime<Utc>>, SyncError> {
+    since
+        .map(|text| {
+            parse_time_str(text).ok_or_else(|| {
+                SyncError::BadRequest(format!(
+                    "`since` must be an RFC 3339 time or Unix seconds, not `{text}`"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn emit_page_metrics(counts: &SyncCounts) {
+    let mut metrics = Metrics::new("sync").dimension("provider", super::PROVIDER);
+    metrics
+        .count("sync_pages", 1)
+        .count("sync_seen", counts.seen)
+        .count("sync_unchanged", counts.unchanged)
+        .count("sync_drift", counts.drifted)
+        .count("sync_newer_locally", counts.newer_locally)
+        .count("sync_skipped", counts.skipped);
+    metrics.emit();
+}
