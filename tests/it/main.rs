@@ -19,5 +19,6 @@ mod local_stack;
 mod processor;
 mod rotation;
 mod sessions;
+mod sync;
 mod webhooks;
 mod whop_token;

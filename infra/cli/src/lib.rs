@@ -2,6 +2,7 @@
 //! routes, queue workers, schedules) and the ops commands. The integration tests use it too.
 
 pub mod dlq;
+pub mod fake_whop;
 pub mod functions;
 pub mod local;
 pub mod moto;

@@ -84,6 +84,7 @@ pub fn syncer(app: &crate::App) -> Result<AppSyncer, SyncError> {
         queue_url: config.queues.sync_jobs.clone(),
         company_id,
         clock: std::sync::Arc::new(SystemClock),
+        deferral: crate::sync::worker::DEFAULT_DEFERRAL,
     })
 }
 

@@ -175,6 +175,9 @@ pub struct Syncer<A, K, S, R, P> {
     /// The Whop company whose memberships are read (`WHOP_COMPANY_ID`).
     pub company_id: String,
     pub clock: Arc<dyn Clock>,
+    /// How long a page waits when the provider cannot be called and said nothing about when to
+    /// come back ([`DEFAULT_DEFERRAL`]).
+    pub deferral: Duration,
 }
 
 impl<A, K, S, R, P> Syncer<A, K, S, R, P>
@@ -364,7 +367,7 @@ where
         }
         let delay = error
             .retry_after()
-            .unwrap_or(DEFAULT_DEFERRAL)
+            .unwrap_or(self.deferral)
             .clamp(Duration::from_secs(1), MAX_DEFERRAL);
         let again = PageJob {
             deferrals: job.deferrals + 1,

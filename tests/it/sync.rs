@@ -1,0 +1,435 @@
+//! Sync against moto and the fake Whop API: whole runs through the `sync-jobs` queue, faults,
+//! interruptions, and webhooks newer than the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use churnsaver::fake_whop::{
+    COMPANY_ID, FakeWhop, FakeWhopOptions, LOCAL_API_KEY, membership_json, sample_membership,
+};
+use churnsaver::local::LocalStack;
+use shared::adapters::state::DynamoState;
+use shared::adapters::sync::DynamoRuns;
+use shared::client::{NoAdmission, ResilientClient, RetryPolicy};
+use shared::ports::SystemClock;
+use shared::state::model::{MembershipFacts, Observation, Version};
+use shared::state::store::StateStore;
+use shared::sync::worker::{PageOutcome, SyncError, Syncer};
+use shared::sync::{PageJob, RunStatus, SyncRun, SyncStore};
+use shared::webhooks::Source;
+use shared::whop_api::{SecretKey, WhopApi};
+use url::Url;
+
+use crate::helpers::start_stack;
+
+type TestSyncer = Syncer<
+    NoAdmission,
+    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    DynamoState,
+    DynamoRuns,
+    aws_sdk_sqs::Client,
+>;
+
+/// Quick retries: the fake's faults need no real backoff.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    }
+}
+
+/// The sync function's syncer over the test stack and the fake API, the key in Secrets Manager.
+async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
+    let app = &stack.app;
+    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(format!(r#"{{"api_key":"{LOCAL_API_KEY}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    let client = ResilientClient::new(reqwest::Client::new(), policy(), NoAdmission);
+    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
+    Syncer {
+        api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
+        state: DynamoState::of(app),
+        runs: DynamoRuns::of(app),
+        publisher: app.sqs.clone(),
+        queue_url: app.config.queues.sync_jobs.clone(),
+        company_id: COMPANY_ID.to_owned(),
+        clock: Arc::new(SystemClock),
+        deferral: Duration::from_secs(1),
+    }
+}
+
+/// Receives page jobs and works them as the sync function's event source mapping would, until
+/// the run ends or `max_jobs` were worked. Returns the outcomes.
+async fn work_jobs(
+    stack: &LocalStack,
+    syncer: &TestSyncer,
+    run_id: &str,
+    max_jobs: usize,
+) -> Vec<PageOutcome> {
+    let sqs = &stack.app.sqs;
+    let queue = &stack.app.config.queues.sync_jobs;
+    let mut outcomes = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while outcomes.len() < max_jobs && tokio::time::Instant::now() < deadline {
+        let run = syncer.runs.run(run_id).await.unwrap().unwrap();
+        if run.status.is_finished() {
+            break;
+        }
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(1)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for message in received.messages() {
+            let job: PageJob = serde_json::from_str(message.body().unwrap()).unwrap();
+            let outcome = syncer.run_page(&job).await;
+            match outcome {
+                Ok(outcome) => {
+                    outcomes.push(outcome);
+                    sqs.delete_message()
+                        .queue_url(queue)
+                        .receipt_handle(message.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                Err(error) => panic!("page {} failed: {error}", job.page),
+            }
+        }
+    }
+    outcomes
+}
+
+async fn finished_run(syncer: &TestSyncer, run_id: &str) -> SyncRun {
+    syncer.runs.run(run_id).await.unwrap().unwrap()
+}
+
+/// Every membership of the fake equals its stored state, with one observation each.
+async fn assert_state_equals_the_api(syncer: &TestSyncer, fake: &FakeWhop) {
+    let memberships = fake.memberships();
+    let ids: Vec<String> = memberships
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let stored = syncer.state.memberships(&ids).await.unwrap();
+    assert_eq!(stored.len(), memberships.len());
+    let by_id: std::collections::HashMap<_, _> = stored
+        .iter()
+        .map(|s| (s.membership_id.clone(), s))
+        .collect();
+    for membership in &memberships {
+        let id = membership["id"].as_str().unwrap();
+        let stored = by_id[id];
+        let state = stored.state();
+        assert_eq!(
+            state.status.as_deref(),
+            membership["status"].as_str(),
+            "{id}"
+        );
+        assert_eq!(
+            state.cancel_at_period_end,
+            membership["cancel_at_period_end"].as_bool().unwrap(),
+            "{id}"
+        );
+        assert_eq!(
+            state.user_id.as_deref(),
+            membership["user"]["id"].as_str(),
+            "{id}"
+        );
+        assert_eq!(
+            state
+                .renewal_period_end
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .as_deref(),
+            membership["renewal_period_end"].as_str(),
+            "{id}"
+        );
+        assert_eq!(
+            stored.observations.len(),
+            1,
+            "{id}: no duplicate observations"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reconcile_of_1000_memberships_over_50_pages_with_faults_ends_equal_to_the_api() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions {
+        max_page_size: 20,
+        fail_every: Some(7),
+        throttle_every: Some(11),
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    fake.seed(1_000);
+    let syncer = syncer(&stack, &fake).await;
+
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let outcomes = work_jobs(&stack, &syncer, &run.run_id, 200).await;
+
+    let run = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(run.status, RunStatus::Completed, "{outcomes:?}");
+    assert_eq!(run.pages, 50);
+    assert_eq!(run.last_page, Some(49));
+    assert_eq!(run.counts.seen, 1_000);
+    assert_eq!(run.counts.drifted, 1_000, "nothing was stored before");
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| matches!(o, PageOutcome::Failed { .. })),
+        "{outcomes:?}"
+    );
+    let counts = fake.counts();
+    assert!(counts.injected >= 10, "faults were injected: {counts:?}");
+    assert_state_equals_the_api(&syncer, &fake).await;
+
+    // A second run over a store in step writes nothing.
+    fake.configure(|o| {
+        o.fail_every = None;
+        o.throttle_every = None;
+    });
+    let again = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    work_jobs(&stack, &syncer, &again.run_id, 200).await;
+    let again = finished_run(&syncer, &again.run_id).await;
+    assert_eq!(again.status, RunStatus::Completed);
+    assert_eq!(again.counts.unchanged, 1_000);
+    assert_eq!(again.counts.drifted, 0);
+}
+
+#[tokio::test]
+async fn a_run_interrupted_halfway_and_restarted_finishes_without_duplicates() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions {
+        max_page_size: 20,
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    fake.seed(400);
+    let syncer = syncer(&stack, &fake).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+
+    // Half the pages, then the worker dies holding the next job: it stays on the queue.
+    work_jobs(&stack, &syncer, &run.run_id, 10).await;
+    let halfway = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(halfway.pages, 10);
+    assert_eq!(halfway.status, RunStatus::Running);
+
+    // A page job delivered twice (SQS is at-least-once), including one already counted.
+    let duplicate = PageJob {
+        run_id: run.run_id.clone(),
+        page: 9,
+        cursor: Some("cur_mem_00179".into()),
+        deferrals: 0,
+    };
+    assert_eq!(
+        syncer.run_page(&duplicate).await.unwrap(),
+        PageOutcome::AlreadyDone
+    );
+
+    // A new start of the same scope is refused while the run holds it.
+    let refused = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, SyncError::InProgress { ref run_id } if *run_id == run.run_id));
+
+    // Restarted: the rest of the chain is worked by a fresh worker.
+    let restarted = self::syncer(&stack, &fake).await;
+    work_jobs(&stack, &restarted, &run.run_id, 100).await;
+    let run = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.pages, 20);
+    assert_eq!(run.counts.seen, 400, "no page counted twice");
+    assert_eq!(run.counts.drifted, 400);
+    assert_state_equals_the_api(&syncer, &fake).await;
+}
+
+#[tokio::test]
+async fn a_webhook_newer_than_the_apis_updated_at_is_not_overwritten() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    let api_time = Utc.timestamp_opt(1_772_000_000, 0).unwrap();
+    // The API still says active; a webhook a minute later said the member left.
+    fake.put(membership_json(
+        "mem_new", "user_new", "active", false, api_time,
+    ));
+    fake.put(membership_json(
+        "mem_old", "user_old", "active", false, api_time,
+    ));
+    let syncer = syncer(&stack, &fake).await;
+    let webhook = |id: &str, at: i64| Observation {
+        version: Version::new(Utc.timestamp_opt(at, 0).unwrap(), format!("msg_{id}")),
+        kind: "membership.deactivated".into(),
+        membership: MembershipFacts {
+            user_id: Some(format!("user_{}", &id[4..])),
+            status: Some("canceled".into()),
+            valid: Some(false),
+            ..MembershipFacts::default()
+        },
+        payment: None,
+    };
+    let state = &syncer.state;
+    state
+        .record("mem_new", Source::Whop, &webhook("mem_new", 1_772_000_060))
+        .await
+        .unwrap();
+    // And one whose webhook is older than the API's answer: that one drifted.
+    state
+        .record("mem_old", Source::Whop, &webhook("mem_old", 1_771_999_940))
+        .await
+        .unwrap();
+
+    let one = syncer
+        .sync_membership("mem_new", Some("user_new"))
+        .await
+        .unwrap();
+    assert_eq!(one.result, "newer_locally");
+    assert!(
+        one.fields.starts_with(&["status", "valid"]),
+        "{:?}",
+        one.fields
+    );
+
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    work_jobs(&stack, &syncer, &run.run_id, 10).await;
+    let run = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.counts.newer_locally, run.counts.drifted), (1, 1));
+
+    let newer = state.membership("mem_new").await.unwrap().unwrap().state();
+    assert_eq!(newer.status.as_deref(), Some("canceled"));
+    assert_eq!(newer.valid, Some(false));
+    let older = state.membership("mem_old").await.unwrap().unwrap().state();
+    assert_eq!(older.status.as_deref(), Some("active"));
+    assert_eq!(older.valid, Some(true));
+}
+
+#[tokio::test]
+async fn one_membership_syncs_for_its_owner_only() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    fake.put(sample_membership(3));
+    let syncer = syncer(&stack, &fake).await;
+
+    assert!(matches!(
+        syncer
+            .sync_membership("mem_00003", Some("user_other"))
+            .await,
+        Err(SyncError::Forbidden)
+    ));
+    assert!(matches!(
+        syncer
+            .sync_membership("mem_unknown", Some("user_00003"))
+            .await,
+        Err(SyncError::NotFound)
+    ));
+    let synced = syncer
+        .sync_membership("mem_00003", Some("user_00003"))
+        .await
+        .unwrap();
+    assert_eq!(synced.result, "drifted");
+    let again = syncer
+        .sync_membership("mem_00003", Some("user_00003"))
+        .await
+        .unwrap();
+    assert_eq!(again.result, "unchanged");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_pauses_the_run_and_it_resumes_without_loss() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions {
+        max_page_size: 10,
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    fake.seed(30);
+    let syncer = syncer(&stack, &fake).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    work_jobs(&stack, &syncer, &run.run_id, 1).await;
+
+    // The API goes down: every request fails, retries included.
+    fake.configure(|o| o.fail_every = Some(1));
+    let outcomes = work_jobs(&stack, &syncer, &run.run_id, 1).await;
+    assert!(
+        matches!(outcomes[..], [PageOutcome::Deferred { .. }]),
+        "{outcomes:?}"
+    );
+    let paused = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(paused.status, RunStatus::Paused);
+    assert!(paused.paused_until.is_some());
+    assert_eq!(paused.last_error.as_deref(), Some("provider_error"));
+
+    // It comes back; the deferred page is delivered again after its delay.
+    fake.configure(|o| o.fail_every = None);
+    work_jobs(&stack, &syncer, &run.run_id, 10).await;
+    let run = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(run.counts.seen, 30);
+    assert_eq!(run.paused_until, None);
+    assert_state_equals_the_api(&syncer, &fake).await;
+}
+
+#[tokio::test]
+async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions {
+        keys: vec!["another_key".into()],
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    let syncer = syncer(&stack, &fake).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let outcomes = work_jobs(&stack, &syncer, &run.run_id, 1).await;
+    assert_eq!(
+        outcomes,
+        [PageOutcome::Failed {
+            error: "provider_error".into()
+        }]
+    );
+    // The key was re-read once after the 401.
+    assert_eq!(fake.counts().unauthorized, 2);
+    let failed = finished_run(&syncer, &run.run_id).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    // The scope is free again.
+    syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let recent = syncer.runs.recent_runs(5).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[1].run_id, run.run_id, "newest first");
+}
