@@ -433,3 +433,98 @@ async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
     assert_eq!(recent.len(), 2);
     assert_eq!(recent[1].run_id, run.run_id, "newest first");
 }
+
+/// `POST /sync` on the whole running stack: its stand-in Whop API, the authorizer, the
+/// sync-jobs worker, then the state route.
+#[tokio::test]
+async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
+    let stack = crate::helpers::start_running_stack().await;
+    let whop = stack
+        .whop
+        .as_ref()
+        .expect("the running stack has a Whop API");
+    let sessions = shared::adapters::sessions::session_service(&stack.app);
+    let token = |user: &'static str| {
+        let sessions = &sessions;
+        async move {
+            let issued = sessions
+                .create(user, &shared::auth::sessions::Client::default())
+                .await
+                .unwrap();
+            secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()
+        }
+    };
+    let owner = token("user_00003").await;
+    let client = reqwest::Client::new();
+    let sync = |body: serde_json::Value, token: String| {
+        let client = &client;
+        let url = format!("{}/sync", stack.base_url());
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    let (status, body) = sync(serde_json::json!({"provider": "whop"}), owner.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_owned();
+
+    // The worker works the run's page; the membership then reads back as the API has it.
+    let runs = DynamoRuns::of(&stack.app);
+    let mut run = None;
+    for _ in 0..100 {
+        let current = runs.run(&run_id).await.unwrap().unwrap();
+        if current.status.is_finished() {
+            run = Some(current);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = run.expect("the run ends");
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.counts.seen, run.counts.drifted), (1, 1));
+    let view: serde_json::Value = client
+        .get(format!("{}/memberships/mem_00003", stack.base_url()))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        view["status"],
+        whop.membership("mem_00003").unwrap()["status"]
+    );
+
+    // One membership: the owner's syncs (unchanged now), another user's is refused.
+    let (status, body) = sync(
+        serde_json::json!({"membership_id": "mem_00003"}),
+        owner.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("unchanged")),
+        "{body}"
+    );
+    let (status, body) = sync(
+        serde_json::json!({"membership_id": "mem_00004"}),
+        owner.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = sync(serde_json::json!({"provider": "stripe"}), owner.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_sync_request"))
+    );
+    stack.shutdown().await;
+}

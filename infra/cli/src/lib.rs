@@ -7,6 +7,7 @@ pub mod functions;
 pub mod local;
 pub mod moto;
 pub mod provision;
+pub mod runs;
 pub mod target;
 pub mod template;
 pub mod webhook;

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use anyhow::{Context, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
@@ -105,6 +106,8 @@ pub struct LocalSchedule {
 pub struct LocalStack {
     pub address: SocketAddr,
     pub app: Arc<App>,
+    /// The stand-in Whop API sync reads, when the stack runs without a real one.
+    pub whop: Option<FakeWhop>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -123,10 +126,27 @@ impl LocalStack {
         let sdk = emulator_sdk_config(&options.endpoint).await;
         let mut parameters = local_parameters();
         parameters.extend(options.parameters.clone());
+        // The whole stack gets a Whop API to sync with, unless one was given.
+        let whop = if options.background
+            && parameters
+                .get("WhopApiBaseUrl")
+                .is_none_or(String::is_empty)
+        {
+            let whop = FakeWhop::start(FakeWhopOptions::default()).await?;
+            whop.seed(LOCAL_WHOP_MEMBERSHIPS);
+            parameters.insert("WhopApiBaseUrl".into(), whop.base_url());
+            parameters.insert("WhopCompanyId".into(), fake_whop::COMPANY_ID.into());
+            Some(whop)
+        } else {
+            None
+        };
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
         seed_webhook_secrets(&app).await?;
+        if whop.is_some() {
+            seed_whop_api_key(&app).await?;
+        }
         let functions = registry(&app);
 
         let (router, routes) = http_router(&provisioned, &functions)?;
@@ -167,6 +187,7 @@ impl LocalStack {
         Ok(Self {
             address,
             app,
+            whop,
             provisioned,
             routes,
             workers,
@@ -216,6 +237,23 @@ async fn seed_webhook_secrets(app: &App) -> anyhow::Result<()> {
         .put_secret_value()
         .secret_id(id)
         .secret_string(crate::webhook::dev_secrets().to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Memberships the local stand-in for Whop's API starts with.
+pub const LOCAL_WHOP_MEMBERSHIPS: usize = 25;
+
+/// Puts the stand-in's key in the stack's Whop API key secret.
+async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.secrets.whop_api_key else {
+        return Ok(());
+    };
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(serde_json::json!({ "api_key": fake_whop::LOCAL_API_KEY }).to_string())
         .send()
         .await?;
     Ok(())

@@ -73,6 +73,35 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Reconcile with Whop's API, on the same stack as `dlq`.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncCommand {
+    /// Start a reconcile of the configured company's memberships and follow it to the end (the
+    /// stack's sync-jobs worker works the pages).
+    Start {
+        /// Only memberships created after this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this user's memberships.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print the run id and return without following it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// The latest runs, or one run.
+    Status {
+        run_id: Option<String>,
+        /// How many runs to list.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        count: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +261,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(keys_rotate(token))),
+        Command::Sync { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(sync(command))),
         Command::Local {
             bind,
             stack_name,
@@ -465,6 +499,61 @@ async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
+    use shared::sync::SyncStore;
+
+    let app = target::connect().await?;
+    let syncer = shared::adapters::sync::syncer(&app)?;
+    match command {
+        SyncCommand::Start {
+            since,
+            user,
+            no_wait,
+        } => {
+            let since = since
+                .as_deref()
+                .map(|text| {
+                    shared::webhooks::event::parse_time_str(text)
+                        .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or Unix seconds"))
+                })
+                .transpose()?;
+            let run = syncer
+                .start(syncer.scope(user, since), "cli".into())
+                .await?;
+            println!("started {}", run.run_id);
+            if no_wait {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
+            println!("{}", churnsaver::runs::describe(&run));
+            Ok(if run.status == shared::sync::RunStatus::Completed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        SyncCommand::Status { run_id, count } => {
+            let runs = match run_id {
+                Some(run_id) => vec![
+                    syncer
+                        .runs
+                        .run(&run_id)
+                        .await?
+                        .ok_or_else(|| anyhow!("no run `{run_id}`"))?,
+                ],
+                None => syncer.runs.recent_runs(count).await?,
+            };
+            if runs.is_empty() {
+                println!("no sync runs yet");
+            }
+            for run in &runs {
+                println!("{}", churnsaver::runs::describe(run));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 async fn dead_letters(command: DlqCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
     let queues = &app.config.queues;
@@ -620,6 +709,14 @@ fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoS
         .map(|(id, kind)| format!("{id} ({kind})"))
         .collect();
     println!("  Not emulated  {}", skipped.join(", "));
+    if let Some(whop) = &stack.whop {
+        println!(
+            "  Whop API      {} (a local stand-in with {} memberships of {})",
+            whop.base_url(),
+            churnsaver::local::LOCAL_WHOP_MEMBERSHIPS,
+            churnsaver::fake_whop::COMPANY_ID
+        );
+    }
     println!();
     println!("Ready: curl {base}/health/db");
     println!(
@@ -629,6 +726,9 @@ fn print_summary(stack: &LocalStack, options: &LocalOptions, moto: Option<&MotoS
     println!(
         "  or over HTTP with a session: TOKEN=$(cargo churnsaver sessions create --user user_9aQ1fN3bXk2Lp) && curl -H \"Authorization: Bearer $TOKEN\" {base}/memberships/mem_4HtR8wLq2ZcV1n"
     );
+    if stack.whop.is_some() {
+        println!("Reconcile with the Whop API: cargo churnsaver sync start");
+    }
     println!(
         "AWS CLI/SDK against the emulator: AWS_ENDPOINT_URL={} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         options.endpoint

@@ -598,7 +598,7 @@ pub(crate) fn unix_time_f64(value: f64) -> Option<DateTime<Utc>> {
 }
 
 /// An ISO-8601/RFC 3339 time, or a Unix time written as a string.
-pub(crate) fn parse_time_str(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_time_str(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok().and_then(unix_time);
