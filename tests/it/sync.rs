@@ -477,19 +477,23 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
     let run_id = body["run_id"].as_str().unwrap().to_owned();
 
     // The worker works the run's page; the membership then reads back as the API has it.
+    // `churnsaver sync start` follows a run the same way.
     let runs = DynamoRuns::of(&stack.app);
-    let mut run = None;
-    for _ in 0..100 {
-        let current = runs.run(&run_id).await.unwrap().unwrap();
-        if current.status.is_finished() {
-            run = Some(current);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let run = run.expect("the run ends");
+    let run = tokio::time::timeout(
+        Duration::from_secs(30),
+        churnsaver::runs::follow(&runs, &run_id),
+    )
+    .await
+    .expect("the run ends")
+    .unwrap();
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!((run.counts.seen, run.counts.drifted), (1, 1));
+    let line = churnsaver::runs::describe(&run);
+    assert!(
+        line.starts_with(&format!("{run_id}  completed  pages=1  seen=1  drifted=1")),
+        "{line}"
+    );
+    assert!(line.contains("trigger=user:user_00003"), "{line}");
     let view: serde_json::Value = client
         .get(format!("{}/memberships/mem_00003", stack.base_url()))
         .bearer_auth(&owner)

@@ -238,6 +238,7 @@ fn stack_commands_without_a_stack_say_how_to_reach_one() {
         &["dlq", "peek"][..],
         &["state", "show", "mem_1"],
         &["keys", "rotate"],
+        &["sync", "status"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
             .args(args)
