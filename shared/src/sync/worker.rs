@@ -34,7 +34,7 @@ pub const DEFAULT_DEFERRAL: Duration = Duration::from_secs(60);
 /// The longest an SQS message can be delayed.
 pub const MAX_DEFERRAL: Duration = Duration::from_secs(900);
 /// Drift writes of one page in flight at once.
-const WRITE_CONCURRENCY: usize = 8;
+const WRITE_CONCURRENCY: usize = 32;
 
 /// Why a sync request or job failed.
 #[derive(Debug, thiserror::Error)]
