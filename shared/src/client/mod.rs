@@ -297,6 +297,11 @@ impl<A: Admission> ResilientClient<A> {
         &self.http
     }
 
+    /// The admission control, e.g. a [`ProviderGuard`] whose breakers to report on.
+    pub const fn admission(&self) -> &A {
+        &self.admission
+    }
+
     pub const fn policy(&self) -> &RetryPolicy {
         &self.policy
     }
