@@ -457,3 +457,67 @@ async fn a_dead_api_gets_at_most_threshold_plus_probes_calls_through_the_client(
     assert!(sent <= 3 + 2, "{sent} calls reached the dead API");
     assert!(circuit_open >= 59 * 3 - sent, "{circuit_open}");
 }
+
+// `churnsaver breaker status` and `reset`, against the stack's state table.
+
+#[tokio::test]
+async fn cli_status_lists_the_stored_breakers_and_reset_closes_one() {
+    let stack = start_stack().await;
+    let store = DynamoBreakers::of(&stack.app);
+    let clock = TestClock::new();
+    assert_eq!(
+        churnsaver::breaker::status(&store).await.unwrap(),
+        ["no breakers stored"]
+    );
+    fail(&instance(&stack.app, &clock), 3).await;
+    let stripe = instance(&stack.app, &clock);
+    stripe.admit("stripe").await.unwrap();
+    stripe.record("stripe", false).await;
+
+    let listed = churnsaver::breaker::status(&store).await.unwrap();
+    let reset = churnsaver::breaker::reset(&store, clock.clone(), shared::config::Provider::Whop)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        listed,
+        [
+            "stripe  state=closed  since=2030-03-17T17:46:40+00:00  failures=1  open_until=-",
+            "whop  state=open  since=2030-03-17T17:46:40+00:00  failures=0  open_until=2030-03-17T17:47:10+00:00",
+        ]
+    );
+    assert_eq!(
+        reset,
+        "whop  state=closed  since=2030-03-17T17:46:40+00:00  failures=0  open_until=-"
+    );
+    assert_eq!(
+        instance(&stack.app, &clock).admit(NAME).await,
+        Ok(Permit { probe: false })
+    );
+}
+
+#[tokio::test]
+async fn cli_commands_report_an_unreachable_store() {
+    let stack = start_stack().await;
+    let store = DynamoBreakers {
+        client: stack.app.dynamodb.clone(),
+        table: "no-such-table".to_owned(),
+    };
+
+    let status = churnsaver::breaker::status(&store).await.unwrap_err();
+    let reset =
+        churnsaver::breaker::reset(&store, TestClock::new(), shared::config::Provider::Whop)
+            .await
+            .unwrap_err();
+
+    assert!(
+        status.to_string().starts_with("listing the breakers: "),
+        "{status}"
+    );
+    assert!(
+        reset
+            .to_string()
+            .starts_with("reading whop's breaker back: "),
+        "{reset}"
+    );
+}

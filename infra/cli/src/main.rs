@@ -73,6 +73,22 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Circuit breakers of the provider calls, of the same stack as `dlq`.
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BreakerCommand {
+    /// One line per stored breaker: name, state, since, failures, open until.
+    Status,
+    /// Close a provider's breaker now (after the provider recovered) and print its new state.
+    Reset {
+        /// The provider: whop, stripe, gumroad or paypal.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +248,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(keys_rotate(token))),
+        Command::Breaker { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(breakers(command))),
         Command::Local {
             bind,
             stack_name,
@@ -462,6 +483,28 @@ async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
         rotated.version_id,
         rotated.previous_kid.as_deref().unwrap_or("none")
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn breakers(command: BreakerCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BreakerCommand::Status => {
+            let app = target::connect().await?;
+            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            for line in churnsaver::breaker::status(&store).await? {
+                println!("{line}");
+            }
+        }
+        BreakerCommand::Reset { name } => {
+            // Refused before reaching for a stack: a typo must not look like a stack problem.
+            let provider = churnsaver::breaker::provider(&name)?;
+            let app = target::connect().await?;
+            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            let line =
+                churnsaver::breaker::reset(&store, shared::ports::SystemClock, provider).await?;
+            println!("{line}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
