@@ -5,11 +5,14 @@
 //! fixes them all; `churnsaver config check` runs the same code.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use url::Url;
 
 use crate::auth::whop_token::DEFAULT_JWKS_URL;
+use crate::breaker::BreakerSettings;
 
 /// The deployment stage. `local` is the stack on a developer machine against the AWS emulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -126,6 +129,119 @@ impl Provider {
 /// Whop's v1 API when `WHOP_API_BASE_URL` is not set.
 pub const WHOP_API_DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
 
+/// The variables of one provider's limits ([`ProviderLimits`]), e.g. `WHOP_MAX_CONCURRENCY`.
+struct LimitVars {
+    failure_threshold: &'static str,
+    recovery_secs: &'static str,
+    half_open_probes: &'static str,
+    success_threshold: &'static str,
+    requests: &'static str,
+    window_secs: &'static str,
+    max_concurrency: &'static str,
+    cooldown_secs: &'static str,
+}
+
+macro_rules! limit_vars {
+    ($prefix:literal) => {
+        LimitVars {
+            failure_threshold: concat!($prefix, "_BREAKER_FAILURE_THRESHOLD"),
+            recovery_secs: concat!($prefix, "_BREAKER_RECOVERY_SECS"),
+            half_open_probes: concat!($prefix, "_BREAKER_HALF_OPEN_PROBES"),
+            success_threshold: concat!($prefix, "_BREAKER_SUCCESS_THRESHOLD"),
+            requests: concat!($prefix, "_RATE_LIMIT_REQUESTS"),
+            window_secs: concat!($prefix, "_RATE_LIMIT_WINDOW_SECS"),
+            max_concurrency: concat!($prefix, "_MAX_CONCURRENCY"),
+            cooldown_secs: concat!($prefix, "_RATE_LIMIT_COOLDOWN_SECS"),
+        }
+    };
+}
+
+impl Provider {
+    /// The provider by its [`as_str`](Self::as_str) name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    fn limit_vars(self) -> LimitVars {
+        match self {
+            Self::Whop => limit_vars!("WHOP"),
+            Self::Stripe => limit_vars!("STRIPE"),
+            Self::Gumroad => limit_vars!("GUMROAD"),
+            Self::Paypal => limit_vars!("PAYPAL"),
+        }
+    }
+
+    /// The limits used when no variable overrides them.
+    pub fn default_limits(self) -> ProviderLimits {
+        let limits = |requests, window_secs, max_concurrency, cooldown_secs| ProviderLimits {
+            rate_limit: RateLimit {
+                requests: NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN),
+                window: Duration::from_secs(window_secs),
+                burst: NonZeroU32::MIN,
+            },
+            max_concurrency: NonZeroU32::new(max_concurrency).unwrap_or(NonZeroU32::MIN),
+            cooldown: Duration::from_secs(cooldown_secs),
+            ..ProviderLimits::default()
+        };
+        match self {
+            // Whop documents 20 requests per 10 s for its v5 API and a 60 s cooldown after a 429;
+            // it publishes no limit for v1, so the v5 one is the safe assumption.
+            Self::Whop => limits(20, 10, 4, 60),
+            // Stripe allows 25 requests per second in test mode (100 live); the lower one is safe
+            // for both, and its limits reset every second.
+            Self::Stripe => limits(25, 1, 4, 5),
+            // Neither publishes a number: stay well below anything a provider would call abuse.
+            Self::Gumroad => limits(10, 10, 2, 60),
+            Self::Paypal => limits(10, 1, 4, 30),
+        }
+    }
+}
+
+/// A client-side rate limit: at most `requests` per `window`, spread evenly over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: NonZeroU32,
+    pub window: Duration,
+    /// Requests that may go at once before the spacing applies. 1 for the providers: see
+    /// [`crate::client::ProviderGuard`] on sliding windows.
+    pub burst: NonZeroU32,
+}
+
+/// How calls to one provider are admitted ([`crate::client::ProviderGuard`]). The rate and
+/// concurrency limits hold per instance, while a provider counts per account: with several
+/// instances running, set them with the function's reserved concurrency in mind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderLimits {
+    /// `{PROVIDER}_BREAKER_FAILURE_THRESHOLD` (1–100), `_BREAKER_RECOVERY_SECS` (1–3600),
+    /// `_BREAKER_HALF_OPEN_PROBES` (1–10), `_BREAKER_SUCCESS_THRESHOLD` (1–10); defaults from
+    /// [`BreakerSettings::default`].
+    pub breaker: BreakerSettings,
+    /// `{PROVIDER}_RATE_LIMIT_REQUESTS` (1–10000) per `{PROVIDER}_RATE_LIMIT_WINDOW_SECS`
+    /// (1–3600).
+    pub rate_limit: RateLimit,
+    /// `{PROVIDER}_MAX_CONCURRENCY` (1–100): calls in flight at once.
+    pub max_concurrency: NonZeroU32,
+    /// `{PROVIDER}_RATE_LIMIT_COOLDOWN_SECS` (1–3600): how long calls pause after a 429 that
+    /// carries no `Retry-After`.
+    pub cooldown: Duration,
+}
+
+impl Default for ProviderLimits {
+    /// For a service that is not one of the [`Provider`]s: 10 calls a second, 4 at a time.
+    fn default() -> Self {
+        Self {
+            breaker: BreakerSettings::default(),
+            rate_limit: RateLimit {
+                requests: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+                window: Duration::from_secs(1),
+                burst: NonZeroU32::MIN,
+            },
+            max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Base URLs of the provider APIs that are configured; a provider without one is `unconfigured`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderApis {
@@ -204,6 +320,8 @@ pub struct Config {
     pub sessions: crate::auth::sessions::SessionSettings,
     /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
     pub whop_token_leeway: std::time::Duration,
+    /// Every provider's limits; read them with [`Config::provider_limits`].
+    limits: Vec<(Provider, ProviderLimits)>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -294,6 +412,107 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 );
                 default
             }
+        }
+    }
+
+    /// A count in `range` (which must lie within `u32`); `default` when unset.
+    fn count_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u32>,
+        default: u32,
+        what: &str,
+    ) -> u32 {
+        let (low, high) = (*range.start(), *range.end());
+        let fix = format!("set {what} from {low} to {high}, or unset it for {default}");
+        let value = self.number_in(var, u64::from(low)..=u64::from(high), default.into(), &fix);
+        u32::try_from(value).unwrap_or(default)
+    }
+
+    /// A count in `range`, which starts at 1.
+    fn nonzero_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u32>,
+        default: NonZeroU32,
+        what: &str,
+    ) -> NonZeroU32 {
+        NonZeroU32::new(self.count_in(var, range, default.get(), what)).unwrap_or(default)
+    }
+
+    /// Whole seconds in `range`; `default` when unset.
+    fn seconds_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u64>,
+        default: Duration,
+        what: &str,
+    ) -> Duration {
+        let (low, high) = (*range.start(), *range.end());
+        let default = default.as_secs();
+        let fix = format!("set {what} in seconds from {low} to {high}, or unset it for {default}");
+        Duration::from_secs(self.number_in(var, range, default, &fix))
+    }
+
+    /// `provider`'s limits, each variable defaulting to [`Provider::default_limits`].
+    fn provider_limits(&mut self, provider: Provider) -> ProviderLimits {
+        let vars = provider.limit_vars();
+        let defaults = provider.default_limits();
+        let name = provider.as_str();
+        ProviderLimits {
+            breaker: BreakerSettings {
+                failure_threshold: self.count_in(
+                    vars.failure_threshold,
+                    1..=100,
+                    defaults.breaker.failure_threshold,
+                    &format!("the consecutive failures that open {name}'s circuit breaker"),
+                ),
+                recovery_timeout: self.seconds_in(
+                    vars.recovery_secs,
+                    1..=3600,
+                    defaults.breaker.recovery_timeout,
+                    &format!("how long {name}'s open breaker rejects calls before probing"),
+                ),
+                half_open_probes: self.count_in(
+                    vars.half_open_probes,
+                    1..=10,
+                    defaults.breaker.half_open_probes,
+                    &format!("the probes {name}'s half-open breaker lets through at once"),
+                ),
+                success_threshold: self.count_in(
+                    vars.success_threshold,
+                    1..=10,
+                    defaults.breaker.success_threshold,
+                    &format!("the successful probes that close {name}'s breaker"),
+                ),
+            },
+            rate_limit: RateLimit {
+                requests: self.nonzero_in(
+                    vars.requests,
+                    1..=10_000,
+                    defaults.rate_limit.requests,
+                    &format!("the calls to {name} allowed per rate-limit window"),
+                ),
+                window: self.seconds_in(
+                    vars.window_secs,
+                    1..=3600,
+                    defaults.rate_limit.window,
+                    &format!("{name}'s rate-limit window"),
+                ),
+                burst: defaults.rate_limit.burst,
+            },
+            max_concurrency: self.nonzero_in(
+                vars.max_concurrency,
+                1..=100,
+                defaults.max_concurrency,
+                &format!("the calls to {name} in flight at once"),
+            ),
+            cooldown: self.seconds_in(
+                vars.cooldown_secs,
+                1..=3600,
+                defaults.cooldown,
+                &format!("how long calls to {name} pause after a 429 without Retry-After"),
+            ),
         }
     }
 
@@ -521,6 +740,11 @@ impl Config {
             "set the tolerated clock skew in seconds from 0 to 60, or unset it for 5",
         ));
 
+        let limits = Provider::ALL
+            .into_iter()
+            .map(|provider| (provider, env.provider_limits(provider)))
+            .collect();
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -535,6 +759,7 @@ impl Config {
                 auth_limits,
                 sessions,
                 whop_token_leeway,
+                limits,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -551,6 +776,14 @@ impl Config {
             .cloned()
             .or_else(|| Url::parse(WHOP_API_DEFAULT_BASE_URL).ok())
             .unwrap_or_else(|| unreachable!("the default Whop API URL parses"))
+    }
+
+    /// How calls to `provider` are admitted.
+    pub fn provider_limits(&self, provider: Provider) -> ProviderLimits {
+        self.limits
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or_else(|| provider.default_limits(), |(_, limits)| *limits)
     }
 }
 
@@ -814,6 +1047,115 @@ mod tests {
                 "WHOP_USER_TOKEN_LEEWAY_SECS"
             ]
         );
+    }
+
+    #[test]
+    fn provider_limits_default_per_provider() {
+        let config = load(&valid_env()).unwrap();
+
+        let whop = config.provider_limits(Provider::Whop);
+        assert_eq!(whop.breaker, BreakerSettings::default());
+        assert_eq!(
+            (
+                whop.rate_limit.requests.get(),
+                whop.rate_limit.window.as_secs(),
+                whop.max_concurrency.get(),
+                whop.cooldown.as_secs()
+            ),
+            (20, 10, 4, 60)
+        );
+        for provider in Provider::ALL {
+            assert_eq!(
+                config.provider_limits(provider),
+                provider.default_limits(),
+                "{provider:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_every_provider_limit_variable() {
+        let mut env = valid_env();
+        for (var, value) in [
+            ("STRIPE_BREAKER_FAILURE_THRESHOLD", "3"),
+            ("STRIPE_BREAKER_RECOVERY_SECS", "90"),
+            ("STRIPE_BREAKER_HALF_OPEN_PROBES", "2"),
+            ("STRIPE_BREAKER_SUCCESS_THRESHOLD", "4"),
+            ("STRIPE_RATE_LIMIT_REQUESTS", "100"),
+            ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
+            ("STRIPE_MAX_CONCURRENCY", "8"),
+            ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+        ] {
+            env.insert(var, value.into());
+        }
+
+        let config = load(&env).unwrap();
+
+        let stripe = config.provider_limits(Provider::Stripe);
+        assert_eq!(
+            stripe.breaker,
+            BreakerSettings {
+                failure_threshold: 3,
+                recovery_timeout: Duration::from_secs(90),
+                half_open_probes: 2,
+                success_threshold: 4,
+            }
+        );
+        assert_eq!(
+            (
+                stripe.rate_limit.requests.get(),
+                stripe.rate_limit.window.as_secs(),
+                stripe.max_concurrency.get(),
+                stripe.cooldown.as_secs()
+            ),
+            (100, 60, 8, 15)
+        );
+        // The others keep their defaults.
+        assert_eq!(
+            config.provider_limits(Provider::Whop),
+            Provider::Whop.default_limits()
+        );
+    }
+
+    #[test]
+    fn reports_every_out_of_range_provider_limit() {
+        let mut env = valid_env();
+        let bad = [
+            ("WHOP_BREAKER_FAILURE_THRESHOLD", "0"),
+            ("WHOP_BREAKER_RECOVERY_SECS", "3601"),
+            ("WHOP_BREAKER_HALF_OPEN_PROBES", "11"),
+            ("WHOP_BREAKER_SUCCESS_THRESHOLD", "-1"),
+            ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
+            ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
+            ("WHOP_MAX_CONCURRENCY", "many"),
+            ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
+        ];
+        for (var, value) in bad {
+            env.insert(var, value.into());
+        }
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(vars(&error), bad.map(|(var, _)| var));
+        let cooldown = &error.problems[7];
+        assert_eq!(
+            cooldown.problem,
+            "`1.5` is not a whole number from 1 to 3600"
+        );
+        assert!(
+            cooldown.fix.contains("paypal") && cooldown.fix.ends_with("or unset it for 30"),
+            "{}",
+            cooldown.fix
+        );
+    }
+
+    #[test]
+    fn providers_parse_from_their_names() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+        }
+        assert_eq!(Provider::parse("Whop"), None);
+        assert_eq!(Provider::parse("whop-jwks"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Health checks: liveness, DynamoDB, the events queue and its DLQ, and the provider APIs.
+//! Health checks: liveness, DynamoDB, the events queue and its DLQ, the provider APIs and their
+//! circuit breakers.
 //!
 //! Each check names what it checked and, on failure, why; a report fails when any check fails, and
 //! the HTTP layer answers 503 so load balancers and alarms see it.
@@ -11,8 +12,11 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::breaker::{BreakerStore, BreakerView, SharedBreaker};
 use crate::config::{Config, Provider, ProviderApis, Queues, Stage, Tables};
-use crate::ports::{DependencyError, EndpointProbe, QueueProbe, TableProbe};
+use crate::ports::{Clock, DependencyError, EndpointProbe, QueueProbe, TableProbe};
 
 /// How long a provider API gets to answer the reachability probe.
 pub const PROVIDER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -222,6 +226,57 @@ pub async fn check_providers<P: EndpointProbe>(
     HealthReport::from_checks(join_all(checks).await)
 }
 
+/// One check per stored breaker (`breaker:<name>`) with its state, since, failures and open-until.
+/// An open breaker fails: calls to that provider are being refused. One whose recovery timeout has
+/// passed is ok: the next call probes, and a breaker stays stored as open until some call comes.
+pub async fn check_breakers<S: BreakerStore, C: Clock>(
+    breakers: &SharedBreaker<S, C>,
+    now: DateTime<Utc>,
+) -> Vec<CheckResult> {
+    breakers
+        .status()
+        .await
+        .into_iter()
+        .map(|(name, view)| breaker_check(&name, &view, now))
+        .collect()
+}
+
+fn breaker_check(name: &str, view: &BreakerView, now: DateTime<Utc>) -> CheckResult {
+    let check = format!("breaker:{name}");
+    let check = match view.open_until {
+        Some(until) if view.state == "open" && now < until => CheckResult::failed(
+            check,
+            format!(
+                "circuit open for {name} until {}: calls to {name} are refused; close it early with `churnsaver breaker reset {name}`",
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        ),
+        _ => CheckResult::new(check, CheckStatus::Ok),
+    };
+    check
+        .detail("state", json!(view.state))
+        .detail("since", json!(view.since))
+        .detail("failures", json!(view.failures))
+        .detail("open_until", json!(view.open_until))
+}
+
+/// `GET /health/external`: [`check_providers`] and [`check_breakers`] in one report.
+pub async fn check_external<P: EndpointProbe, S: BreakerStore, C: Clock>(
+    probe: &P,
+    apis: &ProviderApis,
+    timeout: Duration,
+    breakers: &SharedBreaker<S, C>,
+    now: DateTime<Utc>,
+) -> HealthReport {
+    let (providers, breakers) = futures_util::join!(
+        check_providers(probe, apis, timeout),
+        check_breakers(breakers, now)
+    );
+    let mut checks = providers.checks;
+    checks.extend(breakers);
+    HealthReport::from_checks(checks)
+}
+
 #[cfg(test)]
 mod tests {
     use url::Url;
@@ -381,5 +436,95 @@ mod tests {
                 check_providers(&Answers(answer), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
             assert_eq!(report.failed_checks(), ["provider:whop"]);
         }
+    }
+
+    use chrono::TimeZone;
+
+    use crate::breaker::memory::MemoryBreakers;
+    use crate::breaker::{BreakerRecord, BreakerState};
+    use crate::ports::SystemClock;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_900_000_000 + secs, 0).unwrap()
+    }
+
+    async fn stored(
+        breakers: &[(&str, BreakerState)],
+    ) -> SharedBreaker<MemoryBreakers, SystemClock> {
+        let store = MemoryBreakers::default();
+        for (name, state) in breakers {
+            let record = BreakerRecord {
+                state: *state,
+                since: at(0),
+            };
+            assert!(store.save(name, &record, 0).await.unwrap());
+        }
+        SharedBreaker::new(store, SystemClock)
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
+        let breakers = stored(&[
+            (
+                "gumroad",
+                BreakerState::HalfOpen {
+                    probes_in_flight: 1,
+                    successes: 0,
+                },
+            ),
+            (
+                "stripe",
+                BreakerState::Closed {
+                    consecutive_failures: 2,
+                },
+            ),
+            ("whop", BreakerState::Open { until: at(30) }),
+        ])
+        .await;
+
+        let report = check_external(
+            &Answers(Ok(200)),
+            &whop_only(),
+            PROVIDER_PROBE_TIMEOUT,
+            &breakers,
+            at(10),
+        )
+        .await;
+
+        assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(report.failed_checks(), ["breaker:whop"]);
+        let whop = &report.checks[6];
+        assert_eq!(
+            whop.error.as_deref(),
+            Some(
+                "circuit open for whop until 2030-03-17T17:47:10Z: calls to whop are refused; close it early with `churnsaver breaker reset whop`"
+            )
+        );
+        assert_eq!(whop.details["open_until"], json!(at(30)));
+        let stripe = &report.checks[5];
+        assert_eq!(
+            (
+                stripe.name.as_str(),
+                &stripe.details["state"],
+                &stripe.details["failures"]
+            ),
+            ("breaker:stripe", &json!("closed"), &json!(2))
+        );
+        assert_eq!(report.checks[4].details["state"], "half_open");
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_due_for_a_probe_is_ok_and_no_breakers_add_no_checks() {
+        let breakers = stored(&[("whop", BreakerState::Open { until: at(30) })]).await;
+
+        let due = check_breakers(&breakers, at(30)).await;
+        let none = check_breakers(&stored(&[]).await, at(30)).await;
+
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].status, &due[0].details["state"]),
+            (CheckStatus::Ok, &json!("open"))
+        );
+        assert!(none.is_empty());
     }
 }

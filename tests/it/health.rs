@@ -210,3 +210,38 @@ async fn external_answers_503_when_a_provider_refuses_connections() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["provider:whop"]);
 }
+
+#[tokio::test]
+async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
+    let stack = start_stack().await;
+    let breakers = shared::adapters::breaker::shared_breaker(&stack.app);
+    // The default threshold: five consecutive failures.
+    for _ in 0..5 {
+        breakers.admit("whop").await.unwrap();
+        breakers.record("whop", false).await;
+    }
+
+    let (status, body) = call(&stack, "GET", "/health/external").await;
+
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(failed_checks(&body), ["breaker:whop"]);
+    let check = &body["checks"][4];
+    assert_eq!(check["state"], "open");
+    assert!(check["open_until"].is_string(), "{check}");
+    assert!(
+        check["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("circuit open for whop until "),
+        "{check}"
+    );
+
+    breakers.reset("whop").await;
+    let (status, body) = call(&stack, "GET", "/health/external").await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["checks"][4]["name"], &body["checks"][4]["state"]),
+        (&json!("breaker:whop"), &json!("closed"))
+    );
+}

@@ -11,20 +11,25 @@ use churnsaver::fake_whop::{
 use churnsaver::local::LocalStack;
 use shared::adapters::state::DynamoState;
 use shared::adapters::sync::DynamoRuns;
-use shared::client::{NoAdmission, ResilientClient, RetryPolicy};
+use std::num::NonZeroU32;
+
+use shared::adapters::breaker::DynamoBreakers;
+use shared::breaker::BreakerSettings;
+use shared::client::{ProviderGuard, ResilientClient, RetryPolicy};
+use shared::config::{Provider, ProviderLimits, RateLimit};
 use shared::ports::SystemClock;
 use shared::state::model::{MembershipFacts, Observation, Version};
 use shared::state::store::StateStore;
 use shared::sync::worker::{PageOutcome, SyncError, Syncer};
 use shared::sync::{PageJob, RunStatus, SyncRun, SyncStore};
 use shared::webhooks::Source;
-use shared::whop_api::{SecretKey, WhopApi};
+use shared::whop_api::{SERVICE, SecretKey, WhopApi};
 use url::Url;
 
 use crate::helpers::start_stack;
 
 type TestSyncer = Syncer<
-    NoAdmission,
+    ProviderGuard<DynamoBreakers, SystemClock>,
     SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
     DynamoState,
     DynamoRuns,
@@ -51,7 +56,26 @@ async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
         .send()
         .await
         .unwrap();
-    let client = ResilientClient::new(reqwest::Client::new(), policy(), NoAdmission);
+    // The sync function's admission, without Whop's pacing (the fake has no limit here) and
+    // with a breaker that trips and recovers quickly.
+    let limits = ProviderLimits {
+        breaker: BreakerSettings {
+            failure_threshold: 2,
+            recovery_timeout: Duration::from_secs(1),
+            half_open_probes: 1,
+            success_threshold: 1,
+        },
+        rate_limit: RateLimit {
+            requests: NonZeroU32::new(1_000).unwrap(),
+            window: Duration::from_secs(1),
+            burst: NonZeroU32::new(1_000).unwrap(),
+        },
+        ..Provider::Whop.default_limits()
+    };
+    let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
+        .with_limits(SERVICE, limits)
+        .with_breaker_cache_ttl(Duration::ZERO);
+    let client = ResilientClient::new(reqwest::Client::new(), policy(), guard);
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
     Syncer {
         api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
@@ -377,19 +401,23 @@ async fn an_unreachable_api_pauses_the_run_and_it_resumes_without_loss() {
         .unwrap();
     work_jobs(&stack, &syncer, &run.run_id, 1).await;
 
-    // The API goes down: every request fails, retries included.
+    // The API goes down: two failed attempts open the breaker, which refuses the third without
+    // calling, and the page is put off.
     fake.configure(|o| o.fail_every = Some(1));
+    let before = fake.counts().requests;
     let outcomes = work_jobs(&stack, &syncer, &run.run_id, 1).await;
     assert!(
         matches!(outcomes[..], [PageOutcome::Deferred { .. }]),
         "{outcomes:?}"
     );
+    assert_eq!(fake.counts().requests - before, 2);
     let paused = finished_run(&syncer, &run.run_id).await;
     assert_eq!(paused.status, RunStatus::Paused);
     assert!(paused.paused_until.is_some());
-    assert_eq!(paused.last_error.as_deref(), Some("provider_error"));
+    assert_eq!(paused.last_error.as_deref(), Some("circuit_open"));
 
-    // It comes back; the deferred page is delivered again after its delay.
+    // It comes back; the deferred page is delivered again after its delay and the half-open
+    // breaker's probe closes it.
     fake.configure(|o| o.fail_every = None);
     work_jobs(&stack, &syncer, &run.run_id, 10).await;
     let run = finished_run(&syncer, &run.run_id).await;

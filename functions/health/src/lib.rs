@@ -6,8 +6,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use shared::adapters::breaker::shared_breaker;
 use shared::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
 use shared::metrics::Metrics;
+use shared::ports::{Clock, SystemClock};
 use shared::{ApiError, App};
 
 pub fn router(app: Arc<App>) -> Router {
@@ -46,8 +48,14 @@ async fn external(State(app): State<Arc<App>>) -> Response {
             return ApiError::Internal.into_response();
         }
     };
-    let report =
-        health::check_providers(http, &app.config.provider_apis, PROVIDER_PROBE_TIMEOUT).await;
+    let report = health::check_external(
+        http,
+        &app.config.provider_apis,
+        PROVIDER_PROBE_TIMEOUT,
+        &shared_breaker(&app),
+        SystemClock.now(),
+    )
+    .await;
     respond("external", report)
 }
 

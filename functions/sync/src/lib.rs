@@ -158,9 +158,8 @@ async fn scheduled(state: &SyncState, input: Value) -> Result<Value, EventError>
             run.kind
         )));
     }
-    let syncer = match state.syncer() {
-        Ok(syncer) => syncer,
-        Err(_) => return Ok(json!({"outcome": "unconfigured"})),
+    let Ok(syncer) = state.syncer() else {
+        return Ok(json!({"outcome": "unconfigured"}));
     };
     match syncer
         .start(syncer.scope(None, None), "schedule".into())

@@ -177,7 +177,7 @@ pub fn sample_membership(n: usize) -> Value {
         &format!("mem_{n:05}"),
         &format!("user_{n:05}"),
         status,
-        n % 7 == 0,
+        n.is_multiple_of(7),
         Utc.timestamp_opt(updated, 0).single().unwrap_or_default(),
     )
 }
@@ -215,8 +215,9 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": {"message": message}}))).into_response()
 }
 
-/// Counts the request, checks the key, the rate limit and the fault plan.
-fn admit(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// Counts the request, checks the key, the rate limit and the fault plan; the answer when one
+/// refuses it.
+fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let number = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let options = lock(&shared.options).clone();
     let key = headers
@@ -225,7 +226,7 @@ fn admit(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Bearer "));
     if !key.is_some_and(|key| options.keys.iter().any(|k| k == key)) {
         shared.unauthorized.fetch_add(1, Ordering::Relaxed);
-        return Err(error(StatusCode::UNAUTHORIZED, "invalid API key"));
+        return Some(error(StatusCode::UNAUTHORIZED, "invalid API key"));
     }
     if let Some((limit, window)) = options.rate_limit {
         let now = Instant::now();
@@ -242,32 +243,36 @@ fn admit(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
                 window.saturating_sub(now.duration_since(*oldest))
             });
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err((
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, seconds.to_string())],
-                Json(json!({"message": "You are being rate limited"})),
-            )
-                .into_response());
+            return Some(
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, seconds.to_string())],
+                    Json(json!({"message": "You are being rate limited"})),
+                )
+                    .into_response(),
+            );
         }
         log.push_back(now);
     }
     if options.fail_every.is_some_and(|n| number.is_multiple_of(n)) {
         shared.injected.fetch_add(1, Ordering::Relaxed);
-        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"));
+        return Some(error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"));
     }
     if options
         .throttle_every
         .is_some_and(|n| number.is_multiple_of(n))
     {
         shared.injected.fetch_add(1, Ordering::Relaxed);
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "1")],
-            Json(json!({"message": "You are being rate limited"})),
-        )
-            .into_response());
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({"message": "You are being rate limited"})),
+            )
+                .into_response(),
+        );
     }
-    Ok(())
+    None
 }
 
 fn time_of(value: &Value, field: &str) -> Option<DateTime<Utc>> {
@@ -281,7 +286,7 @@ async fn list_memberships(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(response) = admit(&shared, &headers) {
+    if let Some(response) = refusal(&shared, &headers) {
         return response;
     }
     let pairs: Vec<(String, String)> =
@@ -352,7 +357,7 @@ async fn get_membership(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(response) = admit(&shared, &headers) {
+    if let Some(response) = refusal(&shared, &headers) {
         return response;
     }
     match lock(&shared.memberships).get(&id) {
@@ -366,7 +371,7 @@ async fn get_user(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(response) = admit(&shared, &headers) {
+    if let Some(response) = refusal(&shared, &headers) {
         return response;
     }
     let known = lock(&shared.memberships)

@@ -1,6 +1,7 @@
 //! The operator CLI's library: the local stack (emulator, provisioning from the SAM template,
 //! routes, queue workers, schedules) and the ops commands. The integration tests use it too.
 
+pub mod breaker;
 pub mod dlq;
 pub mod fake_whop;
 pub mod functions;

@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: SyncCommand,
     },
+    /// Circuit breakers of the provider calls, of the same stack as `dlq`.
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +106,17 @@ enum SyncCommand {
         /// How many runs to list.
         #[arg(short = 'n', long, default_value_t = 10)]
         count: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BreakerCommand {
+    /// One line per stored breaker: name, state, since, failures, open until.
+    Status,
+    /// Close a provider's breaker now (after the provider recovered) and print its new state.
+    Reset {
+        /// The provider: whop, stripe, gumroad or paypal.
+        name: String,
     },
 }
 
@@ -266,6 +282,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(sync(command))),
+        Command::Breaker { command } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(breakers(command))),
         Command::Local {
             bind,
             stack_name,
@@ -552,6 +573,28 @@ async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn breakers(command: BreakerCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BreakerCommand::Status => {
+            let app = target::connect().await?;
+            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            for line in churnsaver::breaker::status(&store).await? {
+                println!("{line}");
+            }
+        }
+        BreakerCommand::Reset { name } => {
+            // Refused before reaching for a stack: a typo must not look like a stack problem.
+            let provider = churnsaver::breaker::provider(&name)?;
+            let app = target::connect().await?;
+            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            let line =
+                churnsaver::breaker::reset(&store, shared::ports::SystemClock, provider).await?;
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn dead_letters(command: DlqCommand) -> anyhow::Result<ExitCode> {

@@ -239,6 +239,8 @@ fn stack_commands_without_a_stack_say_how_to_reach_one() {
         &["state", "show", "mem_1"],
         &["keys", "rotate"],
         &["sync", "status"],
+        &["breaker", "status"],
+        &["breaker", "reset", "whop"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
             .args(args)
@@ -254,4 +256,21 @@ fn stack_commands_without_a_stack_say_how_to_reach_one() {
         }
     }
     assert!(!tools.exists());
+}
+
+#[test]
+fn breaker_reset_refuses_a_name_that_is_not_a_provider() {
+    let output = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
+        .args(["breaker", "reset", "whop-api"])
+        .env_remove("STATE_TABLE")
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`whop-api` is not a provider")
+            && stderr.contains("whop, stripe, gumroad, paypal"),
+        "{stderr}"
+    );
 }

@@ -15,9 +15,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
+use super::breaker::{DynamoBreakers, provider_client, provider_guard};
 use super::dependency_error;
 use super::state::DynamoState;
-use crate::client::ResilientClient;
+use crate::client::{ProviderGuard, RetryPolicy};
 use crate::ports::{DependencyError, SystemClock};
 use crate::sync::worker::{SyncError, Syncer};
 use crate::sync::{PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore};
@@ -46,7 +47,7 @@ impl DynamoRuns {
 
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
-    crate::client::NoAdmission,
+    ProviderGuard<DynamoBreakers, SystemClock>,
     SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
     DynamoState,
     DynamoRuns,
@@ -65,14 +66,8 @@ pub fn syncer(app: &crate::App) -> Result<AppSyncer, SyncError> {
         .whop_api_key
         .clone()
         .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let http = app
-        .http()
+    let client = provider_client(app, RetryPolicy::default(), provider_guard(app))
         .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
-    let client = ResilientClient::new(
-        http.clone(),
-        crate::client::RetryPolicy::default(),
-        crate::client::NoAdmission,
-    );
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     let api =
         WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);

@@ -584,4 +584,6 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
 }
 
 #[cfg(test)]
+pub(crate) mod memory;
+#[cfg(test)]
 mod tests;

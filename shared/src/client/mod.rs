@@ -3,6 +3,9 @@
 //! `Retry-After`, a total time budget per call, typed errors, and a hook ([`Admission`]) where the
 //! circuit breaker and rate limiter plug in.
 //!
+//! [`ProviderGuard`] is the production [`Admission`]: the shared circuit breaker, a token bucket, a
+//! concurrency limit and a pause after 429, per provider.
+//!
 //! Only timeouts, connection errors, 429 and 5xx are retried; other 4xx and undecodable bodies are
 //! returned at once.
 
@@ -17,6 +20,10 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::ports::{Clock, SystemClock};
+
+mod guard;
+
+pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard};
 
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +133,8 @@ pub enum CallOutcome {
     Success,
     /// Timeout, connection error or 5xx: counts against the provider.
     Failure,
-    /// 429: the provider is up but wants us to slow down.
-    RateLimited,
+    /// 429: the provider is up but wants us to slow down, for its `Retry-After` if it sent one.
+    RateLimited(Option<Duration>),
     /// Other 4xx or an undecodable body: the provider answered; the fault is in the request or schema.
     Rejected,
 }
@@ -136,7 +143,7 @@ impl CallOutcome {
     fn of<T>(result: &Result<T, ClientError>) -> Self {
         match result {
             Ok(_) => Self::Success,
-            Err(ClientError::RateLimited { .. }) => Self::RateLimited,
+            Err(ClientError::RateLimited { retry_after, .. }) => Self::RateLimited(*retry_after),
             Err(e) if e.is_retryable() => Self::Failure,
             Err(_) => Self::Rejected,
         }
@@ -176,7 +183,31 @@ pub trait Admission: Send + Sync {
         &self,
         service: &'static str,
     ) -> impl Future<Output = Result<Permit, ClientError>> + Send;
-    fn record(&self, service: &'static str, outcome: CallOutcome);
+    /// The outcome of an attempt that [`admit`](Self::admit) let through. Async: a shared
+    /// breaker writes its state to a store.
+    fn record(
+        &self,
+        service: &'static str,
+        outcome: CallOutcome,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// One admission shared by several clients (say, a provider's API and its key set).
+impl<A: Admission> Admission for Arc<A> {
+    fn admit(
+        &self,
+        service: &'static str,
+    ) -> impl Future<Output = Result<Permit, ClientError>> + Send {
+        A::admit(self, service)
+    }
+
+    fn record(
+        &self,
+        service: &'static str,
+        outcome: CallOutcome,
+    ) -> impl Future<Output = ()> + Send {
+        A::record(self, service, outcome)
+    }
 }
 
 /// Admits everything and records nothing.
@@ -188,7 +219,7 @@ impl Admission for NoAdmission {
         Ok(Permit::free())
     }
 
-    fn record(&self, _service: &'static str, _outcome: CallOutcome) {}
+    async fn record(&self, _service: &'static str, _outcome: CallOutcome) {}
 }
 
 /// Waits between attempts; injectable so tests need not wait in real time.
@@ -264,6 +295,11 @@ impl<A: Admission> ResilientClient<A> {
 
     pub const fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// The admission control, e.g. a [`ProviderGuard`] whose breakers to report on.
+    pub const fn admission(&self) -> &A {
+        &self.admission
     }
 
     pub const fn policy(&self) -> &RetryPolicy {
@@ -390,7 +426,9 @@ impl<A: Admission> ResilientClient<A> {
                 build().timeout(self.policy.attempt_timeout.min(left)),
             )
             .await;
-        self.admission.record(service, CallOutcome::of(&result));
+        self.admission
+            .record(service, CallOutcome::of(&result))
+            .await;
         result
     }
 

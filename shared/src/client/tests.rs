@@ -394,7 +394,7 @@ impl Admission for OpenCircuit {
         Err(ClientError::CircuitOpen { service })
     }
 
-    fn record(&self, _service: &'static str, outcome: CallOutcome) {
+    async fn record(&self, _service: &'static str, outcome: CallOutcome) {
         self.0.lock().unwrap().push(outcome);
     }
 }
