@@ -536,6 +536,14 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
         whop.membership("mem_00003").unwrap()["status"]
     );
 
+    // Another run of the same user's memberships waits out the cooldown.
+    let (status, body) = sync(serde_json::json!({}), owner.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("throttled")),
+        "{body}"
+    );
+
     // One membership: the owner's syncs (unchanged now), another user's is refused.
     let (status, body) = sync(
         serde_json::json!({"membership_id": "mem_00003"}),
@@ -559,4 +567,72 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
         (400, Some("invalid_sync_request"))
     );
     stack.shutdown().await;
+}
+
+/// The sync function's own entry point, as Lambda invokes it, on a stack configured with a Whop
+/// API: the schedule starts a run (a second firing while it runs is skipped, not an error), and
+/// the run's jobs come back as an SQS batch with nothing to retry.
+#[tokio::test]
+async fn the_function_runs_the_schedule_and_the_queue_batches() {
+    use lambda_runtime::{Context, LambdaEvent};
+
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    fake.seed(3);
+    let stack = crate::helpers::start_stack_with(std::collections::BTreeMap::from([
+        ("WhopApiBaseUrl".to_owned(), fake.base_url()),
+        ("WhopCompanyId".to_owned(), COMPANY_ID.to_owned()),
+    ]))
+    .await;
+    syncer(&stack, &fake).await; // stores the API key
+    let state = Arc::new(sync::SyncState::new(Arc::clone(&stack.app)));
+    let invoke = |payload: serde_json::Value| {
+        sync::handle(
+            Arc::clone(&state),
+            LambdaEvent::new(payload, Context::default()),
+        )
+    };
+    let schedule: serde_json::Value =
+        serde_json::from_str(&crate::helpers::fixture("schedule-sync-reconcile.json")).unwrap();
+
+    let started = invoke(schedule.clone()).await.unwrap();
+    assert_eq!(started["outcome"], "started", "{started}");
+    let skipped = invoke(schedule).await.unwrap();
+    assert_eq!(skipped["outcome"], "in_progress");
+    assert_eq!(skipped["run_id"], started["run_id"]);
+
+    let received = stack
+        .app
+        .sqs
+        .receive_message()
+        .queue_url(&stack.app.config.queues.sync_jobs)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let message = &received.messages()[0];
+    let batch = serde_json::json!({"Records": [{
+        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+        "body": message.body(), "attributes": {}, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync-jobs",
+        "awsRegion": "us-east-1"
+    }]});
+    let response = invoke(batch).await.unwrap();
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+
+    let runs = DynamoRuns::of(&stack.app);
+    let run = runs
+        .run(started["run_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!((run.trigger.as_str(), run.counts.drifted), ("schedule", 3));
+
+    // A job that is not a page job is retried (and dead-lettered in the end), never dropped.
+    let garbage = serde_json::json!({"Records": [{"messageId": "m1", "body": "{}", "attributes": {}, "messageAttributes": {}}]});
+    let response = invoke(garbage).await.unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "m1"}])
+    );
 }

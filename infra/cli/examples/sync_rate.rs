@@ -84,21 +84,44 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let syncer = shared::adapters::sync::syncer(&app)?;
-    let started = Instant::now();
-    let run = syncer
-        .start(syncer.scope(None, None), "measurement".into())
-        .await?;
-    let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
-    let wall = started.elapsed();
+    let rate = RATE_REQUESTS as f64 / RATE_WINDOW.as_secs_f64();
+    // First into an empty store (every membership is written), then again with the store in
+    // step (nothing to write): the second shows the pacing alone.
+    for label in ["first sync, empty store", "re-sync, store in step"] {
+        let before = whop.counts();
+        let started = Instant::now();
+        let run = syncer
+            .start(syncer.scope(None, None), "measurement".into())
+            .await?;
+        let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
+        let wall = started.elapsed().as_secs_f64();
+        let after = whop.counts();
+        let bound = run.pages as f64 / rate;
+        println!("== {label}");
+        println!("{}", churnsaver::runs::describe(&run));
+        println!(
+            "memberships {memberships}, pages {}, API requests {}, 429s received {}",
+            run.pages,
+            after.requests - before.requests,
+            after.rate_limited - before.rate_limited
+        );
+        println!(
+            "wall {wall:.1} s, lower bound {bound:.1} s (pages ÷ {rate} req/s), ratio {:.3}",
+            wall / bound
+        );
+        println!(
+            "failed pages: {}",
+            if run.status == RunStatus::Completed {
+                "0 (run completed)".to_owned()
+            } else {
+                format!("run {}", run.status.as_str())
+            }
+        );
+    }
     let _ = stop.send(true);
     for poller in pollers {
         poller.await?;
     }
-
-    let counts = whop.counts();
-    let pages = run.pages;
-    let rate = RATE_REQUESTS as f64 / RATE_WINDOW.as_secs_f64();
-    let bound = pages as f64 / rate;
     let dead_lettered = app
         .sqs
         .get_queue_attributes()
@@ -112,24 +135,7 @@ async fn main() -> anyhow::Result<()> {
                 .cloned()
         })
         .unwrap_or_default();
-    println!("{}", churnsaver::runs::describe(&run));
-    println!(
-        "memberships {memberships}, pages {pages}, API requests {}, 429s received {}",
-        counts.requests, counts.rate_limited
-    );
-    println!(
-        "wall {:.1} s, lower bound {bound:.1} s (pages ÷ {rate} req/s), ratio {:.3}",
-        wall.as_secs_f64(),
-        wall.as_secs_f64() / bound
-    );
-    println!(
-        "failed pages: run {}, sync-jobs DLQ {dead_lettered}",
-        if run.status == RunStatus::Completed {
-            "completed"
-        } else {
-            "did not complete"
-        }
-    );
+    println!("sync-jobs DLQ: {dead_lettered} message(s)");
     stack.shutdown().await;
     moto.stop();
     Ok(())

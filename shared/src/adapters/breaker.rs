@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::dependency_error;
@@ -80,6 +80,14 @@ pub fn provider_client<A: Admission>(
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The key of breaker `name`.
+fn key(name: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(breaker_pk(name))),
+        ("sk".to_owned(), AttributeValue::S(BREAKER_SK.to_owned())),
+    ])
+}
+
 fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -102,9 +110,8 @@ fn time(item: &Item, name: &str) -> Result<DateTime<Utc>, DependencyError> {
 }
 
 fn to_item(name: &str, record: &BreakerRecord, version: u64) -> Item {
-    let mut item = HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(breaker_pk(name))),
-        ("sk".to_owned(), AttributeValue::S(BREAKER_SK.to_owned())),
+    let mut item = key(name);
+    item.extend([
         ("name".to_owned(), AttributeValue::S(name.to_owned())),
         (
             "state".to_owned(),
@@ -169,8 +176,7 @@ impl BreakerStore for DynamoBreakers {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(breaker_pk(name)))
-            .key("sk", AttributeValue::S(BREAKER_SK.to_owned()))
+            .set_key(Some(key(name)))
             .consistent_read(true)
             .send()
             .await
@@ -218,30 +224,50 @@ impl BreakerStore for DynamoBreakers {
     }
 
     async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
-        // A filtered Scan: the key layout has no index over breakers. Meant for health checks
-        // and the CLI, not hot paths; it reads (and pays for) the whole table.
+        // Breakers are named after the providers, so one BatchGetItem of their keys finds them
+        // all: no Scan of a table that mostly holds memberships.
+        let keys = Provider::ALL
+            .iter()
+            .map(|provider| key(provider.as_str()))
+            .collect::<Vec<_>>();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| DependencyError::Other(e.to_string()))?,
+        );
         let mut breakers = Vec::new();
-        let mut start = None;
-        loop {
+        // Unprocessed keys (throttling) are asked for again, a few times.
+        for _ in 0..3 {
+            let Some(keys) = request.take() else {
+                break;
+            };
             let output = self
                 .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :prefix) AND sk = :sk")
-                .expression_attribute_values(":prefix", AttributeValue::S(PK_PREFIX.to_owned()))
-                .expression_attribute_values(":sk", AttributeValue::S(BREAKER_SK.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
+                .batch_get_item()
+                .request_items(&self.table, keys)
                 .send()
                 .await
                 .map_err(|e| dependency_error(&e))?;
-            for item in output.items() {
+            for item in output
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
                 breakers.push(from_item(item)?);
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+            request = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+        }
+        if request.is_some() {
+            return Err(DependencyError::Other(
+                "BatchGetItem kept leaving breaker keys unprocessed".to_owned(),
+            ));
         }
         breakers.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(breakers)

@@ -21,7 +21,9 @@ use super::state::DynamoState;
 use crate::client::{ProviderGuard, RetryPolicy};
 use crate::ports::{DependencyError, SystemClock};
 use crate::sync::worker::{SyncError, Syncer};
-use crate::sync::{PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore};
+use crate::sync::{
+    PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, USER_SYNC_COOLDOWN,
+};
 use crate::whop_api::{SecretKey, WhopApi};
 
 /// How long run items are kept after they start (TTL).
@@ -229,7 +231,11 @@ impl DynamoRuns {
         }
     }
 
-    async fn lock_holder(&self, scope: &Scope) -> Result<Option<String>, DependencyError> {
+    /// The run holding `scope` and its lease.
+    async fn lock_holder(
+        &self,
+        scope: &Scope,
+    ) -> Result<Option<(String, DateTime<Utc>)>, DependencyError> {
         let output = self
             .client
             .get_item()
@@ -239,7 +245,9 @@ impl DynamoRuns {
             .send()
             .await
             .map_err(|e| dependency_error(&e))?;
-        Ok(output.item().and_then(|item| text(item, "run_id")))
+        Ok(output
+            .item()
+            .and_then(|item| Some((text(item, "run_id")?, time(item, "lease_until")?))))
     }
 }
 
@@ -295,8 +303,11 @@ impl SyncStore for DynamoRuns {
                 if !lock_taken {
                     return Err(dependency_error(&error));
                 }
-                let run_id = self.lock_holder(&run.scope).await?.unwrap_or_default();
-                Ok(StartRun::InProgress { run_id })
+                let (run_id, until) = self
+                    .lock_holder(&run.scope)
+                    .await?
+                    .unwrap_or_else(|| (String::new(), run.started_at));
+                Ok(StartRun::Held { run_id, until })
             }
         }
     }
@@ -454,6 +465,11 @@ impl SyncStore for DynamoRuns {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(condition_failed) => return Ok(false),
             Err(e) => return Err(dependency_error(&e)),
+        }
+        if run.scope.user_id.is_some() {
+            // A user's next sync waits out the cooldown: the lock stays, with a short lease.
+            self.extend_lease(run, now + USER_SYNC_COOLDOWN).await;
+            return Ok(true);
         }
         let released = self
             .client

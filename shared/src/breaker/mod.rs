@@ -323,7 +323,8 @@ pub trait BreakerStore: Send + Sync {
         expected_version: u64,
     ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
 
-    /// Every stored breaker, by name.
+    /// Every stored breaker, by name (stores may bound this to the breakers they know of, e.g. one
+    /// per provider).
     fn list(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, BreakerRecord, u64)>, DependencyError>> + Send;

@@ -207,13 +207,19 @@ pub struct PageJob {
     pub deferrals: u32,
 }
 
+/// How long a user waits between their own syncs: each costs Whop API calls that the company's
+/// runs share, so a user cannot spend them in a loop.
+pub const USER_SYNC_COOLDOWN: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// Starting a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartRun {
     Started,
-    /// A run of the same scope holds the lock.
-    InProgress {
+    /// Run `run_id` holds the scope's lock until `until`: it is running, or it is a user's run
+    /// that ended less than [`USER_SYNC_COOLDOWN`] ago.
+    Held {
         run_id: String,
+        until: DateTime<Utc>,
     },
 }
 
@@ -261,7 +267,8 @@ pub trait SyncStore: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 
-    /// Ends `run` (completed or failed) and releases its lock. `Ok(false)` if it had already ended.
+    /// Ends `run` (completed or failed) and releases its lock: at once, or for a user's run after
+    /// [`USER_SYNC_COOLDOWN`]. `Ok(false)` if it had already ended.
     fn finish(
         &self,
         run: &SyncRun,

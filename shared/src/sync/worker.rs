@@ -43,6 +43,8 @@ pub enum SyncError {
     Unconfigured(&'static str),
     #[error("a sync of this scope is already running ({run_id})")]
     InProgress { run_id: String },
+    #[error("synced moments ago; again in {} s", retry_after.as_secs())]
+    TooSoon { retry_after: Duration },
     #[error("unknown membership")]
     NotFound,
     #[error("the membership belongs to another user")]
@@ -135,6 +137,9 @@ impl SyncError {
             Self::InProgress { run_id } => ApiError::Conflict {
                 code: "sync_in_progress",
                 message: format!("run {run_id} is syncing these memberships"),
+            },
+            Self::TooSoon { retry_after } => ApiError::Throttled {
+                retry_after_secs: retry_after.as_secs().max(1),
             },
             Self::NotFound => ApiError::NotFound { what: "membership" },
             Self::Forbidden => ApiError::Forbidden,
@@ -235,7 +240,20 @@ where
         let now = self.clock.now();
         let run = SyncRun::new(scope, trigger, now);
         match self.runs.start_run(&run, now + LEASE).await? {
-            StartRun::InProgress { run_id } => return Err(SyncError::InProgress { run_id }),
+            StartRun::Held { run_id, until } => {
+                let ended = self
+                    .runs
+                    .run(&run_id)
+                    .await?
+                    .is_some_and(|holder| holder.status.is_finished());
+                return Err(if ended {
+                    SyncError::TooSoon {
+                        retry_after: (until - now).to_std().unwrap_or(Duration::ZERO),
+                    }
+                } else {
+                    SyncError::InProgress { run_id }
+                });
+            }
             StartRun::Started => {}
         }
         let first = PageJob {
