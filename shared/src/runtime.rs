@@ -52,3 +52,20 @@ where
     }))
     .await
 }
+
+/// The answer of an SQS-triggered function with ReportBatchItemFailures: the message ids SQS
+/// should deliver again (and dead-letter once they keep failing); the rest are deleted.
+pub fn batch_failures(
+    message_ids: impl IntoIterator<Item = String>,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
+    response.batch_item_failures = message_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = aws_lambda_events::sqs::BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

@@ -174,6 +174,15 @@ pub async fn signed_webhook(
         .unwrap()
 }
 
+/// A session of `user` on the stack, as `POST /auth/session` opens one; its bearer token.
+pub async fn open_session(stack: &LocalStack, user: &str) -> String {
+    let issued = shared::adapters::sessions::session_service(&stack.app)
+        .create(user, &shared::auth::sessions::Client::default())
+        .await
+        .unwrap();
+    secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()
+}
+
 /// Everything on the stack's events queue, with its attributes, received once (each message then
 /// stays hidden for the queue's visibility timeout).
 pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {

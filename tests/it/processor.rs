@@ -556,18 +556,7 @@ async fn post_webhook(stack: &LocalStack, id: &str, body: &str) -> u16 {
 #[tokio::test]
 async fn shuffled_duplicated_webhooks_through_the_running_stack_read_back_as_the_oracle() {
     let stack = crate::helpers::start_running_stack().await;
-    let sessions = shared::adapters::sessions::session_service(&stack.app);
-    let open = |user: &'static str| {
-        let sessions = &sessions;
-        async move {
-            let issued = sessions
-                .create(user, &shared::auth::sessions::Client::default())
-                .await
-                .unwrap();
-            secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()
-        }
-    };
-    let token = open("user_1").await;
+    let token = crate::helpers::open_session(&stack, "user_1").await;
     let events = history("mem_e2e");
     // Newest first, with provider retries (the same delivery id again) mixed in.
     for index in [5, 2, 0, 5, 3, 1, 4, 2, 0] {
@@ -622,7 +611,7 @@ async fn shuffled_duplicated_webhooks_through_the_running_stack_read_back_as_the
     assert_eq!(listed["memberships"].as_array().map(Vec::len), Some(1));
 
     // Another user's session reads neither.
-    let stranger = open("user_2").await;
+    let stranger = crate::helpers::open_session(&stack, "user_2").await;
     for path in ["/memberships/mem_e2e", "/users/user_1/memberships"] {
         let response = client
             .get(format!("{}{path}", stack.base_url()))

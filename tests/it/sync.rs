@@ -471,18 +471,7 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
         .whop
         .as_ref()
         .expect("the running stack has a Whop API");
-    let sessions = shared::adapters::sessions::session_service(&stack.app);
-    let token = |user: &'static str| {
-        let sessions = &sessions;
-        async move {
-            let issued = sessions
-                .create(user, &shared::auth::sessions::Client::default())
-                .await
-                .unwrap();
-            secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()
-        }
-    };
-    let owner = token("user_00003").await;
+    let owner = crate::helpers::open_session(&stack, "user_00003").await;
     let client = reqwest::Client::new();
     let sync = |body: serde_json::Value, token: String| {
         let client = &client;

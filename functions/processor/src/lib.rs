@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use shared::App;
 use shared::error::EventError;
@@ -18,15 +18,5 @@ pub async fn handle(
         .await
         .map_err(|error| EventError::Malformed(error.to_string()))?;
     report.metrics("processor").emit();
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = report
-        .failed
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    Ok(response)
+    Ok(shared::runtime::batch_failures(report.failed))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
@@ -128,16 +128,7 @@ pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<
                     .filter_map(|r| r.message_id.clone())
                     .collect(),
             };
-            let mut response = SqsBatchResponse::default();
-            response.batch_item_failures = failed
-                .into_iter()
-                .map(|id| {
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id;
-                    failure
-                })
-                .collect();
-            to_value(&response)
+            to_value(&shared::runtime::batch_failures(failed))
         }
         Trigger::Schedule(input) => scheduled(&state, input).await,
     }
