@@ -233,12 +233,16 @@ pub async fn check_breakers<S: BreakerStore, C: Clock>(
     breakers: &SharedBreaker<S, C>,
     now: DateTime<Utc>,
 ) -> Vec<CheckResult> {
-    breakers
-        .status()
-        .await
-        .into_iter()
-        .map(|(name, view)| breaker_check(&name, &view, now))
-        .collect()
+    match breakers.status().await {
+        Ok(stored) => stored
+            .into_iter()
+            .map(|(name, view)| breaker_check(&name, &view, now))
+            .collect(),
+        Err(error) => vec![CheckResult::failed(
+            "breakers",
+            format!("the breaker store cannot be read: {}", describe(&error)),
+        )],
+    }
 }
 
 fn breaker_check(name: &str, view: &BreakerView, now: DateTime<Utc>) -> CheckResult {

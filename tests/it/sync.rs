@@ -372,6 +372,14 @@ async fn one_membership_syncs_for_its_owner_only() {
             .await,
         Err(SyncError::NotFound)
     ));
+    // Another company's membership (an app key could see it) is not synced.
+    let mut foreign = sample_membership(9);
+    foreign["company"]["id"] = "biz_other".into();
+    fake.put(foreign);
+    assert!(matches!(
+        syncer.sync_membership("mem_00009", None).await,
+        Err(SyncError::NotFound)
+    ));
     let synced = syncer
         .sync_membership("mem_00003", Some("user_00003"))
         .await
@@ -550,6 +558,15 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
+    let (status, body) = sync(
+        serde_json::json!({"membership_id": "../users/me"}),
+        owner.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_sync_request"))
+    );
     let (status, body) = sync(serde_json::json!({"provider": "stripe"}), owner.clone()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -624,4 +641,50 @@ async fn the_function_runs_the_schedule_and_the_queue_batches() {
         response["batchItemFailures"],
         serde_json::json!([{"itemIdentifier": "m1"}])
     );
+}
+
+/// A delivery that counted the last page but died before ending the run: the queue's next
+/// delivery of that job ends it.
+#[tokio::test]
+async fn a_run_whose_last_page_was_counted_is_ended_by_a_repeated_delivery() {
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    fake.seed(5);
+    let syncer = syncer(&stack, &fake).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let counted = syncer
+        .runs
+        .page_done(
+            &run,
+            0,
+            &shared::sync::SyncCounts::default(),
+            true,
+            now,
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counted.status, RunStatus::Running);
+    assert!(counted.all_pages_done());
+
+    let job = PageJob {
+        run_id: run.run_id.clone(),
+        page: 0,
+        cursor: None,
+        deferrals: 0,
+    };
+    assert_eq!(
+        syncer.run_page(&job).await.unwrap(),
+        PageOutcome::AlreadyDone
+    );
+    assert_eq!(
+        finished_run(&syncer, &run.run_id).await.status,
+        RunStatus::Completed
+    );
+    assert_eq!(fake.counts().requests, 0, "nothing was listed again");
 }

@@ -161,6 +161,10 @@ async fn scheduled(state: &SyncState, input: Value) -> Result<Value, EventError>
             tracing::info!(run.id = %run_id, "a reconcile is already running; this one is skipped");
             Ok(json!({"outcome": "in_progress", "run_id": run_id}))
         }
+        // The last run's lock outlived it (its release failed); the lease frees it.
+        Err(SyncError::TooSoon { retry_after }) => {
+            Ok(json!({"outcome": "too_soon", "retry_after_secs": retry_after.as_secs()}))
+        }
         Err(error) => Err(EventError::Dependency {
             dependency: "sync",
             detail: error.to_string(),

@@ -315,8 +315,14 @@ async fn list_memberships(
     let first = one("first")
         .and_then(|f| f.parse().ok())
         .unwrap_or(10)
-        .clamp(1, max_page);
-    let after = one("after").and_then(|cursor| cursor.strip_prefix("cur_").map(str::to_owned));
+        .clamp(1, max_page.max(1));
+    let after = match one("after") {
+        None => None,
+        Some(cursor) => match cursor.strip_prefix("cur_") {
+            Some(id) => Some(id.to_owned()),
+            None => return error(StatusCode::BAD_REQUEST, "unknown cursor"),
+        },
+    };
 
     let memberships = lock(&shared.memberships);
     let matching = memberships

@@ -3,19 +3,34 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::sync::{SyncRun, SyncStore};
 
 /// How often a followed run is re-read.
 const POLL: Duration = Duration::from_secs(1);
 
+/// A run that is neither finished nor moving: no page or pause for longer than its lease, so its
+/// chain of jobs was lost (the sync-jobs DLQ holds the page; `dlq redrive --queue sync-jobs`
+/// resumes it).
+pub fn is_stalled(run: &SyncRun, now: DateTime<Utc>) -> bool {
+    !run.status.is_finished()
+        && run.paused_until.is_none_or(|until| until < now)
+        && now - run.updated_at > shared::sync::worker::LEASE
+}
+
 /// One line: id, status, pages, counts, and why it paused or failed.
 pub fn describe(run: &SyncRun) -> String {
     let counts = run.counts;
+    let status = if is_stalled(run, Utc::now()) {
+        "stalled"
+    } else {
+        run.status.as_str()
+    };
     let mut line = format!(
         "{}  {:<9}  pages={}  seen={}  drifted={}  unchanged={}  newer_locally={}  skipped={}  started={}  trigger={}",
         run.run_id,
-        run.status.as_str(),
+        status,
         run.pages,
         counts.seen,
         counts.drifted,
@@ -38,7 +53,8 @@ pub fn describe(run: &SyncRun) -> String {
     line
 }
 
-/// Re-reads `run_id` until it ends, with a progress line on a terminal (plain lines otherwise).
+/// Re-reads `run_id` until it ends or stalls ([`is_stalled`]), with a progress line on a terminal
+/// (plain lines otherwise).
 pub async fn follow<R: SyncStore>(runs: &R, run_id: &str) -> anyhow::Result<SyncRun> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
@@ -70,7 +86,7 @@ pub async fn follow<R: SyncStore>(runs: &R, run_id: &str) -> anyhow::Result<Sync
             None => {}
         }
         last_pages = Some(run.pages);
-        if run.status.is_finished() {
+        if run.status.is_finished() || is_stalled(&run, Utc::now()) {
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }

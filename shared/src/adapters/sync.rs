@@ -290,24 +290,29 @@ impl SyncStore for DynamoRuns {
         match result {
             Ok(_) => Ok(StartRun::Started),
             Err(error) => {
-                let lock_taken = match error.as_service_error() {
+                // The lock's condition failed, or another start of the same scope raced this one.
+                let lock_contended = match error.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
-                        canceled
-                            .cancellation_reasons()
-                            .first()
-                            .and_then(|reason| reason.code())
-                            == Some("ConditionalCheckFailed")
+                        matches!(
+                            canceled
+                                .cancellation_reasons()
+                                .first()
+                                .and_then(|reason| reason.code()),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
                     }
                     _ => false,
                 };
-                if !lock_taken {
+                if !lock_contended {
                     return Err(dependency_error(&error));
                 }
-                let (run_id, until) = self
-                    .lock_holder(&run.scope)
-                    .await?
-                    .unwrap_or_else(|| (String::new(), run.started_at));
-                Ok(StartRun::Held { run_id, until })
+                match self.lock_holder(&run.scope).await? {
+                    Some((run_id, until)) => Ok(StartRun::Held { run_id, until }),
+                    // Released in between: the caller may simply try again.
+                    None => Err(DependencyError::Other(
+                        "the scope's lock changed while starting".to_owned(),
+                    )),
+                }
             }
         }
     }

@@ -562,25 +562,16 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
             .await;
     }
 
-    /// Every breaker by name: from the store, or from this instance's cache when the store
-    /// cannot be read.
-    pub async fn status(&self) -> Vec<(String, BreakerView)> {
-        match self.store.list().await {
-            Ok(stored) => stored
-                .into_iter()
-                .map(|(name, record, version)| (name, Breaker { record, version }.view()))
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, "breaker store unreadable; showing local state");
-                let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut local: Vec<_> = cache
-                    .iter()
-                    .map(|(name, cached)| (name.clone(), cached.breaker.view()))
-                    .collect();
-                local.sort_by(|a, b| a.0.cmp(&b.0));
-                local
-            }
-        }
+    /// Every stored breaker by name. An unreadable store is an error, not an empty list: a
+    /// report built on it would look healthy while a breaker may be open.
+    pub async fn status(&self) -> Result<Vec<(String, BreakerView)>, DependencyError> {
+        Ok(self
+            .store
+            .list()
+            .await?
+            .into_iter()
+            .map(|(name, record, version)| (name, Breaker { record, version }.view()))
+            .collect())
     }
 }
 

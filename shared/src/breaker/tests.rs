@@ -424,9 +424,8 @@ async fn store_outage_fails_open_and_keeps_local_state() {
     }
     // Opened locally: the dependency still gets spared.
     assert!(a.admit("whop").await.is_err());
-    let status = a.status().await;
-    assert_eq!(status.len(), 1);
-    assert_eq!(status[0].1.state, "open");
+    // The status says the store is unreadable rather than show a partial picture.
+    assert!(a.status().await.is_err());
     a.reset("whop").await;
     assert!(a.admit("whop").await.is_ok());
 }

@@ -184,11 +184,11 @@ impl SyncRun {
     }
 }
 
-/// Run ids sort by start time: `run_20261123T163000Z_1a2b3c4d`.
+/// Run ids sort by start time: `run_20261123T163000123Z_1a2b3c4d`.
 fn new_run_id(now: DateTime<Utc>) -> String {
     format!(
         "run_{}_{:08x}",
-        now.format("%Y%m%dT%H%M%SZ"),
+        now.format("%Y%m%dT%H%M%S%3fZ"),
         fastrand::u32(..)
     )
 }

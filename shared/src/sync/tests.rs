@@ -118,7 +118,7 @@ fn a_run_is_done_once_every_page_up_to_the_last_counted() {
         "test",
         now,
     );
-    assert!(run.run_id.starts_with("run_20260528T202640Z_"));
+    assert!(run.run_id.starts_with("run_20260528T202640000Z_"));
     run.pages = 3;
     assert!(!run.all_pages_done());
     run.last_page = Some(3);

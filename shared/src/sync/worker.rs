@@ -55,6 +55,8 @@ pub enum SyncError {
     Api(#[from] WhopApiError),
     #[error("state store: {0}")]
     Store(#[from] DependencyError),
+    #[error("sync-jobs queue: {0}")]
+    Queue(DependencyError),
 }
 
 /// What working one page job did.
@@ -158,6 +160,7 @@ impl SyncError {
             Self::Store(_) => ApiError::DependencyUnavailable {
                 dependency: "dynamodb",
             },
+            Self::Queue(_) => ApiError::DependencyUnavailable { dependency: "sqs" },
         }
     }
 }
@@ -217,6 +220,11 @@ where
         }
         let since = parse_since(request.since.as_deref())?;
         if let Some(membership_id) = request.membership_id {
+            if !crate::config::is_whop_id(&membership_id, "mem_") {
+                return Err(SyncError::BadRequest(format!(
+                    "`{membership_id}` is not a Whop membership id (`mem_…`)"
+                )));
+            }
             if since.is_some() {
                 return Err(SyncError::BadRequest(
                     "`since` and `membership_id` exclude each other".into(),
@@ -271,7 +279,7 @@ where
             {
                 tracing::error!(%finish_error, run.id = %run.run_id, "could not end a run that never started");
             }
-            return Err(error.into());
+            return Err(SyncError::Queue(error));
         }
         tracing::info!(run.id = %run.run_id, trigger = %run.trigger, scope = %run.scope.lock_key(), "sync run started");
         Ok(run)
@@ -287,6 +295,8 @@ where
             return Ok(PageOutcome::RunEnded);
         }
         if run.done_pages.contains(&job.page) {
+            // The delivery that counted it may have died before ending the run.
+            self.complete_if_done(&run).await?;
             return Ok(PageOutcome::AlreadyDone);
         }
         let listing = self
@@ -307,9 +317,19 @@ where
                 });
             }
         };
-        let next = page.next_cursor().map(str::to_owned);
-        // Sent before this page is counted: a crash in between repeats the page (idempotent)
-        // rather than ending the run.
+        // An empty page, or a cursor that does not move, ends the listing: a provider echoing
+        // its cursor must not keep a run going (and spending calls) for ever.
+        let next = page
+            .next_cursor()
+            .filter(|cursor| !page.data.is_empty() && Some(*cursor) != job.cursor.as_deref())
+            .map(str::to_owned);
+        if next.is_none() && page.next_cursor().is_some() {
+            tracing::warn!(run.id = %run.run_id, page = job.page, "the listing's cursor did not move; treated as its end");
+        }
+        let counts = self.reconcile(&page.data).await?;
+        // Sent after the page's writes and before it is counted: one page of a run is in flight
+        // at a time (one client's rate limit holds), and a crash in between repeats the page,
+        // which is idempotent, rather than ending the run.
         if let Some(cursor) = &next {
             let next_job = PageJob {
                 run_id: run.run_id.clone(),
@@ -317,28 +337,39 @@ where
                 cursor: Some(cursor.clone()),
                 deferrals: 0,
             };
-            self.send(&next_job, None).await?;
+            self.send(&next_job, None).await.map_err(SyncError::Queue)?;
         }
-        let counts = self.reconcile(&page.data).await?;
         let now = self.clock.now();
         let Some(updated) = self
             .runs
             .page_done(&run, job.page, &counts, next.is_none(), now, now + LEASE)
             .await?
         else {
+            if let Some(current) = self.runs.run(&run.run_id).await? {
+                self.complete_if_done(&current).await?;
+            }
             return Ok(PageOutcome::AlreadyDone);
         };
         emit_page_metrics(&counts);
-        let completed = updated.all_pages_done()
-            && self
-                .runs
-                .finish(&updated, RunStatus::Completed, None, now)
-                .await?;
-        if completed {
-            tracing::info!(run.id = %run.run_id, pages = updated.pages, seen = updated.counts.seen,
-                drifted = updated.counts.drifted, "sync run completed");
-        }
+        let completed = self.complete_if_done(&updated).await?;
         Ok(PageOutcome::Counted { counts, completed })
+    }
+
+    /// Ends `run` as completed when every page up to the last was counted; whether this call
+    /// ended it.
+    async fn complete_if_done(&self, run: &SyncRun) -> Result<bool, SyncError> {
+        if !run.all_pages_done() || run.status.is_finished() {
+            return Ok(false);
+        }
+        let completed = self
+            .runs
+            .finish(run, RunStatus::Completed, None, self.clock.now())
+            .await?;
+        if completed {
+            tracing::info!(run.id = %run.run_id, pages = run.pages, seen = run.counts.seen,
+                drifted = run.counts.drifted, "sync run completed");
+        }
+        Ok(completed)
     }
 
     /// Works a batch from the `sync-jobs` queue; returns the message ids to retry.
@@ -391,7 +422,9 @@ where
             deferrals: job.deferrals + 1,
             ..job.clone()
         };
-        self.send(&again, Some(delay)).await?;
+        self.send(&again, Some(delay))
+            .await
+            .map_err(SyncError::Queue)?;
         let until = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
         self.runs.pause(run, until, code, now, now + LEASE).await?;
         tracing::warn!(run.id = %run.run_id, page = job.page, %error, delay_secs = delay.as_secs(), "sync paused: the provider cannot be called now");
@@ -459,6 +492,10 @@ where
             .get_membership(membership_id)
             .await?
             .ok_or(SyncError::NotFound)?;
+        // Another company's membership (an app key sees several) is not ours to keep.
+        if membership.company.as_ref().map(|c| c.id.as_str()) != Some(self.company_id.as_str()) {
+            return Err(SyncError::NotFound);
+        }
         if let Some(requester) = requester
             && membership.user.as_ref().map(|u| u.id.as_str()) != Some(requester)
         {

@@ -365,7 +365,7 @@ async fn outcomes_drive_the_breaker_and_answers_count_as_up() {
     attempt(CallOutcome::Failure).await.unwrap();
     attempt(CallOutcome::Rejected).await.unwrap();
     attempt(CallOutcome::Failure).await.unwrap();
-    assert_eq!(guard.breaker().status().await[0].1.state, "closed");
+    assert_eq!(guard.breaker().status().await.unwrap()[0].1.state, "closed");
     attempt(CallOutcome::Failure).await.unwrap();
 
     assert_eq!(
@@ -377,7 +377,7 @@ async fn outcomes_drive_the_breaker_and_answers_count_as_up() {
     // (success threshold 1) and calls pause for the cooldown instead.
     clock.advance(Duration::from_secs(30));
     attempt(CallOutcome::RateLimited(None)).await.unwrap();
-    assert_eq!(guard.breaker().status().await[0].1.state, "closed");
+    assert_eq!(guard.breaker().status().await.unwrap()[0].1.state, "closed");
     assert!(matches!(
         guard.admit(SERVICE).await,
         Err(ClientError::RateLimited {
