@@ -345,6 +345,23 @@ pub struct Rejected {
     pub retry_after: Duration,
 }
 
+/// Logs and counts a breaker opening (`breaker_opened`, dimension `breaker`: the runbook's
+/// "breaker open" alarm watches it). Only the writer that opened it reports, so once per opening.
+fn report_opening(name: &str, before: &Breaker, after: &Breaker) {
+    let opened = matches!(after.state(), BreakerState::Open { .. })
+        && !matches!(before.state(), BreakerState::Open { .. });
+    if opened {
+        tracing::warn!(
+            breaker = name,
+            "circuit opened: calls to {name} are refused until it recovers"
+        );
+        let mut metrics =
+            crate::metrics::Metrics::new("provider_client").dimension("breaker", name);
+        metrics.count("breaker_opened", 1);
+        metrics.emit();
+    }
+}
+
 /// A lost race re-reads and retries this many times before settling for the local state.
 const MAX_ATTEMPTS: usize = 4;
 
@@ -474,9 +491,11 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
                 return out;
             };
             match self.write(name, &next, current.version, now).await {
-                Outcome::Done(true) => return out,
+                Outcome::Done(true) | Outcome::Offline => {
+                    report_opening(name, &current, &next);
+                    return out;
+                }
                 Outcome::Done(false) => fresh = true,
-                Outcome::Offline => return out,
             }
         }
         // Only transitions out of open or half-open contend this hard (closed admits without
@@ -494,6 +513,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     ) -> T {
         let (out, next) = step(current, now);
         if let Some(next) = next {
+            report_opening(name, current, &next);
             self.remember(name, next, now);
         }
         out
