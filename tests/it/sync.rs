@@ -541,20 +541,37 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
         "{body}"
     );
 
-    // One membership: the owner's syncs (unchanged now), another user's is refused.
-    let (status, body) = sync(
+    // The owner's single membership waits out the same cooldown.
+    let (status, _) = sync(
         serde_json::json!({"membership_id": "mem_00003"}),
         owner.clone(),
     )
     .await;
-    assert_eq!(
-        (status, body["result"].as_str()),
-        (200, Some("unchanged")),
-        "{body}"
-    );
+    assert_eq!(status, 429);
+
+    // One membership, by another user: synced now, then the cooldown; a third user may not sync
+    // it at all.
+    let other = crate::helpers::open_session(&stack, "user_00004").await;
     let (status, body) = sync(
         serde_json::json!({"membership_id": "mem_00004"}),
-        owner.clone(),
+        other.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("drifted")),
+        "{body}"
+    );
+    let (status, _) = sync(
+        serde_json::json!({"membership_id": "mem_00004"}),
+        other.clone(),
+    )
+    .await;
+    assert_eq!(status, 429);
+    let stranger = crate::helpers::open_session(&stack, "user_00005").await;
+    let (status, body) = sync(
+        serde_json::json!({"membership_id": "mem_00004"}),
+        stranger.clone(),
     )
     .await;
     assert_eq!(status, 403, "{body}");

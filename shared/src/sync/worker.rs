@@ -231,7 +231,7 @@ where
                 ));
             }
             return self
-                .sync_membership(&membership_id, Some(user_id))
+                .sync_membership_as_run(&membership_id, user_id)
                 .await
                 .map(SyncStarted::Membership);
         }
@@ -243,8 +243,89 @@ where
         })
     }
 
+    /// A user's sync of one of their memberships, as a one-page run of their scope: it waits for
+    /// their other syncs and counts towards their cooldown like any run, so a loop of single
+    /// syncs cannot spend the calls the company's runs need.
+    async fn sync_membership_as_run(
+        &self,
+        membership_id: &str,
+        user_id: &str,
+    ) -> Result<MembershipSync, SyncError> {
+        let run = self
+            .claim(
+                self.scope(Some(user_id.to_owned()), None),
+                format!("user:{user_id}"),
+            )
+            .await?;
+        let synced = self.sync_membership(membership_id, Some(user_id)).await;
+        let now = self.clock.now();
+        match &synced {
+            Ok(synced) => {
+                let mut counts = SyncCounts {
+                    seen: 1,
+                    ..SyncCounts::default()
+                };
+                match synced.result {
+                    "drifted" => counts.drifted = 1,
+                    "newer_locally" => counts.newer_locally = 1,
+                    "skipped" => counts.skipped = 1,
+                    _ => counts.unchanged = 1,
+                }
+                if let Some(counted) = self
+                    .runs
+                    .page_done(&run, 0, &counts, true, now, now + LEASE)
+                    .await?
+                {
+                    self.complete_if_done(&counted).await?;
+                }
+            }
+            Err(error) => {
+                let code = match error {
+                    SyncError::Api(error) => error.code(),
+                    SyncError::NotFound => "not_found",
+                    SyncError::Forbidden => "forbidden",
+                    _ => "failed",
+                };
+                self.runs
+                    .finish(&run, RunStatus::Failed, Some(code), now)
+                    .await?;
+            }
+        }
+        synced
+    }
+
     /// Starts a run of `scope`: stores it, takes the scope's lock and sends its first page job.
     pub async fn start(&self, scope: Scope, trigger: String) -> Result<SyncRun, SyncError> {
+        let run = self.claim(scope, trigger).await?;
+        let first = PageJob {
+            run_id: run.run_id.clone(),
+            page: 0,
+            cursor: None,
+            deferrals: 0,
+        };
+        if let Err(error) = self.send(&first, None).await {
+            // Without its first job the run would hold the lock for nothing.
+            if let Err(finish_error) = self
+                .runs
+                .finish(
+                    &run,
+                    RunStatus::Failed,
+                    Some("enqueue_failed"),
+                    self.clock.now(),
+                )
+                .await
+            {
+                tracing::error!(%finish_error, run.id = %run.run_id, "could not end a run that never started");
+            }
+            return Err(SyncError::Queue(error));
+        }
+        tracing::info!(run.id = %run.run_id, trigger = %run.trigger, scope = %run.scope.lock_key(), "sync run started");
+        Ok(run)
+    }
+
+    /// Stores a new run of `scope` holding the scope's lock; refused while another run holds it
+    /// (or, for a user, during the cooldown after their last one).
+    async fn claim(&self, scope: Scope, trigger: String) -> Result<SyncRun, SyncError> {
         let now = self.clock.now();
         let run = SyncRun::new(scope, trigger, now);
         match self.runs.start_run(&run, now + LEASE).await? {
@@ -264,24 +345,6 @@ where
             }
             StartRun::Started => {}
         }
-        let first = PageJob {
-            run_id: run.run_id.clone(),
-            page: 0,
-            cursor: None,
-            deferrals: 0,
-        };
-        if let Err(error) = self.send(&first, None).await {
-            // Without its first job the run would hold the lock for nothing.
-            if let Err(finish_error) = self
-                .runs
-                .finish(&run, RunStatus::Failed, Some("enqueue_failed"), now)
-                .await
-            {
-                tracing::error!(%finish_error, run.id = %run.run_id, "could not end a run that never started");
-            }
-            return Err(SyncError::Queue(error));
-        }
-        tracing::info!(run.id = %run.run_id, trigger = %run.trigger, scope = %run.scope.lock_key(), "sync run started");
         Ok(run)
     }
 
