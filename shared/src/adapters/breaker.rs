@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::dependency_error;
@@ -210,65 +209,18 @@ impl BreakerStore for DynamoBreakers {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":expected", n(expected_version))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        Ok(super::applied(put.send().await)?.is_some())
     }
 
     async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
         // Breakers are named after the providers, so one BatchGetItem of their keys finds them
         // all: no Scan of a table that mostly holds memberships.
-        let keys = Provider::ALL
+        let keys = Provider::ALL.iter().map(|p| key(p.as_str())).collect();
+        let mut breakers = super::dynamo::batch_get(&self.client, &self.table, keys)
+            .await?
             .iter()
-            .map(|provider| key(provider.as_str()))
-            .collect::<Vec<_>>();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| DependencyError::Other(e.to_string()))?,
-        );
-        let mut breakers = Vec::new();
-        // Unprocessed keys (throttling) are asked for again, a few times.
-        for _ in 0..3 {
-            let Some(keys) = request.take() else {
-                break;
-            };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(|e| dependency_error(&e))?;
-            for item in output
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                breakers.push(from_item(item)?);
-            }
-            request = output
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .filter(|k| !k.keys().is_empty())
-                .cloned();
-        }
-        if request.is_some() {
-            return Err(DependencyError::Other(
-                "BatchGetItem kept leaving breaker keys unprocessed".to_owned(),
-            ));
-        }
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         breakers.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(breakers)
     }

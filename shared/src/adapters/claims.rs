@@ -101,18 +101,9 @@ impl ClaimStore for DynamoClaims {
             .expression_attribute_values(":claim_id", AttributeValue::S(claim_id.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Someone took the claim over meanwhile: theirs to keep.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        // Not applied: someone took the claim over meanwhile, theirs to keep.
+        super::applied(result)?;
+        Ok(())
     }
 }
 
@@ -165,16 +156,6 @@ impl ProcessingLog for DynamoClaims {
                 .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
                 .expression_attribute_values(":error", AttributeValue::S(error.clone())),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        Ok(super::applied(request.send().await)?.is_some())
     }
 }

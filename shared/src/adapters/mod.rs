@@ -15,6 +15,28 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::ports::DependencyError;
 
+/// The output of a conditional write, `None` when only its condition failed (the write was not
+/// applied, which callers expect as a normal outcome), or the classified error.
+pub(crate) fn applied<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, DependencyError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(dependency_error(&error)),
+    }
+}
+
 /// Classifies an AWS SDK error without leaking request details.
 pub(crate) fn dependency_error<E, R>(error: &SdkError<E, R>) -> DependencyError
 where

@@ -80,17 +80,7 @@ impl SessionStore for DynamoSessions {
             .expression_attribute_values(":seen", AttributeValue::N(last_seen.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        Ok(super::applied(result)?.is_some())
     }
 
     async fn delete(&self, pk: &str) -> Result<(), DependencyError> {

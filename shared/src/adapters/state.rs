@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{SecondsFormat, Utc};
 
 use super::claims::DynamoClaims;
@@ -22,11 +20,6 @@ use crate::state::store::{
     membership_pk, observation_attribute, user_gsi_pk,
 };
 use crate::webhooks::Source;
-
-/// Keys per BatchGetItem request (DynamoDB's limit).
-const BATCH_GET_LIMIT: usize = 100;
-/// Requests per chunk before unprocessed keys are an error.
-const BATCH_GET_ATTEMPTS: u32 = 4;
 
 /// The GSI listing a user's memberships (`gsi1pk = USER#<id>`, `gsi1sk = MEMBERSHIP#<id>`).
 pub const USER_INDEX: &str = "gsi1";
@@ -250,17 +243,7 @@ impl StateStore for DynamoState {
             ))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        Ok(super::applied(result)?.is_some())
     }
 
     async fn membership(
@@ -283,49 +266,12 @@ impl StateStore for DynamoState {
         &self,
         membership_ids: &[String],
     ) -> Result<Vec<StoredMembership>, DependencyError> {
-        let mut found = Vec::with_capacity(membership_ids.len());
-        for chunk in membership_ids.chunks(BATCH_GET_LIMIT) {
-            let keys = chunk.iter().map(|id| key(id)).collect::<Vec<_>>();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| DependencyError::Other(e.to_string()))?,
-            );
-            // DynamoDB may leave keys unprocessed under load; ask again for those, a few times.
-            for attempt in 0..BATCH_GET_ATTEMPTS {
-                let Some(request) = pending.take() else {
-                    break;
-                };
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| dependency_error(&e))?;
-                if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
-                    for item in items {
-                        found.push(from_item(item)?);
-                    }
-                }
-                pending = output
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-            }
-            if pending.is_some() {
-                return Err(DependencyError::Other(
-                    "BatchGetItem kept leaving keys unprocessed".to_owned(),
-                ));
-            }
-        }
-        Ok(found)
+        let keys = membership_ids.iter().map(|id| key(id)).collect();
+        super::dynamo::batch_get(&self.client, &self.table, keys)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
     }
 
     async fn memberships_of_user(

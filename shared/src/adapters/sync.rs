@@ -9,15 +9,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::breaker::{DynamoBreakers, provider_client, provider_guard};
-use super::dependency_error;
 use super::state::DynamoState;
+use super::{applied, dependency_error};
 use crate::client::{ProviderGuard, RetryPolicy};
 use crate::ports::{DependencyError, SystemClock};
 use crate::sync::worker::{SyncError, Syncer};
@@ -201,11 +199,6 @@ fn from_item(item: &Item) -> Result<SyncRun, DependencyError> {
     })
 }
 
-/// Whether a write failed only its condition.
-fn condition_failed<E: ProvideErrorMetadata>(error: &E) -> bool {
-    error.code() == Some("ConditionalCheckFailedException")
-}
-
 impl DynamoRuns {
     /// Extends `run`'s hold on its scope; best effort (a lapsed lease only lets another run start).
     async fn extend_lease(&self, run: &SyncRun, lease_until: DateTime<Utc>) {
@@ -224,10 +217,9 @@ impl DynamoRuns {
             .expression_attribute_values(":run", s(&run.run_id))
             .send()
             .await;
-        if let Err(error) = result
-            && !error.as_service_error().is_some_and(condition_failed)
-        {
-            tracing::warn!(run.id = %run.run_id, error = %dependency_error(&error), "could not extend the run's lease");
+        // Not applied: another run holds the scope now.
+        if let Err(error) = applied(result) {
+            tracing::warn!(run.id = %run.run_id, %error, "could not extend the run's lease");
         }
     }
 
@@ -385,24 +377,15 @@ impl SyncStore for DynamoRuns {
         for (attribute, (_, value)) in COUNT_ATTRIBUTES.iter().zip(counts.named()) {
             request = request.expression_attribute_values(format!(":{attribute}"), n(value));
         }
-        match request.send().await {
-            Ok(output) => {
-                self.extend_lease(run, lease_until).await;
-                let item = output
-                    .attributes()
-                    .ok_or_else(|| unreadable("UpdateItem returned no attributes"))?;
-                Ok(Some(from_item(item)?))
-            }
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(dependency_error(&error)),
-        }
+        // Not applied: the page was already counted (or the run ended).
+        let Some(output) = applied(request.send().await)? else {
+            return Ok(None);
+        };
+        self.extend_lease(run, lease_until).await;
+        let item = output
+            .attributes()
+            .ok_or_else(|| unreadable("UpdateItem returned no attributes"))?;
+        Ok(Some(from_item(item)?))
     }
 
     async fn pause(
@@ -430,15 +413,11 @@ impl SyncStore for DynamoRuns {
             .expression_attribute_values(":now", millis(now))
             .send()
             .await;
-        match result {
-            Ok(_) => {
-                self.extend_lease(run, lease_until).await;
-                Ok(())
-            }
-            // The run ended meanwhile: nothing to pause.
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(()),
-            Err(e) => Err(dependency_error(&e)),
+        // Not applied: the run ended meanwhile, nothing to pause.
+        if applied(result)?.is_some() {
+            self.extend_lease(run, lease_until).await;
         }
+        Ok(())
     }
 
     async fn finish(
@@ -466,10 +445,8 @@ impl SyncStore for DynamoRuns {
             request = request.expression_attribute_values(":error", s(error));
         }
         update.push_str(" REMOVE paused_until");
-        match request.update_expression(update).send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => return Ok(false),
-            Err(e) => return Err(dependency_error(&e)),
+        if applied(request.update_expression(update).send().await)?.is_none() {
+            return Ok(false);
         }
         if run.scope.user_id.is_some() {
             // A user's next sync waits out the cooldown: the lock stays, with a short lease.
@@ -485,11 +462,9 @@ impl SyncStore for DynamoRuns {
             .expression_attribute_values(":run", s(&run.run_id))
             .send()
             .await;
-        if let Err(error) = released
-            && !error.as_service_error().is_some_and(condition_failed)
-        {
-            // The lease lapses by itself.
-            tracing::warn!(run.id = %run.run_id, error = %dependency_error(&error), "could not release the run's lock");
+        // Not applied: the lock is another run's already. On an error, the lease lapses by itself.
+        if let Err(error) = applied(released) {
+            tracing::warn!(run.id = %run.run_id, %error, "could not release the run's lock");
         }
         Ok(true)
     }
