@@ -22,8 +22,8 @@ use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
-use shared::auth::whop_token::{ISSUER, KeySet, TokenSettings, WhopKeys, verify};
-use shared::ports::SystemClock;
+use shared::domain::ports::SystemClock;
+use shared::providers::whop::user_token::{ISSUER, KeySet, TokenSettings, WhopKeys, verify};
 
 const APP: &str = "app_bench1";
 const KID: &str = "bench-key";
@@ -102,8 +102,8 @@ fn bench(c: &mut Criterion) {
 /// The session-token check that runs before any table access: shape, kid and HMAC-SHA256.
 fn session_token(c: &mut Criterion) {
     use secrecy::ExposeSecret;
-    use shared::auth::keys::SigningKey;
-    use shared::auth::sessions::{issue_token, verify_token};
+    use shared::domain::auth::keys::SigningKey;
+    use shared::domain::auth::sessions::{issue_token, verify_token};
 
     let key = SigningKey::parse("bench-0123456789abcdef0123456789abcdef0123456789abcdef").unwrap();
     let (token, _) = issue_token(&key).unwrap();

@@ -13,9 +13,9 @@ use std::hint::black_box;
 use aws_lambda_events::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use shared::ports::Clock;
-use shared::state::memory::{MemoryProcessingLog, MemoryStateStore};
-use shared::state::process::Processor;
+use shared::domain::ports::Clock;
+use shared::domain::state::memory::{MemoryProcessingLog, MemoryStateStore};
+use shared::domain::state::process::Processor;
 
 #[derive(Clone, Copy)]
 struct FixedClock;

@@ -15,9 +15,9 @@ use base64::Engine;
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use shared::webhooks::Source;
-use shared::webhooks::event::normalise;
-use shared::webhooks::verify::{SigningSecret, VerifyOptions, sign, verify};
+use shared::domain::webhooks::Source;
+use shared::domain::webhooks::event::normalise;
+use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions, sign, verify};
 
 const TIMESTAMP: i64 = 1_735_689_600;
 const BODY_BYTES: usize = 2048;

@@ -1,26 +1,22 @@
-//! Churn Saver's shared library: configuration, the per-cold-start [`App`] context, typed errors,
-//! the ports the domain needs from the world and their AWS adapters, and the domain logic itself.
+//! Churn Saver's shared library, in four layers (see `docs/architecture.md`):
 //!
-//! Function crates stay thin: they parse an event, call a function in here and map the result.
+//! - [`domain`]: the pure core. The state model and its fold, churn signals, sessions and tokens,
+//!   the circuit breaker, sync planning, and every port (trait) the domain needs from the world.
+//!   No AWS, Lambda or HTTP types; errors are domain errors.
+//! - [`providers`]: one module per provider (`whop`, `stripe`, `standard`), each owning its
+//!   signature schemes, its envelope → [`domain::webhooks::event::Event`], its observations and,
+//!   where it has one, its API client; and the resilient client those API clients share.
+//! - [`aws`]: the adapters that implement the ports over DynamoDB, SQS, Secrets Manager and HTTP.
+//! - [`edge`]: configuration, the per-cold-start [`App`], the Lambda runtime glue, HTTP mapping
+//!   ([`ApiError`]) and one composition root per function, built once at cold start.
+//!
+//! Function crates stay thin: they parse an event, call into here and map the result.
 
-pub mod adapters;
-pub mod app;
-pub mod auth;
-pub mod breaker;
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod health;
-pub mod http;
-pub mod metrics;
-pub mod ports;
-pub mod runtime;
-pub mod state;
-pub mod sync;
-pub mod telemetry;
-pub mod webhooks;
-pub mod whop_api;
+pub mod aws;
+pub mod domain;
+pub mod edge;
+pub mod providers;
 
-pub use app::App;
-pub use config::Config;
-pub use error::ApiError;
+pub use edge::app::App;
+pub use edge::config::Config;
+pub use edge::error::ApiError;

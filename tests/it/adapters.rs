@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use shared::adapters::secrets::CachedSecrets;
-use shared::ports::{OutboundMessage, Publisher, SecretSource, SystemClock, VersionStage};
+use shared::aws::secrets::CachedSecrets;
+use shared::domain::ports::{OutboundMessage, Publisher, SecretSource, SystemClock, VersionStage};
 
 use crate::helpers::start_stack;
 

@@ -8,11 +8,13 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::future::BoxFuture;
-use shared::adapters::breaker::{BREAKER_SK, DynamoBreakers, breaker_pk};
-use shared::breaker::{BreakerSettings, Permit, SharedBreaker};
-use shared::client::{ClientError, ProviderGuard, ResilientClient, RetryPolicy, Sleeper};
-use shared::config::{ProviderLimits, RateLimit};
-use shared::ports::Clock;
+use shared::aws::breaker::{BREAKER_SK, DynamoBreakers, breaker_pk};
+use shared::domain::breaker::{BreakerSettings, Permit, SharedBreaker};
+use shared::domain::ports::Clock;
+use shared::edge::config::{ProviderLimits, RateLimit};
+use shared::providers::client::{
+    ClientError, ProviderGuard, ResilientClient, RetryPolicy, Sleeper,
+};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -480,9 +482,10 @@ async fn cli_status_lists_the_stored_breakers_and_reset_closes_one() {
     stripe.record("stripe", false).await;
 
     let listed = churnsaver::breaker::status(&store).await.unwrap();
-    let reset = churnsaver::breaker::reset(&store, clock.clone(), shared::config::Provider::Whop)
-        .await
-        .unwrap();
+    let reset =
+        churnsaver::breaker::reset(&store, clock.clone(), shared::edge::config::Provider::Whop)
+            .await
+            .unwrap();
 
     assert_eq!(
         listed,
@@ -510,10 +513,13 @@ async fn cli_commands_report_an_unreachable_store() {
     };
 
     let status = churnsaver::breaker::status(&store).await.unwrap_err();
-    let reset =
-        churnsaver::breaker::reset(&store, TestClock::new(), shared::config::Provider::Whop)
-            .await
-            .unwrap_err();
+    let reset = churnsaver::breaker::reset(
+        &store,
+        TestClock::new(),
+        shared::edge::config::Provider::Whop,
+    )
+    .await
+    .unwrap_err();
 
     assert!(
         status.to_string().starts_with("listing the breakers: "),

@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::Message;
 use churnsaver::dlq::{self, RedriveReport};
 use churnsaver::local::LocalStack;
 use serde_json::json;
-use shared::ports::{OutboundMessage, Publisher, QueueDepth, QueueProbe};
+use shared::domain::ports::{OutboundMessage, Publisher, QueueDepth, QueueProbe};
 
 use crate::helpers::start_stack;
 

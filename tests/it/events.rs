@@ -95,8 +95,8 @@ const SAMPLE_TIME: i64 = 1_772_366_398;
 
 #[test]
 fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
-    use shared::webhooks::event::normalise;
-    use shared::webhooks::verify::{SigningSecret, VerifyOptions, verify};
+    use shared::domain::webhooks::event::normalise;
+    use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions, verify};
 
     let samples: Vec<String> = sample_names()
         .into_iter()
@@ -110,7 +110,7 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
             .path()
             .trim_start_matches("/webhooks/")
             .to_owned();
-        let source = shared::webhooks::Source::parse(&provider).unwrap();
+        let source = shared::domain::webhooks::Source::parse(&provider).unwrap();
         let secret = SAMPLE_SECRETS
             .iter()
             .find(|(p, _)| *p == provider)
@@ -132,7 +132,7 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
             .unwrap_or_else(|e| panic!("{name}: {}", e.reason_code()));
 
         assert!(
-            event.kind.is_known() || source == shared::webhooks::Source::Standard,
+            event.kind.is_known() || source == shared::domain::webhooks::Source::Standard,
             "{name}: {}",
             event.kind.as_str()
         );
@@ -141,7 +141,7 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
 
 #[tokio::test]
 async fn the_processor_applies_its_sqs_sample() {
-    use shared::state::store::StateStore;
+    use shared::domain::state::store::StateStore;
     let stack = start_stack().await;
     let event: SqsEvent = serde_json::from_str(&fixture("sqs-events-batch.json")).unwrap();
     let response = processor::handle(
@@ -151,7 +151,7 @@ async fn the_processor_applies_its_sqs_sample() {
     .await
     .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    let store = shared::adapters::state::DynamoState::of(&stack.app);
+    let store = shared::aws::state::DynamoState::of(&stack.app);
     let whop = store
         .membership("mem_4HtR8wLq2ZcV1n")
         .await
@@ -165,6 +165,6 @@ async fn the_processor_applies_its_sqs_sample() {
         .unwrap();
     assert_eq!(
         stripe.state().open_signals(),
-        vec![shared::state::model::SignalKind::AtRisk]
+        vec![shared::domain::state::model::SignalKind::AtRisk]
     );
 }

@@ -154,11 +154,11 @@ impl aws_sdk_dynamodb::config::Intercept for RequestLog {
 /// (Whop and Standard Webhooks: `message_id` is the `webhook-id`).
 pub async fn signed_webhook(
     app: &shared::App,
-    source: shared::webhooks::Source,
+    source: shared::domain::webhooks::Source,
     body: &str,
     message_id: &str,
 ) -> http::Request<axum::body::Body> {
-    use shared::webhooks::verify::{SigningSecret, sign};
+    use shared::domain::webhooks::verify::{SigningSecret, sign};
     let secret = churnsaver::local::webhook_secret(app, source.as_str())
         .await
         .unwrap();
@@ -176,8 +176,8 @@ pub async fn signed_webhook(
 
 /// A session of `user` on the stack, as `POST /auth/session` opens one; its bearer token.
 pub async fn open_session(stack: &LocalStack, user: &str) -> String {
-    let issued = shared::adapters::sessions::session_service(&stack.app)
-        .create(user, &shared::auth::sessions::Client::default())
+    let issued = shared::aws::sessions::session_service(&stack.app)
+        .create(user, &shared::domain::auth::sessions::Client::default())
         .await
         .unwrap();
     secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()

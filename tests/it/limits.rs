@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
-use shared::adapters::limits::DynamoFailureCounter;
-use shared::auth::limits::{AuthLimiter, AuthLimits, RATE_SK, Throttled, rate_pk};
-use shared::ports::Clock;
+use shared::aws::limits::DynamoFailureCounter;
+use shared::domain::auth::limits::{AuthLimiter, AuthLimits, RATE_SK, Throttled, rate_pk};
+use shared::domain::ports::Clock;
 
 use crate::helpers::{RequestLog, start_stack};
 

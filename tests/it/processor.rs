@@ -11,10 +11,10 @@ use churnsaver::local::LocalStack;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::App;
-use shared::adapters::state::DynamoState;
-use shared::state::model::{MembershipState, PaymentStatus, SignalKind};
-use shared::state::store::StateStore;
-use shared::webhooks::Source;
+use shared::aws::state::DynamoState;
+use shared::domain::state::model::{MembershipState, PaymentStatus, SignalKind};
+use shared::domain::state::store::StateStore;
+use shared::domain::webhooks::Source;
 use tower::ServiceExt;
 
 use crate::helpers::{RequestLog, receive_all, signed_webhook, start_stack};
@@ -468,10 +468,10 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
 
 #[tokio::test]
 async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
-    use shared::state::observe::{Observed, observe};
+    use shared::domain::state::observe::{Observed, observe};
 
     let stack = start_stack().await;
-    let processor = shared::adapters::state::processor(&stack.app);
+    let processor = shared::aws::state::processor(&stack.app);
     // Sixty days, an event every other day: failures and recoveries, oldest first.
     let bodies: Vec<String> = (0..30)
         .map(|i| {
@@ -533,7 +533,7 @@ async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
     // Late duplicates of compacted events are stale no-ops.
     assert!(matches!(
         processor.process(&bodies[0], 2).await.unwrap(),
-        shared::state::process::Outcome::Stale
+        shared::domain::state::process::Outcome::Stale
     ));
 }
 

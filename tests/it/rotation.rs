@@ -8,9 +8,9 @@ use churnsaver::functions::{Invoker, registry};
 use churnsaver::local::LocalStack;
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::auth::keys::{DEFAULT_TTL, SessionKeys, kid_of};
-use shared::auth::rotation::{self, RotationError, Step};
-use shared::ports::{RotationStore, SecretSource, SystemClock, VersionStage};
+use shared::domain::auth::keys::{DEFAULT_TTL, SessionKeys, kid_of};
+use shared::domain::auth::rotation::{self, RotationError, Step};
+use shared::domain::ports::{RotationStore, SecretSource, SystemClock, VersionStage};
 
 use crate::helpers::start_stack;
 

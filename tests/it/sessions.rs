@@ -7,10 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use shared::App;
-use shared::adapters::sessions::DynamoSessions;
-use shared::auth::keys::{DEFAULT_TTL, SessionKeys};
-use shared::auth::sessions::{Client, SessionError, SessionSettings, Sessions};
-use shared::ports::Clock;
+use shared::aws::sessions::DynamoSessions;
+use shared::domain::auth::keys::{DEFAULT_TTL, SessionKeys};
+use shared::domain::auth::sessions::{Client, SessionError, SessionSettings, Sessions};
+use shared::domain::ports::Clock;
 
 use crate::helpers::{RequestLog, start_stack};
 
@@ -217,7 +217,7 @@ async fn sessions_survive_one_rotation_and_not_two() {
     let before = sessions(&stack.app, &clock, settings(2 * HOUR, 10));
     let token = open(&before, "user_rotated").await;
 
-    shared::auth::rotation::rotate(
+    shared::domain::auth::rotation::rotate(
         &stack.app.secrets_manager,
         &secret_id,
         &uuid::Uuid::new_v4().to_string(),
@@ -239,7 +239,7 @@ async fn sessions_survive_one_rotation_and_not_two() {
         "a warm instance learns the new key"
     );
 
-    shared::auth::rotation::rotate(
+    shared::domain::auth::rotation::rotate(
         &stack.app.secrets_manager,
         &secret_id,
         &uuid::Uuid::new_v4().to_string(),
@@ -276,7 +276,7 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
     let client = reqwest::Client::new();
 
     // State for the user, through the processor.
-    let processor = shared::adapters::state::processor(&stack.app);
+    let processor = shared::aws::state::processor(&stack.app);
     let event = json!({
         "provider": "whop", "event_id": "evt_auth_e2e", "kind": "membership.activated",
         "subject": {"membership_id": "mem_auth", "user_id": "user_e2e"},

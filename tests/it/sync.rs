@@ -9,21 +9,21 @@ use churnsaver::fake_whop::{
     COMPANY_ID, FakeWhop, FakeWhopOptions, LOCAL_API_KEY, membership_json, sample_membership,
 };
 use churnsaver::local::LocalStack;
-use shared::adapters::state::DynamoState;
-use shared::adapters::sync::DynamoRuns;
+use shared::aws::state::DynamoState;
+use shared::aws::sync::DynamoRuns;
 use std::num::NonZeroU32;
 
-use shared::adapters::breaker::DynamoBreakers;
-use shared::breaker::BreakerSettings;
-use shared::client::{ProviderGuard, ResilientClient, RetryPolicy};
-use shared::config::{Provider, ProviderLimits, RateLimit};
-use shared::ports::SystemClock;
-use shared::state::model::{MembershipFacts, Observation, Version};
-use shared::state::store::StateStore;
-use shared::sync::worker::{PageOutcome, SyncError, Syncer};
-use shared::sync::{PageJob, RunStatus, SyncRun, SyncStore};
-use shared::webhooks::Source;
-use shared::whop_api::{SERVICE, SecretKey, WhopApi};
+use shared::aws::breaker::DynamoBreakers;
+use shared::domain::breaker::BreakerSettings;
+use shared::domain::ports::SystemClock;
+use shared::domain::state::model::{MembershipFacts, Observation, Version};
+use shared::domain::state::store::StateStore;
+use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
+use shared::domain::sync::{PageJob, RunStatus, SyncRun, SyncStore};
+use shared::domain::webhooks::Source;
+use shared::edge::config::{Provider, ProviderLimits, RateLimit};
+use shared::providers::client::{ProviderGuard, ResilientClient, RetryPolicy};
+use shared::providers::whop::api::{SERVICE, SecretKey, WhopApi};
 use url::Url;
 
 use crate::helpers::start_stack;
@@ -678,7 +678,7 @@ async fn a_run_whose_last_page_was_counted_is_ended_by_a_repeated_delivery() {
         .page_done(
             &run,
             0,
-            &shared::sync::SyncCounts::default(),
+            &shared::domain::sync::SyncCounts::default(),
             true,
             now,
             now,

@@ -8,8 +8,8 @@ use churnsaver::local::{LocalStack, webhook_secret};
 use http::Request;
 use serde_json::{Value, json};
 use shared::App;
-use shared::webhooks::Source;
-use shared::webhooks::verify::{SigningSecret, sign};
+use shared::domain::webhooks::Source;
+use shared::domain::webhooks::verify::{SigningSecret, sign};
 use tower::ServiceExt;
 
 use crate::helpers::{RequestLog, receive_all, start_stack};

@@ -13,8 +13,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Url;
 use serde_json::{Value, json};
-use shared::auth::whop_token::{ISSUER, TokenError, TokenSettings, WhopKeys, WhopUser, verify};
-use shared::ports::Clock;
+use shared::domain::ports::Clock;
+use shared::providers::whop::user_token::{
+    ISSUER, TokenError, TokenSettings, WhopKeys, WhopUser, verify,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -14,14 +14,14 @@ use axum::{Json, Router};
 use lambda_runtime::LambdaEvent;
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::adapters::limits::{DynamoFailureCounter, auth_limiter};
-use shared::adapters::sessions::{SessionService, session_service};
-use shared::auth::limits::AuthLimiter;
-use shared::auth::sessions::{self, Client, SessionError};
-use shared::auth::whop_token::{self, TokenSettings, WhopKeys};
-use shared::error::EventError;
-use shared::ports::SystemClock;
-use shared::telemetry::fingerprint;
+use shared::aws::limits::{DynamoFailureCounter, auth_limiter};
+use shared::aws::sessions::{SessionService, session_service};
+use shared::domain::auth::limits::AuthLimiter;
+use shared::domain::auth::sessions::{self, Client, SessionError};
+use shared::domain::fingerprint;
+use shared::domain::ports::SystemClock;
+use shared::edge::error::EventError;
+use shared::providers::whop::user_token::{self, TokenSettings, WhopKeys};
 use shared::{ApiError, App};
 
 /// The header Whop's iframe proxy puts its user token in.
@@ -80,7 +80,7 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(delete_session),
         )
         .route("/auth/sessions", get(list_sessions).delete(delete_sessions))
-        .fallback(shared::http::route_not_found)
+        .fallback(shared::edge::http::route_not_found)
         .with_state(Arc::new(AuthState::new(app)))
 }
 
@@ -96,7 +96,7 @@ fn token_settings(app: &App) -> TokenSettings {
 
 /// The caller's address, for the failure count (one bucket when API Gateway gave none).
 fn client_ip(parts: &Parts) -> String {
-    shared::http::source_ip(&parts.extensions)
+    shared::edge::http::source_ip(&parts.extensions)
         .unwrap_or("unknown")
         .to_owned()
 }
@@ -168,7 +168,7 @@ async fn create_session(
         };
         return Err(refuse(&state.limiter, &ip, "missing_user_token", None, error).await);
     };
-    let user = match whop_token::verify(
+    let user = match user_token::verify(
         token,
         state.whop_keys()?,
         &state.token_settings,

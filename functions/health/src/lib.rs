@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::adapters::breaker::shared_breaker;
-use shared::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
-use shared::metrics::Metrics;
-use shared::ports::{Clock, SystemClock};
+use shared::aws::breaker::shared_breaker;
+use shared::domain::metrics::Metrics;
+use shared::domain::ports::{Clock, SystemClock};
+use shared::edge::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
 use shared::{ApiError, App};
 
 pub fn router(app: Arc<App>) -> Router {
@@ -18,7 +18,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health/db", get(db))
         .route("/health/webhooks", get(webhooks))
         .route("/health/external", get(external))
-        .fallback(shared::http::route_not_found)
+        .fallback(shared::edge::http::route_not_found)
         .with_state(app)
 }
 

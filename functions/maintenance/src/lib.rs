@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::App;
-use shared::error::EventError;
+use shared::edge::error::EventError;
 
 pub async fn handle(_app: Arc<App>, _event: LambdaEvent<Value>) -> Result<Value, EventError> {
     Err(EventError::NotImplemented {

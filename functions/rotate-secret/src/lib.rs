@@ -1,13 +1,13 @@
 //! The rotation function for the session signing keys (Secrets Manager's four steps). The steps
-//! themselves are in [`shared::auth::rotation`]; this parses the event and maps the errors.
+//! themselves are in [`shared::domain::auth::rotation`]; this parses the event and maps the errors.
 
 use std::sync::Arc;
 
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use lambda_runtime::LambdaEvent;
 use shared::App;
-use shared::auth::rotation::{self, RotationError, Step};
-use shared::error::EventError;
+use shared::domain::auth::rotation::{self, RotationError, Step};
+use shared::edge::error::EventError;
 
 pub async fn handle(
     app: Arc<App>,
@@ -46,7 +46,7 @@ fn event_error(error: RotationError) -> EventError {
 
 #[cfg(test)]
 mod tests {
-    use shared::ports::DependencyError;
+    use shared::domain::ports::DependencyError;
 
     use super::*;
 

@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::serve_events(rotate_secret::handle).await
+    shared::edge::runtime::serve_events(rotate_secret::handle).await
 }

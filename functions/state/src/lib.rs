@@ -8,26 +8,26 @@ use axum::http::Extensions;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::adapters::state::DynamoState;
-use shared::state::{MembershipView, UserMemberships, Viewer};
+use shared::aws::state::DynamoState;
+use shared::domain::state::{MembershipView, UserMemberships, Viewer};
 use shared::{ApiError, App};
 
 #[expect(
     clippy::needless_pass_by_value,
-    reason = "every function's router takes the App by value (shared::runtime::serve_http)"
+    reason = "every function's router takes the App by value (shared::edge::runtime::serve_http)"
 )]
 pub fn router(app: Arc<App>) -> Router {
     let store = DynamoState::of(&app);
     Router::new()
         .route("/memberships/{id}", get(membership))
         .route("/users/{id}/memberships", get(user_memberships))
-        .fallback(shared::http::route_not_found)
+        .fallback(shared::edge::http::route_not_found)
         .with_state(Arc::new(store))
 }
 
 /// The signed-in user the authorizer admitted; a request without one never reads state.
 fn viewer(extensions: &Extensions) -> Result<Viewer<'_>, ApiError> {
-    shared::http::authorizer_field(extensions, "user_id")
+    shared::edge::http::authorizer_field(extensions, "user_id")
         .map(Viewer::User)
         .ok_or(ApiError::Forbidden)
 }
@@ -37,7 +37,7 @@ async fn membership(
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MembershipView>, ApiError> {
-    shared::state::membership(store.as_ref(), &path_id(id)?, viewer(&extensions)?)
+    shared::domain::state::membership(store.as_ref(), &path_id(id)?, viewer(&extensions)?)
         .await
         .map(Json)
 }
@@ -68,7 +68,7 @@ async fn user_memberships(
             })
         })
         .transpose()?;
-    shared::state::user_memberships(
+    shared::domain::state::user_memberships(
         store.as_ref(),
         &path_id(id)?,
         viewer(&extensions)?,

@@ -14,9 +14,9 @@ use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::adapters::sync::{AppSyncer, syncer};
-use shared::error::EventError;
-use shared::sync::worker::{SyncError, SyncRequest, SyncStarted};
+use shared::aws::sync::{AppSyncer, syncer};
+use shared::domain::sync::worker::{SyncError, SyncRequest, SyncStarted};
+use shared::edge::error::EventError;
 use shared::{ApiError, App};
 
 /// Per-process state: the syncer is built on first use (its HTTP client loads the trust store)
@@ -48,7 +48,7 @@ impl SyncState {
 pub fn router(state: Arc<SyncState>) -> Router {
     Router::new()
         .route("/sync", post(start))
-        .fallback(shared::http::route_not_found)
+        .fallback(shared::edge::http::route_not_found)
         .with_state(state)
 }
 
@@ -59,7 +59,7 @@ async fn start(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let user_id =
-        shared::http::authorizer_field(&extensions, "user_id").ok_or(ApiError::Forbidden)?;
+        shared::edge::http::authorizer_field(&extensions, "user_id").ok_or(ApiError::Forbidden)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -115,7 +115,8 @@ struct ScheduledRun {
 pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<Value, EventError> {
     match Trigger::classify(event.payload)? {
         Trigger::Http(request) => {
-            let response = shared::http::serve_api_gateway_event(router(state), *request).await;
+            let response =
+                shared::edge::http::serve_api_gateway_event(router(state), *request).await;
             to_value(&response)
         }
         Trigger::Jobs(batch) => {
@@ -128,7 +129,7 @@ pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<
                     .filter_map(|r| r.message_id.clone())
                     .collect(),
             };
-            to_value(&shared::runtime::batch_failures(failed))
+            to_value(&shared::edge::runtime::batch_failures(failed))
         }
         Trigger::Schedule(input) => scheduled(&state, input).await,
     }

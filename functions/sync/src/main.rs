@@ -1,6 +1,6 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::serve_events_with(
+    shared::edge::runtime::serve_events_with(
         |app| std::sync::Arc::new(sync::SyncState::new(app)),
         sync::handle,
     )

@@ -9,14 +9,14 @@ use axum::routing::post;
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::json;
-use shared::adapters::claims::DynamoClaims;
-use shared::metrics::Metrics;
-use shared::ports::SystemClock;
-use shared::webhooks::ingest::{
+use shared::aws::claims::DynamoClaims;
+use shared::domain::metrics::Metrics;
+use shared::domain::ports::SystemClock;
+use shared::domain::webhooks::ingest::{
     Accepted, IngestDeps, IngestError, MAX_BODY_BYTES, check_content_type, ingest, parse_provider,
 };
-use shared::webhooks::keys::Keyring;
-use shared::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
+use shared::domain::webhooks::keys::Keyring;
+use shared::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
 use shared::{ApiError, App};
 
 /// Built once per cold start: the key cache lives as long as the warm function.
@@ -50,7 +50,7 @@ impl WebhookState {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/webhooks/{provider}", post(receive))
-        .fallback(shared::http::route_not_found)
+        .fallback(shared::edge::http::route_not_found)
         .with_state(Arc::new(WebhookState::new(app)))
 }
 

@@ -12,7 +12,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
-use shared::state::store::{STATE_SK, membership_pk};
+use shared::domain::state::store::{STATE_SK, membership_pk};
 
 const MEMBERSHIP: &str = "mem_4HtR8wLq2ZcV1n";
 
@@ -85,7 +85,7 @@ fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::telemetry::init();
+    shared::edge::telemetry::init();
     let mut moto = tokio::task::spawn_blocking(MotoServer::start).await??;
     let stack = LocalStack::start(LocalOptions {
         template: churnsaver::template_path(),
@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let app = &stack.app;
-    let processor = shared::adapters::state::processor(app);
+    let processor = shared::aws::state::processor(app);
     let mut previous = 0;
     let mut previous_observations = 0;
     let mut units = Vec::new();

@@ -17,7 +17,7 @@ use churnsaver::fake_whop::{COMPANY_ID, FakeWhop, FakeWhopOptions};
 use churnsaver::functions::invoker;
 use churnsaver::local::{LocalOptions, LocalStack, poll_queue, queue_workers};
 use churnsaver::moto::MotoServer;
-use shared::sync::RunStatus;
+use shared::domain::sync::RunStatus;
 
 const RATE_REQUESTS: usize = 20;
 const RATE_WINDOW: Duration = Duration::from_secs(10);
@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
         )));
     }
 
-    let syncer = shared::adapters::sync::syncer(&app)?;
+    let syncer = shared::aws::sync::syncer(&app)?;
     let rate = RATE_REQUESTS as f64 / RATE_WINDOW.as_secs_f64();
     // First into an empty store (every membership is written), then again with the store in
     // step (nothing to write): the second shows the pacing alone.

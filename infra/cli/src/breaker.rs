@@ -3,9 +3,9 @@
 //! here rather than the in-process fallback the functions use.
 
 use anyhow::{Context, anyhow, bail};
-use shared::breaker::{Breaker, BreakerStore, BreakerView, SharedBreaker};
-use shared::config::Provider;
-use shared::ports::Clock;
+use shared::domain::breaker::{Breaker, BreakerStore, BreakerView, SharedBreaker};
+use shared::domain::ports::Clock;
+use shared::edge::config::Provider;
 
 /// A name that is no provider's, so no breaker of ours carries it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

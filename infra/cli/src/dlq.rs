@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
     MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use chrono::{DateTime, Utc};
-use shared::config::Queues;
+use shared::edge::config::Queues;
 
 /// SQS's largest batch, for receives and every batch call.
 const BATCH: usize = 10;

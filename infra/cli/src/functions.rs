@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::App;
-use shared::error::EventError;
+use shared::edge::error::EventError;
 
 /// Invokes a function as Lambda does: a JSON event in, a JSON response or an error message out.
 pub type Invoker = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync>;

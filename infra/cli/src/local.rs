@@ -385,7 +385,7 @@ pub fn http_router(
         .fold(Router::new(), |router, (path, methods)| {
             router.route(&path, methods)
         })
-        .fallback(shared::http::route_not_found);
+        .fallback(shared::edge::http::route_not_found);
     served.sort();
     Ok((router, served))
 }

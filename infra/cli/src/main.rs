@@ -294,7 +294,7 @@ fn main() -> ExitCode {
             template,
             parameters,
         } => {
-            shared::telemetry::init();
+            shared::edge::telemetry::init();
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -433,7 +433,7 @@ async fn send(
 
 async fn sessions(command: SessionsCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let sessions = shared::adapters::sessions::session_service(&app);
+    let sessions = shared::aws::sessions::session_service(&app);
     match command {
         SessionsCommand::List { user } => {
             let live = sessions
@@ -461,7 +461,7 @@ async fn sessions(command: SessionsCommand) -> anyhow::Result<ExitCode> {
             println!("revoked {revoked} live session(s) of {user}");
         }
         SessionsCommand::Create { user } => {
-            let client = shared::auth::sessions::Client {
+            let client = shared::domain::auth::sessions::Client {
                 ip: None,
                 user_agent: Some("churnsaver sessions create".to_owned()),
             };
@@ -482,8 +482,14 @@ fn unix(seconds: i64) -> String {
 
 async fn state_show(membership_id: &str) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let store = shared::adapters::state::DynamoState::of(&app);
-    match shared::state::membership(&store, membership_id, shared::state::Viewer::Operator).await {
+    let store = shared::aws::state::DynamoState::of(&app);
+    match shared::domain::state::membership(
+        &store,
+        membership_id,
+        shared::domain::state::Viewer::Operator,
+    )
+    .await
+    {
         Ok(view) => {
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(ExitCode::SUCCESS)
@@ -506,7 +512,7 @@ async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("the stack has no SESSION_KEYS_SECRET_ID"))?;
     // Every step is idempotent on the token, so rerunning with it resumes where a failure stopped.
     let token = token.unwrap_or_else(uuid::Uuid::new_v4).to_string();
-    let rotated = shared::auth::rotation::rotate(&app.secrets_manager, secret_id, &token)
+    let rotated = shared::domain::auth::rotation::rotate(&app.secrets_manager, secret_id, &token)
         .await
         .with_context(|| {
             format!("rotating {secret_id} (to resume: churnsaver keys rotate --token {token})")
@@ -521,10 +527,10 @@ async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
 }
 
 async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
-    use shared::sync::SyncStore;
+    use shared::domain::sync::SyncStore;
 
     let app = target::connect().await?;
-    let syncer = shared::adapters::sync::syncer(&app)?;
+    let syncer = shared::aws::sync::syncer(&app)?;
     match command {
         SyncCommand::Start {
             since,
@@ -534,7 +540,7 @@ async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
             let since = since
                 .as_deref()
                 .map(|text| {
-                    shared::webhooks::event::parse_time_str(text)
+                    shared::domain::webhooks::event::parse_time_str(text)
                         .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or Unix seconds"))
                 })
                 .transpose()?;
@@ -547,11 +553,13 @@ async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
             }
             let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
             println!("{}", churnsaver::runs::describe(&run));
-            Ok(if run.status == shared::sync::RunStatus::Completed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(
+                if run.status == shared::domain::sync::RunStatus::Completed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         SyncCommand::Status { run_id, count } => {
             let runs = match run_id {
@@ -579,7 +587,7 @@ async fn breakers(command: BreakerCommand) -> anyhow::Result<ExitCode> {
     match command {
         BreakerCommand::Status => {
             let app = target::connect().await?;
-            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            let store = shared::aws::breaker::DynamoBreakers::of(&app);
             for line in churnsaver::breaker::status(&store).await? {
                 println!("{line}");
             }
@@ -588,9 +596,10 @@ async fn breakers(command: BreakerCommand) -> anyhow::Result<ExitCode> {
             // Refused before reaching for a stack: a typo must not look like a stack problem.
             let provider = churnsaver::breaker::provider(&name)?;
             let app = target::connect().await?;
-            let store = shared::adapters::breaker::DynamoBreakers::of(&app);
+            let store = shared::aws::breaker::DynamoBreakers::of(&app);
             let line =
-                churnsaver::breaker::reset(&store, shared::ports::SystemClock, provider).await?;
+                churnsaver::breaker::reset(&store, shared::domain::ports::SystemClock, provider)
+                    .await?;
             println!("{line}");
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::sync::{SyncRun, SyncStore};
+use shared::domain::sync::{SyncRun, SyncStore};
 
 /// How often a followed run is re-read.
 const POLL: Duration = Duration::from_secs(1);
@@ -16,7 +16,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub fn is_stalled(run: &SyncRun, now: DateTime<Utc>) -> bool {
     !run.status.is_finished()
         && run.paused_until.is_none_or(|until| until < now)
-        && now - run.updated_at > shared::sync::worker::LEASE
+        && now - run.updated_at > shared::domain::sync::worker::LEASE
 }
 
 /// One line: id, status, pages, counts, and why it paused or failed.

@@ -7,8 +7,10 @@ use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
-use shared::webhooks::Source;
-use shared::webhooks::verify::{self, DEFAULT_TOLERANCE_SECS, SigningSecret, VerifyOptions};
+use shared::domain::webhooks::Source;
+use shared::domain::webhooks::verify::{
+    self, DEFAULT_TOLERANCE_SECS, SigningSecret, VerifyOptions,
+};
 
 /// Which of Whop's schemes to sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -17,8 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use shared::webhooks::event::{Event, QueuedEvent, normalise};
-use shared::webhooks::{Scheme, Source, Verified};
+use shared::domain::webhooks::event::{Event, QueuedEvent, normalise};
+use shared::domain::webhooks::{Scheme, Source, Verified};
 
 const SCHEMES: [Scheme; 4] = [
     Scheme::StandardWebhooks,

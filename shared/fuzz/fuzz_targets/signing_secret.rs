@@ -11,8 +11,8 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use shared::webhooks::Source;
-use shared::webhooks::verify::{self, SecretError, SigningSecret, VerifyOptions, sign};
+use shared::domain::webhooks::Source;
+use shared::domain::webhooks::verify::{self, SecretError, SigningSecret, VerifyOptions, sign};
 
 const NOW: i64 = 1_700_000_000;
 const BODY: &[u8] = br#"{"type":"membership.activated","data":{"id":"mem_1"}}"#;

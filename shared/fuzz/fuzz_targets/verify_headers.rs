@@ -19,8 +19,8 @@ use std::sync::LazyLock;
 use arbitrary::Arbitrary;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use shared::webhooks::Source;
-use shared::webhooks::verify::{
+use shared::domain::webhooks::Source;
+use shared::domain::webhooks::verify::{
     self, SigningSecret, VerifyError, VerifyOptions, sign, sign_whop_bare, sign_whop_legacy,
 };
 

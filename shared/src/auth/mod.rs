@@ -1,9 +1,0 @@
-//! Authentication of the people who use the app: Whop user tokens ([`whop_token`]) establish
-//! revocable sessions ([`sessions`]) signed with rotated keys ([`keys`], [`rotation`]); failed
-//! attempts are counted per source IP ([`limits`]).
-
-pub mod keys;
-pub mod limits;
-pub mod rotation;
-pub mod sessions;
-pub mod whop_token;

@@ -1,0 +1,161 @@
+//! [`ClaimStore`] over DynamoDB's `webhook-events` table.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+
+use super::dependency_error;
+use crate::domain::ports::DependencyError;
+use crate::domain::webhooks::claims::{
+    ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore, ProcessingLog, ProcessingMark,
+};
+
+/// The webhook-events table.
+#[derive(Debug, Clone)]
+pub struct DynamoClaims {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoClaims {
+    /// The stack's webhook-events table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.webhook_events.clone(),
+        }
+    }
+}
+
+const CLAIM_CONDITION: &str =
+    "attribute_not_exists(pk) OR expires_at < :now OR (#status = :received AND lock_until < :now)";
+
+fn record_from(
+    item: Option<&std::collections::HashMap<String, AttributeValue>>,
+) -> Result<Option<Box<ClaimRecord>>, DependencyError> {
+    item.filter(|item| !item.is_empty())
+        .map(|item| {
+            serde_dynamo::from_item(item.clone())
+                .map(Box::new)
+                .map_err(|e| DependencyError::Other(format!("unreadable webhook-events item: {e}")))
+        })
+        .transpose()
+}
+
+impl ClaimStore for DynamoClaims {
+    async fn claim(
+        &self,
+        record: &ClaimRecord,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, DependencyError> {
+        let item = serde_dynamo::to_item(record)
+            .map_err(|e| DependencyError::Other(format!("cannot encode the claim: {e}")))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(
+                ":received",
+                AttributeValue::S(ClaimStatus::Received.as_str().to_owned()),
+            )
+            // The replaced record on success (a takeover), the blocking one on failure: either
+            // way no second request.
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(ClaimOutcome::Claimed {
+                taken_over: record_from(output.attributes())?,
+            }),
+            Err(error) => match error.as_service_error() {
+                Some(e) if e.is_conditional_check_failed_exception() => {
+                    let existing = match e {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            record_from(c.item())?
+                        }
+                        _ => None,
+                    };
+                    existing.map(ClaimOutcome::Exists).ok_or_else(|| {
+                        DependencyError::Other(
+                            "condition failed without the existing item".to_owned(),
+                        )
+                    })
+                }
+                _ => Err(dependency_error(&error)),
+            },
+        }
+    }
+
+    async fn release(&self, pk: &str, claim_id: &str) -> Result<(), DependencyError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .condition_expression("claim_id = :claim_id")
+            .expression_attribute_values(":claim_id", AttributeValue::S(claim_id.to_owned()))
+            .send()
+            .await;
+        // Not applied: someone took the claim over meanwhile, theirs to keep.
+        super::applied(result)?;
+        Ok(())
+    }
+}
+
+impl ProcessingLog for DynamoClaims {
+    async fn mark(&self, pk: &str, mark: &ProcessingMark) -> Result<bool, DependencyError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .expression_attribute_names("#status", "status");
+        let request = match mark {
+            ProcessingMark::Processed {
+                at,
+                latency_ms,
+                attempt,
+            } => request
+                .update_expression(
+                    "SET #status = :status, processed_at = :at, latency_ms = :latency, \
+                     attempts = :attempt REMOVE last_error",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":at",
+                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .expression_attribute_values(":latency", AttributeValue::N(latency_ms.to_string()))
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string())),
+            ProcessingMark::Failed { at, attempt, error } => request
+                .update_expression(
+                    "SET #status = :status, failed_at = :at, attempts = :attempt, last_error = :error",
+                )
+                .condition_expression("attribute_exists(pk) AND #status <> :processed")
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(ClaimStatus::Failed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":processed",
+                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":at",
+                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+                .expression_attribute_values(":error", AttributeValue::S(error.clone())),
+        };
+        Ok(super::applied(request.send().await)?.is_some())
+    }
+}

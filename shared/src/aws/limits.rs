@@ -1,0 +1,112 @@
+//! [`FailureCounter`] over DynamoDB's `state` table: one item per IP and window, pk
+//! `RATE#<ip>#<window start>` ([`rate_pk`]), sk [`RATE_SK`], holding `count` and `expires_at`
+//! (the window's end in epoch seconds, the table's TTL attribute).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::dependency_error;
+use crate::domain::auth::limits::{AuthLimiter, FailureCounter, RATE_SK, rate_pk};
+use crate::domain::ports::{DependencyError, SystemClock};
+
+/// Failure counts in the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoFailureCounter {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoFailureCounter {
+    /// The stack's state table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.state.clone(),
+        }
+    }
+}
+
+/// The limiter over the stack's state table with the configured limits, as the auth routes and
+/// the authorizer run it.
+pub fn auth_limiter(app: &crate::App) -> AuthLimiter<DynamoFailureCounter, SystemClock> {
+    AuthLimiter::new(
+        DynamoFailureCounter::of(app),
+        SystemClock,
+        app.config.auth_limits,
+    )
+}
+
+fn key(ip: &str, window_start: i64) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (
+            "pk".to_owned(),
+            AttributeValue::S(rate_pk(ip, window_start)),
+        ),
+        ("sk".to_owned(), AttributeValue::S(RATE_SK.to_owned())),
+    ])
+}
+
+fn count_of(item: Option<&HashMap<String, AttributeValue>>) -> Result<u64, DependencyError> {
+    let Some(count) = item.and_then(|item| item.get("count")) else {
+        return Ok(0);
+    };
+    count
+        .as_n()
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| DependencyError::Other("unreadable rate-limit item: count".to_owned()))
+}
+
+impl FailureCounter for DynamoFailureCounter {
+    async fn record_failure(
+        &self,
+        ip: &str,
+        window_start: i64,
+        window_secs: u64,
+    ) -> Result<u64, DependencyError> {
+        let expires_at = i64::try_from(window_secs)
+            .ok()
+            .and_then(|secs| window_start.checked_add(secs))
+            .ok_or_else(|| DependencyError::Other("the window ends past 2^63 s".to_owned()))?;
+        // One request: the count comes back with the increment, and the first failure of the
+        // window sets its expiry.
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(ip, window_start)))
+            .update_expression("ADD #count :one SET #expires_at = if_not_exists(#expires_at, :end)")
+            // `count` is a DynamoDB reserved word.
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":end", AttributeValue::N(expires_at.to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        match count_of(output.attributes())? {
+            0 => Err(DependencyError::Other(
+                "UpdateItem returned no count".to_owned(),
+            )),
+            count => Ok(count),
+        }
+    }
+
+    async fn failures(&self, ip: &str, window_start: i64) -> Result<u64, DependencyError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(ip, window_start)))
+            .projection_expression("#count")
+            .expression_attribute_names("#count", "count")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        count_of(output.item())
+    }
+}

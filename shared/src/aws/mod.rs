@@ -1,0 +1,74 @@
+//! Implementations of [`crate::domain::ports`] over AWS (DynamoDB, SQS, Secrets Manager) and HTTP.
+
+pub mod breaker;
+pub mod claims;
+pub mod dynamo;
+pub mod http;
+pub mod limits;
+pub mod secrets;
+pub mod sessions;
+pub mod sqs;
+pub mod state;
+pub mod sync;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::domain::ports::DependencyError;
+
+/// The output of a conditional write, `None` when only its condition failed (the write was not
+/// applied, which callers expect as a normal outcome), or the classified error.
+pub(crate) fn applied<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, DependencyError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(dependency_error(&error)),
+    }
+}
+
+/// Classifies an AWS SDK error without leaking request details.
+pub(crate) fn dependency_error<E, R>(error: &SdkError<E, R>) -> DependencyError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match error {
+        SdkError::TimeoutError(_) => DependencyError::Timeout,
+        SdkError::DispatchFailure(failure) => {
+            DependencyError::Unreachable(if failure.is_timeout() {
+                "timed out connecting".to_owned()
+            } else {
+                "connection failed".to_owned()
+            })
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            match code {
+                "ResourceNotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist" => DependencyError::NotFound,
+                "AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException" => {
+                    DependencyError::AccessDenied
+                }
+                other => DependencyError::Other(other.to_owned()),
+            }
+        }
+        other => DependencyError::Other(
+            other
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                .unwrap_or("request failed")
+                .to_owned(),
+        ),
+    }
+}

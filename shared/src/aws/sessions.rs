@@ -1,0 +1,142 @@
+//! [`SessionStore`] over DynamoDB's `sessions` table (GSI `by_user`: `user_id`, `created_at`).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::dependency_error;
+use crate::domain::auth::keys::SessionKeys;
+use crate::domain::auth::sessions::{SessionRecord, SessionStore, Sessions};
+use crate::domain::ports::DependencyError;
+
+/// The index listing a user's sessions.
+pub const USER_INDEX: &str = "by_user";
+/// A user holds few sessions (the cap); stop listing past this many.
+const MAX_LISTED: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct DynamoSessions {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoSessions {
+    /// The stack's sessions table.
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.sessions.clone(),
+        }
+    }
+}
+
+fn unreadable(error: &serde_dynamo::Error) -> DependencyError {
+    DependencyError::Other(format!("unreadable sessions item: {error}"))
+}
+
+impl SessionStore for DynamoSessions {
+    async fn put(&self, record: &SessionRecord) -> Result<(), DependencyError> {
+        let item = serde_dynamo::to_item(record).map_err(|e| unreadable(&e))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| dependency_error(&e))
+    }
+
+    async fn get(&self, pk: &str) -> Result<Option<SessionRecord>, DependencyError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        output
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| unreadable(&e)))
+            .transpose()
+    }
+
+    async fn extend(
+        &self,
+        pk: &str,
+        expires_at: i64,
+        last_seen: i64,
+    ) -> Result<bool, DependencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .update_expression("SET expires_at = :expires, last_seen = :seen")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(":seen", AttributeValue::N(last_seen.to_string()))
+            .send()
+            .await;
+        Ok(super::applied(result)?.is_some())
+    }
+
+    async fn delete(&self, pk: &str) -> Result<(), DependencyError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| dependency_error(&e))
+    }
+
+    async fn of_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, DependencyError> {
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(USER_INDEX)
+                .key_condition_expression("user_id = :user")
+                .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dependency_error(&e))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(serde_dynamo::from_item(item).map_err(|e| unreadable(&e))?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || records.len() >= MAX_LISTED {
+                return Ok(records);
+            }
+        }
+    }
+}
+
+/// Sessions as the auth function and the authorizer use them.
+pub type SessionService =
+    Sessions<DynamoSessions, aws_sdk_secretsmanager::Client, crate::domain::ports::SystemClock>;
+
+/// The stack's sessions: its table, its signing keys (`SESSION_KEYS_SECRET_ID`) and settings.
+/// Without a configured key secret every session operation fails as a dependency (503), never
+/// open.
+pub fn session_service(app: &crate::App) -> SessionService {
+    Sessions {
+        store: DynamoSessions::of(app),
+        keys: SessionKeys::new(
+            app.secrets_manager.clone(),
+            crate::domain::ports::SystemClock,
+            app.config.secrets.session_keys.clone().unwrap_or_default(),
+            crate::domain::auth::keys::DEFAULT_TTL,
+        ),
+        clock: crate::domain::ports::SystemClock,
+        settings: app.config.sessions,
+    }
+}

@@ -1,0 +1,471 @@
+//! [`SyncStore`] over the `state` table, and the syncer the sync function runs.
+//!
+//! Items (pk `SYNC#whop`):
+//! - `RUN#<run id>`: a run. Counts, pages and the set of done page numbers are separate attributes
+//!   so a page adds to them in one conditional UpdateItem.
+//! - `LOCK#<scope key>`: the run holding a scope, with a lease. Taken together with the run's
+//!   creation in one transaction; released when the run ends; a lapsed lease can be taken over.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use super::breaker::{DynamoBreakers, provider_client, provider_guard};
+use super::state::DynamoState;
+use super::{applied, dependency_error};
+use crate::domain::ports::{DependencyError, SystemClock};
+use crate::domain::sync::worker::{SyncError, Syncer};
+use crate::domain::sync::{
+    PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, USER_SYNC_COOLDOWN,
+};
+use crate::providers::client::{ProviderGuard, RetryPolicy};
+use crate::providers::whop::api::{SecretKey, WhopApi};
+
+/// How long run items are kept after they start (TTL).
+const RUN_RETENTION: TimeDelta = TimeDelta::days(90);
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Runs in the state table.
+#[derive(Debug, Clone)]
+pub struct DynamoRuns {
+    pub client: Client,
+    pub table: String,
+}
+
+impl DynamoRuns {
+    pub fn of(app: &crate::App) -> Self {
+        Self {
+            client: app.dynamodb.clone(),
+            table: app.config.tables.state.clone(),
+        }
+    }
+}
+
+/// The syncer as the sync function runs it.
+pub type AppSyncer = Syncer<
+    ProviderGuard<DynamoBreakers, SystemClock>,
+    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    DynamoState,
+    DynamoRuns,
+    aws_sdk_sqs::Client,
+>;
+
+/// Builds the syncer over the stack; once per process, so its rate limits and caches persist.
+pub fn syncer(app: &crate::App) -> Result<AppSyncer, SyncError> {
+    let config = &app.config;
+    let company_id = config
+        .whop_company_id
+        .clone()
+        .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
+    let key_secret = config
+        .secrets
+        .whop_api_key
+        .clone()
+        .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
+    let client = provider_client(app, RetryPolicy::default(), provider_guard(app))
+        .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
+    let api =
+        WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
+    Ok(Syncer {
+        api,
+        state: DynamoState::of(app),
+        runs: DynamoRuns::of(app),
+        publisher: app.sqs.clone(),
+        queue_url: config.queues.sync_jobs.clone(),
+        company_id,
+        clock: std::sync::Arc::new(SystemClock),
+        deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
+    })
+}
+
+fn pk() -> String {
+    format!("SYNC#{PROVIDER}")
+}
+
+fn run_sk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+
+fn lock_sk(scope: &Scope) -> String {
+    format!("LOCK#{}", scope.lock_key())
+}
+
+fn key(sk: String) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk())),
+        ("sk".to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn millis(time: DateTime<Utc>) -> AttributeValue {
+    n(time.timestamp_millis())
+}
+
+fn unreadable(what: &str) -> DependencyError {
+    DependencyError::Other(format!("unreadable sync item: {what}"))
+}
+
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    let ms: i64 = item.get(name)?.as_n().ok()?.parse().ok()?;
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name)?.as_s().ok().cloned()
+}
+
+const COUNT_ATTRIBUTES: [&str; 5] = [
+    "c_seen",
+    "c_unchanged",
+    "c_drifted",
+    "c_newer_locally",
+    "c_skipped",
+];
+
+fn run_item(run: &SyncRun) -> Result<Item, DependencyError> {
+    let scope = serde_json::to_string(&run.scope)
+        .map_err(|e| DependencyError::Other(format!("cannot encode the scope: {e}")))?;
+    let mut item = key(run_sk(&run.run_id));
+    item.extend([
+        ("run_id".to_owned(), s(&run.run_id)),
+        ("scope".to_owned(), s(scope)),
+        ("trigger".to_owned(), s(&run.trigger)),
+        ("status".to_owned(), s(run.status.as_str())),
+        ("started_at".to_owned(), millis(run.started_at)),
+        ("updated_at".to_owned(), millis(run.updated_at)),
+        ("pages".to_owned(), n(run.pages)),
+        (
+            "expires_at".to_owned(),
+            n((run.started_at + RUN_RETENTION).timestamp()),
+        ),
+    ]);
+    for (attribute, (_, value)) in COUNT_ATTRIBUTES.iter().zip(run.counts.named()) {
+        item.insert((*attribute).to_owned(), n(value));
+    }
+    Ok(item)
+}
+
+fn from_item(item: &Item) -> Result<SyncRun, DependencyError> {
+    let scope: Scope = text(item, "scope")
+        .and_then(|scope| serde_json::from_str(&scope).ok())
+        .ok_or_else(|| unreadable("scope"))?;
+    let count = |i: usize| number(item, COUNT_ATTRIBUTES[i]).unwrap_or(0);
+    let done_pages: BTreeSet<u64> = match item.get("done") {
+        Some(AttributeValue::Ns(numbers)) => {
+            numbers.iter().filter_map(|p| p.parse().ok()).collect()
+        }
+        _ => BTreeSet::new(),
+    };
+    Ok(SyncRun {
+        run_id: text(item, "run_id").ok_or_else(|| unreadable("run_id"))?,
+        scope,
+        trigger: text(item, "trigger").unwrap_or_default(),
+        status: text(item, "status")
+            .as_deref()
+            .and_then(RunStatus::parse)
+            .ok_or_else(|| unreadable("status"))?,
+        started_at: time(item, "started_at").ok_or_else(|| unreadable("started_at"))?,
+        updated_at: time(item, "updated_at").ok_or_else(|| unreadable("updated_at"))?,
+        finished_at: time(item, "finished_at"),
+        pages: number(item, "pages").unwrap_or(0),
+        last_page: number(item, "last_page"),
+        counts: SyncCounts {
+            seen: count(0),
+            unchanged: count(1),
+            drifted: count(2),
+            newer_locally: count(3),
+            skipped: count(4),
+        },
+        paused_until: time(item, "paused_until"),
+        last_error: text(item, "last_error"),
+        done_pages,
+    })
+}
+
+impl DynamoRuns {
+    /// Extends `run`'s hold on its scope; best effort (a lapsed lease only lets another run start).
+    async fn extend_lease(&self, run: &SyncRun, lease_until: DateTime<Utc>) {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(lock_sk(&run.scope))))
+            .update_expression("SET lease_until = :lease, expires_at = :expires")
+            .condition_expression("run_id = :run")
+            .expression_attribute_values(":lease", millis(lease_until))
+            .expression_attribute_values(
+                ":expires",
+                n((lease_until + TimeDelta::days(1)).timestamp()),
+            )
+            .expression_attribute_values(":run", s(&run.run_id))
+            .send()
+            .await;
+        // Not applied: another run holds the scope now.
+        if let Err(error) = applied(result) {
+            tracing::warn!(run.id = %run.run_id, %error, "could not extend the run's lease");
+        }
+    }
+
+    /// The run holding `scope` and its lease.
+    async fn lock_holder(
+        &self,
+        scope: &Scope,
+    ) -> Result<Option<(String, DateTime<Utc>)>, DependencyError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(lock_sk(scope))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        Ok(output
+            .item()
+            .and_then(|item| Some((text(item, "run_id")?, time(item, "lease_until")?))))
+    }
+}
+
+impl SyncStore for DynamoRuns {
+    async fn start_run(
+        &self,
+        run: &SyncRun,
+        lease_until: DateTime<Utc>,
+    ) -> Result<StartRun, DependencyError> {
+        let mut lock = key(lock_sk(&run.scope));
+        lock.extend([
+            ("run_id".to_owned(), s(&run.run_id)),
+            ("lease_until".to_owned(), millis(lease_until)),
+            (
+                "expires_at".to_owned(),
+                n((lease_until + TimeDelta::days(1)).timestamp()),
+            ),
+        ]);
+        let build = |e: aws_sdk_dynamodb::error::BuildError| DependencyError::Other(e.to_string());
+        let take_lock = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(lock))
+            .condition_expression("attribute_not_exists(pk) OR lease_until < :now")
+            .expression_attribute_values(":now", millis(run.started_at))
+            .build()
+            .map_err(build)?;
+        let create_run = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(run_item(run)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(take_lock).build())
+            .transact_items(TransactWriteItem::builder().put(create_run).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(StartRun::Started),
+            Err(error) => {
+                // The lock's condition failed, or another start of the same scope raced this one.
+                let lock_contended = match error.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                        matches!(
+                            canceled
+                                .cancellation_reasons()
+                                .first()
+                                .and_then(|reason| reason.code()),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    }
+                    _ => false,
+                };
+                if !lock_contended {
+                    return Err(dependency_error(&error));
+                }
+                match self.lock_holder(&run.scope).await? {
+                    Some((run_id, until)) => Ok(StartRun::Held { run_id, until }),
+                    // Released in between: the caller may simply try again.
+                    None => Err(DependencyError::Other(
+                        "the scope's lock changed while starting".to_owned(),
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<SyncRun>, DependencyError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_sk(run_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        output.item().map(from_item).transpose()
+    }
+
+    async fn recent_runs(&self, limit: usize) -> Result<Vec<SyncRun>, DependencyError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :run)")
+            .expression_attribute_values(":pk", s(pk()))
+            .expression_attribute_values(":run", s("RUN#"))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        output.items().iter().map(from_item).collect()
+    }
+
+    async fn page_done(
+        &self,
+        run: &SyncRun,
+        page: u64,
+        counts: &SyncCounts,
+        last: bool,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<SyncRun>, DependencyError> {
+        let mut add = String::from("ADD #done :page_set, pages :one");
+        for attribute in COUNT_ATTRIBUTES {
+            add.push_str(&format!(", {attribute} :{attribute}"));
+        }
+        let mut set = String::from(" SET #status = :running, updated_at = :now");
+        if last {
+            set.push_str(", last_page = :page");
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_sk(&run.run_id))))
+            .update_expression(format!("{add}{set} REMOVE paused_until"))
+            .condition_expression(
+                "attribute_exists(pk) AND NOT contains(#done, :page) \
+                 AND #status IN (:running, :paused)",
+            )
+            .expression_attribute_names("#done", "done")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":page_set", AttributeValue::Ns(vec![page.to_string()]))
+            .expression_attribute_values(":page", n(page))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":paused", s(RunStatus::Paused.as_str()))
+            .expression_attribute_values(":now", millis(now))
+            .return_values(ReturnValue::AllNew);
+        for (attribute, (_, value)) in COUNT_ATTRIBUTES.iter().zip(counts.named()) {
+            request = request.expression_attribute_values(format!(":{attribute}"), n(value));
+        }
+        // Not applied: the page was already counted (or the run ended).
+        let Some(output) = applied(request.send().await)? else {
+            return Ok(None);
+        };
+        self.extend_lease(run, lease_until).await;
+        let item = output
+            .attributes()
+            .ok_or_else(|| unreadable("UpdateItem returned no attributes"))?;
+        Ok(Some(from_item(item)?))
+    }
+
+    async fn pause(
+        &self,
+        run: &SyncRun,
+        until: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), DependencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_sk(&run.run_id))))
+            .update_expression(
+                "SET #status = :paused, paused_until = :until, last_error = :error, updated_at = :now",
+            )
+            .condition_expression("#status IN (:running, :paused)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":paused", s(RunStatus::Paused.as_str()))
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":until", millis(until))
+            .expression_attribute_values(":error", s(error))
+            .expression_attribute_values(":now", millis(now))
+            .send()
+            .await;
+        // Not applied: the run ended meanwhile, nothing to pause.
+        if applied(result)?.is_some() {
+            self.extend_lease(run, lease_until).await;
+        }
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        run: &SyncRun,
+        status: RunStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DependencyError> {
+        let mut update =
+            String::from("SET #status = :status, finished_at = :now, updated_at = :now");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_sk(&run.run_id))))
+            .condition_expression("#status IN (:running, :paused)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":paused", s(RunStatus::Paused.as_str()))
+            .expression_attribute_values(":now", millis(now));
+        if let Some(error) = error {
+            update.push_str(", last_error = :error");
+            request = request.expression_attribute_values(":error", s(error));
+        }
+        update.push_str(" REMOVE paused_until");
+        if applied(request.update_expression(update).send().await)?.is_none() {
+            return Ok(false);
+        }
+        if run.scope.user_id.is_some() {
+            // A user's next sync waits out the cooldown: the lock stays, with a short lease.
+            self.extend_lease(run, now + USER_SYNC_COOLDOWN).await;
+            return Ok(true);
+        }
+        let released = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(lock_sk(&run.scope))))
+            .condition_expression("run_id = :run")
+            .expression_attribute_values(":run", s(&run.run_id))
+            .send()
+            .await;
+        // Not applied: the lock is another run's already. On an error, the lease lapses by itself.
+        if let Err(error) = applied(released) {
+            tracing::warn!(run.id = %run.run_id, %error, "could not release the run's lock");
+        }
+        Ok(true)
+    }
+}

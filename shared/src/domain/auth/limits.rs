@@ -1,0 +1,685 @@
+//! Abuse limits on authentication: failed attempts are counted per source IP in fixed windows
+//! shared by every Lambda instance (one `RATE#<ip>#<window start>` item per window in the `state`
+//! table, see [`crate::aws::limits`]); past [`AuthLimits::limit`] failures the IP is throttled
+//! until its window ends.
+//!
+//! Callers (the auth routes and the Lambda authorizer) call [`AuthLimiter::check`] before any
+//! verification work, and [`AuthLimiter::failed`] after each failed one. `check` only consults this
+//! instance's cache of IPs it has seen go over the limit, so it costs no request; another instance
+//! learns of a blocked IP at that IP's next failure there, which returns [`Throttled`] at once
+//! because the shared count is already over. [`AuthLimiter::check_shared`] reads the shared count
+//! for callers that want it anyway.
+//!
+//! Counting fails open: when DynamoDB is down, failures are logged but nobody is blocked, since an
+//! outage must not lock every user out.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+
+use crate::domain::ports::{Clock, DependencyError};
+
+pub use crate::edge::config::AuthLimits;
+
+/// Most IPs the in-process cache holds as blocked, so a spray of IPs cannot grow memory without
+/// bound (each entry is at most [`MAX_IP_BYTES`] plus a timestamp).
+pub const MAX_BLOCKED_IPS: usize = 10_000;
+/// Longest source IP counted under its own name (an IPv6 address with a zone fits).
+pub const MAX_IP_BYTES: usize = 64;
+/// The bucket every malformed source IP is counted under.
+pub const INVALID_IP: &str = "invalid";
+/// The sort key of every rate-limit window item.
+pub const RATE_SK: &str = "RATE";
+
+/// The bucket `ip` is counted under: itself when it is 1 to [`MAX_IP_BYTES`] bytes of printable
+/// ASCII without spaces or `#` (the key separator), as every IPv4 or IPv6 address API Gateway's
+/// `requestContext.http.sourceIp` gives is; otherwise [`INVALID_IP`]. Odd values are counted, not
+/// rejected, so they cannot dodge the limit; keeping them out of keys and logs also keeps both
+/// small and free of control characters.
+pub fn ip_bucket(ip: &str) -> &str {
+    if !ip.is_empty()
+        && ip.len() <= MAX_IP_BYTES
+        && ip.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+    {
+        ip
+    } else {
+        INVALID_IP
+    }
+}
+
+/// The partition key of `ip`'s window starting at `window_start` (epoch seconds). The window in
+/// the key means a later window never reads an item that outlived its TTL (which lags, and which
+/// the emulator never applies).
+pub fn rate_pk(ip: &str, window_start: i64) -> String {
+    format!("RATE#{}#{window_start}", ip_bucket(ip))
+}
+
+/// The fixed window holding `now` (epoch seconds): `[start, end)`, aligned to multiples of
+/// `window_secs` so that every instance agrees on it without coordination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Window {
+    /// The window of `window_secs` (at least 1) holding `now`.
+    pub fn containing(now: i64, window_secs: u64) -> Self {
+        let secs = i64::try_from(window_secs).unwrap_or(i64::MAX).max(1);
+        let start = now - now.rem_euclid(secs);
+        Self {
+            start,
+            end: start.saturating_add(secs),
+        }
+    }
+
+    /// Seconds from `now` to the end of the window, at least 1.
+    pub fn retry_after_secs(&self, now: i64) -> u64 {
+        retry_after_secs(self.end, now)
+    }
+}
+
+/// Seconds from `now` to `end`, at least 1: a `Retry-After` of 0 invites an immediate retry into
+/// the same window.
+fn retry_after_secs(end: i64, now: i64) -> u64 {
+    u64::try_from(end.saturating_sub(now)).unwrap_or(0).max(1)
+}
+
+/// Counts failed authentications per IP and window, shared by all instances.
+pub trait FailureCounter: Send + Sync {
+    /// Adds one failure for `ip` in the window starting at `window_start` (epoch seconds) and
+    /// lasting `window_secs`; returns the window's count including it.
+    fn record_failure(
+        &self,
+        ip: &str,
+        window_start: i64,
+        window_secs: u64,
+    ) -> impl Future<Output = Result<u64, DependencyError>> + Send;
+
+    /// The failures counted for `ip` in the window starting at `window_start`; 0 when none.
+    fn failures(
+        &self,
+        ip: &str,
+        window_start: i64,
+    ) -> impl Future<Output = Result<u64, DependencyError>> + Send;
+}
+
+/// The source IP is over its failure limit; retry when the window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed authentications; retry in {retry_after_secs} s")]
+pub struct Throttled {
+    pub retry_after_secs: u64,
+}
+
+impl From<Throttled> for crate::ApiError {
+    fn from(throttled: Throttled) -> Self {
+        Self::Throttled {
+            retry_after_secs: throttled.retry_after_secs,
+        }
+    }
+}
+
+/// What may appear in a log for a token: up to 8 hex digits pass as a fingerprint already taken;
+/// anything else is treated as the token itself and replaced by its fingerprint, so a caller
+/// passing the wrong value still cannot put a token in the logs.
+fn loggable_fingerprint(value: &str) -> String {
+    if !value.is_empty() && value.len() <= 8 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        value.to_ascii_lowercase()
+    } else {
+        crate::domain::fingerprint(value.as_bytes())
+    }
+}
+
+/// IPs known to be over the limit, with the epoch second their block ends.
+#[derive(Debug)]
+struct BlockList {
+    until: Mutex<HashMap<String, i64>>,
+    capacity: usize,
+}
+
+impl BlockList {
+    fn new(capacity: usize) -> Self {
+        Self {
+            until: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// When `ip`'s block ends, if it is blocked at `now`.
+    fn blocked_until(&self, ip: &str, now: i64) -> Option<i64> {
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        match until.get(ip).copied() {
+            Some(end) if end > now => Some(end),
+            Some(_) => {
+                until.remove(ip);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Blocks `ip` until `end`. When full, expired entries go first, then the one ending soonest.
+    fn block(&self, ip: &str, end: i64, now: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if !until.contains_key(ip) && until.len() >= self.capacity {
+            until.retain(|_, blocked_until| *blocked_until > now);
+            if until.len() >= self.capacity
+                && let Some(soonest) = until
+                    .iter()
+                    .min_by_key(|(_, blocked_until)| **blocked_until)
+                    .map(|(ip, _)| ip.clone())
+            {
+                until.remove(&soonest);
+            }
+        }
+        let entry = until.entry(ip.to_owned()).or_insert(end);
+        *entry = (*entry).max(end);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// Throttles source IPs with too many failed authentications. Build one per instance (at cold
+/// start) and share it: its cache of blocked IPs is what lets [`check`](Self::check) refuse them
+/// without a request.
+#[derive(Debug)]
+pub struct AuthLimiter<F, C> {
+    counter: F,
+    clock: C,
+    settings: AuthLimits,
+    blocked: BlockList,
+}
+
+impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
+    pub fn new(counter: F, clock: C, settings: AuthLimits) -> Self {
+        Self {
+            counter,
+            clock,
+            settings,
+            blocked: BlockList::new(MAX_BLOCKED_IPS),
+        }
+    }
+
+    fn window(&self, now: i64) -> Window {
+        Window::containing(now, self.settings.window.as_secs())
+    }
+
+    /// Blocks `bucket` for the rest of `window` if `failures` are over the limit.
+    fn throttle_over_limit(
+        &self,
+        bucket: &str,
+        failures: u64,
+        window: Window,
+        now: i64,
+    ) -> Option<Throttled> {
+        (failures > self.settings.limit).then(|| {
+            self.blocked.block(bucket, window.end, now);
+            Throttled {
+                retry_after_secs: window.retry_after_secs(now),
+            }
+        })
+    }
+
+    /// Refuses `ip` if this instance has seen it go over the limit in the current window. No
+    /// request: call it before any verification work.
+    pub fn check(&self, ip: &str) -> Result<(), Throttled> {
+        let now = self.clock.now().timestamp();
+        match self.blocked.blocked_until(ip_bucket(ip), now) {
+            Some(end) => Err(Throttled {
+                retry_after_secs: retry_after_secs(end, now),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`check`](Self::check), then, for an IP this instance does not know as blocked, the shared
+    /// count (one read). Fails open: a read that fails admits the IP, and is logged.
+    pub async fn check_shared(&self, ip: &str) -> Result<(), Throttled> {
+        self.check(ip)?;
+        let bucket = ip_bucket(ip);
+        let now = self.clock.now().timestamp();
+        let window = self.window(now);
+        match self.counter.failures(bucket, window.start).await {
+            Ok(failures) => self
+                .throttle_over_limit(bucket, failures, window, now)
+                .map_or(Ok(()), Err),
+            Err(error) => {
+                tracing::warn!(
+                    ip = bucket,
+                    %error,
+                    "cannot read the failed authentications of {bucket}; admitting it"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Records a failed authentication from `ip` (one write) and logs it as a security event.
+    /// `reason` is a stable code (`bad_signature`, `expired`, …); `token_fingerprint` is at most
+    /// 8 hex digits ([`crate::domain::fingerprint`]) of the presented token, never the token.
+    ///
+    /// Returns [`Throttled`] when the window's count, this failure included, is over the limit
+    /// (and from then on [`check`](Self::check) refuses `ip` on this instance until the window
+    /// ends). When the failure cannot be counted it is logged and `None` is returned: counting
+    /// fails open.
+    pub async fn failed(
+        &self,
+        ip: &str,
+        reason: &'static str,
+        token_fingerprint: Option<&str>,
+    ) -> Option<Throttled> {
+        let bucket = ip_bucket(ip);
+        let token_fp = token_fingerprint.map(loggable_fingerprint);
+        let limit = self.settings.limit;
+        let now = self.clock.now().timestamp();
+        let window = self.window(now);
+        match self
+            .counter
+            .record_failure(bucket, window.start, self.settings.window.as_secs())
+            .await
+        {
+            Ok(failures) => {
+                tracing::warn!(
+                    security.event = "auth_failed",
+                    reason,
+                    ip = bucket,
+                    token_fp,
+                    failures,
+                    limit,
+                    "authentication failed ({reason}) from {bucket}: {failures} of {limit} failures allowed in the window"
+                );
+                self.throttle_over_limit(bucket, failures, window, now)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    security.event = "auth_failed",
+                    reason,
+                    ip = bucket,
+                    token_fp,
+                    limit,
+                    %error,
+                    "authentication failed ({reason}) from {bucket}; the failure could not be counted, so it is not throttled"
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use super::*;
+
+    const WINDOW_START: i64 = 1_900_000_200; // a multiple of 300
+
+    /// tracing caches each callsite's interest process-wide, so a test first reaching the
+    /// limiter's log lines while the capturing test installs its subscriber can leave them off for
+    /// it. Tests that go through those lines take this lock.
+    static LOGGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    struct FixedClock(Mutex<DateTime<Utc>>);
+
+    impl FixedClock {
+        fn at(epoch_secs: i64) -> Self {
+            Self(Mutex::new(Utc.timestamp_opt(epoch_secs, 0).unwrap()))
+        }
+
+        fn set(&self, epoch_secs: i64) {
+            *self.0.lock().unwrap() = Utc.timestamp_opt(epoch_secs, 0).unwrap();
+        }
+    }
+
+    impl Clock for &FixedClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    #[derive(Default)]
+    struct MemoryCounter {
+        counts: Mutex<HashMap<(String, i64), u64>>,
+        down: AtomicBool,
+        writes: AtomicUsize,
+    }
+
+    impl MemoryCounter {
+        fn count(&self, ip: &str, window_start: i64) -> u64 {
+            self.counts
+                .lock()
+                .unwrap()
+                .get(&(ip.to_owned(), window_start))
+                .copied()
+                .unwrap_or(0)
+        }
+    }
+
+    impl FailureCounter for &MemoryCounter {
+        async fn record_failure(
+            &self,
+            ip: &str,
+            window_start: i64,
+            _window_secs: u64,
+        ) -> Result<u64, DependencyError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(DependencyError::Timeout);
+            }
+            let mut counts = self.counts.lock().unwrap();
+            let count = counts.entry((ip.to_owned(), window_start)).or_default();
+            *count += 1;
+            Ok(*count)
+        }
+
+        async fn failures(&self, ip: &str, window_start: i64) -> Result<u64, DependencyError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(DependencyError::Timeout);
+            }
+            Ok(self.count(ip, window_start))
+        }
+    }
+
+    fn limiter<'a>(
+        counter: &'a MemoryCounter,
+        clock: &'a FixedClock,
+    ) -> AuthLimiter<&'a MemoryCounter, &'a FixedClock> {
+        AuthLimiter::new(counter, clock, AuthLimits::default())
+    }
+
+    #[test]
+    fn windows_are_aligned_and_retry_after_runs_to_their_end() {
+        let window = Window::containing(WINDOW_START + 299, 300);
+        assert_eq!(window.start, WINDOW_START);
+        assert_eq!(window.end, WINDOW_START + 300);
+        assert_eq!(
+            Window::containing(WINDOW_START + 300, 300).start,
+            WINDOW_START + 300
+        );
+        assert_eq!(window.retry_after_secs(WINDOW_START), 300);
+        assert_eq!(window.retry_after_secs(WINDOW_START + 299), 1);
+        // A clock past the end (or a zero-length window) still asks for a retry later.
+        assert_eq!(window.retry_after_secs(WINDOW_START + 400), 1);
+        assert_eq!(Window::containing(-1, 300).start, -300);
+        assert_eq!(Window::containing(7, 0), Window { start: 7, end: 8 });
+    }
+
+    #[test]
+    fn odd_source_ips_share_the_invalid_bucket() {
+        for ip in [
+            "203.0.113.7",
+            "2001:db8::1",
+            "fe80::1%eth0",
+            &"f".repeat(64),
+        ] {
+            assert_eq!(ip_bucket(ip), ip);
+        }
+        for ip in [
+            "",
+            " ",
+            "1.2.3.4 ",
+            "a\nb",
+            "1#2",
+            "ünïcode",
+            &"f".repeat(65),
+        ] {
+            assert_eq!(ip_bucket(ip), INVALID_IP, "{ip:?}");
+        }
+        assert_eq!(rate_pk("a\nb", 300), "RATE#invalid#300");
+        assert_eq!(rate_pk("203.0.113.7", 300), "RATE#203.0.113.7#300");
+    }
+
+    #[tokio::test]
+    async fn the_failure_past_the_limit_is_throttled_until_the_window_ends() {
+        let _serial = LOGGING.lock().await;
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START + 60));
+        let limiter = limiter(&counter, &clock);
+        for _ in 0..20 {
+            assert_eq!(limiter.check("203.0.113.7"), Ok(()));
+            assert_eq!(limiter.failed("203.0.113.7", "bad_token", None).await, None);
+        }
+
+        let throttled = Throttled {
+            retry_after_secs: 240,
+        };
+        assert_eq!(
+            limiter.failed("203.0.113.7", "bad_token", None).await,
+            Some(throttled)
+        );
+        assert_eq!(limiter.check("203.0.113.7"), Err(throttled));
+        assert_eq!(limiter.check("203.0.113.8"), Ok(()));
+        assert_eq!(counter.writes.load(Ordering::SeqCst), 21);
+
+        clock.set(WINDOW_START + 299);
+        assert_eq!(
+            limiter.check("203.0.113.7"),
+            Err(Throttled {
+                retry_after_secs: 1
+            })
+        );
+        clock.set(WINDOW_START + 300);
+        assert_eq!(limiter.check("203.0.113.7"), Ok(()));
+        assert_eq!(limiter.failed("203.0.113.7", "bad_token", None).await, None);
+        assert_eq!(counter.count("203.0.113.7", WINDOW_START + 300), 1);
+    }
+
+    #[tokio::test]
+    async fn another_instance_throttles_at_its_first_failure_and_check_shared_reads_the_count() {
+        let _serial = LOGGING.lock().await;
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START));
+        let first = limiter(&counter, &clock);
+        for _ in 0..21 {
+            first.failed("203.0.113.7", "bad_token", None).await;
+        }
+
+        let second = limiter(&counter, &clock);
+        assert_eq!(second.check("203.0.113.7"), Ok(()));
+        assert!(
+            second
+                .failed("203.0.113.7", "bad_token", None)
+                .await
+                .is_some()
+        );
+
+        let third = limiter(&counter, &clock);
+        assert_eq!(
+            third.check_shared("203.0.113.7").await,
+            Err(Throttled {
+                retry_after_secs: 300
+            })
+        );
+        assert!(third.check("203.0.113.7").is_err(), "cached once read");
+        assert_eq!(third.check_shared("203.0.113.8").await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_dependency_failure_blocks_nobody() {
+        let _serial = LOGGING.lock().await;
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START));
+        counter.down.store(true, Ordering::SeqCst);
+        let limiter = limiter(&counter, &clock);
+        for _ in 0..50 {
+            assert_eq!(limiter.failed("203.0.113.7", "bad_token", None).await, None);
+        }
+        assert_eq!(limiter.check("203.0.113.7"), Ok(()));
+        assert_eq!(limiter.check_shared("203.0.113.7").await, Ok(()));
+        assert_eq!(counter.writes.load(Ordering::SeqCst), 50);
+    }
+
+    #[tokio::test]
+    async fn malformed_ips_are_counted_together() {
+        let _serial = LOGGING.lock().await;
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START));
+        let limiter = AuthLimiter::new(
+            &counter,
+            &clock,
+            AuthLimits {
+                limit: 1,
+                window: Duration::from_secs(300),
+            },
+        );
+        assert_eq!(limiter.failed("", "bad_token", None).await, None);
+        assert!(limiter.failed("x y", "bad_token", None).await.is_some());
+        assert!(limiter.check(&"9".repeat(100)).is_err());
+        assert_eq!(counter.count(INVALID_IP, WINDOW_START), 2);
+    }
+
+    #[test]
+    fn the_block_list_is_bounded_and_drops_expired_entries_first() {
+        let blocked = BlockList::new(3);
+        blocked.block("a", 100, 0);
+        blocked.block("b", 200, 0);
+        blocked.block("c", 300, 0);
+        // Full of live entries: the one ending soonest makes room.
+        blocked.block("d", 300, 50);
+        assert_eq!(blocked.len(), 3);
+        assert_eq!(blocked.blocked_until("a", 50), None);
+        assert_eq!(blocked.blocked_until("b", 50), Some(200));
+
+        // Once "b" has expired it goes before any live entry.
+        blocked.block("e", 400, 250);
+        assert_eq!(blocked.len(), 3);
+        assert_eq!(blocked.blocked_until("b", 0), None);
+        for ip in ["c", "d", "e"] {
+            assert!(blocked.blocked_until(ip, 250).is_some(), "{ip}");
+        }
+
+        // Re-blocking a known IP never shortens its block nor evicts another.
+        blocked.block("c", 100, 250);
+        assert_eq!(blocked.blocked_until("c", 250), Some(300));
+        assert_eq!(blocked.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_spray_of_blocked_ips_stays_within_the_cache_bound() {
+        let _serial = LOGGING.lock().await;
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START));
+        let limiter = AuthLimiter::new(
+            &counter,
+            &clock,
+            AuthLimits {
+                limit: 0,
+                window: Duration::from_secs(300),
+            },
+        );
+        for i in 0..MAX_BLOCKED_IPS + 100 {
+            let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+            assert!(limiter.failed(&ip, "bad_token", None).await.is_some());
+        }
+        assert_eq!(limiter.blocked.len(), MAX_BLOCKED_IPS);
+    }
+
+    #[test]
+    fn only_short_hex_fingerprints_are_logged_as_given() {
+        assert_eq!(loggable_fingerprint("ba7816bf"), "ba7816bf");
+        assert_eq!(loggable_fingerprint("BA78"), "ba78");
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl";
+        assert_eq!(
+            loggable_fingerprint(token),
+            crate::domain::fingerprint(token.as_bytes())
+        );
+        // Nine hex digits could be a short secret: hashed too.
+        assert_eq!(
+            loggable_fingerprint("ba7816bf0"),
+            crate::domain::fingerprint(b"ba7816bf0")
+        );
+        assert_eq!(loggable_fingerprint(""), crate::domain::fingerprint(b""));
+    }
+
+    /// Records the fields of every event as `name=value` lines.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    struct Fields<'a>(&'a mut String);
+
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, "{}={value:?} ", field.name());
+        }
+
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            let _ = write!(self.0, "{}={value} ", field.name());
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut line = String::new();
+            event.record(&mut Fields(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn each_failure_logs_one_security_event_without_the_token() {
+        let _serial = LOGGING.lock().await;
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl";
+        let fp = crate::domain::fingerprint(token.as_bytes());
+        let (counter, clock) = (MemoryCounter::default(), FixedClock::at(WINDOW_START));
+        let limiter = limiter(&counter, &clock);
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(capture.clone());
+
+        limiter
+            .failed("203.0.113.7", "bad_signature", Some(&fp))
+            .await;
+        // A caller passing the token by mistake still logs only its fingerprint.
+        limiter
+            .failed("203.0.113.7", "bad_signature", Some(token))
+            .await;
+        counter.down.store(true, Ordering::SeqCst);
+        limiter.failed("203.0.113.7", "expired", Some(token)).await;
+
+        let lines = capture.0.lock().unwrap().clone();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        for line in &lines {
+            assert!(line.contains("security.event=auth_failed "), "{line}");
+            assert!(line.contains("ip=203.0.113.7 "), "{line}");
+            assert!(line.contains(&format!("token_fp={fp} ")), "{line}");
+            assert!(line.contains("limit=20 "), "{line}");
+            assert!(!line.contains(token) && !line.contains("eyJ"), "{line}");
+        }
+        assert!(lines[0].contains("reason=bad_signature ") && lines[0].contains("failures=1 "));
+        assert!(lines[1].contains("failures=2 "));
+        assert!(lines[2].contains("reason=expired ") && lines[2].contains("error=timed out"));
+    }
+
+    #[test]
+    fn throttled_becomes_a_429_with_its_retry_after() {
+        let error: crate::ApiError = Throttled {
+            retry_after_secs: 42,
+        }
+        .into();
+        assert_eq!(
+            error,
+            crate::ApiError::Throttled {
+                retry_after_secs: 42
+            }
+        );
+        assert_eq!(error.status().as_u16(), 429);
+    }
+}

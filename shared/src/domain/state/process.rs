@@ -1,0 +1,699 @@
+//! The processor: one batch from the `events` queue, each message applied to state on its own.
+//!
+//! Per message: decode the [`QueuedEvent`], [`observe`] it, record the observation (one
+//! conditional write), then mark its `webhook-events` record PROCESSED (one update). A failure
+//! is reported for that message only, so SQS redelivers just it; after `maxReceiveCount`
+//! deliveries SQS moves it to the dead-letter queue. A message that can never succeed
+//! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
+//! deleted unprocessed; it is logged and counted as permanent on every attempt.
+//!
+//! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op, and the mark
+//! is idempotent.
+
+use aws_lambda_events::sqs::SqsMessage;
+use futures_util::future::join_all;
+use tracing::Instrument;
+
+use super::model::SignalKind;
+use super::observe::{ObserveError, Observed, observe};
+use super::store::{Recorded, StateStore, record_and_compact};
+use crate::domain::metrics::Metrics;
+use crate::domain::ports::{Clock, DependencyError};
+use crate::domain::webhooks::claims::{ClaimRecord, ProcessingLog, ProcessingMark};
+use crate::domain::webhooks::event::QueuedEvent;
+
+/// What one message did to state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded; the signals it opened and closed.
+    Applied {
+        membership_id: String,
+        opened: Vec<SignalKind>,
+        closed: Vec<SignalKind>,
+    },
+    /// Already recorded.
+    Duplicate,
+    /// Older than the membership's compacted history.
+    Stale,
+    /// Nothing to record (reason code).
+    Ignored(&'static str),
+}
+
+/// Why a message failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    /// The body is not a queued event. Permanent.
+    #[error("undecodable message: {0}")]
+    Undecodable(String),
+    /// The event's body is not a JSON object. Permanent.
+    #[error(transparent)]
+    Body(#[from] ObserveError),
+    /// The state table failed. A retry may succeed.
+    #[error("state table: {0}")]
+    State(DependencyError),
+    /// The webhook log failed after state was recorded. A retry may succeed (and will find the
+    /// event recorded).
+    #[error("webhook log: {0}")]
+    Log(DependencyError),
+}
+
+impl ProcessError {
+    /// Whether retrying cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Undecodable(_) | Self::Body(_))
+    }
+
+    /// Stable code for logs, metrics and the FAILED mark.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Undecodable(_) => "undecodable_message",
+            Self::Body(_) => "invalid_event_body",
+            Self::State(_) => "state_unavailable",
+            Self::Log(_) => "webhook_log_unavailable",
+        }
+    }
+}
+
+/// The batch has a record without a message id, so its failures could not be reported one by
+/// one. Lambda always sets it; failing the whole batch keeps every message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a record of the batch has no message id")]
+pub struct MissingMessageId;
+
+/// Counts for one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub applied: u64,
+    pub duplicate: u64,
+    pub stale: u64,
+    pub ignored: u64,
+    pub failed_permanent: u64,
+    pub failed_retryable: u64,
+    /// Signals opened, by [`SignalKind::ALL`] index.
+    pub opened: [u64; 4],
+}
+
+/// The outcome of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Message ids to report in `batchItemFailures`.
+    pub failed: Vec<String>,
+    pub counts: Counts,
+}
+
+impl BatchReport {
+    /// The counts as one EMF line.
+    pub fn metrics(&self, function: &str) -> Metrics {
+        let counts = &self.counts;
+        let mut metrics = Metrics::new(function);
+        metrics
+            .count("events_applied", counts.applied)
+            .count("events_duplicate", counts.duplicate)
+            .count("events_stale", counts.stale)
+            .count("events_ignored", counts.ignored)
+            .count("events_failed_permanent", counts.failed_permanent)
+            .count("events_failed_retryable", counts.failed_retryable);
+        for (kind, opened) in SignalKind::ALL.iter().zip(counts.opened) {
+            metrics.count(signal_metric(*kind), opened);
+        }
+        metrics
+    }
+}
+
+fn signal_metric(kind: SignalKind) -> &'static str {
+    match kind {
+        SignalKind::AtRisk => "signal_at_risk_opened",
+        SignalKind::CancelScheduled => "signal_cancel_scheduled_opened",
+        SignalKind::Churned => "signal_churned_opened",
+        SignalKind::Recovered => "signal_recovered_opened",
+    }
+}
+
+/// Applies queued events to state.
+#[derive(Debug, Clone)]
+pub struct Processor<S, L, K> {
+    pub state: S,
+    pub log: L,
+    pub clock: K,
+}
+
+impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
+    pub fn new(state: S, log: L, clock: K) -> Self {
+        Self { state, log, clock }
+    }
+
+    /// Processes a batch: memberships concurrently, the events of one membership in batch order.
+    /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
+    /// order they also cost no conditional conflicts, and the emulator, which creates items without
+    /// a lock, cannot lose one.)
+    pub async fn process_batch(
+        &self,
+        records: &[SqsMessage],
+    ) -> Result<BatchReport, MissingMessageId> {
+        let ids = records
+            .iter()
+            .map(|record| record.message_id.clone().ok_or(MissingMessageId))
+            .collect::<Result<Vec<_>, _>>()?;
+        let decoded: Vec<Result<QueuedEvent, ProcessError>> = records
+            .iter()
+            .map(|record| decode(record.body.as_deref().unwrap_or_default(), attempt(record)))
+            .collect();
+        // Messages grouped by membership (undecodable ones alone), in batch order.
+        let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+        for (index, event) in decoded.iter().enumerate() {
+            let key = event.as_ref().ok().and_then(membership_key);
+            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((key, vec![index])),
+            }
+        }
+        let decoded = &decoded;
+        let results = join_all(groups.iter().map(|(_, members)| async move {
+            let mut results = Vec::with_capacity(members.len());
+            for &index in members {
+                let outcome = match &decoded[index] {
+                    Ok(event) => self.process_event(event, attempt(&records[index])).await,
+                    Err(error) => Err(error.clone()),
+                };
+                results.push((index, outcome));
+            }
+            results
+        }))
+        .await;
+        let mut outcomes: Vec<Option<Result<Outcome, ProcessError>>> =
+            (0..records.len()).map(|_| None).collect();
+        for (index, outcome) in results.into_iter().flatten() {
+            outcomes[index] = Some(outcome);
+        }
+        let mut report = BatchReport::default();
+        for (id, outcome) in ids.into_iter().zip(outcomes.into_iter().flatten()) {
+            let counts = &mut report.counts;
+            match outcome {
+                Ok(Outcome::Applied { opened, .. }) => {
+                    counts.applied += 1;
+                    for kind in opened {
+                        if let Some(index) = SignalKind::ALL.iter().position(|k| *k == kind) {
+                            counts.opened[index] += 1;
+                        }
+                    }
+                }
+                Ok(Outcome::Duplicate) => counts.duplicate += 1,
+                Ok(Outcome::Stale) => counts.stale += 1,
+                Ok(Outcome::Ignored(_)) => counts.ignored += 1,
+                Err(error) => {
+                    if error.is_permanent() {
+                        counts.failed_permanent += 1;
+                    } else {
+                        counts.failed_retryable += 1;
+                    }
+                    report.failed.push(id);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Processes one message body on its `attempt`-th delivery.
+    pub async fn process(&self, body: &str, attempt: u32) -> Result<Outcome, ProcessError> {
+        let event = decode(body, attempt)?;
+        self.process_event(&event, attempt).await
+    }
+
+    /// Applies a decoded event and marks its webhook-events record.
+    async fn process_event(
+        &self,
+        event: &QueuedEvent,
+        attempt: u32,
+    ) -> Result<Outcome, ProcessError> {
+        let span = tracing::info_span!(
+            "event",
+            webhook.provider = %event.provider,
+            webhook.id = %event.event_id,
+            webhook.kind = %event.kind,
+            membership.id = tracing::field::Empty,
+        );
+        async {
+            let pk = ClaimRecord::key(event.provider.as_str(), &event.event_id);
+            match self.apply(event, &span).await {
+                Ok(outcome) => {
+                    let now = self.clock.now();
+                    let mark = ProcessingMark::Processed {
+                        at: now,
+                        latency_ms: (now - event.received_at).num_milliseconds(),
+                        attempt,
+                    };
+                    self.log
+                        .mark(&pk, &mark)
+                        .await
+                        .map_err(ProcessError::Log)
+                        .inspect_err(|error| {
+                            tracing::warn!(
+                                code = error.code(),
+                                "marking the event processed failed: {error}"
+                            );
+                        })?;
+                    Ok(outcome)
+                }
+                Err(error) => {
+                    if error.is_permanent() {
+                        tracing::error!(
+                            attempt,
+                            code = error.code(),
+                            "the event cannot be processed: {error}"
+                        );
+                    } else {
+                        tracing::warn!(
+                            attempt,
+                            code = error.code(),
+                            "processing failed; SQS will retry: {error}"
+                        );
+                    }
+                    let mark = ProcessingMark::Failed {
+                        at: self.clock.now(),
+                        attempt,
+                        error: error.code().to_owned(),
+                    };
+                    // Best effort: the failure is already reported to SQS.
+                    if let Err(mark_error) = self.log.mark(&pk, &mark).await {
+                        tracing::warn!(error = %mark_error, "marking the event failed did not work either");
+                    }
+                    Err(error)
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await
+    }
+
+    async fn apply(
+        &self,
+        event: &QueuedEvent,
+        span: &tracing::Span,
+    ) -> Result<Outcome, ProcessError> {
+        let (membership_id, provider, observation) = match observe(event)? {
+            Observed::Membership {
+                membership_id,
+                provider,
+                observation,
+            } => (membership_id, provider, observation),
+            Observed::Ignored(reason) => {
+                tracing::info!(reason, "no state to record for this event");
+                return Ok(Outcome::Ignored(reason));
+            }
+        };
+        span.record("membership.id", membership_id.as_str());
+        let recorded = record_and_compact(&self.state, &membership_id, provider, &observation)
+            .await
+            .map_err(ProcessError::State)?;
+        let stored = match recorded {
+            Recorded::Applied(stored) => stored,
+            Recorded::Duplicate => {
+                tracing::info!("already recorded: a duplicate delivery");
+                return Ok(Outcome::Duplicate);
+            }
+            Recorded::Stale => {
+                tracing::warn!(
+                    occurred_at = %observation.version.at,
+                    "older than the membership's compacted history: not recorded"
+                );
+                return Ok(Outcome::Stale);
+            }
+        };
+        let before = stored.state_without(&observation.version.event_id);
+        let after = stored.state();
+        let was_open = before.open_signals();
+        let is_open = after.open_signals();
+        let opened: Vec<SignalKind> = is_open
+            .iter()
+            .filter(|kind| !was_open.contains(kind))
+            .copied()
+            .collect();
+        let closed: Vec<SignalKind> = was_open
+            .iter()
+            .filter(|kind| !is_open.contains(kind))
+            .copied()
+            .collect();
+        for kind in &opened {
+            tracing::info!(signal = kind.as_str(), "signal opened");
+        }
+        for kind in &closed {
+            tracing::info!(signal = kind.as_str(), "signal closed");
+        }
+        tracing::info!(
+            status = after.status.as_deref().unwrap_or("unknown"),
+            observations = stored.observations.len(),
+            "event recorded"
+        );
+        Ok(Outcome::Applied {
+            membership_id,
+            opened,
+            closed,
+        })
+    }
+}
+
+/// Reads a message body as a queued event.
+fn decode(body: &str, attempt: u32) -> Result<QueuedEvent, ProcessError> {
+    serde_json::from_str::<QueuedEvent>(body).map_err(|error| {
+        // The category and position only: serde's message may quote the body.
+        let error = ProcessError::Undecodable(format!(
+            "{:?} error at line {} column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        ));
+        tracing::error!(
+            attempt,
+            bytes = body.len(),
+            code = error.code(),
+            "an undecodable message: reported failed, so SQS dead-letters it: {error}"
+        );
+        error
+    })
+}
+
+/// The membership an event is about, as far as its subject tells (the observation decides).
+fn membership_key(event: &QueuedEvent) -> Option<String> {
+    let subject = &event.subject;
+    let id = subject
+        .membership_id
+        .as_deref()
+        .or(subject.subscription_id.as_deref())?;
+    Some(format!("{}#{id}", event.provider))
+}
+
+/// Which delivery this is (`ApproximateReceiveCount`, 1 when absent).
+fn attempt(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::domain::state::memory::{MemoryProcessingLog, MemoryStateStore};
+    use crate::domain::state::model::{Observation, PaymentStatus};
+    use crate::domain::state::store::{Compaction, Page, StoredMembership};
+    use crate::domain::webhooks::Source;
+
+    #[derive(Debug, Clone, Copy)]
+    struct FixedClock;
+
+    impl Clock for FixedClock {
+        fn now(&self) -> DateTime<Utc> {
+            DateTime::from_timestamp(1_772_366_460, 0).unwrap()
+        }
+    }
+
+    /// A store that fails every write while `down` is set.
+    #[derive(Debug, Default)]
+    struct FlakyStore {
+        inner: MemoryStateStore,
+        down: AtomicBool,
+    }
+
+    impl StateStore for FlakyStore {
+        async fn record(
+            &self,
+            membership_id: &str,
+            provider: Source,
+            observation: &Observation,
+        ) -> Result<Recorded, DependencyError> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(DependencyError::Timeout);
+            }
+            self.inner
+                .record(membership_id, provider, observation)
+                .await
+        }
+        async fn compact(&self, id: &str, c: &Compaction) -> Result<bool, DependencyError> {
+            self.inner.compact(id, c).await
+        }
+        async fn membership(&self, id: &str) -> Result<Option<StoredMembership>, DependencyError> {
+            self.inner.membership(id).await
+        }
+        async fn memberships(
+            &self,
+            ids: &[String],
+        ) -> Result<Vec<StoredMembership>, DependencyError> {
+            self.inner.memberships(ids).await
+        }
+        async fn memberships_of_user(
+            &self,
+            user: &str,
+            limit: usize,
+            after: Option<&str>,
+        ) -> Result<Page<StoredMembership>, DependencyError> {
+            self.inner.memberships_of_user(user, limit, after).await
+        }
+    }
+
+    fn message(event_id: &str, kind: &str, subject: &str, data: &str, at: &str) -> String {
+        format!(
+            r#"{{"provider":"whop","event_id":"{event_id}","kind":"{kind}","subject":{subject},"occurred_at":"{at}","received_at":"2026-03-01T12:00:00Z","raw":{{"type":"{kind}","data":{data}}}}}"#
+        )
+    }
+
+    const MEMBERSHIP: &str = r#"{"membership_id":"mem_1","user_id":"user_1"}"#;
+    const PAYMENT: &str = r#"{"membership_id":"mem_1","user_id":"user_1","payment_id":"pay_1"}"#;
+
+    fn record(id: &str, body: String) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(id.to_owned());
+        record.body = Some(body);
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), "2".into());
+        record
+    }
+
+    fn processor(pks: &[&str]) -> Processor<FlakyStore, MemoryProcessingLog, FixedClock> {
+        Processor::new(
+            FlakyStore::default(),
+            MemoryProcessingLog::with_records(pks.iter().copied()),
+            FixedClock,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_poison_message_fails_alone() {
+        let processor = processor(&["whop#e1", "whop#e2"]);
+        let batch = [
+            record(
+                "m1",
+                message(
+                    "e1",
+                    "membership.activated",
+                    MEMBERSHIP,
+                    r#"{"status":"active"}"#,
+                    "2026-03-01T11:00:00Z",
+                ),
+            ),
+            record("m2", "{not json".to_owned()),
+            record(
+                "m3",
+                message(
+                    "e2",
+                    "payment.failed",
+                    PAYMENT,
+                    r#"{"total":29.0}"#,
+                    "2026-03-01T11:30:00Z",
+                ),
+            ),
+        ];
+        let report = processor.process_batch(&batch).await.unwrap();
+        assert_eq!(report.failed, vec!["m2"]);
+        assert_eq!(report.counts.applied, 2);
+        assert_eq!(report.counts.failed_permanent, 1);
+        assert_eq!(report.counts.opened, [1, 0, 0, 0], "at_risk opened once");
+
+        let state = processor
+            .state
+            .inner
+            .membership("mem_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state();
+        assert_eq!(state.status.as_deref(), Some("active"));
+        assert_eq!(state.open_signals(), vec![SignalKind::AtRisk]);
+        assert_eq!(
+            state.last_payment.map(|p| p.status),
+            Some(PaymentStatus::Failed)
+        );
+        assert!(matches!(
+            processor.log.mark_of("whop#e1"),
+            Some(ProcessingMark::Processed {
+                attempt: 2,
+                latency_ms: 60_000,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn duplicates_and_ignored_events_are_counted_and_marked() {
+        let processor = processor(&["whop#e1", "whop#e9"]);
+        let activated = message(
+            "e1",
+            "membership.activated",
+            MEMBERSHIP,
+            "{}",
+            "2026-03-01T11:00:00Z",
+        );
+        let report = processor
+            .process_batch(&[
+                record("m1", activated.clone()),
+                record("m2", activated),
+                record(
+                    "m3",
+                    message("e9", "entry.created", "{}", "{}", "2026-03-01T11:00:00Z"),
+                ),
+            ])
+            .await
+            .unwrap();
+        assert!(report.failed.is_empty());
+        assert_eq!(
+            (
+                report.counts.applied,
+                report.counts.duplicate,
+                report.counts.ignored
+            ),
+            (1, 1, 1)
+        );
+        assert!(matches!(
+            processor.log.mark_of("whop#e9"),
+            Some(ProcessingMark::Processed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_state_outage_fails_the_message_retryably_and_a_retry_applies_it_once() {
+        let processor = processor(&["whop#e1"]);
+        let body = message(
+            "e1",
+            "membership.deactivated",
+            MEMBERSHIP,
+            "{}",
+            "2026-03-01T11:00:00Z",
+        );
+        processor.state.down.store(true, Ordering::Relaxed);
+        let report = processor
+            .process_batch(&[record("m1", body.clone())])
+            .await
+            .unwrap();
+        assert_eq!(report.failed, vec!["m1"]);
+        assert_eq!(report.counts.failed_retryable, 1);
+        assert!(matches!(
+            processor.log.mark_of("whop#e1"),
+            Some(ProcessingMark::Failed { ref error, .. }) if error == "state_unavailable"
+        ));
+
+        processor.state.down.store(false, Ordering::Relaxed);
+        for _ in 0..2 {
+            let report = processor
+                .process_batch(&[record("m1", body.clone())])
+                .await
+                .unwrap();
+            assert!(report.failed.is_empty());
+        }
+        let state = processor
+            .state
+            .inner
+            .membership("mem_1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.observations.len(), 1);
+        assert_eq!(state.state().open_signals(), vec![SignalKind::Churned]);
+        assert!(matches!(
+            processor.log.mark_of("whop#e1"),
+            Some(ProcessingMark::Processed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_mark_never_overwrites_processed() {
+        let log = MemoryProcessingLog::with_records(["whop#e1"]);
+        let at = FixedClock.now();
+        let processed = ProcessingMark::Processed {
+            at,
+            latency_ms: 1,
+            attempt: 1,
+        };
+        assert!(log.mark("whop#e1", &processed).await.unwrap());
+        let failed = ProcessingMark::Failed {
+            at,
+            attempt: 2,
+            error: "x".into(),
+        };
+        assert!(!log.mark("whop#e1", &failed).await.unwrap());
+        assert!(!log.mark("whop#missing", &processed).await.unwrap());
+        assert_eq!(log.mark_of("whop#e1"), Some(processed));
+    }
+
+    #[tokio::test]
+    async fn a_record_without_message_id_fails_the_whole_batch() {
+        let processor = processor(&[]);
+        let mut anonymous = record("x", "{}".into());
+        anonymous.message_id = None;
+        assert_eq!(
+            processor.process_batch(&[anonymous]).await,
+            Err(MissingMessageId)
+        );
+    }
+
+    #[tokio::test]
+    async fn many_events_of_one_membership_compact_without_changing_state() {
+        let forward = processor(&[]);
+        let mut bodies = Vec::new();
+        for day in 0..40 {
+            let kind = if day % 3 == 0 {
+                "payment.failed"
+            } else {
+                "payment.succeeded"
+            };
+            let at =
+                (DateTime::from_timestamp(1_767_225_600 + day * 86_400, 0).unwrap()).to_rfc3339();
+            bodies.push(message(&format!("e{day:02}"), kind, PAYMENT, "{}", &at));
+        }
+        for (index, body) in bodies.iter().enumerate() {
+            forward
+                .process_batch(&[record(&format!("m{index}"), body.clone())])
+                .await
+                .unwrap();
+        }
+        let stored = forward
+            .state
+            .inner
+            .membership("mem_1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.base.is_some(), "compacted");
+        // Days 11–39 are within 28 days of the newest and stay exact; days 0–10 are in the base.
+        assert_eq!(stored.observations.len(), 29);
+
+        // The same events folded in memory, without any compaction.
+        let observations: Vec<Observation> = bodies
+            .iter()
+            .map(|body| {
+                let event: QueuedEvent = serde_json::from_str(body).unwrap();
+                match observe(&event).unwrap() {
+                    Observed::Membership { observation, .. } => *observation,
+                    Observed::Ignored(reason) => panic!("{reason}"),
+                }
+            })
+            .collect();
+        let reference = crate::domain::state::model::MembershipState::empty("mem_1", Source::Whop)
+            .fold(&observations);
+        assert_eq!(stored.state(), reference);
+    }
+}

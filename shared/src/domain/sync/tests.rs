@@ -1,0 +1,159 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::domain::state::model::MembershipState;
+use crate::domain::webhooks::Source;
+use crate::providers::whop::api::IdRef;
+
+fn api(status: &str, updated: i64) -> Membership {
+    Membership {
+        id: "mem_1".into(),
+        status: status.into(),
+        cancel_at_period_end: Some(false),
+        created_at: None,
+        updated_at: Utc.timestamp_opt(updated, 0).single(),
+        renewal_period_start: None,
+        renewal_period_end: None,
+        user: Some(IdRef {
+            id: "user_1".into(),
+        }),
+        company: Some(IdRef { id: "biz_1".into() }),
+        product: None,
+        plan: None,
+    }
+}
+
+/// The state after the API's own observation at `updated`.
+fn stored(status: &str, updated: i64) -> MembershipState {
+    let observation = observation_of(&api(status, updated)).unwrap();
+    MembershipState::empty("mem_1", Source::Whop).fold([&observation])
+}
+
+#[test]
+fn the_observation_is_the_api_facts_at_updated_at_with_a_stable_id() {
+    let observation = observation_of(&api("past_due", 1_780_000_000)).unwrap();
+    assert_eq!(observation.version.at.timestamp(), 1_780_000_000);
+    assert_eq!(
+        observation.version.event_id,
+        "sync_mem_1_2026-05-28T20:26:40.000Z"
+    );
+    assert_eq!(observation.kind, SYNC_KIND);
+    assert_eq!(observation.membership.status.as_deref(), Some("past_due"));
+    assert_eq!(observation.membership.user_id.as_deref(), Some("user_1"));
+    assert_eq!(observation.membership.company_id.as_deref(), Some("biz_1"));
+    // Read twice, the same answer is the same observation (a duplicate when recorded).
+    assert_eq!(
+        observation_of(&api("past_due", 1_780_000_000)),
+        Some(observation)
+    );
+
+    let mut undated = api("active", 0);
+    undated.updated_at = None;
+    assert_eq!(observation_of(&undated), None);
+}
+
+#[test]
+fn verdicts() {
+    let newer_api = observation_of(&api("canceled", 2_000));
+    let same_api = observation_of(&api("active", 2_000));
+    let older_api = observation_of(&api("active", 500));
+
+    // Nothing stored: the whole membership is drift.
+    assert_eq!(verdict(None, newer_api.as_ref()), Verdict::Drift(vec![]));
+    // The API moved on and says something else.
+    assert_eq!(
+        verdict(Some(&stored("active", 1_000)), newer_api.as_ref()),
+        Verdict::Drift(vec!["status", "valid"])
+    );
+    // The API moved on but says the same: nothing to write.
+    assert_eq!(
+        verdict(Some(&stored("active", 1_000)), same_api.as_ref()),
+        Verdict::Unchanged
+    );
+    // A webhook newer than the API's answer: left alone.
+    assert_eq!(
+        verdict(Some(&stored("canceled", 1_000)), older_api.as_ref()),
+        Verdict::NewerLocally(vec!["status", "valid"])
+    );
+    // A tie goes to what is stored.
+    assert_eq!(
+        verdict(Some(&stored("canceled", 2_000)), same_api.as_ref()),
+        Verdict::NewerLocally(vec!["status", "valid"])
+    );
+    assert_eq!(
+        verdict(Some(&stored("active", 1_000)), None),
+        Verdict::Skipped
+    );
+}
+
+#[test]
+fn scopes_list_and_lock_what_they_cover() {
+    let company = Scope {
+        company_id: "biz_1".into(),
+        user_id: None,
+        since: None,
+    };
+    let user = Scope {
+        user_id: Some("user_1".into()),
+        since: Utc.timestamp_opt(1_780_000_000, 0).single(),
+        ..company.clone()
+    };
+    assert_eq!(company.lock_key(), "company:biz_1");
+    assert_eq!(user.lock_key(), "user:user_1");
+    let query = user.query();
+    assert_eq!(query.company_id.as_deref(), Some("biz_1"));
+    assert_eq!(query.user_ids, ["user_1"]);
+    assert_eq!(query.created_after, user.since);
+}
+
+#[test]
+fn a_run_is_done_once_every_page_up_to_the_last_counted() {
+    let now = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
+    let mut run = SyncRun::new(
+        Scope {
+            company_id: "biz_1".into(),
+            user_id: None,
+            since: None,
+        },
+        "test",
+        now,
+    );
+    assert!(run.run_id.starts_with("run_20260528T202640000Z_"));
+    run.pages = 3;
+    assert!(!run.all_pages_done());
+    run.last_page = Some(3);
+    assert!(!run.all_pages_done());
+    run.pages = 4;
+    assert!(run.all_pages_done());
+}
+
+#[test]
+fn sync_requests_parse_strictly() {
+    use super::worker::SyncRequest;
+    use crate::ApiError;
+
+    assert!(
+        SyncRequest::parse(None, b"")
+            .unwrap()
+            .membership_id
+            .is_none()
+    );
+    let request = SyncRequest::parse(
+        Some("application/json; charset=utf-8"),
+        br#"{"provider":"whop","since":"2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(request.since.as_deref(), Some("2026-01-01T00:00:00Z"));
+    assert!(matches!(
+        SyncRequest::parse(Some("text/plain"), b"{}"),
+        Err(ApiError::UnsupportedMediaType { .. })
+    ));
+    assert!(matches!(
+        SyncRequest::parse(None, br#"{"membership":"x"}"#),
+        Err(ApiError::BadRequest { .. })
+    ));
+    assert!(matches!(
+        SyncRequest::parse(None, &[b' '; 9_000]),
+        Err(ApiError::PayloadTooLarge { .. })
+    ));
+}

@@ -1,0 +1,630 @@
+//! Running sync: starting a run, working one page job, and syncing one membership.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsMessage;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, Verdict, observation_of,
+    verdict,
+};
+use crate::ApiError;
+use crate::domain::metrics::Metrics;
+use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher};
+use crate::domain::state::model::MembershipState;
+use crate::domain::state::store::{StateStore, record_and_compact};
+use crate::domain::webhooks::Source;
+use crate::domain::webhooks::event::parse_time_str;
+use crate::providers::client::Admission;
+use crate::providers::whop::api::{ApiKeySource, Membership, WhopApi, WhopApiError};
+
+/// How long a run holds its scope's lock without progress; each page or pause extends it. A run
+/// whose chain of jobs was lost stops blocking new runs after this.
+pub const LEASE: TimeDelta = TimeDelta::hours(1);
+/// A page is put off at most this many times (about 12 hours at the longest delay) before the
+/// run fails.
+pub const MAX_DEFERRALS: u32 = 48;
+/// How long a page waits when the provider said nothing about when to come back.
+pub const DEFAULT_DEFERRAL: Duration = Duration::from_secs(60);
+/// The longest an SQS message can be delayed.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(900);
+/// Drift writes of one page in flight at once.
+const WRITE_CONCURRENCY: usize = 32;
+
+/// Why a sync request or job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("sync is not configured: {0}")]
+    Unconfigured(&'static str),
+    #[error("a sync of this scope is already running ({run_id})")]
+    InProgress { run_id: String },
+    #[error("synced moments ago; again in {} s", retry_after.as_secs())]
+    TooSoon { retry_after: Duration },
+    #[error("unknown membership")]
+    NotFound,
+    #[error("the membership belongs to another user")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Api(#[from] WhopApiError),
+    #[error("state store: {0}")]
+    Store(#[from] DependencyError),
+    #[error("sync-jobs queue: {0}")]
+    Queue(DependencyError),
+}
+
+/// What working one page job did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PageOutcome {
+    /// The page was reconciled and counted.
+    Counted { counts: SyncCounts, completed: bool },
+    /// Another delivery of this job already counted the page.
+    AlreadyDone,
+    /// The run had ended (or is unknown); nothing to do.
+    RunEnded,
+    /// The provider cannot be called now; the same page comes back after `delay_secs`.
+    Deferred { delay_secs: u64, error: String },
+    /// The provider refused the listing for good; the run failed.
+    Failed { error: String },
+}
+
+/// What syncing one membership found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipSync {
+    pub membership_id: String,
+    /// `unchanged`, `drifted`, `newer_locally` or `skipped`.
+    pub result: &'static str,
+    /// The fields that differed.
+    pub fields: Vec<&'static str>,
+}
+
+/// `POST /sync`: a reconcile of the caller's memberships, or of one of them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Only memberships created after this time (RFC 3339 or Unix seconds).
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub membership_id: Option<String>,
+}
+
+/// The largest `POST /sync` body read.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
+
+impl SyncRequest {
+    /// The request body: empty (sync all of the caller's memberships) or a JSON object.
+    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() > MAX_REQUEST_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit_bytes: MAX_REQUEST_BYTES,
+            });
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        if let Some(content_type) = content_type
+            && !content_type
+                .split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+            code: "invalid_sync_request",
+            message: format!("the body is not a sync request: {e}"),
+        })
+    }
+}
+
+impl SyncError {
+    /// The HTTP answer for `POST /sync`.
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::Unconfigured(_) => ApiError::DependencyUnavailable {
+                dependency: "whop_api",
+            },
+            Self::InProgress { run_id } => ApiError::Conflict {
+                code: "sync_in_progress",
+                message: format!("run {run_id} is syncing these memberships"),
+            },
+            Self::TooSoon { retry_after } => ApiError::Throttled {
+                retry_after_secs: retry_after.as_secs().max(1),
+            },
+            Self::NotFound => ApiError::NotFound { what: "membership" },
+            Self::Forbidden => ApiError::Forbidden,
+            Self::BadRequest(message) => ApiError::BadRequest {
+                code: "invalid_sync_request",
+                message: message.clone(),
+            },
+            Self::Api(error) => match error.retry_after() {
+                Some(after) => ApiError::Throttled {
+                    retry_after_secs: after.as_secs().max(1),
+                },
+                None => ApiError::DependencyUnavailable {
+                    dependency: "whop_api",
+                },
+            },
+            Self::Store(_) => ApiError::DependencyUnavailable {
+                dependency: "dynamodb",
+            },
+            Self::Queue(_) => ApiError::DependencyUnavailable { dependency: "sqs" },
+        }
+    }
+}
+
+/// The answer to `POST /sync`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SyncStarted {
+    Run { run_id: String, status: RunStatus },
+    Membership(MembershipSync),
+}
+
+/// Sync over its ports: Whop's API, the state store, the run store and the `sync-jobs` queue.
+pub struct Syncer<A, K, S, R, P> {
+    pub api: WhopApi<A, K>,
+    pub state: S,
+    pub runs: R,
+    pub publisher: P,
+    pub queue_url: String,
+    /// The Whop company whose memberships are read (`WHOP_COMPANY_ID`).
+    pub company_id: String,
+    pub clock: Arc<dyn Clock>,
+    /// How long a page waits when the provider cannot be called and said nothing about when to
+    /// come back ([`DEFAULT_DEFERRAL`]).
+    pub deferral: Duration,
+}
+
+impl<A, K, S, R, P> Syncer<A, K, S, R, P>
+where
+    A: Admission,
+    K: ApiKeySource,
+    S: StateStore,
+    R: SyncStore,
+    P: Publisher,
+{
+    /// A scope over this company.
+    pub fn scope(&self, user_id: Option<String>, since: Option<DateTime<Utc>>) -> Scope {
+        Scope {
+            company_id: self.company_id.clone(),
+            user_id,
+            since,
+        }
+    }
+
+    /// `POST /sync` by `user_id`: one of their memberships now, or a run over all of theirs.
+    pub async fn request(
+        &self,
+        user_id: &str,
+        request: SyncRequest,
+    ) -> Result<SyncStarted, SyncError> {
+        if let Some(provider) = request.provider.as_deref()
+            && provider != super::PROVIDER
+        {
+            return Err(SyncError::BadRequest(format!(
+                "`{provider}` cannot be synced; only `whop` can"
+            )));
+        }
+        let since = parse_since(request.since.as_deref())?;
+        if let Some(membership_id) = request.membership_id {
+            if !crate::edge::config::is_whop_id(&membership_id, "mem_") {
+                return Err(SyncError::BadRequest(format!(
+                    "`{membership_id}` is not a Whop membership id (`mem_…`)"
+                )));
+            }
+            if since.is_some() {
+                return Err(SyncError::BadRequest(
+                    "`since` and `membership_id` exclude each other".into(),
+                ));
+            }
+            return self
+                .sync_membership_as_run(&membership_id, user_id)
+                .await
+                .map(SyncStarted::Membership);
+        }
+        let scope = self.scope(Some(user_id.to_owned()), since);
+        let run = self.start(scope, format!("user:{user_id}")).await?;
+        Ok(SyncStarted::Run {
+            run_id: run.run_id,
+            status: run.status,
+        })
+    }
+
+    /// A user's sync of one of their memberships, as a one-page run of their scope: it waits for
+    /// their other syncs and counts towards their cooldown like any run, so a loop of single
+    /// syncs cannot spend the calls the company's runs need.
+    async fn sync_membership_as_run(
+        &self,
+        membership_id: &str,
+        user_id: &str,
+    ) -> Result<MembershipSync, SyncError> {
+        let run = self
+            .claim(
+                self.scope(Some(user_id.to_owned()), None),
+                format!("user:{user_id}"),
+            )
+            .await?;
+        let synced = self.sync_membership(membership_id, Some(user_id)).await;
+        let now = self.clock.now();
+        match &synced {
+            Ok(synced) => {
+                let mut counts = SyncCounts {
+                    seen: 1,
+                    ..SyncCounts::default()
+                };
+                match synced.result {
+                    "drifted" => counts.drifted = 1,
+                    "newer_locally" => counts.newer_locally = 1,
+                    "skipped" => counts.skipped = 1,
+                    _ => counts.unchanged = 1,
+                }
+                if let Some(counted) = self
+                    .runs
+                    .page_done(&run, 0, &counts, true, now, now + LEASE)
+                    .await?
+                {
+                    self.complete_if_done(&counted).await?;
+                }
+            }
+            Err(error) => {
+                let code = match error {
+                    SyncError::Api(error) => error.code(),
+                    SyncError::NotFound => "not_found",
+                    SyncError::Forbidden => "forbidden",
+                    _ => "failed",
+                };
+                self.runs
+                    .finish(&run, RunStatus::Failed, Some(code), now)
+                    .await?;
+            }
+        }
+        synced
+    }
+
+    /// Starts a run of `scope`: stores it, takes the scope's lock and sends its first page job.
+    pub async fn start(&self, scope: Scope, trigger: String) -> Result<SyncRun, SyncError> {
+        let run = self.claim(scope, trigger).await?;
+        let first = PageJob {
+            run_id: run.run_id.clone(),
+            page: 0,
+            cursor: None,
+            deferrals: 0,
+        };
+        if let Err(error) = self.send(&first, None).await {
+            // Without its first job the run would hold the lock for nothing.
+            if let Err(finish_error) = self
+                .runs
+                .finish(
+                    &run,
+                    RunStatus::Failed,
+                    Some("enqueue_failed"),
+                    self.clock.now(),
+                )
+                .await
+            {
+                tracing::error!(%finish_error, run.id = %run.run_id, "could not end a run that never started");
+            }
+            return Err(SyncError::Queue(error));
+        }
+        tracing::info!(run.id = %run.run_id, trigger = %run.trigger, scope = %run.scope.lock_key(), "sync run started");
+        Ok(run)
+    }
+
+    /// Stores a new run of `scope` holding the scope's lock; refused while another run holds it
+    /// (or, for a user, during the cooldown after their last one).
+    async fn claim(&self, scope: Scope, trigger: String) -> Result<SyncRun, SyncError> {
+        let now = self.clock.now();
+        let run = SyncRun::new(scope, trigger, now);
+        match self.runs.start_run(&run, now + LEASE).await? {
+            StartRun::Held { run_id, until } => {
+                let ended = self
+                    .runs
+                    .run(&run_id)
+                    .await?
+                    .is_some_and(|holder| holder.status.is_finished());
+                return Err(if ended {
+                    SyncError::TooSoon {
+                        retry_after: (until - now).to_std().unwrap_or(Duration::ZERO),
+                    }
+                } else {
+                    SyncError::InProgress { run_id }
+                });
+            }
+            StartRun::Started => {}
+        }
+        Ok(run)
+    }
+
+    /// Works one page job. `Err` means "try this job again" (the queue redelivers it).
+    pub async fn run_page(&self, job: &PageJob) -> Result<PageOutcome, SyncError> {
+        let Some(run) = self.runs.run(&job.run_id).await? else {
+            tracing::warn!(run.id = %job.run_id, "page job of an unknown run dropped");
+            return Ok(PageOutcome::RunEnded);
+        };
+        if run.status.is_finished() {
+            return Ok(PageOutcome::RunEnded);
+        }
+        if run.done_pages.contains(&job.page) {
+            // The delivery that counted it may have died before ending the run.
+            self.complete_if_done(&run).await?;
+            return Ok(PageOutcome::AlreadyDone);
+        }
+        let listing = self
+            .api
+            .list_memberships(&run.scope.query(), job.cursor.as_deref())
+            .await;
+        let page = match listing {
+            Ok(page) => page,
+            Err(error) if error.is_retryable() => return self.defer(&run, job, &error).await,
+            Err(error) => {
+                let code = error.code();
+                tracing::error!(run.id = %run.run_id, page = job.page, %error, "the provider refused the listing; the run failed");
+                self.runs
+                    .finish(&run, RunStatus::Failed, Some(code), self.clock.now())
+                    .await?;
+                return Ok(PageOutcome::Failed {
+                    error: code.to_owned(),
+                });
+            }
+        };
+        // An empty page, or a cursor that does not move, ends the listing: a provider echoing
+        // its cursor must not keep a run going (and spending calls) for ever.
+        let next = page
+            .next_cursor()
+            .filter(|cursor| !page.data.is_empty() && Some(*cursor) != job.cursor.as_deref())
+            .map(str::to_owned);
+        if next.is_none() && page.next_cursor().is_some() {
+            tracing::warn!(run.id = %run.run_id, page = job.page, "the listing's cursor did not move; treated as its end");
+        }
+        let counts = self.reconcile(&page.data).await?;
+        // Sent after the page's writes and before it is counted: one page of a run is in flight
+        // at a time (one client's rate limit holds), and a crash in between repeats the page,
+        // which is idempotent, rather than ending the run.
+        if let Some(cursor) = &next {
+            let next_job = PageJob {
+                run_id: run.run_id.clone(),
+                page: job.page + 1,
+                cursor: Some(cursor.clone()),
+                deferrals: 0,
+            };
+            self.send(&next_job, None).await.map_err(SyncError::Queue)?;
+        }
+        let now = self.clock.now();
+        let Some(updated) = self
+            .runs
+            .page_done(&run, job.page, &counts, next.is_none(), now, now + LEASE)
+            .await?
+        else {
+            if let Some(current) = self.runs.run(&run.run_id).await? {
+                self.complete_if_done(&current).await?;
+            }
+            return Ok(PageOutcome::AlreadyDone);
+        };
+        emit_page_metrics(&counts);
+        let completed = self.complete_if_done(&updated).await?;
+        Ok(PageOutcome::Counted { counts, completed })
+    }
+
+    /// Ends `run` as completed when every page up to the last was counted; whether this call
+    /// ended it.
+    async fn complete_if_done(&self, run: &SyncRun) -> Result<bool, SyncError> {
+        if !run.all_pages_done() || run.status.is_finished() {
+            return Ok(false);
+        }
+        let completed = self
+            .runs
+            .finish(run, RunStatus::Completed, None, self.clock.now())
+            .await?;
+        if completed {
+            tracing::info!(run.id = %run.run_id, pages = run.pages, seen = run.counts.seen,
+                drifted = run.counts.drifted, "sync run completed");
+        }
+        Ok(completed)
+    }
+
+    /// Works a batch from the `sync-jobs` queue; returns the message ids to retry.
+    pub async fn run_jobs(&self, records: &[SqsMessage]) -> Vec<String> {
+        let mut failed = Vec::new();
+        for record in records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let job = record.body.as_deref().map(serde_json::from_str::<PageJob>);
+            let outcome = match job {
+                Some(Ok(job)) => self.run_page(&job).await,
+                Some(Err(error)) => Err(SyncError::BadRequest(format!(
+                    "the message is not a page job: {error}"
+                ))),
+                None => Err(SyncError::BadRequest("the message has no body".into())),
+            };
+            match outcome {
+                Ok(outcome) => tracing::info!(message.id = %id, ?outcome, "page job done"),
+                Err(error) => {
+                    // Retried by the queue, and dead-lettered when it keeps failing.
+                    tracing::warn!(message.id = %id, %error, "page job failed; the queue retries it");
+                    failed.push(id);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Puts the page off: the same job again after a delay, the run marked paused.
+    async fn defer(
+        &self,
+        run: &SyncRun,
+        job: &PageJob,
+        error: &WhopApiError,
+    ) -> Result<PageOutcome, SyncError> {
+        let now = self.clock.now();
+        let code = error.code();
+        if job.deferrals >= MAX_DEFERRALS {
+            tracing::error!(run.id = %run.run_id, page = job.page, %error, "page put off too often; the run failed");
+            let reason = format!("gave_up_{code}");
+            self.runs
+                .finish(run, RunStatus::Failed, Some(&reason), now)
+                .await?;
+            return Ok(PageOutcome::Failed { error: reason });
+        }
+        let delay = error
+            .retry_after()
+            .unwrap_or(self.deferral)
+            .clamp(Duration::from_secs(1), MAX_DEFERRAL);
+        let again = PageJob {
+            deferrals: job.deferrals + 1,
+            ..job.clone()
+        };
+        self.send(&again, Some(delay))
+            .await
+            .map_err(SyncError::Queue)?;
+        let until = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+        self.runs.pause(run, until, code, now, now + LEASE).await?;
+        tracing::warn!(run.id = %run.run_id, page = job.page, %error, delay_secs = delay.as_secs(), "sync paused: the provider cannot be called now");
+        Ok(PageOutcome::Deferred {
+            delay_secs: delay.as_secs(),
+            error: code.to_owned(),
+        })
+    }
+
+    /// Compares each listed membership with its stored state and writes the drift.
+    pub async fn reconcile(&self, memberships: &[Membership]) -> Result<SyncCounts, SyncError> {
+        let ids: Vec<String> = memberships.iter().map(|m| m.id.clone()).collect();
+        let stored: HashMap<String, MembershipState> = self
+            .state
+            .memberships(&ids)
+            .await?
+            .into_iter()
+            .map(|stored| (stored.membership_id.clone(), stored.state()))
+            .collect();
+        let mut counts = SyncCounts {
+            seen: memberships.len() as u64,
+            ..SyncCounts::default()
+        };
+        let mut writes = Vec::new();
+        for membership in memberships {
+            let observation = observation_of(membership);
+            match verdict(stored.get(&membership.id), observation.as_ref()) {
+                Verdict::Unchanged => counts.unchanged += 1,
+                Verdict::Skipped => {
+                    counts.skipped += 1;
+                    tracing::warn!(membership.id = %membership.id, "listed without updated_at; skipped");
+                }
+                Verdict::NewerLocally(fields) => {
+                    counts.newer_locally += 1;
+                    tracing::info!(membership.id = %membership.id, fields = ?fields, "stored state is newer than the API's; left alone");
+                }
+                Verdict::Drift(fields) => {
+                    counts.drifted += 1;
+                    tracing::info!(membership.id = %membership.id, fields = ?fields, new = fields.is_empty(), "drift: state the webhooks missed");
+                    if let Some(observation) = observation {
+                        writes.push((membership.id.clone(), observation));
+                    }
+                }
+            }
+        }
+        let state = &self.state;
+        stream::iter(writes)
+            .map(|(id, observation)| async move {
+                record_and_compact(state, &id, Source::Whop, &observation).await
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(counts)
+    }
+
+    /// Syncs one membership now. With `requester`, only that user's own membership.
+    pub async fn sync_membership(
+        &self,
+        membership_id: &str,
+        requester: Option<&str>,
+    ) -> Result<MembershipSync, SyncError> {
+        let membership = self
+            .api
+            .get_membership(membership_id)
+            .await?
+            .ok_or(SyncError::NotFound)?;
+        // Another company's membership (an app key sees several) is not ours to keep.
+        if membership.company.as_ref().map(|c| c.id.as_str()) != Some(self.company_id.as_str()) {
+            return Err(SyncError::NotFound);
+        }
+        if let Some(requester) = requester
+            && membership.user.as_ref().map(|u| u.id.as_str()) != Some(requester)
+        {
+            return Err(SyncError::Forbidden);
+        }
+        let observation = observation_of(&membership);
+        let stored = self
+            .state
+            .membership(&membership.id)
+            .await?
+            .map(|s| s.state());
+        let verdict = verdict(stored.as_ref(), observation.as_ref());
+        let (result, fields) = match verdict {
+            Verdict::Unchanged => ("unchanged", Vec::new()),
+            Verdict::Skipped => ("skipped", Vec::new()),
+            Verdict::NewerLocally(fields) => ("newer_locally", fields),
+            Verdict::Drift(fields) => {
+                if let Some(observation) = &observation {
+                    record_and_compact(&self.state, &membership.id, Source::Whop, observation)
+                        .await?;
+                }
+                tracing::info!(membership.id = %membership.id, fields = ?fields, "drift: state the webhooks missed");
+                ("drifted", fields)
+            }
+        };
+        Ok(MembershipSync {
+            membership_id: membership.id,
+            result,
+            fields,
+        })
+    }
+
+    async fn send(&self, job: &PageJob, delay: Option<Duration>) -> Result<(), DependencyError> {
+        let body = serde_json::to_string(job)
+            .map_err(|e| DependencyError::Other(format!("cannot encode a page job: {e}")))?;
+        let message = OutboundMessage {
+            body,
+            attributes: vec![("run_id", job.run_id.clone())],
+            delay,
+        };
+        self.publisher.publish(&self.queue_url, &message).await?;
+        Ok(())
+    }
+}
+
+/// `since` as RFC 3339 or Unix seconds.
+fn parse_since(since: Option<&str>) -> Result<Option<DateTime<Utc>>, SyncError> {
+    since
+        .map(|text| {
+            parse_time_str(text).ok_or_else(|| {
+                SyncError::BadRequest(format!(
+                    "`since` must be an RFC 3339 time or Unix seconds, not `{text}`"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn emit_page_metrics(counts: &SyncCounts) {
+    let mut metrics = Metrics::new("sync").dimension("provider", super::PROVIDER);
+    metrics
+        .count("sync_pages", 1)
+        .count("sync_seen", counts.seen)
+        .count("sync_unchanged", counts.unchanged)
+        .count("sync_drift", counts.drifted)
+        .count("sync_newer_locally", counts.newer_locally)
+        .count("sync_skipped", counts.skipped);
+    metrics.emit();
+}

@@ -1,0 +1,255 @@
+//! `POST /webhooks/{provider}` as a function of its inputs: verify against every active secret,
+//! normalise, claim the event id (one conditional write), enqueue (one send). Two AWS requests for
+//! an accepted delivery; one for a duplicate.
+
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use super::Source;
+use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore};
+use super::event::{NormaliseError, normalise};
+use super::keys::{Keyring, KeyringError};
+use super::verify::{VerifyError, VerifyOptions, verify};
+use crate::ApiError;
+use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
+
+/// The largest body accepted (API Gateway allows 10 MB; no provider event comes near this).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What happened to an accepted delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Claimed and enqueued (202). `taken_over`: a stale claim of an earlier delivery was replaced.
+    Enqueued {
+        event_id: String,
+        kind: String,
+        known_kind: bool,
+        taken_over: bool,
+    },
+    /// Seen before and finished (200 `{"duplicate":true}`).
+    Duplicate {
+        event_id: String,
+        status: ClaimStatus,
+    },
+}
+
+/// Why a delivery was not accepted; each maps to a precise status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unknown provider {0}")]
+    UnknownProvider(String),
+    #[error("{0} webhooks are not supported yet")]
+    ProviderNotSupported(String),
+    #[error("body larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("signature rejected: {0}")]
+    Rejected(#[from] VerifyError),
+    #[error("envelope rejected: {0}")]
+    Malformed(#[from] NormaliseError),
+    #[error("event {event_id} is being processed by another delivery")]
+    InProgress { event_id: String },
+    #[error("{dependency} unavailable: {detail}")]
+    Dependency {
+        dependency: &'static str,
+        detail: String,
+    },
+}
+
+impl IngestError {
+    /// A stable code for logs and metrics (the 401 and 400 ones are the reason codes).
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::UnknownProvider(_) => "unknown_provider",
+            Self::ProviderNotSupported(_) => "not_implemented",
+            Self::TooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Rejected(error) => error.reason_code(),
+            Self::Malformed(error) => error.reason_code(),
+            Self::InProgress { .. } => "in_progress",
+            Self::Dependency { .. } => "dependency_unavailable",
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::UnknownProvider(_) => Self::NotFound {
+                what: "webhook provider",
+            },
+            IngestError::ProviderNotSupported(_) => Self::NotImplemented {
+                what: "this provider's webhooks",
+            },
+            IngestError::TooLarge => Self::PayloadTooLarge {
+                limit_bytes: MAX_BODY_BYTES,
+            },
+            IngestError::UnsupportedMediaType => Self::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            IngestError::Rejected(ref reason) => Self::Unauthorized {
+                code: reason.reason_code(),
+                message: error.to_string(),
+            },
+            IngestError::Malformed(ref reason) => Self::BadRequest {
+                code: reason.reason_code(),
+                message: error.to_string(),
+            },
+            IngestError::InProgress { .. } => Self::Conflict {
+                code: "in_progress",
+                message: error.to_string(),
+            },
+            IngestError::Dependency { dependency, .. } => {
+                Self::DependencyUnavailable { dependency }
+            }
+        }
+    }
+}
+
+/// The provider named in the path: the verified ones, the ones not built yet, or unknown.
+pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
+    match Source::parse(name) {
+        Some(source) => Ok(source),
+        None if matches!(name, "gumroad" | "paypal") => {
+            Err(IngestError::ProviderNotSupported(name.to_owned()))
+        }
+        None => Err(IngestError::UnknownProvider(name.to_owned())),
+    }
+}
+
+/// Accepts `application/json` with any parameters (Stripe adds `; charset=utf-8`).
+pub fn check_content_type(content_type: Option<&str>) -> Result<(), IngestError> {
+    let essence = content_type
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(IngestError::UnsupportedMediaType)
+    }
+}
+
+/// What ingest needs from the world.
+pub struct IngestDeps<'a, S, C, K, P> {
+    pub keyring: &'a Keyring<S, C>,
+    pub claims: &'a K,
+    pub publisher: &'a P,
+    pub events_queue_url: &'a str,
+    pub verify_options: VerifyOptions,
+}
+
+/// Verifies, normalises, claims and enqueues one delivery whose body is within the limit and
+/// whose content type was checked.
+pub async fn ingest<S, C, K, P>(
+    deps: &IngestDeps<'_, S, C, K, P>,
+    source: Source,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Accepted, IngestError>
+where
+    S: SecretSource,
+    C: Clock + Clone,
+    K: ClaimStore,
+    P: Publisher,
+{
+    let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
+        dependency: "webhook secrets",
+        detail: error.to_string(),
+    };
+    let keys = deps.keyring.current().await.map_err(secrets_unavailable)?;
+    let now_secs = now.timestamp();
+    let verified = match verify(
+        source,
+        headers,
+        body,
+        keys.for_source(source),
+        now_secs,
+        deps.verify_options,
+    ) {
+        Ok(verified) => verified,
+        // A secret added since the last read may be the one: one early re-read, rate-limited.
+        Err(missed @ (VerifyError::NoMatchingSignature | VerifyError::NoSecrets)) => match deps
+            .keyring
+            .refresh_after_miss()
+            .await
+            .map_err(secrets_unavailable)?
+        {
+            Some(fresh) => verify(
+                source,
+                headers,
+                body,
+                fresh.for_source(source),
+                now_secs,
+                deps.verify_options,
+            )?,
+            None => return Err(missed.into()),
+        },
+        Err(error) => return Err(error.into()),
+    };
+    let event = normalise(source, &verified, body, now)?;
+
+    let record = ClaimRecord::new(
+        source.as_str(),
+        &event.event_id,
+        event.kind.as_str(),
+        hex::encode(Sha256::digest(body)),
+        now,
+    );
+    let dynamodb_down = |error: DependencyError| IngestError::Dependency {
+        dependency: "webhook-events table",
+        detail: error.to_string(),
+    };
+    let taken_over = match deps
+        .claims
+        .claim(&record, now)
+        .await
+        .map_err(dynamodb_down)?
+    {
+        ClaimOutcome::Claimed { taken_over } => taken_over.is_some(),
+        ClaimOutcome::Exists(existing) => {
+            return match existing.status {
+                ClaimStatus::Received => Err(IngestError::InProgress {
+                    event_id: event.event_id,
+                }),
+                status => Ok(Accepted::Duplicate {
+                    event_id: event.event_id,
+                    status,
+                }),
+            };
+        }
+    };
+
+    let message = OutboundMessage {
+        body: event.to_message(),
+        attributes: vec![
+            ("provider", source.as_str().to_owned()),
+            ("kind", event.kind.as_str().to_owned()),
+            ("event_id", event.event_id.clone()),
+        ],
+        delay: None,
+    };
+    if let Err(error) = deps
+        .publisher
+        .publish(deps.events_queue_url, &message)
+        .await
+    {
+        // Without the message the claim would block the sender's retry until the lock expires.
+        if let Err(release_error) = deps.claims.release(&record.pk, &record.claim_id).await {
+            tracing::error!(webhook.id = %event.event_id, error = %release_error, "could not release claim {} after a failed enqueue; it unblocks when its lock expires", record.pk);
+        }
+        return Err(IngestError::Dependency {
+            dependency: "events queue",
+            detail: error.to_string(),
+        });
+    }
+    Ok(Accepted::Enqueued {
+        known_kind: event.kind.is_known(),
+        kind: event.kind.as_str().to_owned(),
+        event_id: event.event_id,
+        taken_over,
+    })
+}

@@ -1,0 +1,163 @@
+//! The webhook signing secrets: one Secrets Manager secret holding, per provider, the list of
+//! active secrets (several during a rotation overlap), e.g.
+//! `{"whop": ["ws_…"], "stripe": ["whsec_…"], "standard": ["whsec_…"]}`.
+//!
+//! Read with an explicit `AWSCURRENT`, cached for a TTL (so a newly added secret is honoured within
+//! one TTL, without a restart), parsed once per version. A delivery that matches no secret may
+//! force one early refresh, at most once per [`MISS_REFRESH_INTERVAL`], so a flood of forged
+//! requests cannot turn into a flood of Secrets Manager calls.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+
+use super::Source;
+use super::verify::{SecretError, SigningSecret};
+use crate::aws::secrets::CachedSecrets;
+use crate::domain::ports::{Clock, DependencyError, SecretSource, VersionStage};
+
+/// Default time a read of the secret is reused.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+/// Minimum time between refreshes forced by unverifiable deliveries.
+pub const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Why the secret's value is unusable (never includes a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    #[error("the webhook secrets are not a JSON object of provider to list of strings: {0}")]
+    NotJson(String),
+    #[error("{provider} secret #{index} is unusable: {error}")]
+    BadSecret {
+        provider: &'static str,
+        index: usize,
+        error: SecretError,
+    },
+}
+
+/// The active signing secrets of each source.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookKeys {
+    by_source: BTreeMap<Source, Vec<SigningSecret>>,
+}
+
+impl WebhookKeys {
+    /// Parses the secret's JSON. Providers this backend does not verify are ignored.
+    pub fn parse(json: &str) -> Result<Self, KeysError> {
+        let lists: BTreeMap<String, Vec<String>> =
+            serde_json::from_str(json).map_err(|e| KeysError::NotJson(e.to_string()))?;
+        let mut by_source = BTreeMap::new();
+        for (name, secrets) in lists {
+            let Some(source) = Source::parse(&name) else {
+                continue;
+            };
+            let parsed = secrets
+                .iter()
+                .enumerate()
+                .map(|(index, secret)| {
+                    SigningSecret::parse(source, secret).map_err(|error| KeysError::BadSecret {
+                        provider: source.as_str(),
+                        index,
+                        error,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            by_source.insert(source, parsed);
+        }
+        Ok(Self { by_source })
+    }
+
+    /// The active secrets of `source` (empty when none is configured).
+    pub fn for_source(&self, source: Source) -> &[SigningSecret] {
+        self.by_source.get(&source).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Webhook keys from Secrets Manager, cached and parsed once per secret version.
+pub struct Keyring<S, C> {
+    secret_id: Option<String>,
+    secrets: CachedSecrets<S, C>,
+    clock: C,
+    parsed: Mutex<Option<(String, Arc<WebhookKeys>)>>,
+    last_forced: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl<S: SecretSource, C: Clock + Clone> Keyring<S, C> {
+    /// `secret_id` is `WEBHOOK_SECRETS_ID`; without one every source has no keys.
+    pub fn new(source: S, clock: C, secret_id: Option<String>, ttl: Duration) -> Self {
+        Self {
+            secret_id,
+            secrets: CachedSecrets::new(source, clock.clone(), ttl),
+            clock,
+            parsed: Mutex::new(None),
+            last_forced: Mutex::new(None),
+        }
+    }
+
+    /// The current keys (cached for the TTL).
+    pub async fn current(&self) -> Result<Arc<WebhookKeys>, KeyringError> {
+        let Some(secret_id) = &self.secret_id else {
+            return Ok(Arc::new(WebhookKeys::default()));
+        };
+        let version = self
+            .secrets
+            .get(secret_id, VersionStage::Current)
+            .await
+            .map_err(KeyringError::Unavailable)?
+            .ok_or(KeyringError::Unavailable(DependencyError::NotFound))?;
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((version_id, keys)) = parsed.as_ref()
+            && *version_id == version.version_id
+        {
+            return Ok(Arc::clone(keys));
+        }
+        let keys = Arc::new(
+            WebhookKeys::parse(version.value.expose_secret()).map_err(KeyringError::Invalid)?,
+        );
+        *parsed = Some((version.version_id, Arc::clone(&keys)));
+        Ok(keys)
+    }
+
+    /// After a delivery matched no key: re-reads the secret if the last forced re-read is older
+    /// than [`MISS_REFRESH_INTERVAL`]; returns the keys when they changed.
+    pub async fn refresh_after_miss(&self) -> Result<Option<Arc<WebhookKeys>>, KeyringError> {
+        let Some(secret_id) = &self.secret_id else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        {
+            let mut last = self
+                .last_forced
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let interval = chrono::Duration::from_std(MISS_REFRESH_INTERVAL).unwrap_or_default();
+            if last.is_some_and(|at| now - at < interval) {
+                return Ok(None);
+            }
+            *last = Some(now);
+        }
+        let before = self.parsed_version();
+        self.secrets.invalidate(secret_id);
+        let keys = self.current().await?;
+        Ok((self.parsed_version() != before).then_some(keys))
+    }
+
+    fn parsed_version(&self) -> Option<String> {
+        self.parsed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(version, _)| version.clone())
+    }
+}
+
+/// Why the keys could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    #[error("the webhook secrets could not be read: {0}")]
+    Unavailable(DependencyError),
+    #[error(transparent)]
+    Invalid(KeysError),
+}

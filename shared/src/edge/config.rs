@@ -1,0 +1,1169 @@
+//! Configuration from the environment, validated once at cold start.
+//!
+//! The environment carries names only (tables, queues, secret ids, app id, stage); secret values come
+//! from Secrets Manager. Validation reports every problem at once, each with its fix, so one deploy
+//! fixes them all; `churnsaver config check` runs the same code.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::domain::breaker::BreakerSettings;
+use crate::providers::whop::user_token::DEFAULT_JWKS_URL;
+
+/// The deployment stage. `local` is the stack on a developer machine against the AWS emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Local,
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Stage {
+    pub const ALL: [Self; 4] = [Self::Local, Self::Dev, Self::Staging, Self::Prod];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Prod => "prod",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|stage| stage.as_str() == value)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// DynamoDB table names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// `WEBHOOK_EVENTS_TABLE`: idempotency claims and the webhook log.
+    pub webhook_events: String,
+    /// `SESSIONS_TABLE`: sessions, keyed by the hash of the session id.
+    pub sessions: String,
+    /// `STATE_TABLE`: memberships, payments, breakers, sync runs, rate-limit windows.
+    pub state: String,
+}
+
+impl Tables {
+    /// Every table with the name the health report uses for it.
+    pub fn named(&self) -> [(&'static str, &str); 3] {
+        [
+            ("webhook_events", &self.webhook_events),
+            ("sessions", &self.sessions),
+            ("state", &self.state),
+        ]
+    }
+}
+
+/// SQS queue URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queues {
+    /// `EVENTS_QUEUE_URL`: verified webhook events awaiting processing.
+    pub events: String,
+    /// `EVENTS_DLQ_URL`: events that failed `maxReceiveCount` times.
+    pub events_dlq: String,
+    /// `SYNC_JOBS_QUEUE_URL`: one page of a reconcile run per message.
+    pub sync_jobs: String,
+    /// `SYNC_JOBS_DLQ_URL`: sync pages that kept failing.
+    pub sync_jobs_dlq: String,
+}
+
+/// Secrets Manager secret ids (names or ARNs). Optional outside production.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretIds {
+    /// `WEBHOOK_SECRETS_ID`: JSON object of provider → list of active webhook secrets.
+    pub webhook_secrets: Option<String>,
+    /// `SESSION_KEYS_SECRET_ID`: the rotated session signing key.
+    pub session_keys: Option<String>,
+    /// `WHOP_API_KEY_SECRET_ID`: `{"api_key": "…"}` for Whop's REST API.
+    pub whop_api_key: Option<String>,
+}
+
+/// A provider whose REST API this backend calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Whop,
+    Stripe,
+    Gumroad,
+    Paypal,
+}
+
+impl Provider {
+    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Gumroad, Self::Paypal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whop => "whop",
+            Self::Stripe => "stripe",
+            Self::Gumroad => "gumroad",
+            Self::Paypal => "paypal",
+        }
+    }
+
+    /// The variable holding the provider API's base URL, e.g. `WHOP_API_BASE_URL`.
+    pub fn base_url_var(self) -> &'static str {
+        match self {
+            Self::Whop => "WHOP_API_BASE_URL",
+            Self::Stripe => "STRIPE_API_BASE_URL",
+            Self::Gumroad => "GUMROAD_API_BASE_URL",
+            Self::Paypal => "PAYPAL_API_BASE_URL",
+        }
+    }
+}
+
+/// Whop's v1 API when `WHOP_API_BASE_URL` is not set.
+pub const WHOP_API_DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
+
+/// The variables of one provider's limits ([`ProviderLimits`]), e.g. `WHOP_MAX_CONCURRENCY`.
+struct LimitVars {
+    failure_threshold: &'static str,
+    recovery_secs: &'static str,
+    half_open_probes: &'static str,
+    success_threshold: &'static str,
+    requests: &'static str,
+    window_secs: &'static str,
+    max_concurrency: &'static str,
+    cooldown_secs: &'static str,
+}
+
+macro_rules! limit_vars {
+    ($prefix:literal) => {
+        LimitVars {
+            failure_threshold: concat!($prefix, "_BREAKER_FAILURE_THRESHOLD"),
+            recovery_secs: concat!($prefix, "_BREAKER_RECOVERY_SECS"),
+            half_open_probes: concat!($prefix, "_BREAKER_HALF_OPEN_PROBES"),
+            success_threshold: concat!($prefix, "_BREAKER_SUCCESS_THRESHOLD"),
+            requests: concat!($prefix, "_RATE_LIMIT_REQUESTS"),
+            window_secs: concat!($prefix, "_RATE_LIMIT_WINDOW_SECS"),
+            max_concurrency: concat!($prefix, "_MAX_CONCURRENCY"),
+            cooldown_secs: concat!($prefix, "_RATE_LIMIT_COOLDOWN_SECS"),
+        }
+    };
+}
+
+impl Provider {
+    /// The provider by its [`as_str`](Self::as_str) name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    fn limit_vars(self) -> LimitVars {
+        match self {
+            Self::Whop => limit_vars!("WHOP"),
+            Self::Stripe => limit_vars!("STRIPE"),
+            Self::Gumroad => limit_vars!("GUMROAD"),
+            Self::Paypal => limit_vars!("PAYPAL"),
+        }
+    }
+
+    /// The limits used when no variable overrides them.
+    pub fn default_limits(self) -> ProviderLimits {
+        let limits = |requests, window_secs, max_concurrency, cooldown_secs| ProviderLimits {
+            rate_limit: RateLimit {
+                requests: NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN),
+                window: Duration::from_secs(window_secs),
+                burst: NonZeroU32::MIN,
+            },
+            max_concurrency: NonZeroU32::new(max_concurrency).unwrap_or(NonZeroU32::MIN),
+            cooldown: Duration::from_secs(cooldown_secs),
+            ..ProviderLimits::default()
+        };
+        match self {
+            // Whop documents 20 requests per 10 s for its v5 API and a 60 s cooldown after a 429;
+            // it publishes no limit for v1, so the v5 one is the safe assumption.
+            Self::Whop => limits(20, 10, 4, 60),
+            // Stripe allows 25 requests per second in test mode (100 live); the lower one is safe
+            // for both, and its limits reset every second.
+            Self::Stripe => limits(25, 1, 4, 5),
+            // Neither publishes a number: stay well below anything a provider would call abuse.
+            Self::Gumroad => limits(10, 10, 2, 60),
+            Self::Paypal => limits(10, 1, 4, 30),
+        }
+    }
+}
+
+/// A client-side rate limit: at most `requests` per `window`, spread evenly over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: NonZeroU32,
+    pub window: Duration,
+    /// Requests that may go at once before the spacing applies. 1 for the providers: see
+    /// [`crate::providers::client::ProviderGuard`] on sliding windows.
+    pub burst: NonZeroU32,
+}
+
+/// How calls to one provider are admitted ([`crate::providers::client::ProviderGuard`]). The rate and
+/// concurrency limits hold per instance, while a provider counts per account: with several
+/// instances running, set them with the function's reserved concurrency in mind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderLimits {
+    /// `{PROVIDER}_BREAKER_FAILURE_THRESHOLD` (1–100), `_BREAKER_RECOVERY_SECS` (1–3600),
+    /// `_BREAKER_HALF_OPEN_PROBES` (1–10), `_BREAKER_SUCCESS_THRESHOLD` (1–10); defaults from
+    /// [`BreakerSettings::default`].
+    pub breaker: BreakerSettings,
+    /// `{PROVIDER}_RATE_LIMIT_REQUESTS` (1–10000) per `{PROVIDER}_RATE_LIMIT_WINDOW_SECS`
+    /// (1–3600).
+    pub rate_limit: RateLimit,
+    /// `{PROVIDER}_MAX_CONCURRENCY` (1–100): calls in flight at once.
+    pub max_concurrency: NonZeroU32,
+    /// `{PROVIDER}_RATE_LIMIT_COOLDOWN_SECS` (1–3600): how long calls pause after a 429 that
+    /// carries no `Retry-After`.
+    pub cooldown: Duration,
+}
+
+impl Default for ProviderLimits {
+    /// For a service that is not one of the [`Provider`]s: 10 calls a second, 4 at a time.
+    fn default() -> Self {
+        Self {
+            breaker: BreakerSettings::default(),
+            rate_limit: RateLimit {
+                requests: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+                window: Duration::from_secs(1),
+                burst: NonZeroU32::MIN,
+            },
+            max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Base URLs of the provider APIs that are configured; a provider without one is `unconfigured`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderApis {
+    base_urls: Vec<(Provider, Url)>,
+}
+
+impl ProviderApis {
+    pub fn base_url(&self, provider: Provider) -> Option<&Url> {
+        self.base_urls
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, url)| url)
+    }
+}
+
+/// Webhook ingest settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES`: accept Whop's older `x-whop-signature: <hex>` form,
+    /// whose timestamp is not signed (default false).
+    pub accept_whop_bare_signatures: bool,
+    /// `WEBHOOK_SECRETS_TTL_SECS`: how long a read of the webhook secrets is reused (1–300, default
+    /// 60): a newly added secret is honoured within this time.
+    pub secrets_ttl: std::time::Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            accept_whop_bare_signatures: false,
+            secrets_ttl: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// Abuse limits on failed authentication per source IP ([`crate::domain::auth::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// `AUTH_FAILURE_LIMIT`: failures an IP may have in one window; the next is throttled
+    /// (1–10,000, default 20).
+    pub limit: u64,
+    /// `AUTH_FAILURE_WINDOW_SECS`: the fixed window failures are counted in (10–86,400, default
+    /// 300).
+    pub window: std::time::Duration,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            window: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// The validated configuration of every function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `STAGE`: local, dev, staging or prod.
+    pub stage: Stage,
+    /// `WHOP_APP_ID`: our Whop app id (`app_…`), the audience of Whop user tokens.
+    pub whop_app_id: String,
+    /// `WHOP_COMPANY_ID`: the company (`biz_…`) whose memberships sync reads; sync is off without it.
+    pub whop_company_id: Option<String>,
+    pub tables: Tables,
+    pub queues: Queues,
+    pub secrets: SecretIds,
+    /// `<PROVIDER>_API_BASE_URL`: each provider API this deployment talks to.
+    pub provider_apis: ProviderApis,
+    /// `WHOP_USER_TOKEN_JWKS_URL`: where Whop publishes the keys that sign user tokens (default
+    /// [`DEFAULT_JWKS_URL`]; the local stack points it at a stub).
+    pub whop_user_token_jwks_url: Url,
+    pub webhooks: WebhookSettings,
+    pub auth_limits: AuthLimits,
+    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
+    pub sessions: crate::domain::auth::sessions::SessionSettings,
+    /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
+    pub whop_token_leeway: std::time::Duration,
+    /// Every provider's limits; read them with [`Config::provider_limits`].
+    limits: Vec<(Provider, ProviderLimits)>,
+}
+
+/// One thing wrong with the environment, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub var: &'static str,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.var, self.problem, self.fix)
+    }
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} configuration problem(s): ", self.problems.len())?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects problems while reading variables, so all are reported together.
+struct Reader<'a, F> {
+    lookup: &'a F,
+    problems: Vec<ConfigProblem>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// The variable's value, `None` when unset or blank.
+    fn optional(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&mut self, var: &'static str, what: &str) -> String {
+        self.optional(var).unwrap_or_else(|| {
+            self.problem(
+                var,
+                "is not set",
+                format!("set {var} to {what} (the SAM template sets it for every function)"),
+            );
+            String::new()
+        })
+    }
+
+    fn problem(&mut self, var: &'static str, problem: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            var,
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    /// A whole number in `range`; `default` when unset.
+    fn number_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u64>,
+        default: u64,
+        fix: &str,
+    ) -> u64 {
+        let Some(value) = self.optional(var) else {
+            return default;
+        };
+        match value.parse() {
+            Ok(number) if range.contains(&number) => number,
+            _ => {
+                let (low, high) = range.into_inner();
+                self.problem(
+                    var,
+                    format!("`{value}` is not a whole number from {low} to {high}"),
+                    fix,
+                );
+                default
+            }
+        }
+    }
+
+    /// A count in `range` (which must lie within `u32`); `default` when unset.
+    fn count_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u32>,
+        default: u32,
+        what: &str,
+    ) -> u32 {
+        let (low, high) = (*range.start(), *range.end());
+        let fix = format!("set {what} from {low} to {high}, or unset it for {default}");
+        let value = self.number_in(var, u64::from(low)..=u64::from(high), default.into(), &fix);
+        u32::try_from(value).unwrap_or(default)
+    }
+
+    /// A count in `range`, which starts at 1.
+    fn nonzero_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u32>,
+        default: NonZeroU32,
+        what: &str,
+    ) -> NonZeroU32 {
+        NonZeroU32::new(self.count_in(var, range, default.get(), what)).unwrap_or(default)
+    }
+
+    /// Whole seconds in `range`; `default` when unset.
+    fn seconds_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u64>,
+        default: Duration,
+        what: &str,
+    ) -> Duration {
+        let (low, high) = (*range.start(), *range.end());
+        let default = default.as_secs();
+        let fix = format!("set {what} in seconds from {low} to {high}, or unset it for {default}");
+        Duration::from_secs(self.number_in(var, range, default, &fix))
+    }
+
+    /// `provider`'s limits, each variable defaulting to [`Provider::default_limits`].
+    fn provider_limits(&mut self, provider: Provider) -> ProviderLimits {
+        let vars = provider.limit_vars();
+        let defaults = provider.default_limits();
+        let name = provider.as_str();
+        ProviderLimits {
+            breaker: BreakerSettings {
+                failure_threshold: self.count_in(
+                    vars.failure_threshold,
+                    1..=100,
+                    defaults.breaker.failure_threshold,
+                    &format!("the consecutive failures that open {name}'s circuit breaker"),
+                ),
+                recovery_timeout: self.seconds_in(
+                    vars.recovery_secs,
+                    1..=3600,
+                    defaults.breaker.recovery_timeout,
+                    &format!("how long {name}'s open breaker rejects calls before probing"),
+                ),
+                half_open_probes: self.count_in(
+                    vars.half_open_probes,
+                    1..=10,
+                    defaults.breaker.half_open_probes,
+                    &format!("the probes {name}'s half-open breaker lets through at once"),
+                ),
+                success_threshold: self.count_in(
+                    vars.success_threshold,
+                    1..=10,
+                    defaults.breaker.success_threshold,
+                    &format!("the successful probes that close {name}'s breaker"),
+                ),
+            },
+            rate_limit: RateLimit {
+                requests: self.nonzero_in(
+                    vars.requests,
+                    1..=10_000,
+                    defaults.rate_limit.requests,
+                    &format!("the calls to {name} allowed per rate-limit window"),
+                ),
+                window: self.seconds_in(
+                    vars.window_secs,
+                    1..=3600,
+                    defaults.rate_limit.window,
+                    &format!("{name}'s rate-limit window"),
+                ),
+                burst: defaults.rate_limit.burst,
+            },
+            max_concurrency: self.nonzero_in(
+                vars.max_concurrency,
+                1..=100,
+                defaults.max_concurrency,
+                &format!("the calls to {name} in flight at once"),
+            ),
+            cooldown: self.seconds_in(
+                vars.cooldown_secs,
+                1..=3600,
+                defaults.cooldown,
+                &format!("how long calls to {name} pause after a 429 without Retry-After"),
+            ),
+        }
+    }
+
+    fn queue_url(&mut self, var: &'static str, what: &str) -> String {
+        let value = self.required(var, what);
+        if !value.is_empty() && Url::parse(&value).is_err() {
+            self.problem(
+                var,
+                format!("`{value}` is not a URL"),
+                "use the queue URL (`!Ref` of the queue), not its name or ARN",
+            );
+        }
+        value
+    }
+
+    /// `value` as an absolute URL; plain http is refused only in prod, so other stages can point
+    /// at stubs on loopback. Every `None` has recorded a problem.
+    fn http_url(
+        &mut self,
+        var: &'static str,
+        value: &str,
+        stage: Stage,
+        example: &str,
+    ) -> Option<Url> {
+        match Url::parse(value) {
+            Ok(url)
+                if url.scheme() == "https" || (stage != Stage::Prod && url.scheme() == "http") =>
+            {
+                Some(url)
+            }
+            Ok(_) => {
+                self.problem(
+                    var,
+                    format!("`{value}` must use https in {stage}"),
+                    format!("use an https URL such as {example}"),
+                );
+                None
+            }
+            Err(_) => {
+                self.problem(
+                    var,
+                    format!("`{value}` is not a URL"),
+                    format!("use an absolute URL such as {example}, or unset it"),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|var| std::env::var(var).ok())
+    }
+
+    /// Reads and validates configuration from any variable lookup (the local stack passes the
+    /// template's resolved environment; tests pass a map).
+    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: &F) -> Result<Self, ConfigError> {
+        let mut env = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
+
+        let stage = match env.optional("STAGE") {
+            None => {
+                env.problem(
+                    "STAGE",
+                    "is not set",
+                    "set STAGE to one of local, dev, staging, prod",
+                );
+                Stage::Dev
+            }
+            Some(value) => Stage::parse(&value).unwrap_or_else(|| {
+                env.problem(
+                    "STAGE",
+                    format!("`{value}` is not a stage"),
+                    "set STAGE to one of local, dev, staging, prod",
+                );
+                Stage::Dev
+            }),
+        };
+
+        let whop_app_id = env.required("WHOP_APP_ID", "your Whop app id (`app_…`)");
+        if !whop_app_id.is_empty() && !is_whop_id(&whop_app_id, "app_") {
+            env.problem(
+                "WHOP_APP_ID",
+                format!("`{whop_app_id}` is not a Whop app id"),
+                "copy the app id (it starts with `app_`) from the Whop developer dashboard",
+            );
+        }
+
+        let whop_company_id = env.optional("WHOP_COMPANY_ID");
+        if let Some(company_id) = &whop_company_id
+            && !is_whop_id(company_id, "biz_")
+        {
+            env.problem(
+                "WHOP_COMPANY_ID",
+                format!("`{company_id}` is not a Whop company id"),
+                "copy the company id (it starts with `biz_`) from the Whop dashboard, or unset it to turn sync off",
+            );
+        }
+
+        let tables = Tables {
+            webhook_events: env.required("WEBHOOK_EVENTS_TABLE", "the webhook-events table name"),
+            sessions: env.required("SESSIONS_TABLE", "the sessions table name"),
+            state: env.required("STATE_TABLE", "the state table name"),
+        };
+        let queues = Queues {
+            events: env.queue_url("EVENTS_QUEUE_URL", "the events queue URL"),
+            events_dlq: env.queue_url("EVENTS_DLQ_URL", "the events dead-letter queue URL"),
+            sync_jobs: env.queue_url("SYNC_JOBS_QUEUE_URL", "the sync-jobs queue URL"),
+            sync_jobs_dlq: env
+                .queue_url("SYNC_JOBS_DLQ_URL", "the sync-jobs dead-letter queue URL"),
+        };
+
+        let secrets = SecretIds {
+            webhook_secrets: env.optional("WEBHOOK_SECRETS_ID"),
+            session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
+            whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
+        };
+        if stage == Stage::Prod {
+            for (var, value) in [
+                ("WEBHOOK_SECRETS_ID", &secrets.webhook_secrets),
+                ("SESSION_KEYS_SECRET_ID", &secrets.session_keys),
+                ("WHOP_API_KEY_SECRET_ID", &secrets.whop_api_key),
+            ] {
+                if value.is_none() {
+                    env.problem(
+                        var,
+                        "is required in prod",
+                        format!("set {var} to the Secrets Manager secret's ARN or name"),
+                    );
+                }
+            }
+        }
+
+        let mut base_urls = Vec::new();
+        for provider in Provider::ALL {
+            let var = provider.base_url_var();
+            let Some(value) = env.optional(var) else {
+                continue;
+            };
+            if let Some(url) = env.http_url(var, &value, stage, "https://api.whop.com/api/v1") {
+                base_urls.push((provider, url));
+            }
+        }
+
+        let jwks_url = env
+            .optional("WHOP_USER_TOKEN_JWKS_URL")
+            .unwrap_or_else(|| DEFAULT_JWKS_URL.to_owned());
+        let whop_user_token_jwks_url = env.http_url(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            &jwks_url,
+            stage,
+            DEFAULT_JWKS_URL,
+        );
+
+        let mut webhooks = WebhookSettings::default();
+        if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
+            match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => webhooks.accept_whop_bare_signatures = true,
+                "false" | "0" | "no" => {}
+                _ => env.problem(
+                    "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
+                    format!("`{value}` is not a boolean"),
+                    "set it to true or false",
+                ),
+            }
+        }
+        if let Some(value) = env.optional("WEBHOOK_SECRETS_TTL_SECS") {
+            match value.parse::<u64>() {
+                Ok(secs @ 1..=300) => webhooks.secrets_ttl = std::time::Duration::from_secs(secs),
+                _ => env.problem(
+                    "WEBHOOK_SECRETS_TTL_SECS",
+                    format!("`{value}` is not a number of seconds from 1 to 300"),
+                    "use at most 300 so a rotated secret is picked up within five minutes",
+                ),
+            }
+        }
+
+        let defaults = AuthLimits::default();
+        let auth_limits = AuthLimits {
+            limit: env.number_in(
+                "AUTH_FAILURE_LIMIT",
+                1..=10_000,
+                defaults.limit,
+                &format!(
+                    "set the failures allowed per window from 1 to 10000, or unset it for {}",
+                    defaults.limit
+                ),
+            ),
+            window: std::time::Duration::from_secs(env.number_in(
+                "AUTH_FAILURE_WINDOW_SECS",
+                10..=86_400,
+                defaults.window.as_secs(),
+                &format!(
+                    "set the window in seconds from 10 to 86400 (a day), or unset it for {}",
+                    defaults.window.as_secs()
+                ),
+            )),
+        };
+
+        let session_defaults = crate::domain::auth::sessions::SessionSettings::default();
+        let sessions = crate::domain::auth::sessions::SessionSettings {
+            lifetime: std::time::Duration::from_secs(env.number_in(
+                "SESSION_LIFETIME_SECS",
+                300..=30 * 86_400,
+                session_defaults.lifetime.as_secs(),
+                "set a lifetime in seconds from 300 to 2592000 (30 days), or unset it for 7200",
+            )),
+            max_per_user: usize::try_from(env.number_in(
+                "SESSION_MAX_PER_USER",
+                1..=100,
+                session_defaults.max_per_user as u64,
+                "set how many sessions one user may hold, from 1 to 100, or unset it for 10",
+            ))
+            .unwrap_or(session_defaults.max_per_user),
+        };
+
+        let whop_token_leeway = std::time::Duration::from_secs(env.number_in(
+            "WHOP_USER_TOKEN_LEEWAY_SECS",
+            0..=60,
+            crate::providers::whop::user_token::DEFAULT_LEEWAY.as_secs(),
+            "set the tolerated clock skew in seconds from 0 to 60, or unset it for 5",
+        ));
+
+        let limits = Provider::ALL
+            .into_iter()
+            .map(|provider| (provider, env.provider_limits(provider)))
+            .collect();
+
+        match whop_user_token_jwks_url {
+            Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
+                stage,
+                whop_app_id,
+                whop_company_id,
+                tables,
+                queues,
+                secrets,
+                provider_apis: ProviderApis { base_urls },
+                whop_user_token_jwks_url,
+                webhooks,
+                auth_limits,
+                sessions,
+                whop_token_leeway,
+                limits,
+            }),
+            _ => Err(ConfigError {
+                problems: env.problems,
+            }),
+        }
+    }
+}
+
+impl Config {
+    /// Whop's v1 API: `WHOP_API_BASE_URL`, or Whop's own.
+    pub fn whop_api_base_url(&self) -> Url {
+        self.provider_apis
+            .base_url(Provider::Whop)
+            .cloned()
+            .or_else(|| Url::parse(WHOP_API_DEFAULT_BASE_URL).ok())
+            .unwrap_or_else(|| unreachable!("the default Whop API URL parses"))
+    }
+
+    /// How calls to `provider` are admitted.
+    pub fn provider_limits(&self, provider: Provider) -> ProviderLimits {
+        self.limits
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or_else(|| provider.default_limits(), |(_, limits)| *limits)
+    }
+}
+
+/// Whether `value` is a Whop id of the kind `prefix` names (`app_`, `user_`, …): the prefix
+/// followed by at least one ASCII letter or digit, and nothing else.
+pub(crate) fn is_whop_id(value: &str, prefix: &str) -> bool {
+    value
+        .strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn valid_env() -> HashMap<&'static str, String> {
+        [
+            ("STAGE", "dev"),
+            ("WHOP_APP_ID", "app_abc123"),
+            ("WEBHOOK_EVENTS_TABLE", "webhook-events"),
+            ("SESSIONS_TABLE", "sessions"),
+            ("STATE_TABLE", "state"),
+            (
+                "EVENTS_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/events",
+            ),
+            (
+                "EVENTS_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/events-dlq",
+            ),
+            (
+                "SYNC_JOBS_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/sync-jobs",
+            ),
+            (
+                "SYNC_JOBS_DLQ_URL",
+                "http://127.0.0.1:5000/123456789012/sync-jobs-dlq",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+    }
+
+    fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|var| env.get(var).cloned())
+    }
+
+    fn vars(error: &ConfigError) -> Vec<&'static str> {
+        error.problems.iter().map(|p| p.var).collect()
+    }
+
+    #[test]
+    fn accepts_a_complete_environment() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.stage, Stage::Dev);
+        assert_eq!(config.whop_app_id, "app_abc123");
+        assert_eq!(config.tables.state, "state");
+        assert!(config.provider_apis.base_url(Provider::Whop).is_none());
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let mut env = valid_env();
+        env.insert("STAGE", "production".into());
+        env.insert("WHOP_APP_ID", "biz_123".into());
+        env.remove("STATE_TABLE");
+        env.insert("EVENTS_QUEUE_URL", "events".into());
+        env.insert("WHOP_API_BASE_URL", "not a url".into());
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(
+            vars(&error),
+            [
+                "STAGE",
+                "WHOP_APP_ID",
+                "STATE_TABLE",
+                "EVENTS_QUEUE_URL",
+                "WHOP_API_BASE_URL"
+            ]
+        );
+        assert!(error.problems.iter().all(|p| !p.fix.is_empty()));
+    }
+
+    #[test]
+    fn rejects_app_ids_without_the_app_prefix() {
+        for bad in ["app_", "APP_x", "app_x-y", "biz_x"] {
+            let mut env = valid_env();
+            env.insert("WHOP_APP_ID", bad.into());
+            assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_APP_ID"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn production_requires_every_secret_id() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        env.insert(
+            "WEBHOOK_SECRETS_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:w".into(),
+        );
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(
+            vars(&error),
+            ["SESSION_KEYS_SECRET_ID", "WHOP_API_KEY_SECRET_ID"]
+        );
+    }
+
+    #[test]
+    fn production_requires_https_provider_urls() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        for var in [
+            "WEBHOOK_SECRETS_ID",
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+        ] {
+            env.insert(var, "secret".into());
+        }
+        env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
+        assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
+
+        env.insert("WHOP_API_BASE_URL", "https://api.whop.com/api/v1".into());
+        let config = load(&env).unwrap();
+        assert_eq!(
+            config
+                .provider_apis
+                .base_url(Provider::Whop)
+                .map(Url::as_str),
+            Some("https://api.whop.com/api/v1")
+        );
+    }
+
+    #[test]
+    fn reads_the_webhook_settings() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.webhooks, WebhookSettings::default());
+
+        let mut env = valid_env();
+        env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "true".into());
+        env.insert("WEBHOOK_SECRETS_TTL_SECS", "30".into());
+        let config = load(&env).unwrap();
+        assert!(config.webhooks.accept_whop_bare_signatures);
+        assert_eq!(config.webhooks.secrets_ttl.as_secs(), 30);
+
+        env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "maybe".into());
+        env.insert("WEBHOOK_SECRETS_TTL_SECS", "3600".into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            [
+                "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
+                "WEBHOOK_SECRETS_TTL_SECS"
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_the_auth_limits_and_reports_both_out_of_range() {
+        assert_eq!(
+            load(&valid_env()).unwrap().auth_limits,
+            AuthLimits::default()
+        );
+
+        let mut env = valid_env();
+        env.insert("AUTH_FAILURE_LIMIT", "5".into());
+        env.insert("AUTH_FAILURE_WINDOW_SECS", "86400".into());
+        let limits = load(&env).unwrap().auth_limits;
+        assert_eq!((limits.limit, limits.window.as_secs()), (5, 86_400));
+
+        for (limit, window) in [("0", "9"), ("10001", "86401"), ("many", "-1")] {
+            env.insert("AUTH_FAILURE_LIMIT", limit.into());
+            env.insert("AUTH_FAILURE_WINDOW_SECS", window.into());
+            assert_eq!(
+                vars(&load(&env).unwrap_err()),
+                ["AUTH_FAILURE_LIMIT", "AUTH_FAILURE_WINDOW_SECS"],
+                "{limit} {window}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_whop_user_token_jwks_url() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(config.whop_user_token_jwks_url.as_str(), DEFAULT_JWKS_URL);
+
+        let mut env = valid_env();
+        env.insert(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            "http://127.0.0.1:8080/jwks.json".into(),
+        );
+        assert_eq!(
+            load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+            "http://127.0.0.1:8080/jwks.json"
+        );
+
+        env.insert("WHOP_USER_TOKEN_JWKS_URL", "jwks.json".into());
+        assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_USER_TOKEN_JWKS_URL"]);
+    }
+
+    #[test]
+    fn production_requires_an_https_jwks_url() {
+        let mut env = valid_env();
+        env.insert("STAGE", "prod".into());
+        for var in [
+            "WEBHOOK_SECRETS_ID",
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+        ] {
+            env.insert(var, "secret".into());
+        }
+        assert_eq!(
+            load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+            DEFAULT_JWKS_URL
+        );
+
+        env.insert(
+            "WHOP_USER_TOKEN_JWKS_URL",
+            "http://api.whop.com/.well-known/jwks.json".into(),
+        );
+        let error = load(&env).unwrap_err();
+        assert_eq!(vars(&error), ["WHOP_USER_TOKEN_JWKS_URL"]);
+        assert!(error.problems[0].fix.contains(DEFAULT_JWKS_URL));
+    }
+
+    #[test]
+    fn reads_the_session_settings_and_the_token_leeway() {
+        let config = load(&valid_env()).unwrap();
+        assert_eq!(
+            config.sessions,
+            crate::domain::auth::sessions::SessionSettings::default()
+        );
+        assert_eq!(config.whop_token_leeway.as_secs(), 5);
+
+        let mut env = valid_env();
+        env.insert("SESSION_LIFETIME_SECS", "3600".into());
+        env.insert("SESSION_MAX_PER_USER", "3".into());
+        env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
+        let config = load(&env).unwrap();
+        assert_eq!(
+            (
+                config.sessions.lifetime.as_secs(),
+                config.sessions.max_per_user
+            ),
+            (3600, 3)
+        );
+        assert_eq!(config.whop_token_leeway.as_secs(), 0);
+
+        env.insert("SESSION_LIFETIME_SECS", "60".into());
+        env.insert("SESSION_MAX_PER_USER", "0".into());
+        env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            [
+                "SESSION_LIFETIME_SECS",
+                "SESSION_MAX_PER_USER",
+                "WHOP_USER_TOKEN_LEEWAY_SECS"
+            ]
+        );
+    }
+
+    #[test]
+    fn provider_limits_default_per_provider() {
+        let config = load(&valid_env()).unwrap();
+
+        let whop = config.provider_limits(Provider::Whop);
+        assert_eq!(whop.breaker, BreakerSettings::default());
+        assert_eq!(
+            (
+                whop.rate_limit.requests.get(),
+                whop.rate_limit.window.as_secs(),
+                whop.max_concurrency.get(),
+                whop.cooldown.as_secs()
+            ),
+            (20, 10, 4, 60)
+        );
+        for provider in Provider::ALL {
+            assert_eq!(
+                config.provider_limits(provider),
+                provider.default_limits(),
+                "{provider:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_every_provider_limit_variable() {
+        let mut env = valid_env();
+        for (var, value) in [
+            ("STRIPE_BREAKER_FAILURE_THRESHOLD", "3"),
+            ("STRIPE_BREAKER_RECOVERY_SECS", "90"),
+            ("STRIPE_BREAKER_HALF_OPEN_PROBES", "2"),
+            ("STRIPE_BREAKER_SUCCESS_THRESHOLD", "4"),
+            ("STRIPE_RATE_LIMIT_REQUESTS", "100"),
+            ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
+            ("STRIPE_MAX_CONCURRENCY", "8"),
+            ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+        ] {
+            env.insert(var, value.into());
+        }
+
+        let config = load(&env).unwrap();
+
+        let stripe = config.provider_limits(Provider::Stripe);
+        assert_eq!(
+            stripe.breaker,
+            BreakerSettings {
+                failure_threshold: 3,
+                recovery_timeout: Duration::from_secs(90),
+                half_open_probes: 2,
+                success_threshold: 4,
+            }
+        );
+        assert_eq!(
+            (
+                stripe.rate_limit.requests.get(),
+                stripe.rate_limit.window.as_secs(),
+                stripe.max_concurrency.get(),
+                stripe.cooldown.as_secs()
+            ),
+            (100, 60, 8, 15)
+        );
+        // The others keep their defaults.
+        assert_eq!(
+            config.provider_limits(Provider::Whop),
+            Provider::Whop.default_limits()
+        );
+    }
+
+    #[test]
+    fn reports_every_out_of_range_provider_limit() {
+        let mut env = valid_env();
+        let bad = [
+            ("WHOP_BREAKER_FAILURE_THRESHOLD", "0"),
+            ("WHOP_BREAKER_RECOVERY_SECS", "3601"),
+            ("WHOP_BREAKER_HALF_OPEN_PROBES", "11"),
+            ("WHOP_BREAKER_SUCCESS_THRESHOLD", "-1"),
+            ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
+            ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
+            ("WHOP_MAX_CONCURRENCY", "many"),
+            ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
+        ];
+        for (var, value) in bad {
+            env.insert(var, value.into());
+        }
+
+        let error = load(&env).unwrap_err();
+
+        assert_eq!(vars(&error), bad.map(|(var, _)| var));
+        let cooldown = &error.problems[7];
+        assert_eq!(
+            cooldown.problem,
+            "`1.5` is not a whole number from 1 to 3600"
+        );
+        assert!(
+            cooldown.fix.contains("paypal") && cooldown.fix.ends_with("or unset it for 30"),
+            "{}",
+            cooldown.fix
+        );
+    }
+
+    #[test]
+    fn providers_parse_from_their_names() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+        }
+        assert_eq!(Provider::parse("Whop"), None);
+        assert_eq!(Provider::parse("whop-jwks"), None);
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let mut env = valid_env();
+        env.insert("WHOP_API_BASE_URL", "  ".into());
+        env.insert("SESSIONS_TABLE", "".into());
+        let error = load(&env).unwrap_err();
+        assert_eq!(vars(&error), ["SESSIONS_TABLE"]);
+    }
+}

@@ -1,0 +1,534 @@
+//! Health checks: liveness, DynamoDB, the events queue and its DLQ, the provider APIs and their
+//! circuit breakers.
+//!
+//! Each check names what it checked and, on failure, why; a report fails when any check fails, and
+//! the HTTP layer answers 503 so load balancers and alarms see it.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::domain::breaker::{BreakerStore, BreakerView, SharedBreaker};
+use crate::domain::ports::{Clock, DependencyError, EndpointProbe, QueueProbe, TableProbe};
+use crate::edge::config::{Config, Provider, ProviderApis, Queues, Stage, Tables};
+
+/// How long a provider API gets to answer the reachability probe.
+pub const PROVIDER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Failed,
+    /// Not configured in this deployment: neither healthy nor failing.
+    Unconfigured,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub status: CheckStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Why the check failed (safe to show: no secrets, no internal addresses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Check-specific facts (queue depth, table status, HTTP status…).
+    #[serde(flatten)]
+    pub details: Map<String, Value>,
+}
+
+impl CheckResult {
+    fn new(name: impl Into<String>, status: CheckStatus) -> Self {
+        Self {
+            name: name.into(),
+            status,
+            latency_ms: None,
+            error: None,
+            details: Map::new(),
+        }
+    }
+
+    fn failed(name: impl Into<String>, error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            ..Self::new(name, CheckStatus::Failed)
+        }
+    }
+
+    fn detail(mut self, key: &str, value: Value) -> Self {
+        self.details.insert(key.to_owned(), value);
+        self
+    }
+
+    fn latency(mut self, elapsed: Duration) -> Self {
+        // Microsecond precision is plenty and keeps the JSON short.
+        self.latency_ms = Some((elapsed.as_secs_f64() * 1e6).round() / 1e3);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverallStatus {
+    Ok,
+    Failed,
+}
+
+/// A set of checks; failed when any of them failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub status: OverallStatus,
+    pub checks: Vec<CheckResult>,
+}
+
+impl HealthReport {
+    pub fn from_checks(checks: Vec<CheckResult>) -> Self {
+        let failed = checks.iter().any(|c| c.status == CheckStatus::Failed);
+        Self {
+            status: if failed {
+                OverallStatus::Failed
+            } else {
+                OverallStatus::Ok
+            },
+            checks,
+        }
+    }
+
+    /// 200 when healthy, 503 when any check failed.
+    pub fn http_status(&self) -> StatusCode {
+        match self.status {
+            OverallStatus::Ok => StatusCode::OK,
+            OverallStatus::Failed => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The names of the failed checks.
+    pub fn failed_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// `GET /health`: the process is up; no dependency is touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Liveness {
+    pub status: OverallStatus,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub stage: Stage,
+}
+
+pub fn liveness(config: &Config) -> Liveness {
+    Liveness {
+        status: OverallStatus::Ok,
+        service: "churnsaver",
+        version: env!("CARGO_PKG_VERSION"),
+        stage: config.stage,
+    }
+}
+
+async fn timed<T, F: Future<Output = T>>(future: F) -> (T, Duration) {
+    let started = Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
+}
+
+fn describe(error: &DependencyError) -> String {
+    match error {
+        DependencyError::NotFound => "does not exist".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// `GET /health/db`: every table exists and is `ACTIVE`, with the round-trip time of each check.
+pub async fn check_tables<P: TableProbe>(probe: &P, tables: &Tables) -> HealthReport {
+    let checks = tables.named().map(|(name, table)| async move {
+        let name = format!("table:{name}");
+        let (result, elapsed) = timed(probe.describe_table(table)).await;
+        match result {
+            Ok(status) if status.status == "ACTIVE" => {
+                CheckResult::new(name, CheckStatus::Ok).latency(elapsed)
+            }
+            Ok(status) => {
+                CheckResult::failed(name, format!("table is {}", status.status)).latency(elapsed)
+            }
+            Err(error) => CheckResult::failed(name, describe(&error)).latency(elapsed),
+        }
+    });
+    HealthReport::from_checks(join_all(checks).await)
+}
+
+/// `GET /health/webhooks`: the events queue is reachable and its dead-letter queue is empty.
+pub async fn check_queues<P: QueueProbe>(probe: &P, queues: &Queues) -> HealthReport {
+    let ((events, events_elapsed), (dlq, dlq_elapsed)) = futures_util::join!(
+        timed(probe.queue_depth(&queues.events)),
+        timed(probe.queue_depth(&queues.events_dlq)),
+    );
+    let events = match events {
+        Ok(depth) => {
+            CheckResult::new("queue:events", CheckStatus::Ok).detail("depth", json!(depth))
+        }
+        Err(error) => CheckResult::failed("queue:events", describe(&error)),
+    }
+    .latency(events_elapsed);
+    let dlq = match dlq {
+        Ok(depth) => {
+            let dead = depth.visible + depth.in_flight + depth.delayed;
+            let check = if dead == 0 {
+                CheckResult::new("queue:events_dlq", CheckStatus::Ok)
+            } else {
+                CheckResult::failed(
+                    "queue:events_dlq",
+                    format!("{dead} dead message(s); inspect with `churnsaver dlq peek`"),
+                )
+            };
+            check.detail("depth", json!(depth))
+        }
+        Err(error) => CheckResult::failed("queue:events_dlq", describe(&error)),
+    }
+    .latency(dlq_elapsed);
+    HealthReport::from_checks(vec![events, dlq])
+}
+
+/// `GET /health/external`: each configured provider API answers (any status below 500 means the
+/// API is up; authentication is not part of reachability). Unconfigured providers are listed as
+/// such and do not fail the report.
+pub async fn check_providers<P: EndpointProbe>(
+    probe: &P,
+    apis: &ProviderApis,
+    timeout: Duration,
+) -> HealthReport {
+    let checks = Provider::ALL.map(|provider| async move {
+        let name = format!("provider:{}", provider.as_str());
+        let Some(url) = apis.base_url(provider) else {
+            return CheckResult::new(name, CheckStatus::Unconfigured);
+        };
+        let (result, elapsed) = timed(probe.probe(url, timeout)).await;
+        match result {
+            Ok(status) if status < 500 => CheckResult::new(name, CheckStatus::Ok),
+            Ok(status) => CheckResult::failed(name, format!("answered HTTP {status}")),
+            Err(error) => CheckResult::failed(name, describe(&error)),
+        }
+        .detail("url", json!(url.as_str()))
+        .latency(elapsed)
+    });
+    HealthReport::from_checks(join_all(checks).await)
+}
+
+/// One check per stored breaker (`breaker:<name>`) with its state, since, failures and open-until.
+/// An open breaker fails: calls to that provider are being refused. One whose recovery timeout has
+/// passed is ok: the next call probes, and a breaker stays stored as open until some call comes.
+pub async fn check_breakers<S: BreakerStore, C: Clock>(
+    breakers: &SharedBreaker<S, C>,
+    now: DateTime<Utc>,
+) -> Vec<CheckResult> {
+    match breakers.status().await {
+        Ok(stored) => stored
+            .into_iter()
+            .map(|(name, view)| breaker_check(&name, &view, now))
+            .collect(),
+        Err(error) => vec![CheckResult::failed(
+            "breakers",
+            format!("the breaker store cannot be read: {}", describe(&error)),
+        )],
+    }
+}
+
+fn breaker_check(name: &str, view: &BreakerView, now: DateTime<Utc>) -> CheckResult {
+    let check = format!("breaker:{name}");
+    let check = match view.open_until {
+        Some(until) if view.state == "open" && now < until => CheckResult::failed(
+            check,
+            format!(
+                "circuit open for {name} until {}: calls to {name} are refused; close it early with `churnsaver breaker reset {name}`",
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        ),
+        _ => CheckResult::new(check, CheckStatus::Ok),
+    };
+    check
+        .detail("state", json!(view.state))
+        .detail("since", json!(view.since))
+        .detail("failures", json!(view.failures))
+        .detail("open_until", json!(view.open_until))
+}
+
+/// `GET /health/external`: [`check_providers`] and [`check_breakers`] in one report.
+pub async fn check_external<P: EndpointProbe, S: BreakerStore, C: Clock>(
+    probe: &P,
+    apis: &ProviderApis,
+    timeout: Duration,
+    breakers: &SharedBreaker<S, C>,
+    now: DateTime<Utc>,
+) -> HealthReport {
+    let (providers, breakers) = futures_util::join!(
+        check_providers(probe, apis, timeout),
+        check_breakers(breakers, now)
+    );
+    let mut checks = providers.checks;
+    checks.extend(breakers);
+    HealthReport::from_checks(checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use url::Url;
+
+    use super::*;
+    use crate::domain::ports::{QueueDepth, TableStatus};
+
+    struct Tables3(&'static [(&'static str, Result<&'static str, DependencyError>)]);
+
+    impl TableProbe for Tables3 {
+        async fn describe_table(&self, table: &str) -> Result<TableStatus, DependencyError> {
+            let (_, result) = self.0.iter().find(|(name, _)| *name == table).unwrap();
+            result.clone().map(|s| TableStatus {
+                status: s.to_owned(),
+            })
+        }
+    }
+
+    fn tables() -> Tables {
+        Tables {
+            webhook_events: "we".into(),
+            sessions: "se".into(),
+            state: "st".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn db_report_names_the_missing_table() {
+        let probe = Tables3(&[
+            ("we", Ok("ACTIVE")),
+            ("se", Err(DependencyError::NotFound)),
+            ("st", Ok("ACTIVE")),
+        ]);
+
+        let report = check_tables(&probe, &tables()).await;
+
+        assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(report.failed_checks(), ["table:sessions"]);
+        assert_eq!(report.checks[1].error.as_deref(), Some("does not exist"));
+    }
+
+    #[tokio::test]
+    async fn db_report_fails_on_a_table_that_is_not_active() {
+        let probe = Tables3(&[
+            ("we", Ok("ACTIVE")),
+            ("se", Ok("ACTIVE")),
+            ("st", Ok("CREATING")),
+        ]);
+        let report = check_tables(&probe, &tables()).await;
+        assert_eq!(report.failed_checks(), ["table:state"]);
+    }
+
+    struct Depths(QueueDepth, Result<QueueDepth, DependencyError>);
+
+    impl QueueProbe for Depths {
+        async fn queue_depth(&self, url: &str) -> Result<QueueDepth, DependencyError> {
+            if url == "dlq" {
+                self.1.clone()
+            } else {
+                Ok(self.0)
+            }
+        }
+    }
+
+    fn queues() -> Queues {
+        Queues {
+            events: "events".into(),
+            events_dlq: "dlq".into(),
+            sync_jobs: "sync".into(),
+            sync_jobs_dlq: "sync-dlq".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn queue_report_fails_when_the_dlq_holds_messages() {
+        let busy = QueueDepth {
+            visible: 40,
+            in_flight: 3,
+            delayed: 0,
+        };
+        let dead = QueueDepth {
+            visible: 2,
+            ..QueueDepth::default()
+        };
+
+        let report = check_queues(&Depths(busy, Ok(dead)), &queues()).await;
+
+        assert_eq!(report.failed_checks(), ["queue:events_dlq"]);
+        assert_eq!(report.checks[0].details["depth"]["visible"], 40);
+    }
+
+    #[tokio::test]
+    async fn queue_report_is_ok_with_an_empty_dlq() {
+        let report = check_queues(
+            &Depths(QueueDepth::default(), Ok(QueueDepth::default())),
+            &queues(),
+        )
+        .await;
+        assert_eq!(report.http_status(), StatusCode::OK);
+    }
+
+    struct Answers(Result<u16, DependencyError>);
+
+    impl EndpointProbe for Answers {
+        async fn probe(&self, _url: &Url, _timeout: Duration) -> Result<u16, DependencyError> {
+            self.0.clone()
+        }
+    }
+
+    fn whop_only() -> ProviderApis {
+        let env = [
+            ("STAGE", "dev"),
+            ("WHOP_APP_ID", "app_x"),
+            ("WEBHOOK_EVENTS_TABLE", "a"),
+            ("SESSIONS_TABLE", "b"),
+            ("STATE_TABLE", "c"),
+            ("EVENTS_QUEUE_URL", "http://q/1"),
+            ("EVENTS_DLQ_URL", "http://q/2"),
+            ("SYNC_JOBS_QUEUE_URL", "http://q/3"),
+            ("SYNC_JOBS_DLQ_URL", "http://q/4"),
+            ("WHOP_API_BASE_URL", "https://api.whop.com/api/v1"),
+        ];
+        let config = Config::from_lookup(&|var| {
+            env.iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        config.provider_apis
+    }
+
+    #[tokio::test]
+    async fn providers_without_a_base_url_are_unconfigured_not_failed() {
+        let report = check_providers(&Answers(Ok(401)), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+
+        assert_eq!(report.http_status(), StatusCode::OK);
+        let statuses: Vec<_> = report
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("provider:whop", CheckStatus::Ok),
+                ("provider:stripe", CheckStatus::Unconfigured),
+                ("provider:gumroad", CheckStatus::Unconfigured),
+                ("provider:paypal", CheckStatus::Unconfigured),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_provider_answering_5xx_or_not_at_all_fails() {
+        for answer in [Ok(503), Err(DependencyError::Timeout)] {
+            let report =
+                check_providers(&Answers(answer), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+            assert_eq!(report.failed_checks(), ["provider:whop"]);
+        }
+    }
+
+    use chrono::TimeZone;
+
+    use crate::domain::breaker::memory::MemoryBreakers;
+    use crate::domain::breaker::{BreakerRecord, BreakerState};
+    use crate::domain::ports::SystemClock;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_900_000_000 + secs, 0).unwrap()
+    }
+
+    async fn stored(
+        breakers: &[(&str, BreakerState)],
+    ) -> SharedBreaker<MemoryBreakers, SystemClock> {
+        let store = MemoryBreakers::default();
+        for (name, state) in breakers {
+            let record = BreakerRecord {
+                state: *state,
+                since: at(0),
+            };
+            assert!(store.save(name, &record, 0).await.unwrap());
+        }
+        SharedBreaker::new(store, SystemClock)
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
+        let breakers = stored(&[
+            (
+                "gumroad",
+                BreakerState::HalfOpen {
+                    probes_in_flight: 1,
+                    successes: 0,
+                },
+            ),
+            (
+                "stripe",
+                BreakerState::Closed {
+                    consecutive_failures: 2,
+                },
+            ),
+            ("whop", BreakerState::Open { until: at(30) }),
+        ])
+        .await;
+
+        let report = check_external(
+            &Answers(Ok(200)),
+            &whop_only(),
+            PROVIDER_PROBE_TIMEOUT,
+            &breakers,
+            at(10),
+        )
+        .await;
+
+        assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(report.failed_checks(), ["breaker:whop"]);
+        let whop = &report.checks[6];
+        assert_eq!(
+            whop.error.as_deref(),
+            Some(
+                "circuit open for whop until 2030-03-17T17:47:10Z: calls to whop are refused; close it early with `churnsaver breaker reset whop`"
+            )
+        );
+        assert_eq!(whop.details["open_until"], json!(at(30)));
+        let stripe = &report.checks[5];
+        assert_eq!(
+            (
+                stripe.name.as_str(),
+                &stripe.details["state"],
+                &stripe.details["failures"]
+            ),
+            ("breaker:stripe", &json!("closed"), &json!(2))
+        );
+        assert_eq!(report.checks[4].details["state"], "half_open");
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_due_for_a_probe_is_ok_and_no_breakers_add_no_checks() {
+        let breakers = stored(&[("whop", BreakerState::Open { until: at(30) })]).await;
+
+        let due = check_breakers(&breakers, at(30)).await;
+        let none = check_breakers(&stored(&[]).await, at(30)).await;
+
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].status, &due[0].details["state"]),
+            (CheckStatus::Ok, &json!("open"))
+        );
+        assert!(none.is_empty());
+    }
+}

@@ -1,0 +1,511 @@
+//! The resilient request layer every provider call goes through (DESIGN §4 "Resilient provider
+//! client"): per-attempt timeouts, exponential backoff with full jitter (scheduled by `backon`),
+//! `Retry-After`, a total time budget per call, typed errors, and a hook ([`Admission`]) where the
+//! circuit breaker and rate limiter plug in.
+//!
+//! [`ProviderGuard`] is the production [`Admission`]: the shared circuit breaker, a token bucket, a
+//! concurrency limit and a pause after 429, per provider.
+//!
+//! Only timeouts, connection errors, 429 and 5xx are retried; other 4xx and undecodable bodies are
+//! returned at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use futures_util::future::BoxFuture;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::domain::ports::{Clock, SystemClock};
+
+mod guard;
+
+pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard};
+
+/// How a call is retried. `budget` bounds the whole call, attempts and waits included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The first backoff step before jitter; doubles per retry.
+    pub base_delay: Duration,
+    /// Cap on one backoff step before jitter.
+    pub max_delay: Duration,
+    /// A longer `Retry-After` is not waited for: the call fails with [`ClientError::RateLimited`].
+    pub max_retry_after: Duration,
+    /// Total time per call; a wait that would overrun it is not started.
+    pub budget: Duration,
+    /// Timeout of one attempt (connect, headers and body), further capped by what is left of the budget.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            // Whop documents a 60 s cooldown after a 429.
+            max_retry_after: Duration::from_secs(60),
+            budget: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why a provider call failed. `service` names the provider (`"whop"`, `"whop-jwks"`, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("{service} answered HTTP {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Provider {
+        service: &'static str,
+        status: u16,
+        code: Option<String>,
+    },
+    #[error("{service} rate limited the call (retry after {retry_after:?})")]
+    RateLimited {
+        service: &'static str,
+        retry_after: Option<Duration>,
+    },
+    #[error("{service} timed out")]
+    Timeout { service: &'static str },
+    #[error("{service} unreachable: {detail}")]
+    Unreachable {
+        service: &'static str,
+        detail: String,
+    },
+    #[error("{service} circuit open")]
+    CircuitOpen { service: &'static str },
+    #[error("{service} response not understood: {detail}")]
+    Decode {
+        service: &'static str,
+        detail: String,
+    },
+    #[error("{service} call budget exhausted after {attempts} attempts")]
+    BudgetExhausted {
+        service: &'static str,
+        attempts: u32,
+    },
+}
+
+impl ClientError {
+    /// Stable code for logs, metrics and API error bodies.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Provider { .. } => "provider_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Timeout { .. } => "timeout",
+            Self::Unreachable { .. } => "unreachable",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::Decode { .. } => "decode_error",
+            Self::BudgetExhausted { .. } => "budget_exhausted",
+        }
+    }
+
+    /// Whether another attempt could succeed: timeouts, connection errors, 429 and 5xx.
+    pub const fn is_retryable(&self) -> bool {
+        match self {
+            Self::Provider { status, .. } => *status >= 500,
+            Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unreachable { .. } => true,
+            Self::CircuitOpen { .. } | Self::Decode { .. } | Self::BudgetExhausted { .. } => false,
+        }
+    }
+
+    pub const fn service(&self) -> &'static str {
+        match self {
+            Self::Provider { service, .. }
+            | Self::RateLimited { service, .. }
+            | Self::Timeout { service }
+            | Self::Unreachable { service, .. }
+            | Self::CircuitOpen { service }
+            | Self::Decode { service, .. }
+            | Self::BudgetExhausted { service, .. } => service,
+        }
+    }
+}
+
+/// What one attempt told about the provider's health, for the circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Success,
+    /// Timeout, connection error or 5xx: counts against the provider.
+    Failure,
+    /// 429: the provider is up but wants us to slow down, for its `Retry-After` if it sent one.
+    RateLimited(Option<Duration>),
+    /// Other 4xx or an undecodable body: the provider answered; the fault is in the request or schema.
+    Rejected,
+}
+
+impl CallOutcome {
+    fn of<T>(result: &Result<T, ClientError>) -> Self {
+        match result {
+            Ok(_) => Self::Success,
+            Err(ClientError::RateLimited { retry_after, .. }) => Self::RateLimited(*retry_after),
+            Err(e) if e.is_retryable() => Self::Failure,
+            Err(_) => Self::Rejected,
+        }
+    }
+}
+
+/// Held for the duration of one attempt; a limiter can put its guard (e.g. a semaphore permit) inside.
+pub struct Permit {
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl Permit {
+    /// A permit that holds nothing.
+    pub fn free() -> Self {
+        Self { _guard: None }
+    }
+
+    /// A permit that releases `guard` when the attempt ends.
+    pub fn holding(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// Admission control before each attempt (circuit breaker, rate limit, concurrency limit) and the
+/// outcome of each attempt afterwards.
+pub trait Admission: Send + Sync {
+    /// Err (typically [`ClientError::CircuitOpen`]) refuses the attempt; it is not retried.
+    fn admit(
+        &self,
+        service: &'static str,
+    ) -> impl Future<Output = Result<Permit, ClientError>> + Send;
+    /// The outcome of an attempt that [`admit`](Self::admit) let through. Async: a shared
+    /// breaker writes its state to a store.
+    fn record(
+        &self,
+        service: &'static str,
+        outcome: CallOutcome,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// One admission shared by several clients (say, a provider's API and its key set).
+impl<A: Admission> Admission for Arc<A> {
+    fn admit(
+        &self,
+        service: &'static str,
+    ) -> impl Future<Output = Result<Permit, ClientError>> + Send {
+        A::admit(self, service)
+    }
+
+    fn record(
+        &self,
+        service: &'static str,
+        outcome: CallOutcome,
+    ) -> impl Future<Output = ()> + Send {
+        A::record(self, service, outcome)
+    }
+}
+
+/// Admits everything and records nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAdmission;
+
+impl Admission for NoAdmission {
+    async fn admit(&self, _service: &'static str) -> Result<Permit, ClientError> {
+        Ok(Permit::free())
+    }
+
+    async fn record(&self, _service: &'static str, _outcome: CallOutcome) {}
+}
+
+/// Waits between attempts; injectable so tests need not wait in real time.
+pub trait Sleeper: Send + Sync {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// `tokio::time::sleep`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Adapts [`Sleeper`] to backon. A named type rather than a closure: with a closure rustc cannot
+/// prove the call's future Send (higher-ranked lifetime error).
+struct BackonSleeper(Arc<dyn Sleeper>);
+
+impl backon::Sleeper for BackonSleeper {
+    type Sleep = BoxFuture<'static, ()>;
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.0.sleep(duration)
+    }
+}
+
+/// Counters of one call, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallReport {
+    pub attempts: u32,
+    pub retries: u32,
+    /// Time spent waiting between attempts.
+    pub waited: Duration,
+    /// `"ok"` or the [`ClientError::code`] of the result.
+    pub outcome: &'static str,
+}
+
+/// The request layer: one per process, cheap to share by reference.
+pub struct ResilientClient<A = NoAdmission> {
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    admission: A,
+    sleeper: Arc<dyn Sleeper>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<A: Admission> ResilientClient<A> {
+    pub fn new(http: reqwest::Client, policy: RetryPolicy, admission: A) -> Self {
+        Self {
+            http,
+            policy,
+            admission,
+            sleeper: Arc::new(TokioSleeper),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    #[must_use]
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The clock that HTTP-date `Retry-After` values are measured against.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub const fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The admission control, e.g. a [`ProviderGuard`] whose breakers to report on.
+    pub const fn admission(&self) -> &A {
+        &self.admission
+    }
+
+    pub const fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// GET `url` and decode the JSON body into `T`.
+    pub async fn get_json<T: DeserializeOwned + Send>(
+        &self,
+        service: &'static str,
+        url: &str,
+    ) -> Result<T, ClientError> {
+        self.send_json(service, || self.http.get(url)).await.0
+    }
+
+    /// Send the request `build` makes (called once per attempt, so each attempt is fresh) and decode
+    /// the JSON body into `T`. Only use for idempotent requests, or ones carrying an idempotency key.
+    pub async fn send_json<T, F>(
+        &self,
+        service: &'static str,
+        build: F,
+    ) -> (Result<T, ClientError>, CallReport)
+    where
+        T: DeserializeOwned + Send,
+        F: Fn() -> RequestBuilder + Sync,
+    {
+        let policy = self.policy;
+        let started = Instant::now();
+        // Atomics rather than Cells so the call's future stays Send (axum handlers need that).
+        let attempts = AtomicU32::new(0);
+        let waited_ns = AtomicU64::new(0);
+        let waited = || Duration::from_nanos(waited_ns.load(Relaxed));
+        // Set when a retryable error is returned because waiting would overrun the budget.
+        let over_budget = AtomicBool::new(false);
+        // With an injected sleeper no real time passes, so waits count towards the budget too.
+        let spent = || started.elapsed().max(waited());
+        let remaining = || policy.budget.saturating_sub(spent());
+
+        let attempt =
+            || self.guarded_attempt(service, &build, remaining(), &attempts, &over_budget);
+
+        // No jitter from backon: it adds up to one delay on top, where full jitter draws from [0, delay].
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.base_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
+        let result = attempt
+            .retry(backoff.build())
+            .sleep(BackonSleeper(Arc::clone(&self.sleeper)))
+            .when(ClientError::is_retryable)
+            .adjust(|error: &ClientError, next: Option<Duration>| {
+                // None: backon's attempts are used up.
+                let step = next?;
+                let wait = match error {
+                    ClientError::RateLimited {
+                        retry_after: Some(after),
+                        ..
+                    } => {
+                        if *after > policy.max_retry_after {
+                            return None;
+                        }
+                        *after
+                    }
+                    _ => step.mul_f64(fastrand::f64()),
+                };
+                if wait >= remaining() {
+                    if !matches!(error, ClientError::RateLimited { .. }) {
+                        over_budget.store(true, Relaxed);
+                    }
+                    return None;
+                }
+                Some(wait)
+            })
+            .notify(|_: &ClientError, wait: Duration| {
+                let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+                waited_ns.fetch_add(nanos, Relaxed);
+            })
+            .await;
+
+        let result = match result {
+            Err(e)
+                if over_budget.load(Relaxed)
+                    && !matches!(e, ClientError::BudgetExhausted { .. }) =>
+            {
+                tracing::debug!(service, last_error = %e, "retry budget exhausted");
+                Err(ClientError::BudgetExhausted {
+                    service,
+                    attempts: attempts.load(Relaxed),
+                })
+            }
+            other => other,
+        };
+        let report = CallReport {
+            attempts: attempts.load(Relaxed),
+            retries: attempts.load(Relaxed).saturating_sub(1),
+            waited: waited(),
+            outcome: result.as_ref().map_or_else(ClientError::code, |_| "ok"),
+        };
+        (result, report)
+    }
+
+    /// One attempt within the budget `left`, through admission control.
+    async fn guarded_attempt<T: DeserializeOwned, F: Fn() -> RequestBuilder>(
+        &self,
+        service: &'static str,
+        build: &F,
+        left: Duration,
+        attempts: &AtomicU32,
+        over_budget: &AtomicBool,
+    ) -> Result<T, ClientError> {
+        if left.is_zero() {
+            over_budget.store(true, Relaxed);
+            return Err(ClientError::BudgetExhausted {
+                service,
+                attempts: attempts.load(Relaxed),
+            });
+        }
+        attempts.fetch_add(1, Relaxed);
+        // The permit (a limiter's slot, if any) is held until the attempt ends.
+        let _permit = self.admission.admit(service).await?;
+        let result = self
+            .attempt(
+                service,
+                build().timeout(self.policy.attempt_timeout.min(left)),
+            )
+            .await;
+        self.admission
+            .record(service, CallOutcome::of(&result))
+            .await;
+        result
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        service: &'static str,
+        request: RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(service, e))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = retry_after(response.headers(), self.clock.as_ref());
+            return Err(ClientError::RateLimited {
+                service,
+                retry_after,
+            });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(service, e))?;
+        if !status.is_success() {
+            return Err(ClientError::Provider {
+                service,
+                status: status.as_u16(),
+                code: error_code(&body),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+            service,
+            detail: e.to_string(),
+        })
+    }
+}
+
+fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError {
+    if error.is_timeout() {
+        ClientError::Timeout { service }
+    } else {
+        // Connection refused, reset, TLS or a body cut short: all worth another attempt. The URL is
+        // dropped (it may carry query parameters); the source chain says what actually failed.
+        let error = error.without_url();
+        let mut detail = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        ClientError::Unreachable { service, detail }
+    }
+}
+
+/// `error.code` or `code` from a JSON error body, if there is one.
+fn error_code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value
+        .get("error")
+        .and_then(|e| e.get("code"))
+        .or_else(|| value.get("code"))?;
+    code.as_str().map(str::to_owned)
+}
+
+/// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3); unparsable means absent.
+pub fn retry_after(headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let now = std::time::SystemTime::from(clock.now());
+    // A date in the past means "now".
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! One module per provider, and the resilient HTTP client their API clients share.
+
+pub mod client;
+pub mod whop;
