@@ -141,7 +141,7 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
 
 #[tokio::test]
 async fn the_processor_applies_its_sqs_sample() {
-    use shared::domain::state::store::StateStore;
+    use shared::domain::ports::StateStore;
     let stack = start_stack().await;
     let event: SqsEvent = serde_json::from_str(&fixture("sqs-events-batch.json")).unwrap();
     let response = processor::handle(

@@ -12,8 +12,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::App;
 use shared::aws::state::DynamoState;
+use shared::domain::ports::StateStore;
 use shared::domain::state::model::{MembershipState, PaymentStatus, SignalKind};
-use shared::domain::state::store::StateStore;
 use shared::domain::webhooks::Source;
 use tower::ServiceExt;
 

@@ -1,6 +1,7 @@
 //! Sync against moto and the fake Whop API: whole runs through the `sync-jobs` queue, faults,
 //! interruptions, and webhooks newer than the API.
 
+use shared::domain::ports::SyncStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,11 +16,11 @@ use std::num::NonZeroU32;
 
 use shared::aws::breaker::DynamoBreakers;
 use shared::domain::breaker::BreakerSettings;
+use shared::domain::ports::StateStore;
 use shared::domain::ports::SystemClock;
 use shared::domain::state::model::{MembershipFacts, Observation, Version};
-use shared::domain::state::store::StateStore;
 use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
-use shared::domain::sync::{PageJob, RunStatus, SyncRun, SyncStore};
+use shared::domain::sync::{PageJob, RunStatus, SyncRun};
 use shared::domain::webhooks::Source;
 use shared::edge::config::{Provider, ProviderLimits, RateLimit};
 use shared::providers::client::{ProviderGuard, ResilientClient, RetryPolicy};

@@ -3,7 +3,8 @@
 //! here rather than the in-process fallback the functions use.
 
 use anyhow::{Context, anyhow, bail};
-use shared::domain::breaker::{Breaker, BreakerStore, BreakerView, SharedBreaker};
+use shared::domain::breaker::{Breaker, BreakerView, SharedBreaker};
+use shared::domain::ports::BreakerStore;
 use shared::domain::ports::Clock;
 use shared::edge::config::Provider;
 

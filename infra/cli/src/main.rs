@@ -527,7 +527,7 @@ async fn keys_rotate(token: Option<uuid::Uuid>) -> anyhow::Result<ExitCode> {
 }
 
 async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
-    use shared::domain::sync::SyncStore;
+    use shared::domain::ports::SyncStore;
 
     let app = target::connect().await?;
     let syncer = shared::aws::sync::syncer(&app)?;

@@ -1,11 +1,12 @@
 //! Sync runs as the CLI shows them, and following one to its end.
 
+use shared::domain::ports::SyncStore;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::domain::sync::{SyncRun, SyncStore};
+use shared::domain::sync::SyncRun;
 
 /// How often a followed run is re-read.
 const POLL: Duration = Duration::from_secs(1);

@@ -2,6 +2,7 @@
 //! ([`breaker_pk`]), sk [`BREAKER_SK`], holding the state and a `version` that guards every
 //! write. Breaker items carry no `expires_at`: a breaker must outlive the table's TTL.
 
+use crate::domain::ports::BreakerStore;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::dependency_error;
-use crate::domain::breaker::{BreakerRecord, BreakerState, BreakerStore, SharedBreaker};
+use crate::domain::breaker::{BreakerRecord, BreakerState, SharedBreaker};
 use crate::domain::ports::{DependencyError, SystemClock};
 use crate::edge::config::Provider;
 use crate::providers::client::{Admission, ProviderGuard, ResilientClient, RetryPolicy};

@@ -1,14 +1,13 @@
 //! [`ClaimStore`] over DynamoDB's `webhook-events` table.
 
+use crate::domain::ports::{ClaimStore, ProcessingLog};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 
 use super::dependency_error;
 use crate::domain::ports::DependencyError;
-use crate::domain::webhooks::claims::{
-    ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore, ProcessingLog, ProcessingMark,
-};
+use crate::domain::webhooks::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ProcessingMark};
 
 /// The webhook-events table.
 #[derive(Debug, Clone)]

@@ -2,13 +2,14 @@
 //! `RATE#<ip>#<window start>` ([`rate_pk`]), sk [`RATE_SK`], holding `count` and `expires_at`
 //! (the window's end in epoch seconds, the table's TTL attribute).
 
+use crate::domain::ports::FailureCounter;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::dependency_error;
-use crate::domain::auth::limits::{AuthLimiter, FailureCounter, RATE_SK, rate_pk};
+use crate::domain::auth::limits::{AuthLimiter, RATE_SK, rate_pk};
 use crate::domain::ports::{DependencyError, SystemClock};
 
 /// Failure counts in the state table.

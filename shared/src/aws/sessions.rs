@@ -1,11 +1,12 @@
 //! [`SessionStore`] over DynamoDB's `sessions` table (GSI `by_user`: `user_id`, `created_at`).
 
+use crate::domain::ports::SessionStore;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dependency_error;
 use crate::domain::auth::keys::SessionKeys;
-use crate::domain::auth::sessions::{SessionRecord, SessionStore, Sessions};
+use crate::domain::auth::sessions::{SessionRecord, Sessions};
 use crate::domain::ports::DependencyError;
 
 /// The index listing a user's sessions.

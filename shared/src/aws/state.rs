@@ -1,6 +1,7 @@
 //! [`StateStore`] over DynamoDB's `state` table; the item layout is described in
 //! [`crate::domain::state::store`].
 
+use crate::domain::ports::StateStore;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -16,8 +17,8 @@ use crate::domain::ports::SystemClock;
 use crate::domain::state::model::{MembershipState, Observation};
 use crate::domain::state::process::Processor;
 use crate::domain::state::store::{
-    Compaction, OBSERVATION_PREFIX, Page, Recorded, STATE_SK, StateStore, StoredMembership,
-    membership_pk, observation_attribute, user_gsi_pk,
+    Compaction, OBSERVATION_PREFIX, Page, Recorded, STATE_SK, StoredMembership, membership_pk,
+    observation_attribute, user_gsi_pk,
 };
 use crate::domain::webhooks::Source;
 

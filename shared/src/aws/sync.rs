@@ -6,6 +6,7 @@
 //! - `LOCK#<scope key>`: the run holding a scope, with a lease. Taken together with the run's
 //!   creation in one transaction; released when the run ends; a lapsed lease can be taken over.
 
+use crate::domain::ports::SyncStore;
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
@@ -19,7 +20,7 @@ use super::{applied, dependency_error};
 use crate::domain::ports::{DependencyError, SystemClock};
 use crate::domain::sync::worker::{SyncError, Syncer};
 use crate::domain::sync::{
-    PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, USER_SYNC_COOLDOWN,
+    PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, USER_SYNC_COOLDOWN,
 };
 use crate::providers::client::{ProviderGuard, RetryPolicy};
 use crate::providers::whop::api::{SecretKey, WhopApi};

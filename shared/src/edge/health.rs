@@ -4,6 +4,8 @@
 //! Each check names what it checked and, on failure, why; a report fails when any check fails, and
 //! the HTTP layer answers 503 so load balancers and alarms see it.
 
+use crate::domain::ports::BreakerStore;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::domain::breaker::{BreakerStore, BreakerView, SharedBreaker};
+use crate::domain::breaker::{BreakerView, SharedBreaker};
 use crate::domain::ports::{Clock, DependencyError, EndpointProbe, QueueProbe, TableProbe};
 use crate::edge::config::{Config, Provider, ProviderApis, Queues, Stage, Tables};
 

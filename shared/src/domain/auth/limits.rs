@@ -14,10 +14,10 @@
 //! outage must not lock every user out.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
-use crate::domain::ports::{Clock, DependencyError};
+use crate::domain::ports::Clock;
+use crate::domain::ports::FailureCounter;
 
 pub use crate::edge::config::AuthLimits;
 
@@ -83,25 +83,6 @@ impl Window {
 /// the same window.
 fn retry_after_secs(end: i64, now: i64) -> u64 {
     u64::try_from(end.saturating_sub(now)).unwrap_or(0).max(1)
-}
-
-/// Counts failed authentications per IP and window, shared by all instances.
-pub trait FailureCounter: Send + Sync {
-    /// Adds one failure for `ip` in the window starting at `window_start` (epoch seconds) and
-    /// lasting `window_secs`; returns the window's count including it.
-    fn record_failure(
-        &self,
-        ip: &str,
-        window_start: i64,
-        window_secs: u64,
-    ) -> impl Future<Output = Result<u64, DependencyError>> + Send;
-
-    /// The failures counted for `ip` in the window starting at `window_start`; 0 when none.
-    fn failures(
-        &self,
-        ip: &str,
-        window_start: i64,
-    ) -> impl Future<Output = Result<u64, DependencyError>> + Send;
 }
 
 /// The source IP is over its failure limit; retry when the window ends.
@@ -325,6 +306,7 @@ mod tests {
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
+    use crate::domain::ports::DependencyError;
 
     const WINDOW_START: i64 = 1_900_000_200; // a multiple of 300
 

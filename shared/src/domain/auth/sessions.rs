@@ -11,7 +11,6 @@
 //!
 //! Sessions slide: once past half their lifetime, validating one extends it to a full lifetime.
 
-use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::keys::{SessionKeys, SigningKey};
+use crate::domain::ports::SessionStore;
 use crate::domain::ports::{Clock, DependencyError, SecretSource};
 use crate::edge::error::ApiError;
 
@@ -68,32 +68,6 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
-}
-
-/// The `sessions` table.
-pub trait SessionStore: Send + Sync {
-    /// Stores a new session (never overwrites one).
-    fn put(
-        &self,
-        record: &SessionRecord,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
-    fn get(
-        &self,
-        pk: &str,
-    ) -> impl Future<Output = Result<Option<SessionRecord>, DependencyError>> + Send;
-    /// Extends a session that still exists; `Ok(false)` if it was revoked meanwhile.
-    fn extend(
-        &self,
-        pk: &str,
-        expires_at: i64,
-        last_seen: i64,
-    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
-    fn delete(&self, pk: &str) -> impl Future<Output = Result<(), DependencyError>> + Send;
-    /// A user's sessions, oldest first.
-    fn of_user(
-        &self,
-        user_id: &str,
-    ) -> impl Future<Output = Result<Vec<SessionRecord>, DependencyError>> + Send;
 }
 
 /// Why a session token was refused. Each is a 401 with [`SessionError::reason_code`], except

@@ -1,9 +1,11 @@
 //! Breakers in memory, for unit tests of code that admits through or reports on breakers.
 
+use crate::domain::ports::BreakerStore;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{BreakerRecord, BreakerStore};
+use super::BreakerRecord;
 use crate::domain::ports::DependencyError;
 
 /// A [`BreakerStore`] in a map; clones share it, as instances share the state table.

@@ -9,12 +9,12 @@
 //! (DynamoDB item `BREAKER#<name>` in the state table), cached in-process for a few seconds.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::ports::BreakerStore;
 use crate::domain::ports::{Clock, DependencyError};
 
 /// How one provider's breaker trips and recovers.
@@ -304,30 +304,6 @@ pub struct BreakerView {
     /// Consecutive failures while closed.
     pub failures: u32,
     pub open_until: Option<DateTime<Utc>>,
-}
-
-/// Where breakers are shared between instances.
-pub trait BreakerStore: Send + Sync {
-    /// The stored breaker and its version; `None` if never stored.
-    fn load(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<(BreakerRecord, u64)>, DependencyError>> + Send;
-
-    /// Writes `record` at version `expected_version + 1` if the stored version is still
-    /// `expected_version` (0: no item yet). `Ok(false)`: another writer won the race.
-    fn save(
-        &self,
-        name: &str,
-        record: &BreakerRecord,
-        expected_version: u64,
-    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
-
-    /// Every stored breaker, by name (stores may bound this to the breakers they know of, e.g. one
-    /// per provider).
-    fn list(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(String, BreakerRecord, u64)>, DependencyError>> + Send;
 }
 
 /// A call may go ahead; report its outcome with [`SharedBreaker::record`].

@@ -1,15 +1,16 @@
 //! An in-memory [`StateStore`] with the DynamoDB adapter's conditions, for unit tests and
 //! benchmarks. The proof that storage works is the adapter's tests against the emulator.
 
+use crate::domain::ports::{ProcessingLog, StateStore};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::model::Observation;
-use super::store::{Compaction, Page, Recorded, StateStore, StoredMembership};
+use super::store::{Compaction, Page, Recorded, StoredMembership};
 use crate::domain::ports::DependencyError;
 use crate::domain::webhooks::Source;
-use crate::domain::webhooks::claims::{ProcessingLog, ProcessingMark};
+use crate::domain::webhooks::claims::ProcessingMark;
 
 /// Memberships in a map; `writes` and `reads` count requests as DynamoDB would bill them.
 #[derive(Debug, Default)]

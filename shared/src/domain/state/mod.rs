@@ -18,9 +18,10 @@ pub mod store;
 use serde::Serialize;
 
 use crate::domain::ports::DependencyError;
+use crate::domain::ports::StateStore;
 use crate::edge::error::ApiError;
 use model::{MembershipState, SignalKind};
-use store::{StateStore, StoredMembership};
+use store::StoredMembership;
 
 /// Longest id the read routes take (provider ids are far shorter).
 const MAX_ID_LEN: usize = 128;

@@ -10,16 +10,17 @@
 //! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op, and the mark
 //! is idempotent.
 
+use crate::domain::ports::{ProcessingLog, StateStore};
 use aws_lambda_events::sqs::SqsMessage;
 use futures_util::future::join_all;
 use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed, observe};
-use super::store::{Recorded, StateStore, record_and_compact};
+use super::store::{Recorded, record_and_compact};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError};
-use crate::domain::webhooks::claims::{ClaimRecord, ProcessingLog, ProcessingMark};
+use crate::domain::webhooks::claims::{ClaimRecord, ProcessingMark};
 use crate::domain::webhooks::event::QueuedEvent;
 
 /// What one message did to state.

@@ -21,12 +21,11 @@
 //! [`EXACT_WINDOW_DAYS`] of the newest (longer than SQS can hold a message, DLQ included), so
 //! any event a queue can still deliver is placed exactly.
 
-use std::future::Future;
-
 use chrono::Duration;
 
 use super::model::{MembershipState, Observation, Version};
 use crate::domain::ports::DependencyError;
+use crate::domain::ports::StateStore;
 use crate::domain::webhooks::Source;
 
 /// Compact once an item holds more observations than this.
@@ -159,46 +158,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `after` for the next page; `None` on the last one.
     pub next: Option<String>,
-}
-
-/// The `state` table as memberships need it.
-pub trait StateStore: Send + Sync {
-    /// Records `observation` of `membership_id` with one conditional write.
-    fn record(
-        &self,
-        membership_id: &str,
-        provider: Source,
-        observation: &Observation,
-    ) -> impl Future<Output = Result<Recorded, DependencyError>> + Send;
-
-    /// Applies `compaction` if nothing was written since it was computed. `Ok(false)` when
-    /// something was (the next write will try again).
-    fn compact(
-        &self,
-        membership_id: &str,
-        compaction: &Compaction,
-    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
-
-    /// One membership.
-    fn membership(
-        &self,
-        membership_id: &str,
-    ) -> impl Future<Output = Result<Option<StoredMembership>, DependencyError>> + Send;
-
-    /// The stored memberships among `membership_ids` (unknown ids are left out), in any order.
-    fn memberships(
-        &self,
-        membership_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<StoredMembership>, DependencyError>> + Send;
-
-    /// A user's memberships, in membership-id order, `limit` per page, after the membership id
-    /// `after`.
-    fn memberships_of_user(
-        &self,
-        user_id: &str,
-        limit: usize,
-        after: Option<&str>,
-    ) -> impl Future<Output = Result<Page<StoredMembership>, DependencyError>> + Send;
 }
 
 /// Records `observation` and compacts the membership's history when it has grown past

@@ -22,7 +22,6 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ports::DependencyError;
 use crate::domain::state::model::{MembershipFacts, MembershipState, Observation, Version};
 use crate::providers::whop::api::{Membership, MembershipQuery};
 
@@ -221,61 +220,6 @@ pub enum StartRun {
         run_id: String,
         until: DateTime<Utc>,
     },
-}
-
-/// Where runs are kept (the `state` table: `SYNC#<provider>` / `RUN#<run id>`, and a lock item
-/// per scope).
-pub trait SyncStore: Send + Sync {
-    /// Stores `run` and takes its scope's lock until `lease_until`, unless another run holds it.
-    fn start_run(
-        &self,
-        run: &SyncRun,
-        lease_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<StartRun, DependencyError>> + Send;
-
-    fn run(
-        &self,
-        run_id: &str,
-    ) -> impl Future<Output = Result<Option<SyncRun>, DependencyError>> + Send;
-
-    /// The latest runs, newest first.
-    fn recent_runs(
-        &self,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<SyncRun>, DependencyError>> + Send;
-
-    /// Counts page `page` of `run` once: adds `counts`, marks the page done, notes whether it was
-    /// the last, sets the run running and extends its lock to `lease_until`. `Ok(None)` when the
-    /// page was already counted; otherwise the run as it now stands.
-    fn page_done(
-        &self,
-        run: &SyncRun,
-        page: u64,
-        counts: &SyncCounts,
-        last: bool,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<SyncRun>, DependencyError>> + Send;
-
-    /// Marks `run` paused until `until` with the error that paused it, and extends its lock.
-    fn pause(
-        &self,
-        run: &SyncRun,
-        until: DateTime<Utc>,
-        error: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
-
-    /// Ends `run` (completed or failed) and releases its lock: at once, or for a user's run after
-    /// [`USER_SYNC_COOLDOWN`]. `Ok(false)` if it had already ended.
-    fn finish(
-        &self,
-        run: &SyncRun,
-        status: RunStatus,
-        error: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
 }
 
 /// What the API's view of a membership means for the stored one.

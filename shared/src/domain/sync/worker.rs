@@ -1,5 +1,8 @@
 //! Running sync: starting a run, working one page job, and syncing one membership.
 
+use crate::domain::ports::SyncStore;
+
+use crate::domain::ports::StateStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +13,13 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, SyncStore, Verdict, observation_of,
-    verdict,
+    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
 };
 use crate::ApiError;
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher};
 use crate::domain::state::model::MembershipState;
-use crate::domain::state::store::{StateStore, record_and_compact};
+use crate::domain::state::store::record_and_compact;
 use crate::domain::webhooks::Source;
 use crate::domain::webhooks::event::parse_time_str;
 use crate::providers::client::Admission;

@@ -7,12 +7,8 @@
 //! DynamoDB TTL may lag by days and the emulator never expires, so expiry is part of the
 //! condition and of every read.
 
-use std::future::Future;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::domain::ports::DependencyError;
 
 /// How long a RECEIVED claim blocks duplicates before another delivery may take it over. Long
 /// enough for the processor to mark it PROCESSED; short enough that a lost enqueue is retried
@@ -103,23 +99,6 @@ pub enum ClaimOutcome {
     Exists(Box<ClaimRecord>),
 }
 
-/// The `webhook-events` table as ingest needs it.
-pub trait ClaimStore: Send + Sync {
-    /// Claims `record.pk` with one conditional write as of `now`.
-    fn claim(
-        &self,
-        record: &ClaimRecord,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<ClaimOutcome, DependencyError>> + Send;
-
-    /// Deletes the claim if it is still the one with `claim_id` (so a later owner is never undone).
-    fn release(
-        &self,
-        pk: &str,
-        claim_id: &str,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
-}
-
 /// How processing ended for a delivery, recorded on its `webhook-events` item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessingMark {
@@ -138,16 +117,4 @@ pub enum ProcessingMark {
         /// A stable code, never message content.
         error: String,
     },
-}
-
-/// The webhook log as the processor needs it.
-pub trait ProcessingLog: Send + Sync {
-    /// Marks the delivery `pk`. `Ok(false)` when there is no such record (a message replayed
-    /// after its record expired, or one enqueued by hand); a FAILED mark never overwrites
-    /// PROCESSED.
-    fn mark(
-        &self,
-        pk: &str,
-        mark: &ProcessingMark,
-    ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
 }

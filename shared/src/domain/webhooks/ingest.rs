@@ -2,12 +2,13 @@
 //! normalise, claim the event id (one conditional write), enqueue (one send). Two AWS requests for
 //! an accepted delivery; one for a duplicate.
 
+use crate::domain::ports::ClaimStore;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::Source;
-use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ClaimStore};
+use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus};
 use super::event::{NormaliseError, normalise};
 use super::keys::{Keyring, KeyringError};
 use super::verify::{VerifyError, VerifyOptions, verify};

@@ -12,6 +12,7 @@
 //! calls refused by an open breaker may have used a token first; they were not going out anyway.
 //! The pause, bucket and semaphore live in this process; only the breaker is shared.
 
+use crate::domain::ports::BreakerStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,7 +25,7 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Admission, CallOutcome, ClientError, Permit, Sleeper, TokioSleeper};
-use crate::domain::breaker::{BreakerStore, SharedBreaker};
+use crate::domain::breaker::SharedBreaker;
 use crate::domain::ports::Clock;
 use crate::edge::config::{ProviderLimits, RateLimit};
 

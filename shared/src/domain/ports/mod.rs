@@ -1,5 +1,19 @@
-//! The small traits the domain needs from the world. Adapters in [`crate::aws`] implement them
-//! over AWS and HTTP; unit tests implement them in memory.
+//! Every trait the domain needs from the world, in one place. Adapters in [`crate::aws`] implement
+//! them over AWS and HTTP; unit tests implement them in memory.
+
+mod breaker;
+mod claims;
+mod limits;
+mod sessions;
+mod state;
+mod sync;
+
+pub use breaker::BreakerStore;
+pub use claims::{ClaimStore, ProcessingLog};
+pub use limits::FailureCounter;
+pub use sessions::SessionStore;
+pub use state::StateStore;
+pub use sync::SyncStore;
 
 use std::collections::BTreeMap;
 use std::future::Future;
