@@ -623,3 +623,42 @@ async fn shuffled_duplicated_webhooks_through_the_running_stack_read_back_as_the
     }
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_new_membership_from_shuffled_duplicated_deliveries_on_concurrent_processors_reads_as_the_oracle()
+ {
+    let stack = start_stack().await;
+    // Three instances with their own clients, as three Lambda processors would be.
+    let instances: Vec<Arc<App>> = (0..3)
+        .map(|_| RequestLog::default().app(&stack.app))
+        .collect();
+    for round in 0u64..6 {
+        // A membership never seen: its first writes race to create the item.
+        let membership = format!("mem_new_{round}");
+        for (id, body) in history(&membership) {
+            assert_eq!(ingest(&stack.app, &id, &body).await, 202);
+        }
+        let messages = receive_all(&stack).await;
+        assert_eq!(messages.len(), 6);
+        // Each delivered twice, in an order drawn from the round's seed, dealt round-robin.
+        let mut deliveries: Vec<_> = messages.iter().chain(messages.iter()).cloned().collect();
+        let mut seed = round.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        for i in (1..deliveries.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            deliveries.swap(i, usize::try_from(seed % (i as u64 + 1)).unwrap());
+        }
+        let mut dealt = vec![Vec::new(); instances.len()];
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            dealt[i % instances.len()].push(delivery);
+        }
+        let runs = instances.iter().zip(&dealt).map(|(app, batch)| async move {
+            for chunk in batch.chunks(2) {
+                assert!(process(app, chunk).await.is_empty());
+            }
+        });
+        futures_util::future::join_all(runs).await;
+        assert_history_state(&state_of(&stack.app, &membership).await, &membership);
+    }
+}
