@@ -2,7 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test set-up")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn churnsaver(args: &[&str]) -> Output {
@@ -38,16 +38,11 @@ fn header_args(signed: &str) -> Vec<String> {
         .collect()
 }
 
-fn verify(
-    provider: &str,
-    secret: &str,
-    headers: &[String],
-    body: &std::path::Path,
-    now: Option<&str>,
-) -> Output {
+/// `churnsaver webhook <action>` for a provider, secret and body file, then `more` arguments.
+fn webhook(action: &str, provider: &str, secret: &str, body: &Path, more: &[&str]) -> Output {
     let mut args = vec![
         "webhook",
-        "verify",
+        action,
         "--provider",
         provider,
         "--secret",
@@ -55,11 +50,22 @@ fn verify(
         "--body-file",
         body.to_str().unwrap(),
     ];
-    args.extend(headers.iter().map(String::as_str));
-    if let Some(now) = now {
-        args.extend(["--now", now]);
-    }
+    args.extend_from_slice(more);
     churnsaver(&args)
+}
+
+fn verify(
+    provider: &str,
+    secret: &str,
+    headers: &[String],
+    body: &Path,
+    now: Option<&str>,
+) -> Output {
+    let mut more: Vec<&str> = headers.iter().map(String::as_str).collect();
+    if let Some(now) = now {
+        more.extend(["--now", now]);
+    }
+    webhook("verify", provider, secret, body, &more)
 }
 
 const SECRETS: [(&str, &str); 3] = [
@@ -75,16 +81,7 @@ const SECRETS: [(&str, &str); 3] = [
 fn sign_then_verify_is_valid_for_every_provider() {
     let body = body_file(r#"{"type":"membership.activated","data":{"id":"mem_1"}}"#);
     for (provider, secret) in SECRETS {
-        let signed = churnsaver(&[
-            "webhook",
-            "sign",
-            "--provider",
-            provider,
-            "--secret",
-            secret,
-            "--body-file",
-            body.to_str().unwrap(),
-        ]);
+        let signed = webhook("sign", provider, secret, &body, &[]);
         assert!(signed.status.success(), "{provider}: {signed:?}");
         assert!(
             stdout(&signed).lines().all(|l| l.contains(": ")),
@@ -110,20 +107,18 @@ fn sign_then_verify_is_valid_for_every_provider() {
 #[test]
 fn sign_reproduces_the_standard_webhooks_vector() {
     let body = body_file(r#"{"test": 2432232314}"#);
-    let signed = churnsaver(&[
-        "webhook",
+    let signed = webhook(
         "sign",
-        "--provider",
         "standard",
-        "--secret",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "--body-file",
-        body.to_str().unwrap(),
-        "--id",
-        "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        "--timestamp",
-        "1614265330",
-    ]);
+        &body,
+        &[
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+    );
     assert_eq!(
         stdout(&signed),
         "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\nwebhook-timestamp: 1614265330\nwebhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -160,16 +155,7 @@ fn verifies_the_stripe_vector_as_of_its_time() {
 #[test]
 fn a_tampered_body_or_missing_header_prints_its_reason_and_exits_1() {
     let body = body_file(r#"{"type":"payment.failed"}"#);
-    let signed = churnsaver(&[
-        "webhook",
-        "sign",
-        "--provider",
-        "whop",
-        "--secret",
-        SECRETS[0].1,
-        "--body-file",
-        body.to_str().unwrap(),
-    ]);
+    let signed = webhook("sign", "whop", SECRETS[0].1, &body, &[]);
     let tampered = body_file(r#"{"type":"payment.succeeded"}"#);
 
     let forged = verify(
