@@ -7,7 +7,6 @@ pub mod fake_whop;
 pub mod functions;
 pub mod local;
 pub mod moto;
-pub mod provision;
 pub mod runs;
 pub mod target;
 pub mod template;

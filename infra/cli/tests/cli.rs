@@ -2,7 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test set-up")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn churnsaver(args: &[&str]) -> Output {
@@ -14,6 +14,11 @@ fn churnsaver(args: &[&str]) -> Output {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The exit code and the trimmed stdout, to compare with an expected pair.
+fn outcome(output: &Output) -> (Option<i32>, String) {
+    (output.status.code(), stdout(output))
 }
 
 fn body_file(contents: &str) -> PathBuf {
@@ -33,16 +38,11 @@ fn header_args(signed: &str) -> Vec<String> {
         .collect()
 }
 
-fn verify(
-    provider: &str,
-    secret: &str,
-    headers: &[String],
-    body: &std::path::Path,
-    now: Option<&str>,
-) -> Output {
+/// `churnsaver webhook <action>` for a provider, secret and body file, then `more` arguments.
+fn webhook(action: &str, provider: &str, secret: &str, body: &Path, more: &[&str]) -> Output {
     let mut args = vec![
         "webhook",
-        "verify",
+        action,
         "--provider",
         provider,
         "--secret",
@@ -50,11 +50,22 @@ fn verify(
         "--body-file",
         body.to_str().unwrap(),
     ];
-    args.extend(headers.iter().map(String::as_str));
-    if let Some(now) = now {
-        args.extend(["--now", now]);
-    }
+    args.extend_from_slice(more);
     churnsaver(&args)
+}
+
+fn verify(
+    provider: &str,
+    secret: &str,
+    headers: &[String],
+    body: &Path,
+    now: Option<&str>,
+) -> Output {
+    let mut more: Vec<&str> = headers.iter().map(String::as_str).collect();
+    if let Some(now) = now {
+        more.extend(["--now", now]);
+    }
+    webhook("verify", provider, secret, body, &more)
 }
 
 const SECRETS: [(&str, &str); 3] = [
@@ -70,16 +81,7 @@ const SECRETS: [(&str, &str); 3] = [
 fn sign_then_verify_is_valid_for_every_provider() {
     let body = body_file(r#"{"type":"membership.activated","data":{"id":"mem_1"}}"#);
     for (provider, secret) in SECRETS {
-        let signed = churnsaver(&[
-            "webhook",
-            "sign",
-            "--provider",
-            provider,
-            "--secret",
-            secret,
-            "--body-file",
-            body.to_str().unwrap(),
-        ]);
+        let signed = webhook("sign", provider, secret, &body, &[]);
         assert!(signed.status.success(), "{provider}: {signed:?}");
         assert!(
             stdout(&signed).lines().all(|l| l.contains(": ")),
@@ -95,8 +97,8 @@ fn sign_then_verify_is_valid_for_every_provider() {
         );
 
         assert_eq!(
-            (verified.status.code(), stdout(&verified).as_str()),
-            (Some(0), "valid"),
+            outcome(&verified),
+            (Some(0), "valid".to_owned()),
             "{provider}"
         );
     }
@@ -105,20 +107,18 @@ fn sign_then_verify_is_valid_for_every_provider() {
 #[test]
 fn sign_reproduces_the_standard_webhooks_vector() {
     let body = body_file(r#"{"test": 2432232314}"#);
-    let signed = churnsaver(&[
-        "webhook",
+    let signed = webhook(
         "sign",
-        "--provider",
         "standard",
-        "--secret",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "--body-file",
-        body.to_str().unwrap(),
-        "--id",
-        "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        "--timestamp",
-        "1614265330",
-    ]);
+        &body,
+        &[
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+    );
     assert_eq!(
         stdout(&signed),
         "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\nwebhook-timestamp: 1614265330\nwebhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -145,29 +145,17 @@ fn verifies_the_stripe_vector_as_of_its_time() {
         Some("1712345979"),
     );
 
+    assert_eq!(outcome(&valid), (Some(0), "valid".to_owned()));
     assert_eq!(
-        (valid.status.code(), stdout(&valid).as_str()),
-        (Some(0), "valid")
-    );
-    assert_eq!(
-        (stale.status.code(), stdout(&stale).as_str()),
-        (Some(1), "invalid: timestamp_out_of_tolerance")
+        outcome(&stale),
+        (Some(1), "invalid: timestamp_out_of_tolerance".to_owned())
     );
 }
 
 #[test]
 fn a_tampered_body_or_missing_header_prints_its_reason_and_exits_1() {
     let body = body_file(r#"{"type":"payment.failed"}"#);
-    let signed = churnsaver(&[
-        "webhook",
-        "sign",
-        "--provider",
-        "whop",
-        "--secret",
-        SECRETS[0].1,
-        "--body-file",
-        body.to_str().unwrap(),
-    ]);
+    let signed = webhook("sign", "whop", SECRETS[0].1, &body, &[]);
     let tampered = body_file(r#"{"type":"payment.succeeded"}"#);
 
     let forged = verify(
@@ -180,12 +168,12 @@ fn a_tampered_body_or_missing_header_prints_its_reason_and_exits_1() {
     let headerless = verify("whop", SECRETS[0].1, &[], &body, None);
 
     assert_eq!(
-        (forged.status.code(), stdout(&forged).as_str()),
-        (Some(1), "invalid: no_matching_signature")
+        outcome(&forged),
+        (Some(1), "invalid: no_matching_signature".to_owned())
     );
     assert_eq!(
-        (headerless.status.code(), stdout(&headerless).as_str()),
-        (Some(1), "invalid: missing_header")
+        outcome(&headerless),
+        (Some(1), "invalid: missing_header".to_owned())
     );
 }
 

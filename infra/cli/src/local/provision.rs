@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 
-use crate::template::{FunctionDef, Physical, Resolver, Template};
+use crate::template::{EventDef, FunctionDef, Physical, Resolver, Template};
 
 /// The account id and region the emulator reports.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -42,6 +42,14 @@ impl Provisioned {
                 Ok((name.clone(), value))
             })
             .collect()
+    }
+
+    /// Every event source of every function, in template order: the one walk the routes, queue
+    /// workers and schedules are read from.
+    pub fn events(&self) -> impl Iterator<Item = (&FunctionDef, &EventDef)> {
+        self.functions
+            .iter()
+            .flat_map(|function| function.events.iter().map(move |event| (function, event)))
     }
 
     pub fn physical(&self, logical_id: &str) -> anyhow::Result<&Physical> {

@@ -1,0 +1,11 @@
+//! One module per command group: its clap subcommands and what running each does.
+
+pub mod breaker;
+pub mod config;
+pub mod dlq;
+pub mod keys;
+pub mod local;
+pub mod sessions;
+pub mod state;
+pub mod sync;
+pub mod webhook;

@@ -1,0 +1,87 @@
+//! `churnsaver sync`: reconcile runs against Whop's API.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use churnsaver::target;
+use clap::Subcommand;
+use shared::domain::ports::SyncStore;
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Start a reconcile of the configured company's memberships and follow it to the end (the
+    /// stack's sync-jobs worker works the pages).
+    Start {
+        /// Only memberships created after this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this user's memberships.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print the run id and return without following it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// The latest runs, or one run.
+    Status {
+        run_id: Option<String>,
+        /// How many runs to list.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        count: usize,
+    },
+}
+
+pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
+    let app = target::connect().await?;
+    let syncer = shared::aws::sync::syncer(&app)?;
+    match command {
+        SyncCommand::Start {
+            since,
+            user,
+            no_wait,
+        } => {
+            let since = since
+                .as_deref()
+                .map(|text| {
+                    shared::domain::webhooks::event::parse_time_str(text)
+                        .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or Unix seconds"))
+                })
+                .transpose()?;
+            let run = syncer
+                .start(syncer.scope(user, since), "cli".into())
+                .await?;
+            println!("started {}", run.run_id);
+            if no_wait {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
+            println!("{}", churnsaver::runs::describe(&run));
+            Ok(
+                if run.status == shared::domain::sync::RunStatus::Completed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
+        }
+        SyncCommand::Status { run_id, count } => {
+            let runs = match run_id {
+                Some(run_id) => vec![
+                    syncer
+                        .runs
+                        .run(&run_id)
+                        .await?
+                        .ok_or_else(|| anyhow!("no run `{run_id}`"))?,
+                ],
+                None => syncer.runs.recent_runs(count).await?,
+            };
+            if runs.is_empty() {
+                println!("no sync runs yet");
+            }
+            for run in &runs {
+                println!("{}", churnsaver::runs::describe(run));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! `churnsaver local`: the whole stack on this machine, built from `infra/template.yaml`.
+//!
+//! The emulator gets the template's tables, queues and secrets; every HTTP API route of the
+//! template is served through the function's own router; each SQS trigger is polled into its
+//! function with the template's batch size, deleting only what the function did not report as
+//! failed (so redrive to the DLQ works); each schedule fires its function with its `Input`.
+
+mod queues;
+mod routes;
+mod schedules;
+mod seed;
+
+pub mod provision;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use shared::{App, Config};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
+use crate::functions::{Invoker, LocalFunction, registry};
+use crate::template::Template;
+use provision::{Provisioned, REGION, provision};
+use schedules::fire_schedule;
+
+pub use queues::{QueueWorker, deliver, poll_queue, queue_workers};
+pub use routes::{ServedRoute, http_router};
+pub use schedules::{LocalSchedule, parse_rate, schedules};
+pub use seed::{
+    LOCAL_WHOP_MEMBERSHIPS, first_webhook_secret, webhook_secret, webhook_secret_lists,
+};
+
+/// How `churnsaver local` (and the end-to-end tests) run the stack.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    pub template: PathBuf,
+    pub stack_name: String,
+    pub bind: SocketAddr,
+    /// The emulator's endpoint URL.
+    pub endpoint: String,
+    /// Template parameter overrides (on top of [`local_parameters`]).
+    pub parameters: BTreeMap<String, String>,
+    /// Run the queue workers and schedules (tests that drive queues themselves turn this off).
+    pub background: bool,
+}
+
+/// Parameters the local stack passes unless told otherwise: stage `local`, a local app id, and no
+/// Whop API (this machine has no internet; point `WhopApiBaseUrl` at a fake to configure it).
+pub fn local_parameters() -> BTreeMap<String, String> {
+    [
+        ("Stage", "local"),
+        ("WhopAppId", "app_local"),
+        ("WhopApiBaseUrl", ""),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into()
+}
+
+/// SDK configuration for the emulator: fixed region, dummy credentials, the endpoint override.
+pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "local-emulator",
+        ))
+        .load()
+        .await
+}
+
+/// wait for them.
+pub struct LocalStack {
+    pub address: SocketAddr,
+    pub app: Arc<App>,
+    /// The stand-in Whop API sync reads, when the stack runs without a real one.
+    pub whop: Option<FakeWhop>,
+    pub provisioned: Provisioned,
+    pub routes: Vec<ServedRoute>,
+    pub workers: Vec<QueueWorker>,
+    pub schedules: Vec<LocalSchedule>,
+    /// The functions' merged environment, which `app` is configured from (written to the state
+    /// file so operator commands reach this stack as the functions do).
+    pub environment: BTreeMap<String, String>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl LocalStack {
+    /// Provisions the template into the emulator and starts serving.
+    pub async fn start(options: LocalOptions) -> anyhow::Result<Self> {
+        let template = Template::load(&options.template)?;
+        let sdk = emulator_sdk_config(&options.endpoint).await;
+        let mut parameters = local_parameters();
+        parameters.extend(options.parameters.clone());
+        // The whole stack gets a Whop API to sync with, unless one was given.
+        let whop = if options.background
+            && parameters
+                .get("WhopApiBaseUrl")
+                .is_none_or(String::is_empty)
+        {
+            let whop = FakeWhop::start(FakeWhopOptions::default()).await?;
+            whop.seed(LOCAL_WHOP_MEMBERSHIPS);
+            parameters.insert("WhopApiBaseUrl".into(), whop.base_url());
+            parameters.insert("WhopCompanyId".into(), fake_whop::COMPANY_ID.into());
+            Some(whop)
+        } else {
+            None
+        };
+        let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
+        let (app, environment) = app_for(&provisioned, &sdk)?;
+        let app = Arc::new(app);
+        seed::seed_webhook_secrets(&app).await?;
+        if whop.is_some() {
+            seed::seed_whop_api_key(&app).await?;
+        }
+        let functions = registry(&app);
+
+        let (router, routes) = http_router(&provisioned, &functions)?;
+        let workers = queue_workers(&provisioned)?;
+        let schedules = schedules(&provisioned)?;
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("binding {}", options.bind))?;
+        let address = listener.local_addr()?;
+        let mut server_shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = server_shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "local HTTP server stopped: {error}");
+            }
+        });
+        for worker in workers.iter().filter(|_| options.background) {
+            let invoke = invoker_of(&functions, &worker.function)?;
+            tasks.spawn(poll_queue(
+                app.sqs.clone(),
+                worker.clone(),
+                invoke,
+                shutdown_rx.clone(),
+            ));
+        }
+        for schedule in schedules.iter().filter(|_| options.background) {
+            let invoke = invoker_of(&functions, &schedule.function)?;
+            tasks.spawn(fire_schedule(schedule.clone(), invoke, shutdown_rx.clone()));
+        }
+
+        Ok(Self {
+            address,
+            app,
+            whop,
+            provisioned,
+            routes,
+            workers,
+            schedules,
+            environment,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops the server, pollers and schedules, waiting for in-flight work to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).
+pub fn state_file() -> PathBuf {
+    crate::moto::tools_dir().join("local-stack.json")
+}
+
+/// The `App` every local function shares, configured from the template's resolved environment,
+/// and that environment.
+fn app_for(
+    provisioned: &Provisioned,
+    sdk: &SdkConfig,
+) -> anyhow::Result<(App, BTreeMap<String, String>)> {
+    let mut environment = BTreeMap::new();
+    for function in &provisioned.functions {
+        for (name, value) in provisioned.environment(function)? {
+            if let Some(previous) = environment.insert(name.clone(), value.clone())
+                && previous != value
+            {
+                bail!(
+                    "{name} differs between functions ({previous} / {value}); the local stack shares one environment"
+                );
+            }
+        }
+    }
+    let config = Config::from_lookup(&|var| environment.get(var).cloned())
+        .map_err(|e| anyhow!("the template's environment does not validate: {e}"))?;
+    Ok((App::new(config, sdk)?, environment))
+}
+
+fn invoker_of(functions: &BTreeMap<&str, LocalFunction>, handler: &str) -> anyhow::Result<Invoker> {
+    functions
+        .get(handler)
+        .and_then(|f| f.invoke.clone())
+        .ok_or_else(|| anyhow!("no event handler named {handler} is linked into the local stack"))
+}

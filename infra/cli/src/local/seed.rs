@@ -1,0 +1,83 @@
+//! Secrets the local stack fills in: dev webhook secrets and the stand-in Whop API's key, and
+//! reading the webhook secrets back (to sign local deliveries).
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use shared::App;
+
+use crate::fake_whop;
+
+/// The webhook secret lists (provider → active secrets) held in `secret_id`.
+pub async fn webhook_secret_lists(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let value = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await?;
+    Ok(serde_json::from_str(value.secret_string().unwrap_or("{}"))?)
+}
+
+/// Gives every verified provider a random dev secret when the template's lists are empty, so
+/// signed webhooks work locally out of the box (`churnsaver webhook send` signs with them).
+pub(super) async fn seed_webhook_secrets(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.secrets.webhook_secrets else {
+        return Ok(());
+    };
+    let lists = webhook_secret_lists(&app.secrets_manager, id).await?;
+    if lists.values().any(|secrets| !secrets.is_empty()) {
+        return Ok(());
+    }
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(crate::webhook::dev_secrets().to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Memberships the local stand-in for Whop's API starts with.
+pub const LOCAL_WHOP_MEMBERSHIPS: usize = 25;
+
+/// Puts the stand-in's key in the stack's Whop API key secret.
+pub(super) async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.secrets.whop_api_key else {
+        return Ok(());
+    };
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(serde_json::json!({ "api_key": fake_whop::LOCAL_API_KEY }).to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// The first webhook secret of `provider` in `secret_id`.
+pub async fn first_webhook_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    provider: &str,
+) -> anyhow::Result<String> {
+    webhook_secret_lists(secrets, secret_id)
+        .await?
+        .remove(provider)
+        .and_then(|secrets| secrets.into_iter().next())
+        .ok_or_else(|| anyhow!("the stack has no {provider} webhook secret"))
+}
+
+/// The first webhook secret of `provider` in the stack's webhook secrets.
+pub async fn webhook_secret(app: &App, provider: &str) -> anyhow::Result<String> {
+    let id = app
+        .config
+        .secrets
+        .webhook_secrets
+        .as_deref()
+        .ok_or_else(|| anyhow!("no WEBHOOK_SECRETS_ID configured"))?;
+    first_webhook_secret(&app.secrets_manager, id, provider).await
+}
