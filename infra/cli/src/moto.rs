@@ -14,8 +14,20 @@ pub const MOTO_VERSION: &str = "5.2.5";
 /// Starts `ThreadedMotoServer` and exits when the parent process dies (its parent pid changes),
 /// so a killed test binary or CLI never leaves an orphaned emulator behind.
 const LAUNCHER: &str = r#"
-import os, sys, time
+import functools, os, sys, threading, time
 from moto.server import ThreadedMotoServer
+from moto.dynamodb.models import DynamoDBBackend
+# DynamoDB applies the writes to one item one at a time; moto's threaded server does not, so two
+# UpdateItems racing to create an item could both see it absent. One lock over moto's writes.
+_writes = threading.RLock()
+def _serialized(method):
+    @functools.wraps(method)
+    def write(*args, **kwargs):
+        with _writes:
+            return method(*args, **kwargs)
+    return write
+for _name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    setattr(DynamoDBBackend, _name, _serialized(getattr(DynamoDBBackend, _name)))
 parent = os.getppid()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()
