@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{call, start_stack};
 
-/// The routes of DESIGN.md §3.
+/// The routes of the HTTP API (`README.md`, "HTTP API").
 const DESIGN_ROUTES: [(&str, &str); 13] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The moto release the project is tested against (see AWS-NOTES.md for its known gaps).
+/// The moto release the project is tested against.
 pub const MOTO_VERSION: &str = "5.2.5";
 
 /// Starts `ThreadedMotoServer` and exits when the parent process dies (its parent pid changes),
