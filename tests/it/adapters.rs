@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use shared::aws::secrets::CachedSecrets;
 use shared::domain::ports::{OutboundMessage, Publisher, SecretSource, SystemClock, VersionStage};
+use shared::domain::secret::VersionedSecret;
 
 use crate::helpers::start_stack;
 
@@ -105,16 +105,14 @@ async fn secret_source_reads_explicit_stages_across_a_stage_move() {
 async fn cached_secrets_pick_up_a_new_value_after_invalidation() {
     let stack = start_stack().await;
     let id = stack.app.config.secrets.webhook_secrets.clone().unwrap();
-    let cache = CachedSecrets::new(
+    let cache = VersionedSecret::new(
         stack.app.secrets_manager.clone(),
         SystemClock,
+        id.clone(),
         Duration::from_secs(300),
+        |value| Ok::<_, ()>(value.to_owned()),
     );
-    let before = cache
-        .get(&id, VersionStage::Current)
-        .await
-        .unwrap()
-        .unwrap();
+    let before = cache.get(VersionStage::Current).await.unwrap().unwrap();
 
     stack
         .app
@@ -125,18 +123,10 @@ async fn cached_secrets_pick_up_a_new_value_after_invalidation() {
         .send()
         .await
         .unwrap();
-    let cached = cache
-        .get(&id, VersionStage::Current)
-        .await
-        .unwrap()
-        .unwrap();
-    cache.invalidate(&id);
-    let fresh = cache
-        .get(&id, VersionStage::Current)
-        .await
-        .unwrap()
-        .unwrap();
+    let cached = cache.get(VersionStage::Current).await.unwrap().unwrap();
+    cache.invalidate();
+    let fresh = cache.get(VersionStage::Current).await.unwrap().unwrap();
 
-    assert_eq!(cached.version_id, before.version_id);
-    assert_eq!(fresh.value.expose_secret(), r#"{"whop":["ws_new"]}"#);
+    assert_eq!(cached, before);
+    assert_eq!(fresh.as_str(), r#"{"whop":["ws_new"]}"#);
 }

@@ -17,6 +17,7 @@ mod helpers;
 mod limits;
 mod local_stack;
 mod processor;
+mod requests;
 mod rotation;
 mod sessions;
 mod sync;

@@ -3,13 +3,11 @@
 //! write. Breaker items carry no `expires_at`: a breaker must outlive the table's TTL.
 
 use crate::domain::ports::BreakerStore;
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::dependency_error;
+use super::item::{self, Item, key, n};
 use crate::domain::breaker::{BreakerRecord, BreakerState, SharedBreaker};
 use crate::domain::ports::{DependencyError, SystemClock};
 use crate::edge::config::Provider;
@@ -78,111 +76,102 @@ pub fn provider_client<A: Admission>(
     Ok(ResilientClient::new(http.clone(), policy, admission))
 }
 
-type Item = HashMap<String, AttributeValue>;
-
 /// The key of breaker `name`.
-fn key(name: &str) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(breaker_pk(name))),
-        ("sk".to_owned(), AttributeValue::S(BREAKER_SK.to_owned())),
-    ])
+fn breaker_key(name: &str) -> Item {
+    key(breaker_pk(name), BREAKER_SK)
 }
 
-fn n(value: impl std::fmt::Display) -> AttributeValue {
-    AttributeValue::N(value.to_string())
+/// A breaker item as stored: times in epoch milliseconds, the counters of its state only.
+#[derive(Debug, Serialize, Deserialize)]
+struct BreakerItem {
+    pk: String,
+    sk: String,
+    name: String,
+    state: String,
+    since: i64,
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    probes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    successes: Option<u32>,
 }
 
 fn unreadable(what: &str) -> DependencyError {
-    DependencyError::Other(format!("unreadable breaker item: {what}"))
+    item::unreadable("breaker", what)
 }
 
-fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, DependencyError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| unreadable(name))
+fn required<T>(value: Option<T>, name: &str) -> Result<T, DependencyError> {
+    value.ok_or_else(|| unreadable(name))
 }
 
-fn time(item: &Item, name: &str) -> Result<DateTime<Utc>, DependencyError> {
-    Utc.timestamp_millis_opt(number(item, name)?)
-        .single()
-        .ok_or_else(|| unreadable(name))
+fn millis_time(ms: i64, name: &str) -> Result<DateTime<Utc>, DependencyError> {
+    required(Utc.timestamp_millis_opt(ms).single(), name)
 }
 
-fn to_item(name: &str, record: &BreakerRecord, version: u64) -> Item {
-    let mut item = key(name);
-    item.extend([
-        ("name".to_owned(), AttributeValue::S(name.to_owned())),
-        (
-            "state".to_owned(),
-            AttributeValue::S(record.state.as_str().to_owned()),
-        ),
-        ("since".to_owned(), n(record.since.timestamp_millis())),
-        ("version".to_owned(), n(version)),
-    ]);
-    match record.state {
-        BreakerState::Closed {
-            consecutive_failures,
-        } => {
-            item.insert("failures".to_owned(), n(consecutive_failures));
+impl BreakerItem {
+    fn new(name: &str, record: &BreakerRecord, version: u64) -> Self {
+        let mut item = Self {
+            pk: breaker_pk(name),
+            sk: BREAKER_SK.to_owned(),
+            name: name.to_owned(),
+            state: record.state.as_str().to_owned(),
+            since: record.since.timestamp_millis(),
+            version,
+            failures: None,
+            open_until: None,
+            probes: None,
+            successes: None,
+        };
+        match record.state {
+            BreakerState::Closed {
+                consecutive_failures,
+            } => item.failures = Some(consecutive_failures),
+            BreakerState::Open { until } => item.open_until = Some(until.timestamp_millis()),
+            BreakerState::HalfOpen {
+                probes_in_flight,
+                successes,
+            } => {
+                item.probes = Some(probes_in_flight);
+                item.successes = Some(successes);
+            }
         }
-        BreakerState::Open { until } => {
-            item.insert("open_until".to_owned(), n(until.timestamp_millis()));
-        }
-        BreakerState::HalfOpen {
-            probes_in_flight,
-            successes,
-        } => {
-            item.insert("probes".to_owned(), n(probes_in_flight));
-            item.insert("successes".to_owned(), n(successes));
-        }
+        item
     }
-    item
+
+    fn read(self) -> Result<(String, BreakerRecord, u64), DependencyError> {
+        let state = match self.state.as_str() {
+            "closed" => BreakerState::Closed {
+                consecutive_failures: required(self.failures, "failures")?,
+            },
+            "open" => BreakerState::Open {
+                until: millis_time(required(self.open_until, "open_until")?, "open_until")?,
+            },
+            "half_open" => BreakerState::HalfOpen {
+                probes_in_flight: required(self.probes, "probes")?,
+                successes: required(self.successes, "successes")?,
+            },
+            _ => return Err(unreadable("state")),
+        };
+        let record = BreakerRecord {
+            state,
+            since: millis_time(self.since, "since")?,
+        };
+        Ok((self.name, record, self.version))
+    }
 }
 
-fn from_item(item: &Item) -> Result<(String, BreakerRecord, u64), DependencyError> {
-    let name = item
-        .get("name")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| unreadable("name"))?
-        .clone();
-    let state = match item
-        .get("state")
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-    {
-        Some("closed") => BreakerState::Closed {
-            consecutive_failures: number(item, "failures")?,
-        },
-        Some("open") => BreakerState::Open {
-            until: time(item, "open_until")?,
-        },
-        Some("half_open") => BreakerState::HalfOpen {
-            probes_in_flight: number(item, "probes")?,
-            successes: number(item, "successes")?,
-        },
-        _ => return Err(unreadable("state")),
-    };
-    let record = BreakerRecord {
-        state,
-        since: time(item, "since")?,
-    };
-    Ok((name, record, number(item, "version")?))
+fn from_item(item: Item) -> Result<(String, BreakerRecord, u64), DependencyError> {
+    item::from_item::<BreakerItem>(item, "breaker")?.read()
 }
 
 impl BreakerStore for DynamoBreakers {
     async fn load(&self, name: &str) -> Result<Option<(BreakerRecord, u64)>, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(name)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        output
-            .item()
+        item::get(&self.client, &self.table, breaker_key(name))
+            .await?
             .map(|item| from_item(item).map(|(_, record, version)| (record, version)))
             .transpose()
     }
@@ -202,7 +191,10 @@ impl BreakerStore for DynamoBreakers {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(name, record, version)));
+            .set_item(Some(item::to_item(
+                &BreakerItem::new(name, record, version),
+                "breaker",
+            )?));
         let put = if expected_version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
@@ -216,10 +208,13 @@ impl BreakerStore for DynamoBreakers {
     async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
         // Breakers are named after the providers, so one BatchGetItem of their keys finds them
         // all: no Scan of a table that mostly holds memberships.
-        let keys = Provider::ALL.iter().map(|p| key(p.as_str())).collect();
+        let keys = Provider::ALL
+            .iter()
+            .map(|p| breaker_key(p.as_str()))
+            .collect();
         let mut breakers = super::dynamo::batch_get(&self.client, &self.table, keys)
             .await?
-            .iter()
+            .into_iter()
             .map(from_item)
             .collect::<Result<Vec<_>, _>>()?;
         breakers.sort_by(|a, b| a.0.cmp(&b.0));

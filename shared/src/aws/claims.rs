@@ -2,10 +2,11 @@
 
 use crate::domain::ports::{ClaimStore, ProcessingLog};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 
 use super::dependency_error;
+use super::item::{self, Item, n, s};
 use crate::domain::ports::DependencyError;
 use crate::domain::webhooks::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, ProcessingMark};
 
@@ -29,15 +30,9 @@ impl DynamoClaims {
 const CLAIM_CONDITION: &str =
     "attribute_not_exists(pk) OR expires_at < :now OR (#status = :received AND lock_until < :now)";
 
-fn record_from(
-    item: Option<&std::collections::HashMap<String, AttributeValue>>,
-) -> Result<Option<Box<ClaimRecord>>, DependencyError> {
+fn record_from(item: Option<&Item>) -> Result<Option<Box<ClaimRecord>>, DependencyError> {
     item.filter(|item| !item.is_empty())
-        .map(|item| {
-            serde_dynamo::from_item(item.clone())
-                .map(Box::new)
-                .map_err(|e| DependencyError::Other(format!("unreadable webhook-events item: {e}")))
-        })
+        .map(|item| item::from_item(item.clone(), "webhook-events").map(Box::new))
         .transpose()
 }
 
@@ -47,8 +42,7 @@ impl ClaimStore for DynamoClaims {
         record: &ClaimRecord,
         now: DateTime<Utc>,
     ) -> Result<ClaimOutcome, DependencyError> {
-        let item = serde_dynamo::to_item(record)
-            .map_err(|e| DependencyError::Other(format!("cannot encode the claim: {e}")))?;
+        let item = item::to_item(record, "claim")?;
         let result = self
             .client
             .put_item()
@@ -56,11 +50,8 @@ impl ClaimStore for DynamoClaims {
             .set_item(Some(item))
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .expression_attribute_values(
-                ":received",
-                AttributeValue::S(ClaimStatus::Received.as_str().to_owned()),
-            )
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":received", s(ClaimStatus::Received.as_str()))
             // The replaced record on success (a takeover), the blocking one on failure: either
             // way no second request.
             .return_values(ReturnValue::AllOld)
@@ -95,9 +86,9 @@ impl ClaimStore for DynamoClaims {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("pk", s(pk))
             .condition_expression("claim_id = :claim_id")
-            .expression_attribute_values(":claim_id", AttributeValue::S(claim_id.to_owned()))
+            .expression_attribute_values(":claim_id", s(claim_id))
             .send()
             .await;
         // Not applied: someone took the claim over meanwhile, theirs to keep.
@@ -112,7 +103,7 @@ impl ProcessingLog for DynamoClaims {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("pk", s(pk))
             .expression_attribute_names("#status", "status");
         let request = match mark {
             ProcessingMark::Processed {
@@ -127,14 +118,14 @@ impl ProcessingLog for DynamoClaims {
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(
                     ":status",
-                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                    s(ClaimStatus::Processed.as_str()),
                 )
                 .expression_attribute_values(
                     ":at",
-                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                    s(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 )
-                .expression_attribute_values(":latency", AttributeValue::N(latency_ms.to_string()))
-                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string())),
+                .expression_attribute_values(":latency", n(latency_ms))
+                .expression_attribute_values(":attempt", n(attempt)),
             ProcessingMark::Failed { at, attempt, error } => request
                 .update_expression(
                     "SET #status = :status, failed_at = :at, attempts = :attempt, last_error = :error",
@@ -142,18 +133,18 @@ impl ProcessingLog for DynamoClaims {
                 .condition_expression("attribute_exists(pk) AND #status <> :processed")
                 .expression_attribute_values(
                     ":status",
-                    AttributeValue::S(ClaimStatus::Failed.as_str().to_owned()),
+                    s(ClaimStatus::Failed.as_str()),
                 )
                 .expression_attribute_values(
                     ":processed",
-                    AttributeValue::S(ClaimStatus::Processed.as_str().to_owned()),
+                    s(ClaimStatus::Processed.as_str()),
                 )
                 .expression_attribute_values(
                     ":at",
-                    AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                    s(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 )
-                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
-                .expression_attribute_values(":error", AttributeValue::S(error.clone())),
+                .expression_attribute_values(":attempt", n(attempt))
+                .expression_attribute_values(":error", s(error)),
         };
         Ok(super::applied(request.send().await)?.is_some())
     }

@@ -3,12 +3,12 @@
 //! (the window's end in epoch seconds, the table's TTL attribute).
 
 use crate::domain::ports::FailureCounter;
-use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::dependency_error;
+use super::item::{self, Item, key, n, number};
 use crate::domain::auth::limits::{AuthLimiter, RATE_SK, rate_pk};
 use crate::domain::ports::{DependencyError, SystemClock};
 
@@ -39,25 +39,15 @@ pub fn auth_limiter(app: &crate::App) -> AuthLimiter<DynamoFailureCounter, Syste
     )
 }
 
-fn key(ip: &str, window_start: i64) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (
-            "pk".to_owned(),
-            AttributeValue::S(rate_pk(ip, window_start)),
-        ),
-        ("sk".to_owned(), AttributeValue::S(RATE_SK.to_owned())),
-    ])
+fn rate_key(ip: &str, window_start: i64) -> Item {
+    key(rate_pk(ip, window_start), RATE_SK)
 }
 
-fn count_of(item: Option<&HashMap<String, AttributeValue>>) -> Result<u64, DependencyError> {
-    let Some(count) = item.and_then(|item| item.get("count")) else {
+fn count_of(item: Option<&Item>) -> Result<u64, DependencyError> {
+    let Some(item) = item.filter(|item| item.contains_key("count")) else {
         return Ok(0);
     };
-    count
-        .as_n()
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| DependencyError::Other("unreadable rate-limit item: count".to_owned()))
+    number(item, "count").ok_or_else(|| item::unreadable("rate-limit", "count"))
 }
 
 impl FailureCounter for DynamoFailureCounter {
@@ -77,13 +67,13 @@ impl FailureCounter for DynamoFailureCounter {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(ip, window_start)))
+            .set_key(Some(rate_key(ip, window_start)))
             .update_expression("ADD #count :one SET #expires_at = if_not_exists(#expires_at, :end)")
             // `count` is a DynamoDB reserved word.
             .expression_attribute_names("#count", "count")
             .expression_attribute_names("#expires_at", "expires_at")
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
-            .expression_attribute_values(":end", AttributeValue::N(expires_at.to_string()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":end", n(expires_at))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
@@ -97,17 +87,11 @@ impl FailureCounter for DynamoFailureCounter {
     }
 
     async fn failures(&self, ip: &str, window_start: i64) -> Result<u64, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(ip, window_start)))
-            .projection_expression("#count")
-            .expression_attribute_names("#count", "count")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        count_of(output.item())
+        let item = item::get_with(&self.client, &self.table, rate_key(ip, window_start), |r| {
+            r.projection_expression("#count")
+                .expression_attribute_names("#count", "count")
+        })
+        .await?;
+        count_of(item.as_ref())
     }
 }

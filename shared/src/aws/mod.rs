@@ -4,6 +4,7 @@ pub mod breaker;
 pub mod claims;
 pub mod dynamo;
 pub mod http;
+pub(crate) mod item;
 pub mod limits;
 pub mod secrets;
 pub mod sessions;

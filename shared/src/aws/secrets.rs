@@ -1,20 +1,16 @@
-//! Secrets Manager adapter (reads and the rotation calls) and the in-process TTL cache over any
-//! [`SecretSource`].
-//!
-//! AWS's own caching crate pulls in the legacy hyper 0.14 / rustls 0.21 stack; a few lines here
-//! do the job. Reads always name their `VersionStage` (moto serves stale values otherwise).
+//! Secrets Manager adapter: reads and the rotation calls. Reads always name their `VersionStage`
+//! (moto serves stale values otherwise); the in-process cache over any [`SecretSource`] is
+//! [`crate::domain::secret::VersionedSecret`] (AWS's own caching crate pulls in the legacy hyper
+//! 0.14 / rustls 0.21 stack).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::dependency_error;
 use crate::domain::ports::{
-    Clock, DependencyError, RotationStore, SecretSource, SecretVersion, VersionStage,
+    DependencyError, RotationStore, SecretSource, SecretVersion, VersionStage,
 };
 
 impl SecretSource for Client {
@@ -146,144 +142,5 @@ impl RotationStore for Client {
             .random_password()
             .map(SecretString::from)
             .ok_or_else(|| DependencyError::Other("GetRandomPassword returned no password".into()))
-    }
-}
-
-type CacheKey = (String, VersionStage);
-type CacheEntry = (DateTime<Utc>, Option<SecretVersion>);
-
-/// Caches secret versions for a TTL, so a warm function reads each secret once per TTL and a
-/// rotated or newly added secret is picked up within one TTL without a restart.
-pub struct CachedSecrets<S, C> {
-    source: S,
-    clock: C,
-    ttl: Duration,
-    entries: Mutex<HashMap<CacheKey, CacheEntry>>,
-}
-
-impl<S: SecretSource, C: Clock> CachedSecrets<S, C> {
-    pub fn new(source: S, clock: C, ttl: Duration) -> Self {
-        Self {
-            source,
-            clock,
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The cached version if younger than the TTL, otherwise a fresh read.
-    pub async fn get(
-        &self,
-        secret_id: &str,
-        stage: VersionStage,
-    ) -> Result<Option<SecretVersion>, DependencyError> {
-        let key = (secret_id.to_owned(), stage);
-        let now = self.clock.now();
-        if let Some((fetched_at, version)) = self.lock().get(&key) {
-            let age = (now - *fetched_at).to_std().unwrap_or(Duration::ZERO);
-            if age < self.ttl {
-                return Ok(version.clone());
-            }
-        }
-        let version = self.source.secret_version(secret_id, stage).await?;
-        self.lock().insert(key, (now, version.clone()));
-        Ok(version)
-    }
-
-    /// Forgets every cached stage of `secret_id`, so the next read goes to the source (used once
-    /// when a credential is rejected, in case it was rotated).
-    pub fn invalidate(&self, secret_id: &str) {
-        self.lock().retain(|(id, _), _| id != secret_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CacheEntry>> {
-        // The map holds no invariant a panicking reader could break.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use secrecy::ExposeSecret;
-
-    use super::*;
-
-    struct CountingSource {
-        reads: AtomicUsize,
-    }
-
-    impl SecretSource for CountingSource {
-        async fn secret_version(
-            &self,
-            _secret_id: &str,
-            _stage: VersionStage,
-        ) -> Result<Option<SecretVersion>, DependencyError> {
-            let n = self.reads.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(Some(SecretVersion {
-                version_id: format!("v{n}"),
-                value: format!("secret-{n}").into(),
-            }))
-        }
-    }
-
-    struct FixedClock(Mutex<DateTime<Utc>>);
-
-    impl Clock for &FixedClock {
-        fn now(&self) -> DateTime<Utc> {
-            *self.0.lock().unwrap()
-        }
-    }
-
-    #[tokio::test]
-    async fn serves_from_cache_within_the_ttl_and_refreshes_after() {
-        let clock = FixedClock(Mutex::new(Utc::now()));
-        let source = CountingSource {
-            reads: AtomicUsize::new(0),
-        };
-        let cache = CachedSecrets::new(source, &clock, Duration::from_secs(60));
-
-        let first = cache
-            .get("s", VersionStage::Current)
-            .await
-            .unwrap()
-            .unwrap();
-        let again = cache
-            .get("s", VersionStage::Current)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (first.version_id.as_str(), again.version_id.as_str()),
-            ("v1", "v1")
-        );
-
-        *clock.0.lock().unwrap() += chrono::Duration::seconds(61);
-        let refreshed = cache
-            .get("s", VersionStage::Current)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(refreshed.value.expose_secret(), "secret-2");
-    }
-
-    #[tokio::test]
-    async fn invalidate_forces_the_next_read() {
-        let clock = FixedClock(Mutex::new(Utc::now()));
-        let source = CountingSource {
-            reads: AtomicUsize::new(0),
-        };
-        let cache = CachedSecrets::new(source, &clock, Duration::from_secs(60));
-
-        cache.get("s", VersionStage::Current).await.unwrap();
-        cache.invalidate("s");
-        let next = cache
-            .get("s", VersionStage::Current)
-            .await
-            .unwrap()
-            .unwrap();
-
-        assert_eq!(next.version_id, "v2");
     }
 }

@@ -2,9 +2,9 @@
 
 use crate::domain::ports::SessionStore;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dependency_error;
+use super::item::{self, n, s};
 use crate::domain::auth::keys::SessionKeys;
 use crate::domain::auth::sessions::{SessionRecord, Sessions};
 use crate::domain::ports::DependencyError;
@@ -31,7 +31,7 @@ impl DynamoSessions {
 }
 
 fn unreadable(error: &serde_dynamo::Error) -> DependencyError {
-    DependencyError::Other(format!("unreadable sessions item: {error}"))
+    item::unreadable("sessions", error)
 }
 
 impl SessionStore for DynamoSessions {
@@ -49,18 +49,10 @@ impl SessionStore for DynamoSessions {
     }
 
     async fn get(&self, pk: &str) -> Result<Option<SessionRecord>, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        output
-            .item
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| unreadable(&e)))
+        let key = std::collections::HashMap::from([("pk".to_owned(), s(pk))]);
+        item::get(&self.client, &self.table, key)
+            .await?
+            .map(|item| item::from_item(item, "sessions"))
             .transpose()
     }
 
@@ -74,11 +66,11 @@ impl SessionStore for DynamoSessions {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("pk", s(pk))
             .update_expression("SET expires_at = :expires, last_seen = :seen")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
-            .expression_attribute_values(":seen", AttributeValue::N(last_seen.to_string()))
+            .expression_attribute_values(":expires", n(expires_at))
+            .expression_attribute_values(":seen", n(last_seen))
             .send()
             .await;
         Ok(super::applied(result)?.is_some())
@@ -88,7 +80,7 @@ impl SessionStore for DynamoSessions {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("pk", s(pk))
             .send()
             .await
             .map(drop)
@@ -105,7 +97,7 @@ impl SessionStore for DynamoSessions {
                 .table_name(&self.table)
                 .index_name(USER_INDEX)
                 .key_condition_expression("user_id = :user")
-                .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
+                .expression_attribute_values(":user", s(user_id))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

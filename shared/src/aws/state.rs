@@ -2,7 +2,6 @@
 //! [`crate::domain::state::store`].
 
 use crate::domain::ports::StateStore;
-use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -12,6 +11,7 @@ use chrono::{SecondsFormat, Utc};
 
 use super::claims::DynamoClaims;
 use super::dependency_error;
+use super::item::{self, Item, key, n, number, s, text};
 use crate::domain::ports::DependencyError;
 use crate::domain::ports::SystemClock;
 use crate::domain::state::model::{MembershipState, Observation};
@@ -47,20 +47,8 @@ pub fn processor(app: &crate::App) -> Processor<DynamoState, DynamoClaims, Syste
     Processor::new(DynamoState::of(app), DynamoClaims::of(app), SystemClock)
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
 fn unreadable(what: &str) -> DependencyError {
-    DependencyError::Other(format!("unreadable state item: {what}"))
+    item::unreadable("state", what)
 }
 
 /// Reads a membership item.
@@ -82,11 +70,7 @@ fn from_item(item: &Item) -> Result<StoredMembership, DependencyError> {
             );
         }
     }
-    let revision = item
-        .get("rev")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let revision = number(item, "rev").unwrap_or(0);
     Ok(StoredMembership {
         membership_id,
         provider,
@@ -122,11 +106,8 @@ fn read_base(value: &AttributeValue) -> Result<MembershipState, DependencyError>
     serde_json::from_slice(&json).map_err(|e| unreadable(&format!("base: {e}")))
 }
 
-fn key(membership_id: &str) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), s(membership_pk(membership_id))),
-        ("sk".to_owned(), s(STATE_SK)),
-    ])
+fn state_key(membership_id: &str) -> Item {
+    key(membership_pk(membership_id), STATE_SK)
 }
 
 impl StateStore for DynamoState {
@@ -146,7 +127,7 @@ impl StateStore for DynamoState {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(membership_id)))
+            .set_key(Some(state_key(membership_id)))
             .condition_expression(
                 "attribute_not_exists(#obs) AND \
                  (attribute_not_exists(base_version) OR base_version < :version)",
@@ -163,7 +144,7 @@ impl StateStore for DynamoState {
                 s(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)),
             )
             .expression_attribute_values(":version", s(observation.version.encode()))
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()));
+            .expression_attribute_values(":one", n(1));
         if let Some(user_id) = &observation.membership.user_id {
             // The first user an event names keys the GSI; a membership never changes hands.
             update.push_str(
@@ -223,14 +204,14 @@ impl StateStore for DynamoState {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(membership_id)))
+            .set_key(Some(state_key(membership_id)))
             .condition_expression("rev = :rev")
             // `base` is a DynamoDB reserved word.
             .expression_attribute_names("#base", "base")
-            .expression_attribute_values(":rev", AttributeValue::N(compaction.revision.to_string()))
+            .expression_attribute_values(":rev", n(compaction.revision))
             .expression_attribute_values(":base", base)
             .expression_attribute_values(":base_version", s(base_version))
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()));
+            .expression_attribute_values(":one", n(1));
         let mut removed = Vec::with_capacity(compaction.absorbed.len());
         for (index, event_id) in compaction.absorbed.iter().enumerate() {
             let name = format!("#o{index}");
@@ -251,23 +232,18 @@ impl StateStore for DynamoState {
         &self,
         membership_id: &str,
     ) -> Result<Option<StoredMembership>, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(membership_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        output.item().map(from_item).transpose()
+        item::get(&self.client, &self.table, state_key(membership_id))
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
     }
 
     async fn memberships(
         &self,
         membership_ids: &[String],
     ) -> Result<Vec<StoredMembership>, DependencyError> {
-        let keys = membership_ids.iter().map(|id| key(id)).collect();
+        let keys = membership_ids.iter().map(|id| state_key(id)).collect();
         super::dynamo::batch_get(&self.client, &self.table, keys)
             .await?
             .iter()
@@ -282,7 +258,7 @@ impl StateStore for DynamoState {
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
         let start = after.map(|after| {
-            let mut start = key(after);
+            let mut start = state_key(after);
             start.insert("gsi1pk".to_owned(), s(user_gsi_pk(user_id)));
             start.insert("gsi1sk".to_owned(), s(membership_pk(after)));
             start

@@ -7,14 +7,15 @@
 //!   creation in one transaction; released when the run ends; a lapsed lease can be taken over.
 
 use crate::domain::ports::SyncStore;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::breaker::{DynamoBreakers, provider_client, provider_guard};
+use super::item::{self, Item, key, millis, n, number, s, time};
 use super::state::DynamoState;
 use super::{applied, dependency_error};
 use crate::domain::ports::{DependencyError, SystemClock};
@@ -27,8 +28,6 @@ use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// How long run items are kept after they start (TTL).
 const RUN_RETENTION: TimeDelta = TimeDelta::days(90);
-
-type Item = HashMap<String, AttributeValue>;
 
 /// Runs in the state table.
 #[derive(Debug, Clone)]
@@ -96,40 +95,16 @@ fn lock_sk(scope: &Scope) -> String {
     format!("LOCK#{}", scope.lock_key())
 }
 
-fn key(sk: String) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(pk())),
-        ("sk".to_owned(), AttributeValue::S(sk)),
-    ])
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl std::fmt::Display) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn millis(time: DateTime<Utc>) -> AttributeValue {
-    n(time.timestamp_millis())
+fn run_key(sk: String) -> Item {
+    key(pk(), sk)
 }
 
 fn unreadable(what: &str) -> DependencyError {
-    DependencyError::Other(format!("unreadable sync item: {what}"))
-}
-
-fn number(item: &Item, name: &str) -> Option<u64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
-    let ms: i64 = item.get(name)?.as_n().ok()?.parse().ok()?;
-    Utc.timestamp_millis_opt(ms).single()
+    item::unreadable("sync", what)
 }
 
 fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name)?.as_s().ok().cloned()
+    item::text(item, name).map(str::to_owned)
 }
 
 const COUNT_ATTRIBUTES: [&str; 5] = [
@@ -143,7 +118,7 @@ const COUNT_ATTRIBUTES: [&str; 5] = [
 fn run_item(run: &SyncRun) -> Result<Item, DependencyError> {
     let scope = serde_json::to_string(&run.scope)
         .map_err(|e| DependencyError::Other(format!("cannot encode the scope: {e}")))?;
-    let mut item = key(run_sk(&run.run_id));
+    let mut item = run_key(run_sk(&run.run_id));
     item.extend([
         ("run_id".to_owned(), s(&run.run_id)),
         ("scope".to_owned(), s(scope)),
@@ -207,7 +182,7 @@ impl DynamoRuns {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(lock_sk(&run.scope))))
+            .set_key(Some(run_key(lock_sk(&run.scope))))
             .update_expression("SET lease_until = :lease, expires_at = :expires")
             .condition_expression("run_id = :run")
             .expression_attribute_values(":lease", millis(lease_until))
@@ -229,18 +204,8 @@ impl DynamoRuns {
         &self,
         scope: &Scope,
     ) -> Result<Option<(String, DateTime<Utc>)>, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(lock_sk(scope))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        Ok(output
-            .item()
-            .and_then(|item| Some((text(item, "run_id")?, time(item, "lease_until")?))))
+        let lock = item::get(&self.client, &self.table, run_key(lock_sk(scope))).await?;
+        Ok(lock.and_then(|item| Some((text(&item, "run_id")?, time(&item, "lease_until")?))))
     }
 }
 
@@ -250,7 +215,7 @@ impl SyncStore for DynamoRuns {
         run: &SyncRun,
         lease_until: DateTime<Utc>,
     ) -> Result<StartRun, DependencyError> {
-        let mut lock = key(lock_sk(&run.scope));
+        let mut lock = run_key(lock_sk(&run.scope));
         lock.extend([
             ("run_id".to_owned(), s(&run.run_id)),
             ("lease_until".to_owned(), millis(lease_until)),
@@ -311,16 +276,11 @@ impl SyncStore for DynamoRuns {
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<SyncRun>, DependencyError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(run_sk(run_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        output.item().map(from_item).transpose()
+        item::get(&self.client, &self.table, run_key(run_sk(run_id)))
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
     }
 
     async fn recent_runs(&self, limit: usize) -> Result<Vec<SyncRun>, DependencyError> {
@@ -360,7 +320,7 @@ impl SyncStore for DynamoRuns {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(run_sk(&run.run_id))))
+            .set_key(Some(run_key(run_sk(&run.run_id))))
             .update_expression(format!("{add}{set} REMOVE paused_until"))
             .condition_expression(
                 "attribute_exists(pk) AND NOT contains(#done, :page) \
@@ -401,7 +361,7 @@ impl SyncStore for DynamoRuns {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(run_sk(&run.run_id))))
+            .set_key(Some(run_key(run_sk(&run.run_id))))
             .update_expression(
                 "SET #status = :paused, paused_until = :until, last_error = :error, updated_at = :now",
             )
@@ -434,7 +394,7 @@ impl SyncStore for DynamoRuns {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(run_sk(&run.run_id))))
+            .set_key(Some(run_key(run_sk(&run.run_id))))
             .condition_expression("#status IN (:running, :paused)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.as_str()))
@@ -458,7 +418,7 @@ impl SyncStore for DynamoRuns {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(lock_sk(&run.scope))))
+            .set_key(Some(run_key(lock_sk(&run.scope))))
             .condition_expression("run_id = :run")
             .expression_attribute_values(":run", s(&run.run_id))
             .send()

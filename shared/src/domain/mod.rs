@@ -6,6 +6,7 @@ pub mod auth;
 pub mod breaker;
 pub mod metrics;
 pub mod ports;
+pub mod secret;
 pub mod state;
 pub mod sync;
 pub mod webhooks;

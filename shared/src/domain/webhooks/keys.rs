@@ -8,21 +8,17 @@
 //! requests cannot turn into a flood of Secrets Manager calls.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
-
 use super::Source;
-use super::verify::{SecretError, SigningSecret};
-use crate::aws::secrets::CachedSecrets;
+use super::verify::{SecretError as SigningSecretError, SigningSecret};
 use crate::domain::ports::{Clock, DependencyError, SecretSource, VersionStage};
+pub use crate::domain::secret::MISS_REFRESH_INTERVAL;
+use crate::domain::secret::{SecretError, VersionedSecret};
 
 /// Default time a read of the secret is reused.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
-/// Minimum time between refreshes forced by unverifiable deliveries.
-pub const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Why the secret's value is unusable (never includes a secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +29,7 @@ pub enum KeysError {
     BadSecret {
         provider: &'static str,
         index: usize,
-        error: SecretError,
+        error: SigningSecretError,
     },
 }
 
@@ -77,79 +73,43 @@ impl WebhookKeys {
 
 /// Webhook keys from Secrets Manager, cached and parsed once per secret version.
 pub struct Keyring<S, C> {
-    secret_id: Option<String>,
-    secrets: CachedSecrets<S, C>,
-    clock: C,
-    parsed: Mutex<Option<(String, Arc<WebhookKeys>)>>,
-    last_forced: Mutex<Option<DateTime<Utc>>>,
+    secret: Option<VersionedSecret<S, C, WebhookKeys, KeysError>>,
 }
 
-impl<S: SecretSource, C: Clock + Clone> Keyring<S, C> {
+impl<S: SecretSource, C: Clock> Keyring<S, C> {
     /// `secret_id` is `WEBHOOK_SECRETS_ID`; without one every source has no keys.
     pub fn new(source: S, clock: C, secret_id: Option<String>, ttl: Duration) -> Self {
         Self {
-            secret_id,
-            secrets: CachedSecrets::new(source, clock.clone(), ttl),
-            clock,
-            parsed: Mutex::new(None),
-            last_forced: Mutex::new(None),
+            secret: secret_id
+                .map(|id| VersionedSecret::new(source, clock, id, ttl, WebhookKeys::parse)),
         }
     }
 
     /// The current keys (cached for the TTL).
     pub async fn current(&self) -> Result<Arc<WebhookKeys>, KeyringError> {
-        let Some(secret_id) = &self.secret_id else {
+        let Some(secret) = &self.secret else {
             return Ok(Arc::new(WebhookKeys::default()));
         };
-        let version = self
-            .secrets
-            .get(secret_id, VersionStage::Current)
-            .await
-            .map_err(KeyringError::Unavailable)?
-            .ok_or(KeyringError::Unavailable(DependencyError::NotFound))?;
-        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((version_id, keys)) = parsed.as_ref()
-            && *version_id == version.version_id
-        {
-            return Ok(Arc::clone(keys));
+        match secret.get(VersionStage::Current).await {
+            Ok(Some(keys)) => Ok(keys),
+            Ok(None) => Err(KeyringError::Unavailable(DependencyError::NotFound)),
+            Err(SecretError::Unavailable(error)) => Err(KeyringError::Unavailable(error)),
+            Err(SecretError::Invalid { error, .. }) => Err(KeyringError::Invalid(error)),
         }
-        let keys = Arc::new(
-            WebhookKeys::parse(version.value.expose_secret()).map_err(KeyringError::Invalid)?,
-        );
-        *parsed = Some((version.version_id, Arc::clone(&keys)));
-        Ok(keys)
     }
 
     /// After a delivery matched no key: re-reads the secret if the last forced re-read is older
     /// than [`MISS_REFRESH_INTERVAL`]; returns the keys when they changed.
     pub async fn refresh_after_miss(&self) -> Result<Option<Arc<WebhookKeys>>, KeyringError> {
-        let Some(secret_id) = &self.secret_id else {
+        let Some(secret) = &self.secret else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        {
-            let mut last = self
-                .last_forced
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let interval = chrono::Duration::from_std(MISS_REFRESH_INTERVAL).unwrap_or_default();
-            if last.is_some_and(|at| now - at < interval) {
-                return Ok(None);
-            }
-            *last = Some(now);
+        let before = secret.parsed_version(VersionStage::Current);
+        if !secret.refresh_after_miss() {
+            return Ok(None);
         }
-        let before = self.parsed_version();
-        self.secrets.invalidate(secret_id);
         let keys = self.current().await?;
-        Ok((self.parsed_version() != before).then_some(keys))
-    }
-
-    fn parsed_version(&self) -> Option<String> {
-        self.parsed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|(version, _)| version.clone())
+        Ok((secret.parsed_version(VersionStage::Current) != before).then_some(keys))
     }
 }
 

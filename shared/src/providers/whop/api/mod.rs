@@ -15,8 +15,8 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::aws::secrets::CachedSecrets;
-use crate::domain::ports::{Clock, DependencyError, SecretSource, VersionStage};
+use crate::domain::ports::{Clock, SecretSource, VersionStage};
+use crate::domain::secret::{SecretError, VersionedSecret};
 use crate::domain::webhooks::event::{parse_time_str, unix_time, unix_time_f64};
 use crate::providers::client::{Admission, CallReport, ClientError, ResilientClient};
 
@@ -92,41 +92,42 @@ impl ApiKeySource for StaticKey {
 
 /// The key from a Secrets Manager secret `{"api_key": "…"}`, cached for [`API_KEY_TTL`].
 pub struct SecretKey<S, C> {
-    secrets: CachedSecrets<S, C>,
-    secret_id: String,
+    secret: VersionedSecret<S, C, SecretString, String>,
 }
 
 impl<S: SecretSource, C: Clock> SecretKey<S, C> {
     pub fn new(source: S, clock: C, secret_id: impl Into<String>) -> Self {
         Self {
-            secrets: CachedSecrets::new(source, clock, API_KEY_TTL),
-            secret_id: secret_id.into(),
+            secret: VersionedSecret::new(source, clock, secret_id, API_KEY_TTL, parse_api_key),
         }
     }
+}
+
+/// The `api_key` of the secret's JSON.
+fn parse_api_key(value: &str) -> Result<SecretString, String> {
+    #[derive(Deserialize)]
+    struct Stored {
+        api_key: Option<SecretString>,
+    }
+    let stored: Stored = serde_json::from_str(value)
+        .map_err(|_| "the secret is not `{\"api_key\": \"…\"}`".to_owned())?;
+    stored
+        .api_key
+        .filter(|key| !key.expose_secret().trim().is_empty())
+        .ok_or_else(|| "the secret's `api_key` is empty".to_owned())
 }
 
 impl<S: SecretSource, C: Clock> ApiKeySource for SecretKey<S, C> {
     async fn api_key(&self, fresh: bool) -> Result<SecretString, WhopApiError> {
         if fresh {
-            self.secrets.invalidate(&self.secret_id);
+            self.secret.invalidate();
         }
-        let unavailable = |e: DependencyError| WhopApiError::Key(e.to_string());
-        let version = self
-            .secrets
-            .get(&self.secret_id, VersionStage::Current)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| WhopApiError::Key("the secret has no current value".into()))?;
-        #[derive(Deserialize)]
-        struct Stored {
-            api_key: Option<SecretString>,
+        match self.secret.get(VersionStage::Current).await {
+            Ok(Some(key)) => Ok(SecretString::clone(&key)),
+            Ok(None) => Err(WhopApiError::Key("the secret has no current value".into())),
+            Err(SecretError::Unavailable(error)) => Err(WhopApiError::Key(error.to_string())),
+            Err(SecretError::Invalid { error, .. }) => Err(WhopApiError::Key(error)),
         }
-        let stored: Stored = serde_json::from_str(version.value.expose_secret())
-            .map_err(|_| WhopApiError::Key("the secret is not `{\"api_key\": \"…\"}`".into()))?;
-        stored
-            .api_key
-            .filter(|key| !key.expose_secret().trim().is_empty())
-            .ok_or_else(|| WhopApiError::Key("the secret's `api_key` is empty".into()))
     }
 }
 

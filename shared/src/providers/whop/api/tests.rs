@@ -7,7 +7,7 @@ use wiremock::matchers::{header, method, path, query_param, query_param_is_missi
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
-use crate::domain::ports::{SecretVersion, SystemClock};
+use crate::domain::ports::{DependencyError, SecretVersion, SystemClock};
 use crate::providers::client::{NoAdmission, RetryPolicy, Sleeper};
 
 /// Counts waits instead of sleeping.

@@ -1,0 +1,102 @@
+//! Item mapping for the DynamoDB adapters, in one place: whole items ⇄ structs through
+//! `serde_dynamo`, the attribute values of keys and of update/condition expressions, reads of
+//! single attributes (text, numbers, epoch-millisecond times), and the consistent-read GetItem.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::dependency_error;
+use crate::domain::ports::DependencyError;
+
+/// A DynamoDB item (or key).
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A string value.
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number value.
+pub(crate) fn n(value: impl Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A time as epoch milliseconds.
+pub(crate) fn millis(time: DateTime<Utc>) -> AttributeValue {
+    n(time.timestamp_millis())
+}
+
+/// The key `pk`, `sk` (both strings).
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// The string attribute `name`.
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+/// The number attribute `name`, as `T`.
+pub(crate) fn number<T: FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// The epoch-milliseconds attribute `name`.
+pub(crate) fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(number(item, name)?).single()
+}
+
+/// An item of `table` (e.g. `state`, `sessions`) that does not read back: `what` says why.
+pub(crate) fn unreadable(table: &str, what: impl Display) -> DependencyError {
+    DependencyError::Other(format!("unreadable {table} item: {what}"))
+}
+
+/// `value` as an item.
+pub(crate) fn to_item<T: Serialize>(value: &T, what: &str) -> Result<Item, DependencyError> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| DependencyError::Other(format!("cannot encode the {what}: {e}")))
+}
+
+/// An item of `table` as `T`.
+pub(crate) fn from_item<T: DeserializeOwned>(
+    item: Item,
+    table: &str,
+) -> Result<T, DependencyError> {
+    serde_dynamo::from_item(item).map_err(|e| unreadable(table, e))
+}
+
+/// The item of `table` at `key`, read consistently; `None` when absent.
+pub(crate) async fn get(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, DependencyError> {
+    get_with(client, table, key, |request| request).await
+}
+
+/// [`get`] with more to the request (a projection).
+pub(crate) async fn get_with(
+    client: &Client,
+    table: &str,
+    key: Item,
+    more: impl FnOnce(GetItemFluentBuilder) -> GetItemFluentBuilder,
+) -> Result<Option<Item>, DependencyError> {
+    let request = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true);
+    let output = more(request)
+        .send()
+        .await
+        .map_err(|e| dependency_error(&e))?;
+    Ok(output.item)
+}
