@@ -433,7 +433,7 @@ async fn send(
 
 async fn sessions(command: SessionsCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let sessions = shared::aws::sessions::session_service(&app);
+    let sessions = shared::edge::deps::auth::session_service(&app);
     match command {
         SessionsCommand::List { user } => {
             let live = sessions
@@ -530,7 +530,7 @@ async fn sync(command: SyncCommand) -> anyhow::Result<ExitCode> {
     use shared::domain::ports::SyncStore;
 
     let app = target::connect().await?;
-    let syncer = shared::aws::sync::syncer(&app)?;
+    let syncer = shared::edge::deps::sync::syncer(&app)?;
     match command {
         SyncCommand::Start {
             since,

@@ -277,25 +277,7 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Abuse limits on failed authentication per source IP ([`crate::domain::auth::limits`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthLimits {
-    /// `AUTH_FAILURE_LIMIT`: failures an IP may have in one window; the next is throttled
-    /// (1–10,000, default 20).
-    pub limit: u64,
-    /// `AUTH_FAILURE_WINDOW_SECS`: the fixed window failures are counted in (10–86,400, default
-    /// 300).
-    pub window: std::time::Duration,
-}
-
-impl Default for AuthLimits {
-    fn default() -> Self {
-        Self {
-            limit: 20,
-            window: std::time::Duration::from_secs(300),
-        }
-    }
-}
+pub use crate::domain::auth::limits::AuthLimits;
 
 /// The validated configuration of every function.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,10 @@
 
 pub mod app;
 pub mod config;
+pub mod deps;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod mapping;
 pub mod runtime;
 pub mod telemetry;

@@ -19,7 +19,25 @@ use std::sync::{Mutex, PoisonError};
 use crate::domain::ports::Clock;
 use crate::domain::ports::FailureCounter;
 
-pub use crate::edge::config::AuthLimits;
+/// Abuse limits on failed authentication per source IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// `AUTH_FAILURE_LIMIT`: failures an IP may have in one window; the next is throttled
+    /// (1–10,000, default 20).
+    pub limit: u64,
+    /// `AUTH_FAILURE_WINDOW_SECS`: the fixed window failures are counted in (10–86,400, default
+    /// 300).
+    pub window: std::time::Duration,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            window: std::time::Duration::from_secs(300),
+        }
+    }
+}
 
 /// Most IPs the in-process cache holds as blocked, so a spray of IPs cannot grow memory without
 /// bound (each entry is at most [`MAX_IP_BYTES`] plus a timestamp).
@@ -90,14 +108,6 @@ fn retry_after_secs(end: i64, now: i64) -> u64 {
 #[error("too many failed authentications; retry in {retry_after_secs} s")]
 pub struct Throttled {
     pub retry_after_secs: u64,
-}
-
-impl From<Throttled> for crate::ApiError {
-    fn from(throttled: Throttled) -> Self {
-        Self::Throttled {
-            retry_after_secs: throttled.retry_after_secs,
-        }
-    }
 }
 
 /// What may appear in a log for a token: up to 8 hex digits pass as a fingerprint already taken;
@@ -648,20 +658,5 @@ mod tests {
         assert!(lines[0].contains("reason=bad_signature ") && lines[0].contains("failures=1 "));
         assert!(lines[1].contains("failures=2 "));
         assert!(lines[2].contains("reason=expired ") && lines[2].contains("error=timed out"));
-    }
-
-    #[test]
-    fn throttled_becomes_a_429_with_its_retry_after() {
-        let error: crate::ApiError = Throttled {
-            retry_after_secs: 42,
-        }
-        .into();
-        assert_eq!(
-            error,
-            crate::ApiError::Throttled {
-                retry_after_secs: 42
-            }
-        );
-        assert_eq!(error.status().as_u16(), 429);
     }
 }
