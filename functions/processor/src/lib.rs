@@ -15,7 +15,9 @@ pub async fn handle(
 ) -> Result<SqsBatchResponse, EventError> {
     let report = deps
         .processor
-        .process_batch(&event.payload.records)
+        .process_batch(&shared::edge::runtime::inbound_batch(
+            &event.payload.records,
+        ))
         .await
         .map_err(|error| EventError::Malformed(error.to_string()))?;
     report.metrics("processor").emit();

@@ -35,6 +35,7 @@ async fn membership(
     shared::domain::state::membership(&deps.store, &path_id(id)?, viewer(&extensions)?)
         .await
         .map(Json)
+        .map_err(ApiError::from)
 }
 
 /// `?limit=&after=`; anything else is ignored.
@@ -72,6 +73,7 @@ async fn user_memberships(
     )
     .await
     .map(Json)
+    .map_err(ApiError::from)
 }
 
 /// The `{id}` segment; one that does not decode is a 400 in the API's error format.

@@ -15,7 +15,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::ApiError;
-use shared::domain::sync::worker::{SyncError, SyncRequest, SyncStarted};
+use shared::domain::sync::worker::{SyncError, SyncStarted};
 pub use shared::edge::deps::sync::SyncDeps;
 use shared::edge::error::EventError;
 
@@ -37,12 +37,9 @@ async fn start(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let request = SyncRequest::parse(content_type, &body)?;
-    let syncer = state.syncer().map_err(|e| e.to_api_error())?;
-    let started = syncer
-        .request(user_id, request)
-        .await
-        .map_err(|e| e.to_api_error())?;
+    let request = shared::edge::sync::parse_sync_request(content_type, &body)?;
+    let syncer = state.syncer()?;
+    let started = syncer.request(user_id, request).await?;
     let status = match started {
         SyncStarted::Run { .. } => StatusCode::ACCEPTED,
         SyncStarted::Membership(_) => StatusCode::OK,
@@ -95,7 +92,10 @@ pub async fn handle(state: Arc<SyncDeps>, event: LambdaEvent<Value>) -> Result<V
         }
         Trigger::Jobs(batch) => {
             let failed = match state.syncer() {
-                Ok(syncer) => syncer.run_jobs(&batch.records).await,
+                Ok(syncer) => {
+                    let jobs = shared::edge::runtime::inbound_batch(&batch.records);
+                    syncer.run_jobs(&jobs).await
+                }
                 // Not configured: keep the jobs for when it is (they dead-letter in the end).
                 Err(_) => batch
                     .records

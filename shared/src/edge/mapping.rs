@@ -4,6 +4,7 @@
 use crate::domain::auth::attempts::Refusal;
 use crate::domain::auth::limits::Throttled;
 use crate::domain::auth::sessions::SessionError;
+use crate::domain::state::ReadError;
 use crate::edge::error::ApiError;
 
 impl From<SessionError> for ApiError {
@@ -33,6 +34,26 @@ impl<E: Into<Self>> From<Refusal<E>> for ApiError {
         match refusal {
             Refusal::Throttled(throttled) => throttled.into(),
             Refusal::Refused(error) => error.into(),
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::InvalidId { .. } => Self::BadRequest {
+                code: "invalid_id",
+                message: error.to_string(),
+            },
+            ReadError::InvalidLimit => Self::BadRequest {
+                code: "invalid_limit",
+                message: error.to_string(),
+            },
+            ReadError::Forbidden => Self::Forbidden,
+            ReadError::NotFound => Self::NotFound { what: "membership" },
+            ReadError::Unavailable => Self::DependencyUnavailable {
+                dependency: "state table",
+            },
         }
     }
 }
@@ -84,5 +105,44 @@ mod tests {
             ApiError::from(Refusal::Refused(SessionError::Revoked)),
             ApiError::from(SessionError::Revoked)
         );
+    }
+
+    #[test]
+    fn read_errors_keep_their_status_code_and_message() {
+        let cases = [
+            (
+                ReadError::InvalidId { what: "after" },
+                400,
+                "invalid_id",
+                "`after` must be 1–128 printable ASCII characters",
+            ),
+            (
+                ReadError::InvalidLimit,
+                400,
+                "invalid_limit",
+                "`limit` must be 1–100",
+            ),
+            (ReadError::Forbidden, 403, "forbidden", "not allowed"),
+            (
+                ReadError::NotFound,
+                404,
+                "not_found",
+                "membership not found",
+            ),
+            (
+                ReadError::Unavailable,
+                503,
+                "dependency_unavailable",
+                "state table is unavailable; retry later",
+            ),
+        ];
+        for (error, status, code, message) in cases {
+            let shown = error.to_string();
+            let api = ApiError::from(error);
+            assert_eq!(api.status().as_u16(), status, "{api:?}");
+            assert_eq!(api.code(), code);
+            assert_eq!(api.to_string(), message);
+            assert_eq!(shown, message);
+        }
     }
 }

@@ -9,4 +9,5 @@ pub mod health;
 pub mod http;
 pub mod mapping;
 pub mod runtime;
+pub mod sync;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::App;
+use crate::domain::ports::InboundMessage;
 use crate::edge::error::EventError;
 
 /// Runs an HTTP function (API Gateway HTTP API, payload 2.0) serving `router`.
@@ -78,4 +79,47 @@ pub fn batch_failures(
         })
         .collect();
     response
+}
+
+/// An SQS record as the domain takes it: its id, body and which delivery this is
+/// (`ApproximateReceiveCount`, 1 when absent).
+pub fn inbound(record: &aws_lambda_events::sqs::SqsMessage) -> InboundMessage {
+    InboundMessage {
+        message_id: record.message_id.clone(),
+        body: record.body.clone(),
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1),
+    }
+}
+
+/// The records of an SQS batch as the domain takes them.
+pub fn inbound_batch(records: &[aws_lambda_events::sqs::SqsMessage]) -> Vec<InboundMessage> {
+    records.iter().map(inbound).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqs_record_keeps_its_id_body_and_delivery_count() {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = Some("m1".into());
+        record.body = Some("{}".into());
+        assert_eq!(inbound(&record).receive_count, 1);
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), "3".into());
+        assert_eq!(
+            inbound(&record),
+            InboundMessage {
+                message_id: Some("m1".into()),
+                body: Some("{}".into()),
+                receive_count: 3,
+            }
+        );
+    }
 }

@@ -10,8 +10,7 @@
 //! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op, and the mark
 //! is idempotent.
 
-use crate::domain::ports::{ProcessingLog, StateStore};
-use aws_lambda_events::sqs::SqsMessage;
+use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore};
 use futures_util::future::join_all;
 use tracing::Instrument;
 
@@ -149,7 +148,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
     /// a lock, cannot lose one.)
     pub async fn process_batch(
         &self,
-        records: &[SqsMessage],
+        records: &[InboundMessage],
     ) -> Result<BatchReport, MissingMessageId> {
         let ids = records
             .iter()
@@ -157,7 +156,12 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             .collect::<Result<Vec<_>, _>>()?;
         let decoded: Vec<Result<QueuedEvent, ProcessError>> = records
             .iter()
-            .map(|record| decode(record.body.as_deref().unwrap_or_default(), attempt(record)))
+            .map(|record| {
+                decode(
+                    record.body.as_deref().unwrap_or_default(),
+                    record.receive_count,
+                )
+            })
             .collect();
         // Messages grouped by membership (undecodable ones alone), in batch order.
         let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
@@ -173,7 +177,10 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
             let mut results = Vec::with_capacity(members.len());
             for &index in members {
                 let outcome = match &decoded[index] {
-                    Ok(event) => self.process_event(event, attempt(&records[index])).await,
+                    Ok(event) => {
+                        self.process_event(event, records[index].receive_count)
+                            .await
+                    }
                     Err(error) => Err(error.clone()),
                 };
                 results.push((index, outcome));
@@ -383,15 +390,6 @@ fn membership_key(event: &QueuedEvent) -> Option<String> {
     Some(format!("{}#{id}", event.provider))
 }
 
-/// Which delivery this is (`ApproximateReceiveCount`, 1 when absent).
-fn attempt(record: &SqsMessage) -> u32 {
-    record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(1)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -465,14 +463,12 @@ mod tests {
     const MEMBERSHIP: &str = r#"{"membership_id":"mem_1","user_id":"user_1"}"#;
     const PAYMENT: &str = r#"{"membership_id":"mem_1","user_id":"user_1","payment_id":"pay_1"}"#;
 
-    fn record(id: &str, body: String) -> SqsMessage {
-        let mut record = SqsMessage::default();
-        record.message_id = Some(id.to_owned());
-        record.body = Some(body);
-        record
-            .attributes
-            .insert("ApproximateReceiveCount".into(), "2".into());
-        record
+    fn record(id: &str, body: String) -> InboundMessage {
+        InboundMessage {
+            message_id: Some(id.to_owned()),
+            body: Some(body),
+            receive_count: 2,
+        }
     }
 
     fn processor(pks: &[&str]) -> Processor<FlakyStore, MemoryProcessingLog, FixedClock> {
