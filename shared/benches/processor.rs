@@ -75,6 +75,7 @@ fn bench(c: &mut Criterion) {
         ("ten_memberships", batch(|i| format!("mem_{i}"))),
         ("one_membership", batch(|_| "mem_1".to_owned())),
     ] {
+        let messages = shared::edge::runtime::inbound_batch(&messages);
         group.bench_function(name, |b| {
             b.iter_batched(
                 processor,

@@ -58,10 +58,12 @@ async fn the_health_function_answers_its_api_gateway_samples() {
         "apigw-health-external.json",
     ] {
         let request = lambda_http::request::from_str(&fixture(name)).unwrap();
-        let response = health::router(Arc::clone(&stack.app))
-            .oneshot(request)
-            .await
-            .unwrap();
+        let response = health::router(Arc::new(shared::edge::deps::health::HealthDeps::build(
+            Arc::clone(&stack.app),
+        )))
+        .oneshot(request)
+        .await
+        .unwrap();
         assert_eq!(response.status(), 200, "{name}");
     }
 }
@@ -71,7 +73,7 @@ async fn the_sync_function_answers_http_in_api_gateway_format() {
     let stack = start_stack().await;
     let event: Value = serde_json::from_str(&fixture("apigw-sync-start.json")).unwrap();
 
-    let state = Arc::new(sync::SyncState::new(Arc::clone(&stack.app)));
+    let state = Arc::new(sync::SyncDeps::build(Arc::clone(&stack.app)));
     let response = sync::handle(state, LambdaEvent::new(event, Context::default()))
         .await
         .unwrap();
@@ -145,7 +147,9 @@ async fn the_processor_applies_its_sqs_sample() {
     let stack = start_stack().await;
     let event: SqsEvent = serde_json::from_str(&fixture("sqs-events-batch.json")).unwrap();
     let response = processor::handle(
-        Arc::clone(&stack.app),
+        Arc::new(shared::edge::deps::processor::ProcessorDeps::build(
+            Arc::clone(&stack.app),
+        )),
         LambdaEvent::new(event, Context::default()),
     )
     .await

@@ -214,7 +214,7 @@ async fn external_answers_503_when_a_provider_refuses_connections() {
 #[tokio::test]
 async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
     let stack = start_stack().await;
-    let breakers = shared::aws::breaker::shared_breaker(&stack.app);
+    let breakers = shared::edge::deps::health::shared_breaker(&stack.app);
     // The default threshold: five consecutive failures.
     for _ in 0..5 {
         breakers.admit("whop").await.unwrap();

@@ -176,7 +176,7 @@ pub async fn signed_webhook(
 
 /// A session of `user` on the stack, as `POST /auth/session` opens one; its bearer token.
 pub async fn open_session(stack: &LocalStack, user: &str) -> String {
-    let issued = shared::aws::sessions::session_service(&stack.app)
+    let issued = shared::edge::deps::auth::session_service(&stack.app)
         .create(user, &shared::domain::auth::sessions::Client::default())
         .await
         .unwrap();

@@ -178,13 +178,18 @@ fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
 /// Runs the processor's handler on `messages`; returns the failed message ids.
 async fn process(app: &Arc<App>, messages: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
     let event = LambdaEvent::new(sqs_event(messages), Context::default());
-    processor::handle(Arc::clone(app), event)
-        .await
-        .unwrap()
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect()
+    processor::handle(
+        Arc::new(shared::edge::deps::processor::ProcessorDeps::build(
+            Arc::clone(app),
+        )),
+        event,
+    )
+    .await
+    .unwrap()
+    .batch_item_failures
+    .into_iter()
+    .map(|f| f.item_identifier)
+    .collect()
 }
 
 fn store(app: &App) -> DynamoState {
@@ -471,7 +476,7 @@ async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
     use shared::domain::state::observe::{Observed, observe};
 
     let stack = start_stack().await;
-    let processor = shared::aws::state::processor(&stack.app);
+    let processor = shared::edge::deps::processor::processor(&stack.app);
     // Sixty days, an event every other day: failures and recoveries, oldest first.
     let bodies: Vec<String> = (0..30)
         .map(|i| {

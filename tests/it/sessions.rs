@@ -276,7 +276,7 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
     let client = reqwest::Client::new();
 
     // State for the user, through the processor.
-    let processor = shared::aws::state::processor(&stack.app);
+    let processor = shared::edge::deps::processor::processor(&stack.app);
     let event = json!({
         "provider": "whop", "event_id": "evt_auth_e2e", "kind": "membership.activated",
         "subject": {"membership_id": "mem_auth", "user_id": "user_e2e"},

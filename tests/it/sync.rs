@@ -608,7 +608,7 @@ async fn the_function_runs_the_schedule_and_the_queue_batches() {
     ]))
     .await;
     syncer(&stack, &fake).await; // stores the API key
-    let state = Arc::new(sync::SyncState::new(Arc::clone(&stack.app)));
+    let state = Arc::new(sync::SyncDeps::build(Arc::clone(&stack.app)));
     let invoke = |payload: serde_json::Value| {
         sync::handle(
             Arc::clone(&state),

@@ -1,6 +1,8 @@
-//! The auth function (`/auth/session`, `/auth/sessions`) and the HTTP API Lambda authorizer.
+//! The auth function (`/auth/session`, `/auth/sessions`) and the HTTP API Lambda authorizer:
+//! request and response mapping only. The attempt policy (throttling, counting failures) is
+//! [`shared::domain::auth::attempts`]; the dependencies are [`shared::edge::deps::auth`].
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
@@ -14,64 +16,17 @@ use axum::{Json, Router};
 use lambda_runtime::LambdaEvent;
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::aws::limits::{DynamoFailureCounter, auth_limiter};
-use shared::aws::sessions::{SessionService, session_service};
-use shared::domain::auth::limits::AuthLimiter;
+use shared::ApiError;
+use shared::domain::auth::attempts::Refusal;
 use shared::domain::auth::sessions::{self, Client, SessionError};
-use shared::domain::fingerprint;
-use shared::domain::ports::SystemClock;
+use shared::edge::deps::auth::{AuthDeps, AuthorizerDeps};
 use shared::edge::error::EventError;
-use shared::providers::whop::user_token::{self, TokenSettings, WhopKeys};
-use shared::{ApiError, App};
+use shared::providers::whop::user_token::{self, TokenError};
 
 /// The header Whop's iframe proxy puts its user token in.
 pub const WHOP_USER_TOKEN_HEADER: &str = "x-whop-user-token";
 
-type Limiter = AuthLimiter<DynamoFailureCounter, SystemClock>;
-
-/// Built once per cold start: key caches and the blocked-IP cache live as long as the instance.
-pub struct AuthState {
-    app: Arc<App>,
-    sessions: SessionService,
-    /// Built on the first login: the HTTP client's trust-store load is cold-start time the
-    /// session routes never need.
-    whop_keys: OnceLock<Result<WhopKeys<SystemClock>, String>>,
-    token_settings: TokenSettings,
-    limiter: Limiter,
-}
-
-impl AuthState {
-    pub fn new(app: Arc<App>) -> Self {
-        Self {
-            sessions: session_service(&app),
-            whop_keys: OnceLock::new(),
-            token_settings: token_settings(&app),
-            limiter: auth_limiter(&app),
-            app,
-        }
-    }
-
-    fn whop_keys(&self) -> Result<&WhopKeys<SystemClock>, ApiError> {
-        self.whop_keys
-            .get_or_init(|| {
-                let http = self.app.http().map_err(str::to_owned)?;
-                Ok(WhopKeys::new(
-                    http.clone(),
-                    self.app.config.whop_user_token_jwks_url.clone(),
-                    SystemClock,
-                ))
-            })
-            .as_ref()
-            .map_err(|error| {
-                tracing::error!(%error, "no HTTP client for Whop's keys");
-                ApiError::DependencyUnavailable {
-                    dependency: "Whop token keys",
-                }
-            })
-    }
-}
-
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(deps: Arc<AuthDeps>) -> Router {
     Router::new()
         .route(
             "/auth/session",
@@ -81,17 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/auth/sessions", get(list_sessions).delete(delete_sessions))
         .fallback(shared::edge::http::route_not_found)
-        .with_state(Arc::new(AuthState::new(app)))
-}
-
-/// What a Whop token must say: our app id, within the configured leeway (at most 60 s, which
-/// configuration already enforces).
-fn token_settings(app: &App) -> TokenSettings {
-    let settings = TokenSettings::new(app.config.whop_app_id.clone());
-    settings
-        .clone()
-        .with_leeway(app.config.whop_token_leeway)
-        .unwrap_or(settings)
+        .with_state(deps)
 }
 
 /// The caller's address, for the failure count (one bucket when API Gateway gave none).
@@ -101,61 +46,43 @@ fn client_ip(parts: &Parts) -> String {
         .to_owned()
 }
 
-/// The session token the request presents (bearer header, else cookie).
-fn presented(headers: &HeaderMap) -> Option<&str> {
+/// The session token a request presents: its bearer header, else its cookies (`cookies` first,
+/// as the authorizer's payload carries them apart, then the `Cookie` headers).
+fn presented<'a>(
+    headers: &'a HeaderMap,
+    cookies: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     sessions::presented_token(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
+        cookies.into_iter().chain(
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        ),
     )
 }
 
-/// Counts a failed authentication and answers 429 past the limit, else `error`.
-async fn refuse(
-    limiter: &Limiter,
-    ip: &str,
-    reason: &'static str,
-    token: Option<&str>,
-    error: ApiError,
-) -> ApiError {
-    let token_fp = token.map(|t| fingerprint(t.as_bytes()));
-    match limiter.failed(ip, reason, token_fp.as_deref()).await {
-        Some(throttled) => throttled.into(),
-        None => error,
-    }
-}
-
-/// Runs `operation` on the presented session token; a token it refuses counts against the
-/// caller's address.
+/// Runs `operation` on the request's session token under the attempt policy.
 async fn with_session<T>(
-    state: &AuthState,
+    deps: &AuthDeps,
     parts: &Parts,
     operation: impl AsyncFnOnce(&str) -> Result<T, SessionError>,
 ) -> Result<T, ApiError> {
     let ip = client_ip(parts);
-    state.limiter.check(&ip)?;
-    let token = presented(&parts.headers).ok_or(SessionError::Missing)?;
-    match operation(token).await {
-        Ok(value) => Ok(value),
-        Err(error) if error.is_credential_failure() => {
-            let reason = error.reason_code();
-            Err(refuse(&state.limiter, &ip, reason, Some(token), error.into()).await)
-        }
-        Err(error) => Err(error.into()),
-    }
+    let token = presented(&parts.headers, []);
+    Ok(deps.limiter.with_session(&ip, token, operation).await?)
 }
 
 /// `POST /auth/session`: a Whop user token in `x-whop-user-token` for a session.
 async fn create_session(
-    State(state): State<Arc<AuthState>>,
+    State(deps): State<Arc<AuthDeps>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&parts);
-    state.limiter.check(&ip)?;
+    deps.limiter.check(&ip)?;
     let Some(token) = parts
         .headers
         .get(WHOP_USER_TOKEN_HEADER)
@@ -166,22 +93,19 @@ async fn create_session(
             code: "missing_user_token",
             message: format!("send the Whop user token in `{WHOP_USER_TOKEN_HEADER}`"),
         };
-        return Err(refuse(&state.limiter, &ip, "missing_user_token", None, error).await);
+        let refusal = deps.limiter.refuse(&ip, "missing_user_token", None, error);
+        return Err(refusal.await.into());
     };
-    let user = match user_token::verify(
-        token,
-        state.whop_keys()?,
-        &state.token_settings,
-        chrono::Utc::now(),
-    )
-    .await
+    let keys = deps.whop_keys().map_err(|error| {
+        tracing::error!(%error, "no HTTP client for Whop's keys");
+        whop_keys_unavailable()
+    })?;
+    let user = match user_token::verify(token, keys, &deps.token_settings, chrono::Utc::now()).await
     {
         Ok(user) => user,
-        Err(error) if error.reason_code() == "keys_unavailable" => {
+        Err(error @ TokenError::KeysUnavailable(_)) => {
             tracing::error!(%error, "Whop's token keys are unavailable");
-            return Err(ApiError::DependencyUnavailable {
-                dependency: "Whop token keys",
-            });
+            return Err(whop_keys_unavailable());
         }
         Err(error) => {
             let reason = error.reason_code();
@@ -189,7 +113,8 @@ async fn create_session(
                 code: reason,
                 message: error.to_string(),
             };
-            return Err(refuse(&state.limiter, &ip, reason, Some(token), rejected).await);
+            let refusal = deps.limiter.refuse(&ip, reason, Some(token), rejected);
+            return Err(refusal.await.into());
         }
     };
     let client = Client {
@@ -200,9 +125,9 @@ async fn create_session(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let issued = state.sessions.create(&user.user_id, &client).await?;
+    let issued = deps.sessions.create(&user.user_id, &client).await?;
     tracing::info!(user.id = %issued.user_id, "session created");
-    let cookie = sessions::session_cookie(&issued.token, state.sessions.settings.lifetime);
+    let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
     Ok((
         StatusCode::CREATED,
         [(header::SET_COOKIE, cookie)],
@@ -215,13 +140,19 @@ async fn create_session(
         .into_response())
 }
 
+fn whop_keys_unavailable() -> ApiError {
+    ApiError::DependencyUnavailable {
+        dependency: "Whop token keys",
+    }
+}
+
 /// `GET /auth/session`: the presented session, extended once past half its lifetime.
 async fn check_session(
-    State(state): State<Arc<AuthState>>,
+    State(deps): State<Arc<AuthDeps>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (token, validated) = with_session(&state, &parts, async |token| {
-        let validated = state.sessions.validate(token).await?;
+    let (token, validated) = with_session(&deps, &parts, async |token| {
+        let validated = deps.sessions.validate(token).await?;
         Ok((token.to_owned(), validated))
     })
     .await?;
@@ -232,7 +163,7 @@ async fn check_session(
         "renewed": validated.renewed,
     }));
     if validated.renewed {
-        let cookie = sessions::session_cookie(&token.into(), state.sessions.settings.lifetime);
+        let cookie = sessions::session_cookie(&token.into(), deps.sessions.settings.lifetime);
         return Ok(([(header::SET_COOKIE, cookie)], body).into_response());
     }
     Ok(body.into_response())
@@ -240,11 +171,11 @@ async fn check_session(
 
 /// `DELETE /auth/session`: revokes the presented session.
 async fn delete_session(
-    State(state): State<Arc<AuthState>>,
+    State(deps): State<Arc<AuthDeps>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    with_session(&state, &parts, async |token| {
-        state.sessions.revoke(token).await
+    with_session(&deps, &parts, async |token| {
+        deps.sessions.revoke(token).await
     })
     .await?;
     Ok((
@@ -256,23 +187,21 @@ async fn delete_session(
 
 /// `GET /auth/sessions`: the user's sessions.
 async fn list_sessions(
-    State(state): State<Arc<AuthState>>,
+    State(deps): State<Arc<AuthDeps>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (user_id, sessions) = with_session(&state, &parts, async |token| {
-        state.sessions.list(token).await
-    })
-    .await?;
+    let (user_id, sessions) =
+        with_session(&deps, &parts, async |token| deps.sessions.list(token).await).await?;
     Ok(Json(json!({"user_id": user_id, "sessions": sessions})).into_response())
 }
 
 /// `DELETE /auth/sessions`: revokes every session of the user.
 async fn delete_sessions(
-    State(state): State<Arc<AuthState>>,
+    State(deps): State<Arc<AuthDeps>>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
-    let (user_id, revoked) = with_session(&state, &parts, async |token| {
-        state.sessions.revoke_all(token).await
+    let (user_id, revoked) = with_session(&deps, &parts, async |token| {
+        deps.sessions.revoke_all(token).await
     })
     .await?;
     tracing::info!(user.id = %user_id, revoked, "all sessions revoked");
@@ -283,28 +212,12 @@ async fn delete_sessions(
         .into_response())
 }
 
-/// Built once per process: the signing-key cache and the blocked-IP cache live as long as the
-/// warm authorizer.
-pub struct AuthorizerState {
-    sessions: SessionService,
-    limiter: Limiter,
-}
-
-impl AuthorizerState {
-    pub fn new(app: &App) -> Self {
-        Self {
-            sessions: session_service(app),
-            limiter: auth_limiter(app),
-        }
-    }
-}
-
 /// The Lambda authorizer (simple responses): admits a valid session and passes its user to the
 /// route as `user_id` in the context. Denies everything else, including when sessions cannot be
 /// checked: a protected route is never open by default. (An HTTP API authorizer can only deny
 /// with 403; the 401 with a reason is `GET /auth/session`'s.)
 pub async fn authorize(
-    state: Arc<AuthorizerState>,
+    deps: Arc<AuthorizerDeps>,
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
 ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, EventError> {
     let request = &event.payload;
@@ -315,26 +228,16 @@ pub async fn authorize(
         .as_deref()
         .unwrap_or("unknown");
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    if state.limiter.check(ip).is_err() {
+    if deps.limiter.check(ip).is_err() {
         tracing::warn!(auth.reason = "throttled", "request denied");
         return Ok(response);
     }
-    let authorization = request
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let cookies = request.cookies.iter().map(String::as_str).chain(
-        request
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let Some(token) = sessions::presented_token(authorization, cookies) else {
-        tracing::info!(auth.reason = "missing_session", "request denied");
-        return Ok(response);
-    };
-    match state.sessions.validate(token).await {
+    let token = presented(&request.headers, request.cookies.iter().map(String::as_str));
+    let validated = deps
+        .limiter
+        .with_session(ip, token, async |token| deps.sessions.validate(token).await)
+        .await;
+    match validated {
         Ok(validated) => {
             response.is_authorized = true;
             response.context = json!({
@@ -342,16 +245,14 @@ pub async fn authorize(
                 "user_id": validated.record.user_id,
             });
         }
-        Err(error) if error.is_credential_failure() => {
-            let token_fp = fingerprint(token.as_bytes());
-            let _ = state
-                .limiter
-                .failed(ip, error.reason_code(), Some(&token_fp))
-                .await;
+        Err(Refusal::Refused(SessionError::Missing)) => {
+            tracing::info!(auth.reason = "missing_session", "request denied");
         }
-        Err(error) => {
+        Err(Refusal::Refused(error @ SessionError::Dependency(_))) => {
             tracing::error!(%error, "sessions cannot be checked; denying");
         }
+        // A refused credential was counted against the address.
+        Err(_) => {}
     }
     Ok(response)
 }

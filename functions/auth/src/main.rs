@@ -1,4 +1,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_http(auth::router).await
+    shared::edge::runtime::serve_http_with(shared::edge::deps::auth::AuthDeps::build, auth::router)
+        .await
 }

@@ -6,42 +6,42 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::aws::breaker::shared_breaker;
+use shared::ApiError;
 use shared::domain::metrics::Metrics;
 use shared::domain::ports::{Clock, SystemClock};
+use shared::edge::deps::health::HealthDeps;
 use shared::edge::health::{self, HealthReport, PROVIDER_PROBE_TIMEOUT};
-use shared::{ApiError, App};
 
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(deps: Arc<HealthDeps>) -> Router {
     Router::new()
         .route("/health", get(liveness))
         .route("/health/db", get(db))
         .route("/health/webhooks", get(webhooks))
         .route("/health/external", get(external))
         .fallback(shared::edge::http::route_not_found)
-        .with_state(app)
+        .with_state(deps)
 }
 
-async fn liveness(State(app): State<Arc<App>>) -> Response {
-    Json(health::liveness(&app.config)).into_response()
+async fn liveness(State(deps): State<Arc<HealthDeps>>) -> Response {
+    Json(health::liveness(&deps.app.config)).into_response()
 }
 
-async fn db(State(app): State<Arc<App>>) -> Response {
+async fn db(State(deps): State<Arc<HealthDeps>>) -> Response {
     respond(
         "db",
-        health::check_tables(&app.dynamodb, &app.config.tables).await,
+        health::check_tables(&deps.app.dynamodb, &deps.app.config.tables).await,
     )
 }
 
-async fn webhooks(State(app): State<Arc<App>>) -> Response {
+async fn webhooks(State(deps): State<Arc<HealthDeps>>) -> Response {
     respond(
         "webhooks",
-        health::check_queues(&app.sqs, &app.config.queues).await,
+        health::check_queues(&deps.app.sqs, &deps.app.config.queues).await,
     )
 }
 
-async fn external(State(app): State<Arc<App>>) -> Response {
-    let http = match app.http() {
+async fn external(State(deps): State<Arc<HealthDeps>>) -> Response {
+    let http = match deps.app.http() {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(%error, "the HTTP client cannot be built: {error}");
@@ -50,9 +50,9 @@ async fn external(State(app): State<Arc<App>>) -> Response {
     };
     let report = health::check_external(
         http,
-        &app.config.provider_apis,
+        &deps.app.config.provider_apis,
         PROVIDER_PROBE_TIMEOUT,
-        &shared_breaker(&app),
+        &deps.breakers,
         SystemClock.now(),
     )
     .await;

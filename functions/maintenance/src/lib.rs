@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use shared::App;
+use shared::edge::deps::maintenance::MaintenanceDeps;
 use shared::edge::error::EventError;
 
-pub async fn handle(_app: Arc<App>, _event: LambdaEvent<Value>) -> Result<Value, EventError> {
+pub async fn handle(
+    _deps: Arc<MaintenanceDeps>,
+    _event: LambdaEvent<Value>,
+) -> Result<Value, EventError> {
     Err(EventError::NotImplemented {
         what: "maintenance",
     })

@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_events(maintenance::handle).await
+    shared::edge::runtime::serve_events(
+        shared::edge::deps::maintenance::MaintenanceDeps::build,
+        maintenance::handle,
+    )
+    .await
 }

@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_events(processor::handle).await
+    shared::edge::runtime::serve_events(
+        shared::edge::deps::processor::ProcessorDeps::build,
+        processor::handle,
+    )
+    .await
 }

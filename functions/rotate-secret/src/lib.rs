@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use lambda_runtime::LambdaEvent;
-use shared::App;
 use shared::domain::auth::rotation::{self, RotationError, Step};
+use shared::edge::deps::rotate_secret::RotateSecretDeps;
 use shared::edge::error::EventError;
 
 pub async fn handle(
-    app: Arc<App>,
+    deps: Arc<RotateSecretDeps>,
     event: LambdaEvent<SecretsManagerSecretRotationEvent>,
 ) -> Result<(), EventError> {
     let (step, secret_id, token) = request(&event.payload)?;
-    rotation::run_step(&app.secrets_manager, secret_id, token, step)
+    rotation::run_step(&deps.secrets, secret_id, token, step)
         .await
         .map(drop)
         .map_err(event_error)

@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_events(rotate_secret::handle).await
+    shared::edge::runtime::serve_events(
+        shared::edge::deps::rotate_secret::RotateSecretDeps::build,
+        rotate_secret::handle,
+    )
+    .await
 }

@@ -8,21 +8,16 @@ use axum::http::Extensions;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use shared::aws::state::DynamoState;
+use shared::ApiError;
 use shared::domain::state::{MembershipView, UserMemberships, Viewer};
-use shared::{ApiError, App};
+use shared::edge::deps::state::StateDeps;
 
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "every function's router takes the App by value (shared::edge::runtime::serve_http)"
-)]
-pub fn router(app: Arc<App>) -> Router {
-    let store = DynamoState::of(&app);
+pub fn router(deps: Arc<StateDeps>) -> Router {
     Router::new()
         .route("/memberships/{id}", get(membership))
         .route("/users/{id}/memberships", get(user_memberships))
         .fallback(shared::edge::http::route_not_found)
-        .with_state(Arc::new(store))
+        .with_state(deps)
 }
 
 /// The signed-in user the authorizer admitted; a request without one never reads state.
@@ -33,13 +28,14 @@ fn viewer(extensions: &Extensions) -> Result<Viewer<'_>, ApiError> {
 }
 
 async fn membership(
-    State(store): State<Arc<DynamoState>>,
+    State(deps): State<Arc<StateDeps>>,
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<MembershipView>, ApiError> {
-    shared::domain::state::membership(store.as_ref(), &path_id(id)?, viewer(&extensions)?)
+    shared::domain::state::membership(&deps.store, &path_id(id)?, viewer(&extensions)?)
         .await
         .map(Json)
+        .map_err(ApiError::from)
 }
 
 /// `?limit=&after=`; anything else is ignored.
@@ -50,7 +46,7 @@ struct Paging {
 }
 
 async fn user_memberships(
-    State(store): State<Arc<DynamoState>>,
+    State(deps): State<Arc<StateDeps>>,
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
     paging: Result<Query<Paging>, QueryRejection>,
@@ -69,7 +65,7 @@ async fn user_memberships(
         })
         .transpose()?;
     shared::domain::state::user_memberships(
-        store.as_ref(),
+        &deps.store,
         &path_id(id)?,
         viewer(&extensions)?,
         limit,
@@ -77,6 +73,7 @@ async fn user_memberships(
     )
     .await
     .map(Json)
+    .map_err(ApiError::from)
 }
 
 /// The `{id}` segment; one that does not decode is a 400 in the API's error format.

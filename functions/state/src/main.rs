@@ -1,4 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_http(state::router).await
+    shared::edge::runtime::serve_http_with(
+        shared::edge::deps::state::StateDeps::build,
+        state::router,
+    )
+    .await
 }

@@ -1,7 +1,7 @@
 //! The sync function. One Lambda with three triggers: `POST /sync` (HTTP API), pages of a run
 //! from the `sync-jobs` queue, and the periodic reconcile schedule.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use axum::body::Bytes;
@@ -14,38 +14,12 @@ use lambda_http::request::LambdaRequest;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::aws::sync::{AppSyncer, syncer};
-use shared::domain::sync::worker::{SyncError, SyncRequest, SyncStarted};
+use shared::ApiError;
+use shared::domain::sync::worker::{SyncError, SyncStarted};
+pub use shared::edge::deps::sync::SyncDeps;
 use shared::edge::error::EventError;
-use shared::{ApiError, App};
 
-/// Per-process state: the syncer is built on first use (its HTTP client loads the trust store)
-/// and kept, so its rate limits and caches live as long as the warm function.
-pub struct SyncState {
-    app: Arc<App>,
-    syncer: OnceLock<Result<AppSyncer, String>>,
-}
-
-impl SyncState {
-    pub fn new(app: Arc<App>) -> Self {
-        Self {
-            app,
-            syncer: OnceLock::new(),
-        }
-    }
-
-    fn syncer(&self) -> Result<&AppSyncer, SyncError> {
-        self.syncer
-            .get_or_init(|| syncer(&self.app).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|reason| {
-                tracing::error!(%reason, "sync cannot run: {reason}");
-                SyncError::Unconfigured("sync is not configured")
-            })
-    }
-}
-
-pub fn router(state: Arc<SyncState>) -> Router {
+pub fn router(state: Arc<SyncDeps>) -> Router {
     Router::new()
         .route("/sync", post(start))
         .fallback(shared::edge::http::route_not_found)
@@ -53,7 +27,7 @@ pub fn router(state: Arc<SyncState>) -> Router {
 }
 
 async fn start(
-    State(state): State<Arc<SyncState>>,
+    State(state): State<Arc<SyncDeps>>,
     extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
@@ -63,12 +37,9 @@ async fn start(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let request = SyncRequest::parse(content_type, &body)?;
-    let syncer = state.syncer().map_err(|e| e.to_api_error())?;
-    let started = syncer
-        .request(user_id, request)
-        .await
-        .map_err(|e| e.to_api_error())?;
+    let request = shared::edge::sync::parse_sync_request(content_type, &body)?;
+    let syncer = state.syncer()?;
+    let started = syncer.request(user_id, request).await?;
     let status = match started {
         SyncStarted::Run { .. } => StatusCode::ACCEPTED,
         SyncStarted::Membership(_) => StatusCode::OK,
@@ -112,7 +83,7 @@ struct ScheduledRun {
     provider: Option<String>,
 }
 
-pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<Value, EventError> {
+pub async fn handle(state: Arc<SyncDeps>, event: LambdaEvent<Value>) -> Result<Value, EventError> {
     match Trigger::classify(event.payload)? {
         Trigger::Http(request) => {
             let response =
@@ -121,7 +92,10 @@ pub async fn handle(state: Arc<SyncState>, event: LambdaEvent<Value>) -> Result<
         }
         Trigger::Jobs(batch) => {
             let failed = match state.syncer() {
-                Ok(syncer) => syncer.run_jobs(&batch.records).await,
+                Ok(syncer) => {
+                    let jobs = shared::edge::runtime::inbound_batch(&batch.records);
+                    syncer.run_jobs(&jobs).await
+                }
                 // Not configured: keep the jobs for when it is (they dead-letter in the end).
                 Err(_) => batch
                     .records
@@ -141,7 +115,7 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, EventError> {
 
 /// A scheduled reconcile of the whole company. One already running, or sync not configured, is
 /// not an error: retrying the schedule would not change it.
-async fn scheduled(state: &SyncState, input: Value) -> Result<Value, EventError> {
+async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> {
     let run: ScheduledRun =
         serde_json::from_value(input).map_err(|e| EventError::Malformed(e.to_string()))?;
     if run.kind != "reconcile" || run.provider.as_deref().is_some_and(|p| p != "whop") {

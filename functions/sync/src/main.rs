@@ -4,9 +4,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_events_with(
-        |app| std::sync::Arc::new(sync::SyncState::new(app)),
-        sync::handle,
-    )
-    .await
+    shared::edge::runtime::serve_events(sync::SyncDeps::build, sync::handle).await
 }

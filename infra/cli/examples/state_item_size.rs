@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let app = &stack.app;
-    let processor = shared::aws::state::processor(app);
+    let processor = shared::edge::deps::processor::processor(app);
     let mut previous = 0;
     let mut previous_observations = 0;
     let mut units = Vec::new();

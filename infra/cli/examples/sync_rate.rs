@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     // The sync function as one warm instance runs it, fed by the queue like its event source.
-    let state = Arc::new(sync::SyncState::new(Arc::clone(&app)));
+    let state = Arc::new(sync::SyncDeps::build(Arc::clone(&app)));
     let worker = queue_workers(&stack.provisioned)?
         .into_iter()
         .find(|w| w.function == "sync")
@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
         )));
     }
 
-    let syncer = shared::aws::sync::syncer(&app)?;
+    let syncer = shared::edge::deps::sync::syncer(&app)?;
     let rate = RATE_REQUESTS as f64 / RATE_WINDOW.as_secs_f64();
     // First into an empty store (every membership is written), then again with the store in
     // step (nothing to write): the second shows the pacing alone.

@@ -60,19 +60,36 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
         invoke: Some(invoke),
     };
     // One per stack, as one warm function keeps its syncer (rate limits, caches).
-    let sync_state = Arc::new(sync::SyncState::new(Arc::clone(app)));
+    let sync_state = Arc::new(sync::SyncDeps::build(Arc::clone(app)));
     BTreeMap::from([
-        ("health", http(health::router(Arc::clone(app)))),
+        (
+            "health",
+            http(health::router(Arc::new(
+                shared::edge::deps::health::HealthDeps::build(Arc::clone(app)),
+            ))),
+        ),
         ("webhooks", http(webhooks::router(Arc::clone(app)))),
-        ("auth", http(auth::router(Arc::clone(app)))),
+        (
+            "auth",
+            http(auth::router(Arc::new(
+                shared::edge::deps::auth::AuthDeps::build(Arc::clone(app)),
+            ))),
+        ),
         (
             "authorizer",
             event(invoker(
-                Arc::new(auth::AuthorizerState::new(app)),
+                Arc::new(shared::edge::deps::auth::AuthorizerDeps::build(Arc::clone(
+                    app,
+                ))),
                 auth::authorize,
             )),
         ),
-        ("state", http(state::router(Arc::clone(app)))),
+        (
+            "state",
+            http(state::router(Arc::new(
+                shared::edge::deps::state::StateDeps::build(Arc::clone(app)),
+            ))),
+        ),
         (
             "sync",
             LocalFunction {
@@ -82,15 +99,30 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
         ),
         (
             "processor",
-            event(invoker(Arc::clone(app), processor::handle)),
+            event(invoker(
+                Arc::new(shared::edge::deps::processor::ProcessorDeps::build(
+                    Arc::clone(app),
+                )),
+                processor::handle,
+            )),
         ),
         (
             "maintenance",
-            event(invoker(Arc::clone(app), maintenance::handle)),
+            event(invoker(
+                Arc::new(shared::edge::deps::maintenance::MaintenanceDeps::build(
+                    Arc::clone(app),
+                )),
+                maintenance::handle,
+            )),
         ),
         (
             "rotate-secret",
-            event(invoker(Arc::clone(app), rotate_secret::handle)),
+            event(invoker(
+                Arc::new(shared::edge::deps::rotate_secret::RotateSecretDeps::build(
+                    Arc::clone(app),
+                )),
+                rotate_secret::handle,
+            )),
         ),
     ])
 }

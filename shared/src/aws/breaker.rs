@@ -8,10 +8,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::item::{self, Item, key, n};
-use crate::domain::breaker::{BreakerRecord, BreakerState, SharedBreaker};
-use crate::domain::ports::{DependencyError, SystemClock};
+use crate::domain::breaker::{BreakerRecord, BreakerState};
+use crate::domain::ports::DependencyError;
 use crate::edge::config::Provider;
-use crate::providers::client::{Admission, ProviderGuard, ResilientClient, RetryPolicy};
 
 /// The sort key of every breaker item.
 pub const BREAKER_SK: &str = "BREAKER";
@@ -39,42 +38,6 @@ impl DynamoBreakers {
     }
 }
 
-/// Breakers over the stack's state table with default settings and cache.
-pub fn shared_breaker(app: &crate::App) -> SharedBreaker<DynamoBreakers, SystemClock> {
-    SharedBreaker::new(DynamoBreakers::of(app), SystemClock)
-}
-
-/// Admission for provider calls with every provider's limits from the configuration, breakers in
-/// the state table. Build it once per process, at cold start: its token buckets, concurrency
-/// limits and pauses are in-process state.
-pub fn provider_guard(app: &crate::App) -> ProviderGuard<DynamoBreakers, SystemClock> {
-    Provider::ALL.into_iter().fold(
-        ProviderGuard::new(DynamoBreakers::of(app), SystemClock),
-        |guard, provider| {
-            guard.with_limits(provider.as_str(), app.config.provider_limits(provider))
-        },
-    )
-}
-
-/// The HTTP client could not be built, so no provider can be called.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the HTTP client cannot be built: {0}")]
-pub struct HttpClientUnavailable(pub String);
-
-/// The provider client over the process's pooled HTTP client, admitting through `admission`
-/// (typically [`provider_guard`], or an `Arc` of it shared by several clients). Building it builds
-/// the HTTP client (see [`crate::App::http`]), so call it where a provider is about to be called,
-/// not at cold start of functions that may never call one.
-pub fn provider_client<A: Admission>(
-    app: &crate::App,
-    policy: RetryPolicy,
-    admission: A,
-) -> Result<ResilientClient<A>, HttpClientUnavailable> {
-    let http = app
-        .http()
-        .map_err(|e| HttpClientUnavailable(e.to_owned()))?;
-    Ok(ResilientClient::new(http.clone(), policy, admission))
-}
 
 /// The key of breaker `name`.
 fn breaker_key(name: &str) -> Item {

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::dependency_error;
 use super::item::{self, Item, key, n, number};
-use crate::domain::auth::limits::{AuthLimiter, RATE_SK, rate_pk};
-use crate::domain::ports::{DependencyError, SystemClock};
+use crate::domain::auth::limits::{RATE_SK, rate_pk};
+use crate::domain::ports::DependencyError;
 
 /// Failure counts in the state table.
 #[derive(Debug, Clone)]
@@ -27,16 +27,6 @@ impl DynamoFailureCounter {
             table: app.config.tables.state.clone(),
         }
     }
-}
-
-/// The limiter over the stack's state table with the configured limits, as the auth routes and
-/// the authorizer run it.
-pub fn auth_limiter(app: &crate::App) -> AuthLimiter<DynamoFailureCounter, SystemClock> {
-    AuthLimiter::new(
-        DynamoFailureCounter::of(app),
-        SystemClock,
-        app.config.auth_limits,
-    )
 }
 
 fn rate_key(ip: &str, window_start: i64) -> Item {

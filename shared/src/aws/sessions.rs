@@ -5,8 +5,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::dependency_error;
 use super::item::{self, n, s};
-use crate::domain::auth::keys::SessionKeys;
-use crate::domain::auth::sessions::{SessionRecord, Sessions};
+use crate::domain::auth::sessions::SessionRecord;
 use crate::domain::ports::DependencyError;
 
 /// The index listing a user's sessions.
@@ -110,26 +109,5 @@ impl SessionStore for DynamoSessions {
                 return Ok(records);
             }
         }
-    }
-}
-
-/// Sessions as the auth function and the authorizer use them.
-pub type SessionService =
-    Sessions<DynamoSessions, aws_sdk_secretsmanager::Client, crate::domain::ports::SystemClock>;
-
-/// The stack's sessions: its table, its signing keys (`SESSION_KEYS_SECRET_ID`) and settings.
-/// Without a configured key secret every session operation fails as a dependency (503), never
-/// open.
-pub fn session_service(app: &crate::App) -> SessionService {
-    Sessions {
-        store: DynamoSessions::of(app),
-        keys: SessionKeys::new(
-            app.secrets_manager.clone(),
-            crate::domain::ports::SystemClock,
-            app.config.secrets.session_keys.clone().unwrap_or_default(),
-            crate::domain::auth::keys::DEFAULT_TTL,
-        ),
-        clock: crate::domain::ports::SystemClock,
-        settings: app.config.sessions,
     }
 }

@@ -9,13 +9,10 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{SecondsFormat, Utc};
 
-use super::claims::DynamoClaims;
 use super::dependency_error;
 use super::item::{self, Item, key, n, number, s, text};
 use crate::domain::ports::DependencyError;
-use crate::domain::ports::SystemClock;
 use crate::domain::state::model::{MembershipState, Observation};
-use crate::domain::state::process::Processor;
 use crate::domain::state::store::{
     Compaction, OBSERVATION_PREFIX, Page, Recorded, STATE_SK, StoredMembership, membership_pk,
     observation_attribute, user_gsi_pk,
@@ -40,11 +37,6 @@ impl DynamoState {
             table: app.config.tables.state.clone(),
         }
     }
-}
-
-/// The processor over the stack's tables, as the processor function runs it.
-pub fn processor(app: &crate::App) -> Processor<DynamoState, DynamoClaims, SystemClock> {
-    Processor::new(DynamoState::of(app), DynamoClaims::of(app), SystemClock)
 }
 
 fn unreadable(what: &str) -> DependencyError {

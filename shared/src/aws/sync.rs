@@ -1,4 +1,4 @@
-//! [`SyncStore`] over the `state` table, and the syncer the sync function runs.
+//! [`SyncStore`] over the `state` table.
 //!
 //! Items (pk `SYNC#whop`):
 //! - `RUN#<run id>`: a run. Counts, pages and the set of done page numbers are separate attributes
@@ -14,17 +14,12 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::breaker::{DynamoBreakers, provider_client, provider_guard};
 use super::item::{self, Item, key, millis, n, number, s, time};
-use super::state::DynamoState;
 use super::{applied, dependency_error};
-use crate::domain::ports::{DependencyError, SystemClock};
-use crate::domain::sync::worker::{SyncError, Syncer};
+use crate::domain::ports::DependencyError;
 use crate::domain::sync::{
     PROVIDER, RunStatus, Scope, StartRun, SyncCounts, SyncRun, USER_SYNC_COOLDOWN,
 };
-use crate::providers::client::{ProviderGuard, RetryPolicy};
-use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// How long run items are kept after they start (TTL).
 const RUN_RETENTION: TimeDelta = TimeDelta::days(90);
@@ -43,44 +38,6 @@ impl DynamoRuns {
             table: app.config.tables.state.clone(),
         }
     }
-}
-
-/// The syncer as the sync function runs it.
-pub type AppSyncer = Syncer<
-    ProviderGuard<DynamoBreakers, SystemClock>,
-    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
-    DynamoState,
-    DynamoRuns,
-    aws_sdk_sqs::Client,
->;
-
-/// Builds the syncer over the stack; once per process, so its rate limits and caches persist.
-pub fn syncer(app: &crate::App) -> Result<AppSyncer, SyncError> {
-    let config = &app.config;
-    let company_id = config
-        .whop_company_id
-        .clone()
-        .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
-    let key_secret = config
-        .secrets
-        .whop_api_key
-        .clone()
-        .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let client = provider_client(app, RetryPolicy::default(), provider_guard(app))
-        .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
-    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
-    let api =
-        WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
-    Ok(Syncer {
-        api,
-        state: DynamoState::of(app),
-        runs: DynamoRuns::of(app),
-        publisher: app.sqs.clone(),
-        queue_url: config.queues.sync_jobs.clone(),
-        company_id,
-        clock: std::sync::Arc::new(SystemClock),
-        deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
-    })
 }
 
 fn pk() -> String {

@@ -1,10 +1,15 @@
-//! The edge: configuration, the per-cold-start [`App`](app::App), the Lambda runtime glue, HTTP
-//! request/response mapping ([`ApiError`](error::ApiError)) and the health report.
+//! The edge: configuration, the per-cold-start [`App`](app::App), one composition root per
+//! function ([`deps`]), the Lambda runtime glue ([`runtime`]: SQS records become the domain's
+//! messages there), HTTP request/response mapping ([`ApiError`](error::ApiError), domain errors
+//! mapped in [`mapping`] and [`sync`]) and the health report.
 
 pub mod app;
 pub mod config;
+pub mod deps;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod mapping;
 pub mod runtime;
+pub mod sync;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The one way a function binary starts: logging, configuration validated at init (a bad
 //! environment fails the cold start with every problem listed, never the first request), the
-//! [`App`] built once, then the Lambda runtime loop.
+//! [`App`] built once, the function's composition root ([`crate::edge::deps`]) built once from
+//! it, then the Lambda runtime loop handing every invocation the same dependencies.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::App;
+use crate::domain::ports::InboundMessage;
 use crate::edge::error::EventError;
 
 /// Runs an HTTP function (API Gateway HTTP API, payload 2.0) serving `router`.
@@ -22,35 +24,44 @@ pub async fn serve_http(
     lambda_http::run(router(app)).await
 }
 
-/// Runs an event function (SQS, schedule, rotation) whose handler takes the `App` and the event.
-pub async fn serve_events<E, R, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
-where
-    E: DeserializeOwned + Send + 'static,
-    R: Serialize,
-    F: Fn(Arc<App>, LambdaEvent<E>) -> Fut,
-    Fut: Future<Output = Result<R, EventError>>,
-{
-    serve_events_with(|app| app, handler).await
+/// Runs an HTTP function whose routes take the dependencies `build` makes once, at cold start.
+pub async fn serve_http_with<D>(
+    build: impl FnOnce(Arc<App>) -> D,
+    router: impl FnOnce(Arc<D>) -> Router,
+) -> Result<(), lambda_runtime::Error> {
+    serve_http(|app| router(Arc::new(build(app)))).await
 }
 
-/// Runs an event function whose handler takes per-process state built once from the `App` (caches
-/// that should live as long as the warm function) and the event.
-pub async fn serve_events_with<S, E, R, F, Fut>(
-    state: impl FnOnce(Arc<App>) -> Arc<S>,
+/// Runs an event function (SQS, schedule, rotation, authorizer): `build` makes its dependencies
+/// once, at cold start, and every invocation's `handler` gets them with the event.
+pub async fn serve_events<D, E, R, F, Fut>(
+    build: impl FnOnce(Arc<App>) -> D,
     handler: F,
 ) -> Result<(), lambda_runtime::Error>
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize,
-    F: Fn(Arc<S>, LambdaEvent<E>) -> Fut,
+    F: Fn(Arc<D>, LambdaEvent<E>) -> Fut,
     Fut: Future<Output = Result<R, EventError>>,
 {
     crate::edge::telemetry::init();
-    let state = state(Arc::new(App::from_env().await?));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<E>| {
-        handler(Arc::clone(&state), event)
-    }))
-    .await
+    let app = Arc::new(App::from_env().await?);
+    lambda_runtime::run(service_fn(event_handler(app, build, handler))).await
+}
+
+/// The per-invocation function of an event function: the dependencies are built here, once, and
+/// each call hands the same ones to `handler`.
+pub fn event_handler<D, E, R, F, Fut>(
+    app: Arc<App>,
+    build: impl FnOnce(Arc<App>) -> D,
+    handler: F,
+) -> impl Fn(LambdaEvent<E>) -> Fut
+where
+    F: Fn(Arc<D>, LambdaEvent<E>) -> Fut,
+    Fut: Future<Output = Result<R, EventError>>,
+{
+    let deps = Arc::new(build(app));
+    move |event| handler(Arc::clone(&deps), event)
 }
 
 /// The answer of an SQS-triggered function with ReportBatchItemFailures: the message ids SQS
@@ -68,4 +79,47 @@ pub fn batch_failures(
         })
         .collect();
     response
+}
+
+/// An SQS record as the domain takes it: its id, body and which delivery this is
+/// (`ApproximateReceiveCount`, 1 when absent).
+pub fn inbound(record: &aws_lambda_events::sqs::SqsMessage) -> InboundMessage {
+    InboundMessage {
+        message_id: record.message_id.clone(),
+        body: record.body.clone(),
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1),
+    }
+}
+
+/// The records of an SQS batch as the domain takes them.
+pub fn inbound_batch(records: &[aws_lambda_events::sqs::SqsMessage]) -> Vec<InboundMessage> {
+    records.iter().map(inbound).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqs_record_keeps_its_id_body_and_delivery_count() {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = Some("m1".into());
+        record.body = Some("{}".into());
+        assert_eq!(inbound(&record).receive_count, 1);
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), "3".into());
+        assert_eq!(
+            inbound(&record),
+            InboundMessage {
+                message_id: Some("m1".into()),
+                body: Some("{}".into()),
+                receive_count: 3,
+            }
+        );
+    }
 }

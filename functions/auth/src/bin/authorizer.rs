@@ -1,12 +1,10 @@
 // The authorizer future nests the session, key-cache and SDK futures deeper than the default limit.
 #![recursion_limit = "256"]
 
-use std::sync::Arc;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::edge::runtime::serve_events_with(
-        |app| Arc::new(auth::AuthorizerState::new(&app)),
+    shared::edge::runtime::serve_events(
+        shared::edge::deps::auth::AuthorizerDeps::build,
         auth::authorize,
     )
     .await

@@ -28,7 +28,7 @@ pub enum SessionsCommand {
 
 pub async fn run(command: SessionsCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let sessions = shared::aws::sessions::session_service(&app);
+    let sessions = shared::edge::deps::auth::session_service(&app);
     match command {
         SessionsCommand::List { user } => {
             let live = sessions

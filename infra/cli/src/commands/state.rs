@@ -32,7 +32,7 @@ async fn show(membership_id: &str) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(ExitCode::SUCCESS)
         }
-        Err(shared::ApiError::NotFound { .. }) => {
+        Err(shared::domain::state::ReadError::NotFound) => {
             eprintln!("no membership {membership_id}");
             Ok(ExitCode::FAILURE)
         }

@@ -33,7 +33,7 @@ pub enum SyncCommand {
 
 pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
     let app = target::connect().await?;
-    let syncer = shared::aws::sync::syncer(&app)?;
+    let syncer = shared::edge::deps::sync::syncer(&app)?;
     match command {
         SyncCommand::Start {
             since,

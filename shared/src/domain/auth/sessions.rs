@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use super::keys::{SessionKeys, SigningKey};
 use crate::domain::ports::SessionStore;
 use crate::domain::ports::{Clock, DependencyError, SecretSource};
-use crate::edge::error::ApiError;
 
 /// The token format's version prefix.
 pub const TOKEN_PREFIX: &str = "cs1";
@@ -70,8 +69,8 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
 }
 
-/// Why a session token was refused. Each is a 401 with [`SessionError::reason_code`], except
-/// [`SessionError::Dependency`] (503).
+/// Why a session token was refused: the presenter's fault ([`SessionError::reason_code`] says
+/// which), except [`SessionError::Dependency`], ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     #[error("no session token")]
@@ -107,20 +106,6 @@ impl SessionError {
     /// Whether the presenter is at fault (counted against its IP), rather than us.
     pub fn is_credential_failure(&self) -> bool {
         !matches!(self, Self::Dependency(_))
-    }
-}
-
-impl From<SessionError> for ApiError {
-    fn from(error: SessionError) -> Self {
-        match error {
-            SessionError::Dependency(_) => Self::DependencyUnavailable {
-                dependency: "sessions",
-            },
-            other => Self::Unauthorized {
-                code: other.reason_code(),
-                message: other.to_string(),
-            },
-        }
     }
 }
 
@@ -577,12 +562,8 @@ mod tests {
     }
 
     #[test]
-    fn errors_map_to_401_with_their_code_and_outages_to_503() {
-        let error: ApiError = SessionError::Expired.into();
-        assert_eq!(error.status(), http::StatusCode::UNAUTHORIZED);
-        assert_eq!(error.code(), "session_expired");
-        let error: ApiError = SessionError::Dependency(DependencyError::Timeout).into();
-        assert_eq!(error.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    fn outages_are_not_the_presenters_fault() {
+        assert!(SessionError::Expired.is_credential_failure());
         assert!(!SessionError::Dependency(DependencyError::Timeout).is_credential_failure());
     }
 }

@@ -3,6 +3,7 @@
 
 mod breaker;
 mod claims;
+mod inbound;
 mod limits;
 mod sessions;
 mod state;
@@ -10,6 +11,7 @@ mod sync;
 
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
+pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use sessions::SessionStore;
 pub use state::StateStore;

@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use crate::domain::ports::DependencyError;
 use crate::domain::ports::StateStore;
-use crate::edge::error::ApiError;
 use model::{MembershipState, SignalKind};
 use store::StoredMembership;
 
@@ -59,27 +58,41 @@ pub struct UserMemberships {
     pub next: Option<String>,
 }
 
+/// Why a read of state was refused. The messages are the ones callers see.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// An id (`what` names it) that cannot be a key.
+    #[error("`{what}` must be 1–{MAX_ID_LEN} printable ASCII characters")]
+    InvalidId { what: &'static str },
+    /// A page size outside 1–[`MAX_PAGE`].
+    #[error("`limit` must be 1–{MAX_PAGE}")]
+    InvalidLimit,
+    /// Not the viewer's to see.
+    #[error("not allowed")]
+    Forbidden,
+    #[error("membership not found")]
+    NotFound,
+    /// The state table failed (logged where it happened).
+    #[error("state table is unavailable; retry later")]
+    Unavailable,
+}
+
 /// Checks a path id: non-empty, at most 128 bytes, printable ASCII without `#` (the
 /// key separator).
-pub fn check_id(what: &'static str, id: &str) -> Result<(), ApiError> {
+pub fn check_id(what: &'static str, id: &str) -> Result<(), ReadError> {
     let valid = !id.is_empty()
         && id.len() <= MAX_ID_LEN
         && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
     if valid {
         Ok(())
     } else {
-        Err(ApiError::BadRequest {
-            code: "invalid_id",
-            message: format!("`{what}` must be 1–{MAX_ID_LEN} printable ASCII characters"),
-        })
+        Err(ReadError::InvalidId { what })
     }
 }
 
-fn unavailable(error: &DependencyError) -> ApiError {
+fn unavailable(error: &DependencyError) -> ReadError {
     tracing::error!(%error, "the state table failed");
-    ApiError::DependencyUnavailable {
-        dependency: "state table",
-    }
+    ReadError::Unavailable
 }
 
 /// Who is reading.
@@ -105,14 +118,14 @@ pub async fn membership(
     store: &impl StateStore,
     membership_id: &str,
     viewer: Viewer<'_>,
-) -> Result<MembershipView, ApiError> {
+) -> Result<MembershipView, ReadError> {
     check_id("id", membership_id)?;
     match store.membership(membership_id).await {
         Ok(Some(stored)) if viewer.may_see(stored.user_id.as_deref()) => {
             Ok(MembershipView::from(&stored))
         }
-        Ok(Some(_)) => Err(ApiError::Forbidden),
-        Ok(None) => Err(ApiError::NotFound { what: "membership" }),
+        Ok(Some(_)) => Err(ReadError::Forbidden),
+        Ok(None) => Err(ReadError::NotFound),
         Err(error) => Err(unavailable(&error)),
     }
 }
@@ -124,10 +137,10 @@ pub async fn user_memberships(
     viewer: Viewer<'_>,
     limit: Option<usize>,
     after: Option<&str>,
-) -> Result<UserMemberships, ApiError> {
+) -> Result<UserMemberships, ReadError> {
     check_id("id", user_id)?;
     if !viewer.may_see(Some(user_id)) {
-        return Err(ApiError::Forbidden);
+        return Err(ReadError::Forbidden);
     }
     if let Some(after) = after {
         check_id("after", after)?;
@@ -135,12 +148,7 @@ pub async fn user_memberships(
     let limit = match limit {
         None => DEFAULT_PAGE,
         Some(limit @ 1..=MAX_PAGE) => limit,
-        Some(_) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_limit",
-                message: format!("`limit` must be 1–{MAX_PAGE}"),
-            });
-        }
+        Some(_) => return Err(ReadError::InvalidLimit),
     };
     let page = store
         .memberships_of_user(user_id, limit, after)

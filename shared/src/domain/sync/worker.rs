@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::SqsMessage;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -15,9 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
 };
-use crate::ApiError;
 use crate::domain::metrics::Metrics;
-use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher};
+use crate::domain::ports::{Clock, DependencyError, InboundMessage, OutboundMessage, Publisher};
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
 use crate::domain::webhooks::Source;
@@ -100,73 +98,6 @@ pub struct SyncRequest {
     pub membership_id: Option<String>,
 }
 
-/// The largest `POST /sync` body read.
-pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
-
-impl SyncRequest {
-    /// The request body: empty (sync all of the caller's memberships) or a JSON object.
-    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, ApiError> {
-        if body.len() > MAX_REQUEST_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit_bytes: MAX_REQUEST_BYTES,
-            });
-        }
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self::default());
-        }
-        if let Some(content_type) = content_type
-            && !content_type
-                .split(';')
-                .next()
-                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-        {
-            return Err(ApiError::UnsupportedMediaType {
-                expected: "application/json",
-            });
-        }
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-            code: "invalid_sync_request",
-            message: format!("the body is not a sync request: {e}"),
-        })
-    }
-}
-
-impl SyncError {
-    /// The HTTP answer for `POST /sync`.
-    pub fn to_api_error(&self) -> ApiError {
-        match self {
-            Self::Unconfigured(_) => ApiError::DependencyUnavailable {
-                dependency: "whop_api",
-            },
-            Self::InProgress { run_id } => ApiError::Conflict {
-                code: "sync_in_progress",
-                message: format!("run {run_id} is syncing these memberships"),
-            },
-            Self::TooSoon { retry_after } => ApiError::Throttled {
-                retry_after_secs: retry_after.as_secs().max(1),
-            },
-            Self::NotFound => ApiError::NotFound { what: "membership" },
-            Self::Forbidden => ApiError::Forbidden,
-            Self::BadRequest(message) => ApiError::BadRequest {
-                code: "invalid_sync_request",
-                message: message.clone(),
-            },
-            Self::Api(error) => match error.retry_after() {
-                Some(after) => ApiError::Throttled {
-                    retry_after_secs: after.as_secs().max(1),
-                },
-                None => ApiError::DependencyUnavailable {
-                    dependency: "whop_api",
-                },
-            },
-            Self::Store(_) => ApiError::DependencyUnavailable {
-                dependency: "dynamodb",
-            },
-            Self::Queue(_) => ApiError::DependencyUnavailable { dependency: "sqs" },
-        }
-    }
-}
-
 /// The answer to `POST /sync`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -222,7 +153,7 @@ where
         }
         let since = parse_since(request.since.as_deref())?;
         if let Some(membership_id) = request.membership_id {
-            if !crate::edge::config::is_whop_id(&membership_id, "mem_") {
+            if !crate::providers::whop::ids::is_whop_id(&membership_id, "mem_") {
                 return Err(SyncError::BadRequest(format!(
                     "`{membership_id}` is not a Whop membership id (`mem_…`)"
                 )));
@@ -438,7 +369,7 @@ where
     }
 
     /// Works a batch from the `sync-jobs` queue; returns the message ids to retry.
-    pub async fn run_jobs(&self, records: &[SqsMessage]) -> Vec<String> {
+    pub async fn run_jobs(&self, records: &[InboundMessage]) -> Vec<String> {
         let mut failed = Vec::new();
         for record in records {
             let id = record.message_id.clone().unwrap_or_default();

@@ -23,7 +23,7 @@ use url::Url;
 
 use crate::aws::http::request_error;
 use crate::domain::ports::{Clock, DependencyError};
-use crate::edge::config::is_whop_id;
+use crate::providers::whop::ids::is_whop_id;
 
 /// The request header carrying the token.
 pub const HEADER: &str = "x-whop-user-token";

@@ -1,0 +1,369 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn valid_env() -> HashMap<&'static str, String> {
+    [
+        ("STAGE", "dev"),
+        ("WHOP_APP_ID", "app_abc123"),
+        ("WEBHOOK_EVENTS_TABLE", "webhook-events"),
+        ("SESSIONS_TABLE", "sessions"),
+        ("STATE_TABLE", "state"),
+        (
+            "EVENTS_QUEUE_URL",
+            "http://127.0.0.1:5000/123456789012/events",
+        ),
+        (
+            "EVENTS_DLQ_URL",
+            "http://127.0.0.1:5000/123456789012/events-dlq",
+        ),
+        (
+            "SYNC_JOBS_QUEUE_URL",
+            "http://127.0.0.1:5000/123456789012/sync-jobs",
+        ),
+        (
+            "SYNC_JOBS_DLQ_URL",
+            "http://127.0.0.1:5000/123456789012/sync-jobs-dlq",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_owned()))
+    .collect()
+}
+
+fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+    Config::from_lookup(&|var| env.get(var).cloned())
+}
+
+fn vars(error: &ConfigError) -> Vec<&'static str> {
+    error.problems.iter().map(|p| p.var).collect()
+}
+
+#[test]
+fn accepts_a_complete_environment() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.stage, Stage::Dev);
+    assert_eq!(config.whop_app_id, "app_abc123");
+    assert_eq!(config.tables.state, "state");
+    assert!(config.provider_apis.base_url(Provider::Whop).is_none());
+}
+
+#[test]
+fn reports_every_problem_at_once() {
+    let mut env = valid_env();
+    env.insert("STAGE", "production".into());
+    env.insert("WHOP_APP_ID", "biz_123".into());
+    env.remove("STATE_TABLE");
+    env.insert("EVENTS_QUEUE_URL", "events".into());
+    env.insert("WHOP_API_BASE_URL", "not a url".into());
+
+    let error = load(&env).unwrap_err();
+
+    assert_eq!(
+        vars(&error),
+        [
+            "STAGE",
+            "WHOP_APP_ID",
+            "STATE_TABLE",
+            "EVENTS_QUEUE_URL",
+            "WHOP_API_BASE_URL"
+        ]
+    );
+    assert!(error.problems.iter().all(|p| !p.fix.is_empty()));
+}
+
+#[test]
+fn rejects_app_ids_without_the_app_prefix() {
+    for bad in ["app_", "APP_x", "app_x-y", "biz_x"] {
+        let mut env = valid_env();
+        env.insert("WHOP_APP_ID", bad.into());
+        assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_APP_ID"], "{bad}");
+    }
+}
+
+#[test]
+fn production_requires_every_secret_id() {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    env.insert(
+        "WEBHOOK_SECRETS_ID",
+        "arn:aws:secretsmanager:us-east-1:1:secret:w".into(),
+    );
+
+    let error = load(&env).unwrap_err();
+
+    assert_eq!(
+        vars(&error),
+        ["SESSION_KEYS_SECRET_ID", "WHOP_API_KEY_SECRET_ID"]
+    );
+}
+
+#[test]
+fn production_requires_https_provider_urls() {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    for var in [
+        "WEBHOOK_SECRETS_ID",
+        "SESSION_KEYS_SECRET_ID",
+        "WHOP_API_KEY_SECRET_ID",
+    ] {
+        env.insert(var, "secret".into());
+    }
+    env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
+
+    env.insert("WHOP_API_BASE_URL", "https://api.whop.com/api/v1".into());
+    let config = load(&env).unwrap();
+    assert_eq!(
+        config
+            .provider_apis
+            .base_url(Provider::Whop)
+            .map(Url::as_str),
+        Some("https://api.whop.com/api/v1")
+    );
+}
+
+#[test]
+fn reads_the_webhook_settings() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.webhooks, WebhookSettings::default());
+
+    let mut env = valid_env();
+    env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "true".into());
+    env.insert("WEBHOOK_SECRETS_TTL_SECS", "30".into());
+    let config = load(&env).unwrap();
+    assert!(config.webhooks.accept_whop_bare_signatures);
+    assert_eq!(config.webhooks.secrets_ttl.as_secs(), 30);
+
+    env.insert("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", "maybe".into());
+    env.insert("WEBHOOK_SECRETS_TTL_SECS", "3600".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        [
+            "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
+            "WEBHOOK_SECRETS_TTL_SECS"
+        ]
+    );
+}
+
+#[test]
+fn reads_the_auth_limits_and_reports_both_out_of_range() {
+    assert_eq!(
+        load(&valid_env()).unwrap().auth_limits,
+        AuthLimits::default()
+    );
+
+    let mut env = valid_env();
+    env.insert("AUTH_FAILURE_LIMIT", "5".into());
+    env.insert("AUTH_FAILURE_WINDOW_SECS", "86400".into());
+    let limits = load(&env).unwrap().auth_limits;
+    assert_eq!((limits.limit, limits.window.as_secs()), (5, 86_400));
+
+    for (limit, window) in [("0", "9"), ("10001", "86401"), ("many", "-1")] {
+        env.insert("AUTH_FAILURE_LIMIT", limit.into());
+        env.insert("AUTH_FAILURE_WINDOW_SECS", window.into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            ["AUTH_FAILURE_LIMIT", "AUTH_FAILURE_WINDOW_SECS"],
+            "{limit} {window}"
+        );
+    }
+}
+
+#[test]
+fn reads_the_whop_user_token_jwks_url() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.whop_user_token_jwks_url.as_str(), DEFAULT_JWKS_URL);
+
+    let mut env = valid_env();
+    env.insert(
+        "WHOP_USER_TOKEN_JWKS_URL",
+        "http://127.0.0.1:8080/jwks.json".into(),
+    );
+    assert_eq!(
+        load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+        "http://127.0.0.1:8080/jwks.json"
+    );
+
+    env.insert("WHOP_USER_TOKEN_JWKS_URL", "jwks.json".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_USER_TOKEN_JWKS_URL"]);
+}
+
+#[test]
+fn production_requires_an_https_jwks_url() {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    for var in [
+        "WEBHOOK_SECRETS_ID",
+        "SESSION_KEYS_SECRET_ID",
+        "WHOP_API_KEY_SECRET_ID",
+    ] {
+        env.insert(var, "secret".into());
+    }
+    assert_eq!(
+        load(&env).unwrap().whop_user_token_jwks_url.as_str(),
+        DEFAULT_JWKS_URL
+    );
+
+    env.insert(
+        "WHOP_USER_TOKEN_JWKS_URL",
+        "http://api.whop.com/.well-known/jwks.json".into(),
+    );
+    let error = load(&env).unwrap_err();
+    assert_eq!(vars(&error), ["WHOP_USER_TOKEN_JWKS_URL"]);
+    assert!(error.problems[0].fix.contains(DEFAULT_JWKS_URL));
+}
+
+#[test]
+fn reads_the_session_settings_and_the_token_leeway() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(
+        config.sessions,
+        crate::domain::auth::sessions::SessionSettings::default()
+    );
+    assert_eq!(config.whop_token_leeway.as_secs(), 5);
+
+    let mut env = valid_env();
+    env.insert("SESSION_LIFETIME_SECS", "3600".into());
+    env.insert("SESSION_MAX_PER_USER", "3".into());
+    env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
+    let config = load(&env).unwrap();
+    assert_eq!(
+        (
+            config.sessions.lifetime.as_secs(),
+            config.sessions.max_per_user
+        ),
+        (3600, 3)
+    );
+    assert_eq!(config.whop_token_leeway.as_secs(), 0);
+
+    env.insert("SESSION_LIFETIME_SECS", "60".into());
+    env.insert("SESSION_MAX_PER_USER", "0".into());
+    env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        [
+            "SESSION_LIFETIME_SECS",
+            "SESSION_MAX_PER_USER",
+            "WHOP_USER_TOKEN_LEEWAY_SECS"
+        ]
+    );
+}
+
+#[test]
+fn provider_limits_default_per_provider() {
+    let config = load(&valid_env()).unwrap();
+
+    let whop = config.provider_limits(Provider::Whop);
+    assert_eq!(whop.breaker, BreakerSettings::default());
+    assert_eq!(
+        (
+            whop.rate_limit.requests.get(),
+            whop.rate_limit.window.as_secs(),
+            whop.max_concurrency.get(),
+            whop.cooldown.as_secs()
+        ),
+        (20, 10, 4, 60)
+    );
+    for provider in Provider::ALL {
+        assert_eq!(
+            config.provider_limits(provider),
+            provider.default_limits(),
+            "{provider:?}"
+        );
+    }
+}
+
+#[test]
+fn reads_every_provider_limit_variable() {
+    let mut env = valid_env();
+    for (var, value) in [
+        ("STRIPE_BREAKER_FAILURE_THRESHOLD", "3"),
+        ("STRIPE_BREAKER_RECOVERY_SECS", "90"),
+        ("STRIPE_BREAKER_HALF_OPEN_PROBES", "2"),
+        ("STRIPE_BREAKER_SUCCESS_THRESHOLD", "4"),
+        ("STRIPE_RATE_LIMIT_REQUESTS", "100"),
+        ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
+        ("STRIPE_MAX_CONCURRENCY", "8"),
+        ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+    ] {
+        env.insert(var, value.into());
+    }
+
+    let config = load(&env).unwrap();
+
+    let stripe = config.provider_limits(Provider::Stripe);
+    assert_eq!(
+        stripe.breaker,
+        BreakerSettings {
+            failure_threshold: 3,
+            recovery_timeout: Duration::from_secs(90),
+            half_open_probes: 2,
+            success_threshold: 4,
+        }
+    );
+    assert_eq!(
+        (
+            stripe.rate_limit.requests.get(),
+            stripe.rate_limit.window.as_secs(),
+            stripe.max_concurrency.get(),
+            stripe.cooldown.as_secs()
+        ),
+        (100, 60, 8, 15)
+    );
+    // The others keep their defaults.
+    assert_eq!(
+        config.provider_limits(Provider::Whop),
+        Provider::Whop.default_limits()
+    );
+}
+
+#[test]
+fn reports_every_out_of_range_provider_limit() {
+    let mut env = valid_env();
+    let bad = [
+        ("WHOP_BREAKER_FAILURE_THRESHOLD", "0"),
+        ("WHOP_BREAKER_RECOVERY_SECS", "3601"),
+        ("WHOP_BREAKER_HALF_OPEN_PROBES", "11"),
+        ("WHOP_BREAKER_SUCCESS_THRESHOLD", "-1"),
+        ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
+        ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
+        ("WHOP_MAX_CONCURRENCY", "many"),
+        ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
+    ];
+    for (var, value) in bad {
+        env.insert(var, value.into());
+    }
+
+    let error = load(&env).unwrap_err();
+
+    assert_eq!(vars(&error), bad.map(|(var, _)| var));
+    let cooldown = &error.problems[7];
+    assert_eq!(
+        cooldown.problem,
+        "`1.5` is not a whole number from 1 to 3600"
+    );
+    assert!(
+        cooldown.fix.contains("paypal") && cooldown.fix.ends_with("or unset it for 30"),
+        "{}",
+        cooldown.fix
+    );
+}
+
+#[test]
+fn providers_parse_from_their_names() {
+    for provider in Provider::ALL {
+        assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+    }
+    assert_eq!(Provider::parse("Whop"), None);
+    assert_eq!(Provider::parse("whop-jwks"), None);
+}
+
+#[test]
+fn blank_values_count_as_unset() {
+    let mut env = valid_env();
+    env.insert("WHOP_API_BASE_URL", "  ".into());
+    env.insert("SESSIONS_TABLE", "".into());
+    let error = load(&env).unwrap_err();
+    assert_eq!(vars(&error), ["SESSIONS_TABLE"]);
+}

@@ -1,0 +1,114 @@
+//! The auth function's and the authorizer's dependencies: sessions (their table and signing
+//! keys), the failed-authentication limiter and, for logins, Whop's token keys.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::App;
+use crate::aws::limits::DynamoFailureCounter;
+use crate::aws::sessions::DynamoSessions;
+use crate::domain::auth::keys::SessionKeys;
+use crate::domain::auth::limits::AuthLimiter;
+use crate::domain::auth::sessions::Sessions;
+use crate::domain::ports::SystemClock;
+use crate::providers::whop::user_token::{TokenSettings, WhopKeys};
+
+/// Sessions as the auth function and the authorizer use them.
+pub type SessionService = Sessions<DynamoSessions, aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// The failed-authentication limiter over the state table.
+pub type Limiter = AuthLimiter<DynamoFailureCounter, SystemClock>;
+
+/// The stack's sessions: its table, its signing keys (`SESSION_KEYS_SECRET_ID`) and settings.
+/// Without a configured key secret every session operation fails as a dependency (503), never
+/// open.
+pub fn session_service(app: &App) -> SessionService {
+    Sessions {
+        store: DynamoSessions::of(app),
+        keys: SessionKeys::new(
+            app.secrets_manager.clone(),
+            SystemClock,
+            app.config.secrets.session_keys.clone().unwrap_or_default(),
+            crate::domain::auth::keys::DEFAULT_TTL,
+        ),
+        clock: SystemClock,
+        settings: app.config.sessions,
+    }
+}
+
+/// The limiter over the stack's state table with the configured limits, as the auth routes and
+/// the authorizer run it.
+pub fn auth_limiter(app: &App) -> Limiter {
+    AuthLimiter::new(
+        DynamoFailureCounter::of(app),
+        SystemClock,
+        app.config.auth_limits,
+    )
+}
+
+/// What a Whop token must say: our app id, within the configured leeway (at most 60 s, which
+/// configuration already enforces).
+fn token_settings(app: &App) -> TokenSettings {
+    let settings = TokenSettings::new(app.config.whop_app_id.clone());
+    settings
+        .clone()
+        .with_leeway(app.config.whop_token_leeway)
+        .unwrap_or(settings)
+}
+
+/// Built once per cold start: key caches and the blocked-IP cache live as long as the instance.
+pub struct AuthDeps {
+    app: Arc<App>,
+    pub sessions: SessionService,
+    /// Built on the first login: the HTTP client's trust-store load is cold-start time the
+    /// session routes never need.
+    whop_keys: OnceLock<Result<WhopKeys<SystemClock>, String>>,
+    pub token_settings: TokenSettings,
+    pub limiter: Limiter,
+}
+
+impl AuthDeps {
+    pub fn build(app: Arc<App>) -> Self {
+        Self {
+            sessions: session_service(&app),
+            whop_keys: OnceLock::new(),
+            token_settings: token_settings(&app),
+            limiter: auth_limiter(&app),
+            app,
+        }
+    }
+
+    /// Whop's token keys, or why there is no HTTP client to fetch them with.
+    pub fn whop_keys(&self) -> Result<&WhopKeys<SystemClock>, &str> {
+        self.whop_keys
+            .get_or_init(|| {
+                let http = self.app.http().map_err(str::to_owned)?;
+                Ok(WhopKeys::new(
+                    http.clone(),
+                    self.app.config.whop_user_token_jwks_url.clone(),
+                    SystemClock,
+                ))
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Built once per process: the signing-key cache and the blocked-IP cache live as long as the
+/// warm authorizer.
+pub struct AuthorizerDeps {
+    pub sessions: SessionService,
+    pub limiter: Limiter,
+}
+
+impl AuthorizerDeps {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "every composition root is built from the runtime's Arc<App>"
+    )]
+    pub fn build(app: Arc<App>) -> Self {
+        Self {
+            sessions: session_service(&app),
+            limiter: auth_limiter(&app),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The processor function's dependencies: the state table and the processing log.
+
+use std::sync::Arc;
+
+use crate::App;
+use crate::aws::claims::DynamoClaims;
+use crate::aws::state::DynamoState;
+use crate::domain::ports::SystemClock;
+use crate::domain::state::process::Processor;
+
+/// The processor over the stack's tables, as the processor function runs it.
+pub type AppProcessor = Processor<DynamoState, DynamoClaims, SystemClock>;
+
+/// The processor over the stack's tables (the function, the CLI and tests build it alike).
+pub fn processor(app: &App) -> AppProcessor {
+    Processor::new(DynamoState::of(app), DynamoClaims::of(app), SystemClock)
+}
+
+/// Built once per cold start.
+pub struct ProcessorDeps {
+    pub processor: AppProcessor,
+}
+
+impl ProcessorDeps {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "every composition root is built from the runtime's Arc<App>"
+    )]
+    pub fn build(app: Arc<App>) -> Self {
+        Self {
+            processor: processor(&app),
+        }
+    }
+}

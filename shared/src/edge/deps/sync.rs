@@ -1,0 +1,111 @@
+//! The sync function's dependencies: the syncer over Whop's API, the state table, the run store
+//! and the `sync-jobs` queue, with the admission (rate limits, breakers) its calls go through.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::App;
+use crate::aws::breaker::DynamoBreakers;
+use crate::aws::state::DynamoState;
+use crate::aws::sync::DynamoRuns;
+use crate::domain::ports::SystemClock;
+use crate::domain::sync::worker::{SyncError, Syncer};
+use crate::edge::config::Provider;
+use crate::providers::client::{Admission, ProviderGuard, ResilientClient, RetryPolicy};
+use crate::providers::whop::api::{SecretKey, WhopApi};
+
+/// Admission for provider calls with every provider's limits from the configuration, breakers in
+/// the state table. Build it once per process, at cold start: its token buckets, concurrency
+/// limits and pauses are in-process state.
+pub fn provider_guard(app: &App) -> ProviderGuard<DynamoBreakers, SystemClock> {
+    Provider::ALL.into_iter().fold(
+        ProviderGuard::new(DynamoBreakers::of(app), SystemClock),
+        |guard, provider| {
+            guard.with_limits(provider.as_str(), app.config.provider_limits(provider))
+        },
+    )
+}
+
+/// The HTTP client could not be built, so no provider can be called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the HTTP client cannot be built: {0}")]
+pub struct HttpClientUnavailable(pub String);
+
+/// The provider client over the process's pooled HTTP client, admitting through `admission`
+/// (typically [`provider_guard`], or an `Arc` of it shared by several clients). Building it builds
+/// the HTTP client (see [`crate::App::http`]), so call it where a provider is about to be called,
+/// not at cold start of functions that may never call one.
+pub fn provider_client<A: Admission>(
+    app: &App,
+    policy: RetryPolicy,
+    admission: A,
+) -> Result<ResilientClient<A>, HttpClientUnavailable> {
+    let http = app
+        .http()
+        .map_err(|e| HttpClientUnavailable(e.to_owned()))?;
+    Ok(ResilientClient::new(http.clone(), policy, admission))
+}
+
+/// The syncer as the sync function runs it.
+pub type AppSyncer = Syncer<
+    ProviderGuard<DynamoBreakers, SystemClock>,
+    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    DynamoState,
+    DynamoRuns,
+    aws_sdk_sqs::Client,
+>;
+
+/// Builds the syncer over the stack; once per process, so its rate limits and caches persist.
+pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
+    let config = &app.config;
+    let company_id = config
+        .whop_company_id
+        .clone()
+        .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
+    let key_secret = config
+        .secrets
+        .whop_api_key
+        .clone()
+        .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
+    let client = provider_client(app, RetryPolicy::default(), provider_guard(app))
+        .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
+    let api =
+        WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
+    Ok(Syncer {
+        api,
+        state: DynamoState::of(app),
+        runs: DynamoRuns::of(app),
+        publisher: app.sqs.clone(),
+        queue_url: config.queues.sync_jobs.clone(),
+        company_id,
+        clock: Arc::new(SystemClock),
+        deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
+    })
+}
+
+/// Built once per cold start. The syncer itself is built on first use (its HTTP client loads the
+/// trust store) and kept, so its rate limits and caches live as long as the warm function.
+pub struct SyncDeps {
+    app: Arc<App>,
+    syncer: OnceLock<Result<AppSyncer, String>>,
+}
+
+impl SyncDeps {
+    pub fn build(app: Arc<App>) -> Self {
+        Self {
+            app,
+            syncer: OnceLock::new(),
+        }
+    }
+
+    /// The syncer, or why sync cannot run (logged; the caller sees it as unconfigured).
+    pub fn syncer(&self) -> Result<&AppSyncer, SyncError> {
+        self.syncer
+            .get_or_init(|| syncer(&self.app).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|reason| {
+                tracing::error!(%reason, "sync cannot run: {reason}");
+                SyncError::Unconfigured("sync is not configured")
+            })
+    }
+}
