@@ -1,4 +1,4 @@
-//! Every sample in `events/` is a valid event for its trigger, and the functions answer them.
+//! Every sample in `events/` is a valid event for its trigger, and its function answers it.
 
 use std::sync::Arc;
 
@@ -170,5 +170,156 @@ async fn the_processor_applies_its_sqs_sample() {
     assert_eq!(
         stripe.state().open_signals(),
         vec![shared::domain::state::model::SignalKind::AtRisk]
+    );
+}
+
+/// The placeholder the samples carry where a real session token goes (see `events/README.md`).
+const SESSION_PLACEHOLDER: &str =
+    "sess_placeholder_replace_with_the_token_returned_by_POST_auth_session";
+/// The user the authorized samples act for.
+const SAMPLE_USER: &str = "user_9aQ1fN3bXk2Lp";
+
+#[tokio::test]
+async fn the_authorizer_answers_its_samples_denying_the_placeholder_and_admitting_a_real_session() {
+    use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+    use shared::edge::deps::auth::AuthorizerDeps;
+
+    let stack = start_stack().await;
+    let deps = Arc::new(AuthorizerDeps::build(Arc::clone(&stack.app)));
+    let token = crate::helpers::open_session(&stack, SAMPLE_USER).await;
+    for name in ["authorizer-request.json", "authorizer-request-cookie.json"] {
+        let sample = fixture(name);
+        assert!(sample.contains(SESSION_PLACEHOLDER), "{name}");
+        for (text, admitted) in [
+            (sample.clone(), false),
+            (sample.replace(SESSION_PLACEHOLDER, &token), true),
+        ] {
+            let request: ApiGatewayV2CustomAuthorizerV2Request =
+                serde_json::from_str(&text).unwrap();
+            let response = auth::authorize(
+                Arc::clone(&deps),
+                LambdaEvent::new(request, Context::default()),
+            )
+            .await
+            .unwrap();
+            assert_eq!(response.is_authorized, admitted, "{name}");
+            if admitted {
+                assert_eq!(response.context["user_id"], SAMPLE_USER, "{name}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_state_function_answers_its_samples_with_the_processor_samples_membership() {
+    use shared::edge::deps::processor::ProcessorDeps;
+    use shared::edge::deps::state::StateDeps;
+
+    let stack = start_stack().await;
+    let batch: SqsEvent = serde_json::from_str(&fixture("sqs-events-batch.json")).unwrap();
+    let processed = processor::handle(
+        Arc::new(ProcessorDeps::build(Arc::clone(&stack.app))),
+        LambdaEvent::new(batch, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert!(processed.batch_item_failures.is_empty());
+
+    let router = state::router(Arc::new(StateDeps::build(Arc::clone(&stack.app))));
+    let read = |name: &str| {
+        let request = lambda_http::request::from_str(&fixture(name)).unwrap();
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let (status, membership) = read("apigw-membership-get.json").await;
+    assert_eq!(status, 200, "{membership}");
+    assert_eq!(membership["id"], "mem_4HtR8wLq2ZcV1n");
+    assert_eq!(membership["user_id"], SAMPLE_USER);
+    assert_eq!(membership["status"], "active");
+
+    let (status, page) = read("apigw-user-memberships.json").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["user_id"], SAMPLE_USER);
+    assert_eq!(page["memberships"][0]["id"], "mem_4HtR8wLq2ZcV1n");
+}
+
+#[tokio::test]
+async fn the_rotation_function_answers_its_four_samples_in_order_and_the_new_key_is_current() {
+    use shared::domain::ports::{SecretSource, VersionStage};
+    use shared::edge::deps::rotate_secret::RotateSecretDeps;
+
+    let stack = start_stack().await;
+    let secret_id = stack.app.config.secrets.session_keys.clone().unwrap();
+    let deps = Arc::new(RotateSecretDeps::build(Arc::clone(&stack.app)));
+    let mut token = String::new();
+    for name in [
+        "rotation-create-secret.json",
+        "rotation-set-secret.json",
+        "rotation-test-secret.json",
+        "rotation-finish-secret.json",
+    ] {
+        let mut event: SecretsManagerSecretRotationEvent =
+            serde_json::from_str(&fixture(name)).unwrap();
+        // The samples name a deployed stack's secret; the test stack has its own.
+        event.secret_id.clone_from(&secret_id);
+        token.clone_from(&event.client_request_token);
+        rotate_secret::handle(
+            Arc::clone(&deps),
+            LambdaEvent::new(event, Context::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let current = stack
+        .app
+        .secrets_manager
+        .secret_version(&secret_id, VersionStage::Current)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.version_id, token);
+}
+
+#[tokio::test]
+async fn the_schedule_samples_are_answered_by_their_functions() {
+    use churnsaver::fake_whop::{FakeWhop, FakeWhopOptions};
+    use shared::edge::deps::maintenance::MaintenanceDeps;
+
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    let stack = crate::helpers::start_stack_with(std::collections::BTreeMap::from([
+        ("WhopApiBaseUrl".to_owned(), fake.base_url()),
+        ("WhopCompanyId".to_owned(), "biz_events".to_owned()),
+    ]))
+    .await;
+    let schedule: Value = serde_json::from_str(&fixture("schedule-sync-reconcile.json")).unwrap();
+    let deps = Arc::new(sync::SyncDeps::build(Arc::clone(&stack.app)));
+    let answer = sync::handle(deps, LambdaEvent::new(schedule, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(answer["outcome"], "started", "{answer}");
+
+    // The maintenance tasks are not built yet: the function says so rather than pretending.
+    let tick: Value = serde_json::from_str(&fixture("schedule-maintenance.json")).unwrap();
+    let answer = maintenance::handle(
+        Arc::new(MaintenanceDeps::build(Arc::clone(&stack.app))),
+        LambdaEvent::new(tick, Context::default()),
+    )
+    .await;
+    assert!(
+        matches!(
+            answer,
+            Err(shared::edge::error::EventError::NotImplemented {
+                what: "maintenance"
+            })
+        ),
+        "{answer:?}"
     );
 }
