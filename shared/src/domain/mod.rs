@@ -4,10 +4,12 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod json;
 pub mod metrics;
 pub mod ports;
 pub mod state;
 pub mod sync;
+pub mod time;
 pub mod webhooks;
 
 /// A short, stable fingerprint of a secret for logs: the first 8 hex digits of its SHA-256.

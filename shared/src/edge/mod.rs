@@ -8,3 +8,4 @@ pub mod health;
 pub mod http;
 pub mod runtime;
 pub mod telemetry;
+pub mod webhooks;

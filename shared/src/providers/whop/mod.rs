@@ -1,4 +1,8 @@
-//! Whop: its user tokens ([`user_token`]) and its v1 API client ([`api`]).
+//! Whop: its user tokens ([`user_token`]), its v1 API client ([`api`]), and its webhooks: the
+//! signature schemes ([`verify`]), the envelope ([`normalise`]) and the observations ([`observe`]).
 
 pub mod api;
+pub mod normalise;
+pub mod observe;
 pub mod user_token;
+pub mod verify;
