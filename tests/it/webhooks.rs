@@ -26,10 +26,12 @@ async fn signed_whop(app: &App, body: &str, message_id: &str) -> Request<Body> {
 }
 
 async fn send(app: &Arc<App>, request: Request<Body>) -> (u16, Value) {
-    let response = webhooks::router(Arc::clone(app))
-        .oneshot(request)
-        .await
-        .unwrap();
+    send_to(&webhooks::router(Arc::clone(app)), request).await
+}
+
+/// Sends through `router` (one warm instance: its caches live across calls).
+async fn send_to(router: &axum::Router, request: Request<Body>) -> (u16, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
@@ -400,12 +402,14 @@ async fn a_verified_but_malformed_envelope_is_400_with_a_reason() {
 #[tokio::test]
 async fn a_newly_added_secret_is_honoured_without_a_restart() {
     let stack = start_stack().await;
-    // Warm the key cache with the seeded secret.
-    send(
-        &stack.app,
+    // One warm instance for every request: its key cache holds the seeded secret.
+    let router = webhooks::router(Arc::clone(&stack.app));
+    let (warmed, _) = send_to(
+        &router,
         signed_whop(&stack.app, MEMBERSHIP_ACTIVATED, "msg_1").await,
     )
     .await;
+    assert_eq!(warmed, 202);
     let old = webhook_secret(&stack.app, "whop").await.unwrap();
     let added = "ws_added_during_rotation_0123456789abcdef0123456789abcdef";
     stack
@@ -424,7 +428,7 @@ async fn a_newly_added_secret_is_honoured_without_a_restart() {
         request = request.header(name, value);
     }
 
-    let (status, _) = send(&stack.app, request.body(Body::from(body)).unwrap()).await;
+    let (status, _) = send_to(&router, request.body(Body::from(body)).unwrap()).await;
 
     assert_eq!(status, 202);
 }

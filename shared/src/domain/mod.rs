@@ -4,11 +4,13 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod json;
 pub mod metrics;
 pub mod ports;
 pub mod secret;
 pub mod state;
 pub mod sync;
+pub mod time;
 pub mod webhooks;
 
 /// A short, stable fingerprint of a secret for logs: the first 8 hex digits of its SHA-256.

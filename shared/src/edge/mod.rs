@@ -13,3 +13,4 @@ pub mod mapping;
 pub mod runtime;
 pub mod sync;
 pub mod telemetry;
+pub mod webhooks;

@@ -1,4 +1,148 @@
 //! One module per provider, and the resilient HTTP client their API clients share.
+//!
+//! Each provider module owns its signature scheme(s), its envelope → [`Event`] normalisation and
+//! its observations; the functions below dispatch on [`Source`]. Adding a provider is one module
+//! and one arm in each of them.
 
 pub mod client;
+pub mod standard;
+pub mod stripe;
 pub mod whop;
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderName};
+
+use crate::domain::json::{self, Known, Slots};
+use crate::domain::state::observe::{ObserveError, Observed};
+use crate::domain::webhooks::event::{Event, EventKind, NormaliseError, QueuedEvent, Subject};
+use crate::domain::webhooks::verify::{SigningSecret, VerifyError, VerifyOptions};
+use crate::domain::webhooks::{Headers, Scheme, Source, Verified};
+
+/// Verifies a delivery against every active secret of its source (rotation overlap).
+///
+/// `now` is the current time in Unix seconds (injected, so tests are deterministic). The scheme
+/// is the source's (for Whop, the one its headers name: see [`whop::verify::verify`]).
+///
+/// # Errors
+/// See [`VerifyError`]; the first failing check in the order headers → secrets → timestamp →
+/// signatures wins.
+pub fn verify<'h, H: Headers + ?Sized>(
+    source: Source,
+    headers: &'h H,
+    body: &[u8],
+    secrets: &[SigningSecret],
+    now: i64,
+    options: VerifyOptions,
+) -> Result<Verified<'h>, VerifyError> {
+    match source {
+        Source::Whop => whop::verify::verify(headers, body, secrets, now, options),
+        Source::Stripe => stripe::verify(headers, body, secrets, now, options),
+        Source::Standard => standard::verify(headers, body, secrets, now, options),
+    }
+}
+
+/// The headers a real sender sends for `body` (lowercase names), for the CLI and tests.
+///
+/// Whop and Standard: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+/// Stripe: `stripe-signature: t=<ts>,v1=<hex>` (`message_id` is ignored).
+pub fn sign(
+    source: Source,
+    secret: &SigningSecret,
+    body: &[u8],
+    timestamp: i64,
+    message_id: &str,
+) -> Vec<(&'static str, String)> {
+    match source {
+        Source::Stripe => stripe::sign(secret, body, timestamp),
+        Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
+    }
+}
+
+/// Normalises a verified body from `source` into an [`Event`]; each provider's `normalise` says
+/// where the id, kind and time come from.
+///
+/// # Errors
+/// See [`NormaliseError`].
+pub fn normalise<'a>(
+    source: Source,
+    verified: &Verified<'_>,
+    body: &'a [u8],
+    received_at: DateTime<Utc>,
+) -> Result<Event<'a>, NormaliseError> {
+    let raw = std::str::from_utf8(body).map_err(|_| NormaliseError::NotUtf8)?;
+    let parts = match (source, verified.scheme) {
+        (Source::Whop, Scheme::StandardWebhooks | Scheme::WhopLegacy | Scheme::WhopBare) => {
+            whop::normalise::normalise(verified, raw)?
+        }
+        (Source::Stripe, Scheme::Stripe) => stripe::normalise::normalise(verified, raw)?,
+        (Source::Standard, Scheme::StandardWebhooks) => standard::normalise(verified, raw)?,
+        _ => return Err(NormaliseError::UnsupportedEnvelope("scheme_mismatch")),
+    };
+    Ok(Event {
+        source,
+        event_id: parts.event_id,
+        kind: EventKind::parse(source, &parts.kind),
+        subject: parts.subject,
+        occurred_at: parts.occurred_at,
+        received_at,
+        raw,
+    })
+}
+
+/// Reads what a queued `event` says about its membership.
+///
+/// # Errors
+/// [`ObserveError`] if the body is not JSON.
+pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
+    let kind = event.event_kind();
+    match event.provider {
+        Source::Whop => whop::observe::observe(event, &kind),
+        Source::Stripe => stripe::observe::observe(event, &kind),
+        Source::Standard => standard::observe(),
+    }
+}
+
+/// What each provider's envelope reader extracts; [`normalise`] assembles the [`Event`].
+pub(crate) struct Parts<'a> {
+    pub(crate) event_id: String,
+    pub(crate) kind: Cow<'a, str>,
+    pub(crate) subject: Subject,
+    pub(crate) occurred_at: DateTime<Utc>,
+}
+
+/// The one parse of an envelope: `raw` must be a single JSON object; its known keys fill `T`.
+pub(crate) fn parse<'a, T: Slots<'a> + Default>(raw: &'a str) -> Result<T, NormaliseError>
+where
+    Known<T::Key>: serde::Deserialize<'a>,
+{
+    json::parse(raw, true).map_err(|error| NormaliseError::InvalidJson(error.to_string()))
+}
+
+static WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+static WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+static WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+static STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature");
+static WHOP_SIGNATURE: HeaderName = HeaderName::from_static("x-whop-signature");
+static WHOP_TIMESTAMP: HeaderName = HeaderName::from_static("x-whop-timestamp");
+
+impl Headers for HeaderMap {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        // Pre-parsed names for the ones the schemes read: a lookup by `&str` would validate and
+        // classify the name on every call.
+        let known = match name {
+            "webhook-id" => &WEBHOOK_ID,
+            "webhook-timestamp" => &WEBHOOK_TIMESTAMP,
+            "webhook-signature" => &WEBHOOK_SIGNATURE,
+            "stripe-signature" => &STRIPE_SIGNATURE,
+            "x-whop-signature" => &WHOP_SIGNATURE,
+            "x-whop-timestamp" => &WHOP_TIMESTAMP,
+            _ => return Self::get(self, name).map(http::HeaderValue::as_bytes),
+        };
+        Self::get(self, known).map(http::HeaderValue::as_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -43,7 +43,7 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
             let since = since
                 .as_deref()
                 .map(|text| {
-                    shared::domain::webhooks::event::parse_time_str(text)
+                    shared::domain::time::parse_time_str(text)
                         .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or Unix seconds"))
                 })
                 .transpose()?;

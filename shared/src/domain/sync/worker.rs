@@ -18,8 +18,8 @@ use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError, InboundMessage, OutboundMessage, Publisher};
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
+use crate::domain::time::parse_time_str;
 use crate::domain::webhooks::Source;
-use crate::domain::webhooks::event::parse_time_str;
 use crate::providers::client::Admission;
 use crate::providers::whop::api::{ApiKeySource, Membership, WhopApi, WhopApiError};
 

@@ -4,15 +4,13 @@
 
 use crate::domain::ports::ClaimStore;
 use chrono::{DateTime, Utc};
-use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use super::Source;
 use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus};
 use super::event::{NormaliseError, normalise};
 use super::keys::{Keyring, KeyringError};
 use super::verify::{VerifyError, VerifyOptions, verify};
-use crate::ApiError;
+use super::{Headers, Source};
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
 
 /// The largest body accepted (API Gateway allows 10 MB; no provider event comes near this).
@@ -75,40 +73,6 @@ impl IngestError {
     }
 }
 
-impl From<IngestError> for ApiError {
-    fn from(error: IngestError) -> Self {
-        match error {
-            IngestError::UnknownProvider(_) => Self::NotFound {
-                what: "webhook provider",
-            },
-            IngestError::ProviderNotSupported(_) => Self::NotImplemented {
-                what: "this provider's webhooks",
-            },
-            IngestError::TooLarge => Self::PayloadTooLarge {
-                limit_bytes: MAX_BODY_BYTES,
-            },
-            IngestError::UnsupportedMediaType => Self::UnsupportedMediaType {
-                expected: "application/json",
-            },
-            IngestError::Rejected(ref reason) => Self::Unauthorized {
-                code: reason.reason_code(),
-                message: error.to_string(),
-            },
-            IngestError::Malformed(ref reason) => Self::BadRequest {
-                code: reason.reason_code(),
-                message: error.to_string(),
-            },
-            IngestError::InProgress { .. } => Self::Conflict {
-                code: "in_progress",
-                message: error.to_string(),
-            },
-            IngestError::Dependency { dependency, .. } => {
-                Self::DependencyUnavailable { dependency }
-            }
-        }
-    }
-}
-
 /// The provider named in the path: the verified ones, the ones not built yet, or unknown.
 pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
     match Source::parse(name) {
@@ -144,10 +108,10 @@ pub struct IngestDeps<'a, S, C, K, P> {
 
 /// Verifies, normalises, claims and enqueues one delivery whose body is within the limit and
 /// whose content type was checked.
-pub async fn ingest<S, C, K, P>(
+pub async fn ingest<S, C, K, P, H>(
     deps: &IngestDeps<'_, S, C, K, P>,
     source: Source,
-    headers: &HeaderMap,
+    headers: &H,
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Accepted, IngestError>
@@ -156,6 +120,7 @@ where
     C: Clock + Clone,
     K: ClaimStore,
     P: Publisher,
+    H: Headers + ?Sized,
 {
     let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
         dependency: "webhook secrets",

@@ -1,5 +1,6 @@
-//! Webhook ingest: signature verification per sender ([`verify`]), normalisation of each sender's
-//! envelope into one [`event::Event`] ([`event`]).
+//! Webhook ingest: what every sender shares. Signature checks ([`verify`]), the one
+//! [`event::Event`] each sender's envelope normalises into ([`event`]), and [`ingest`] itself. Each
+//! sender's schemes, envelope and observations live in its own module of [`crate::providers`].
 //!
 //! Order matters: no byte of a body is parsed before its signature is verified.
 
@@ -68,4 +69,12 @@ pub struct Verified<'h> {
     pub timestamp: i64,
     /// The `webhook-id` header of Standard Webhooks deliveries (signed; the sender's idempotency key).
     pub message_id: Option<&'h str>,
+}
+
+/// The request headers verification reads, without naming an HTTP type (the edge implements it for
+/// its header map). Verification is generic over it: no dynamic dispatch.
+pub trait Headers {
+    /// The raw value of header `name` (given in lowercase; matched case-insensitively), the first
+    /// one if repeated.
+    fn get(&self, name: &str) -> Option<&[u8]>;
 }

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::domain::ports::{Clock, SecretSource, VersionStage};
 use crate::domain::secret::{SecretError, VersionedSecret};
-use crate::domain::webhooks::event::{parse_time_str, unix_time, unix_time_f64};
+use crate::domain::time::{parse_time_str, unix_time, unix_time_f64};
 use crate::providers::client::{Admission, CallReport, ClientError, ResilientClient};
 
 /// The breaker, rate limit and metrics name of Whop's API.

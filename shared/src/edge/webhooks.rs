@@ -1,0 +1,38 @@
+//! The HTTP mapping of webhook ingest's domain errors.
+
+use crate::ApiError;
+use crate::domain::webhooks::ingest::{IngestError, MAX_BODY_BYTES};
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::UnknownProvider(_) => Self::NotFound {
+                what: "webhook provider",
+            },
+            IngestError::ProviderNotSupported(_) => Self::NotImplemented {
+                what: "this provider's webhooks",
+            },
+            IngestError::TooLarge => Self::PayloadTooLarge {
+                limit_bytes: MAX_BODY_BYTES,
+            },
+            IngestError::UnsupportedMediaType => Self::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            IngestError::Rejected(ref reason) => Self::Unauthorized {
+                code: reason.reason_code(),
+                message: error.to_string(),
+            },
+            IngestError::Malformed(ref reason) => Self::BadRequest {
+                code: reason.reason_code(),
+                message: error.to_string(),
+            },
+            IngestError::InProgress { .. } => Self::Conflict {
+                code: "in_progress",
+                message: error.to_string(),
+            },
+            IngestError::Dependency { dependency, .. } => {
+                Self::DependencyUnavailable { dependency }
+            }
+        }
+    }
+}

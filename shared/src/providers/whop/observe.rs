@@ -1,0 +1,184 @@
+//! What Whop's events say about a membership: `membership.*` (v1 and legacy v5) is the
+//! membership object (`activated`/`went_valid` state access, `deactivated`/`went_invalid` its
+//! loss); `payment.*`, `invoice.*`, `refund.*`, `dispute.*` are payment outcomes of the membership
+//! they name (and the membership status a v1 payment embeds).
+
+use crate::domain::json::{self, Scalar};
+use crate::domain::state::model::{MembershipFacts, PaymentFacts, PaymentStatus};
+use crate::domain::state::observe::{
+    ObserveError, Observed, currency_decimals, major_amount, observed, parse,
+};
+use crate::domain::webhooks::event::{EventKind, QueuedEvent};
+
+/// Reads what a Whop `event` says about its membership.
+pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
+    let Some(plan) = whop_plan(kind) else {
+        return Ok(Observed::Ignored("kind_without_state"));
+    };
+    let Some(membership_id) = event.subject.membership_id.clone() else {
+        return Ok(Observed::Ignored("no_membership"));
+    };
+    let envelope: WhopEnvelope<'_> = parse(event)?;
+    Ok(observed(
+        event,
+        membership_id,
+        whop_facts(plan, &envelope.data, event),
+    ))
+}
+
+/// How a Whop event kind turns into facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhopPlan {
+    /// The membership object, with validity stated by the kind (or not).
+    Membership(Option<bool>),
+    /// A payment outcome; `None` reads it from the payment's own status.
+    Payment(Option<PaymentStatus>),
+    /// An invoice outcome.
+    Invoice(PaymentStatus, Option<&'static str>),
+    /// A refund or dispute of a payment.
+    PaymentChange(PaymentStatus),
+}
+
+fn whop_plan(kind: &EventKind) -> Option<WhopPlan> {
+    use EventKind as K;
+    Some(match kind {
+        K::MembershipActivated | K::MembershipWentValid => WhopPlan::Membership(Some(true)),
+        K::MembershipDeactivated | K::MembershipWentInvalid => WhopPlan::Membership(Some(false)),
+        K::MembershipCancelAtPeriodEndChanged
+        | K::MembershipTrialEndingSoon
+        | K::MembershipMetadataUpdated
+        | K::MembershipExperienceClaimed => WhopPlan::Membership(None),
+        K::PaymentSucceeded => WhopPlan::Payment(Some(PaymentStatus::Succeeded)),
+        K::PaymentFailed => WhopPlan::Payment(Some(PaymentStatus::Failed)),
+        K::PaymentPending => WhopPlan::Payment(Some(PaymentStatus::Pending)),
+        K::PaymentCreated => WhopPlan::Payment(None),
+        K::WhopInvoicePaid => WhopPlan::Invoice(PaymentStatus::Succeeded, None),
+        K::WhopInvoicePastDue => WhopPlan::Invoice(PaymentStatus::Failed, Some("past_due")),
+        K::WhopInvoiceMarkedUncollectible => {
+            WhopPlan::Invoice(PaymentStatus::Failed, Some("uncollectible"))
+        }
+        K::WhopInvoiceVoided => WhopPlan::Invoice(PaymentStatus::Voided, None),
+        K::WhopInvoiceCreated => WhopPlan::Invoice(PaymentStatus::Pending, None),
+        K::RefundCreated | K::RefundUpdated => WhopPlan::PaymentChange(PaymentStatus::Refunded),
+        K::DisputeCreated | K::DisputeUpdated | K::DisputeAlertCreated => {
+            WhopPlan::PaymentChange(PaymentStatus::Disputed)
+        }
+        _ => return None,
+    })
+}
+
+fn whop_facts(
+    plan: WhopPlan,
+    data: &WhopData<'_>,
+    event: &QueuedEvent,
+) -> (MembershipFacts, Option<PaymentFacts>) {
+    let subject = &event.subject;
+    let mut membership = MembershipFacts {
+        user_id: subject.user_id.clone(),
+        company_id: subject.company_id.clone(),
+        product_id: subject.product_id.clone(),
+        plan_id: subject.plan_id.clone(),
+        ..MembershipFacts::default()
+    };
+    let payment_id =
+        |fallback: Option<&String>| subject.payment_id.clone().or_else(|| fallback.cloned());
+    let payment = match plan {
+        WhopPlan::Membership(valid) => {
+            membership.status = data.status.text().map(str::to_owned);
+            membership.valid = valid.or_else(|| data.valid.flag());
+            membership.cancel_at_period_end = data.cancel_at_period_end.flag();
+            membership.renewal_period_start = data.renewal_period_start.time();
+            membership.renewal_period_end = data.renewal_period_end.time();
+            None
+        }
+        WhopPlan::Payment(status) => {
+            membership.status = data.membership.status.text().map(str::to_owned);
+            let status = status.or_else(|| whop_payment_status(data));
+            match (payment_id(None), status) {
+                (Some(id), Some(status)) => Some(PaymentFacts {
+                    id,
+                    status,
+                    amount: whop_amount(data),
+                    currency: data.currency.text().map(str::to_ascii_lowercase),
+                    failure_reason: (status == PaymentStatus::Failed)
+                        .then(|| {
+                            data.failure_message
+                                .text()
+                                .or_else(|| data.substatus.text())
+                                .map(str::to_owned)
+                        })
+                        .flatten(),
+                }),
+                _ => None,
+            }
+        }
+        WhopPlan::Invoice(status, reason) => subject.invoice_id.clone().map(|id| PaymentFacts {
+            id,
+            status,
+            amount: whop_amount(data),
+            currency: data.currency.text().map(str::to_ascii_lowercase),
+            failure_reason: reason.map(str::to_owned),
+        }),
+        WhopPlan::PaymentChange(status) => payment_id(None).map(|id| PaymentFacts {
+            id,
+            status,
+            amount: None,
+            currency: None,
+            failure_reason: None,
+        }),
+    };
+    (membership, payment)
+}
+
+/// A `payment.created` payment's outcome so far, from its status words.
+fn whop_payment_status(data: &WhopData<'_>) -> Option<PaymentStatus> {
+    match data.substatus.text().or_else(|| data.status.text())? {
+        "succeeded" | "paid" => Some(PaymentStatus::Succeeded),
+        "failed" | "uncollectible" => Some(PaymentStatus::Failed),
+        "refunded" | "partially_refunded" => Some(PaymentStatus::Refunded),
+        "void" => Some(PaymentStatus::Voided),
+        "pending" | "open" | "draft" => Some(PaymentStatus::Pending),
+        other if other.starts_with("dispute") => Some(PaymentStatus::Disputed),
+        _ => None,
+    }
+}
+
+/// Whop states amounts in major units: v1 `total`, legacy `final_amount`.
+fn whop_amount(data: &WhopData<'_>) -> Option<String> {
+    let decimals = currency_decimals(data.currency.text().unwrap_or("usd"));
+    [&data.total, &data.final_amount, &data.amount]
+        .into_iter()
+        .find_map(|value| major_amount(value, decimals))
+}
+
+json::lenient_object! {
+    /// `{…, "data": {…}}` (v1 and legacy).
+    struct WhopEnvelope / WhopEnvelopeKey {
+        "data" => data: WhopData,
+    }
+}
+
+json::lenient_object! {
+    /// A Whop membership, payment, invoice, refund or dispute: the fields state reads.
+    struct WhopData / WhopDataKey {
+        "status" => status: Scalar,
+        "substatus" => substatus: Scalar,
+        "valid" => valid: Scalar,
+        "cancel_at_period_end" => cancel_at_period_end: Scalar,
+        "renewal_period_start" => renewal_period_start: Scalar,
+        "renewal_period_end" => renewal_period_end: Scalar,
+        "membership" => membership: WhopMembershipRef,
+        "total" => total: Scalar,
+        "final_amount" => final_amount: Scalar,
+        "amount" => amount: Scalar,
+        "currency" => currency: Scalar,
+        "failure_message" => failure_message: Scalar,
+    }
+}
+
+json::lenient_object! {
+    /// The membership a v1 payment embeds.
+    struct WhopMembershipRef / WhopMembershipRefKey {
+        "status" => status: Scalar,
+    }
+}
