@@ -38,7 +38,6 @@ impl DynamoBreakers {
     }
 }
 
-
 /// The key of breaker `name`.
 fn breaker_key(name: &str) -> Item {
     key(breaker_pk(name), BREAKER_SK)
