@@ -3,9 +3,12 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 
 use crate::edge::config::{Config, ConfigError};
+
+mod tls;
+pub use tls::sdk_defaults;
 
 /// Connect timeout of every outbound HTTP call; a provider that cannot accept a TCP connection in
 /// this time is treated as down rather than allowed to eat the function's timeout.
@@ -28,17 +31,18 @@ pub struct App {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
-    /// Built on first use: its TLS set-up reads and parses the whole system trust store (~20 ms),
-    /// which functions that never call a provider API should not pay at cold start.
+    /// Built on first use: functions that never call a provider API need not build its TLS
+    /// configuration at cold start.
     http: Arc<OnceLock<Result<reqwest::Client, String>>>,
 }
 
 impl App {
     /// Validates the environment and builds the clients from the default AWS configuration chain
-    /// (which honours `AWS_ENDPOINT_URL`, so the same binary runs against the local emulator).
+    /// (which honours `AWS_ENDPOINT_URL`, so the same binary runs against the local emulator), with
+    /// the compiled-in TLS roots ([`sdk_defaults`]).
     pub async fn from_env() -> Result<Self, InitError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = sdk_defaults().load().await;
         Self::new(config, &sdk)
     }
 
@@ -54,12 +58,13 @@ impl App {
         })
     }
 
-    /// The pooled HTTP client for provider APIs (rustls), built once on first use. The error is
-    /// the TLS backend's, which cannot start on this host.
+    /// The pooled HTTP client for provider APIs (rustls, trusting the compiled-in roots), built
+    /// once on first use. The error is the TLS backend's, which cannot start on this host.
     pub fn http(&self) -> Result<&reqwest::Client, &str> {
         self.http
             .get_or_init(|| {
                 reqwest::Client::builder()
+                    .tls_certs_only(tls::reqwest_roots().map_err(|e| e.to_string())?)
                     .connect_timeout(HTTP_CONNECT_TIMEOUT)
                     .timeout(HTTP_TOTAL_TIMEOUT)
                     .user_agent(concat!("churnsaver/", env!("CARGO_PKG_VERSION")))
