@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use shared::{App, Config};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -64,7 +64,8 @@ pub fn local_parameters() -> BTreeMap<String, String> {
 
 /// SDK configuration for the emulator: fixed region, dummy credentials, the endpoint override.
 pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    // The functions' own loader and HTTPS client, pointed at the emulator.
+    shared::edge::app::sdk_defaults()
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
