@@ -5,6 +5,7 @@ mod breaker;
 mod claims;
 mod inbound;
 mod limits;
+mod memberships;
 mod providers;
 mod sessions;
 mod state;
@@ -14,6 +15,9 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
+pub use memberships::{
+    ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
+};
 pub use providers::WebhookProviders;
 pub use sessions::SessionStore;
 pub use state::StateStore;
