@@ -1,8 +1,9 @@
 //! One module per provider, and the resilient HTTP client their API clients share.
 //!
 //! Each provider module owns its signature scheme(s), its envelope → [`Event`] normalisation and
-//! its observations; the functions below dispatch on [`Source`]. Adding a provider is one module
-//! and one arm in each of them.
+//! its observations; the functions below dispatch on [`Source`], and [`Registry`] offers them to
+//! the domain as its [`WebhookProviders`] port. Adding a provider is one module and one arm in
+//! each of them.
 
 pub mod client;
 pub mod standard;

@@ -15,8 +15,10 @@ use super::{
     PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
 };
 use crate::domain::metrics::Metrics;
-use crate::domain::ports::{Clock, DependencyError, InboundMessage, OutboundMessage, Publisher};
-use crate::domain::ports::{ListedMembership, MembershipSource, MembershipSourceError};
+use crate::domain::ports::{
+    Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
+    MembershipSourceError, OutboundMessage, Publisher,
+};
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
 use crate::domain::time::parse_time_str;
