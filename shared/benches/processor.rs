@@ -16,6 +16,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use shared::domain::ports::Clock;
 use shared::domain::state::memory::{MemoryProcessingLog, MemoryStateStore};
 use shared::domain::state::process::Processor;
+use shared::providers::Registry;
 
 #[derive(Clone, Copy)]
 struct FixedClock;
@@ -58,11 +59,12 @@ fn batch(memberships: impl Fn(usize) -> String) -> Vec<SqsMessage> {
         .collect()
 }
 
-fn processor() -> Processor<MemoryStateStore, MemoryProcessingLog, FixedClock> {
+fn processor() -> Processor<MemoryStateStore, MemoryProcessingLog, FixedClock, Registry> {
     Processor::new(
         MemoryStateStore::new(),
         MemoryProcessingLog::default(),
         FixedClock,
+        Registry,
     )
 }
 

@@ -97,8 +97,8 @@ const SAMPLE_TIME: i64 = 1_772_366_398;
 
 #[test]
 fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
-    use shared::domain::webhooks::event::normalise;
-    use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions, verify};
+    use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions};
+    use shared::providers::{normalise, verify};
 
     let samples: Vec<String> = sample_names()
         .into_iter()

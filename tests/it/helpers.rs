@@ -158,7 +158,8 @@ pub async fn signed_webhook(
     body: &str,
     message_id: &str,
 ) -> http::Request<axum::body::Body> {
-    use shared::domain::webhooks::verify::{SigningSecret, sign};
+    use shared::domain::webhooks::verify::SigningSecret;
+    use shared::providers::sign;
     let secret = churnsaver::local::webhook_secret(app, source.as_str())
         .await
         .unwrap();

@@ -473,7 +473,8 @@ async fn a_poison_message_reaches_the_dlq_after_five_deliveries() {
 
 #[tokio::test]
 async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
-    use shared::domain::state::observe::{Observed, observe};
+    use shared::domain::state::observe::Observed;
+    use shared::providers::observe;
 
     let stack = start_stack().await;
     let processor = shared::edge::deps::processor::processor(&stack.app);

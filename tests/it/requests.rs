@@ -94,8 +94,10 @@ async fn an_accepted_webhook_reads_the_secret_on_a_cold_instance_only() {
 }
 
 type RecordedSyncer = Syncer<
-    ProviderGuard<DynamoBreakers, SystemClock>,
-    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    WhopApi<
+        ProviderGuard<DynamoBreakers, SystemClock>,
+        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    >,
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,

@@ -30,8 +30,10 @@ use url::Url;
 use crate::helpers::start_stack;
 
 type TestSyncer = Syncer<
-    ProviderGuard<DynamoBreakers, SystemClock>,
-    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    WhopApi<
+        ProviderGuard<DynamoBreakers, SystemClock>,
+        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    >,
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,

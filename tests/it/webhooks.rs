@@ -9,7 +9,8 @@ use http::Request;
 use serde_json::{Value, json};
 use shared::App;
 use shared::domain::webhooks::Source;
-use shared::domain::webhooks::verify::{SigningSecret, sign};
+use shared::domain::webhooks::verify::SigningSecret;
+use shared::providers::sign;
 use tower::ServiceExt;
 
 use crate::helpers::{RequestLog, receive_all, start_stack};

@@ -17,6 +17,7 @@ use shared::domain::webhooks::ingest::{
 };
 use shared::domain::webhooks::keys::Keyring;
 use shared::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
+use shared::providers::Registry;
 use shared::{ApiError, App};
 
 /// Built once per cold start: the key cache lives as long as the warm function.
@@ -131,6 +132,7 @@ async fn accept(
         .await
         .map_err(|_| IngestError::TooLarge)?;
     let deps = IngestDeps {
+        providers: &Registry,
         keyring: &state.keyring,
         claims: &state.claims,
         publisher: &state.app.sqs,

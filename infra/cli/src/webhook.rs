@@ -8,9 +8,8 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use shared::domain::webhooks::Source;
-use shared::domain::webhooks::verify::{
-    self, DEFAULT_TOLERANCE_SECS, SigningSecret, VerifyOptions,
-};
+use shared::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, SigningSecret, VerifyOptions};
+use shared::providers::{self, whop};
 
 /// Which of Whop's schemes to sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,9 +39,11 @@ pub fn sign_headers(
     let secret =
         SigningSecret::parse(source, secret).map_err(|e| anyhow!("the secret is unusable: {e}"))?;
     Ok(match (source, whop_scheme) {
-        (Source::Whop, WhopScheme::Legacy) => verify::sign_whop_legacy(&secret, body, timestamp),
-        (Source::Whop, WhopScheme::Bare) => verify::sign_whop_bare(&secret, body, timestamp),
-        _ => verify::sign(source, &secret, body, timestamp, message_id),
+        (Source::Whop, WhopScheme::Legacy) => {
+            whop::verify::sign_whop_legacy(&secret, body, timestamp)
+        }
+        (Source::Whop, WhopScheme::Bare) => whop::verify::sign_whop_bare(&secret, body, timestamp),
+        _ => providers::sign(source, &secret, body, timestamp, message_id),
     })
 }
 
@@ -75,9 +76,11 @@ pub fn verify_delivery(
         tolerance_secs: DEFAULT_TOLERANCE_SECS,
         accept_whop_bare,
     };
-    Ok(verify::verify(source, &map, body, &secrets, now, options)
-        .map(drop)
-        .map_err(|e| e.reason_code()))
+    Ok(
+        providers::verify(source, &map, body, &secrets, now, options)
+            .map(drop)
+            .map_err(|e| e.reason_code()),
+    )
 }
 
 /// A sample to send: an API Gateway request from `events/` (its body, and the provider from its

@@ -17,7 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use shared::domain::webhooks::event::{Event, QueuedEvent, normalise};
+use shared::domain::webhooks::event::{Event, QueuedEvent};
+use shared::providers::normalise;
 use shared::domain::webhooks::{Scheme, Source, Verified};
 
 const SCHEMES: [Scheme; 4] = [

@@ -12,7 +12,8 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use shared::domain::webhooks::Source;
-use shared::domain::webhooks::verify::{self, SecretError, SigningSecret, VerifyOptions, sign};
+use shared::domain::webhooks::verify::{SecretError, SigningSecret, VerifyOptions};
+use shared::providers::{sign, verify};
 
 const NOW: i64 = 1_700_000_000;
 const BODY: &[u8] = br#"{"type":"membership.activated","data":{"id":"mem_1"}}"#;
@@ -59,7 +60,7 @@ fuzz_target!(|secret: &str| {
             headers.insert(HeaderName::from_static(name), value);
         }
         let secrets = [parsed];
-        let verified = verify::verify(
+        let verified = verify(
             source,
             &headers,
             BODY,

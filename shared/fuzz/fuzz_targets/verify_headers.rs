@@ -9,7 +9,7 @@
 //!   never with an unrelated secret alone.
 //!
 //! An HMAC match cannot be found by mutation, so an input may ask for the headers a real sender
-//! would send (`verify::sign*`, signed with the fixed secret at `NOW + offset`) before its arbitrary
+//! would send (`sign*`, signed with the fixed secret at `NOW + offset`) before its arbitrary
 //! header values are laid over them.
 
 #![no_main]
@@ -20,9 +20,9 @@ use arbitrary::Arbitrary;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use shared::domain::webhooks::Source;
-use shared::domain::webhooks::verify::{
-    self, SigningSecret, VerifyError, VerifyOptions, sign, sign_whop_bare, sign_whop_legacy,
-};
+use shared::domain::webhooks::verify::{SigningSecret, VerifyError, VerifyOptions};
+use shared::providers::whop::verify::{sign_whop_bare, sign_whop_legacy};
+use shared::providers::{sign, verify};
 
 /// The verifier's clock.
 const NOW: i64 = 1_700_000_000;
@@ -123,7 +123,7 @@ fn check(secrets: &Secrets, headers: &HeaderMap, body: &[u8], accept_whop_bare: 
         ..VerifyOptions::default()
     };
     let fixed = std::slice::from_ref(&secrets.fixed);
-    let Ok(verified) = verify::verify(source, headers, body, fixed, NOW, options) else {
+    let Ok(verified) = verify(source, headers, body, fixed, NOW, options) else {
         return;
     };
 
@@ -133,7 +133,7 @@ fn check(secrets: &Secrets, headers: &HeaderMap, body: &[u8], accept_whop_bare: 
         Some(first) => *first ^= 0x01,
         None => tampered.push(b'{'),
     }
-    let result = verify::verify(source, headers, &tampered, fixed, NOW, options);
+    let result = verify(source, headers, &tampered, fixed, NOW, options);
     assert_eq!(
         result,
         Err(VerifyError::NoMatchingSignature),
@@ -143,14 +143,14 @@ fn check(secrets: &Secrets, headers: &HeaderMap, body: &[u8], accept_whop_bare: 
     // Rotation: the matching secret may come second.
     let pair = [secrets.other.clone(), secrets.fixed.clone()];
     assert_eq!(
-        verify::verify(source, headers, body, &pair, NOW, options),
+        verify(source, headers, body, &pair, NOW, options),
         Ok(verified),
         "{source}: verifies with the fixed secret alone but not second in a rotation pair",
     );
     // An unrelated secret alone must not verify it.
     let other = std::slice::from_ref(&secrets.other);
     assert_eq!(
-        verify::verify(source, headers, body, other, NOW, options),
+        verify(source, headers, body, other, NOW, options),
         Err(VerifyError::NoMatchingSignature),
         "{source}: verifies with an unrelated secret",
     );

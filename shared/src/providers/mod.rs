@@ -1,8 +1,9 @@
 //! One module per provider, and the resilient HTTP client their API clients share.
 //!
 //! Each provider module owns its signature scheme(s), its envelope → [`Event`] normalisation and
-//! its observations; the functions below dispatch on [`Source`]. Adding a provider is one module
-//! and one arm in each of them.
+//! its observations; the functions below dispatch on [`Source`], and [`Registry`] offers them to
+//! the domain as its [`WebhookProviders`] port. Adding a provider is one module and one arm in
+//! each of them.
 
 pub mod client;
 pub mod standard;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName};
 
 use crate::domain::json::{self, Known, Slots};
+use crate::domain::ports::WebhookProviders;
 use crate::domain::state::observe::{ObserveError, Observed};
 use crate::domain::webhooks::event::{Event, EventKind, NormaliseError, QueuedEvent, Subject};
 use crate::domain::webhooks::verify::{SigningSecret, VerifyError, VerifyOptions};
@@ -104,6 +106,39 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
     }
 }
 
+/// The registry: every provider behind the domain's [`WebhookProviders`] port, dispatching on
+/// [`Source`] through the functions above.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Registry;
+
+impl WebhookProviders for Registry {
+    fn verify<'h, H: Headers + ?Sized>(
+        &self,
+        source: Source,
+        headers: &'h H,
+        body: &[u8],
+        secrets: &[SigningSecret],
+        now: i64,
+        options: VerifyOptions,
+    ) -> Result<Verified<'h>, VerifyError> {
+        verify(source, headers, body, secrets, now, options)
+    }
+
+    fn normalise<'a>(
+        &self,
+        source: Source,
+        verified: &Verified<'_>,
+        body: &'a [u8],
+        received_at: DateTime<Utc>,
+    ) -> Result<Event<'a>, NormaliseError> {
+        normalise(source, verified, body, received_at)
+    }
+
+    fn observe(&self, event: &QueuedEvent) -> Result<Observed, ObserveError> {
+        observe(event)
+    }
+}
+
 /// What each provider's envelope reader extracts; [`normalise`] assembles the [`Event`].
 pub(crate) struct Parts<'a> {
     pub(crate) event_id: String,
@@ -144,5 +179,9 @@ impl Headers for HeaderMap {
     }
 }
 
+#[cfg(test)]
+mod normalise_tests;
+#[cfg(test)]
+mod observe_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Tests of every provider's signature schemes (through [`verify`] and [`sign`]) and of the
 //! shared checks.
 
+use super::whop::verify::{sign_whop_bare, sign_whop_legacy};
 use super::*;
 use crate::domain::webhooks::verify::*;
 use base64::Engine as _;

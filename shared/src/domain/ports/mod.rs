@@ -5,6 +5,8 @@ mod breaker;
 mod claims;
 mod inbound;
 mod limits;
+mod memberships;
+mod providers;
 mod sessions;
 mod state;
 mod sync;
@@ -13,6 +15,10 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
+pub use memberships::{
+    ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
+};
+pub use providers::WebhookProviders;
 pub use sessions::SessionStore;
 pub use state::StateStore;
 pub use sync::SyncStore;

@@ -6,7 +6,8 @@
 //! parsed, and a repeated key keeps its last value: a genuine event is never refused for its
 //! shape, so it cannot become a poison message.
 //!
-//! Each provider reads its own events ([`crate::providers`]); mapping:
+//! Each provider reads its own events (behind [`crate::domain::ports::WebhookProviders::observe`]);
+//! mapping:
 //! - Whop `membership.*` (v1 and legacy v5): the membership object. `activated`/`went_valid` state
 //!   access, `deactivated`/`went_invalid` its loss.
 //! - Whop `payment.*`, `invoice.*`, `refund.*`, `dispute.*`: a payment outcome of the membership
@@ -40,12 +41,6 @@ pub enum Observed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the event body is not a JSON object: {0}")]
 pub struct ObserveError(String);
-
-/// Reads what `event` says about its membership (its provider's reading; see
-/// [`crate::providers::observe`]).
-pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
-    crate::providers::observe(event)
-}
 
 /// The observation of `membership_id` that `event` makes with `facts`.
 pub(crate) fn observed(
@@ -120,6 +115,3 @@ pub(crate) fn minor_amount(value: &Field<'_>, decimals: u32) -> Option<String> {
     let scale = scale.unsigned_abs();
     Some(format!("{sign}{}.{:0width$}", minor / scale, minor % scale))
 }
-
-#[cfg(test)]
-mod tests;

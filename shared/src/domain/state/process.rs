@@ -1,7 +1,7 @@
 //! The processor: one batch from the `events` queue, each message applied to state on its own.
 //!
-//! Per message: decode the [`QueuedEvent`], [`observe`] it, record the observation (one
-//! conditional write), then mark its `webhook-events` record PROCESSED (one update). A failure
+//! Per message: decode the [`QueuedEvent`], observe it (its provider's reading,
+//! [`WebhookProviders::observe`]), record the observation (one conditional write), then mark its `webhook-events` record PROCESSED (one update). A failure
 //! is reported for that message only, so SQS redelivers just it; after `maxReceiveCount`
 //! deliveries SQS moves it to the dead-letter queue. A message that can never succeed
 //! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
@@ -10,12 +10,12 @@
 //! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op, and the mark
 //! is idempotent.
 
-use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore};
+use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore, WebhookProviders};
 use futures_util::future::join_all;
 use tracing::Instrument;
 
 use super::model::SignalKind;
-use super::observe::{ObserveError, Observed, observe};
+use super::observe::{ObserveError, Observed};
 use super::store::{Recorded, record_and_compact};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError};
@@ -131,15 +131,22 @@ fn signal_metric(kind: SignalKind) -> &'static str {
 
 /// Applies queued events to state.
 #[derive(Debug, Clone)]
-pub struct Processor<S, L, K> {
+pub struct Processor<S, L, K, P> {
     pub state: S,
     pub log: L,
     pub clock: K,
+    /// Reads each event's observation.
+    pub providers: P,
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
-    pub fn new(state: S, log: L, clock: K) -> Self {
-        Self { state, log, clock }
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S, L, K, P> {
+    pub fn new(state: S, log: L, clock: K, providers: P) -> Self {
+        Self {
+            state,
+            log,
+            clock,
+            providers,
+        }
     }
 
     /// Processes a batch: memberships concurrently, the events of one membership in batch order.
@@ -298,7 +305,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock> Processor<S, L, K> {
         event: &QueuedEvent,
         span: &tracing::Span,
     ) -> Result<Outcome, ProcessError> {
-        let (membership_id, provider, observation) = match observe(event)? {
+        let (membership_id, provider, observation) = match self.providers.observe(event)? {
             Observed::Membership {
                 membership_id,
                 provider,
@@ -389,6 +396,3 @@ fn membership_key(event: &QueuedEvent) -> Option<String> {
         .or(subject.subscription_id.as_deref())?;
     Some(format!("{}#{id}", event.provider))
 }
-
-#[cfg(test)]
-mod tests;

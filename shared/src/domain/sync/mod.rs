@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ports::ListedMembership;
 use crate::domain::state::model::{MembershipFacts, MembershipState, Observation, Version};
-use crate::providers::whop::api::{Membership, MembershipQuery};
 
 /// The provider sync reads (the only one with an API client so far).
 pub const PROVIDER: &str = "whop";
@@ -43,16 +43,6 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// The listing this scope makes.
-    pub fn query(&self) -> MembershipQuery {
-        MembershipQuery {
-            company_id: Some(self.company_id.clone()),
-            user_ids: self.user_id.iter().cloned().collect(),
-            created_after: self.since,
-            ..MembershipQuery::default()
-        }
-    }
-
     /// Runs with the same key exclude each other.
     pub fn lock_key(&self) -> String {
         match &self.user_id {
@@ -239,22 +229,21 @@ pub enum Verdict {
 
 /// The observation a listed membership makes: its facts at the API's `updated_at`. The event id
 /// is derived from both, so the same answer read twice is the same observation.
-pub fn observation_of(membership: &Membership) -> Option<Observation> {
+pub fn observation_of(membership: &ListedMembership) -> Option<Observation> {
     let at = membership.updated_at?;
     let event_id = format!(
         "sync_{}_{}",
         membership.id,
         at.to_rfc3339_opts(SecondsFormat::Millis, true)
     );
-    let id = |r: &Option<crate::providers::whop::api::IdRef>| r.as_ref().map(|r| r.id.clone());
     Some(Observation {
         version: Version::new(at, event_id),
         kind: SYNC_KIND.to_owned(),
         membership: MembershipFacts {
-            user_id: id(&membership.user),
-            company_id: id(&membership.company),
-            product_id: id(&membership.product),
-            plan_id: id(&membership.plan),
+            user_id: membership.user_id.clone(),
+            company_id: membership.company_id.clone(),
+            product_id: membership.product_id.clone(),
+            plan_id: membership.plan_id.clone(),
             status: Some(membership.status.clone()),
             valid: None,
             cancel_at_period_end: membership.cancel_at_period_end,

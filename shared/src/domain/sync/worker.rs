@@ -15,13 +15,14 @@ use super::{
     PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
 };
 use crate::domain::metrics::Metrics;
-use crate::domain::ports::{Clock, DependencyError, InboundMessage, OutboundMessage, Publisher};
+use crate::domain::ports::{
+    Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
+    MembershipSourceError, OutboundMessage, Publisher,
+};
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
 use crate::domain::time::parse_time_str;
 use crate::domain::webhooks::Source;
-use crate::providers::client::Admission;
-use crate::providers::whop::api::{ApiKeySource, Membership, WhopApi, WhopApiError};
 
 /// How long a run holds its scope's lock without progress; each page or pause extends it. A run
 /// whose chain of jobs was lost stops blocking new runs after this.
@@ -52,7 +53,7 @@ pub enum SyncError {
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
-    Api(#[from] WhopApiError),
+    Api(#[from] MembershipSourceError),
     #[error("state store: {0}")]
     Store(#[from] DependencyError),
     #[error("sync-jobs queue: {0}")]
@@ -106,9 +107,10 @@ pub enum SyncStarted {
     Membership(MembershipSync),
 }
 
-/// Sync over its ports: Whop's API, the state store, the run store and the `sync-jobs` queue.
-pub struct Syncer<A, K, S, R, P> {
-    pub api: WhopApi<A, K>,
+/// Sync over its ports: the provider's membership API, the state store, the run store and the
+/// `sync-jobs` queue.
+pub struct Syncer<M, S, R, P> {
+    pub api: M,
     pub state: S,
     pub runs: R,
     pub publisher: P,
@@ -121,10 +123,9 @@ pub struct Syncer<A, K, S, R, P> {
     pub deferral: Duration,
 }
 
-impl<A, K, S, R, P> Syncer<A, K, S, R, P>
+impl<M, S, R, P> Syncer<M, S, R, P>
 where
-    A: Admission,
-    K: ApiKeySource,
+    M: MembershipSource,
     S: StateStore,
     R: SyncStore,
     P: Publisher,
@@ -153,7 +154,7 @@ where
         }
         let since = parse_since(request.since.as_deref())?;
         if let Some(membership_id) = request.membership_id {
-            if !crate::providers::whop::ids::is_whop_id(&membership_id, "mem_") {
+            if !self.api.is_membership_id(&membership_id) {
                 return Err(SyncError::BadRequest(format!(
                     "`{membership_id}` is not a Whop membership id (`mem_…`)"
                 )));
@@ -297,7 +298,7 @@ where
         }
         let listing = self
             .api
-            .list_memberships(&run.scope.query(), job.cursor.as_deref())
+            .list_memberships(&run.scope, job.cursor.as_deref())
             .await;
         let page = match listing {
             Ok(page) => page,
@@ -316,13 +317,14 @@ where
         // An empty page, or a cursor that does not move, ends the listing: a provider echoing
         // its cursor must not keep a run going (and spending calls) for ever.
         let next = page
-            .next_cursor()
-            .filter(|cursor| !page.data.is_empty() && Some(*cursor) != job.cursor.as_deref())
+            .next_cursor
+            .as_deref()
+            .filter(|cursor| !page.memberships.is_empty() && Some(*cursor) != job.cursor.as_deref())
             .map(str::to_owned);
-        if next.is_none() && page.next_cursor().is_some() {
+        if next.is_none() && page.next_cursor.is_some() {
             tracing::warn!(run.id = %run.run_id, page = job.page, "the listing's cursor did not move; treated as its end");
         }
-        let counts = self.reconcile(&page.data).await?;
+        let counts = self.reconcile(&page.memberships).await?;
         // Sent after the page's writes and before it is counted: one page of a run is in flight
         // at a time (one client's rate limit holds), and a crash in between repeats the page,
         // which is idempotent, rather than ending the run.
@@ -398,7 +400,7 @@ where
         &self,
         run: &SyncRun,
         job: &PageJob,
-        error: &WhopApiError,
+        error: &MembershipSourceError,
     ) -> Result<PageOutcome, SyncError> {
         let now = self.clock.now();
         let code = error.code();
@@ -431,7 +433,10 @@ where
     }
 
     /// Compares each listed membership with its stored state and writes the drift.
-    pub async fn reconcile(&self, memberships: &[Membership]) -> Result<SyncCounts, SyncError> {
+    pub async fn reconcile(
+        &self,
+        memberships: &[ListedMembership],
+    ) -> Result<SyncCounts, SyncError> {
         let ids: Vec<String> = memberships.iter().map(|m| m.id.clone()).collect();
         let stored: HashMap<String, MembershipState> = self
             .state
@@ -489,11 +494,11 @@ where
             .await?
             .ok_or(SyncError::NotFound)?;
         // Another company's membership (an app key sees several) is not ours to keep.
-        if membership.company.as_ref().map(|c| c.id.as_str()) != Some(self.company_id.as_str()) {
+        if membership.company_id.as_deref() != Some(self.company_id.as_str()) {
             return Err(SyncError::NotFound);
         }
         if let Some(requester) = requester
-            && membership.user.as_ref().map(|u| u.id.as_str()) != Some(requester)
+            && membership.user_id.as_deref() != Some(requester)
         {
             return Err(SyncError::Forbidden);
         }

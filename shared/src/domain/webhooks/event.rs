@@ -1,8 +1,8 @@
 //! The one [`Event`] every sender's envelope normalises into; see [`super`].
 //!
-//! [`normalise`] (the registry in [`crate::providers`]) runs after signature verification, on the
-//! verified bytes; each provider reads its own envelope in one lenient pass
-//! ([`crate::domain::json`]). The only allocations are the owned strings of the final [`Event`].
+//! Normalisation ([`WebhookProviders::normalise`](crate::domain::ports::WebhookProviders::normalise))
+//! runs after signature verification, on the verified bytes; each provider reads its own envelope
+//! in one lenient pass ([`crate::domain::json`]). The only allocations are the owned strings of the final [`Event`].
 //!
 //! [`Event::to_message`] renders the queue message; [`QueuedEvent`] is what a consumer reads back.
 
@@ -14,14 +14,13 @@ use serde::{Deserialize, Serialize};
 use super::{Scheme, Source, Verified};
 use crate::domain::json::Field;
 use crate::domain::time::unix_time;
-pub use crate::providers::normalise;
 
 /// One provider event, normalised. Borrows the verified body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<'a> {
     /// The sender, from the route.
     pub source: Source,
-    /// The sender's idempotency key for this event (see [`normalise`] for where it comes from).
+    /// The sender's idempotency key for this event (each provider's normalisation says where it comes from).
     pub event_id: String,
     /// What happened.
     pub kind: EventKind,
@@ -470,6 +469,3 @@ impl QueuedEvent {
         EventKind::parse(self.provider, &self.kind)
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -2,14 +2,14 @@
 //! normalise, claim the event id (one conditional write), enqueue (one send). Two AWS requests for
 //! an accepted delivery; one for a duplicate.
 
-use crate::domain::ports::ClaimStore;
+use crate::domain::ports::{ClaimStore, WebhookProviders};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus};
-use super::event::{NormaliseError, normalise};
+use super::event::NormaliseError;
 use super::keys::{Keyring, KeyringError};
-use super::verify::{VerifyError, VerifyOptions, verify};
+use super::verify::{VerifyError, VerifyOptions};
 use super::{Headers, Source};
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
 
@@ -98,7 +98,9 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), IngestError>
 }
 
 /// What ingest needs from the world.
-pub struct IngestDeps<'a, S, C, K, P> {
+pub struct IngestDeps<'a, S, C, K, P, W> {
+    /// Every provider's schemes and envelopes.
+    pub providers: &'a W,
     pub keyring: &'a Keyring<S, C>,
     pub claims: &'a K,
     pub publisher: &'a P,
@@ -108,8 +110,8 @@ pub struct IngestDeps<'a, S, C, K, P> {
 
 /// Verifies, normalises, claims and enqueues one delivery whose body is within the limit and
 /// whose content type was checked.
-pub async fn ingest<S, C, K, P, H>(
-    deps: &IngestDeps<'_, S, C, K, P>,
+pub async fn ingest<S, C, K, P, W, H>(
+    deps: &IngestDeps<'_, S, C, K, P, W>,
     source: Source,
     headers: &H,
     body: &[u8],
@@ -120,6 +122,7 @@ where
     C: Clock + Clone,
     K: ClaimStore,
     P: Publisher,
+    W: WebhookProviders,
     H: Headers + ?Sized,
 {
     let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
@@ -128,7 +131,7 @@ where
     };
     let keys = deps.keyring.current().await.map_err(secrets_unavailable)?;
     let now_secs = now.timestamp();
-    let verified = match verify(
+    let verified = match deps.providers.verify(
         source,
         headers,
         body,
@@ -144,7 +147,7 @@ where
             .await
             .map_err(secrets_unavailable)?
         {
-            Some(fresh) => verify(
+            Some(fresh) => deps.providers.verify(
                 source,
                 headers,
                 body,
@@ -156,7 +159,7 @@ where
         },
         Err(error) => return Err(error.into()),
     };
-    let event = normalise(source, &verified, body, now)?;
+    let event = deps.providers.normalise(source, &verified, body, now)?;
 
     let record = ClaimRecord::new(
         source.as_str(),

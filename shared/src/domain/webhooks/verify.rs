@@ -1,5 +1,5 @@
-//! What every signature scheme shares; the schemes themselves live with their providers
-//! ([`crate::providers`]), and [`verify`]/[`sign`] dispatch to them.
+//! What every signature scheme shares; the schemes themselves live with their providers, and the
+//! domain reaches them through [`crate::domain::ports::WebhookProviders`].
 //!
 //! Every scheme is HMAC-SHA256: a [`SigningSecret`] holds the pre-keyed MAC, so a verification
 //! clones it, feeds the signed parts (no concatenated buffer) and compares the tag against each
@@ -20,8 +20,6 @@ use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
 use super::{Headers, Scheme, Source, Verified};
-pub use crate::providers::whop::verify::{sign_whop_bare, sign_whop_legacy};
-pub use crate::providers::{sign, verify};
 
 /// The default timestamp tolerance, in seconds, in both directions (all reference libraries use 5 min).
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
@@ -147,7 +145,7 @@ pub enum SecretError {
     NotBase64,
 }
 
-/// Knobs of [`verify`].
+/// Knobs of verification ([`crate::domain::ports::WebhookProviders::verify`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyOptions {
     /// Maximum |now − timestamp|, in seconds, in both directions. Negative values act as 0.

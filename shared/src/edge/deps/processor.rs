@@ -7,13 +7,19 @@ use crate::aws::claims::DynamoClaims;
 use crate::aws::state::DynamoState;
 use crate::domain::ports::SystemClock;
 use crate::domain::state::process::Processor;
+use crate::providers::Registry;
 
 /// The processor over the stack's tables, as the processor function runs it.
-pub type AppProcessor = Processor<DynamoState, DynamoClaims, SystemClock>;
+pub type AppProcessor = Processor<DynamoState, DynamoClaims, SystemClock, Registry>;
 
 /// The processor over the stack's tables (the function, the CLI and tests build it alike).
 pub fn processor(app: &App) -> AppProcessor {
-    Processor::new(DynamoState::of(app), DynamoClaims::of(app), SystemClock)
+    Processor::new(
+        DynamoState::of(app),
+        DynamoClaims::of(app),
+        SystemClock,
+        Registry,
+    )
 }
 
 /// Built once per cold start.
@@ -32,3 +38,6 @@ impl ProcessorDeps {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

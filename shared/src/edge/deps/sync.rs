@@ -1,4 +1,5 @@
-//! The sync function's dependencies: the syncer over Whop's API, the state table, the run store
+//! The sync function's dependencies: the syncer over Whop's API (its membership source, see
+//! [`crate::providers::whop::sync_source`]), the state table, the run store
 //! and the `sync-jobs` queue, with the admission (rate limits, breakers) its calls go through.
 
 use std::sync::{Arc, OnceLock};
@@ -47,8 +48,10 @@ pub fn provider_client<A: Admission>(
 
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
-    ProviderGuard<DynamoBreakers, SystemClock>,
-    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    WhopApi<
+        ProviderGuard<DynamoBreakers, SystemClock>,
+        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
+    >,
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,

@@ -6,5 +6,6 @@ pub mod api;
 pub mod ids;
 pub mod normalise;
 pub mod observe;
+pub mod sync_source;
 pub mod user_token;
 pub mod verify;

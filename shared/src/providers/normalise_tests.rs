@@ -1,6 +1,7 @@
-//! Tests of each provider's normalisation and of the queue message.
+//! Tests of each provider's normalisation (through [`normalise`]) and of the queue message.
 
 use super::*;
+use crate::domain::webhooks::event::QueuedEvent;
 use proptest::prelude::*;
 use serde_json::Value;
 

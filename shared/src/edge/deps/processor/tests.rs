@@ -1,12 +1,21 @@
+//! Tests of the processor as its root composes it: in-memory stores, every provider's reading.
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use super::*;
+use crate::domain::ports::{Clock, DependencyError, InboundMessage, ProcessingLog, StateStore};
 use crate::domain::state::memory::{MemoryProcessingLog, MemoryStateStore};
+use crate::domain::state::model::SignalKind;
 use crate::domain::state::model::{Observation, PaymentStatus};
+use crate::domain::state::observe::Observed;
+use crate::domain::state::process::*;
+use crate::domain::state::store::Recorded;
 use crate::domain::state::store::{Compaction, Page, StoredMembership};
 use crate::domain::webhooks::Source;
+use crate::domain::webhooks::claims::ProcessingMark;
+use crate::domain::webhooks::event::QueuedEvent;
+use crate::providers::{Registry, observe};
 
 #[derive(Debug, Clone, Copy)]
 struct FixedClock;
@@ -74,11 +83,12 @@ fn record(id: &str, body: String) -> InboundMessage {
     }
 }
 
-fn processor(pks: &[&str]) -> Processor<FlakyStore, MemoryProcessingLog, FixedClock> {
+fn processor(pks: &[&str]) -> Processor<FlakyStore, MemoryProcessingLog, FixedClock, Registry> {
     Processor::new(
         FlakyStore::default(),
         MemoryProcessingLog::with_records(pks.iter().copied()),
         FixedClock,
+        Registry,
     )
 }
 

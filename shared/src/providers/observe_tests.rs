@@ -1,7 +1,10 @@
-//! Tests of [`super`] and of each provider's observations.
+//! Tests of each provider's observations (through [`observe`]) and of the amounts they read.
 
 use super::*;
+use crate::domain::json::Field;
 use crate::domain::state::model::PaymentStatus;
+use crate::domain::state::model::{Observation, PaymentFacts};
+use crate::domain::state::observe::{currency_decimals, major_amount, minor_amount};
 use crate::domain::webhooks::event::Subject;
 
 fn queued(provider: Source, kind: &str, subject: Subject, raw: &str) -> QueuedEvent {

@@ -1,0 +1,99 @@
+//! The provider API sync reads: a page of memberships of a scope, one membership by id. The
+//! provider's adapter converts its own records and errors into these types.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::sync::Scope;
+
+/// A membership as the provider's API lists it: what sync compares with stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedMembership {
+    pub id: String,
+    /// The provider's status, as text (a new status is not an error).
+    pub status: String,
+    pub cancel_at_period_end: Option<bool>,
+    /// The API's version of the membership; without it there is nothing to write at.
+    pub updated_at: Option<DateTime<Utc>>,
+    pub renewal_period_start: Option<DateTime<Utc>>,
+    pub renewal_period_end: Option<DateTime<Utc>>,
+    pub user_id: Option<String>,
+    pub company_id: Option<String>,
+    pub product_id: Option<String>,
+    pub plan_id: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MembershipPage {
+    pub memberships: Vec<ListedMembership>,
+    /// The cursor of the next page, when the provider says there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// How a call to the provider failed, as far as deciding between pausing and failing goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFailure {
+    /// Rate limited, with the wait the provider asked for (if it said).
+    RateLimited { retry_after: Option<Duration> },
+    /// Not callable now (circuit open, budget spent, timeout, unreachable, a 5xx, no key yet):
+    /// trying later can succeed.
+    Unavailable,
+    /// Refused for good (a 4xx such as 401 or 403).
+    Refused,
+    /// An answer that could not be read.
+    Decode,
+}
+
+/// A failed provider call: its kind, its stable code (stored on runs and logged) and its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct MembershipSourceError {
+    pub failure: SourceFailure,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl MembershipSourceError {
+    /// Stable code for logs, metrics and error bodies.
+    pub const fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// Whether trying again later could succeed.
+    pub const fn is_retryable(&self) -> bool {
+        matches!(
+            self.failure,
+            SourceFailure::RateLimited { .. } | SourceFailure::Unavailable
+        )
+    }
+
+    /// How long to wait before trying again, when the provider said.
+    pub const fn retry_after(&self) -> Option<Duration> {
+        match self.failure {
+            SourceFailure::RateLimited { retry_after } => retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The provider's membership API.
+pub trait MembershipSource: Send + Sync {
+    /// Whether `id` has the shape of one of the provider's membership ids.
+    fn is_membership_id(&self, id: &str) -> bool;
+
+    /// The page of `scope`'s memberships after `cursor` (the first page without one).
+    fn list_memberships(
+        &self,
+        scope: &Scope,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<MembershipPage, MembershipSourceError>> + Send;
+
+    /// One membership; `None` when the provider does not know it.
+    fn get_membership(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ListedMembership>, MembershipSourceError>> + Send;
+}
