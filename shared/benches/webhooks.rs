@@ -24,8 +24,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use shared::domain::webhooks::Source;
-use shared::domain::webhooks::event::normalise;
-use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions, sign, verify};
+use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions};
+use shared::providers::{normalise, sign, verify};
 
 const TIMESTAMP: i64 = 1_735_689_600;
 const BODY_BYTES: usize = 2048;

@@ -5,12 +5,6 @@
 //! Every file is parsed with `syn` and each path it names (in code, types, patterns and `use`
 //! trees) is checked; comments and doc links do not count.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    reason = "test helpers: a failed step is a failed test"
-)]
-
 use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
