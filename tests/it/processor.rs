@@ -144,12 +144,14 @@ pub fn assert_history_state(state: &MembershipState, membership: &str) {
 /// Posts `body` as a signed Whop webhook through the webhooks function.
 async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
     let request = signed_webhook(app, Source::Whop, body, id).await;
-    webhooks::router(Arc::clone(app))
-        .oneshot(request)
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(app),
+    )))
+    .oneshot(request)
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
 }
 
 /// The SQS event Lambda would hand the processor for `messages`.

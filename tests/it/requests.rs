@@ -61,7 +61,9 @@ async fn an_accepted_webhook_reads_the_secret_on_a_cold_instance_only() {
     .await;
 
     // One router is one instance: built at cold start, warm for the deliveries after.
-    let router = webhooks::router(Arc::clone(&app));
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&app),
+    )));
     assert_eq!(
         router
             .clone()
@@ -85,7 +87,9 @@ async fn an_accepted_webhook_reads_the_secret_on_a_cold_instance_only() {
     );
 
     // Another cold start reads the secret again.
-    let router = webhooks::router(Arc::clone(&app));
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&app),
+    )));
     assert_eq!(router.oneshot(third).await.unwrap().status().as_u16(), 202);
     assert_eq!(
         requests.take(),

@@ -27,7 +27,13 @@ async fn signed_whop(app: &App, body: &str, message_id: &str) -> Request<Body> {
 }
 
 async fn send(app: &Arc<App>, request: Request<Body>) -> (u16, Value) {
-    send_to(&webhooks::router(Arc::clone(app)), request).await
+    send_to(
+        &webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+            Arc::clone(app),
+        ))),
+        request,
+    )
+    .await
 }
 
 /// Sends through `router` (one warm instance: its caches live across calls).
@@ -404,7 +410,9 @@ async fn a_verified_but_malformed_envelope_is_400_with_a_reason() {
 async fn a_newly_added_secret_is_honoured_without_a_restart() {
     let stack = start_stack().await;
     // One warm instance for every request: its key cache holds the seeded secret.
-    let router = webhooks::router(Arc::clone(&stack.app));
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&stack.app),
+    )));
     let (warmed, _) = send_to(
         &router,
         signed_whop(&stack.app, MEMBERSHIP_ACTIVATED, "msg_1").await,
@@ -439,7 +447,9 @@ async fn an_accepted_webhook_costs_two_aws_requests_and_a_duplicate_one() {
     let stack = start_stack().await;
     let requests = RequestLog::default();
     let app = requests.app(&stack.app);
-    let router = webhooks::router(Arc::clone(&app));
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&app),
+    )));
     let deliver = |request: Request<Body>| {
         let router = router.clone();
         async move { router.oneshot(request).await.unwrap().status().as_u16() }
@@ -493,10 +503,12 @@ async fn an_api_gateway_event_with_a_base64_body_is_accepted() {
     ));
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
 
-    let response = webhooks::router(Arc::clone(&stack.app))
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&stack.app),
+    )))
+    .oneshot(request)
+    .await
+    .unwrap();
 
     assert_eq!(response.status(), 202);
     let messages = receive_all(&stack).await;

@@ -9,55 +9,23 @@ use axum::routing::post;
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::json;
-use shared::aws::claims::DynamoClaims;
+use shared::ApiError;
 use shared::domain::metrics::Metrics;
-use shared::domain::ports::SystemClock;
 use shared::domain::webhooks::ingest::{
     Accepted, IngestDeps, IngestError, MAX_BODY_BYTES, check_content_type, ingest, parse_provider,
 };
-use shared::domain::webhooks::keys::Keyring;
-use shared::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
-use shared::providers::Registry;
-use shared::{ApiError, App};
+use shared::edge::deps::webhooks::WebhooksDeps;
 
-/// Built once per cold start: the key cache lives as long as the warm function.
-pub struct WebhookState {
-    app: Arc<App>,
-    keyring: Keyring<aws_sdk_secretsmanager::Client, SystemClock>,
-    claims: DynamoClaims,
-    verify_options: VerifyOptions,
-}
-
-impl WebhookState {
-    pub fn new(app: Arc<App>) -> Self {
-        let config = &app.config;
-        Self {
-            keyring: Keyring::new(
-                app.secrets_manager.clone(),
-                SystemClock,
-                config.secrets.webhook_secrets.clone(),
-                config.webhooks.secrets_ttl,
-            ),
-            claims: DynamoClaims::of(&app),
-            verify_options: VerifyOptions {
-                tolerance_secs: DEFAULT_TOLERANCE_SECS,
-                accept_whop_bare: config.webhooks.accept_whop_bare_signatures,
-            },
-            app,
-        }
-    }
-}
-
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(deps: Arc<WebhooksDeps>) -> Router {
     Router::new()
         .route("/webhooks/{provider}", post(receive))
         .fallback(shared::edge::http::route_not_found)
-        .with_state(Arc::new(WebhookState::new(app)))
+        .with_state(deps)
 }
 
 #[tracing::instrument(skip_all, fields(webhook.provider = %provider))]
 async fn receive(
-    State(state): State<Arc<WebhookState>>,
+    State(state): State<Arc<WebhooksDeps>>,
     Path(provider): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -109,7 +77,7 @@ async fn receive(
 }
 
 async fn accept(
-    state: &WebhookState,
+    state: &WebhooksDeps,
     provider: &str,
     headers: &HeaderMap,
     body: Body,
@@ -132,7 +100,7 @@ async fn accept(
         .await
         .map_err(|_| IngestError::TooLarge)?;
     let deps = IngestDeps {
-        providers: &Registry,
+        providers: &state.providers,
         keyring: &state.keyring,
         claims: &state.claims,
         publisher: &state.app.sqs,

@@ -68,7 +68,12 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
                 shared::edge::deps::health::HealthDeps::build(Arc::clone(app)),
             ))),
         ),
-        ("webhooks", http(webhooks::router(Arc::clone(app)))),
+        (
+            "webhooks",
+            http(webhooks::router(Arc::new(
+                shared::edge::deps::webhooks::WebhooksDeps::build(Arc::clone(app)),
+            ))),
+        ),
         (
             "auth",
             http(auth::router(Arc::new(

@@ -11,3 +11,4 @@ pub mod processor;
 pub mod rotate_secret;
 pub mod state;
 pub mod sync;
+pub mod webhooks;
