@@ -2,7 +2,8 @@
 //!
 //! - [`domain`]: the pure core. The state model and its fold, churn signals, sessions and tokens,
 //!   the circuit breaker, sync planning, and every port (trait) the domain needs from the world.
-//!   No AWS, Lambda or HTTP types; errors are domain errors.
+//!   No AWS, Lambda or HTTP types and no import of another layer (`shared/tests/layers.rs`);
+//!   errors are domain errors.
 //! - [`providers`]: one module per provider (`whop`, `stripe`, `standard`), each owning its
 //!   signature schemes, its envelope → [`domain::webhooks::event::Event`], its observations and,
 //!   where it has one, its API client; and the resilient client those API clients share.
