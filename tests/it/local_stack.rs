@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const DESIGN_ROUTES: [(&str, &str); 13] = [
+const HTTP_API_ROUTES: [(&str, &str); 13] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -52,7 +52,7 @@ async fn serves_exactly_the_template_routes_and_they_are_the_designed_ones() {
         .map(|s| (s.route.method.clone(), s.route.path.clone()))
         .collect();
     served.sort();
-    let mut designed: Vec<(String, String)> = DESIGN_ROUTES
+    let mut designed: Vec<(String, String)> = HTTP_API_ROUTES
         .iter()
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();

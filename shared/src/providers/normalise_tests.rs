@@ -67,7 +67,7 @@ fn standard<'a>(message_id: Option<&str>, body: &'a str) -> Result<Event<'a>, No
     )
 }
 
-/// PROTOCOLS §9, Whop v1 vector (headers `webhook-id: msg_test_1`, `webhook-timestamp: 1735689600`).
+/// `docs/providers.md` §6, Whop v1 vector (headers `webhook-id: msg_test_1`, `webhook-timestamp: 1735689600`).
 const WHOP_V1_VECTOR: &str = r#"{"id":"msg_xxxxxxxxxxxxxxxxxxxxxxxx","api_version":"v1","data":{"id":"mem_xxxxxxxxxxxxxx","status":"active"},"timestamp":"2025-01-01T00:00:00.000Z","type":"membership.activated","company_id":"biz_xxxxxxxxxxxxxx"}"#;
 
 /// A full `membership.activated` in the current SDK's shape (about 2 KiB).
@@ -109,11 +109,11 @@ const WHOP_V1_MEMBERSHIP: &str = r#"{
   }
 }"#;
 
-/// PROTOCOLS §9, Whop legacy vector (`x-whop-signature: t=1735689600,…`).
+/// `docs/providers.md` §6, Whop legacy vector (`x-whop-signature: t=1735689600,…`).
 const WHOP_LEGACY_VECTOR: &str =
     r#"{"action":"membership.went_valid","api_version":"v5","data":{"id":"mem_123"}}"#;
 
-/// PROTOCOLS §9, the stripe-python fixture (exact bytes).
+/// `docs/providers.md` §6, the stripe-python fixture (exact bytes).
 const STRIPE_FIXTURE: &str = "{\n  \"id\": \"evt_test_webhook\",\n  \"object\": \"event\",\n  \"data\": { \"object\": { \"id\": \"rdr_123\", \"object\": \"terminal.reader\" } }\n}";
 
 const STRIPE_INVOICE_PAYMENT_FAILED: &str = r#"{

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 use proptest::prelude::*;
 
-// --- PROTOCOLS.md §5 and §9 vectors -------------------------------------------------------
+// --- `docs/providers.md` §5 and §6 vectors ---------------------------------------------------
 
 const SW1_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SW1_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";

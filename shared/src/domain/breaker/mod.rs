@@ -1,4 +1,4 @@
-//! Circuit breaker for provider calls (DESIGN §4 "Resilient provider client").
+//! Circuit breaker for provider calls (`docs/architecture.md`, "A sync page").
 //!
 //! [`Breaker`] is the pure state machine: closed → open after `failure_threshold` consecutive
 //! failures → half-open once `recovery_timeout` passed, admitting at most `half_open_probes`

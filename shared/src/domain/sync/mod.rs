@@ -1,4 +1,4 @@
-//! Reconciling state with Whop's API (DESIGN §4 "Sync").
+//! Reconciling state with a provider's API (`docs/architecture.md`, "A sync page").
 //!
 //! A run lists the memberships of its [`Scope`] one page at a time. Each page is a [`PageJob`] on
 //! the `sync-jobs` queue carrying the page's cursor, so a run is resumable, bounded per invocation

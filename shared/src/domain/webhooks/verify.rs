@@ -62,7 +62,7 @@ impl SigningSecret {
     /// Decodes `secret` the way `source` uses it.
     ///
     /// - Whop: `whsec_…` → base64 of the rest (padding optional); anything else (e.g. `ws_…`) → the
-    ///   raw UTF-8 bytes of the whole string (PROTOCOLS §1a: the key is the literal `ws_…` bytes).
+    ///   raw UTF-8 bytes of the whole string (`docs/providers.md` §1a: the key is the literal `ws_…` bytes).
     /// - Stripe: the raw UTF-8 bytes of the whole string, `whsec_` included (never base64).
     /// - Standard: strip an optional `whsec_` prefix and base64-decode (padding optional).
     ///

@@ -1,5 +1,5 @@
-//! The resilient request layer every provider call goes through (DESIGN §4 "Resilient provider
-//! client"): per-attempt timeouts, exponential backoff with full jitter (scheduled by `backon`),
+//! The resilient request layer every provider call goes through (`docs/architecture.md`, "A sync
+//! page"): per-attempt timeouts, exponential backoff with full jitter (scheduled by `backon`),
 //! `Retry-After`, a total time budget per call, typed errors, and a hook ([`Admission`]) where the
 //! circuit breaker and rate limiter plug in.
 //!

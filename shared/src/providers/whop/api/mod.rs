@@ -1,4 +1,4 @@
-//! Whop's REST API v1 (PROTOCOLS §3): memberships, users and payments, read through the
+//! Whop's REST API v1 (`docs/providers.md` §3): memberships, users and payments, read through the
 //! [`ResilientClient`] so every call gets the retries, breaker and rate limit of the `whop` service.
 //!
 //! The API key is a Secrets Manager secret (`{"api_key": "…"}`), cached; a 401 forces one re-read
@@ -421,7 +421,7 @@ fn log_call(path: &str, report: &CallReport) {
 }
 
 /// A Whop timestamp: ISO 8601, or Unix seconds or milliseconds as a number or a numeric string
-/// (PROTOCOLS §1: the SDK types them as strings and the docs disagree on the format). `null`
+/// (`docs/providers.md` §1a: the SDK types them as strings and the docs disagree on the format). `null`
 /// reads as absent; anything else is a decode error.
 fn whop_time<'de, D: Deserializer<'de>>(
     deserializer: D,
