@@ -4,7 +4,7 @@
 //! Lenient means a field of an unexpected type reads as "not usable" instead of failing, unknown
 //! keys are skipped without being parsed ([`IgnoredAny`]), a repeated key keeps its last value, and
 //! strings are borrowed from the body where unescaped: a genuine event is never refused for its
-//! shape. [`lenient_object!`] declares an object of slots; [`parse`] reads one.
+//! shape. [`lenient_object!`] declares an object of slots; `parse` reads one.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -52,7 +52,8 @@ pub trait SyncStore: Send + Sync {
     ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 
     /// Ends `run` (completed or failed) and releases its lock: at once, or for a user's run after
-    /// [`USER_SYNC_COOLDOWN`]. `Ok(false)` if it had already ended.
+    /// [`USER_SYNC_COOLDOWN`](crate::domain::sync::USER_SYNC_COOLDOWN). `Ok(false)` if it had
+    /// already ended.
     fn finish(
         &self,
         run: &SyncRun,
