@@ -3,24 +3,16 @@
 //! a change to them is a change of behaviour.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use churnsaver::fake_whop::{COMPANY_ID, FakeWhop, FakeWhopOptions, LOCAL_API_KEY};
 use shared::App;
-use shared::aws::breaker::DynamoBreakers;
-use shared::aws::state::DynamoState;
-use shared::aws::sync::DynamoRuns;
-use shared::domain::ports::{SyncStore, SystemClock};
-use shared::domain::sync::worker::{PageOutcome, Syncer};
+use shared::domain::ports::SyncStore;
+use shared::domain::sync::worker::PageOutcome;
 use shared::domain::sync::{PageJob, RunStatus};
 use shared::domain::webhooks::Source;
-use shared::edge::config::Provider;
-use shared::providers::client::{ProviderGuard, ResilientClient, RetryPolicy};
-use shared::providers::whop::api::{SERVICE, SecretKey, WhopApi};
 use tower::ServiceExt;
-use url::Url;
 
-use crate::helpers::{RequestLog, signed_webhook, start_stack};
+use crate::helpers::{RequestLog, signed_webhook, start_stack, start_stack_with};
 
 fn activated(message_id: &str, membership: &str) -> String {
     format!(
@@ -97,41 +89,6 @@ async fn an_accepted_webhook_reads_the_secret_on_a_cold_instance_only() {
     );
 }
 
-type RecordedSyncer = Syncer<
-    WhopApi<
-        ProviderGuard<DynamoBreakers, SystemClock>,
-        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
-    >,
-    DynamoState,
-    DynamoRuns,
-    aws_sdk_sqs::Client,
->;
-
-/// The sync function's syncer (Whop's default limits and breaker cache) over `app`, listing
-/// from the stand-in API.
-fn recorded_syncer(app: &App, fake: &FakeWhop) -> RecordedSyncer {
-    let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
-        .with_limits(SERVICE, Provider::Whop.default_limits());
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
-    let client = ResilientClient::new(reqwest::Client::new(), policy, guard);
-    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
-    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
-    Syncer {
-        api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
-        state: DynamoState::of(app),
-        runs: DynamoRuns::of(app),
-        publisher: app.sqs.clone(),
-        queue_url: app.config.queues.sync_jobs.clone(),
-        company_id: COMPANY_ID.to_owned(),
-        clock: Arc::new(SystemClock),
-        deferral: Duration::from_secs(1),
-    }
-}
-
 /// The next page job on the sync-jobs queue (deleted from it).
 async fn next_job(app: &App) -> PageJob {
     let queue = &app.config.queues.sync_jobs;
@@ -161,7 +118,6 @@ async fn next_job(app: &App) -> PageJob {
 
 #[tokio::test]
 async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
-    let stack = start_stack().await;
     let fake = FakeWhop::start(FakeWhopOptions {
         max_page_size: 2,
         ..FakeWhopOptions::default()
@@ -169,6 +125,11 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
     .await
     .unwrap();
     fake.seed(3);
+    let stack = start_stack_with(std::collections::BTreeMap::from([
+        ("WhopApiBaseUrl".to_owned(), fake.base_url()),
+        ("WhopCompanyId".to_owned(), COMPANY_ID.to_owned()),
+    ]))
+    .await;
     stack
         .app
         .secrets_manager
@@ -180,7 +141,8 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         .unwrap();
     let requests = RequestLog::default();
     let app = requests.app(&stack.app);
-    let syncer = recorded_syncer(&app, &fake);
+    // The sync function's own syncer (its limits, breaker cache and retry policy) over `app`.
+    let syncer = shared::edge::deps::sync::syncer(&app).unwrap();
 
     let run = syncer
         .start(syncer.scope(None, None), "test".into())
