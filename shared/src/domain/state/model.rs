@@ -484,10 +484,10 @@ impl MembershipState {
                 .cmp(&a.is_open())
                 .then_with(|| match (a.is_open(), b.is_open()) {
                     (true, true) => a.kind.cmp(&b.kind),
-                    _ => b
-                        .ended_at
-                        .cmp(&a.ended_at)
-                        .then_with(|| b.started_at.cmp(&a.started_at))
+                    // A total order, like the events' (time, then event id): closed signals
+                    // that ended and started at the same instants still sort one way.
+                    _ => (&b.ended_at, &b.ended_by, &b.started_at, &b.started_by)
+                        .cmp(&(&a.ended_at, &a.ended_by, &a.started_at, &a.started_by))
                         .then_with(|| a.kind.cmp(&b.kind)),
                 })
         });

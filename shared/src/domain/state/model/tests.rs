@@ -598,8 +598,8 @@ mod oracle {
             signals.into_iter().partition(|s| s.ended_at.is_none());
         opened.sort_by_key(|s| s.kind);
         closed.sort_by(|a, b| {
-            (b.ended_at, b.started_at)
-                .cmp(&(a.ended_at, a.started_at))
+            (&b.ended_at, &b.ended_by, &b.started_at, &b.started_by)
+                .cmp(&(&a.ended_at, &a.ended_by, &a.started_at, &a.started_by))
                 .then(a.kind.cmp(&b.kind))
         });
         closed.truncate(MAX_CLOSED_SIGNALS);
