@@ -25,9 +25,6 @@ use crate::domain::state::{MembershipView, UserMemberships};
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
 /// The longest a switch stays on; switching it on again extends it.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-/// A sync page put off by emergency mode comes back after at most this long (sooner when the
-/// switch expires sooner), so switching off early resumes sync within about this time.
-pub const RECHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// The stable code of everything emergency mode refuses or marks.
 pub const REASON: &str = "emergency_mode";
 
@@ -55,14 +52,6 @@ impl Emergency {
     /// How long it stays on after `now` (zero once expired).
     pub fn remaining(&self, now: DateTime<Utc>) -> Duration {
         (self.expires_at - now).to_std().unwrap_or(Duration::ZERO)
-    }
-
-    /// When a call refused at `now` is worth trying again: at expiry, or after
-    /// [`RECHECK_INTERVAL`] if that comes first (the switch may be turned off early).
-    pub fn recheck_after(&self, now: DateTime<Utc>) -> Duration {
-        self.remaining(now)
-            .min(RECHECK_INTERVAL)
-            .max(Duration::from_secs(1))
     }
 
     /// One line for logs and the CLI: provider, since, until, by and why.
@@ -160,9 +149,7 @@ pub async fn switch_off<S: EmergencyStore>(
     store: &S,
     provider: &str,
 ) -> Result<Option<Emergency>, EmergencyError> {
-    let stored = store.load(provider).await?;
-    store.remove(provider).await?;
-    Ok(stored)
+    Ok(store.remove(provider).await?)
 }
 
 /// The switches as the functions read them, each cached for a TTL. Build one per process, at

@@ -14,11 +14,16 @@ pub trait EmergencyStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Emergency>, DependencyError>> + Send;
 
     /// Stores `emergency`, replacing the provider's switch if one is stored.
-    fn save(&self, emergency: &Emergency)
-    -> impl Future<Output = Result<(), DependencyError>> + Send;
+    fn save(
+        &self,
+        emergency: &Emergency,
+    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 
-    /// Removes `provider`'s switch; whether one was stored.
-    fn remove(&self, provider: &str) -> impl Future<Output = Result<bool, DependencyError>> + Send;
+    /// Removes `provider`'s switch; the one that was stored, if any.
+    fn remove(
+        &self,
+        provider: &str,
+    ) -> impl Future<Output = Result<Option<Emergency>, DependencyError>> + Send;
 
     /// Every stored switch, expired or not (stores may bound this to the providers they know of).
     fn list(&self) -> impl Future<Output = Result<Vec<Emergency>, DependencyError>> + Send;
