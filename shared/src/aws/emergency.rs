@@ -13,7 +13,6 @@ use super::dependency_error;
 use super::item::{self, Item, key};
 use crate::domain::emergency::Emergency;
 use crate::domain::ports::{DependencyError, EmergencyStore};
-use crate::edge::config::Provider;
 
 /// The sort key of every emergency item.
 pub const EMERGENCY_SK: &str = "EMERGENCY";
@@ -128,16 +127,9 @@ impl EmergencyStore for DynamoEmergencies {
     }
 
     async fn list(&self) -> Result<Vec<Emergency>, DependencyError> {
-        // Switches are per provider, so one BatchGetItem of their keys finds them all.
-        let keys = Provider::ALL
-            .iter()
-            .map(|p| emergency_key(p.as_str()))
-            .collect();
-        let mut stored = super::dynamo::batch_get(&self.client, &self.table, keys)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut stored =
+            super::dynamo::per_provider(&self.client, &self.table, emergency_key, from_item)
+                .await?;
         stored.sort_by(|a, b| a.provider.cmp(&b.provider));
         Ok(stored)
     }
