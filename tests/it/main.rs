@@ -11,6 +11,7 @@
 mod adapters;
 mod breaker;
 mod dlq;
+mod emergency;
 mod events;
 mod health;
 mod helpers;

@@ -154,8 +154,9 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         "start: the run and its lock in one transaction, then the first page job"
     );
 
-    // The first page on a cold instance: the run, the API key, the breaker, the stored
-    // memberships, two new ones written, the next job, the page counted and the lease extended.
+    // The first page on a cold instance: the run, the API key, the emergency switch, the
+    // breaker, the stored memberships, two new ones written, the next job, the page counted and
+    // the lease extended.
     let job = next_job(&stack.app).await;
     assert!(matches!(
         syncer.run_page(&job).await.unwrap(),
@@ -169,6 +170,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         ops(&[
             "GetItem",
             "GetSecretValue",
+            "GetItem",
             "GetItem",
             "BatchGetItem",
             "UpdateItem",

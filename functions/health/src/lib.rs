@@ -48,18 +48,21 @@ async fn external(State(deps): State<Arc<HealthDeps>>) -> Response {
             return ApiError::Internal.into_response();
         }
     };
+    let emergencies = health::active_emergencies(&deps.emergency).await;
     let report = health::check_external(
         http,
         &deps.app.config.provider_apis,
         PROVIDER_PROBE_TIMEOUT,
         &deps.breakers,
+        &emergencies,
         SystemClock.now(),
     )
     .await;
     respond("external", report)
 }
 
-/// 200 or 503 with the report; failures are logged and counted so alarms need no polling.
+/// 200 or 503 with the report (200 when only degraded); failures are logged and counted so alarms
+/// need no polling.
 fn respond(report_name: &'static str, report: HealthReport) -> Response {
     let failed = report.failed_checks();
     if !failed.is_empty() {

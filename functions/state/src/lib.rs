@@ -1,4 +1,6 @@
-//! The state function: read-only routes over the `state` table (authorized).
+//! The state function: read-only routes over the `state` table (authorized). While a provider's
+//! emergency mode is on, its memberships are served marked `"stale": true` with their age
+//! ([`shared::domain::emergency::Marked`]).
 
 use std::sync::Arc;
 
@@ -9,7 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::ApiError;
-use shared::domain::state::{MembershipView, UserMemberships, Viewer};
+use shared::domain::emergency::{Marked, MarkedPage};
+use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::deps::state::StateDeps;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
@@ -31,11 +34,10 @@ async fn membership(
     State(deps): State<Arc<StateDeps>>,
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<MembershipView>, ApiError> {
-    shared::domain::state::membership(&deps.store, &path_id(id)?, viewer(&extensions)?)
-        .await
-        .map(Json)
-        .map_err(ApiError::from)
+) -> Result<Json<Marked<MembershipView>>, ApiError> {
+    let view =
+        shared::domain::state::membership(&deps.store, &path_id(id)?, viewer(&extensions)?).await?;
+    Ok(Json(deps.emergency.mark(view).await))
 }
 
 /// `?limit=&after=`; anything else is ignored.
@@ -50,7 +52,7 @@ async fn user_memberships(
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
     paging: Result<Query<Paging>, QueryRejection>,
-) -> Result<Json<UserMemberships>, ApiError> {
+) -> Result<Json<MarkedPage>, ApiError> {
     let Query(paging) = paging.map_err(|rejection| ApiError::BadRequest {
         code: "invalid_query",
         message: rejection.body_text(),
@@ -64,16 +66,15 @@ async fn user_memberships(
             })
         })
         .transpose()?;
-    shared::domain::state::user_memberships(
+    let page = shared::domain::state::user_memberships(
         &deps.store,
         &path_id(id)?,
         viewer(&extensions)?,
         limit,
         paging.after.as_deref(),
     )
-    .await
-    .map(Json)
-    .map_err(ApiError::from)
+    .await?;
+    Ok(Json(deps.emergency.mark_page(page).await))
 }
 
 /// The `{id}` segment; one that does not decode is a 400 in the API's error format.

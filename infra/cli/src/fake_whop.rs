@@ -56,6 +56,8 @@ pub const COMPANY_ID: &str = "biz_local";
 /// What the fake has answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FakeWhopCounts {
+    /// Every request that reached the server, whatever its path (a probe of the base URL too).
+    pub received: u64,
     pub requests: u64,
     /// 429s from the rate limit (not the injected ones).
     pub rate_limited: u64,
@@ -68,6 +70,7 @@ struct Shared {
     options: Mutex<FakeWhopOptions>,
     memberships: Mutex<BTreeMap<String, Value>>,
     window: Mutex<VecDeque<Instant>>,
+    received: AtomicU64,
     requests: AtomicU64,
     rate_limited: AtomicU64,
     injected: AtomicU64,
@@ -98,6 +101,7 @@ impl FakeWhop {
             options: Mutex::new(options),
             memberships: Mutex::new(BTreeMap::new()),
             window: Mutex::new(VecDeque::new()),
+            received: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             injected: AtomicU64::new(0),
@@ -107,6 +111,11 @@ impl FakeWhop {
             .route("/api/v1/memberships", get(list_memberships))
             .route("/api/v1/memberships/{id}", get(get_membership))
             .route("/api/v1/users/{id}", get(get_user))
+            .fallback(|| async { StatusCode::NOT_FOUND })
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&shared),
+                count_received,
+            ))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -129,6 +138,7 @@ impl FakeWhop {
 
     pub fn counts(&self) -> FakeWhopCounts {
         FakeWhopCounts {
+            received: self.shared.received.load(Ordering::Relaxed),
             requests: self.shared.requests.load(Ordering::Relaxed),
             rate_limited: self.shared.rate_limited.load(Ordering::Relaxed),
             injected: self.shared.injected.load(Ordering::Relaxed),
@@ -209,6 +219,16 @@ pub fn membership_json(
         "plan": {"id": "plan_local"},
         "promo_code": null
     })
+}
+
+/// Counts every request, routed or not, before it is answered.
+async fn count_received(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    shared.received.fetch_add(1, Ordering::Relaxed);
+    next.run(request).await
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use commands::breaker::BreakerCommand;
 use commands::config::ConfigCommand;
 use commands::dlq::DlqCommand;
+use commands::emergency::EmergencyCommand;
 use commands::keys::KeysCommand;
 use commands::local::LocalArgs;
 use commands::sessions::SessionsCommand;
@@ -69,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: BreakerCommand,
     },
+    /// Emergency mode: switch a provider's API calls off and on, on the same stack as `dlq`.
+    Emergency {
+        #[command(subcommand)]
+        command: EmergencyCommand,
+    },
 }
 
 impl Command {
@@ -93,6 +99,7 @@ impl Command {
             Self::Keys { command } => commands::keys::run(command).await,
             Self::Sync { command } => commands::sync::run(command).await,
             Self::Breaker { command } => commands::breaker::run(command).await,
+            Self::Emergency { command } => commands::emergency::run(command).await,
         }
     }
 }

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::item::{self, Item, key, n};
 use crate::domain::breaker::{BreakerRecord, BreakerState};
 use crate::domain::ports::DependencyError;
-use crate::edge::config::Provider;
 
 /// The sort key of every breaker item.
 pub const BREAKER_SK: &str = "BREAKER";
@@ -168,17 +167,9 @@ impl BreakerStore for DynamoBreakers {
     }
 
     async fn list(&self) -> Result<Vec<(String, BreakerRecord, u64)>, DependencyError> {
-        // Breakers are named after the providers, so one BatchGetItem of their keys finds them
-        // all: no Scan of a table that mostly holds memberships.
-        let keys = Provider::ALL
-            .iter()
-            .map(|p| breaker_key(p.as_str()))
-            .collect();
-        let mut breakers = super::dynamo::batch_get(&self.client, &self.table, keys)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        // Breakers are named after the providers.
+        let mut breakers =
+            super::dynamo::per_provider(&self.client, &self.table, breaker_key, from_item).await?;
         breakers.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(breakers)
     }

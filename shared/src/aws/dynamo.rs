@@ -24,6 +24,26 @@ impl TableProbe for Client {
     }
 }
 
+/// The item of each provider in `table` (`key` names it by the provider's name), each read by
+/// `read`: items kept per provider (breakers, emergency switches) are found with one BatchGetItem
+/// of their keys, no Scan of a table that mostly holds memberships.
+pub(crate) async fn per_provider<T>(
+    client: &Client,
+    table: &str,
+    key: fn(&str) -> HashMap<String, AttributeValue>,
+    read: fn(HashMap<String, AttributeValue>) -> Result<T, DependencyError>,
+) -> Result<Vec<T>, DependencyError> {
+    let keys = crate::edge::config::Provider::ALL
+        .iter()
+        .map(|p| key(p.as_str()))
+        .collect();
+    batch_get(client, table, keys)
+        .await?
+        .into_iter()
+        .map(read)
+        .collect()
+}
+
 /// Keys per BatchGetItem request (DynamoDB's limit).
 const BATCH_GET_LIMIT: usize = 100;
 /// Requests per chunk before unprocessed keys are an error.

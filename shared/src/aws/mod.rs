@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod claims;
 pub mod dynamo;
+pub mod emergency;
 pub mod http;
 pub(crate) mod item;
 pub mod limits;

@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod cache;
+pub mod emergency;
 pub mod json;
 pub mod metrics;
 pub mod ports;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
+use crate::domain::cache::TtlCache;
 use crate::domain::ports::{Clock, DependencyError, SecretSource, SecretVersion, VersionStage};
 
 /// Minimum time between re-reads forced by [`VersionedSecret::refresh_after_miss`].
@@ -32,17 +33,14 @@ pub enum SecretError<E> {
     Invalid { version_id: String, error: E },
 }
 
-/// The read of a stage: when, and what (`None` when no version carries the stage).
-type Read = (DateTime<Utc>, Option<SecretVersion>);
-
 /// A secret, parsed into `T` by `parse`, cached per stage for a TTL and parsed once per version.
 pub struct VersionedSecret<S, C, T, E> {
     source: S,
     clock: C,
     secret_id: String,
-    ttl: Duration,
     parse: fn(&str) -> Result<T, E>,
-    reads: Mutex<HashMap<VersionStage, Read>>,
+    /// The read of each stage (`None` when no version carries the stage).
+    reads: TtlCache<VersionStage, Option<SecretVersion>>,
     /// Parsed values by stage, with the version they were parsed from.
     parsed: Mutex<HashMap<VersionStage, (String, Arc<T>)>>,
     last_forced: Mutex<Option<DateTime<Utc>>>,
@@ -60,9 +58,8 @@ impl<S: SecretSource, C: Clock, T, E> VersionedSecret<S, C, T, E> {
             source,
             clock,
             secret_id: secret_id.into(),
-            ttl,
             parse,
-            reads: Mutex::new(HashMap::new()),
+            reads: TtlCache::new(ttl),
             parsed: Mutex::new(HashMap::new()),
             last_forced: Mutex::new(None),
         }
@@ -103,7 +100,7 @@ impl<S: SecretSource, C: Clock, T, E> VersionedSecret<S, C, T, E> {
     /// Forgets every read and parse, so the next [`get`](Self::get) goes to the source and
     /// parses what it finds.
     pub fn invalidate(&self) {
-        lock(&self.reads).clear();
+        self.reads.clear();
         lock(&self.parsed).clear();
     }
 
@@ -126,14 +123,11 @@ impl<S: SecretSource, C: Clock, T, E> VersionedSecret<S, C, T, E> {
 
     async fn read(&self, stage: VersionStage) -> Result<Option<SecretVersion>, DependencyError> {
         let now = self.clock.now();
-        if let Some((read_at, version)) = lock(&self.reads).get(&stage) {
-            let age = (now - *read_at).to_std().unwrap_or(Duration::ZERO);
-            if age < self.ttl {
-                return Ok(version.clone());
-            }
+        if let Some(version) = self.reads.fresh(&stage, now) {
+            return Ok(version);
         }
         let version = self.source.secret_version(&self.secret_id, stage).await?;
-        lock(&self.reads).insert(stage, (now, version.clone()));
+        self.reads.insert(stage, version.clone(), now);
         Ok(version)
     }
 }

@@ -302,6 +302,9 @@ pub struct Config {
     pub sessions: crate::domain::auth::sessions::SessionSettings,
     /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
     pub whop_token_leeway: std::time::Duration,
+    /// `EMERGENCY_CACHE_SECS` (0–300, default 30): how long a read of a provider's emergency
+    /// switch is reused, so switching it on or off takes effect within this time.
+    pub emergency_cache_ttl: std::time::Duration,
     /// Every provider's limits; read them with [`Config::provider_limits`].
     limits: Vec<(Provider, ProviderLimits)>,
 }
@@ -521,6 +524,13 @@ impl Config {
             .map(|provider| (provider, env.provider_limits(provider)))
             .collect();
 
+        let emergency_cache_ttl = std::time::Duration::from_secs(env.number_in(
+            "EMERGENCY_CACHE_SECS",
+            0..=300,
+            crate::domain::emergency::DEFAULT_CACHE_TTL.as_secs(),
+            "set how long a read of the emergency switch is reused, in seconds from 0 to 300, or unset it for 30",
+        ));
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -535,6 +545,7 @@ impl Config {
                 auth_limits,
                 sessions,
                 whop_token_leeway,
+                emergency_cache_ttl,
                 limits,
             }),
             _ => Err(ConfigError {

@@ -2,7 +2,8 @@
 //! circuit breakers.
 //!
 //! Each check names what it checked and, on failure, why; a report fails when any check fails, and
-//! the HTTP layer answers 503 so load balancers and alarms see it.
+//! the HTTP layer answers 503 so load balancers and alarms see it. A provider whose emergency mode
+//! is on is `degraded` (not probed, not failed): the report is `degraded` and answers 200.
 
 use crate::domain::ports::BreakerStore;
 
@@ -17,7 +18,10 @@ use serde_json::{Map, Value, json};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::domain::breaker::{BreakerView, SharedBreaker};
-use crate::domain::ports::{Clock, DependencyError, EndpointProbe, QueueProbe, TableProbe};
+use crate::domain::emergency::{self, Emergency, EmergencySwitch};
+use crate::domain::ports::{
+    Clock, DependencyError, EmergencyStore, EndpointProbe, QueueProbe, TableProbe,
+};
 use crate::edge::config::{Config, Provider, ProviderApis, Queues, Stage, Tables};
 
 /// How long a provider API gets to answer the reachability probe.
@@ -28,6 +32,8 @@ pub const PROVIDER_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum CheckStatus {
     Ok,
     Failed,
+    /// Working as the operators decided, not as normal (a provider in emergency mode).
+    Degraded,
     /// Not configured in this deployment: neither healthy nor failing.
     Unconfigured,
 }
@@ -82,9 +88,11 @@ impl CheckResult {
 pub enum OverallStatus {
     Ok,
     Failed,
+    /// No check failed and at least one is degraded.
+    Degraded,
 }
 
-/// A set of checks; failed when any of them failed.
+/// A set of checks; failed when any of them failed, else degraded when any is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
     pub status: OverallStatus,
@@ -93,21 +101,21 @@ pub struct HealthReport {
 
 impl HealthReport {
     pub fn from_checks(checks: Vec<CheckResult>) -> Self {
-        let failed = checks.iter().any(|c| c.status == CheckStatus::Failed);
-        Self {
-            status: if failed {
-                OverallStatus::Failed
-            } else {
-                OverallStatus::Ok
-            },
-            checks,
-        }
+        let any = |status| checks.iter().any(|c| c.status == status);
+        let status = if any(CheckStatus::Failed) {
+            OverallStatus::Failed
+        } else if any(CheckStatus::Degraded) {
+            OverallStatus::Degraded
+        } else {
+            OverallStatus::Ok
+        };
+        Self { status, checks }
     }
 
-    /// 200 when healthy, 503 when any check failed.
+    /// 200 when healthy or degraded, 503 when any check failed.
     pub fn http_status(&self) -> StatusCode {
         match self.status {
-            OverallStatus::Ok => StatusCode::OK,
+            OverallStatus::Ok | OverallStatus::Degraded => StatusCode::OK,
             OverallStatus::Failed => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -205,14 +213,19 @@ pub async fn check_queues<P: QueueProbe>(probe: &P, queues: &Queues) -> HealthRe
 
 /// `GET /health/external`: each configured provider API answers (any status below 500 means the
 /// API is up; authentication is not part of reachability). Unconfigured providers are listed as
-/// such and do not fail the report.
+/// such and do not fail the report. A provider in `emergencies` is not probed (its calls are
+/// switched off): it is degraded, with the reason and until when.
 pub async fn check_providers<P: EndpointProbe>(
     probe: &P,
     apis: &ProviderApis,
     timeout: Duration,
+    emergencies: &[Emergency],
 ) -> HealthReport {
     let checks = Provider::ALL.map(|provider| async move {
         let name = format!("provider:{}", provider.as_str());
+        if let Some(on) = emergencies.iter().find(|e| e.provider == provider.as_str()) {
+            return emergency_check(name, on);
+        }
         let Some(url) = apis.base_url(provider) else {
             return CheckResult::new(name, CheckStatus::Unconfigured);
         };
@@ -226,6 +239,33 @@ pub async fn check_providers<P: EndpointProbe>(
         .latency(elapsed)
     });
     HealthReport::from_checks(join_all(checks).await)
+}
+
+/// A provider in emergency mode: degraded, why and until when (who switched it and their note
+/// stay out of this unauthenticated report; `churnsaver emergency status` shows them).
+fn emergency_check(name: String, on: &Emergency) -> CheckResult {
+    let until = on.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    CheckResult::new(name, CheckStatus::Degraded)
+        .detail("reason", json!(emergency::REASON))
+        .detail("until", json!(until))
+        .detail(
+            "message",
+            json!(format!(
+                "emergency mode: calls to {} are switched off until {until}; stored state is served marked stale",
+                on.provider
+            )),
+        )
+}
+
+/// The providers whose emergency mode is on, as `switch` reads them (cached).
+pub async fn active_emergencies<S: EmergencyStore, C: Clock>(
+    switch: &EmergencySwitch<S, C>,
+) -> Vec<Emergency> {
+    let mut active = Vec::new();
+    for provider in Provider::ALL {
+        active.extend(switch.active(provider.as_str()).await);
+    }
+    active
 }
 
 /// One check per stored breaker (`breaker:<name>`) with its state, since, failures and open-until.
@@ -272,10 +312,11 @@ pub async fn check_external<P: EndpointProbe, S: BreakerStore, C: Clock>(
     apis: &ProviderApis,
     timeout: Duration,
     breakers: &SharedBreaker<S, C>,
+    emergencies: &[Emergency],
     now: DateTime<Utc>,
 ) -> HealthReport {
     let (providers, breakers) = futures_util::join!(
-        check_providers(probe, apis, timeout),
+        check_providers(probe, apis, timeout, emergencies),
         check_breakers(breakers, now)
     );
     let mut checks = providers.checks;

@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod config;
 pub mod dlq;
+pub mod emergency;
 pub mod keys;
 pub mod local;
 pub mod sessions;

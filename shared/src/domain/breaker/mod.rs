@@ -9,11 +9,11 @@
 //! (DynamoDB item `BREAKER#<name>` in the state table), cached in-process for a few seconds.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::cache::TtlCache;
 use crate::domain::ports::BreakerStore;
 use crate::domain::ports::{Clock, DependencyError};
 
@@ -341,13 +341,7 @@ fn report_opening(name: &str, before: &Breaker, after: &Breaker) {
 /// A lost race re-reads and retries this many times before settling for the local state.
 const MAX_ATTEMPTS: usize = 4;
 
-#[derive(Debug, Clone, Copy)]
-struct Cached {
-    breaker: Breaker,
-    read_at: DateTime<Utc>,
-}
-
-/// Breakers shared by every instance through `S`, cached in-process for `cache_ttl`. Build one
+/// Breakers shared by every instance through `S`, cached in-process (a [`TtlCache`]). Build one
 /// per instance (at cold start) and share it.
 #[derive(Debug)]
 pub struct SharedBreaker<S, C> {
@@ -355,8 +349,7 @@ pub struct SharedBreaker<S, C> {
     clock: C,
     defaults: BreakerSettings,
     per_name: HashMap<String, BreakerSettings>,
-    cache_ttl: Duration,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: TtlCache<String, Breaker>,
 }
 
 enum Outcome<T> {
@@ -373,8 +366,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
             clock,
             defaults: BreakerSettings::default(),
             per_name: HashMap::new(),
-            cache_ttl: Duration::from_secs(5),
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(Duration::from_secs(5)),
         }
     }
 
@@ -395,7 +387,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     /// How long a read of the shared state is trusted (0: read on every call).
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache_ttl = ttl;
+        self.cache = TtlCache::new(ttl);
         self
     }
 
@@ -403,32 +395,16 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
         self.per_name.get(name).copied().unwrap_or(self.defaults)
     }
 
-    fn cached(&self, name: &str) -> Option<Cached> {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .copied()
-    }
-
     fn remember(&self, name: &str, breaker: Breaker, read_at: DateTime<Utc>) {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), Cached { breaker, read_at });
+        self.cache.insert(name.to_owned(), breaker, read_at);
     }
 
     /// The breaker from the cache if fresh, else from the store; `Err` only when the store
     /// cannot be read, with the best local knowledge.
     async fn current(&self, name: &str, fresh: bool) -> Result<Breaker, Breaker> {
         let now = self.clock.now();
-        let cached = self.cached(name);
-        if !fresh
-            && let Some(cached) = cached
-            && until_then(cached.read_at, now) < self.cache_ttl
-            && now >= cached.read_at
-        {
-            return Ok(cached.breaker);
+        if !fresh && let Some(cached) = self.cache.fresh(name, now) {
+            return Ok(cached);
         }
         match self.store.load(name).await {
             Ok(stored) => {
@@ -441,7 +417,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
             }
             Err(error) => {
                 tracing::warn!(breaker = name, %error, "breaker store unreadable; using local state");
-                Err(cached.map_or_else(|| Breaker::new(now), |c| c.breaker))
+                Err(self.cache.last(name).unwrap_or_else(|| Breaker::new(now)))
             }
         }
     }

@@ -41,6 +41,9 @@ pub enum SourceFailure {
     /// Not callable now (circuit open, budget spent, timeout, unreachable, a 5xx, no key yet):
     /// trying later can succeed.
     Unavailable,
+    /// Switched off by an operator (emergency mode): trying later can succeed, and waiting for
+    /// it does not count as the provider failing.
+    Suspended,
     /// Refused for good (a 4xx such as 401 or 403).
     Refused,
     /// An answer that could not be read.
@@ -66,7 +69,9 @@ impl MembershipSourceError {
     pub const fn is_retryable(&self) -> bool {
         matches!(
             self.failure,
-            SourceFailure::RateLimited { .. } | SourceFailure::Unavailable
+            SourceFailure::RateLimited { .. }
+                | SourceFailure::Unavailable
+                | SourceFailure::Suspended
         )
     }
 

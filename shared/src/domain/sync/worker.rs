@@ -17,7 +17,7 @@ use super::{
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
-    MembershipSourceError, OutboundMessage, Publisher,
+    MembershipSourceError, OutboundMessage, Publisher, SourceFailure,
 };
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
@@ -404,7 +404,8 @@ where
     ) -> Result<PageOutcome, SyncError> {
         let now = self.clock.now();
         let code = error.code();
-        if job.deferrals >= MAX_DEFERRALS {
+        let counted = counts_as_deferral(error);
+        if counted && job.deferrals >= MAX_DEFERRALS {
             tracing::error!(run.id = %run.run_id, page = job.page, %error, "page put off too often; the run failed");
             let reason = format!("gave_up_{code}");
             self.runs
@@ -417,7 +418,7 @@ where
             .unwrap_or(self.deferral)
             .clamp(Duration::from_secs(1), MAX_DEFERRAL);
         let again = PageJob {
-            deferrals: job.deferrals + 1,
+            deferrals: job.deferrals + u32::from(counted),
             ..job.clone()
         };
         self.send(&again, Some(delay))
@@ -540,6 +541,13 @@ where
         self.publisher.publish(&self.queue_url, &message).await?;
         Ok(())
     }
+}
+
+/// Whether putting a page off for `error` uses up one of the run's [`MAX_DEFERRALS`]: not while
+/// an operator has the provider's calls switched off (emergency mode, which may outlast them);
+/// the page then just comes back after the deferral until the switch is off.
+fn counts_as_deferral(error: &MembershipSourceError) -> bool {
+    !matches!(error.failure, SourceFailure::Suspended)
 }
 
 /// `since` as RFC 3339 or Unix seconds.

@@ -1,13 +1,18 @@
-//! The state function's dependencies: the state table it reads.
+//! The state function's dependencies: the state table it reads and the emergency switches that
+//! mark its answers stale.
 
 use std::sync::Arc;
 
 use crate::App;
+use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::state::DynamoState;
+use crate::domain::emergency::EmergencySwitch;
+use crate::domain::ports::SystemClock;
 
-/// Built once per cold start.
+/// Built once per cold start: the switches' cache lives as long as the warm function.
 pub struct StateDeps {
     pub store: DynamoState,
+    pub emergency: EmergencySwitch<DynamoEmergencies, SystemClock>,
 }
 
 impl StateDeps {
@@ -18,6 +23,7 @@ impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
         Self {
             store: DynamoState::of(&app),
+            emergency: super::sync::emergency_switch(&app),
         }
     }
 }

@@ -1,17 +1,22 @@
 //! The sync function's dependencies: the syncer over Whop's API (its membership source, see
 //! [`crate::providers::whop::sync_source`]), the state table, the run store
-//! and the `sync-jobs` queue, with the admission (rate limits, breakers) its calls go through.
+//! and the `sync-jobs` queue, with the admission (emergency switches, rate limits, breakers) its
+//! calls go through.
 
 use std::sync::{Arc, OnceLock};
 
 use crate::App;
 use crate::aws::breaker::DynamoBreakers;
+use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::state::DynamoState;
 use crate::aws::sync::DynamoRuns;
+use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::SystemClock;
 use crate::domain::sync::worker::{SyncError, Syncer};
 use crate::edge::config::Provider;
-use crate::providers::client::{Admission, ProviderGuard, ResilientClient, RetryPolicy};
+use crate::providers::client::{
+    Admission, EmergencyGate, ProviderGuard, ResilientClient, RetryPolicy,
+};
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// Admission for provider calls with every provider's limits from the configuration, breakers in
@@ -24,6 +29,26 @@ pub fn provider_guard(app: &App) -> ProviderGuard<DynamoBreakers, SystemClock> {
             guard.with_limits(provider.as_str(), app.config.provider_limits(provider))
         },
     )
+}
+
+/// The providers' emergency switches in the state table, each read cached for
+/// `EMERGENCY_CACHE_SECS` (see [`crate::domain::emergency`]).
+pub fn emergency_switch(app: &App) -> EmergencySwitch<DynamoEmergencies, SystemClock> {
+    EmergencySwitch::new(
+        DynamoEmergencies::of(app),
+        SystemClock,
+        app.config.emergency_cache_ttl,
+    )
+}
+
+/// The admission of the functions' provider calls: the emergency switches in front of
+/// [`provider_guard`].
+pub type AppAdmission =
+    EmergencyGate<ProviderGuard<DynamoBreakers, SystemClock>, DynamoEmergencies, SystemClock>;
+
+/// [`provider_guard`] behind the emergency switches; once per process, like the guard.
+pub fn provider_admission(app: &App) -> AppAdmission {
+    EmergencyGate::new(provider_guard(app), Arc::new(emergency_switch(app)))
 }
 
 /// The HTTP client could not be built, so no provider can be called.
@@ -48,10 +73,7 @@ pub fn provider_client<A: Admission>(
 
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
-    WhopApi<
-        ProviderGuard<DynamoBreakers, SystemClock>,
-        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
-    >,
+    WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>,
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,
@@ -69,7 +91,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         .whop_api_key
         .clone()
         .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let client = provider_client(app, RetryPolicy::default(), provider_guard(app))
+    let client = provider_client(app, RetryPolicy::default(), provider_admission(app))
         .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     let api =

@@ -129,7 +129,8 @@ fn whop_only() -> ProviderApis {
 
 #[tokio::test]
 async fn providers_without_a_base_url_are_unconfigured_not_failed() {
-    let report = check_providers(&Answers(Ok(401)), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+    let report =
+        check_providers(&Answers(Ok(401)), &whop_only(), PROVIDER_PROBE_TIMEOUT, &[]).await;
 
     assert_eq!(report.http_status(), StatusCode::OK);
     let statuses: Vec<_> = report
@@ -151,7 +152,8 @@ async fn providers_without_a_base_url_are_unconfigured_not_failed() {
 #[tokio::test]
 async fn a_provider_answering_5xx_or_not_at_all_fails() {
     for answer in [Ok(503), Err(DependencyError::Timeout)] {
-        let report = check_providers(&Answers(answer), &whop_only(), PROVIDER_PROBE_TIMEOUT).await;
+        let report =
+            check_providers(&Answers(answer), &whop_only(), PROVIDER_PROBE_TIMEOUT, &[]).await;
         assert_eq!(report.failed_checks(), ["provider:whop"]);
     }
 }
@@ -203,6 +205,7 @@ async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
         &whop_only(),
         PROVIDER_PROBE_TIMEOUT,
         &breakers,
+        &[],
         at(10),
     )
     .await;
@@ -242,4 +245,52 @@ async fn an_open_breaker_due_for_a_probe_is_ok_and_no_breakers_add_no_checks() {
         (CheckStatus::Ok, &json!("open"))
     );
     assert!(none.is_empty());
+}
+
+/// Fails the test if the provider is probed.
+struct NeverProbed;
+
+impl EndpointProbe for NeverProbed {
+    async fn probe(&self, url: &Url, _timeout: Duration) -> Result<u16, DependencyError> {
+        panic!("{url} was probed");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_in_emergency_mode_is_degraded_not_probed_and_the_report_answers_200() {
+    let on = Emergency {
+        provider: "whop".into(),
+        since: at(0),
+        expires_at: at(3600),
+        by: "ops".into(),
+        reason: "whop is down".into(),
+    };
+
+    let report = check_providers(&NeverProbed, &whop_only(), PROVIDER_PROBE_TIMEOUT, &[on]).await;
+
+    assert_eq!(report.status, OverallStatus::Degraded);
+    assert_eq!(report.http_status(), StatusCode::OK);
+    let whop = &report.checks[0];
+    assert_eq!(
+        (whop.name.as_str(), whop.status),
+        ("provider:whop", CheckStatus::Degraded)
+    );
+    assert_eq!(whop.details["reason"], "emergency_mode");
+    assert_eq!(whop.details["until"], "2030-03-17T18:46:40Z");
+    let shown = serde_json::to_string(&report).unwrap();
+    assert!(
+        !shown.contains("ops") && !shown.contains("whop is down"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_failed_check_outweighs_a_degraded_one() {
+    let report = HealthReport::from_checks(vec![
+        CheckResult::new("provider:whop", CheckStatus::Degraded),
+        CheckResult::failed("breaker:stripe", "open"),
+    ]);
+
+    assert_eq!(report.status, OverallStatus::Failed);
+    assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
 }

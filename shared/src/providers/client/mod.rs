@@ -4,7 +4,9 @@
 //! circuit breaker and rate limiter plug in.
 //!
 //! [`ProviderGuard`] is the production [`Admission`]: the shared circuit breaker, a token bucket, a
-//! concurrency limit and a pause after 429, per provider.
+//! concurrency limit and a pause after 429, per provider. [`EmergencyGate`] goes in front of it:
+//! while an operator has a provider's emergency mode on, its calls are refused before anything
+//! else is asked.
 //!
 //! Only timeouts, connection errors, 429 and 5xx are retried; other 4xx and undecodable bodies are
 //! returned at once.
@@ -21,8 +23,10 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::ports::{Clock, SystemClock};
 
+mod emergency;
 mod guard;
 
+pub use emergency::EmergencyGate;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard};
 
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
@@ -79,6 +83,9 @@ pub enum ClientError {
     },
     #[error("{service} circuit open")]
     CircuitOpen { service: &'static str },
+    /// An operator switched the provider's calls off (emergency mode, [`EmergencyGate`]).
+    #[error("{service} calls are switched off (emergency mode)")]
+    EmergencyMode { service: &'static str },
     #[error("{service} response not understood: {detail}")]
     Decode {
         service: &'static str,
@@ -100,6 +107,7 @@ impl ClientError {
             Self::Timeout { .. } => "timeout",
             Self::Unreachable { .. } => "unreachable",
             Self::CircuitOpen { .. } => "circuit_open",
+            Self::EmergencyMode { .. } => crate::domain::emergency::REASON,
             Self::Decode { .. } => "decode_error",
             Self::BudgetExhausted { .. } => "budget_exhausted",
         }
@@ -110,7 +118,10 @@ impl ClientError {
         match self {
             Self::Provider { status, .. } => *status >= 500,
             Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unreachable { .. } => true,
-            Self::CircuitOpen { .. } | Self::Decode { .. } | Self::BudgetExhausted { .. } => false,
+            Self::CircuitOpen { .. }
+            | Self::EmergencyMode { .. }
+            | Self::Decode { .. }
+            | Self::BudgetExhausted { .. } => false,
         }
     }
 
@@ -121,6 +132,7 @@ impl ClientError {
             | Self::Timeout { service }
             | Self::Unreachable { service, .. }
             | Self::CircuitOpen { service }
+            | Self::EmergencyMode { service }
             | Self::Decode { service, .. }
             | Self::BudgetExhausted { service, .. } => service,
         }

@@ -46,6 +46,7 @@ impl From<WhopApiError> for MembershipSourceError {
                     retry_after: *retry_after,
                 }
             }
+            WhopApiError::Call(ClientError::EmergencyMode { .. }) => SourceFailure::Suspended,
             error if error.is_retryable() => SourceFailure::Unavailable,
             WhopApiError::Call(ClientError::Decode { .. }) => SourceFailure::Decode,
             _ => SourceFailure::Refused,
@@ -124,6 +125,10 @@ mod tests {
             (
                 WhopApiError::Call(ClientError::CircuitOpen { service: "whop" }),
                 SourceFailure::Unavailable,
+            ),
+            (
+                WhopApiError::Call(ClientError::EmergencyMode { service: "whop" }),
+                SourceFailure::Suspended,
             ),
             (
                 WhopApiError::Call(ClientError::BudgetExhausted {

@@ -55,7 +55,9 @@ impl WhopApiError {
                 error.is_retryable()
                     || matches!(
                         error,
-                        ClientError::CircuitOpen { .. } | ClientError::BudgetExhausted { .. }
+                        ClientError::CircuitOpen { .. }
+                            | ClientError::EmergencyMode { .. }
+                            | ClientError::BudgetExhausted { .. }
                     )
             }
             Self::Key(_) => true,
