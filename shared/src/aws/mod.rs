@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod http;
 pub(crate) mod item;
 pub mod limits;
+pub mod maintenance;
 pub mod secrets;
 pub mod sessions;
 pub mod sqs;

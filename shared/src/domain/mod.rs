@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod json;
+pub mod maintenance;
 pub mod metrics;
 pub mod ports;
 pub mod secret;

@@ -5,6 +5,7 @@ mod breaker;
 mod claims;
 mod inbound;
 mod limits;
+mod maintenance;
 mod memberships;
 mod providers;
 mod sessions;
@@ -15,6 +16,10 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
+pub use maintenance::{
+    ExpiredItems, ExpiringTable, ResumeTake, ScanCursors, ScanPage, SecretAges, StalledRuns,
+    StuckClaims, SweepCounts,
+};
 pub use memberships::{
     ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
 };
