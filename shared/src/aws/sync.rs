@@ -109,7 +109,7 @@ fn lock_item(run: &SyncRun, lease_until: DateTime<Utc>) -> Item {
     lock
 }
 
-fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> DependencyError {
+fn build_error(error: &aws_sdk_dynamodb::error::BuildError) -> DependencyError {
     DependencyError::Other(error.to_string())
 }
 
@@ -209,13 +209,13 @@ impl SyncStore for DynamoRuns {
             .condition_expression("attribute_not_exists(pk) OR lease_until < :now")
             .expression_attribute_values(":now", millis(run.started_at))
             .build()
-            .map_err(build_error)?;
+            .map_err(|e| build_error(&e))?;
         let create_run = Put::builder()
             .table_name(&self.table)
             .set_item(Some(run_item(run)?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(build_error)?;
+            .map_err(|e| build_error(&e))?;
         let result = self
             .client
             .transact_write_items()
@@ -477,7 +477,7 @@ impl StalledRuns for DynamoRuns {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .build()
-            .map_err(build_error)?;
+            .map_err(|e| build_error(&e))?;
         let take_lock = Put::builder()
             .table_name(&self.table)
             .set_item(Some(lock_item(run, lease_until)))
@@ -485,7 +485,7 @@ impl StalledRuns for DynamoRuns {
             .expression_attribute_values(":run", s(&run.run_id))
             .expression_attribute_values(":now", millis(now))
             .build()
-            .map_err(build_error)?;
+            .map_err(|e| build_error(&e))?;
         let result = self
             .client
             .transact_write_items()

@@ -36,6 +36,10 @@ pub struct MaintenanceDeps {
 }
 
 impl MaintenanceDeps {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "every composition root is built from the runtime's Arc<App>"
+    )]
     pub fn build(app: Arc<App>) -> Self {
         Self {
             maintenance: maintenance(&app),
