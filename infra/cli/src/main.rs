@@ -10,6 +10,7 @@ use commands::config::ConfigCommand;
 use commands::dlq::DlqCommand;
 use commands::keys::KeysCommand;
 use commands::local::LocalArgs;
+use commands::maintenance::MaintenanceCommand;
 use commands::sessions::SessionsCommand;
 use commands::state::StateCommand;
 use commands::sync::SyncCommand;
@@ -69,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: BreakerCommand,
     },
+    /// Scheduled maintenance, run now on the same stack as `dlq`.
+    Maintenance {
+        #[command(subcommand)]
+        command: MaintenanceCommand,
+    },
 }
 
 impl Command {
@@ -93,6 +99,7 @@ impl Command {
             Self::Keys { command } => commands::keys::run(command).await,
             Self::Sync { command } => commands::sync::run(command).await,
             Self::Breaker { command } => commands::breaker::run(command).await,
+            Self::Maintenance { command } => commands::maintenance::run(command).await,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod dlq;
 pub mod keys;
 pub mod local;
+pub mod maintenance;
 pub mod sessions;
 pub mod state;
 pub mod sync;
