@@ -215,24 +215,19 @@ async fn stalled_run(stack: &LocalStack, company_id: &str, pages: &[Option<&str>
     }
     let past = (Utc::now() - TimeDelta::hours(2)).timestamp_millis();
     let state = &stack.app.config.tables.state;
-    let run_sk = format!("RUN#{}", run.run_id);
-    update(
-        &stack.app,
-        state,
-        &[("pk", "SYNC#whop"), ("sk", &run_sk)],
-        "SET updated_at = :past",
-        &[(":past", past)],
-    )
-    .await;
-    let lock_sk = format!("LOCK#company:{company_id}");
-    update(
-        &stack.app,
-        state,
-        &[("pk", "SYNC#whop"), ("sk", &lock_sk)],
-        "SET lease_until = :past",
-        &[(":past", past)],
-    )
-    .await;
+    for (sk, attribute) in [
+        (format!("RUN#{}", run.run_id), "updated_at"),
+        (format!("LOCK#company:{company_id}"), "lease_until"),
+    ] {
+        update(
+            &stack.app,
+            state,
+            &[("pk", "SYNC#whop"), ("sk", &sk)],
+            &format!("SET {attribute} = :past"),
+            &[(":past", past)],
+        )
+        .await;
+    }
     run
 }
 

@@ -1,19 +1,18 @@
 //! The maintenance adapters: bounded scans with a resumable cursor, the conditional sweep of
-//! expired items, the scan cursors in the `state` table, and secret ages from Secrets Manager
-//! (`DescribeSecret`). The stuck-claim and stalled-run reads are in [`super::claims`] and
-//! [`super::sync`], beside the writes they guard.
+//! expired items, and the scan cursors in the `state` table. The stuck-claim and stalled-run reads
+//! are in [`super::claims`] and [`super::sync`], beside the writes they guard; secret ages in
+//! [`super::secrets`].
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::item::{self, Item, key, n, s};
 use super::{applied, dependency_error};
 use crate::domain::ports::{
-    DependencyError, ExpiredItems, ExpiringTable, ScanCursors, SecretAges, SweepCounts,
+    DependencyError, ExpiredItems, ExpiringTable, ScanCursors, SweepCounts,
 };
 
 /// Conditional deletes of one sweep page in flight at once.
@@ -195,30 +194,6 @@ impl ScanCursors for DynamoMaintenance {
             .await
             .map_err(|e| dependency_error(&e))?;
         Ok(())
-    }
-}
-
-fn chrono_time(time: &aws_sdk_secretsmanager::primitives::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(time.secs(), time.subsec_nanos())
-}
-
-impl SecretAges for aws_sdk_secretsmanager::Client {
-    async fn last_changed(
-        &self,
-        secret_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, DependencyError> {
-        let output = self
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        let changed = [output.last_rotated_date(), output.last_changed_date()]
-            .into_iter()
-            .flatten()
-            .filter_map(chrono_time)
-            .max();
-        Ok(changed.or_else(|| output.created_date().and_then(chrono_time)))
     }
 }
 
