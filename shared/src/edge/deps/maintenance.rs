@@ -26,7 +26,7 @@ pub type MaintenanceService = Maintenance<
 >;
 
 /// Kept free before the invocation's deadline to log and answer.
-const DEADLINE_MARGIN: TimeDelta = TimeDelta::seconds(5);
+pub const DEADLINE_MARGIN: TimeDelta = TimeDelta::seconds(5);
 /// The time the tasks get when there is no deadline (the CLI, the local stack's invoker).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(50);
 
