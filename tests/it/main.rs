@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod limits;
 mod local_stack;
+mod maintenance;
 mod processor;
 mod requests;
 mod rotation;

@@ -142,7 +142,7 @@ pub fn assert_history_state(state: &MembershipState, membership: &str) {
 }
 
 /// Posts `body` as a signed Whop webhook through the webhooks function.
-async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
+pub(crate) async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
     let request = signed_webhook(app, Source::Whop, body, id).await;
     webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
         Arc::clone(app),
@@ -178,7 +178,10 @@ fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
 }
 
 /// Runs the processor's handler on `messages`; returns the failed message ids.
-async fn process(app: &Arc<App>, messages: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
+pub(crate) async fn process(
+    app: &Arc<App>,
+    messages: &[aws_sdk_sqs::types::Message],
+) -> Vec<String> {
     let event = LambdaEvent::new(sqs_event(messages), Context::default());
     processor::handle(
         Arc::new(shared::edge::deps::processor::ProcessorDeps::build(
@@ -198,7 +201,7 @@ fn store(app: &App) -> DynamoState {
     DynamoState::of(app)
 }
 
-async fn state_of(app: &App, membership: &str) -> MembershipState {
+pub(crate) async fn state_of(app: &App, membership: &str) -> MembershipState {
     store(app)
         .membership(membership)
         .await
@@ -207,7 +210,7 @@ async fn state_of(app: &App, membership: &str) -> MembershipState {
         .state()
 }
 
-async fn webhook_log(app: &App, pk: &str) -> Value {
+pub(crate) async fn webhook_log(app: &App, pk: &str) -> Value {
     let item = app
         .dynamodb
         .get_item()

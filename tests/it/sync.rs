@@ -682,7 +682,7 @@ async fn a_run_whose_last_page_was_counted_is_ended_by_a_repeated_delivery() {
             &run,
             0,
             &shared::domain::sync::SyncCounts::default(),
-            true,
+            None,
             now,
             now,
         )

@@ -1,17 +1,39 @@
-//! The maintenance function, fired by an EventBridge Scheduler schedule.
+//! The maintenance function, fired every 15 minutes by an EventBridge Scheduler schedule: the
+//! tasks of `shared::domain::maintenance`, within the invocation's deadline. It fails (so the
+//! schedule's error metric counts it) only when a task failed.
 
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use serde_json::Value;
-use shared::edge::deps::maintenance::MaintenanceDeps;
+use serde_json::{Value, json};
+use shared::edge::deps::maintenance::{MaintenanceDeps, tasks_of};
 use shared::edge::error::EventError;
 
 pub async fn handle(
-    _deps: Arc<MaintenanceDeps>,
-    _event: LambdaEvent<Value>,
+    deps: Arc<MaintenanceDeps>,
+    event: LambdaEvent<Value>,
 ) -> Result<Value, EventError> {
-    Err(EventError::NotImplemented {
-        what: "maintenance",
-    })
+    let tasks = tasks_of(&event.payload).map_err(EventError::Malformed)?;
+    let summary = deps.run(&tasks, event.context.deadline).await;
+    let failed = summary.failed();
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|task| task.as_str()).collect();
+        return Err(EventError::Dependency {
+            dependency: "maintenance",
+            detail: format!("failed tasks: {}", names.join(", ")),
+        });
+    }
+    let reports: serde_json::Map<String, Value> = summary
+        .reports
+        .iter()
+        .map(|report| {
+            let counts: serde_json::Map<String, Value> = report
+                .counts
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), json!(value)))
+                .collect();
+            (report.task.as_str().to_owned(), Value::Object(counts))
+        })
+        .collect();
+    Ok(Value::Object(reports))
 }

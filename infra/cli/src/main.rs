@@ -11,6 +11,7 @@ use commands::dlq::DlqCommand;
 use commands::emergency::EmergencyCommand;
 use commands::keys::KeysCommand;
 use commands::local::LocalArgs;
+use commands::maintenance::MaintenanceCommand;
 use commands::sessions::SessionsCommand;
 use commands::state::StateCommand;
 use commands::sync::SyncCommand;
@@ -75,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: EmergencyCommand,
     },
+    /// Scheduled maintenance, run now on the same stack as `dlq`.
+    Maintenance {
+        #[command(subcommand)]
+        command: MaintenanceCommand,
+    },
 }
 
 impl Command {
@@ -100,6 +106,7 @@ impl Command {
             Self::Sync { command } => commands::sync::run(command).await,
             Self::Breaker { command } => commands::breaker::run(command).await,
             Self::Emergency { command } => commands::emergency::run(command).await,
+            Self::Maintenance { command } => commands::maintenance::run(command).await,
         }
     }
 }

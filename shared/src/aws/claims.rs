@@ -1,6 +1,6 @@
 //! [`ClaimStore`] over DynamoDB's `webhook-events` table.
 
-use crate::domain::ports::{ClaimStore, ProcessingLog};
+use crate::domain::ports::{ClaimStore, ProcessingLog, ScanPage, StuckClaims};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
@@ -113,7 +113,7 @@ impl ProcessingLog for DynamoClaims {
             } => request
                 .update_expression(
                     "SET #status = :status, processed_at = :at, latency_ms = :latency, \
-                     attempts = :attempt REMOVE last_error",
+                     attempts = :attempt REMOVE last_error, message",
                 )
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(
@@ -147,5 +147,103 @@ impl ProcessingLog for DynamoClaims {
                 .expression_attribute_values(":error", s(error)),
         };
         Ok(super::applied(request.send().await)?.is_some())
+    }
+}
+
+/// The condition of maintenance's writes to a stuck claim: still the RECEIVED claim it read, with
+/// the same lock (a re-enqueue moves the lock, so a second maintenance run's write fails).
+const STUCK_CONDITION: &str = "#status = :received AND claim_id = :claim_id \
+     AND lock_until = :seen_lock AND attribute_not_exists(stranded_at)";
+
+impl DynamoClaims {
+    /// A conditional update of a stuck claim as maintenance read it; whether it applied.
+    async fn update_stuck(
+        &self,
+        record: &ClaimRecord,
+        update: &str,
+        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    ) -> Result<bool, DependencyError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&record.pk))
+            .update_expression(update)
+            .condition_expression(STUCK_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":received", s(ClaimStatus::Received.as_str()))
+            .expression_attribute_values(":claim_id", s(&record.claim_id))
+            .expression_attribute_values(":seen_lock", n(record.lock_until));
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        Ok(super::applied(request.send().await)?.is_some())
+    }
+}
+
+impl StuckClaims for DynamoClaims {
+    async fn stuck_claims(
+        &self,
+        locked_before: i64,
+        now: i64,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ScanPage<ClaimRecord>, DependencyError> {
+        let page =
+            super::maintenance::scan_page(&self.client, &self.table, cursor, limit, |request| {
+                request
+                    .filter_expression(
+                        "#status = :received AND lock_until < :locked_before \
+                         AND expires_at > :now AND attribute_not_exists(stranded_at)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":received", s(ClaimStatus::Received.as_str()))
+                    .expression_attribute_values(":locked_before", n(locked_before))
+                    .expression_attribute_values(":now", n(now))
+            })
+            .await?;
+        Ok(ScanPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|item| item::from_item(item, "webhook-events"))
+                .collect::<Result<_, _>>()?,
+            scanned: page.scanned,
+            next: page.next,
+        })
+    }
+
+    async fn take_for_requeue(
+        &self,
+        record: &ClaimRecord,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<bool, DependencyError> {
+        self.update_stuck(
+            record,
+            "SET lock_until = :lock, requeued_at = :now, \
+             requeues = if_not_exists(requeues, :zero) + :one",
+            vec![
+                (":lock", n(lock_until)),
+                (":now", n(now)),
+                (":zero", n(0)),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
+    async fn strand(
+        &self,
+        record: &ClaimRecord,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, DependencyError> {
+        self.update_stuck(
+            record,
+            "SET stranded_at = :now, stranded_reason = :reason",
+            vec![(":now", n(now)), (":reason", s(reason))],
+        )
+        .await
     }
 }

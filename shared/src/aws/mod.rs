@@ -7,6 +7,7 @@ pub mod emergency;
 pub mod http;
 pub(crate) mod item;
 pub mod limits;
+pub mod maintenance;
 pub mod secrets;
 pub mod sessions;
 pub mod sqs;

@@ -1,4 +1,4 @@
-//! Secrets Manager adapter: reads and the rotation calls. Reads always name their `VersionStage`
+//! Secrets Manager adapter: reads, the rotation calls and secret ages. Reads always name their `VersionStage`
 //! (moto serves stale values otherwise); the in-process cache over any [`SecretSource`] is
 //! [`crate::domain::secret::VersionedSecret`] (AWS's own caching crate pulls in the legacy hyper
 //! 0.14 / rustls 0.21 stack).
@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::dependency_error;
 use crate::domain::ports::{
-    DependencyError, RotationStore, SecretSource, SecretVersion, VersionStage,
+    DependencyError, RotationStore, SecretAges, SecretSource, SecretVersion, VersionStage,
 };
 
 impl SecretSource for Client {
@@ -49,12 +50,7 @@ impl RotationStore for Client {
         &self,
         secret_id: &str,
     ) -> Result<BTreeMap<String, Vec<String>>, DependencyError> {
-        let output = self
-            .describe_secret()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
+        let output = describe(self, secret_id).await?;
         Ok(output
             .version_ids_to_stages()
             .map(|stages| {
@@ -142,5 +138,38 @@ impl RotationStore for Client {
             .random_password()
             .map(SecretString::from)
             .ok_or_else(|| DependencyError::Other("GetRandomPassword returned no password".into()))
+    }
+}
+
+/// `DescribeSecret` of `secret_id`: its metadata, never its value.
+async fn describe(
+    client: &Client,
+    secret_id: &str,
+) -> Result<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput, DependencyError>
+{
+    client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| dependency_error(&e))
+}
+
+fn chrono_time(time: &aws_sdk_secretsmanager::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(time.secs(), time.subsec_nanos())
+}
+
+impl SecretAges for Client {
+    async fn last_changed(
+        &self,
+        secret_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, DependencyError> {
+        let output = describe(self, secret_id).await?;
+        let changed = [output.last_rotated_date(), output.last_changed_date()]
+            .into_iter()
+            .flatten()
+            .filter_map(chrono_time)
+            .max();
+        Ok(changed.or_else(|| output.created_date().and_then(chrono_time)))
     }
 }

@@ -6,12 +6,12 @@
 //! - `LOCK#<scope key>`: the run holding a scope, with a lease. Taken together with the run's
 //!   creation in one transaction; released when the run ends; a lapsed lease can be taken over.
 
-use crate::domain::ports::SyncStore;
+use crate::domain::ports::{ResumeTake, StalledRuns, SyncStore};
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::item::{self, Item, key, millis, n, number, s, time};
@@ -95,6 +95,35 @@ fn run_item(run: &SyncRun) -> Result<Item, DependencyError> {
     Ok(item)
 }
 
+/// The lock item of `run`'s scope, held until `lease_until`.
+fn lock_item(run: &SyncRun, lease_until: DateTime<Utc>) -> Item {
+    let mut lock = run_key(lock_sk(&run.scope));
+    lock.extend([
+        ("run_id".to_owned(), s(&run.run_id)),
+        ("lease_until".to_owned(), millis(lease_until)),
+        (
+            "expires_at".to_owned(),
+            n((lease_until + TimeDelta::days(1)).timestamp()),
+        ),
+    ]);
+    lock
+}
+
+fn build_error(error: &aws_sdk_dynamodb::error::BuildError) -> DependencyError {
+    DependencyError::Other(error.to_string())
+}
+
+/// The code of the `index`th cancellation reason of a failed transaction, if it was canceled.
+fn cancellation_code(error: &TransactWriteItemsError, index: usize) -> Option<&str> {
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(canceled) => canceled
+            .cancellation_reasons()
+            .get(index)
+            .and_then(|reason| reason.code()),
+        _ => None,
+    }
+}
+
 fn from_item(item: &Item) -> Result<SyncRun, DependencyError> {
     let scope: Scope = text(item, "scope")
         .and_then(|scope| serde_json::from_str(&scope).ok())
@@ -129,6 +158,8 @@ fn from_item(item: &Item) -> Result<SyncRun, DependencyError> {
         paused_until: time(item, "paused_until"),
         last_error: text(item, "last_error"),
         done_pages,
+        next_page: number(item, "next_page").zip(text(item, "next_cursor")),
+        resumes: number(item, "resumes").unwrap_or(0),
     })
 }
 
@@ -172,29 +203,19 @@ impl SyncStore for DynamoRuns {
         run: &SyncRun,
         lease_until: DateTime<Utc>,
     ) -> Result<StartRun, DependencyError> {
-        let mut lock = run_key(lock_sk(&run.scope));
-        lock.extend([
-            ("run_id".to_owned(), s(&run.run_id)),
-            ("lease_until".to_owned(), millis(lease_until)),
-            (
-                "expires_at".to_owned(),
-                n((lease_until + TimeDelta::days(1)).timestamp()),
-            ),
-        ]);
-        let build = |e: aws_sdk_dynamodb::error::BuildError| DependencyError::Other(e.to_string());
         let take_lock = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(lock))
+            .set_item(Some(lock_item(run, lease_until)))
             .condition_expression("attribute_not_exists(pk) OR lease_until < :now")
             .expression_attribute_values(":now", millis(run.started_at))
             .build()
-            .map_err(build)?;
+            .map_err(|e| build_error(&e))?;
         let create_run = Put::builder()
             .table_name(&self.table)
             .set_item(Some(run_item(run)?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(build)?;
+            .map_err(|e| build_error(&e))?;
         let result = self
             .client
             .transact_write_items()
@@ -206,18 +227,12 @@ impl SyncStore for DynamoRuns {
             Ok(_) => Ok(StartRun::Started),
             Err(error) => {
                 // The lock's condition failed, or another start of the same scope raced this one.
-                let lock_contended = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
-                        matches!(
-                            canceled
-                                .cancellation_reasons()
-                                .first()
-                                .and_then(|reason| reason.code()),
-                            Some("ConditionalCheckFailed" | "TransactionConflict")
-                        )
-                    }
-                    _ => false,
-                };
+                let lock_contended = matches!(
+                    error
+                        .as_service_error()
+                        .and_then(|e| cancellation_code(e, 0)),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                );
                 if !lock_contended {
                     return Err(dependency_error(&error));
                 }
@@ -261,7 +276,7 @@ impl SyncStore for DynamoRuns {
         run: &SyncRun,
         page: u64,
         counts: &SyncCounts,
-        last: bool,
+        next_cursor: Option<&str>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<SyncRun>, DependencyError> {
@@ -270,8 +285,11 @@ impl SyncStore for DynamoRuns {
             add.push_str(&format!(", {attribute} :{attribute}"));
         }
         let mut set = String::from(" SET #status = :running, updated_at = :now");
-        if last {
-            set.push_str(", last_page = :page");
+        match next_cursor {
+            // Where a stalled run resumes. Pages count in order (one job of a run is in flight
+            // at a time), so the latest count names the page to resume from.
+            Some(_) => set.push_str(", next_page = :next_page, next_cursor = :next_cursor"),
+            None => set.push_str(", last_page = :page"),
         }
         let mut request = self
             .client
@@ -294,6 +312,11 @@ impl SyncStore for DynamoRuns {
             .return_values(ReturnValue::AllNew);
         for (attribute, (_, value)) in COUNT_ATTRIBUTES.iter().zip(counts.named()) {
             request = request.expression_attribute_values(format!(":{attribute}"), n(value));
+        }
+        if let Some(cursor) = next_cursor {
+            request = request
+                .expression_attribute_values(":next_page", n(page + 1))
+                .expression_attribute_values(":next_cursor", s(cursor));
         }
         // Not applied: the page was already counted (or the run ended).
         let Some(output) = applied(request.send().await)? else {
@@ -385,5 +408,102 @@ impl SyncStore for DynamoRuns {
             tracing::warn!(run.id = %run.run_id, %error, "could not release the run's lock");
         }
         Ok(true)
+    }
+}
+
+/// Runs read per Query page by the stalled-run watchdog, and the pages it reads at most.
+const STALE_QUERY_PAGE: i32 = 100;
+const STALE_QUERY_PAGES: usize = 10;
+
+impl StalledRuns for DynamoRuns {
+    async fn stale_runs(
+        &self,
+        updated_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>, DependencyError> {
+        // Newest first: a run that stalls is among the latest when it first looks stale, so a
+        // bounded read finds it on the next pass.
+        let mut found = Vec::new();
+        let mut start = None;
+        for _ in 0..STALE_QUERY_PAGES {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :run)")
+                .filter_expression("#status IN (:running, :paused) AND updated_at < :before")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pk", s(pk()))
+                .expression_attribute_values(":run", s("RUN#"))
+                .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+                .expression_attribute_values(":paused", s(RunStatus::Paused.as_str()))
+                .expression_attribute_values(":before", millis(updated_before))
+                .scan_index_forward(false)
+                .limit(STALE_QUERY_PAGE)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dependency_error(&e))?;
+            for item in output.items() {
+                found.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || found.len() >= limit {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn take_for_resume(
+        &self,
+        run: &SyncRun,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<ResumeTake, DependencyError> {
+        let count_resume = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(run_key(run_sk(&run.run_id))))
+            .update_expression(
+                "SET updated_at = :now, resumes = if_not_exists(resumes, :zero) + :one",
+            )
+            .condition_expression("#status IN (:running, :paused) AND updated_at = :seen")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
+            .expression_attribute_values(":paused", s(RunStatus::Paused.as_str()))
+            .expression_attribute_values(":seen", millis(run.updated_at))
+            .expression_attribute_values(":now", millis(now))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|e| build_error(&e))?;
+        let take_lock = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(lock_item(run, lease_until)))
+            .condition_expression("attribute_not_exists(pk) OR run_id = :run OR lease_until < :now")
+            .expression_attribute_values(":run", s(&run.run_id))
+            .expression_attribute_values(":now", millis(now))
+            .build()
+            .map_err(|e| build_error(&e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(count_resume).build())
+            .transact_items(TransactWriteItem::builder().put(take_lock).build())
+            .send()
+            .await;
+        let Err(error) = result else {
+            return Ok(ResumeTake::Taken);
+        };
+        let Some(service) = error.as_service_error() else {
+            return Err(dependency_error(&error));
+        };
+        match (cancellation_code(service, 0), cancellation_code(service, 1)) {
+            (Some("ConditionalCheckFailed" | "TransactionConflict"), _) => Ok(ResumeTake::Changed),
+            (_, Some("ConditionalCheckFailed")) => Ok(ResumeTake::ScopeTaken),
+            (_, Some("TransactionConflict")) => Ok(ResumeTake::Changed),
+            _ => Err(dependency_error(&error)),
+        }
     }
 }

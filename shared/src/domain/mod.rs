@@ -7,6 +7,7 @@ pub mod breaker;
 pub mod cache;
 pub mod emergency;
 pub mod json;
+pub mod maintenance;
 pub mod metrics;
 pub mod ports;
 pub mod secret;

@@ -307,6 +307,8 @@ pub struct Config {
     pub emergency_cache_ttl: std::time::Duration,
     /// Every provider's limits; read them with [`Config::provider_limits`].
     limits: Vec<(Provider, ProviderLimits)>,
+    /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`.
+    pub maintenance: crate::domain::maintenance::MaintenanceSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -530,6 +532,24 @@ impl Config {
             crate::domain::emergency::DEFAULT_CACHE_TTL.as_secs(),
             "set how long a read of the emergency switch is reused, in seconds from 0 to 300, or unset it for 30",
         ));
+        let maintenance_defaults = crate::domain::maintenance::MaintenanceSettings::default();
+        let maintenance = crate::domain::maintenance::MaintenanceSettings {
+            max_items: env.number_in(
+                "MAINTENANCE_MAX_ITEMS",
+                100..=1_000_000,
+                maintenance_defaults.max_items,
+                "set the items a maintenance task reads per run, from 100 to 1000000, or unset it for 20000",
+            ),
+            secret_max_age: std::time::Duration::from_secs(
+                86_400
+                    * env.number_in(
+                        "SECRET_MAX_AGE_DAYS",
+                        1..=365,
+                        maintenance_defaults.secret_max_age.as_secs() / 86_400,
+                        "set the rotation period of the secrets in days, from 1 to 365, or unset it for 7",
+                    ),
+            ),
+        };
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -547,6 +567,7 @@ impl Config {
                 whop_token_leeway,
                 emergency_cache_ttl,
                 limits,
+                maintenance,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

@@ -6,6 +6,7 @@ pub mod dlq;
 pub mod emergency;
 pub mod keys;
 pub mod local;
+pub mod maintenance;
 pub mod sessions;
 pub mod state;
 pub mod sync;

@@ -6,6 +6,7 @@ mod claims;
 mod emergency;
 mod inbound;
 mod limits;
+mod maintenance;
 mod memberships;
 mod providers;
 mod sessions;
@@ -17,6 +18,10 @@ pub use claims::{ClaimStore, ProcessingLog};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
+pub use maintenance::{
+    ExpiredItems, ExpiringTable, ResumeTake, ScanCursors, ScanPage, SecretAges, StalledRuns,
+    StuckClaims, SweepCounts,
+};
 pub use memberships::{
     ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
 };

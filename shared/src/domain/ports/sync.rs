@@ -28,15 +28,16 @@ pub trait SyncStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<SyncRun>, DependencyError>> + Send;
 
-    /// Counts page `page` of `run` once: adds `counts`, marks the page done, notes whether it was
-    /// the last, sets the run running and extends its lock to `lease_until`. `Ok(None)` when the
-    /// page was already counted; otherwise the run as it now stands.
+    /// Counts page `page` of `run` once: adds `counts`, marks the page done, notes the next
+    /// page's cursor (`next_cursor`, where a stalled run resumes) or, when it is `None`, that this
+    /// page was the last, sets the run running and extends its lock to `lease_until`. `Ok(None)`
+    /// when the page was already counted; otherwise the run as it now stands.
     fn page_done(
         &self,
         run: &SyncRun,
         page: u64,
         counts: &SyncCounts,
-        last: bool,
+        next_cursor: Option<&str>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<SyncRun>, DependencyError>> + Send;

@@ -145,6 +145,13 @@ pub struct SyncRun {
     /// The numbers of the pages counted.
     #[serde(skip)]
     pub done_pages: BTreeSet<u64>,
+    /// The page after the last one counted, and its listing cursor: where maintenance resumes a
+    /// run whose chain of page jobs was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<(u64, String)>,
+    /// How many times maintenance resumed the run.
+    #[serde(default)]
+    pub resumes: u32,
 }
 
 impl SyncRun {
@@ -164,6 +171,8 @@ impl SyncRun {
             paused_until: None,
             last_error: None,
             done_pages: BTreeSet::new(),
+            next_page: None,
+            resumes: 0,
         }
     }
 
@@ -194,6 +203,23 @@ pub struct PageJob {
     /// How many times this page was put off (breaker open, rate limited).
     #[serde(default)]
     pub deferrals: u32,
+}
+
+impl PageJob {
+    /// The `sync-jobs` message of this job, held back `delay`.
+    pub fn message(
+        &self,
+        delay: Option<std::time::Duration>,
+    ) -> Result<crate::domain::ports::OutboundMessage, crate::domain::ports::DependencyError> {
+        let body = serde_json::to_string(self).map_err(|e| {
+            crate::domain::ports::DependencyError::Other(format!("cannot encode a page job: {e}"))
+        })?;
+        Ok(crate::domain::ports::OutboundMessage {
+            body,
+            attributes: vec![("run_id", self.run_id.clone())],
+            delay,
+        })
+    }
 }
 
 /// How long a user waits between their own syncs: each costs Whop API calls that the company's

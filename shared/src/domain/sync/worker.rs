@@ -17,7 +17,7 @@ use super::{
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
-    MembershipSourceError, OutboundMessage, Publisher, SourceFailure,
+    MembershipSourceError, Publisher, SourceFailure,
 };
 use crate::domain::state::model::MembershipState;
 use crate::domain::state::store::record_and_compact;
@@ -207,7 +207,7 @@ where
                 }
                 if let Some(counted) = self
                     .runs
-                    .page_done(&run, 0, &counts, true, now, now + LEASE)
+                    .page_done(&run, 0, &counts, None, now, now + LEASE)
                     .await?
                 {
                     self.complete_if_done(&counted).await?;
@@ -340,7 +340,7 @@ where
         let now = self.clock.now();
         let Some(updated) = self
             .runs
-            .page_done(&run, job.page, &counts, next.is_none(), now, now + LEASE)
+            .page_done(&run, job.page, &counts, next.as_deref(), now, now + LEASE)
             .await?
         else {
             if let Some(current) = self.runs.run(&run.run_id).await? {
@@ -531,14 +531,9 @@ where
     }
 
     async fn send(&self, job: &PageJob, delay: Option<Duration>) -> Result<(), DependencyError> {
-        let body = serde_json::to_string(job)
-            .map_err(|e| DependencyError::Other(format!("cannot encode a page job: {e}")))?;
-        let message = OutboundMessage {
-            body,
-            attributes: vec![("run_id", job.run_id.clone())],
-            delay,
-        };
-        self.publisher.publish(&self.queue_url, &message).await?;
+        self.publisher
+            .publish(&self.queue_url, &job.message(delay)?)
+            .await?;
         Ok(())
     }
 }

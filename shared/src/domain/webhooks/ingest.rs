@@ -6,7 +6,7 @@ use crate::domain::ports::{ClaimStore, WebhookProviders};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus};
+use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, queue_attributes};
 use super::event::NormaliseError;
 use super::keys::{Keyring, KeyringError};
 use super::verify::{VerifyError, VerifyOptions};
@@ -161,13 +161,17 @@ where
     };
     let event = deps.providers.normalise(source, &verified, body, now)?;
 
+    // The claim keeps the message, so maintenance can send it again if this invocation dies
+    // between the claim and the send (or the send's answer is lost).
+    let message_body = event.to_message();
     let record = ClaimRecord::new(
         source.as_str(),
         &event.event_id,
         event.kind.as_str(),
         hex::encode(Sha256::digest(body)),
         now,
-    );
+    )
+    .with_message(&message_body);
     let dynamodb_down = |error: DependencyError| IngestError::Dependency {
         dependency: "webhook-events table",
         detail: error.to_string(),
@@ -193,12 +197,8 @@ where
     };
 
     let message = OutboundMessage {
-        body: event.to_message(),
-        attributes: vec![
-            ("provider", source.as_str().to_owned()),
-            ("kind", event.kind.as_str().to_owned()),
-            ("event_id", event.event_id.clone()),
-        ],
+        body: message_body,
+        attributes: queue_attributes(source.as_str(), event.kind.as_str(), &event.event_id),
         delay: None,
     };
     if let Err(error) = deps

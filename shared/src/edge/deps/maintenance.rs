@@ -1,16 +1,145 @@
-//! The maintenance function's dependencies: none yet (its work is not built).
+//! The maintenance function's dependencies: the tasks of [`crate::domain::maintenance`] over
+//! DynamoDB (`webhook-events`, runs in `state`, the expired-item sweep and its cursors), SQS
+//! (re-enqueues, page jobs, dead-letter depths) and Secrets Manager (secret ages). The
+//! `churnsaver maintenance run` command runs the same.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::App;
+use crate::aws::claims::DynamoClaims;
+use crate::aws::maintenance::DynamoMaintenance;
+use crate::aws::sync::DynamoRuns;
+use crate::domain::maintenance::{Maintenance, Summary, Task};
+use crate::domain::ports::SystemClock;
+
+/// Maintenance over AWS.
+pub type MaintenanceService = Maintenance<
+    DynamoClaims,
+    DynamoRuns,
+    DynamoMaintenance,
+    aws_sdk_sqs::Client,
+    aws_sdk_sqs::Client,
+    aws_sdk_secretsmanager::Client,
+>;
+
+/// Kept free before the invocation's deadline to log and answer.
+pub const DEADLINE_MARGIN: TimeDelta = TimeDelta::seconds(5);
+/// The time the tasks get when there is no deadline (the CLI, the local stack's invoker).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(50);
 
 /// Built once per cold start.
 pub struct MaintenanceDeps {
-    pub app: Arc<App>,
+    pub maintenance: MaintenanceService,
 }
 
 impl MaintenanceDeps {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "every composition root is built from the runtime's Arc<App>"
+    )]
     pub fn build(app: Arc<App>) -> Self {
-        Self { app }
+        Self {
+            maintenance: maintenance(&app),
+        }
+    }
+
+    /// Runs `tasks` within the invocation's `deadline_ms` (epoch milliseconds; 0 when unknown).
+    pub async fn run(&self, tasks: &[Task], deadline_ms: u64) -> Summary {
+        let until = budget_until(deadline_ms, Utc::now());
+        self.maintenance.run(tasks, until).await
+    }
+}
+
+/// The maintenance tasks over the stack `app` configures.
+pub fn maintenance(app: &App) -> MaintenanceService {
+    let config = &app.config;
+    let secrets = &config.secrets;
+    let watched_secrets = [
+        ("webhook_secrets", &secrets.webhook_secrets),
+        ("session_keys", &secrets.session_keys),
+        ("whop_api_key", &secrets.whop_api_key),
+    ]
+    .into_iter()
+    .filter_map(|(name, id)| Some((name, id.clone()?)))
+    .collect();
+    Maintenance {
+        claims: DynamoClaims::of(app),
+        runs: DynamoRuns::of(app),
+        tables: DynamoMaintenance::of(app),
+        publisher: app.sqs.clone(),
+        queues: app.sqs.clone(),
+        secrets: app.secrets_manager.clone(),
+        events_queue_url: config.queues.events.clone(),
+        sync_jobs_queue_url: config.queues.sync_jobs.clone(),
+        dead_letter_queues: vec![
+            ("events", config.queues.events_dlq.clone()),
+            ("sync_jobs", config.queues.sync_jobs_dlq.clone()),
+        ],
+        watched_secrets,
+        settings: config.maintenance,
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// Until when the tasks may run: the deadline less [`DEADLINE_MARGIN`], or [`DEFAULT_BUDGET`]
+/// from `now` without one.
+pub fn budget_until(deadline_ms: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let deadline = i64::try_from(deadline_ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .and_then(DateTime::from_timestamp_millis);
+    match deadline {
+        Some(deadline) => deadline - DEADLINE_MARGIN,
+        None => now + TimeDelta::from_std(DEFAULT_BUDGET).unwrap_or(TimeDelta::zero()),
+    }
+}
+
+/// The tasks a schedule's input asks for: `{"task": "maintenance"}` (or no `task`) for all of
+/// them, or `{"task": "<task>"}` for one.
+pub fn tasks_of(input: &serde_json::Value) -> Result<Vec<Task>, String> {
+    match input.get("task").and_then(serde_json::Value::as_str) {
+        None | Some("maintenance") => Ok(Task::ALL.to_vec()),
+        Some(name) => Task::parse(name)
+            .map(|task| vec![task])
+            .ok_or_else(|| format!("unknown maintenance task `{name}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_schedules_input_asks_for_every_task() {
+        let input: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../events/schedule-maintenance.json"))
+                .unwrap();
+
+        assert_eq!(tasks_of(&input), Ok(Task::ALL.to_vec()));
+    }
+
+    #[test]
+    fn an_input_may_name_one_task_and_an_unknown_one_is_refused() {
+        assert_eq!(
+            tasks_of(&json!({"task": "expired-items"})),
+            Ok(vec![Task::ExpiredItems])
+        );
+        assert!(tasks_of(&json!({"task": "vacuum"})).is_err());
+    }
+
+    #[test]
+    fn the_budget_ends_before_the_deadline_or_after_the_default_without_one() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+
+        assert_eq!(
+            budget_until(1_800_000_060_000, now),
+            now + TimeDelta::seconds(55)
+        );
+        assert_eq!(budget_until(0, now), now + TimeDelta::seconds(50));
     }
 }
