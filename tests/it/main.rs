@@ -10,8 +10,10 @@
 
 mod adapters;
 mod breaker;
+mod chaos;
 mod dlq;
 mod events;
+mod faults;
 mod health;
 mod helpers;
 mod limits;
