@@ -23,5 +23,6 @@ mod requests;
 mod rotation;
 mod sessions;
 mod sync;
+mod verify;
 mod webhooks;
 mod whop_token;

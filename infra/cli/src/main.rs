@@ -13,6 +13,7 @@ use commands::local::LocalArgs;
 use commands::sessions::SessionsCommand;
 use commands::state::StateCommand;
 use commands::sync::SyncCommand;
+use commands::verify::VerifyArgs;
 use commands::webhook::WebhookCommand;
 use tokio::runtime::Runtime;
 
@@ -69,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: BreakerCommand,
     },
+
+    /// Post-deployment verification of the same stack as `dlq` (its HTTP API at --url, or the
+    /// local stack's): health, AWS resources, a test webhook to PROCESSED, metrics, an auth
+    /// round trip. A table of checks; exit 0 only if all pass.
+    Verify(VerifyArgs),
 }
 
 impl Command {
@@ -93,6 +99,8 @@ impl Command {
             Self::Keys { command } => commands::keys::run(command).await,
             Self::Sync { command } => commands::sync::run(command).await,
             Self::Breaker { command } => commands::breaker::run(command).await,
+
+            Self::Verify(args) => commands::verify::run(args).await,
         }
     }
 }
