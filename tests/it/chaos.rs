@@ -282,18 +282,8 @@ struct Report {
 
 impl Report {
     fn print(&self) {
-        let unsent: u64 = self
-            .faults
-            .iter()
-            .filter(|((_, f), _)| *f == Fault::Unsent)
-            .map(|(_, n)| n)
-            .sum();
-        let lost_answers: u64 = self
-            .faults
-            .iter()
-            .filter(|((_, f), _)| *f == Fault::LostAnswer)
-            .map(|(_, n)| n)
-            .sum();
+        let unsent = Faults::total_of(&self.faults, Fault::Unsent);
+        let lost_answers = Faults::total_of(&self.faults, Fault::LostAnswer);
         println!(
             "chaos: deliveries={} attempts={} events={} memberships={} acknowledged={} unacknowledged={} \
              lost={} double_applied={} mismatched={} unmarked={} bad_accepted={} redriven={} \
@@ -560,6 +550,15 @@ async fn run(seed: u64, deliveries: usize) -> Report {
 }
 
 fn assert_clean(report: &Report) {
+    // What the sender could not get acknowledged within its attempts: a claim left RECEIVED when
+    // every attempt of its write failed after the first was applied, and the like (maintenance's
+    // stuck-ingest task is what re-enqueues those). Without recognising the own claim: over 5 %.
+    assert!(
+        report.unacknowledged * 100 <= report.events,
+        "{} of {} events unacknowledged",
+        report.unacknowledged,
+        report.events
+    );
     assert!(
         report.faults.len() > 4,
         "faults on several operations: {:?}",
@@ -579,7 +578,7 @@ fn assert_clean(report: &Report) {
 }
 
 #[tokio::test]
-async fn shuffled_deliveries_under_aws_faults_lose_nothing_acknowledged_apply_once_and_match_the_oracle()
+async fn shuffled_deliveries_under_aws_faults_lose_nothing_acknowledged_apply_once_match_the_oracle_and_leave_under_1pc_unacknowledged()
  {
     let report = run(12, 400).await;
     report.print();

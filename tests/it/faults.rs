@@ -103,7 +103,12 @@ impl Faults {
 
     /// The total of [`Faults::injected`] of one kind.
     pub fn total(&self, fault: Fault) -> u64 {
-        self.injected()
+        Self::total_of(&self.injected(), fault)
+    }
+
+    /// The total of one kind in an [`Faults::injected`] map.
+    pub fn total_of(injected: &BTreeMap<(String, Fault), u64>, fault: Fault) -> u64 {
+        injected
             .iter()
             .filter(|((_, f), _)| *f == fault)
             .map(|(_, n)| n)
