@@ -33,6 +33,8 @@ use crate::helpers::{receive_all, signed_request, start_stack};
 const SENDER_ATTEMPTS: usize = 6;
 /// Deliveries in flight at once.
 const SENDER_CONCURRENCY: usize = 8;
+/// How many times the drain redrives the DLQ before it stops.
+const MAX_REDRIVES: usize = 10;
 /// Per mille of AWS requests that never reach the emulator, and of those sent whose answer is lost.
 const UNSENT_PER_MILLE: u64 = 30;
 const LOST_PER_MILLE: u64 = 30;
@@ -350,6 +352,7 @@ async fn drain(stack: &churnsaver::local::LocalStack, app: &Arc<App>, done: &Ato
         .unwrap();
     let queues = &stack.app.config.queues;
     let mut redriven = 0;
+    let mut rounds = 0;
     let mut idle = 0;
     loop {
         // Visibility 0: what the processor reports failed (or what a lost delete left behind) is
@@ -379,8 +382,13 @@ async fn drain(stack: &churnsaver::local::LocalStack, app: &Arc<App>, done: &Ato
             continue;
         }
         idle += 1;
+        // Bounded: a message that could never be processed would otherwise circle forever; what
+        // is left then shows as lost.
         if idle < 2 {
             continue;
+        }
+        if rounds == MAX_REDRIVES {
+            return redriven;
         }
         let report =
             churnsaver::dlq::redrive(&stack.app.sqs, &queues.events_dlq, &queues.events, None)
@@ -389,6 +397,7 @@ async fn drain(stack: &churnsaver::local::LocalStack, app: &Arc<App>, done: &Ato
         if report.moved == 0 {
             return redriven;
         }
+        rounds += 1;
         redriven += report.moved;
         idle = 0;
     }
