@@ -101,30 +101,32 @@ impl RequestLog {
 
     /// A copy of `app` whose AWS clients record into this log.
     pub fn app(&self, app: &shared::App) -> Arc<shared::App> {
-        let mut app = app.clone();
-        app.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            app.dynamodb
-                .config()
-                .to_builder()
-                .interceptor(self.clone())
-                .build(),
-        );
-        app.sqs = aws_sdk_sqs::Client::from_conf(
-            app.sqs
-                .config()
-                .to_builder()
-                .interceptor(self.clone())
-                .build(),
-        );
-        app.secrets_manager = aws_sdk_secretsmanager::Client::from_conf(
-            app.secrets_manager
-                .config()
-                .to_builder()
-                .interceptor(self.clone())
-                .build(),
-        );
-        Arc::new(app)
+        app_with(app, self, None)
     }
+}
+
+/// A copy of `app` whose three AWS clients (DynamoDB, SQS, Secrets Manager) run `interceptor`,
+/// and `retry` instead of their retry configuration when given.
+pub fn app_with(
+    app: &shared::App,
+    interceptor: &(impl aws_sdk_dynamodb::config::Intercept + Clone + 'static),
+    retry: Option<aws_sdk_dynamodb::config::retry::RetryConfig>,
+) -> Arc<shared::App> {
+    let mut app = app.clone();
+    let mut dynamodb = app.dynamodb.config().to_builder();
+    let mut sqs = app.sqs.config().to_builder();
+    let mut secrets = app.secrets_manager.config().to_builder();
+    if let Some(retry) = retry {
+        dynamodb.set_retry_config(Some(retry.clone()));
+        sqs.set_retry_config(Some(retry.clone()));
+        secrets.set_retry_config(Some(retry));
+    }
+    app.dynamodb =
+        aws_sdk_dynamodb::Client::from_conf(dynamodb.interceptor(interceptor.clone()).build());
+    app.sqs = aws_sdk_sqs::Client::from_conf(sqs.interceptor(interceptor.clone()).build());
+    app.secrets_manager =
+        aws_sdk_secretsmanager::Client::from_conf(secrets.interceptor(interceptor.clone()).build());
+    Arc::new(app)
 }
 
 impl aws_sdk_dynamodb::config::Intercept for RequestLog {
@@ -138,13 +140,7 @@ impl aws_sdk_dynamodb::config::Intercept for RequestLog {
         _components: &aws_sdk_dynamodb::config::RuntimeComponents,
         _config: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let operation = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.rsplit('.').next())
-            .unwrap_or("?")
-            .to_owned();
+        let operation = crate::faults::operation(context.request().headers());
         self.0.lock().unwrap().push(operation);
         Ok(())
     }
@@ -158,16 +154,24 @@ pub async fn signed_webhook(
     body: &str,
     message_id: &str,
 ) -> http::Request<axum::body::Body> {
-    use shared::domain::webhooks::verify::SigningSecret;
-    use shared::providers::sign;
     let secret = churnsaver::local::webhook_secret(app, source.as_str())
         .await
         .unwrap();
-    let secret = SigningSecret::parse(source, &secret).unwrap();
+    let secret = shared::domain::webhooks::verify::SigningSecret::parse(source, &secret).unwrap();
+    signed_request(source, &secret, body, message_id)
+}
+
+/// A delivery of `body` from `source` signed now with `secret`.
+pub fn signed_request(
+    source: shared::domain::webhooks::Source,
+    secret: &shared::domain::webhooks::verify::SigningSecret,
+    body: &str,
+    message_id: &str,
+) -> http::Request<axum::body::Body> {
     let mut request = http::Request::post(format!("/webhooks/{source}"))
         .header("content-type", "application/json");
     let now = chrono::Utc::now().timestamp();
-    for (name, value) in sign(source, &secret, body.as_bytes(), now, message_id) {
+    for (name, value) in shared::providers::sign(source, secret, body.as_bytes(), now, message_id) {
         request = request.header(name, value);
     }
     request

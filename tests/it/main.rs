@@ -10,9 +10,11 @@
 
 mod adapters;
 mod breaker;
+mod chaos;
 mod dlq;
 mod emergency;
 mod events;
+mod faults;
 mod health;
 mod helpers;
 mod limits;
@@ -23,5 +25,6 @@ mod requests;
 mod rotation;
 mod sessions;
 mod sync;
+mod verify;
 mod webhooks;
 mod whop_token;

@@ -12,6 +12,8 @@ pub mod target;
 pub mod template;
 pub mod webhook;
 
+pub mod verify;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root (where `infra/template.yaml` and `.tools/` live).

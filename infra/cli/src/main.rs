@@ -15,6 +15,7 @@ use commands::maintenance::MaintenanceCommand;
 use commands::sessions::SessionsCommand;
 use commands::state::StateCommand;
 use commands::sync::SyncCommand;
+use commands::verify::VerifyArgs;
 use commands::webhook::WebhookCommand;
 use tokio::runtime::Runtime;
 
@@ -81,6 +82,10 @@ enum Command {
         #[command(subcommand)]
         command: MaintenanceCommand,
     },
+    /// Post-deployment verification of the same stack as `dlq` (its HTTP API at --url, or the
+    /// local stack's): health, AWS resources, a test webhook to PROCESSED, metrics, an auth
+    /// round trip. A table of checks; exit 0 only if all pass.
+    Verify(VerifyArgs),
 }
 
 impl Command {
@@ -107,6 +112,7 @@ impl Command {
             Self::Breaker { command } => commands::breaker::run(command).await,
             Self::Emergency { command } => commands::emergency::run(command).await,
             Self::Maintenance { command } => commands::maintenance::run(command).await,
+            Self::Verify(args) => commands::verify::run(args).await,
         }
     }
 }

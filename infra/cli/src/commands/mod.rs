@@ -11,3 +11,5 @@ pub mod sessions;
 pub mod state;
 pub mod sync;
 pub mod webhook;
+
+pub mod verify;

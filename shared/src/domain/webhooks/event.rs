@@ -84,6 +84,11 @@ impl Subject {
     }
 }
 
+/// The kind of the test webhook `churnsaver verify` sends (in Whop's v1 envelope): verified,
+/// claimed, queued and marked PROCESSED like any event, and observed as nothing, so it changes no
+/// membership.
+pub const VERIFICATION_KIND: &str = "churnsaver.verification";
+
 /// Declares [`EventKind`]: one variant per known `(source, name)` pair, and the lookups between them.
 macro_rules! event_kinds {
     ($($source:ident { $($(#[$doc:meta])* $variant:ident => $name:literal,)* })*) => {
@@ -259,9 +264,15 @@ impl EventKind {
         Self::Other(name.to_owned())
     }
 
-    /// Whether this is one of the named kinds (not [`EventKind::Other`]).
+    /// Whether this is one of the named kinds or [`VERIFICATION_KIND`] (not another
+    /// [`EventKind::Other`]).
     pub fn is_known(&self) -> bool {
-        !matches!(self, Self::Other(_))
+        !matches!(self, Self::Other(_)) || self.is_verification()
+    }
+
+    /// Whether this is the post-deployment check's test event ([`VERIFICATION_KIND`]).
+    pub fn is_verification(&self) -> bool {
+        matches!(self, Self::Other(name) if name == VERIFICATION_KIND)
     }
 }
 

@@ -183,6 +183,13 @@ where
         .map_err(dynamodb_down)?
     {
         ClaimOutcome::Claimed { taken_over } => taken_over.is_some(),
+        // Our own claim: the write succeeded, its answer was lost, and the SDK's retry met the
+        // condition and got the item back, with the claim id this delivery just drew.
+        ClaimOutcome::Exists(existing)
+            if existing.status == ClaimStatus::Received && existing.claim_id == record.claim_id =>
+        {
+            false
+        }
         ClaimOutcome::Exists(existing) => {
             return match existing.status {
                 ClaimStatus::Received => Err(IngestError::InProgress {

@@ -12,6 +12,9 @@ use crate::domain::webhooks::event::{EventKind, QueuedEvent};
 
 /// Reads what a Whop `event` says about its membership.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
+    if kind.is_verification() {
+        return Ok(Observed::Ignored("verification"));
+    }
     let Some(plan) = whop_plan(kind) else {
         return Ok(Observed::Ignored("kind_without_state"));
     };
@@ -180,5 +183,29 @@ json::lenient_object! {
     /// The membership a v1 payment embeds.
     struct WhopMembershipRef / WhopMembershipRefKey {
         "status" => status: Scalar,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::webhooks::event::VERIFICATION_KIND;
+
+    #[test]
+    fn the_verification_event_is_observed_as_nothing_even_naming_a_membership() {
+        let event: QueuedEvent = serde_json::from_value(serde_json::json!({
+            "provider": "whop", "event_id": "msg_verify", "kind": VERIFICATION_KIND,
+            "subject": {"membership_id": "mem_1"},
+            "occurred_at": "2026-11-23T10:00:00Z", "received_at": "2026-11-23T10:00:00Z",
+            "raw": {"type": VERIFICATION_KIND, "data": {"id": "mem_1", "status": "canceled"}},
+        }))
+        .unwrap();
+        let kind = event.event_kind();
+
+        assert!(kind.is_known() && kind.is_verification());
+        assert!(matches!(
+            observe(&event, &kind),
+            Ok(Observed::Ignored("verification"))
+        ));
     }
 }
