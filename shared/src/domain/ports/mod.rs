@@ -3,6 +3,7 @@
 
 mod breaker;
 mod claims;
+mod companies;
 mod inbound;
 mod limits;
 mod memberships;
@@ -13,6 +14,7 @@ mod sync;
 
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
+pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use memberships::{
