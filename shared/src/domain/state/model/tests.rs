@@ -639,6 +639,7 @@ mod oracle {
             signals: signals(&history),
             version: history.last().map(|o| o.version.clone()),
             observations: history.len() as u64,
+            contact: MemberContact::default(),
         }
     }
 }
