@@ -249,3 +249,6 @@ impl ProcessingLog for MemoryProcessingLog {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests;

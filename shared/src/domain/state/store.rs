@@ -426,6 +426,43 @@ mod tests {
     }
 
     #[test]
+    fn the_base_keeps_the_contact_details_its_json_leaves_out() {
+        let mut base = stored(0..3).state();
+        base.contact.email = Some("jane@example.com".into());
+        let encoded = encode_base(&base).unwrap();
+        assert_eq!(decode_base(&encoded).unwrap(), base);
+        // A base stored before contact details existed reads back without them.
+        let plain = serde_json::to_vec(&base).unwrap();
+        assert!(decode_base(&plain).unwrap().contact.is_empty());
+    }
+
+    #[test]
+    fn upkeep_is_due_only_when_the_index_differs() {
+        // Active on day 0, past due from day 1.
+        let mut item = stored(0..2);
+        item.observations[0].membership.company_id = Some("biz_1".into());
+        let upkeep = item.upkeep().unwrap();
+        assert_eq!(upkeep.compaction, None);
+        let index = upkeep.index.unwrap();
+        assert_eq!(
+            index.get(&SignalKind::AtRisk),
+            Some(&IndexKey {
+                pk: "COMPANY#biz_1".into(),
+                sk: "2026-03-02T12:00:00.000000000Z#mem_1".into()
+            })
+        );
+        item.indexed = index;
+        assert_eq!(item.upkeep(), None);
+        // Past due again on day 3: the same signal open, nothing to write.
+        item.observations.push(observation(3, "e0003"));
+        assert_eq!(item.upkeep(), None);
+        assert_eq!(
+            signal_sk_of_cursor(&signal_cursor(&item.indexed[&SignalKind::AtRisk].sk)),
+            item.indexed[&SignalKind::AtRisk].sk
+        );
+    }
+
+    #[test]
     fn state_without_leaves_one_event_out() {
         let item = stored(0..3);
         assert_eq!(item.state_without("e0002"), stored(0..2).state());
