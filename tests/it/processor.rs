@@ -19,6 +19,29 @@ use tower::ServiceExt;
 
 use crate::helpers::{RequestLog, receive_all, signed_webhook, start_stack};
 
+/// Deterministic draws (xorshift) for the tests' shuffles and choices.
+pub struct Draws(u64);
+
+impl Draws {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n as u64).unwrap()
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
 /// One membership's history, in the provider's order: activated, a failed payment, a successful
 /// retry, cancellation scheduled, deactivated, reactivated.
 pub fn history(membership: &str) -> Vec<(String, String)> {
@@ -650,13 +673,7 @@ async fn a_new_membership_from_shuffled_duplicated_deliveries_on_concurrent_proc
         assert_eq!(messages.len(), 6);
         // Each delivered twice, in an order drawn from the round's seed, dealt round-robin.
         let mut deliveries: Vec<_> = messages.iter().chain(messages.iter()).cloned().collect();
-        let mut seed = round.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for i in (1..deliveries.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            deliveries.swap(i, usize::try_from(seed % (i as u64 + 1)).unwrap());
-        }
+        Draws::new(round).shuffle(&mut deliveries);
         let mut dealt = vec![Vec::new(); instances.len()];
         for (i, delivery) in deliveries.into_iter().enumerate() {
             dealt[i % instances.len()].push(delivery);
