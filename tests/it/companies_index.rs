@@ -110,7 +110,9 @@ impl StateStore for Racing {
         provider: Source,
         observation: &Observation,
     ) -> Result<Recorded, DependencyError> {
-        self.inner.record(membership_id, provider, observation).await
+        self.inner
+            .record(membership_id, provider, observation)
+            .await
     }
 
     async fn upkeep(&self, membership_id: &str, upkeep: &Upkeep) -> Result<bool, DependencyError> {
@@ -152,6 +154,46 @@ impl StateStore for Racing {
     }
 }
 
+/// Delivers `queue` to `racing` in batches of ten, as SQS hands them over, failed messages to the
+/// back of the queue, until every one succeeded; then the interlopers that found no upkeep to race.
+async fn deliver(
+    racing: &Processor<Racing, DynamoClaims, SystemClock, Registry>,
+    mut queue: Vec<String>,
+) {
+    let mut sent = 0;
+    while !queue.is_empty() {
+        let batch: Vec<String> = queue.drain(..queue.len().min(10)).collect();
+        let records: Vec<InboundMessage> = batch
+            .iter()
+            .map(|body| {
+                sent += 1;
+                InboundMessage {
+                    message_id: Some(format!("m{sent}")),
+                    body: Some(body.clone()),
+                    receive_count: 1,
+                }
+            })
+            .collect();
+        let report = racing.process_batch(&records).await.unwrap();
+        for (record, body) in records.iter().zip(batch) {
+            if report.failed.contains(record.message_id.as_ref().unwrap()) {
+                queue.push(body);
+            }
+        }
+        if queue.is_empty() {
+            queue.extend(
+                racing
+                    .state
+                    .interlopers
+                    .lock()
+                    .unwrap()
+                    .drain()
+                    .flat_map(|(_, b)| b),
+            );
+        }
+    }
+}
+
 /// Every page of a listing, `limit` at a time.
 async fn every_page<F, Fut>(mut page: F) -> Vec<String>
 where
@@ -180,70 +222,60 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
         .map(|i| (COMPANIES[i % 4].to_owned(), format!("mem_{i:03}")))
         .collect();
     let events = histories(&memberships, &mut draws);
-    // Every event once, a third of them twice, in a shuffled order.
-    let mut deliveries = events.clone();
-    for _ in 0..events.len() / 3 {
-        deliveries.push(events[draws.below(events.len())].clone());
-    }
-    draws.shuffle(&mut deliveries);
-    // One delivery in five is held back to be slipped in before an upkeep of its membership.
-    let mut interlopers: HashMap<String, Vec<String>> = HashMap::new();
-    let mut queue = Vec::new();
-    for (membership, body) in deliveries {
-        if draws.below(5) == 0 {
-            interlopers.entry(membership).or_default().push(body);
+    // Each membership's last two events are held back for the end; the others are delivered
+    // once, a third of them twice, in a shuffled order.
+    let mut held: HashMap<String, Vec<String>> = HashMap::new();
+    let mut first = Vec::new();
+    for (membership, body) in events.iter().rev() {
+        let held = held.entry(membership.clone()).or_default();
+        if held.len() < 2 {
+            held.push(body.clone());
         } else {
-            queue.push(body);
+            first.push(body.clone());
         }
     }
+    let mut deliveries = first.clone();
+    for _ in 0..first.len() / 3 {
+        deliveries.push(first[draws.below(first.len())].clone());
+    }
+    draws.shuffle(&mut deliveries);
     let store = Racing {
         inner: DynamoState::of(app),
         rival: processor(app),
-        interlopers: Mutex::new(interlopers),
+        interlopers: Mutex::new(HashMap::new()),
         calls: AtomicUsize::new(0),
         lost: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
     };
     let racing = Processor::new(store, DynamoClaims::of(app), SystemClock, Registry);
-    // Batches of ten as SQS hands them over; failed messages go to the back of the queue.
-    let mut sent = 0;
-    while !queue.is_empty() {
-        let batch: Vec<String> = queue.drain(..queue.len().min(10)).collect();
-        let records: Vec<InboundMessage> = batch
-            .iter()
-            .map(|body| {
-                sent += 1;
-                InboundMessage {
-                    message_id: Some(format!("m{sent}")),
-                    body: Some(body.clone()),
-                    receive_count: 1,
-                }
-            })
-            .collect();
-        let report = racing.process_batch(&records).await.unwrap();
-        for (record, body) in records.iter().zip(batch) {
-            if report.failed.contains(record.message_id.as_ref().unwrap()) {
-                queue.push(body);
-            }
-        }
-        if queue.is_empty() {
-            // The held-back deliveries that found no upkeep to race with.
-            queue.extend(racing.state.interlopers.lock().unwrap().drain().flat_map(|(_, b)| b));
-        }
+    deliver(&racing, deliveries).await;
+    // Then each membership's newest event, and, slipped in by another processor between its
+    // record and its upkeep, the one before it (out of order): the upkeep loses that race.
+    let mut last = Vec::new();
+    for (membership, mut pair) in held {
+        let before_last = pair.pop().unwrap();
+        last.extend(pair);
+        racing
+            .state
+            .interlopers
+            .lock()
+            .unwrap()
+            .insert(membership, vec![before_last]);
     }
-    let lost = racing.state.lost.load(Ordering::Relaxed);
-    let failed = racing.state.failed.load(Ordering::Relaxed);
-    assert!(lost > 10 && failed > 10, "lost races {lost}, failed upkeeps {failed}");
+    draws.shuffle(&mut last);
+    deliver(&racing, last).await;
 
     // The brute force: every membership read by GetItem and folded.
     let table = DynamoState::of(app);
-    let mut expected: BTreeMap<(&str, SignalKind), Vec<(DateTime<Utc>, String)>> =
-        BTreeMap::new();
+    let mut expected: BTreeMap<(&str, SignalKind), Vec<(DateTime<Utc>, String)>> = BTreeMap::new();
     let mut of_company: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (company, membership) in &memberships {
         let state = table.membership(membership).await.unwrap().unwrap().state();
         assert_eq!(state.company_id.as_deref(), Some(company.as_str()));
-        of_company.entry(company).or_default().push(state.id.clone());
+        of_company
+            .entry(company)
+            .or_default()
+            .push(state.id.clone());
         for kind in SignalKind::ALL {
             let listed = expected.entry((company, kind)).or_default();
             if let Some(signal) = state.open_signal(kind) {
@@ -279,6 +311,13 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
         .await;
         assert_eq!(listed, members, "{company}: every membership");
     }
+    // What the run went through: upkeeps that lost their race and upkeeps that failed.
+    let lost = racing.state.lost.load(Ordering::Relaxed);
+    let failed = racing.state.failed.load(Ordering::Relaxed);
+    assert!(
+        lost > 10 && failed > 10,
+        "lost races {lost}, failed upkeeps {failed}"
+    );
 }
 
 /// Processes `bodies` (in order) with the stack's processor over `app`.
@@ -304,7 +343,11 @@ async fn an_event_that_changes_no_signal_costs_the_state_write_and_the_mark_alon
     let event = |n, kind, minute| queued("biz_a", "mem_quiet", n, kind, minute);
 
     process(&app, &[event(0, "membership.activated", 0)]).await;
-    assert_eq!(requests.take(), ["UpdateItem", "UpdateItem"], "no signal yet");
+    assert_eq!(
+        requests.take(),
+        ["UpdateItem", "UpdateItem"],
+        "no signal yet"
+    );
     process(&app, &[event(1, "payment.failed", 1)]).await;
     assert_eq!(
         requests.take(),
@@ -329,7 +372,10 @@ async fn an_event_that_changes_no_signal_costs_the_state_write_and_the_mark_alon
         .unwrap();
     assert_eq!(listed.items.len(), 1);
     let state = listed.items[0].state();
-    assert_eq!(state.open_signal(SignalKind::AtRisk).unwrap().started_at, at(1));
+    assert_eq!(
+        state.open_signal(SignalKind::AtRisk).unwrap().started_at,
+        at(1)
+    );
     assert_eq!(
         state.contact.email.as_deref(),
         Some("mem_quiet@example.com")
@@ -361,7 +407,11 @@ async fn listing_50_at_risk_members_is_one_query() {
         .await
         .unwrap();
     assert_eq!(requests.take(), ["Query"]);
-    let ids: Vec<&str> = page.items.iter().map(|m| m.membership_id.as_str()).collect();
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|m| m.membership_id.as_str())
+        .collect();
     let newest_first: Vec<String> = (10..60).rev().map(|i| format!("mem_{i:02}")).collect();
     assert_eq!(ids, newest_first);
     let rest = table

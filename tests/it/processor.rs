@@ -245,7 +245,8 @@ async fn webhook_log(app: &App, pk: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_event() {
+async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_event_and_one_per_signal_change()
+ {
     let stack = start_stack().await;
     for (id, body) in history("mem_batch") {
         assert_eq!(ingest(&stack.app, &id, &body).await, 202);
@@ -274,8 +275,9 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     operations.sort();
     assert_eq!(
         operations,
-        vec!["UpdateItem"; 12],
-        "per event: one conditional state write and one PROCESSED mark; no read"
+        vec!["UpdateItem"; 17],
+        "per event: one conditional state write and one PROCESSED mark; no read; and for each of \
+         the five events that open or close a signal, one upkeep of the company indexes"
     );
 
     assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");
@@ -284,7 +286,7 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     assert_eq!(log["attempts"], 1);
     assert!(log["processed_at"].is_string() && log["latency_ms"].is_number());
 
-    // At-least-once delivery: the same messages again are no-ops at the same cost.
+    // At-least-once delivery: the same messages again are no-ops, the indexes already right.
     let good: Vec<_> = messages
         .into_iter()
         .filter(|m| m.body().is_some_and(|b| b.len() > 40))
