@@ -154,6 +154,9 @@ impl StateStore for Racing {
     }
 }
 
+/// A membership listed by its signal's start.
+type Started = (DateTime<Utc>, String);
+
 /// Delivers `queue` to `racing` in batches of ten, as SQS hands them over, failed messages to the
 /// back of the queue, until every one succeeded; then the interlopers that found no upkeep to race.
 async fn deliver(
@@ -267,7 +270,7 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
 
     // The brute force: every membership read by GetItem and folded.
     let table = DynamoState::of(app);
-    let mut expected: BTreeMap<(&str, SignalKind), Vec<(DateTime<Utc>, String)>> = BTreeMap::new();
+    let mut expected: BTreeMap<(&str, SignalKind), Vec<Started>> = BTreeMap::new();
     let mut of_company: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (company, membership) in &memberships {
         let state = table.membership(membership).await.unwrap().unwrap().state();

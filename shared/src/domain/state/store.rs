@@ -255,7 +255,7 @@ impl StoredMembership {
         let index = signal_index(&self.state());
         let index = (index != self.indexed).then_some(index);
         let compaction = self.compaction();
-        (index.is_some() || compaction.is_some()).then(|| Upkeep {
+        (index.is_some() || compaction.is_some()).then_some(Upkeep {
             revision: self.revision,
             compaction,
             index,

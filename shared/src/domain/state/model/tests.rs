@@ -705,6 +705,6 @@ fn contact_details_fold_newest_first_and_stay_out_of_the_state_json_and_debug() 
     }
     assert!(format!("{:?}", state.contact).contains(&crate::domain::fingerprint(b"Jane Doe")));
     // Stored observations carry it under short names.
-    let stored = serde_json::to_value(&with_contact(1, "e1", Some("a@example.com"), None)).unwrap();
+    let stored = serde_json::to_value(with_contact(1, "e1", Some("a@example.com"), None)).unwrap();
     assert_eq!(stored["m"]["ct"], serde_json::json!({"e": "a@example.com"}));
 }
