@@ -197,22 +197,16 @@ async fn deliver(
     }
 }
 
-/// Every page of a listing, `limit` at a time.
-async fn every_page<F, Fut>(mut page: F) -> Vec<String>
+/// The ids of every page of a listing.
+async fn every_page<F, Fut>(page: F) -> Vec<String>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<Page<StoredMembership>, DependencyError>>,
 {
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let listed = page(after.take()).await.unwrap();
-        ids.extend(listed.items.into_iter().map(|item| item.membership_id));
-        match listed.next {
-            Some(next) => after = Some(next),
-            None => return ids,
-        }
-    }
+    let items = shared::domain::state::store::every_page(page)
+        .await
+        .unwrap();
+    items.into_iter().map(|item| item.membership_id).collect()
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use crate::domain::ports::{CompanyMemberships, StateStore};
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -338,28 +339,62 @@ impl StateStore for DynamoState {
             .send()
             .await
             .map_err(|e| dependency_error(&e))?;
-        page(
-            output.items(),
-            output.last_evaluated_key().is_some(),
-            |item| Some(item.membership_id.clone()),
-        )
+        page(&output, |item| Some(item.membership_id.clone()))
     }
 }
 
-/// A page of the items a Query returned; `more` when it stopped at its limit, then `cursor` of
-/// the last item is the next page's `after`.
+/// A page of the items a Query returned; when it stopped at its limit, `cursor` of the last item
+/// is the next page's `after`.
 fn page(
-    items: &[Item],
-    more: bool,
+    output: &QueryOutput,
     cursor: impl Fn(&StoredMembership) -> Option<String>,
 ) -> Result<Page<StoredMembership>, DependencyError> {
-    let items = items.iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
-    let next = more.then(|| items.last().and_then(&cursor)).flatten();
+    let items = output
+        .items()
+        .iter()
+        .map(from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = output
+        .last_evaluated_key()
+        .and_then(|_| items.last().and_then(&cursor));
     Ok(Page { items, next })
 }
 
 fn query_limit(limit: usize) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX)
+}
+
+impl DynamoState {
+    /// One Query of a company index: the company's partition of `index` (keyed by `pk`), in
+    /// `forward` sort-key order, `limit` items, after the sort-key bound `bound` (a condition on
+    /// the sort key and its value), if any.
+    async fn query_company(
+        &self,
+        (index, pk): (&str, &str),
+        company_id: &str,
+        forward: bool,
+        limit: usize,
+        bound: Option<(String, String)>,
+    ) -> Result<QueryOutput, DependencyError> {
+        let mut condition = format!("{pk} = :company");
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .expression_attribute_values(":company", s(company_pk(company_id)))
+            .scan_index_forward(forward)
+            .limit(query_limit(limit));
+        if let Some((bound, value)) = bound {
+            condition.push_str(&format!(" AND {bound}"));
+            request = request.expression_attribute_values(":bound", s(value));
+        }
+        request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))
+    }
 }
 
 impl CompanyMemberships for DynamoState {
@@ -373,29 +408,19 @@ impl CompanyMemberships for DynamoState {
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
         let (pk, sk) = signal_attributes(signal);
-        let mut condition = format!("{pk} = :company");
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(signal_index_name(signal))
-            .expression_attribute_values(":company", s(company_pk(company_id)))
-            .scan_index_forward(false)
-            .limit(query_limit(limit));
-        if let Some(after) = after {
-            condition.push_str(&format!(" AND {sk} < :before"));
-            request = request.expression_attribute_values(":before", s(signal_sk_of_cursor(after)));
-        }
-        let output = request
-            .key_condition_expression(condition)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        page(
-            output.items(),
-            output.last_evaluated_key().is_some(),
-            |item| item.indexed.get(&signal).map(|key| signal_cursor(&key.sk)),
-        )
+        let bound = after.map(|after| (format!("{sk} < :bound"), signal_sk_of_cursor(after)));
+        let output = self
+            .query_company(
+                (signal_index_name(signal), pk),
+                company_id,
+                false,
+                limit,
+                bound,
+            )
+            .await?;
+        page(&output, |item| {
+            item.indexed.get(&signal).map(|key| signal_cursor(&key.sk))
+        })
     }
 
     /// One Query of the company index (keys only: every membership is in it, and a projection
@@ -406,23 +431,10 @@ impl CompanyMemberships for DynamoState {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
-        let mut condition = format!("{COMPANY_PK} = :company");
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(COMPANY_INDEX)
-            .expression_attribute_values(":company", s(company_pk(company_id)))
-            .limit(query_limit(limit));
-        if let Some(after) = after {
-            condition.push_str(&format!(" AND {COMPANY_SK} > :after"));
-            request = request.expression_attribute_values(":after", s(after));
-        }
-        let output = request
-            .key_condition_expression(condition)
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
+        let bound = after.map(|after| (format!("{COMPANY_SK} > :bound"), after.to_owned()));
+        let output = self
+            .query_company((COMPANY_INDEX, COMPANY_PK), company_id, true, limit, bound)
+            .await?;
         let ids: Vec<String> = output
             .items()
             .iter()

@@ -29,6 +29,24 @@ impl MemoryStateStore {
         Self::default()
     }
 
+    /// A page (one read) of the items `keep` selects, in membership-id order, after `after`.
+    fn by_id(
+        &self,
+        limit: usize,
+        after: Option<&str>,
+        keep: impl Fn(&StoredMembership) -> bool,
+    ) -> Page<StoredMembership> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let listed: Vec<(String, StoredMembership)> = self
+            .items()
+            .values()
+            .filter(|item| keep(item))
+            .filter(|item| after.is_none_or(|after| item.membership_id.as_str() > after))
+            .map(|item| (item.membership_id.clone(), item.clone()))
+            .collect();
+        page_of(listed.into_iter(), limit)
+    }
+
     fn items(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, StoredMembership>> {
         // A panic while holding the lock leaves consistent data (every write is one insert).
         self.items
@@ -131,15 +149,9 @@ impl StateStore for MemoryStateStore {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        let listed: Vec<(String, StoredMembership)> = self
-            .items()
-            .values()
-            .filter(|item| item.user_id.as_deref() == Some(user_id))
-            .filter(|item| after.is_none_or(|after| item.membership_id.as_str() > after))
-            .map(|item| (item.membership_id.clone(), item.clone()))
-            .collect();
-        Ok(page_of(listed.into_iter(), limit))
+        Ok(self.by_id(limit, after, |item| {
+            item.user_id.as_deref() == Some(user_id)
+        }))
     }
 }
 
@@ -195,15 +207,9 @@ impl CompanyMemberships for MemoryStateStore {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        let listed: Vec<(String, StoredMembership)> = self
-            .items()
-            .values()
-            .filter(|item| item.company_id.as_deref() == Some(company_id))
-            .filter(|item| after.is_none_or(|after| item.membership_id.as_str() > after))
-            .map(|item| (item.membership_id.clone(), item.clone()))
-            .collect();
-        Ok(page_of(listed.into_iter(), limit))
+        Ok(self.by_id(limit, after, |item| {
+            item.company_id.as_deref() == Some(company_id)
+        }))
     }
 }
 

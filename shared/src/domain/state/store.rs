@@ -294,6 +294,24 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// Every item of a paged listing: `page(after)` reads the page after the cursor `after`.
+pub async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, DependencyError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, DependencyError>>,
+{
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let listed = page(after.take()).await?;
+        items.extend(listed.items);
+        match listed.next {
+            Some(next) => after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// Records `observation` (one conditional write), then, only when the item that write returned
 /// calls for it, one [`Upkeep`] write: a compaction past [`COMPACT_ABOVE`] (best effort: a
 /// skipped one is retried by the next write) and/or the signal index brought up to date.

@@ -94,37 +94,27 @@ async fn brute_force(store: &MemoryStateStore, company: &str, kind: SignalKind) 
     listed.into_iter().map(|(_, id)| id).collect()
 }
 
-/// Every page of the `kind` listing of `company`, two at a time (so cursors are exercised).
+/// The ids of every page of a listing read two at a time (so cursors are exercised).
+async fn every_page<F, Fut>(page: F) -> Vec<String>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<StoredMembership>, DependencyError>>,
+{
+    let items = crate::domain::state::store::every_page(page).await.unwrap();
+    items.into_iter().map(|item| item.membership_id).collect()
+}
+
 async fn listed(store: &MemoryStateStore, company: &str, kind: SignalKind) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
+    every_page(|after| async move {
+        store
             .with_open_signal(company, kind, 2, after.as_deref())
             .await
-            .unwrap();
-        ids.extend(page.items.into_iter().map(|item| item.membership_id));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return ids,
-        }
-    }
+    })
+    .await
 }
 
 async fn all_of_company(store: &MemoryStateStore, company: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .of_company(company, 2, after.as_deref())
-            .await
-            .unwrap();
-        ids.extend(page.items.into_iter().map(|item| item.membership_id));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return ids,
-        }
-    }
+    every_page(|after| async move { store.of_company(company, 2, after.as_deref()).await }).await
 }
 
 /// Asserts every listing equals the brute force: 0 missing, 0 extra, same order.
