@@ -19,6 +19,29 @@ use tower::ServiceExt;
 
 use crate::helpers::{RequestLog, receive_all, signed_webhook, start_stack};
 
+/// Deterministic draws (xorshift) for the tests' shuffles and choices.
+pub struct Draws(u64);
+
+impl Draws {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n as u64).unwrap()
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
 /// One membership's history, in the provider's order: activated, a failed payment, a successful
 /// retry, cancellation scheduled, deactivated, reactivated.
 pub fn history(membership: &str) -> Vec<(String, String)> {
@@ -225,7 +248,8 @@ pub(crate) async fn webhook_log(app: &App, pk: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_event() {
+async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_event_and_one_per_signal_change()
+ {
     let stack = start_stack().await;
     for (id, body) in history("mem_batch") {
         assert_eq!(ingest(&stack.app, &id, &body).await, 202);
@@ -254,8 +278,9 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     operations.sort();
     assert_eq!(
         operations,
-        vec!["UpdateItem"; 12],
-        "per event: one conditional state write and one PROCESSED mark; no read"
+        vec!["UpdateItem"; 17],
+        "per event: one conditional state write and one PROCESSED mark; no read; and for each of \
+         the five events that open or close a signal, one upkeep of the company indexes"
     );
 
     assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");
@@ -264,7 +289,7 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     assert_eq!(log["attempts"], 1);
     assert!(log["processed_at"].is_string() && log["latency_ms"].is_number());
 
-    // At-least-once delivery: the same messages again are no-ops at the same cost.
+    // At-least-once delivery: the same messages again are no-ops, the indexes already right.
     let good: Vec<_> = messages
         .into_iter()
         .filter(|m| m.body().is_some_and(|b| b.len() > 40))
@@ -653,13 +678,7 @@ async fn a_new_membership_from_shuffled_duplicated_deliveries_on_concurrent_proc
         assert_eq!(messages.len(), 6);
         // Each delivered twice, in an order drawn from the round's seed, dealt round-robin.
         let mut deliveries: Vec<_> = messages.iter().chain(messages.iter()).cloned().collect();
-        let mut seed = round.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for i in (1..deliveries.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            deliveries.swap(i, usize::try_from(seed % (i as u64 + 1)).unwrap());
-        }
+        Draws::new(round).shuffle(&mut deliveries);
         let mut dealt = vec![Vec::new(); instances.len()];
         for (i, delivery) in deliveries.into_iter().enumerate() {
             dealt[i % instances.len()].push(delivery);

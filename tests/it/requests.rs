@@ -155,8 +155,9 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
     );
 
     // The first page on a cold instance: the run, the API key, the emergency switch, the
-    // breaker, the stored memberships, two new ones written, the next job, the page counted and
-    // the lease extended.
+    // breaker, the stored memberships, two new ones written (past due and canceled: each opens a
+    // signal, so each record is followed by its company-index upkeep), the next job, the page
+    // counted and the lease extended.
     let job = next_job(&stack.app).await;
     assert!(matches!(
         syncer.run_page(&job).await.unwrap(),
@@ -173,6 +174,8 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
             "GetItem",
             "GetItem",
             "BatchGetItem",
+            "UpdateItem",
+            "UpdateItem",
             "UpdateItem",
             "UpdateItem",
             "SendMessage",

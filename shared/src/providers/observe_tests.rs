@@ -354,3 +354,52 @@ fn amounts_format_by_currency() {
     assert_eq!(minor_amount(&Field::Null, 2), None);
     assert_eq!(currency_decimals("JPY"), 0);
 }
+
+#[test]
+fn members_contact_details_are_read_where_the_provider_sends_them() {
+    use crate::domain::state::model::MemberContact;
+    let whop = queued(
+        Source::Whop,
+        "membership.activated",
+        membership_subject("mem_4HtR8wLq2ZcV1n"),
+        &fixture_body("apigw-webhook-whop.json"),
+    );
+    assert_eq!(
+        observed(&whop).1.membership.contact,
+        MemberContact {
+            email: Some("jane@example.com".into()),
+            name: Some("Jane Doe".into()),
+            username: Some("janedoe".into()),
+            manage_url: Some("https://whop.com/orders/mem_4HtR8wLq2ZcV1n/manage/".into()),
+        }
+    );
+    // A v1 payment names its user too; `"user": null` reads as no details.
+    let payment = |user: &str| {
+        queued(
+            Source::Whop,
+            "payment.failed",
+            membership_subject("mem_1"),
+            &format!(r#"{{"data":{{"id":"pay_1","user":{user}}}}}"#),
+        )
+    };
+    let contact = observed(&payment(r#"{"id":"user_1","email":"a@example.com"}"#))
+        .1
+        .membership
+        .contact;
+    assert_eq!(contact.email.as_deref(), Some("a@example.com"));
+    assert!(observed(&payment("null")).1.membership.contact.is_empty());
+
+    let stripe = queued(
+        Source::Stripe,
+        "invoice.paid",
+        Subject {
+            subscription_id: Some("sub_1".into()),
+            invoice_id: Some("in_1".into()),
+            ..Subject::default()
+        },
+        &fixture_body("apigw-webhook-stripe-invoice-paid.json"),
+    );
+    let contact = observed(&stripe).1.membership.contact;
+    assert_eq!(contact.email.as_deref(), Some("jane@example.com"));
+    assert_eq!((contact.name, contact.manage_url), (None, None));
+}

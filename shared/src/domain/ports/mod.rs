@@ -4,6 +4,7 @@
 mod breaker;
 mod claims;
 mod emergency;
+mod companies;
 mod inbound;
 mod limits;
 mod maintenance;
@@ -16,6 +17,7 @@ mod sync;
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use emergency::EmergencyStore;
+pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use maintenance::{

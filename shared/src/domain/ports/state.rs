@@ -4,7 +4,7 @@ use std::future::Future;
 
 use super::DependencyError;
 use crate::domain::state::model::Observation;
-use crate::domain::state::store::{Compaction, Page, Recorded, StoredMembership};
+use crate::domain::state::store::{Page, Recorded, StoredMembership, Upkeep};
 use crate::domain::webhooks::Source;
 
 /// The `state` table as memberships need it.
@@ -17,12 +17,13 @@ pub trait StateStore: Send + Sync {
         observation: &Observation,
     ) -> impl Future<Output = Result<Recorded, DependencyError>> + Send;
 
-    /// Applies `compaction` if nothing was written since it was computed. `Ok(false)` when
-    /// something was (the next write will try again).
-    fn compact(
+    /// Applies `upkeep` (a compaction and/or the signal index) in one conditional write, if
+    /// nothing was written since it was computed. `Ok(false)` when something was (that write's
+    /// own upkeep covers it).
+    fn upkeep(
         &self,
         membership_id: &str,
-        compaction: &Compaction,
+        upkeep: &Upkeep,
     ) -> impl Future<Output = Result<bool, DependencyError>> + Send;
 
     /// One membership.

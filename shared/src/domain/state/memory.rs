@@ -1,13 +1,17 @@
-//! An in-memory [`StateStore`] with the DynamoDB adapter's conditions, for unit tests and
-//! benchmarks. The proof that storage works is the adapter's tests against the emulator.
+//! An in-memory [`StateStore`] and [`CompanyMemberships`] with the DynamoDB adapter's conditions
+//! and index rules, for unit tests and benchmarks. The proof that storage works is the adapter's
+//! tests against the emulator.
 
-use crate::domain::ports::{ProcessingLog, StateStore};
+use crate::domain::ports::{CompanyMemberships, ProcessingLog, StateStore};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::model::Observation;
-use super::store::{Compaction, Page, Recorded, StoredMembership};
+use super::model::{Observation, SignalKind};
+use super::store::{
+    Page, Recorded, SignalIndex, StoredMembership, Upkeep, company_pk, signal_cursor,
+    signal_sk_of_cursor,
+};
 use crate::domain::ports::DependencyError;
 use crate::domain::webhooks::Source;
 use crate::domain::webhooks::claims::ProcessingMark;
@@ -23,6 +27,24 @@ pub struct MemoryStateStore {
 impl MemoryStateStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A page (one read) of the items `keep` selects, in membership-id order, after `after`.
+    fn by_id(
+        &self,
+        limit: usize,
+        after: Option<&str>,
+        keep: impl Fn(&StoredMembership) -> bool,
+    ) -> Page<StoredMembership> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let listed: Vec<(String, StoredMembership)> = self
+            .items()
+            .values()
+            .filter(|item| keep(item))
+            .filter(|item| after.is_none_or(|after| item.membership_id.as_str() > after))
+            .map(|item| (item.membership_id.clone(), item.clone()))
+            .collect();
+        page_of(listed.into_iter(), limit)
     }
 
     fn items(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, StoredMembership>> {
@@ -48,6 +70,8 @@ impl StateStore for MemoryStateStore {
                 membership_id: membership_id.to_owned(),
                 provider,
                 user_id: None,
+                company_id: None,
+                indexed: SignalIndex::new(),
                 base: None,
                 observations: Vec::new(),
                 revision: 0,
@@ -58,38 +82,43 @@ impl StateStore for MemoryStateStore {
             .iter()
             .any(|o| &o.version.event_id == event_id)
         {
-            return Ok(Recorded::Duplicate);
+            return Ok(Recorded::Duplicate(Some(Box::new(item.clone()))));
         }
         if item
             .base_version()
             .is_some_and(|base| observation.version <= *base)
         {
-            return Ok(Recorded::Stale);
+            return Ok(Recorded::Stale(Some(Box::new(item.clone()))));
         }
         item.observations.push(observation.clone());
         if item.user_id.is_none() {
             item.user_id.clone_from(&observation.membership.user_id);
         }
+        if item.company_id.is_none() {
+            item.company_id
+                .clone_from(&observation.membership.company_id);
+        }
         item.revision += 1;
         Ok(Recorded::Applied(Box::new(item.clone())))
     }
 
-    async fn compact(
-        &self,
-        membership_id: &str,
-        compaction: &Compaction,
-    ) -> Result<bool, DependencyError> {
+    async fn upkeep(&self, membership_id: &str, upkeep: &Upkeep) -> Result<bool, DependencyError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let mut items = self.items();
         let Some(item) = items.get_mut(membership_id) else {
             return Ok(false);
         };
-        if item.revision != compaction.revision {
+        if item.revision != upkeep.revision {
             return Ok(false);
         }
-        item.observations
-            .retain(|o| !compaction.absorbed.contains(&o.version.event_id));
-        item.base = Some(compaction.base.clone());
+        if let Some(compaction) = &upkeep.compaction {
+            item.observations
+                .retain(|o| !compaction.absorbed.contains(&o.version.event_id));
+            item.base = Some(compaction.base.clone());
+        }
+        if let Some(index) = &upkeep.index {
+            item.indexed.clone_from(index);
+        }
         item.revision += 1;
         Ok(true)
     }
@@ -120,19 +149,67 @@ impl StateStore for MemoryStateStore {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<StoredMembership>, DependencyError> {
+        Ok(self.by_id(limit, after, |item| {
+            item.user_id.as_deref() == Some(user_id)
+        }))
+    }
+}
+
+/// One page of `listed` (sorted by key), `next` being the last key when more remain.
+fn page_of(
+    mut listed: impl Iterator<Item = (String, StoredMembership)>,
+    limit: usize,
+) -> Page<StoredMembership> {
+    let page: Vec<(String, StoredMembership)> = listed.by_ref().take(limit).collect();
+    let next = if listed.next().is_some() {
+        page.last().map(|(key, _)| key.clone())
+    } else {
+        None
+    };
+    Page {
+        items: page.into_iter().map(|(_, item)| item).collect(),
+        next,
+    }
+}
+
+impl CompanyMemberships for MemoryStateStore {
+    async fn with_open_signal(
+        &self,
+        company_id: &str,
+        signal: SignalKind,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<StoredMembership>, DependencyError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let items = self.items();
-        let mut matching = items
+        let pk = company_pk(company_id);
+        let before = after.map(signal_sk_of_cursor);
+        let mut listed: Vec<(String, StoredMembership)> = self
+            .items()
             .values()
-            .filter(|item| item.user_id.as_deref() == Some(user_id))
-            .filter(|item| after.is_none_or(|after| item.membership_id.as_str() > after));
-        let page: Vec<StoredMembership> = matching.by_ref().take(limit).cloned().collect();
-        let next = if matching.next().is_some() {
-            page.last().map(|item| item.membership_id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items: page, next })
+            .filter_map(|item| {
+                let key = item.indexed.get(&signal).filter(|key| key.pk == pk)?;
+                Some((key.sk.clone(), item.clone()))
+            })
+            .filter(|(sk, _)| before.as_ref().is_none_or(|before| sk < before))
+            .collect();
+        listed.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(page_of(
+            listed
+                .into_iter()
+                .map(|(sk, item)| (signal_cursor(&sk), item)),
+            limit,
+        ))
+    }
+
+    async fn of_company(
+        &self,
+        company_id: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<StoredMembership>, DependencyError> {
+        Ok(self.by_id(limit, after, |item| {
+            item.company_id.as_deref() == Some(company_id)
+        }))
     }
 }
 
@@ -178,3 +255,6 @@ impl ProcessingLog for MemoryProcessingLog {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -127,6 +127,57 @@ pub struct MembershipFacts {
     pub renewal_period_start: Option<DateTime<Utc>>,
     #[serde(rename = "re", skip_serializing_if = "Option::is_none")]
     pub renewal_period_end: Option<DateTime<Utc>>,
+    /// The member's contact details, where the event carries them (personal data).
+    #[serde(rename = "ct", skip_serializing_if = "MemberContact::is_empty")]
+    pub contact: MemberContact,
+}
+
+/// How to reach a member, as the provider sent it: e-mail, name, username, and the provider's
+/// page where the member manages the membership (Whop's `manage_url`). Personal data: its `Debug`
+/// shows fingerprints only, and [`MembershipState`] does not serialise it (the member-facing
+/// routes' JSON leaves it out); the company's admin views read `MembershipState::contact`.
+/// Stored in every observation that carries it, so the names are short.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemberContact {
+    #[serde(rename = "e", skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(rename = "n", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "un", skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(rename = "mu", skip_serializing_if = "Option::is_none")]
+    pub manage_url: Option<String>,
+}
+
+impl MemberContact {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Takes every detail `newer` states.
+    fn merge(&mut self, newer: &Self) {
+        overwrite(&mut self.email, &newer.email);
+        overwrite(&mut self.name, &newer.name);
+        overwrite(&mut self.username, &newer.username);
+        overwrite(&mut self.manage_url, &newer.manage_url);
+    }
+}
+
+impl fmt::Debug for MemberContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let print = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|value| crate::domain::fingerprint(value.as_bytes()))
+        };
+        f.debug_struct("MemberContact")
+            .field("email", &print(&self.email))
+            .field("name", &print(&self.name))
+            .field("username", &print(&self.username))
+            .field("manage_url", &print(&self.manage_url))
+            .finish()
+    }
 }
 
 /// What one event says about one membership: the unit the state is built from.
@@ -261,6 +312,12 @@ pub struct MembershipState {
     /// How many observations it is made of.
     #[serde(default)]
     pub observations: u64,
+    /// The member's contact details, each as the provider last stated it. Personal data, for
+    /// the company's admins only: not in this type's JSON, so the member routes' answers do not
+    /// carry it; the compacted base stores it through
+    /// [`crate::domain::state::store::encode_base`].
+    #[serde(skip)]
+    pub contact: MemberContact,
 }
 
 /// The churn-relevant reading of a state at one moment.
@@ -312,6 +369,7 @@ impl MembershipState {
             signals: Vec::new(),
             version: None,
             observations: 0,
+            contact: MemberContact::default(),
         }
     }
 
@@ -346,6 +404,7 @@ impl MembershipState {
         overwrite(&mut self.status, &facts.status);
         overwrite(&mut self.renewal_period_start, &facts.renewal_period_start);
         overwrite(&mut self.renewal_period_end, &facts.renewal_period_end);
+        self.contact.merge(&facts.contact);
         if let Some(cancel) = facts.cancel_at_period_end {
             self.cancel_at_period_end = cancel;
         }

@@ -7,7 +7,8 @@
 //! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
 //! deleted unprocessed; it is logged and counted as permanent on every attempt.
 //!
-//! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op, and the mark
+//! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op (but for the
+//! index upkeep the item may still owe, see [`record_and_upkeep`]), and the mark
 //! is idempotent.
 
 use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore, WebhookProviders};
@@ -16,7 +17,7 @@ use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed};
-use super::store::{Recorded, record_and_compact};
+use super::store::{Recorded, record_and_upkeep};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError};
 use crate::domain::webhooks::claims::{ClaimRecord, ProcessingMark};
@@ -25,7 +26,9 @@ use crate::domain::webhooks::event::QueuedEvent;
 /// What one message did to state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Recorded; the signals it opened and closed.
+    /// Recorded; the signals it opened and closed: the membership's open signals without this
+    /// event against with it, so each change is reported by the event that makes it, whatever
+    /// the arrival order (what a notification is sent from).
     Applied {
         membership_id: String,
         opened: Vec<SignalKind>,
@@ -317,16 +320,16 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
             }
         };
         span.record("membership.id", membership_id.as_str());
-        let recorded = record_and_compact(&self.state, &membership_id, provider, &observation)
+        let recorded = record_and_upkeep(&self.state, &membership_id, provider, &observation)
             .await
             .map_err(ProcessError::State)?;
         let stored = match recorded {
             Recorded::Applied(stored) => stored,
-            Recorded::Duplicate => {
+            Recorded::Duplicate(_) => {
                 tracing::info!("already recorded: a duplicate delivery");
                 return Ok(Outcome::Duplicate);
             }
-            Recorded::Stale => {
+            Recorded::Stale(_) => {
                 tracing::warn!(
                     occurred_at = %observation.version.at,
                     "older than the membership's compacted history: not recorded"

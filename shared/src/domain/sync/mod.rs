@@ -275,6 +275,7 @@ pub fn observation_of(membership: &ListedMembership) -> Option<Observation> {
             cancel_at_period_end: membership.cancel_at_period_end,
             renewal_period_start: membership.renewal_period_start,
             renewal_period_end: membership.renewal_period_end,
+            ..MembershipFacts::default()
         },
         payment: None,
     })

@@ -20,7 +20,7 @@ use crate::domain::ports::{
     MembershipSourceError, Publisher, SourceFailure,
 };
 use crate::domain::state::model::MembershipState;
-use crate::domain::state::store::record_and_compact;
+use crate::domain::state::store::record_and_upkeep;
 use crate::domain::time::parse_time_str;
 use crate::domain::webhooks::Source;
 
@@ -475,7 +475,7 @@ where
         let state = &self.state;
         stream::iter(writes)
             .map(|(id, observation)| async move {
-                record_and_compact(state, &id, Source::Whop, &observation).await
+                record_and_upkeep(state, &id, Source::Whop, &observation).await
             })
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<_>>()
@@ -516,7 +516,7 @@ where
             Verdict::NewerLocally(fields) => ("newer_locally", fields),
             Verdict::Drift(fields) => {
                 if let Some(observation) = &observation {
-                    record_and_compact(&self.state, &membership.id, Source::Whop, observation)
+                    record_and_upkeep(&self.state, &membership.id, Source::Whop, observation)
                         .await?;
                 }
                 tracing::info!(membership.id = %membership.id, fields = ?fields, "drift: state the webhooks missed");

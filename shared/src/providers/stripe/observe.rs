@@ -4,7 +4,7 @@
 //! record).
 
 use crate::domain::json::{self, First, Scalar};
-use crate::domain::state::model::{MembershipFacts, PaymentFacts, PaymentStatus};
+use crate::domain::state::model::{MemberContact, MembershipFacts, PaymentFacts, PaymentStatus};
 use crate::domain::state::observe::{
     ObserveError, Observed, currency_decimals, minor_amount, observed, parse,
 };
@@ -70,6 +70,12 @@ fn stripe_facts(
     let subject = &event.subject;
     let mut membership = MembershipFacts {
         user_id: subject.customer_id.clone(),
+        // An invoice copies its customer's e-mail and name; a subscription names only the id.
+        contact: MemberContact {
+            email: object.customer_email.text().map(str::to_owned),
+            name: object.customer_name.text().map(str::to_owned),
+            ..MemberContact::default()
+        },
         ..MembershipFacts::default()
     };
     let payment = match plan {
@@ -158,6 +164,8 @@ json::lenient_object! {
         "currency" => currency: Scalar,
         "attempt_count" => attempt_count: Scalar,
         "last_finalization_error" => last_finalization_error: StripeError,
+        "customer_email" => customer_email: Scalar,
+        "customer_name" => customer_name: Scalar,
     }
 }
 

@@ -4,7 +4,7 @@
 //! they name (and the membership status a v1 payment embeds).
 
 use crate::domain::json::{self, Scalar};
-use crate::domain::state::model::{MembershipFacts, PaymentFacts, PaymentStatus};
+use crate::domain::state::model::{MemberContact, MembershipFacts, PaymentFacts, PaymentStatus};
 use crate::domain::state::observe::{
     ObserveError, Observed, currency_decimals, major_amount, observed, parse,
 };
@@ -81,6 +81,7 @@ fn whop_facts(
         company_id: subject.company_id.clone(),
         product_id: subject.product_id.clone(),
         plan_id: subject.plan_id.clone(),
+        contact: whop_contact(data),
         ..MembershipFacts::default()
     };
     let payment_id =
@@ -133,6 +134,18 @@ fn whop_facts(
     (membership, payment)
 }
 
+/// The member's contact details a membership or payment object carries (v1 `user`, and the
+/// membership's `manage_url`).
+fn whop_contact(data: &WhopData<'_>) -> MemberContact {
+    let text = |value: &Scalar<'_>| value.text().map(str::to_owned);
+    MemberContact {
+        email: text(&data.user.email),
+        name: text(&data.user.name),
+        username: text(&data.user.username),
+        manage_url: text(&data.manage_url),
+    }
+}
+
 /// A `payment.created` payment's outcome so far, from its status words.
 fn whop_payment_status(data: &WhopData<'_>) -> Option<PaymentStatus> {
     match data.substatus.text().or_else(|| data.status.text())? {
@@ -176,6 +189,17 @@ json::lenient_object! {
         "amount" => amount: Scalar,
         "currency" => currency: Scalar,
         "failure_message" => failure_message: Scalar,
+        "user" => user: WhopUser,
+        "manage_url" => manage_url: Scalar,
+    }
+}
+
+json::lenient_object! {
+    /// The member a v1 membership or payment names (`null` reads as absent).
+    struct WhopUser / WhopUserKey {
+        "email" => email: Scalar,
+        "name" => name: Scalar,
+        "username" => username: Scalar,
     }
 }
 

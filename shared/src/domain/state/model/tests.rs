@@ -639,6 +639,7 @@ mod oracle {
             signals: signals(&history),
             version: history.last().map(|o| o.version.clone()),
             observations: history.len() as u64,
+            contact: MemberContact::default(),
         }
     }
 }
@@ -675,4 +676,35 @@ proptest! {
         let base = fold(&in_order[..cut]);
         prop_assert_eq!(&base.fold(&delivered), &expected);
     }
+}
+
+#[test]
+fn contact_details_fold_newest_first_and_stay_out_of_the_state_json_and_debug() {
+    let with_contact = |seconds, id: &str, email: Option<&str>, name: Option<&str>| {
+        let mut observation = activated(seconds, id);
+        observation.membership.contact = MemberContact {
+            email: email.map(str::to_owned),
+            name: name.map(str::to_owned),
+            ..MemberContact::default()
+        };
+        observation
+    };
+    let state = fold(&[
+        with_contact(2, "e2", Some("new@example.com"), None),
+        with_contact(1, "e1", Some("old@example.com"), Some("Jane Doe")),
+    ]);
+    assert_eq!(state.contact.email.as_deref(), Some("new@example.com"));
+    assert_eq!(state.contact.name.as_deref(), Some("Jane Doe"));
+    let json = serde_json::to_string(&state).unwrap();
+    let debug = format!("{state:?}");
+    for shown in [json, debug] {
+        assert!(
+            !shown.contains("example.com") && !shown.contains("Jane"),
+            "{shown}"
+        );
+    }
+    assert!(format!("{:?}", state.contact).contains(&crate::domain::fingerprint(b"Jane Doe")));
+    // Stored observations carry it under short names.
+    let stored = serde_json::to_value(with_contact(1, "e1", Some("a@example.com"), None)).unwrap();
+    assert_eq!(stored["m"]["ct"], serde_json::json!({"e": "a@example.com"}));
 }

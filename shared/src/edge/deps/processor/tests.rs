@@ -11,7 +11,7 @@ use crate::domain::state::model::{Observation, PaymentStatus};
 use crate::domain::state::observe::Observed;
 use crate::domain::state::process::*;
 use crate::domain::state::store::Recorded;
-use crate::domain::state::store::{Compaction, Page, StoredMembership};
+use crate::domain::state::store::{Page, StoredMembership, Upkeep};
 use crate::domain::webhooks::Source;
 use crate::domain::webhooks::claims::ProcessingMark;
 use crate::domain::webhooks::event::QueuedEvent;
@@ -47,8 +47,8 @@ impl StateStore for FlakyStore {
             .record(membership_id, provider, observation)
             .await
     }
-    async fn compact(&self, id: &str, c: &Compaction) -> Result<bool, DependencyError> {
-        self.inner.compact(id, c).await
+    async fn upkeep(&self, id: &str, upkeep: &Upkeep) -> Result<bool, DependencyError> {
+        self.inner.upkeep(id, upkeep).await
     }
     async fn membership(&self, id: &str) -> Result<Option<StoredMembership>, DependencyError> {
         self.inner.membership(id).await
