@@ -2,8 +2,9 @@
 //! and the sync measurement drive it.
 //!
 //! It serves `GET /api/v1/memberships` (cursor pages, `company_id` required, `statuses[]`,
-//! `user_ids[]`, `created_after`, `first`), `GET /api/v1/memberships/{id}` and
-//! `GET /api/v1/users/{id}`; checks the bearer key; can enforce a rate limit (a sliding window, the
+//! `user_ids[]`, `created_after`, `first`), `GET /api/v1/memberships/{id}`,
+//! `GET /api/v1/users/{id}` and the access check `GET /api/v1/users/{id}/access/{company_id}`
+//! (admins and customers from [`FakeWhopOptions`], see [`LOCAL_ADMINS`]); checks the bearer key; can enforce a rate limit (a sliding window, the
 //! strictest reading of "20 requests / 10 s", answering 429 with `Retry-After` as Whop documents)
 //! and inject faults (every n-th request a 500 or a 429).
 
@@ -34,6 +35,28 @@ pub struct FakeWhopOptions {
     pub fail_every: Option<u64>,
     /// Every n-th request answers 429 with `Retry-After: 1`.
     pub throttle_every: Option<u64>,
+    /// `(user, company)`: the access check says `admin`.
+    pub admins: Vec<(String, String)>,
+    /// `(user, company)`: the access check says `customer` (so does it for any user with a
+    /// membership of the company in the fake).
+    pub customers: Vec<(String, String)>,
+}
+
+/// Who administers which company in the local stack's stand-in: `user_local_admin` administers
+/// `biz_local`, `user_other_admin` administers `biz_other`.
+pub const LOCAL_ADMINS: [(&str, &str); 2] = [
+    ("user_local_admin", COMPANY_ID),
+    ("user_other_admin", "biz_other"),
+];
+/// Who is a customer of which company beyond the fake's memberships: `user_local_customer` of
+/// `biz_local`.
+pub const LOCAL_CUSTOMERS: [(&str, &str); 1] = [("user_local_customer", COMPANY_ID)];
+
+fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(user, company)| ((*user).to_owned(), (*company).to_owned()))
+        .collect()
 }
 
 impl Default for FakeWhopOptions {
@@ -44,6 +67,8 @@ impl Default for FakeWhopOptions {
             rate_limit: None,
             fail_every: None,
             throttle_every: None,
+            admins: pairs(&LOCAL_ADMINS),
+            customers: pairs(&LOCAL_CUSTOMERS),
         }
     }
 }
@@ -107,6 +132,7 @@ impl FakeWhop {
             .route("/api/v1/memberships", get(list_memberships))
             .route("/api/v1/memberships/{id}", get(get_membership))
             .route("/api/v1/users/{id}", get(get_user))
+            .route("/api/v1/users/{id}/access/{company_id}", get(get_access))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -388,4 +414,30 @@ async fn get_user(
     } else {
         error(StatusCode::NOT_FOUND, "user not found")
     }
+}
+
+/// `GET /users/{id}/access/{company_id}`: `admin` for the configured admins, `customer` for the
+/// configured customers and the users with a membership of the company, else `no_access`.
+async fn get_access(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((user_id, company_id)): Path<(String, String)>,
+) -> Response {
+    if let Some(response) = refusal(&shared, &headers) {
+        return response;
+    }
+    let options = lock(&shared.options).clone();
+    let pair = (user_id, company_id);
+    let level = if options.admins.contains(&pair) {
+        "admin"
+    } else if options.customers.contains(&pair)
+        || lock(&shared.memberships)
+            .values()
+            .any(|m| m["user"]["id"] == pair.0.as_str() && m["company"]["id"] == pair.1.as_str())
+    {
+        "customer"
+    } else {
+        "no_access"
+    };
+    Json(json!({"has_access": level != "no_access", "access_level": level})).into_response()
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use commands::breaker::BreakerCommand;
+use commands::company::CompanyCommand;
 use commands::config::ConfigCommand;
 use commands::dlq::DlqCommand;
 use commands::keys::KeysCommand;
@@ -69,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: BreakerCommand,
     },
+    /// A company's creator view (at-risk members, figures), of the same stack as `dlq`; no
+    /// provider access check (operators read the table).
+    Company {
+        #[command(subcommand)]
+        command: CompanyCommand,
+    },
 }
 
 impl Command {
@@ -93,6 +100,7 @@ impl Command {
             Self::Keys { command } => commands::keys::run(command).await,
             Self::Sync { command } => commands::sync::run(command).await,
             Self::Breaker { command } => commands::breaker::run(command).await,
+            Self::Company { command } => commands::company::run(command).await,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod breaker;
 pub mod claims;
+pub mod company_index_pending;
+pub mod company_items;
 pub mod dynamo;
 pub mod http;
 pub(crate) mod item;

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod breaker;
+pub mod companies;
 pub mod json;
 pub mod metrics;
 pub mod ports;

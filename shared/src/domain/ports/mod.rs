@@ -4,6 +4,7 @@
 mod breaker;
 mod claims;
 mod companies;
+mod company_items;
 mod inbound;
 mod limits;
 mod memberships;
@@ -15,6 +16,7 @@ mod sync;
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
+pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use memberships::{
