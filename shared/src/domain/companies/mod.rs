@@ -25,11 +25,11 @@ use crate::domain::ports::{
     AccessCheckError, AccessLevel, Clock, CompanyAccess, CompanyMemberships, DependencyError,
     SettingsStore,
 };
-use crate::domain::state::model::{MembershipState, SignalKind};
+use crate::domain::state::model::SignalKind;
 use crate::domain::state::{DEFAULT_PAGE, MAX_PAGE, ReadError, Viewer, check_id};
 use rows::MembershipRow;
 use settings::CompanySettings;
-use summary::{Period, Summary};
+use summary::{KnownMembership, Period, Summary};
 
 /// Page size of the summary's reads of a company's memberships.
 pub const SUMMARY_PAGE: usize = 100;
@@ -304,18 +304,18 @@ pub async fn company_summary(
     check_company(company_id)?;
     let period = parse_period(query, clock.now()).map_err(CompanyError::InvalidQuery)?;
     authorize(access, viewer, company_id).await?;
-    let (states, truncated) = company_states(store, company_id).await?;
-    let mut summary = summary::summarize(company_id, &states, period);
+    let (memberships, truncated) = company_states(store, company_id).await?;
+    let mut summary = summary::summarize(company_id, &memberships, period);
     summary.truncated = truncated;
     Ok(summary)
 }
 
-/// The folded states of the company's memberships, at most [`SUMMARY_MAX_MEMBERSHIPS`]; whether
-/// there were more.
+/// The company's memberships, folded, at most [`SUMMARY_MAX_MEMBERSHIPS`]; whether there were
+/// more.
 async fn company_states(
     store: &impl CompanyMemberships,
     company_id: &str,
-) -> Result<(Vec<MembershipState>, bool), CompanyError> {
+) -> Result<(Vec<KnownMembership>, bool), CompanyError> {
     let mut states = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -323,7 +323,7 @@ async fn company_states(
             .of_company(company_id, SUMMARY_PAGE, after.as_deref())
             .await
             .map_err(|error| unavailable(&error))?;
-        states.extend(page.items.iter().map(|stored| stored.state()));
+        states.extend(page.items.iter().map(KnownMembership::from));
         match page.next {
             Some(next) if states.len() < SUMMARY_MAX_MEMBERSHIPS => after = Some(next),
             Some(_) => {

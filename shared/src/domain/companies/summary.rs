@@ -13,8 +13,8 @@
 //!   within the period (the payment whose latest event is the one that closed the signal), summed
 //!   per currency; closings by a payment whose amount is not known are counted in
 //!   `recovered_without_amount`. A closing event counts once even if it closed both kinds.
-//! - **churn rate**: of the memberships active at `since` (their history reaches back before it
-//!   and no `churned` signal was open at that moment), those whose `churned` signal started in the
+//! - **churn rate**: of the memberships active at `since` (their recorded history reaches back
+//!   before it and no `churned` signal was open at that moment), those whose `churned` signal started in the
 //!   period, divided by how many were active at `since`; `null` when none were.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +25,26 @@ use serde::Serialize;
 use super::rows::payment;
 use crate::domain::state::model::{MembershipState, PaymentStatus, Signal, SignalKind};
 use crate::domain::state::observe::currency_decimals;
+use crate::domain::state::store::StoredMembership;
+
+/// A membership's folded state and the earliest event time its item still holds (an observation's,
+/// or the newest compacted one's: the history reaches back at least that far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownMembership {
+    pub state: MembershipState,
+    pub first_seen: Option<DateTime<Utc>>,
+}
+
+impl From<&StoredMembership> for KnownMembership {
+    fn from(stored: &StoredMembership) -> Self {
+        let observed = stored.observations.iter().map(|o| o.version.at);
+        let compacted = stored.base_version().map(|v| v.at);
+        Self {
+            state: stored.state(),
+            first_seen: observed.chain(compacted).min(),
+        }
+    }
+}
 
 /// The half-open period `[since, until)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,14 +169,16 @@ fn major_units(minor: i128, decimals: u32) -> String {
     format!("{sign}{}.{:0width$}", minor / scale, minor % scale)
 }
 
-/// The earliest moment the state knows of.
-fn earliest_known(state: &MembershipState) -> Option<DateTime<Utc>> {
+/// The earliest moment the membership is known to have existed.
+fn earliest_known(known: &KnownMembership) -> Option<DateTime<Utc>> {
+    let state = &known.state;
     let signals = state.signals.iter().map(|s| s.started_at);
     let payments = state.payments.iter().map(|p| p.updated_at);
     signals
         .chain(payments)
         .chain(state.renewal_period_start)
         .chain(state.updated_at())
+        .chain(known.first_seen)
         .min()
 }
 
@@ -187,7 +209,7 @@ fn failed_payment(state: &MembershipState) -> (Option<&str>, Option<&str>) {
 }
 
 /// The figures of `states` (one company's memberships) for `period`; see the module docs.
-pub fn summarize(company_id: &str, states: &[MembershipState], period: Period) -> Summary {
+pub fn summarize(company_id: &str, memberships: &[KnownMembership], period: Period) -> Summary {
     let mut open_signals = by_kind();
     let mut opened = by_kind();
     let mut closed = by_kind();
@@ -195,7 +217,8 @@ pub fn summarize(company_id: &str, states: &[MembershipState], period: Period) -
     let mut recovered = Totals::default();
     let mut active_at_start = 0;
     let mut churned = 0;
-    for state in states {
+    for known in memberships {
+        let state = &known.state;
         let mut closings = BTreeSet::new();
         for signal in &state.signals {
             if signal.is_open() {
@@ -233,7 +256,7 @@ pub fn summarize(company_id: &str, states: &[MembershipState], period: Period) -
                 recovered.without_amount += 1;
             }
         }
-        let active = earliest_known(state).is_some_and(|first| first < period.since)
+        let active = earliest_known(known).is_some_and(|first| first < period.since)
             && !churned_at(&state.signals, period.since);
         if active {
             active_at_start += 1;
@@ -254,7 +277,7 @@ pub fn summarize(company_id: &str, states: &[MembershipState], period: Period) -
     Summary {
         company_id: company_id.to_owned(),
         period,
-        memberships: states.len(),
+        memberships: memberships.len(),
         truncated: false,
         open_signals,
         opened,
