@@ -10,6 +10,7 @@
 
 mod adapters;
 mod breaker;
+mod companies;
 mod dlq;
 mod events;
 mod health;

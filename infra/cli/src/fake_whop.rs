@@ -87,6 +87,8 @@ pub struct FakeWhopCounts {
     /// Injected 500s and 429s.
     pub injected: u64,
     pub unauthorized: u64,
+    /// Requests to the access check (`/users/{id}/access/{company_id}`), refused ones included.
+    pub access_checks: u64,
 }
 
 struct Shared {
@@ -97,6 +99,7 @@ struct Shared {
     rate_limited: AtomicU64,
     injected: AtomicU64,
     unauthorized: AtomicU64,
+    access_checks: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -127,6 +130,7 @@ impl FakeWhop {
             rate_limited: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            access_checks: AtomicU64::new(0),
         });
         let router = Router::new()
             .route("/api/v1/memberships", get(list_memberships))
@@ -159,6 +163,7 @@ impl FakeWhop {
             rate_limited: self.shared.rate_limited.load(Ordering::Relaxed),
             injected: self.shared.injected.load(Ordering::Relaxed),
             unauthorized: self.shared.unauthorized.load(Ordering::Relaxed),
+            access_checks: self.shared.access_checks.load(Ordering::Relaxed),
         }
     }
 
@@ -423,6 +428,7 @@ async fn get_access(
     headers: HeaderMap,
     Path((user_id, company_id)): Path<(String, String)>,
 ) -> Response {
+    shared.access_checks.fetch_add(1, Ordering::Relaxed);
     if let Some(response) = refusal(&shared, &headers) {
         return response;
     }

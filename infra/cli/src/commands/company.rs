@@ -141,19 +141,20 @@ pub fn rows_table(rows: &[MembershipRow]) -> String {
             or_dash(payment.and_then(|p| p.failure_reason.as_deref())).to_owned(),
         ]
     });
-    table(std::iter::once(header).chain(body).collect())
+    let lines: Vec<_> = std::iter::once(header).chain(body).collect();
+    table(&lines)
 }
 
 /// Columns padded to their widest cell, two spaces apart.
-fn table<const N: usize>(lines: Vec<[String; N]>) -> String {
+fn table<const N: usize>(lines: &[[String; N]]) -> String {
     let mut widths = [0; N];
-    for line in &lines {
+    for line in lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for line in &lines {
+    for line in lines {
         let cells: Vec<String> = line
             .iter()
             .zip(widths)
@@ -254,5 +255,5 @@ pub fn summary_table(summary: &Summary) -> String {
             ),
         ],
     ];
-    table(lines)
+    table(&lines)
 }

@@ -32,12 +32,13 @@ pub struct StateDeps {
 
 impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
+        let companies = DynamoCompanyItems::of(&app);
         Self {
             store: DynamoState::of(&app),
-            companies: DynamoCompanyItems::of(&app),
+            companies: companies.clone(),
             access: CachedCompanyAccess::new(
-                LazyWhopAccess::new(app.clone()),
-                DynamoCompanyItems::of(&app),
+                LazyWhopAccess::new(app),
+                companies,
                 SystemClock,
                 ACCESS_TTL,
             ),
