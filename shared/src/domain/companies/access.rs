@@ -161,15 +161,20 @@ mod tests {
         Utc.timestamp_opt(1_780_000_000, 0).unwrap()
     }
 
+    /// A provider answering `answer`, an empty cache, a clock at `t0`.
+    fn world(answer: Result<AccessLevel, AccessCheckError>) -> (Provider, Cache, At) {
+        (
+            Provider::new(answer),
+            Cache::default(),
+            At(Mutex::new(t0())),
+        )
+    }
+
     const DOWN: AccessCheckError = AccessCheckError::Unavailable(String::new());
 
     #[tokio::test]
     async fn a_second_check_within_the_window_does_not_ask_the_provider() {
-        let (provider, cache, clock) = (
-            Provider::new(Ok(AccessLevel::Admin)),
-            Cache::default(),
-            At(Mutex::new(t0())),
-        );
+        let (provider, cache, clock) = world(Ok(AccessLevel::Admin));
         let access = CachedCompanyAccess::new(&provider, &cache, &clock, ACCESS_TTL);
         assert_eq!(
             access.access_level("u", "biz").await,
@@ -191,11 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_provider_outage_refuses_a_first_check_and_serves_a_fresh_answer() {
-        let (provider, cache, clock) = (
-            Provider::new(Err(DOWN)),
-            Cache::default(),
-            At(Mutex::new(t0())),
-        );
+        let (provider, cache, clock) = world(Err(DOWN));
         let access = CachedCompanyAccess::new(&provider, &cache, &clock, ACCESS_TTL);
         assert_eq!(access.access_level("u", "biz").await, Err(DOWN));
         assert!(
@@ -218,11 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_answer_is_never_served_when_the_provider_is_down() {
-        let (provider, cache, clock) = (
-            Provider::new(Ok(AccessLevel::Admin)),
-            Cache::default(),
-            At(Mutex::new(t0())),
-        );
+        let (provider, cache, clock) = world(Ok(AccessLevel::Admin));
         let access = CachedCompanyAccess::new(&provider, &cache, &clock, ACCESS_TTL);
         assert_eq!(
             access.access_level("u", "biz").await,
