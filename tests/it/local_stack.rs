@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 13] = [
+const HTTP_API_ROUTES: [(&str, &str); 17] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -26,6 +26,10 @@ const HTTP_API_ROUTES: [(&str, &str); 13] = [
     ("POST", "/sync"),
     ("GET", "/memberships/{id}"),
     ("GET", "/users/{id}/memberships"),
+    ("GET", "/companies/{company_id}/memberships"),
+    ("GET", "/companies/{company_id}/summary"),
+    ("GET", "/companies/{company_id}/settings"),
+    ("PUT", "/companies/{company_id}/settings"),
 ];
 
 fn template() -> Template {
@@ -62,7 +66,10 @@ async fn serves_exactly_the_template_routes_and_they_are_the_designed_ones() {
     assert_eq!(served, designed);
 
     for (method, path) in &served {
-        let concrete = path.replace("{provider}", "whop").replace("{id}", "x1");
+        let concrete = path
+            .replace("{provider}", "whop")
+            .replace("{id}", "x1")
+            .replace("{company_id}", "biz_x1");
         let (status, body) = call(&stack, method, &concrete).await;
         assert_ne!(body["error"]["code"], "route_not_found", "{method} {path}");
         assert_ne!(status, 405, "{method} {path} is not routed for its method");
@@ -81,6 +88,10 @@ async fn protected_routes_go_through_the_authorizer() {
         ("POST", "/sync"),
         ("GET", "/memberships/m1"),
         ("GET", "/users/u1/memberships"),
+        ("GET", "/companies/biz_1/memberships"),
+        ("GET", "/companies/biz_1/summary"),
+        ("GET", "/companies/biz_1/settings"),
+        ("PUT", "/companies/biz_1/settings"),
     ] {
         let (status, body) = call(&stack, method, path).await;
         assert_eq!(

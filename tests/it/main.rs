@@ -11,6 +11,7 @@
 mod adapters;
 mod breaker;
 mod chaos;
+mod companies;
 mod companies_index;
 mod dlq;
 mod emergency;

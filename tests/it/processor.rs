@@ -574,7 +574,7 @@ async fn a_long_history_is_compacted_in_the_table_without_changing_state() {
 }
 
 /// Posts a signed Whop delivery to the running stack over HTTP, as the provider does.
-async fn post_webhook(stack: &LocalStack, id: &str, body: &str) -> u16 {
+pub async fn post_webhook(stack: &LocalStack, id: &str, body: &str) -> u16 {
     let signed = signed_webhook(&stack.app, Source::Whop, body, id).await;
     let mut request = reqwest::Client::new().post(format!("{}/webhooks/whop", stack.base_url()));
     for (name, value) in signed.headers() {

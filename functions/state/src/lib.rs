@@ -1,9 +1,11 @@
-//! The state function: read-only routes over the `state` table (authorized). While a provider's
-//! emergency mode is on, its memberships are served marked `"stale": true` with their age
-//! ([`shared::domain::emergency::Marked`]).
+//! The state function: read routes over the `state` table (authorized), and the creator view's
+//! routes under `/companies/{company_id}/` (authorized, then the company's admins only). While a
+//! provider's emergency mode is on, a member's memberships are served marked `"stale": true` with
+//! their age ([`shared::domain::emergency::Marked`]).
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::Extensions;
@@ -11,14 +13,28 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::ApiError;
+use shared::domain::companies::settings::{CompanySettings, MAX_SETTINGS_BYTES};
+use shared::domain::companies::summary::Summary;
+use shared::domain::companies::{self, CompanyMembershipsPage};
 use shared::domain::emergency::{Marked, MarkedPage};
+use shared::domain::ports::SystemClock;
 use shared::domain::state::{MembershipView, Viewer};
+use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
     Router::new()
         .route("/memberships/{id}", get(membership))
         .route("/users/{id}/memberships", get(user_memberships))
+        .route(
+            "/companies/{company_id}/memberships",
+            get(company_memberships),
+        )
+        .route("/companies/{company_id}/summary", get(company_summary))
+        .route(
+            "/companies/{company_id}/settings",
+            get(company_settings).put(put_company_settings),
+        )
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
 }
@@ -53,10 +69,7 @@ async fn user_memberships(
     id: Result<Path<String>, PathRejection>,
     paging: Result<Query<Paging>, QueryRejection>,
 ) -> Result<Json<MarkedPage>, ApiError> {
-    let Query(paging) = paging.map_err(|rejection| ApiError::BadRequest {
-        code: "invalid_query",
-        message: rejection.body_text(),
-    })?;
+    let paging = query(paging)?;
     let limit = paging
         .limit
         .map(|limit| {
@@ -84,4 +97,92 @@ fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> 
             code: "invalid_id",
             message: rejection.body_text(),
         })
+}
+
+/// The query string; one that does not decode is a 400 in the API's error format.
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::BadRequest {
+            code: "invalid_query",
+            message: rejection.body_text(),
+        })
+}
+
+async fn company_memberships(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<MembershipsParams>, QueryRejection>,
+) -> Result<Json<CompanyMembershipsPage>, ApiError> {
+    let params = query(params)?;
+    companies::company_memberships(
+        &deps.access,
+        &deps.store,
+        viewer(&extensions)?,
+        &path_id(id)?,
+        params.query(),
+    )
+    .await
+    .map(Json)
+    .map_err(ApiError::from)
+}
+
+async fn company_summary(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<SummaryParams>, QueryRejection>,
+) -> Result<Json<Summary>, ApiError> {
+    let params = query(params)?;
+    companies::company_summary(
+        &deps.access,
+        &deps.store,
+        &SystemClock,
+        viewer(&extensions)?,
+        &path_id(id)?,
+        params.query(),
+    )
+    .await
+    .map(Json)
+    .map_err(ApiError::from)
+}
+
+async fn company_settings(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<CompanySettings>, ApiError> {
+    companies::company_settings(
+        &deps.access,
+        &deps.companies,
+        viewer(&extensions)?,
+        &path_id(id)?,
+    )
+    .await
+    .map(Json)
+    .map_err(ApiError::from)
+}
+
+async fn put_company_settings(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+    id: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<CompanySettings>, ApiError> {
+    if body.len() > MAX_SETTINGS_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit_bytes: MAX_SETTINGS_BYTES,
+        });
+    }
+    companies::put_company_settings(
+        &deps.access,
+        &deps.companies,
+        viewer(&extensions)?,
+        &path_id(id)?,
+        &body,
+    )
+    .await
+    .map(Json)
+    .map_err(ApiError::from)
 }

@@ -2,8 +2,9 @@
 //! and the sync measurement drive it.
 //!
 //! It serves `GET /api/v1/memberships` (cursor pages, `company_id` required, `statuses[]`,
-//! `user_ids[]`, `created_after`, `first`), `GET /api/v1/memberships/{id}` and
-//! `GET /api/v1/users/{id}`; checks the bearer key; can enforce a rate limit (a sliding window, the
+//! `user_ids[]`, `created_after`, `first`), `GET /api/v1/memberships/{id}`,
+//! `GET /api/v1/users/{id}` and the access check `GET /api/v1/users/{id}/access/{company_id}`
+//! (admins and customers from [`FakeWhopOptions`], see [`LOCAL_ADMINS`]); checks the bearer key; can enforce a rate limit (a sliding window, the
 //! strictest reading of "20 requests / 10 s", answering 429 with `Retry-After` as Whop documents)
 //! and inject faults (every n-th request a 500 or a 429).
 
@@ -34,6 +35,28 @@ pub struct FakeWhopOptions {
     pub fail_every: Option<u64>,
     /// Every n-th request answers 429 with `Retry-After: 1`.
     pub throttle_every: Option<u64>,
+    /// `(user, company)`: the access check says `admin`.
+    pub admins: Vec<(String, String)>,
+    /// `(user, company)`: the access check says `customer` (so does it for any user with a
+    /// membership of the company in the fake).
+    pub customers: Vec<(String, String)>,
+}
+
+/// Who administers which company in the local stack's stand-in: `user_local_admin` administers
+/// `biz_local`, `user_other_admin` administers `biz_other`.
+pub const LOCAL_ADMINS: [(&str, &str); 2] = [
+    ("user_local_admin", COMPANY_ID),
+    ("user_other_admin", "biz_other"),
+];
+/// Who is a customer of which company beyond the fake's memberships: `user_local_customer` of
+/// `biz_local`.
+pub const LOCAL_CUSTOMERS: [(&str, &str); 1] = [("user_local_customer", COMPANY_ID)];
+
+fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(user, company)| ((*user).to_owned(), (*company).to_owned()))
+        .collect()
 }
 
 impl Default for FakeWhopOptions {
@@ -44,6 +67,8 @@ impl Default for FakeWhopOptions {
             rate_limit: None,
             fail_every: None,
             throttle_every: None,
+            admins: pairs(&LOCAL_ADMINS),
+            customers: pairs(&LOCAL_CUSTOMERS),
         }
     }
 }
@@ -64,6 +89,8 @@ pub struct FakeWhopCounts {
     /// Injected 500s and 429s.
     pub injected: u64,
     pub unauthorized: u64,
+    /// Requests to the access check (`/users/{id}/access/{company_id}`), refused ones included.
+    pub access_checks: u64,
 }
 
 struct Shared {
@@ -75,6 +102,7 @@ struct Shared {
     rate_limited: AtomicU64,
     injected: AtomicU64,
     unauthorized: AtomicU64,
+    access_checks: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -106,6 +134,7 @@ impl FakeWhop {
             rate_limited: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             unauthorized: AtomicU64::new(0),
+            access_checks: AtomicU64::new(0),
         });
         let router = Router::new()
             .route("/api/v1/memberships", get(list_memberships))
@@ -116,6 +145,7 @@ impl FakeWhop {
                 Arc::clone(&shared),
                 count_received,
             ))
+            .route("/api/v1/users/{id}/access/{company_id}", get(get_access))
             .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
@@ -143,6 +173,7 @@ impl FakeWhop {
             rate_limited: self.shared.rate_limited.load(Ordering::Relaxed),
             injected: self.shared.injected.load(Ordering::Relaxed),
             unauthorized: self.shared.unauthorized.load(Ordering::Relaxed),
+            access_checks: self.shared.access_checks.load(Ordering::Relaxed),
         }
     }
 
@@ -408,4 +439,31 @@ async fn get_user(
     } else {
         error(StatusCode::NOT_FOUND, "user not found")
     }
+}
+
+/// `GET /users/{id}/access/{company_id}`: `admin` for the configured admins, `customer` for the
+/// configured customers and the users with a membership of the company, else `no_access`.
+async fn get_access(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((user_id, company_id)): Path<(String, String)>,
+) -> Response {
+    shared.access_checks.fetch_add(1, Ordering::Relaxed);
+    if let Some(response) = refusal(&shared, &headers) {
+        return response;
+    }
+    let options = lock(&shared.options).clone();
+    let pair = (user_id, company_id);
+    let level = if options.admins.contains(&pair) {
+        "admin"
+    } else if options.customers.contains(&pair)
+        || lock(&shared.memberships)
+            .values()
+            .any(|m| m["user"]["id"] == pair.0.as_str() && m["company"]["id"] == pair.1.as_str())
+    {
+        "customer"
+    } else {
+        "no_access"
+    };
+    Json(json!({"has_access": level != "no_access", "access_level": level})).into_response()
 }

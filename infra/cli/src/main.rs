@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use commands::breaker::BreakerCommand;
+use commands::company::CompanyCommand;
 use commands::config::ConfigCommand;
 use commands::dlq::DlqCommand;
 use commands::emergency::EmergencyCommand;
@@ -86,6 +87,12 @@ enum Command {
     /// local stack's): health, AWS resources, a test webhook to PROCESSED, metrics, an auth
     /// round trip. A table of checks; exit 0 only if all pass.
     Verify(VerifyArgs),
+    /// A company's creator view (at-risk members, figures), of the same stack as `dlq`; no
+    /// provider access check (operators read the table).
+    Company {
+        #[command(subcommand)]
+        command: CompanyCommand,
+    },
 }
 
 impl Command {
@@ -113,6 +120,7 @@ impl Command {
             Self::Emergency { command } => commands::emergency::run(command).await,
             Self::Maintenance { command } => commands::maintenance::run(command).await,
             Self::Verify(args) => commands::verify::run(args).await,
+            Self::Company { command } => commands::company::run(command).await,
         }
     }
 }

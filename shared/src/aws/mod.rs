@@ -2,6 +2,7 @@
 
 pub mod breaker;
 pub mod claims;
+pub mod company_items;
 pub mod dynamo;
 pub mod emergency;
 pub mod http;

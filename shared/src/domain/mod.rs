@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod cache;
+pub mod companies;
 pub mod emergency;
 pub mod json;
 pub mod maintenance;

@@ -7,17 +7,29 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
+use crate::domain::companies::FieldProblem;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed; `code` says how.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// 400: fields of the request are invalid; `problems` lists every one (field, problem, fix).
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        problems: Vec<FieldProblem>,
+    },
     /// 401: a bad signature or token; `code` is the reason.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
     /// 403: authenticated, but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// 403 with a code saying why (e.g. `not_company_admin`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// 404: no such resource.
     #[error("{what} not found")]
     NotFound { what: &'static str },
@@ -42,6 +54,9 @@ pub enum ApiError {
     /// 503: a dependency is down; the caller should retry.
     #[error("{dependency} is unavailable; retry later")]
     DependencyUnavailable { dependency: &'static str },
+    /// 503 with a code naming the dependency (e.g. `access_check_unavailable`).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// 500: a bug or an unexpected state; details are in the logs only.
     #[error("internal error")]
     Internal,
@@ -50,16 +65,18 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
-            Self::DependencyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DependencyUnavailable { .. } | Self::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,8 +85,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
+            | Self::Invalid { code, .. }
             | Self::Unauthorized { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Refused { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::RouteNotFound { .. } => "route_not_found",
@@ -93,6 +113,9 @@ pub struct ErrorBody<'a> {
 pub struct ErrorDetail<'a> {
     pub code: &'a str,
     pub message: String,
+    /// Every problem with the request's fields, when it has several ([`ApiError::Invalid`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<&'a [FieldProblem]>,
 }
 
 impl IntoResponse for ApiError {
@@ -101,6 +124,10 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
+                problems: match &self {
+                    Self::Invalid { problems, .. } => Some(problems),
+                    _ => None,
+                },
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
@@ -207,6 +234,28 @@ mod tests {
                 415,
             ),
             (ApiError::NotImplemented { what: "x" }, 501),
+            (
+                ApiError::Invalid {
+                    code: "invalid_query",
+                    message: String::new(),
+                    problems: Vec::new(),
+                },
+                400,
+            ),
+            (
+                ApiError::Refused {
+                    code: "not_company_admin",
+                    message: String::new(),
+                },
+                403,
+            ),
+            (
+                ApiError::Unavailable {
+                    code: "access_check_unavailable",
+                    message: String::new(),
+                },
+                503,
+            ),
             (ApiError::DependencyUnavailable { dependency: "sqs" }, 503),
             (ApiError::Internal, 500),
         ];

@@ -4,6 +4,7 @@
 //! mapped in [`mapping`] and [`sync`]) and the health report.
 
 pub mod app;
+pub mod companies;
 pub mod config;
 pub mod deps;
 pub mod error;

@@ -1,6 +1,7 @@
 //! One module per command group: its clap subcommands and what running each does.
 
 pub mod breaker;
+pub mod company;
 pub mod config;
 pub mod dlq;
 pub mod emergency;

@@ -3,8 +3,9 @@
 
 mod breaker;
 mod claims;
-mod emergency;
 mod companies;
+mod company_items;
+mod emergency;
 mod inbound;
 mod limits;
 mod maintenance;
@@ -16,8 +17,9 @@ mod sync;
 
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
-pub use emergency::EmergencyStore;
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
+pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
+pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use maintenance::{

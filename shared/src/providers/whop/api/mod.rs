@@ -468,5 +468,9 @@ fn whop_time<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(TimeVisitor)
 }
 
+mod access;
+
+pub use access::Access;
+
 #[cfg(test)]
 mod tests;
