@@ -5,7 +5,7 @@ pub mod claims;
 pub mod dynamo;
 pub mod emergency;
 pub mod http;
-pub(crate) mod item;
+pub mod item;
 pub mod limits;
 pub mod maintenance;
 pub mod secrets;
