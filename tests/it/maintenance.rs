@@ -79,19 +79,17 @@ async fn age_claim(app: &App, pk: &str) {
     .await;
 }
 
+/// Empties the queue at `url`: its messages are lost.
+async fn purge(app: &App, url: &str) {
+    app.sqs.purge_queue().queue_url(url).send().await.unwrap();
+}
+
 /// Ingests the first event of a history for `membership` and loses its message, as when the
 /// webhooks function dies between the claim and the send; returns its webhook-events key.
 async fn stuck_ingest(stack: &LocalStack, membership: &str) -> String {
     let (id, body) = history(membership).remove(0);
     assert_eq!(ingest(&stack.app, &id, &body).await, 202);
-    stack
-        .app
-        .sqs
-        .purge_queue()
-        .queue_url(&stack.app.config.queues.events)
-        .send()
-        .await
-        .unwrap();
+    purge(&stack.app, &stack.app.config.queues.events).await;
     let pk = format!("whop#{id}");
     age_claim(&stack.app, &pk).await;
     pk
@@ -404,8 +402,7 @@ async fn sync_jobs(stack: &LocalStack) -> Vec<PageJob> {
 }
 
 #[tokio::test]
-async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_an_ended_one_frees_its_scope()
- {
+async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_free_their_scope() {
     let fake = FakeWhop::start(FakeWhopOptions {
         max_page_size: 2,
         ..FakeWhopOptions::default()
@@ -425,14 +422,7 @@ async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_an_ended_
         .await
         .unwrap();
     crate::sync::work_jobs(&stack, &syncer, &midway.run_id, 2).await;
-    stack
-        .app
-        .sqs
-        .purge_queue()
-        .queue_url(&stack.app.config.queues.sync_jobs)
-        .send()
-        .await
-        .unwrap();
+    purge(&stack.app, &stack.app.config.queues.sync_jobs).await;
     let lost = runs.run(&midway.run_id).await.unwrap().unwrap();
     assert_eq!((lost.pages, lost.status), (2, RunStatus::Running));
     let (next_page, next_cursor) = lost.next_page.clone().unwrap();
