@@ -39,6 +39,8 @@ impl DynamoClaims {
     }
 }
 
+const TABLE: &str = "webhook-events";
+
 const CLAIM_CONDITION: &str =
     "attribute_not_exists(pk) OR expires_at < :now OR (#status = :received AND lock_until < :now)";
 
@@ -85,8 +87,6 @@ pub fn claim_record(mut item: Item) -> Result<ClaimRecord, DependencyError> {
     }
     item::from_item(item, TABLE)
 }
-
-const TABLE: &str = "webhook-events";
 
 fn record_from(item: Option<&Item>) -> Result<Option<Box<ClaimRecord>>, DependencyError> {
     item.filter(|item| !item.is_empty())
