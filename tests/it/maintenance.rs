@@ -1,24 +1,33 @@
 //! The maintenance function through its entry point, with the schedule's sample event, against
-//! the emulator: stuck ingests re-enqueued (once, even by two runs at once) and then processed,
-//! stalled sync runs completed, resumed or failed with their scope freed, expired items deleted
-//! and live ones kept.
+//! the emulator: stuck ingests found in the pending index (Queries, no Scan), re-enqueued (once,
+//! even by two runs at once) and then processed, stalled sync runs completed, resumed (and then
+//! finished by the sync worker) or failed with their scope freed, expired items deleted and live
+//! ones kept. Also the claims' place in the pending index, and their size with the message
+//! deflated.
 
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeDelta, Utc};
+use churnsaver::fake_whop::{COMPANY_ID, FakeWhop, FakeWhopOptions};
 use churnsaver::local::LocalStack;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use shared::App;
+use shared::aws::claims::{DynamoClaims, PENDING_INDEX, PENDING_SHARDS, STRANDED};
 use shared::aws::sync::DynamoRuns;
 use shared::domain::maintenance::decide::MAX_RESUMES;
-use shared::domain::ports::SyncStore;
+use shared::domain::ports::{ProcessingLog, SyncStore};
+use shared::domain::sync::worker::PageOutcome;
 use shared::domain::sync::{PageJob, RunStatus, Scope, SyncCounts, SyncRun};
+use shared::domain::webhooks::claims::ProcessingMark;
 use shared::edge::deps::maintenance::MaintenanceDeps;
 use shared::edge::error::EventError;
 
-use crate::helpers::{fixture, receive_all, start_stack};
+use shared::domain::webhooks::Source;
+use tower::ServiceExt;
+
+use crate::helpers::{RequestLog, fixture, receive_all, signed_webhook, start_stack};
 use crate::processor::{history, ingest, process, state_of, webhook_log};
 
 /// Invokes the maintenance function's handler with `input`, a minute before its deadline.
@@ -70,19 +79,17 @@ async fn age_claim(app: &App, pk: &str) {
     .await;
 }
 
+/// Empties the queue at `url`: its messages are lost.
+async fn purge(app: &App, url: &str) {
+    app.sqs.purge_queue().queue_url(url).send().await.unwrap();
+}
+
 /// Ingests the first event of a history for `membership` and loses its message, as when the
 /// webhooks function dies between the claim and the send; returns its webhook-events key.
 async fn stuck_ingest(stack: &LocalStack, membership: &str) -> String {
     let (id, body) = history(membership).remove(0);
     assert_eq!(ingest(&stack.app, &id, &body).await, 202);
-    stack
-        .app
-        .sqs
-        .purge_queue()
-        .queue_url(&stack.app.config.queues.events)
-        .send()
-        .await
-        .unwrap();
+    purge(&stack.app, &stack.app.config.queues.events).await;
     let pk = format!("whop#{id}");
     age_claim(&stack.app, &pk).await;
     pk
@@ -181,6 +188,125 @@ async fn a_stuck_claim_without_its_message_is_stranded_and_counted_once() {
         "a sender's retry may still take it over"
     );
     assert_eq!(log["stranded_reason"], "no_message");
+    assert_eq!(
+        pending_index(&stack.app).await,
+        vec![(pk, STRANDED.to_owned())],
+        "out of the watchdog's Queries, listed under its own key"
+    );
+}
+
+/// The pending index as (claim key, index key) pairs, read whole: the claims waiting for their
+/// processing, and the stranded ones.
+async fn pending_index(app: &App) -> Vec<(String, String)> {
+    let output = app
+        .dynamodb
+        .scan()
+        .table_name(&app.config.tables.webhook_events)
+        .index_name(PENDING_INDEX)
+        .send()
+        .await
+        .unwrap();
+    let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| {
+        item[name].as_s().unwrap().clone()
+    };
+    output
+        .items()
+        .iter()
+        .map(|item| (text(item, "pk"), text(item, "pending")))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stuck_ingest_task_queries_each_pending_shard_and_scans_nothing() {
+    let stack = start_stack().await;
+    stuck_ingest(&stack, "mem_query").await;
+    let requests = RequestLog::default();
+    let app = requests.app(&stack.app);
+
+    let summary = invoke(&app, serde_json::json!({"task": "stuck-ingests"}))
+        .await
+        .expect("maintenance succeeds");
+
+    assert_eq!(count(&summary, "stuck-ingests", "claims_read"), 1);
+    assert_eq!(count(&summary, "stuck-ingests", "claims_requeued"), 1);
+    let (queries, others): (Vec<String>, Vec<String>) = requests
+        .take()
+        .into_iter()
+        .partition(|operation| operation == "Query");
+    assert_eq!(queries.len(), usize::from(PENDING_SHARDS), "one per shard");
+    assert_eq!(
+        others,
+        ["BatchGetItem", "UpdateItem", "SendMessage"],
+        "the claim found, read whole; its lock moved; its message sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_leaves_the_pending_index_in_the_update_that_marks_it_processed_or_failed() {
+    let stack = start_stack().await;
+    let requests = RequestLog::default();
+    let app = requests.app(&stack.app);
+    let events = history("mem_index");
+    let keys: Vec<String> = events[..2]
+        .iter()
+        .map(|(id, _)| format!("whop#{id}"))
+        .collect();
+    // One warm instance; signed with the unrecorded app (the sender's read of the secret).
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&app),
+    )));
+    for (id, body) in &events[..2] {
+        let request = signed_webhook(&stack.app, Source::Whop, body, id).await;
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        let operations = requests.take();
+        assert_eq!(
+            operations[operations.len() - 2..],
+            ["PutItem", "SendMessage"],
+            "its claim enters the index in the claim's own write"
+        );
+    }
+    assert_eq!(waiting(&stack.app).await, keys);
+    let messages = receive_all(&stack).await;
+    let first = messages
+        .iter()
+        .find(|m| m.body().unwrap().contains(&events[0].0))
+        .unwrap()
+        .clone();
+
+    assert!(process(&app, &[first]).await.is_empty());
+
+    assert_eq!(
+        requests.take(),
+        ["UpdateItem", "UpdateItem"],
+        "the state write and the PROCESSED mark, nothing more"
+    );
+    assert_eq!(waiting(&stack.app).await, keys[1..]);
+    let failed = ProcessingMark::Failed {
+        at: Utc::now(),
+        attempt: 1,
+        error: "state_unavailable".into(),
+    };
+    assert!(
+        DynamoClaims::of(&app)
+            .mark(&keys[1], &failed)
+            .await
+            .unwrap()
+    );
+    assert_eq!(requests.take(), ["UpdateItem"]);
+    assert!(waiting(&stack.app).await.is_empty());
+}
+
+/// The keys of the claims in the pending index under a shard key (`P#n`), sorted.
+async fn waiting(app: &App) -> Vec<String> {
+    let mut keys: Vec<String> = pending_index(app)
+        .await
+        .into_iter()
+        .filter(|(_, shard)| shard.starts_with("P#"))
+        .map(|(pk, _)| pk)
+        .collect();
+    keys.sort();
+    keys
 }
 
 /// A run of its own scope (`company_id`), started and left as its last writer left it an hour
@@ -213,11 +339,20 @@ async fn stalled_run(stack: &LocalStack, company_id: &str, pages: &[Option<&str>
         .unwrap()
         .unwrap();
     }
+    age_run(stack, &run).await;
+    run
+}
+
+/// Moves `run`'s last update and its scope lock's lease two hours back: its lease lapsed.
+async fn age_run(stack: &LocalStack, run: &SyncRun) {
     let past = (Utc::now() - TimeDelta::hours(2)).timestamp_millis();
     let state = &stack.app.config.tables.state;
     for (sk, attribute) in [
         (format!("RUN#{}", run.run_id), "updated_at"),
-        (format!("LOCK#company:{company_id}"), "lease_until"),
+        (
+            format!("LOCK#company:{}", run.scope.company_id),
+            "lease_until",
+        ),
     ] {
         update(
             &stack.app,
@@ -228,7 +363,6 @@ async fn stalled_run(stack: &LocalStack, company_id: &str, pages: &[Option<&str>
         )
         .await;
     }
-    run
 }
 
 async fn lock_holder(stack: &LocalStack, company_id: &str) -> Option<String> {
@@ -268,13 +402,32 @@ async fn sync_jobs(stack: &LocalStack) -> Vec<PageJob> {
 }
 
 #[tokio::test]
-async fn stalled_runs_are_completed_resumed_or_failed_and_an_ended_one_frees_its_scope() {
+async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_free_their_scope() {
+    let fake = FakeWhop::start(FakeWhopOptions {
+        max_page_size: 2,
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    fake.seed(5);
     let stack = start_stack().await;
     let runs = DynamoRuns::of(&stack.app);
     // Every page counted; the end was lost.
     let counted = stalled_run(&stack, "biz_counted", &[Some("cur_1"), None]).await;
-    // Two pages counted; the chain of jobs was lost after the second.
-    let midway = stalled_run(&stack, "biz_midway", &[Some("cur_1"), Some("cur_2")]).await;
+    // A run of the fake's 5 memberships in 3 pages: two pages worked by the sync worker, then the
+    // chain of jobs was lost (the third page's job never arrives).
+    let syncer = crate::sync::syncer(&stack, &fake).await;
+    let midway = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    crate::sync::work_jobs(&stack, &syncer, &midway.run_id, 2).await;
+    purge(&stack.app, &stack.app.config.queues.sync_jobs).await;
+    let lost = runs.run(&midway.run_id).await.unwrap().unwrap();
+    assert_eq!((lost.pages, lost.status), (2, RunStatus::Running));
+    let (next_page, next_cursor) = lost.next_page.clone().unwrap();
+    assert_eq!(next_page, 2);
+    age_run(&stack, &lost).await;
     // Resumed the most times already.
     let hopeless = stalled_run(&stack, "biz_hopeless", &[Some("cur_1")]).await;
     let hopeless_sk = format!("RUN#{}", hopeless.run_id);
@@ -306,20 +459,42 @@ async fn stalled_runs_are_completed_resumed_or_failed_and_an_ended_one_frees_its
     let resumed = runs.run(&midway.run_id).await.unwrap().unwrap();
     assert_eq!((resumed.status, resumed.resumes), (RunStatus::Running, 1));
     assert_eq!(
-        lock_holder(&stack, "biz_midway").await.as_deref(),
+        lock_holder(&stack, COMPANY_ID).await.as_deref(),
         Some(midway.run_id.as_str()),
         "the resumed run holds its scope again"
     );
+    let jobs = sync_jobs(&stack).await;
     assert_eq!(
-        sync_jobs(&stack).await,
+        jobs,
         vec![PageJob {
             run_id: midway.run_id.clone(),
             page: 2,
-            cursor: Some("cur_2".into()),
+            cursor: Some(next_cursor),
             deferrals: 0,
         }],
         "the page after the last counted one, with its cursor"
     );
+
+    // The sync worker takes the resumed run to its end.
+    assert!(matches!(
+        syncer.run_page(&jobs[0]).await.unwrap(),
+        PageOutcome::Counted {
+            completed: true,
+            ..
+        }
+    ));
+    let finished = runs.run(&midway.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        (finished.status, finished.pages, finished.resumes),
+        (RunStatus::Completed, 3, 1)
+    );
+    assert_eq!(
+        (finished.counts.seen, finished.counts.drifted),
+        (5, 5),
+        "every membership once"
+    );
+    assert_eq!(lock_holder(&stack, COMPANY_ID).await, None);
+    crate::sync::assert_state_equals_the_api(&syncer, &fake).await;
 }
 
 /// An item key as (attribute, string value) pairs.
@@ -433,4 +608,100 @@ async fn the_scheduled_run_reports_every_dead_letter_queue_and_secret() {
     assert_eq!(count(&summary, "queues-and-secrets", "secrets_checked"), 3);
     assert_eq!(count(&summary, "queues-and-secrets", "secrets_overdue"), 0);
     assert_eq!(count(&summary, "queues-and-secrets", "dlq_messages"), 0);
+}
+
+/// The `webhook-events` items of the stack, read whole.
+async fn claim_items(app: &App) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    app.dynamodb
+        .scan()
+        .table_name(&app.config.tables.webhook_events)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
+}
+
+/// The claim of each webhook fixture (`events/apigw-webhook-*.json`, signed anew) as ingest
+/// stores it (the message deflated, a key in the pending index) and as it stored it before (the
+/// message as text), and the PROCESSED mark's update, billed by the larger of the claim and the
+/// processed item. The index adds one write for the claim and one for the mark (a keys-only
+/// entry: under 1 KB).
+///
+///     cargo test -p it claim_item_sizes -- --ignored --nocapture
+#[tokio::test]
+#[ignore = "prints figures; run with --ignored --nocapture"]
+async fn claim_item_sizes_with_the_message_deflated() {
+    use shared::aws::item::item_size;
+
+    let stack = start_stack().await;
+    let router = webhooks::router(Arc::new(shared::edge::deps::webhooks::WebhooksDeps::build(
+        Arc::clone(&stack.app),
+    )));
+    let mut fixtures: Vec<_> = std::fs::read_dir(churnsaver::workspace_root().join("events"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("apigw-webhook-"))
+        .collect();
+    fixtures.sort();
+    let mut sizes = Vec::new();
+    for (index, name) in fixtures.iter().enumerate() {
+        let event: Value = serde_json::from_str(&fixture(name)).unwrap();
+        let body = event["body"].as_str().unwrap();
+        let provider = event["rawPath"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("/webhooks/");
+        let source = Source::parse(provider).unwrap();
+        let request = signed_webhook(&stack.app, source, body, &format!("msg_size{index}")).await;
+        let status = router.clone().oneshot(request).await.unwrap().status();
+        assert_eq!(status.as_u16(), 202, "{name}");
+        let claims = claim_items(&stack.app).await;
+        let item = claims
+            .into_iter()
+            .find(|item| !sizes.iter().any(|(_, _, pk, _, _)| *pk == item["pk"]))
+            .unwrap();
+        let record = shared::aws::claims::claim_record(item.clone()).unwrap();
+        let before = item_size(&serde_dynamo::to_item(&record).unwrap());
+        sizes.push((
+            name.clone(),
+            body.len(),
+            item["pk"].clone(),
+            before,
+            item_size(&item),
+        ));
+    }
+    assert!(
+        process(&stack.app, &receive_all(&stack).await)
+            .await
+            .is_empty()
+    );
+    let processed = claim_items(&stack.app).await;
+
+    let units = |bytes: usize| bytes.div_ceil(1024);
+    println!(
+        "{:<52} {:>5}  {:>18}  {:>18}  {:>15}",
+        "fixture", "body", "claim before B/WRU", "claim after B/WRU", "WRU per webhook"
+    );
+    let (mut total_before, mut total_after) = (0, 0);
+    for (name, body, pk, before, after) in &sizes {
+        let done = item_size(processed.iter().find(|item| item["pk"] == *pk).unwrap());
+        // Claim + mark; after: + the index entry's write and removal.
+        let per_webhook_before = units(*before) + units((*before).max(done));
+        let per_webhook_after = units(*after) + units((*after).max(done)) + 2;
+        total_before += per_webhook_before;
+        total_after += per_webhook_after;
+        println!(
+            "{name:<52} {body:>5}  {:>12} / {:>3}  {:>12} / {:>3}  {per_webhook_before:>6} -> {per_webhook_after:<6}",
+            before,
+            units(*before),
+            after,
+            units(*after),
+        );
+    }
+    println!(
+        "{} fixtures: {total_before} -> {total_after} write units for claim, mark (and index)",
+        sizes.len()
+    );
 }

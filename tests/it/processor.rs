@@ -234,7 +234,7 @@ pub(crate) async fn state_of(app: &App, membership: &str) -> MembershipState {
 }
 
 pub(crate) async fn webhook_log(app: &App, pk: &str) -> Value {
-    let item = app
+    let mut item = app
         .dynamodb
         .get_item()
         .table_name(&app.config.tables.webhook_events)
@@ -244,6 +244,13 @@ pub(crate) async fn webhook_log(app: &App, pk: &str) -> Value {
         .unwrap()
         .item
         .unwrap();
+    // The message is stored deflated: shown as the text it is.
+    if let Some(message) = shared::aws::claims::claim_record(item.clone())
+        .unwrap()
+        .message
+    {
+        item.insert("message".to_owned(), AttributeValue::S(message));
+    }
     serde_dynamo::from_item(item).unwrap()
 }
 

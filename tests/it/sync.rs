@@ -29,7 +29,7 @@ use url::Url;
 
 use crate::helpers::start_stack;
 
-type TestSyncer = Syncer<
+pub(crate) type TestSyncer = Syncer<
     WhopApi<
         ProviderGuard<DynamoBreakers, SystemClock>,
         SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
@@ -49,7 +49,7 @@ fn policy() -> RetryPolicy {
 }
 
 /// The sync function's syncer over the test stack and the fake API, the key in Secrets Manager.
-async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
+pub(crate) async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
     let app = &stack.app;
     let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
     app.secrets_manager
@@ -94,7 +94,7 @@ async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
 
 /// Receives page jobs and works them as the sync function's event source mapping would, until
 /// the run ends or `max_jobs` were worked. Returns the outcomes.
-async fn work_jobs(
+pub(crate) async fn work_jobs(
     stack: &LocalStack,
     syncer: &TestSyncer,
     run_id: &str,
@@ -142,7 +142,7 @@ async fn finished_run(syncer: &TestSyncer, run_id: &str) -> SyncRun {
 }
 
 /// Every membership of the fake equals its stored state, with one observation each.
-async fn assert_state_equals_the_api(syncer: &TestSyncer, fake: &FakeWhop) {
+pub(crate) async fn assert_state_equals_the_api(syncer: &TestSyncer, fake: &FakeWhop) {
     let memberships = fake.memberships();
     let ids: Vec<String> = memberships
         .iter()

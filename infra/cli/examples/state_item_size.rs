@@ -6,12 +6,11 @@
 //! DynamoDB bills a write by the larger of the item's size before and after, in 1 KB units; the
 //! size is the sum of attribute name and value lengths.
 
-use std::collections::HashMap;
-
 use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use churnsaver::local::{LocalOptions, LocalStack};
 use churnsaver::moto::MotoServer;
+use shared::aws::item::item_size;
 use shared::domain::state::store::{STATE_SK, membership_pk};
 
 const MEMBERSHIP: &str = "mem_4HtR8wLq2ZcV1n";
@@ -65,22 +64,6 @@ fn history() -> Vec<String> {
         }
     }
     events
-}
-
-fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(text) => text.len(),
-        AttributeValue::N(number) => number.len().div_ceil(2) + 1,
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::B(bytes) => bytes.as_ref().len(),
-        other => format!("{other:?}").len(),
-    }
-}
-
-fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter()
-        .map(|(name, value)| name.len() + value_size(value))
-        .sum()
 }
 
 #[tokio::main]

@@ -1,6 +1,7 @@
 //! Item mapping for the DynamoDB adapters, in one place: whole items ⇄ structs through
 //! `serde_dynamo`, the attribute values of keys and of update/condition expressions, reads of
-//! single attributes (text, numbers, epoch-millisecond times), and the consistent-read GetItem.
+//! single attributes (text, numbers, epoch-millisecond times), deflated attributes, item sizes,
+//! and the consistent-read GetItem.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -8,6 +9,7 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -17,7 +19,7 @@ use super::dependency_error;
 use crate::domain::ports::DependencyError;
 
 /// A DynamoDB item (or key).
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 /// A string value.
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -57,6 +59,51 @@ pub(crate) fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 /// An item of `table` (e.g. `state`, `sessions`) that does not read back: `what` says why.
 pub(crate) fn unreadable(table: &str, what: impl Display) -> DependencyError {
     DependencyError::Other(format!("unreadable {table} item: {what}"))
+}
+
+/// `bytes` deflated, as a binary value: for a large attribute of repetitive text (JSON), since
+/// every write pays for the item's size in 1 KB units.
+pub(crate) fn deflated(bytes: &[u8]) -> AttributeValue {
+    AttributeValue::B(Blob::new(miniz_oxide::deflate::compress_to_vec(bytes, 6)))
+}
+
+/// The bytes of the attribute `name` of an item of `table`, as [`deflated`] stored them (or as
+/// text, as written before it was deflated); more than `limit` bytes inflated is corrupt.
+pub(crate) fn inflated(
+    table: &str,
+    name: &str,
+    value: &AttributeValue,
+    limit: usize,
+) -> Result<Vec<u8>, DependencyError> {
+    match value {
+        AttributeValue::B(deflated) => {
+            miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), limit)
+                .map_err(|e| unreadable(table, format!("{name} does not inflate: {e}")))
+        }
+        AttributeValue::S(text) => Ok(text.clone().into_bytes()),
+        _ => Err(unreadable(
+            table,
+            format!("{name} is neither binary nor text"),
+        )),
+    }
+}
+
+/// The size DynamoDB bills an item by: the lengths of its attribute names and values (a number
+/// is about one byte per two digits, plus one). A write costs one unit per KB of it.
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number.len().div_ceil(2) + 1,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::B(bytes) => bytes.as_ref().len(),
+        other => format!("{other:?}").len(),
+    }
 }
 
 /// `value` as an item.

@@ -1,7 +1,7 @@
-//! The maintenance adapters: bounded scans with a resumable cursor, the conditional sweep of
-//! expired items, and the scan cursors in the `state` table. The stuck-claim and stalled-run reads
-//! are in [`super::claims`] and [`super::sync`], beside the writes they guard; secret ages in
-//! [`super::secrets`].
+//! The maintenance adapters: the conditional sweep of expired items in bounded scans with a
+//! resumable cursor, and the scan cursors in the `state` table. The stuck-claim and stalled-run
+//! reads (Queries of an index) are in [`super::claims`] and [`super::sync`], beside the writes
+//! they guard; secret ages in [`super::secrets`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,10 +19,10 @@ use crate::domain::ports::{
 const DELETE_CONCURRENCY: usize = 8;
 
 /// One page of a Scan, its items as read.
-pub(crate) struct RawPage {
-    pub items: Vec<Item>,
-    pub scanned: u64,
-    pub next: Option<String>,
+struct RawPage {
+    items: Vec<Item>,
+    scanned: u64,
+    next: Option<String>,
 }
 
 /// A table key (every key attribute of these tables is a string) as an opaque cursor.
@@ -50,7 +50,7 @@ fn decode_cursor(cursor: &str) -> Option<Item> {
 
 /// One Scan page of `table` of at most `limit` items read, from `cursor`; `more` adds the
 /// filter and projection.
-pub(crate) async fn scan_page(
+async fn scan_page(
     client: &Client,
     table: &str,
     cursor: Option<&str>,

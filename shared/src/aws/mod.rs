@@ -6,7 +6,7 @@ pub mod company_items;
 pub mod dynamo;
 pub mod emergency;
 pub mod http;
-pub(crate) mod item;
+pub mod item;
 pub mod limits;
 pub mod maintenance;
 pub mod secrets;

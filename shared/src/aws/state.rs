@@ -7,7 +7,6 @@ use crate::domain::ports::{CompanyMemberships, StateStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{SecondsFormat, Utc};
 
@@ -118,25 +117,16 @@ fn from_item(item: &Item) -> Result<StoredMembership, DependencyError> {
 /// Past this, an inflated base is corrupt (an item is at most 400 KB).
 const MAX_BASE_BYTES: usize = 4 << 20;
 
-/// The base is stored deflated: its JSON (signal history, payments) repeats keys and ids, and
-/// every write of the membership pays for the item's size in 1 KB units.
+/// The base is stored deflated ([`item::deflated`]): its JSON (signal history, payments) repeats
+/// keys and ids.
 fn write_base(base: &MembershipState) -> Result<AttributeValue, DependencyError> {
     let json = encode_base(base)
         .map_err(|e| DependencyError::Other(format!("cannot encode the base: {e}")))?;
-    Ok(AttributeValue::B(Blob::new(
-        miniz_oxide::deflate::compress_to_vec(&json, 6),
-    )))
+    Ok(item::deflated(&json))
 }
 
 fn read_base(value: &AttributeValue) -> Result<MembershipState, DependencyError> {
-    let json = match value {
-        AttributeValue::B(deflated) => {
-            miniz_oxide::inflate::decompress_to_vec_with_limit(deflated.as_ref(), MAX_BASE_BYTES)
-                .map_err(|e| unreadable(&format!("base does not inflate: {e}")))?
-        }
-        AttributeValue::S(json) => json.clone().into_bytes(),
-        _ => return Err(unreadable("base is neither binary nor text")),
-    };
+    let json = item::inflated("state", "base", value, MAX_BASE_BYTES)?;
     decode_base(&json).map_err(|e| unreadable(&format!("base: {e}")))
 }
 

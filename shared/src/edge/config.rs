@@ -307,7 +307,7 @@ pub struct Config {
     pub emergency_cache_ttl: std::time::Duration,
     /// Every provider's limits; read them with [`Config::provider_limits`].
     limits: Vec<(Provider, ProviderLimits)>,
-    /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`.
+    /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
 }
 
@@ -540,14 +540,17 @@ impl Config {
                 maintenance_defaults.max_items,
                 "set the items a maintenance task reads per run, from 100 to 1000000, or unset it for 20000",
             ),
-            secret_max_age: std::time::Duration::from_secs(
-                86_400
-                    * env.number_in(
-                        "SECRET_MAX_AGE_DAYS",
-                        1..=365,
-                        maintenance_defaults.secret_max_age.as_secs() / 86_400,
-                        "set the rotation period of the secrets in days, from 1 to 365, or unset it for 7",
-                    ),
+            secret_max_age: env.days_in(
+                "SECRET_MAX_AGE_DAYS",
+                1..=365,
+                maintenance_defaults.secret_max_age,
+                "set the rotation period of the secrets in days, from 1 to 365, or unset it for 7",
+            ),
+            session_key_rotation: env.days_in(
+                "SESSION_KEY_ROTATION_DAYS",
+                2..=365,
+                maintenance_defaults.session_key_rotation,
+                "set the session signing key's rotation schedule in days, from 2 to 365, as the template's SessionKeyRotationDays, or unset it for 30",
             ),
         };
 

@@ -144,9 +144,6 @@ impl IntoResponse for ApiError {
 /// runtime as a `Diagnostic` whose `error_type` says whether a retry can help.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
-    /// The trigger is wired but its handling is not built yet.
-    #[error("{what} is not implemented yet")]
-    NotImplemented { what: &'static str },
     /// The event cannot be understood; retrying will not help.
     #[error("malformed event: {0}")]
     Malformed(String),
@@ -161,7 +158,6 @@ pub enum EventError {
 impl From<EventError> for lambda_runtime::Diagnostic {
     fn from(error: EventError) -> Self {
         let error_type = match &error {
-            EventError::NotImplemented { .. } => "NotImplemented",
             EventError::Malformed(_) => "NonRetryable",
             EventError::Dependency { .. } => "Retryable",
         };

@@ -5,16 +5,17 @@
 //! - **stuck-ingests**: a `webhook-events` claim still RECEIVED well after its lock
 //!   ([`decide::STUCK_MARGIN_SECS`]) is sent to the events queue again from the message the
 //!   claim keeps, once per lock (a conditional update moves the lock first); one that cannot be
-//!   is marked stranded and counted (`claims_stranded`, which an alarm watches).
+//!   is marked stranded and counted (`claims_stranded`, which an alarm watches). The claims are
+//!   read from an index of the ones waiting for their processing, not from the whole table.
 //! - **stalled-runs**: a sync run not updated for a lease ([`LEASE`]) is resumed from the page
 //!   after its last counted one, completed if every page was counted, or failed, freeing its scope.
 //! - **expired-items**: items of the three tables past `expires_at` that TTL has not removed yet
 //!   are deleted, each delete conditional on `expires_at` still being past.
 //! - **queues-and-secrets**: the dead-letter queues' depths and the secrets' ages as metrics, a
-//!   warning for a secret older than the rotation period.
+//!   warning for a secret older than its rotation period.
 //!
-//! The scans go on across runs from a stored cursor, so successive runs cover a table of any
-//! size. A task's failure does not stop the others.
+//! The expired-item scans go on across runs from a stored cursor, so successive runs cover a
+//! table of any size. A task's failure does not stop the others.
 
 pub mod decide;
 
@@ -36,7 +37,7 @@ use crate::domain::sync::worker::LEASE;
 use crate::domain::webhooks::claims::LOCK_SECS;
 use decide::{ClaimAction, RunAction, claim_action, run_action, secret_age};
 
-/// Items read per scan page.
+/// Items read per page.
 const PAGE_ITEMS: u32 = 500;
 
 /// A maintenance task.
@@ -75,9 +76,16 @@ impl Task {
 pub struct MaintenanceSettings {
     /// `MAINTENANCE_MAX_ITEMS`: items a task reads at most per run (per table for the sweep).
     pub max_items: u64,
-    /// `SECRET_MAX_AGE_DAYS`: the rotation period; an older secret gets a warning.
+    /// `SECRET_MAX_AGE_DAYS`: the rotation period of the secrets rotated by hand (the webhook
+    /// secrets, the Whop API key); an older one gets a warning.
     pub secret_max_age: Duration,
+    /// `SESSION_KEY_ROTATION_DAYS`: the schedule on which the session signing key rotates
+    /// itself; a key older than it and [`ROTATION_GRACE`] means a rotation failed.
+    pub session_key_rotation: Duration,
 }
+
+/// How long past its schedule a rotated secret may be before a warning: one missed day.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(86_400);
 
 impl Default for MaintenanceSettings {
     fn default() -> Self {
@@ -85,8 +93,26 @@ impl Default for MaintenanceSettings {
             max_items: 20_000,
             // Keys rotate weekly.
             secret_max_age: Duration::from_secs(7 * 86_400),
+            session_key_rotation: Duration::from_secs(30 * 86_400),
         }
     }
+}
+
+impl MaintenanceSettings {
+    /// The age past which the session signing key gets a warning: its schedule and the grace.
+    pub fn session_key_max_age(&self) -> Duration {
+        self.session_key_rotation + ROTATION_GRACE
+    }
+}
+
+/// A secret whose age maintenance watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedSecret {
+    /// The metric's `secret` dimension (`webhook_secrets`, `session_keys`, `whop_api_key`).
+    pub name: &'static str,
+    pub id: String,
+    /// Older than this, it gets a warning.
+    pub max_age: Duration,
 }
 
 /// What one task did.
@@ -164,7 +190,7 @@ impl Summary {
         self.reports.iter().find(|r| r.task == task)
     }
 
-    /// One line: `stuck-ingests: claims_scanned=3 claims_requeued=1; stalled-runs: …`.
+    /// One line: `stuck-ingests: claims_read=3 claims_requeued=1; stalled-runs: …`.
     pub fn line(&self) -> String {
         let mut line = String::new();
         for (i, report) in self.reports.iter().enumerate() {
@@ -202,14 +228,10 @@ pub struct Maintenance<K, R, X, P, Q, S> {
     pub sync_jobs_queue_url: String,
     /// The dead-letter queues by metric name (`events`, `sync_jobs`) and URL.
     pub dead_letter_queues: Vec<(&'static str, String)>,
-    /// The watched secrets by metric name (`webhook_secrets`, `session_keys`, `whop_api_key`).
-    pub watched_secrets: Vec<(&'static str, String)>,
+    pub watched_secrets: Vec<WatchedSecret>,
     pub settings: MaintenanceSettings,
     pub clock: Arc<dyn Clock>,
 }
-
-/// The scan cursor of the stuck-ingest task.
-const STUCK_CURSOR: &str = "stuck-ingests";
 
 impl<K, R, X, P, Q, S> Maintenance<K, R, X, P, Q, S>
 where
@@ -266,17 +288,13 @@ where
         read >= self.settings.max_items || self.clock.now() >= until
     }
 
-    /// Re-enqueues stuck claims from their stored message, or strands them.
+    /// Re-enqueues stuck claims from their stored message, or strands them. The read starts over
+    /// each run: what it repairs leaves it (a re-enqueue moves the lock, a strand takes the
+    /// claim out), so a run bounded by a backlog leaves the rest to the next.
     pub async fn stuck_ingests(&self, until: DateTime<Utc>) -> TaskReport {
         let mut report = TaskReport::new(Task::StuckIngests);
         let now = self.clock.now().timestamp();
-        let mut cursor = match self.tables.load_cursor(STUCK_CURSOR).await {
-            Ok(cursor) => cursor,
-            Err(error) => {
-                report.fail(error);
-                return report;
-            }
-        };
+        let mut cursor: Option<String> = None;
         let mut read = 0;
         loop {
             if self.spent(read, until) {
@@ -287,7 +305,6 @@ where
                 .claims
                 .stuck_claims(
                     now - decide::STUCK_MARGIN_SECS,
-                    now,
                     cursor.as_deref(),
                     PAGE_ITEMS,
                 )
@@ -299,8 +316,8 @@ where
                     return report;
                 }
             };
-            read += page.scanned;
-            report.add("claims_scanned", page.scanned);
+            read += page.read;
+            report.add("claims_read", page.read);
             for record in &page.items {
                 if let Err(error) = self.repair_claim(record, now, &mut report).await {
                     report.fail(format!("{}: {error}", record.pk));
@@ -310,13 +327,6 @@ where
             if cursor.is_none() {
                 break;
             }
-        }
-        if let Err(error) = self
-            .tables
-            .save_cursor(STUCK_CURSOR, cursor.as_deref())
-            .await
-        {
-            report.fail(error);
         }
         report
     }
@@ -483,9 +493,10 @@ where
             }
         }
         let now = self.clock.now();
-        let max_age = TimeDelta::from_std(self.settings.secret_max_age).unwrap_or(TimeDelta::MAX);
-        for (name, id) in &self.watched_secrets {
-            let changed = match self.secrets.last_changed(id).await {
+        for secret in &self.watched_secrets {
+            let name = secret.name;
+            let max_age = TimeDelta::from_std(secret.max_age).unwrap_or(TimeDelta::MAX);
+            let changed = match self.secrets.last_changed(&secret.id).await {
                 Ok(Some(changed)) => changed,
                 Ok(None) => {
                     report.fail(format!("{name}: no change or creation date"));
@@ -498,7 +509,7 @@ where
             };
             let (age, overdue) = secret_age(changed, now, max_age);
             report.add("secrets_checked", 1);
-            let mut metrics = Metrics::new("maintenance").dimension("secret", *name);
+            let mut metrics = Metrics::new("maintenance").dimension("secret", name);
             metrics.record(
                 "secret_age_hours",
                 crate::domain::metrics::Unit::Count,
@@ -508,7 +519,7 @@ where
             if overdue {
                 report.add("secrets_overdue", 1);
                 tracing::warn!(
-                    secret = *name,
+                    secret = name,
                     age_days = age.num_days(),
                     max_age_days = max_age.num_days(),
                     "secret is older than its rotation period: rotate it"

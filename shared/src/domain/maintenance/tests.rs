@@ -218,9 +218,9 @@ fn a_secret_is_overdue_only_past_the_rotation_period() {
 #[test]
 fn the_summary_is_one_line_of_counts_per_task_naming_the_failed_ones() {
     let mut stuck = TaskReport::new(Task::StuckIngests);
-    stuck.add("claims_scanned", 3);
+    stuck.add("claims_read", 3);
     stuck.add("claims_requeued", 1);
-    stuck.add("claims_scanned", 2);
+    stuck.add("claims_read", 2);
     let mut watched = TaskReport::new(Task::QueuesAndSecrets);
     watched.add("dlq_messages", 0);
     watched.fail("events DLQ: not found");
@@ -231,7 +231,7 @@ fn the_summary_is_one_line_of_counts_per_task_naming_the_failed_ones() {
 
     assert_eq!(
         summary.line(),
-        "stuck-ingests: claims_scanned=5 claims_requeued=1; queues-and-secrets: dlq_messages=0 \
+        "stuck-ingests: claims_read=5 claims_requeued=1; queues-and-secrets: dlq_messages=0 \
          errors=1 (bounded) FAILED: events DLQ: not found"
     );
     assert_eq!(summary.failed(), vec![Task::QueuesAndSecrets]);

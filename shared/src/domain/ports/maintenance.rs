@@ -8,27 +8,28 @@ use super::{DependencyError, SyncStore};
 use crate::domain::sync::SyncRun;
 use crate::domain::webhooks::claims::ClaimRecord;
 
-/// One page of a bounded scan, and where the next one starts (an opaque cursor; `None` at the
-/// end of the table).
+/// One page of a bounded read, and where the next one starts (an opaque cursor; `None` at the
+/// end).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScanPage<T> {
+pub struct ReadPage<T> {
     pub items: Vec<T>,
-    /// Items the page read (the filter may have left fewer).
-    pub scanned: u64,
+    /// Items the page read (fewer may be left: gone since, or found changed).
+    pub read: u64,
     pub next: Option<String>,
 }
 
 /// The `webhook-events` table as the stuck-ingest watchdog needs it.
 pub trait StuckClaims: Send + Sync {
-    /// One page (`limit` items read) of live RECEIVED claims whose lock ended before
-    /// `locked_before` and that are not stranded, from `cursor`.
+    /// One page (`limit` items read) of the claims waiting for their processing whose lock ended
+    /// before `locked_before`, as they are now, from `cursor` (`None`: from the start). A claim
+    /// waits from its claim until its processing is marked (PROCESSED or FAILED) or it is
+    /// stranded; a re-enqueue moves its lock, and so takes it out of the read until then.
     fn stuck_claims(
         &self,
         locked_before: i64,
-        now: i64,
         cursor: Option<&str>,
         limit: u32,
-    ) -> impl Future<Output = Result<ScanPage<ClaimRecord>, DependencyError>> + Send;
+    ) -> impl Future<Output = Result<ReadPage<ClaimRecord>, DependencyError>> + Send;
 
     /// Takes `record` for one re-enqueue: counts it and locks it until `lock_until`, if it is
     /// still RECEIVED with the same claim and lock as read. `Ok(false)` when it changed meanwhile

@@ -23,7 +23,7 @@ pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;
 pub use maintenance::{
-    ExpiredItems, ExpiringTable, ResumeTake, ScanCursors, ScanPage, SecretAges, StalledRuns,
+    ExpiredItems, ExpiringTable, ReadPage, ResumeTake, ScanCursors, SecretAges, StalledRuns,
     StuckClaims, SweepCounts,
 };
 pub use memberships::{

@@ -72,6 +72,20 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
     }
 
+    /// A whole number of days in `range`, as a duration; `default` when unset.
+    pub(super) fn days_in(
+        &mut self,
+        var: &'static str,
+        range: RangeInclusive<u64>,
+        default: std::time::Duration,
+        fix: &str,
+    ) -> std::time::Duration {
+        const DAY: u64 = 86_400;
+        std::time::Duration::from_secs(
+            DAY * self.number_in(var, range, default.as_secs() / DAY, fix),
+        )
+    }
+
     /// A count in `range` (which must lie within `u32`); `default` when unset.
     pub(super) fn count_in(
         &mut self,

@@ -369,30 +369,41 @@ fn blank_values_count_as_unset() {
 }
 
 #[test]
-fn reads_the_maintenance_settings_and_reports_both_out_of_range() {
+fn reads_the_maintenance_settings_and_reports_every_one_out_of_range() {
     let defaults = crate::domain::maintenance::MaintenanceSettings::default();
     assert_eq!(load(&valid_env()).unwrap().maintenance, defaults);
     assert_eq!(
-        (defaults.max_items, defaults.secret_max_age.as_secs()),
-        (20_000, 7 * 86_400)
+        (
+            defaults.max_items,
+            defaults.secret_max_age.as_secs(),
+            defaults.session_key_rotation.as_secs()
+        ),
+        (20_000, 7 * 86_400, 30 * 86_400)
     );
 
     let mut env = valid_env();
     env.insert("MAINTENANCE_MAX_ITEMS", "500".into());
     env.insert("SECRET_MAX_AGE_DAYS", "30".into());
+    env.insert("SESSION_KEY_ROTATION_DAYS", "14".into());
     let config = load(&env).unwrap();
     assert_eq!(
         (
             config.maintenance.max_items,
-            config.maintenance.secret_max_age.as_secs()
+            config.maintenance.secret_max_age.as_secs(),
+            config.maintenance.session_key_rotation.as_secs()
         ),
-        (500, 30 * 86_400)
+        (500, 30 * 86_400, 14 * 86_400)
     );
 
     env.insert("MAINTENANCE_MAX_ITEMS", "99".into());
     env.insert("SECRET_MAX_AGE_DAYS", "0".into());
+    env.insert("SESSION_KEY_ROTATION_DAYS", "1".into());
     assert_eq!(
         vars(&load(&env).unwrap_err()),
-        ["MAINTENANCE_MAX_ITEMS", "SECRET_MAX_AGE_DAYS"]
+        [
+            "MAINTENANCE_MAX_ITEMS",
+            "SECRET_MAX_AGE_DAYS",
+            "SESSION_KEY_ROTATION_DAYS"
+        ]
     );
 }

@@ -12,8 +12,9 @@ use crate::App;
 use crate::aws::claims::DynamoClaims;
 use crate::aws::maintenance::DynamoMaintenance;
 use crate::aws::sync::DynamoRuns;
-use crate::domain::maintenance::{Maintenance, Summary, Task};
+use crate::domain::maintenance::{Maintenance, MaintenanceSettings, Summary, Task, WatchedSecret};
 use crate::domain::ports::SystemClock;
+use crate::edge::config::SecretIds;
 
 /// Maintenance over AWS.
 pub type MaintenanceService = Maintenance<
@@ -56,15 +57,6 @@ impl MaintenanceDeps {
 /// The maintenance tasks over the stack `app` configures.
 pub fn maintenance(app: &App) -> MaintenanceService {
     let config = &app.config;
-    let secrets = &config.secrets;
-    let watched_secrets = [
-        ("webhook_secrets", &secrets.webhook_secrets),
-        ("session_keys", &secrets.session_keys),
-        ("whop_api_key", &secrets.whop_api_key),
-    ]
-    .into_iter()
-    .filter_map(|(name, id)| Some((name, id.clone()?)))
-    .collect();
     Maintenance {
         claims: DynamoClaims::of(app),
         runs: DynamoRuns::of(app),
@@ -78,10 +70,42 @@ pub fn maintenance(app: &App) -> MaintenanceService {
             ("events", config.queues.events_dlq.clone()),
             ("sync_jobs", config.queues.sync_jobs_dlq.clone()),
         ],
-        watched_secrets,
+        watched_secrets: watched_secrets(&config.secrets, &config.maintenance),
         settings: config.maintenance,
         clock: Arc::new(SystemClock),
     }
+}
+
+/// The secrets of the stack whose age maintenance watches, each with its own limit: the session
+/// signing key rotates itself on a schedule (a warning means a rotation failed), the webhook
+/// secrets and the Whop API key are rotated by hand.
+pub fn watched_secrets(secrets: &SecretIds, settings: &MaintenanceSettings) -> Vec<WatchedSecret> {
+    [
+        (
+            "webhook_secrets",
+            &secrets.webhook_secrets,
+            settings.secret_max_age,
+        ),
+        (
+            "session_keys",
+            &secrets.session_keys,
+            settings.session_key_max_age(),
+        ),
+        (
+            "whop_api_key",
+            &secrets.whop_api_key,
+            settings.secret_max_age,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, id, max_age)| {
+        Some(WatchedSecret {
+            name,
+            id: id.clone()?,
+            max_age,
+        })
+    })
+    .collect()
 }
 
 /// Until when the tasks may run: the deadline less [`DEADLINE_MARGIN`], or [`DEFAULT_BUDGET`]
@@ -130,6 +154,36 @@ mod tests {
             Ok(vec![Task::ExpiredItems])
         );
         assert!(tasks_of(&json!({"task": "vacuum"})).is_err());
+    }
+
+    #[test]
+    fn the_session_key_may_age_its_rotation_schedule_and_a_day_the_others_the_rotation_period() {
+        let day = Duration::from_secs(86_400);
+        let settings = MaintenanceSettings {
+            max_items: 100,
+            secret_max_age: 7 * day,
+            session_key_rotation: 30 * day,
+        };
+        let ids = SecretIds {
+            webhook_secrets: Some("webhooks".into()),
+            session_keys: Some("sessions".into()),
+            whop_api_key: None,
+        };
+        let watched = watched_secrets(&ids, &settings);
+
+        let limits: Vec<(&str, &str, Duration)> = watched
+            .iter()
+            .map(|secret| (secret.name, secret.id.as_str(), secret.max_age))
+            .collect();
+
+        assert_eq!(
+            limits,
+            vec![
+                ("webhook_secrets", "webhooks", 7 * day),
+                ("session_keys", "sessions", 31 * day),
+            ],
+            "an unset secret is not watched"
+        );
     }
 
     #[test]
