@@ -18,9 +18,25 @@ use crate::domain::time::{parse_time_str, unix_time, unix_time_f64};
 
 pub(crate) use crate::lenient_object;
 
+mod fast;
+
 /// Reads `raw`, a single JSON document, into `T`'s slots. `strict`: anything but an object is an
 /// error (else it reads as all-absent). The error is the parser's, as `serde_json` words it.
+///
+/// A fast first pass ([`fast`]) reads what it is sure of; anything else is read by `serde_json`
+/// ([`parse_with_serde_json`]), so the outcome is `serde_json`'s either way.
 pub(crate) fn parse<'a, T: Slots<'a> + Default>(
+    raw: &'a str,
+    strict: bool,
+) -> Result<T, serde_json::Error>
+where
+    Known<T::Key>: Deserialize<'a>,
+{
+    fast::parse(raw, strict).map_or_else(|| parse_with_serde_json(raw, strict), Ok)
+}
+
+/// [`parse`] by `serde_json` alone: the reference the fast pass answers to.
+pub(crate) fn parse_with_serde_json<'a, T: Slots<'a> + Default>(
     raw: &'a str,
     strict: bool,
 ) -> Result<T, serde_json::Error>
