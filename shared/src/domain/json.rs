@@ -23,8 +23,8 @@ mod fast;
 /// Reads `raw`, a single JSON document, into `T`'s slots. `strict`: anything but an object is an
 /// error (else it reads as all-absent). The error is the parser's, as `serde_json` words it.
 ///
-/// A fast first pass ([`fast`]) reads what it is sure of; anything else is read by `serde_json`
-/// ([`parse_with_serde_json`]), so the outcome is `serde_json`'s either way.
+/// A fast first pass ([`fast`]) reads what it is sure of; anything else is read again by
+/// `serde_json` ([`parse_with_serde_json`]), so the outcome is `serde_json`'s either way.
 pub(crate) fn parse<'a, T: Slots<'a> + Default>(
     raw: &'a str,
     strict: bool,
@@ -32,7 +32,26 @@ pub(crate) fn parse<'a, T: Slots<'a> + Default>(
 where
     Known<T::Key>: Deserialize<'a>,
 {
-    fast::parse(raw, strict).map_or_else(|| parse_with_serde_json(raw, strict), Ok)
+    let mut object = T::default();
+    read(raw, strict, &mut object)?;
+    Ok(object)
+}
+
+/// [`parse`] into `slots`, which start empty (`T::default()`): filled where they live, no move
+/// of the whole object.
+pub(crate) fn read<'a, T: Slots<'a> + Default>(
+    raw: &'a str,
+    strict: bool,
+    slots: &mut T,
+) -> Result<(), serde_json::Error>
+where
+    Known<T::Key>: Deserialize<'a>,
+{
+    if fast::read(raw, strict, slots) {
+        return Ok(());
+    }
+    *slots = T::default();
+    read_with_serde_json(raw, strict, slots)
 }
 
 /// [`parse`] by `serde_json` alone: the reference the fast pass answers to.
@@ -44,13 +63,21 @@ where
     Known<T::Key>: Deserialize<'a>,
 {
     let mut object = T::default();
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let seed = InPlace {
-        slots: &mut object,
-        strict,
-    };
-    DeserializeSeed::deserialize(seed, &mut deserializer).and_then(|()| deserializer.end())?;
+    read_with_serde_json(raw, strict, &mut object)?;
     Ok(object)
+}
+
+fn read_with_serde_json<'a, T: Slots<'a>>(
+    raw: &'a str,
+    strict: bool,
+    slots: &mut T,
+) -> Result<(), serde_json::Error>
+where
+    Known<T::Key>: Deserialize<'a>,
+{
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let seed = InPlace { slots, strict };
+    DeserializeSeed::deserialize(seed, &mut deserializer).and_then(|()| deserializer.end())
 }
 
 /// Declares an object read leniently: a struct of slots, filled in place by [`InPlace`] (no

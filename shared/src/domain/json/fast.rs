@@ -18,23 +18,19 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::{InPlace, Known, Slots};
 
-/// Reads `raw` into `T`'s slots, as [`super::parse`] would; `None` where the pass is not sure.
-pub(super) fn parse<'a, T: Slots<'a> + Default>(raw: &'a str, strict: bool) -> Option<T>
+/// Reads `raw` into `slots` as [`super::parse`] would, and says so; `false` where the pass is
+/// not sure (the slots then hold a partial reading).
+pub(super) fn read<'a, T: Slots<'a>>(raw: &'a str, strict: bool, slots: &mut T) -> bool
 where
     Known<T::Key>: de::Deserialize<'a>,
 {
-    let mut object = T::default();
     let mut reader = Reader {
         text: raw,
         pos: 0,
         depth: 0,
     };
-    let seed = InPlace {
-        slots: &mut object,
-        strict,
-    };
-    seed.deserialize(&mut reader).ok()?;
-    (reader.whitespace().is_none()).then_some(object)
+    let seed = InPlace { slots, strict };
+    seed.deserialize(&mut reader).is_ok() && reader.whitespace().is_none()
 }
 
 /// The fast pass stepped aside: `serde_json` decides.
@@ -103,9 +99,9 @@ impl<'a> Reader<'a> {
     fn number_end(&self) -> Result<usize, Unsure> {
         let bytes = self.bytes();
         let digits = |from: usize| {
-            bytes
-                .get(from..)
-                .map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+            bytes.get(from..).map_or(0, |rest| {
+                rest.iter().take_while(|b| b.is_ascii_digit()).count()
+            })
         };
         let mut at = self.pos + usize::from(bytes.get(self.pos) == Some(&b'-'));
         match bytes.get(at) {
@@ -265,23 +261,65 @@ impl<'a> Reader<'a> {
 }
 
 /// Where the run of plain string bytes from `from` ends: the first `"`, `\` or control
-/// character (or the end). Whole blocks first, in a form the compiler vectorises.
-fn plain_run(bytes: &[u8], mut from: usize) -> usize {
-    while let Some(block) = bytes.get(from..).and_then(<[u8]>::first_chunk::<LANES>) {
-        let mut special = 0_u8;
-        for &byte in block {
-            special |= u8::from(byte == b'"') | u8::from(byte == b'\\') | u8::from(byte < 0x20);
-        }
+/// character (or the end).
+///
+/// Most strings (keys, ids, kinds) end within 16 bytes: two 8-byte words answer those without a
+/// loop. Longer runs go by 16-byte blocks, in a form the compiler vectorises: per byte, the
+/// minimum of `byte ^ '"'`, `byte ^ '\\'` and `byte - 0x1f` (saturating) is zero exactly for
+/// the special bytes.
+fn plain_run(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    let mut plain = 0;
+    for _ in 0..2 {
+        let Some(word) = rest.get(plain..).and_then(<[u8]>::first_chunk::<8>) else {
+            return from + plain + bytewise_run(rest.get(plain..).unwrap_or_default());
+        };
+        let special = special_bytes(u64::from_le_bytes(*word));
         if special != 0 {
+            return from + plain + first_flagged(special);
+        }
+        plain += 8;
+    }
+    let blocks = rest.get(plain..).unwrap_or_default();
+    for block in blocks.chunks_exact(LANES) {
+        let mut special = false;
+        for &byte in block {
+            special |= (byte ^ b'"')
+                .min(byte ^ b'\\')
+                .min(byte.saturating_sub(0x1f))
+                == 0;
+        }
+        if special {
             break;
         }
-        from += LANES;
+        plain += LANES;
     }
-    let rest = bytes.get(from..).unwrap_or_default();
-    from + rest
+    from + plain + bytewise_run(rest.get(plain..).unwrap_or_default())
+}
+
+/// The high bit of each byte of `word` (little-endian) set where the byte is `"`, `\` or below
+/// 0x20, exactly up to and including the first such byte (a borrow may flag bytes after it).
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (control | quote | backslash) & (ONES << 7)
+}
+
+/// The index of the first byte [`special_bytes`] flags.
+fn first_flagged(special: u64) -> usize {
+    (special.trailing_zeros() / 8) as usize
+}
+
+/// [`plain_run`] byte by byte, for what is left after the blocks.
+fn bytewise_run(bytes: &[u8]) -> usize {
+    bytes
         .iter()
         .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-        .unwrap_or(rest.len())
+        .unwrap_or(bytes.len())
 }
 
 /// Everything a visitor of ours may ask for that is not read here is left to `serde_json`.

@@ -17,7 +17,8 @@ pub(crate) fn normalise<'a>(
     verified: &Verified<'_>,
     raw: &'a str,
 ) -> Result<Parts<'a>, NormaliseError> {
-    let envelope: WhopEnvelope<'a> = crate::providers::parse(raw)?;
+    let mut envelope = WhopEnvelope::default();
+    crate::providers::parse(raw, &mut envelope)?;
     let standard = verified.scheme == Scheme::StandardWebhooks;
     let event_id = if standard {
         header_id(verified)

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::super::{Field, First, Scalar, parse_with_serde_json};
-use super::parse;
+use super::{plain_run, read};
 
 type FirstProbe<'a> = First<Inner<'a>>;
 
@@ -39,7 +39,8 @@ crate::domain::json::lenient_object! {
 /// The fast pass and `serde_json` agree on `text`: where the fast pass answers, `serde_json`
 /// reads the same slots. Returns whether the fast pass answered.
 fn agree(text: &str, strict: bool) -> bool {
-    let fast: Option<Probe<'_>> = parse(text, strict);
+    let mut slots = Probe::default();
+    let fast = read(text, strict, &mut slots).then_some(slots);
     let reference: Result<Probe<'_>, _> = parse_with_serde_json(text, strict);
     if let Some(fast) = &fast {
         let reference = reference.unwrap_or_else(|error| {
@@ -115,13 +116,57 @@ fn the_fast_pass_steps_aside_beyond_its_nesting_limit() {
 /// Pieces JSON is made of, valid and not, for the generated documents.
 fn token() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "{", "}", "[", "]", ",", ":", " ", "\n", "\"id\"", "\"type\"", "\"data\"", "\"items\"",
-        "\"user\"", "\"object\"", "\"amount\"", "\"created\"", "\"i\\u0064\"", "\"x\"",
-        "\"plain text\"", "\"\"", "\"\\n\\t\\\"\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"",
-        "\"\\u00e9\"", "\"é\"", "\"\u{1}\"", "\"\\q\"", "\"\\u12\"", "\"a", "0", "-0", "01", "1.5",
-        "1.", "-", "1e5", "1E+2", "2e-3", "1e400", "-1.5e400", "18446744073709551616",
-        "9223372036854775808", "-9223372036854775809", "1735689600", "1735689600123", "true",
-        "false", "null", "nul", "tru", "x",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\"id\"",
+        "\"type\"",
+        "\"data\"",
+        "\"items\"",
+        "\"user\"",
+        "\"object\"",
+        "\"amount\"",
+        "\"created\"",
+        "\"i\\u0064\"",
+        "\"x\"",
+        "\"plain text\"",
+        "\"\"",
+        "\"\\n\\t\\\"\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud800\"",
+        "\"\\u00e9\"",
+        "\"é\"",
+        "\"\u{1}\"",
+        "\"\\q\"",
+        "\"\\u12\"",
+        "\"a",
+        "0",
+        "-0",
+        "01",
+        "1.5",
+        "1.",
+        "-",
+        "1e5",
+        "1E+2",
+        "2e-3",
+        "1e400",
+        "-1.5e400",
+        "18446744073709551616",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1735689600",
+        "1735689600123",
+        "true",
+        "false",
+        "null",
+        "nul",
+        "tru",
+        "x",
     ])
 }
 
@@ -147,10 +192,8 @@ fn value() -> impl Strategy<Value = String> {
     ]);
     leaf.prop_recursive(5, 48, 6, move |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(|items| format!(
-                "[{}]",
-                items.join(",")
-            )),
+            prop::collection::vec(inner.clone(), 0..5)
+                .prop_map(|items| format!("[{}]", items.join(","))),
             prop::collection::vec((key.clone(), inner), 0..6).prop_map(|entries| {
                 let entries: Vec<String> = entries
                     .into_iter()
@@ -198,5 +241,43 @@ proptest! {
         };
         agree(&damaged, true);
         agree(&damaged, false);
+    }
+}
+
+#[test]
+fn a_plain_run_ends_at_the_first_quote_backslash_or_control_character() {
+    for special in [b'"', b'\\', 0x00, 0x1f] {
+        for at in 0..48 {
+            let mut bytes = vec![b'x'; 48];
+            bytes[at] = special;
+            assert_eq!(plain_run(&bytes, 0), at, "{special:#x} at {at}");
+            assert_eq!(plain_run(&bytes, at), at);
+        }
+    }
+    for plain in [0x20, b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff] {
+        let bytes = vec![plain; 40];
+        assert_eq!(plain_run(&bytes, 3), 40, "{plain:#x}");
+    }
+}
+
+#[test]
+fn a_plain_run_finds_the_first_special_byte_whatever_follows_it() {
+    // The word check flags bytes after a hit through borrows; only the first one counts.
+    for first in [b'"', b'\\', 0x00, 0x1f] {
+        for at in 0..24 {
+            for after in [0x00, 0x01, 0x1f, 0x20, 0x21, b'"', b'\\', 0x80, 0xa0, 0xff] {
+                let mut bytes = vec![b'x'; 40];
+                bytes[at] = first;
+                bytes[at + 1..].fill(after);
+                assert_eq!(
+                    plain_run(&bytes, 0),
+                    at,
+                    "{first:#x} at {at}, then {after:#x}"
+                );
+            }
+        }
+    }
+    for len in 0..40 {
+        assert_eq!(plain_run(&vec![b'y'; len], 0), len);
     }
 }
