@@ -24,7 +24,7 @@ mod fast;
 /// error (else it reads as all-absent). The error is the parser's, as `serde_json` words it.
 ///
 /// A fast first pass ([`fast`]) reads what it is sure of; anything else is read again by
-/// `serde_json` ([`parse_with_serde_json`]), so the outcome is `serde_json`'s either way.
+/// `serde_json` alone, so the outcome is `serde_json`'s either way.
 pub(crate) fn parse<'a, T: Slots<'a> + Default>(
     raw: &'a str,
     strict: bool,
@@ -54,7 +54,8 @@ where
     read_with_serde_json(raw, strict, slots)
 }
 
-/// [`parse`] by `serde_json` alone: the reference the fast pass answers to.
+/// [`parse`] by `serde_json` alone: the reference the fast pass is tested against.
+#[cfg(test)]
 pub(crate) fn parse_with_serde_json<'a, T: Slots<'a> + Default>(
     raw: &'a str,
     strict: bool,
