@@ -51,31 +51,6 @@ where
         return Ok(());
     }
     *slots = T::default();
-    read_with_serde_json(raw, strict, slots)
-}
-
-/// [`parse`] by `serde_json` alone: the reference the fast pass is tested against.
-#[cfg(test)]
-pub(crate) fn parse_with_serde_json<'a, T: Slots<'a> + Default>(
-    raw: &'a str,
-    strict: bool,
-) -> Result<T, serde_json::Error>
-where
-    Known<T::Key>: Deserialize<'a>,
-{
-    let mut object = T::default();
-    read_with_serde_json(raw, strict, &mut object)?;
-    Ok(object)
-}
-
-fn read_with_serde_json<'a, T: Slots<'a>>(
-    raw: &'a str,
-    strict: bool,
-    slots: &mut T,
-) -> Result<(), serde_json::Error>
-where
-    Known<T::Key>: Deserialize<'a>,
-{
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     let seed = InPlace { slots, strict };
     DeserializeSeed::deserialize(seed, &mut deserializer).and_then(|()| deserializer.end())

@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 
-use super::super::{Field, First, Scalar, parse_with_serde_json};
+use serde::de::DeserializeSeed;
+
+use super::super::{Field, First, InPlace, Scalar};
 use super::{plain_run, read};
 
 type FirstProbe<'a> = First<Inner<'a>>;
@@ -36,12 +38,25 @@ crate::domain::json::lenient_object! {
     }
 }
 
+/// `text` read by `serde_json` alone.
+fn parse_with_serde_json(text: &str, strict: bool) -> Result<Probe<'_>, serde_json::Error> {
+    let mut slots = Probe::default();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let seed = InPlace {
+        slots: &mut slots,
+        strict,
+    };
+    seed.deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end())
+        .map(|()| slots)
+}
+
 /// The fast pass and `serde_json` agree on `text`: where the fast pass answers, `serde_json`
 /// reads the same slots. Returns whether the fast pass answered.
 fn agree(text: &str, strict: bool) -> bool {
     let mut slots = Probe::default();
     let fast = read(text, strict, &mut slots).then_some(slots);
-    let reference: Result<Probe<'_>, _> = parse_with_serde_json(text, strict);
+    let reference = parse_with_serde_json(text, strict);
     if let Some(fast) = &fast {
         let reference = reference.unwrap_or_else(|error| {
             panic!("fast pass read {text:?}, serde_json refused it: {error}")
@@ -99,17 +114,14 @@ fn the_fast_pass_reads_what_serde_json_reads_for_typical_bodies() {
 fn the_fast_pass_leaves_every_body_serde_json_refuses_to_serde_json() {
     for text in REFUSED {
         assert!(!agree(text, true), "fast pass answered for {text:?}");
-        assert!(
-            parse_with_serde_json::<Probe<'_>>(text, true).is_err(),
-            "{text:?}"
-        );
+        assert!(parse_with_serde_json(text, true).is_err(), "{text:?}");
     }
 }
 
 #[test]
 fn the_fast_pass_steps_aside_beyond_its_nesting_limit() {
     let deep = format!(r#"{{"skip":{}{}}}"#, "[".repeat(120), "]".repeat(120));
-    assert!(parse_with_serde_json::<Probe<'_>>(&deep, true).is_ok());
+    assert!(parse_with_serde_json(&deep, true).is_ok());
     assert!(!agree(&deep, true));
 }
 
