@@ -49,7 +49,7 @@ fn policy() -> RetryPolicy {
 }
 
 /// The sync function's syncer over the test stack and the fake API, the key in Secrets Manager.
-async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
+pub(crate) async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
     let app = &stack.app;
     let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
     app.secrets_manager
