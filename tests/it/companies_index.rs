@@ -19,7 +19,7 @@ use shared::domain::ports::{
 use shared::domain::state::model::{Observation, SignalKind};
 use shared::domain::state::process::Processor;
 use shared::domain::state::store::{Page, Recorded, StoredMembership, Upkeep};
-use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
+use shared::domain::sync::worker::{PageOutcome, SyncError};
 use shared::domain::sync::{PageJob, SyncCounts};
 use shared::domain::webhooks::Source;
 use shared::edge::deps::processor::{AppProcessor, processor};
@@ -457,28 +457,8 @@ async fn a_sync_write_whose_index_upkeep_failed_is_indexed_by_the_retried_page_t
     let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
     // Past due and set to cancel at the period's end: at risk and cancel scheduled.
     fake.put(sample_membership(0));
-    let Syncer {
-        api,
-        runs,
-        publisher,
-        queue_url,
-        company_id,
-        clock,
-        deferral,
-        ..
-    } = crate::sync::syncer(&stack, &fake).await;
     // The first upkeep fails.
-    let state = Racing::new(app, |call| call == 0);
-    let syncer = Syncer {
-        api,
-        state,
-        runs,
-        publisher,
-        queue_url,
-        company_id,
-        clock,
-        deferral,
-    };
+    let syncer = crate::sync::syncer_over(&stack, &fake, Racing::new(app, |call| call == 0)).await;
     let run = syncer
         .start(syncer.scope(None, None), "test".into())
         .await
@@ -514,7 +494,7 @@ async fn a_sync_write_whose_index_upkeep_failed_is_indexed_by_the_retried_page_t
     assert_eq!(
         again,
         PageOutcome::Counted {
-            counts: in_step.clone(),
+            counts: in_step,
             completed: true
         }
     );
