@@ -2,6 +2,20 @@ use std::collections::HashMap;
 
 use super::*;
 
+/// [`valid_env`] on the `prod` stage with every secret production requires.
+fn prod_env() -> HashMap<&'static str, String> {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    for var in [
+        "WEBHOOK_SECRETS_ID",
+        "SESSION_KEYS_SECRET_ID",
+        "WHOP_API_KEY_SECRET_ID",
+    ] {
+        env.insert(var, "secret".into());
+    }
+    env
+}
+
 fn valid_env() -> HashMap<&'static str, String> {
     [
         ("STAGE", "dev"),
@@ -100,15 +114,7 @@ fn production_requires_every_secret_id() {
 
 #[test]
 fn production_requires_https_provider_urls() {
-    let mut env = valid_env();
-    env.insert("STAGE", "prod".into());
-    for var in [
-        "WEBHOOK_SECRETS_ID",
-        "SESSION_KEYS_SECRET_ID",
-        "WHOP_API_KEY_SECRET_ID",
-    ] {
-        env.insert(var, "secret".into());
-    }
+    let mut env = prod_env();
     env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
     assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
 
@@ -191,15 +197,7 @@ fn reads_the_whop_user_token_jwks_url() {
 
 #[test]
 fn production_requires_an_https_jwks_url() {
-    let mut env = valid_env();
-    env.insert("STAGE", "prod".into());
-    for var in [
-        "WEBHOOK_SECRETS_ID",
-        "SESSION_KEYS_SECRET_ID",
-        "WHOP_API_KEY_SECRET_ID",
-    ] {
-        env.insert(var, "secret".into());
-    }
+    let mut env = prod_env();
     assert_eq!(
         load(&env).unwrap().whop_user_token_jwks_url.as_str(),
         DEFAULT_JWKS_URL
