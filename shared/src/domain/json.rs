@@ -245,6 +245,10 @@ where
 
 // --- fields -----------------------------------------------------------------------------------
 
+/// An id read from a document: up to 24 bytes inline (provider ids are shorter), so reading one
+/// allocates nothing.
+pub type Id = compact_str::CompactString;
+
 /// One JSON value, kept only as far as a reader needs it: strings borrowed from the body where
 /// unescaped, numbers, booleans, and for objects just their `"id"` string. Never fails on a
 /// well-formed value, so an unexpected type reads as "not usable" instead of rejecting the body.
@@ -282,9 +286,9 @@ impl<'a> Field<'a> {
     }
 
     /// An id: a non-empty string, or the non-empty `"id"` of an expanded object.
-    pub fn into_id(self) -> Option<String> {
+    pub fn into_id(self) -> Option<Id> {
         match self {
-            Self::Str(id) | Self::Object(Some(id)) if !id.is_empty() => Some(id.into_owned()),
+            Self::Str(id) | Self::Object(Some(id)) if !id.is_empty() => Some(Id::from(id)),
             _ => None,
         }
     }

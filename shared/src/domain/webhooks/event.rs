@@ -34,40 +34,47 @@ pub struct Event<'a> {
     pub raw: &'a str,
 }
 
+pub use crate::domain::json::Id;
+
 /// Ids the event is about (all optional; serialised without the missing ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Subject {
     /// Whop membership (`mem_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub membership_id: Option<String>,
+    pub membership_id: Option<Id>,
     /// Whop user (`user_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<Id>,
     /// Whop company (`biz_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub company_id: Option<String>,
+    pub company_id: Option<Id>,
     /// Whop product (`prod_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product_id: Option<String>,
+    pub product_id: Option<Id>,
     /// Whop plan (`plan_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan_id: Option<String>,
+    pub plan_id: Option<Id>,
     /// Whop payment (`pay_…`) or Stripe payment intent (`pi_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payment_id: Option<String>,
+    pub payment_id: Option<Id>,
     /// Stripe customer (`cus_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<String>,
+    pub customer_id: Option<Id>,
     /// Stripe subscription (`sub_…`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub subscription_id: Option<String>,
+    pub subscription_id: Option<Id>,
     /// Whop or Stripe invoice (`in_…` at Stripe).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub invoice_id: Option<String>,
+    pub invoice_id: Option<Id>,
 }
 
 impl Subject {
+    /// An id as an owned `String` (what the state model keeps).
+    pub fn owned(id: &Option<Id>) -> Option<String> {
+        id.as_deref().map(str::to_owned)
+    }
+
     /// The fields by their serialised names, in declaration order.
     fn fields(&self) -> [(&'static str, Option<&str>); 9] {
         [

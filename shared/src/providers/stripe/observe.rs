@@ -8,14 +8,14 @@ use crate::domain::state::model::{MemberContact, MembershipFacts, PaymentFacts, 
 use crate::domain::state::observe::{
     ObserveError, Observed, currency_decimals, minor_amount, observed, parse,
 };
-use crate::domain::webhooks::event::{EventKind, QueuedEvent};
+use crate::domain::webhooks::event::{EventKind, QueuedEvent, Subject};
 
 /// Reads what a Stripe `event` says about its subscription.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
     let Some(plan) = stripe_plan(kind) else {
         return Ok(Observed::Ignored("kind_without_state"));
     };
-    let Some(membership_id) = event.subject.subscription_id.clone() else {
+    let Some(membership_id) = Subject::owned(&event.subject.subscription_id) else {
         return Ok(Observed::Ignored("no_membership"));
     };
     let envelope: StripeEnvelope<'_> = parse(event)?;
@@ -69,7 +69,7 @@ fn stripe_facts(
 ) -> (MembershipFacts, Option<PaymentFacts>) {
     let subject = &event.subject;
     let mut membership = MembershipFacts {
-        user_id: subject.customer_id.clone(),
+        user_id: Subject::owned(&subject.customer_id),
         // An invoice copies its customer's e-mail and name; a subscription names only the id.
         contact: MemberContact {
             email: object.customer_email.text().map(str::to_owned),
@@ -109,7 +109,7 @@ fn stripe_facts(
                 PaymentStatus::Succeeded => &object.amount_paid,
                 _ => &object.amount_due,
             };
-            subject.invoice_id.clone().map(|id| PaymentFacts {
+            Subject::owned(&subject.invoice_id).map(|id| PaymentFacts {
                 id,
                 status,
                 amount: minor_amount(amount, decimals),

@@ -8,7 +8,7 @@ use crate::domain::state::model::{MemberContact, MembershipFacts, PaymentFacts, 
 use crate::domain::state::observe::{
     ObserveError, Observed, currency_decimals, major_amount, observed, parse,
 };
-use crate::domain::webhooks::event::{EventKind, QueuedEvent};
+use crate::domain::webhooks::event::{EventKind, QueuedEvent, Subject};
 
 /// Reads what a Whop `event` says about its membership.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
@@ -18,7 +18,7 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
     let Some(plan) = whop_plan(kind) else {
         return Ok(Observed::Ignored("kind_without_state"));
     };
-    let Some(membership_id) = event.subject.membership_id.clone() else {
+    let Some(membership_id) = Subject::owned(&event.subject.membership_id) else {
         return Ok(Observed::Ignored("no_membership"));
     };
     let envelope: WhopEnvelope<'_> = parse(event)?;
@@ -77,15 +77,16 @@ fn whop_facts(
 ) -> (MembershipFacts, Option<PaymentFacts>) {
     let subject = &event.subject;
     let mut membership = MembershipFacts {
-        user_id: subject.user_id.clone(),
-        company_id: subject.company_id.clone(),
-        product_id: subject.product_id.clone(),
-        plan_id: subject.plan_id.clone(),
+        user_id: Subject::owned(&subject.user_id),
+        company_id: Subject::owned(&subject.company_id),
+        product_id: Subject::owned(&subject.product_id),
+        plan_id: Subject::owned(&subject.plan_id),
         contact: whop_contact(data),
         ..MembershipFacts::default()
     };
-    let payment_id =
-        |fallback: Option<&String>| subject.payment_id.clone().or_else(|| fallback.cloned());
+    let payment_id = |fallback: Option<&String>| {
+        Subject::owned(&subject.payment_id).or_else(|| fallback.cloned())
+    };
     let payment = match plan {
         WhopPlan::Membership(valid) => {
             membership.status = data.status.text().map(str::to_owned);
@@ -116,13 +117,15 @@ fn whop_facts(
                 _ => None,
             }
         }
-        WhopPlan::Invoice(status, reason) => subject.invoice_id.clone().map(|id| PaymentFacts {
-            id,
-            status,
-            amount: whop_amount(data),
-            currency: data.currency.text().map(str::to_ascii_lowercase),
-            failure_reason: reason.map(str::to_owned),
-        }),
+        WhopPlan::Invoice(status, reason) => {
+            Subject::owned(&subject.invoice_id).map(|id| PaymentFacts {
+                id,
+                status,
+                amount: whop_amount(data),
+                currency: data.currency.text().map(str::to_ascii_lowercase),
+                failure_reason: reason.map(str::to_owned),
+            })
+        }
         WhopPlan::PaymentChange(status) => payment_id(None).map(|id| PaymentFacts {
             id,
             status,
