@@ -460,7 +460,7 @@ async fn a_sync_write_whose_index_upkeep_failed_is_indexed_by_the_retried_page_t
     // The first upkeep fails.
     let syncer = crate::sync::syncer_over(&stack, &fake, Racing::new(app, |call| call == 0)).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let job = PageJob {
@@ -515,7 +515,7 @@ async fn a_sync_write_whose_index_upkeep_failed_is_indexed_by_the_retried_page_t
 
     // A later run over the store in step writes nothing.
     let next = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let job = PageJob {

@@ -418,7 +418,7 @@ async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_free_thei
     // chain of jobs was lost (the third page's job never arrives).
     let syncer = crate::sync::syncer(&stack, &fake).await;
     let midway = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     crate::sync::work_jobs(&stack, &syncer, &midway.run_id, 2).await;

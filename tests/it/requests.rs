@@ -145,7 +145,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
     let syncer = shared::edge::deps::sync::syncer(&app).unwrap();
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     assert_eq!(

@@ -10,6 +10,7 @@ use churnsaver::fake_whop::{
     COMPANY_ID, FakeWhop, FakeWhopOptions, LOCAL_API_KEY, membership_json, sample_membership,
 };
 use churnsaver::local::LocalStack;
+use shared::aws::company_items::DynamoCompanyItems;
 use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
 use std::num::NonZeroU32;
@@ -34,7 +35,8 @@ type TestApi = WhopApi<
     SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
 >;
 
-pub(crate) type TestSyncer = Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client>;
+pub(crate) type TestSyncer =
+    Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems>;
 
 /// Quick retries: the fake's faults need no real backoff.
 fn policy() -> RetryPolicy {
@@ -55,7 +57,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
     stack: &LocalStack,
     fake: &FakeWhop,
     state: S,
-) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client> {
+) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems> {
     let app = &stack.app;
     let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
     app.secrets_manager
@@ -92,7 +94,8 @@ pub(crate) async fn syncer_over<S: StateStore>(
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: app.config.queues.sync_jobs.clone(),
-        company_id: COMPANY_ID.to_owned(),
+        company_id: Some(COMPANY_ID.to_owned()),
+        known: DynamoCompanyItems::of(app),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }
@@ -210,7 +213,7 @@ async fn a_reconcile_of_1000_memberships_over_50_pages_with_faults_ends_equal_to
     let syncer = syncer(&stack, &fake).await;
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let outcomes = work_jobs(&stack, &syncer, &run.run_id, 200).await;
@@ -237,7 +240,7 @@ async fn a_reconcile_of_1000_memberships_over_50_pages_with_faults_ends_equal_to
         o.throttle_every = None;
     });
     let again = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &again.run_id, 200).await;
@@ -259,7 +262,7 @@ async fn a_run_interrupted_halfway_and_restarted_finishes_without_duplicates() {
     fake.seed(400);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
 
@@ -283,7 +286,7 @@ async fn a_run_interrupted_halfway_and_restarted_finishes_without_duplicates() {
 
     // A new start of the same scope is refused while the run holds it.
     let refused = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap_err();
     assert!(matches!(refused, SyncError::InProgress { ref run_id } if *run_id == run.run_id));
@@ -346,7 +349,7 @@ async fn a_webhook_newer_than_the_apis_updated_at_is_not_overwritten() {
     );
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &run.run_id, 10).await;
@@ -413,7 +416,7 @@ async fn an_unreachable_api_pauses_the_run_and_it_resumes_without_loss() {
     fake.seed(30);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &run.run_id, 1).await;
@@ -455,7 +458,7 @@ async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
     .unwrap();
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let outcomes = work_jobs(&stack, &syncer, &run.run_id, 1).await;
@@ -471,7 +474,7 @@ async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
     assert_eq!(failed.status, RunStatus::Failed);
     // The scope is free again.
     syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let recent = syncer.runs.recent_runs(5).await.unwrap();
@@ -678,7 +681,7 @@ async fn a_run_whose_last_page_was_counted_is_ended_by_a_repeated_delivery() {
     fake.seed(5);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let now = Utc::now();
