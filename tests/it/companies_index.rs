@@ -38,7 +38,7 @@ fn at(minute: i64) -> DateTime<Utc> {
 }
 
 /// A Whop event of `membership` as the events queue carries it (what ingest enqueues).
-fn queued(company: &str, membership: &str, n: usize, kind: &str, minute: i64) -> String {
+pub(crate) fn queued(company: &str, membership: &str, n: usize, kind: &str, minute: i64) -> String {
     let user = json!({"id": format!("user_{membership}"), "email": format!("{membership}@example.com"),
                       "name": "A Member"});
     let payment = format!("pay_{n}_{membership}");
@@ -367,8 +367,8 @@ async fn an_event_that_changes_no_signal_costs_the_state_write_and_the_mark_alon
     process(&app, &[event(0, "membership.activated", 0)]).await;
     assert_eq!(
         requests.take(),
-        ["UpdateItem", "UpdateItem"],
-        "no signal yet"
+        ["UpdateItem", "UpdateItem", "UpdateItem"],
+        "no signal yet; the membership's first event makes its company known"
     );
     process(&app, &[event(1, "payment.failed", 1)]).await;
     assert_eq!(

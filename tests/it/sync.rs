@@ -59,14 +59,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
     state: S,
 ) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems> {
     let app = &stack.app;
-    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
-    app.secrets_manager
-        .put_secret_value()
-        .secret_id(&secret_id)
-        .secret_string(format!(r#"{{"api_key":"{LOCAL_API_KEY}"}}"#))
-        .send()
-        .await
-        .unwrap();
+    let key = api_key(stack).await;
     // The sync function's admission, without Whop's pacing (the fake has no limit here) and
     // with a breaker that trips and recovers quickly.
     let limits = ProviderLimits {
@@ -87,7 +80,6 @@ pub(crate) async fn syncer_over<S: StateStore>(
         .with_limits(SERVICE, limits)
         .with_breaker_cache_ttl(Duration::ZERO);
     let client = ResilientClient::new(reqwest::Client::new(), policy(), guard);
-    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
     Syncer {
         api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
         state,
@@ -99,6 +91,22 @@ pub(crate) async fn syncer_over<S: StateStore>(
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }
+}
+
+/// The local key stored in the stack's Whop API key secret, and the sync function's reader of it.
+pub(crate) async fn api_key(
+    stack: &LocalStack,
+) -> SecretKey<aws_sdk_secretsmanager::Client, SystemClock> {
+    let app = &stack.app;
+    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(format!(r#"{{"api_key":"{LOCAL_API_KEY}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id)
 }
 
 /// Receives page jobs and works them as the sync function's event source mapping would, until
@@ -151,7 +159,10 @@ async fn finished_run(syncer: &TestSyncer, run_id: &str) -> SyncRun {
 }
 
 /// Every membership of the fake equals its stored state, with one observation each.
-pub(crate) async fn assert_state_equals_the_api(syncer: &TestSyncer, fake: &FakeWhop) {
+pub(crate) async fn assert_state_equals_the_api<M, R, P, N>(
+    syncer: &Syncer<M, DynamoState, R, P, N>,
+    fake: &FakeWhop,
+) {
     let memberships = fake.memberships();
     let ids: Vec<String> = memberships
         .iter()
