@@ -278,8 +278,9 @@ async fn a_claim_leaves_the_pending_index_in_the_update_that_marks_it_processed_
 
     assert_eq!(
         requests.take(),
-        ["UpdateItem", "UpdateItem"],
-        "the state write and the PROCESSED mark, nothing more"
+        ["UpdateItem", "UpdateItem", "UpdateItem"],
+        "the state write, its company made known (the membership's first event) and the \
+         PROCESSED mark, nothing more"
     );
     assert_eq!(waiting(&stack.app).await, keys[1..]);
     let failed = ProcessingMark::Failed {

@@ -640,9 +640,20 @@ async fn the_function_runs_the_schedule_and_the_queue_batches() {
     let schedule: serde_json::Value =
         serde_json::from_str(&crate::helpers::fixture("schedule-sync-reconcile.json")).unwrap();
 
-    let started = invoke(schedule.clone()).await.unwrap();
-    assert_eq!(started["outcome"], "started", "{started}");
-    let skipped = invoke(schedule).await.unwrap();
+    // One run per known company and the default one: here only the default, `biz_local`.
+    let scheduled = invoke(schedule.clone()).await.unwrap();
+    assert_eq!(scheduled["outcome"], "scheduled", "{scheduled}");
+    let started = &scheduled["runs"][0];
+    assert_eq!(
+        (&started["company_id"], &started["outcome"]),
+        (
+            &serde_json::json!(COMPANY_ID),
+            &serde_json::json!("started")
+        ),
+        "{scheduled}"
+    );
+    let again = invoke(schedule).await.unwrap();
+    let skipped = &again["runs"][0];
     assert_eq!(skipped["outcome"], "in_progress");
     assert_eq!(skipped["run_id"], started["run_id"]);
 
