@@ -342,8 +342,16 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
     );
 }
 
-/// Processes `bodies` (in order) with the stack's processor over `app`.
+/// Processes `bodies` (in order) with the stack's processor over `app` (a cold instance).
 async fn process(app: &App, bodies: &[String]) {
+    process_with(&processor(app), bodies).await;
+}
+
+/// Processes `bodies` (in order) with `processor` (one instance, warm after its first batch).
+pub(crate) async fn process_with(
+    processor: &shared::edge::deps::processor::AppProcessor,
+    bodies: &[String],
+) {
     let records: Vec<InboundMessage> = bodies
         .iter()
         .enumerate()
@@ -353,7 +361,7 @@ async fn process(app: &App, bodies: &[String]) {
             receive_count: 1,
         })
         .collect();
-    let report = processor(app).process_batch(&records).await.unwrap();
+    let report = processor.process_batch(&records).await.unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
 }
 

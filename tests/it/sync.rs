@@ -17,8 +17,8 @@ use std::num::NonZeroU32;
 
 use shared::aws::breaker::DynamoBreakers;
 use shared::domain::breaker::BreakerSettings;
-use shared::domain::ports::StateStore;
 use shared::domain::ports::SystemClock;
+use shared::domain::ports::{KnownCompanies, MembershipSource, Publisher, StateStore};
 use shared::domain::state::model::{MembershipFacts, Observation, Version};
 use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
 use shared::domain::sync::{PageJob, RunStatus, SyncRun};
@@ -117,13 +117,40 @@ pub(crate) async fn work_jobs(
     run_id: &str,
     max_jobs: usize,
 ) -> Vec<PageOutcome> {
+    work_runs(stack, syncer, &[run_id.to_owned()], max_jobs).await
+}
+
+/// [`work_jobs`] with any syncer (one instance of the sync function), until every run of
+/// `run_ids` has ended, `max_jobs` were worked or two minutes passed.
+pub(crate) async fn work_runs<M, S, P, N>(
+    stack: &LocalStack,
+    syncer: &Syncer<M, S, DynamoRuns, P, N>,
+    run_ids: &[String],
+    max_jobs: usize,
+) -> Vec<PageOutcome>
+where
+    M: MembershipSource,
+    S: StateStore,
+    P: Publisher,
+    N: KnownCompanies,
+{
     let sqs = &stack.app.sqs;
     let queue = &stack.app.config.queues.sync_jobs;
     let mut outcomes = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while outcomes.len() < max_jobs && tokio::time::Instant::now() < deadline {
-        let run = syncer.runs.run(run_id).await.unwrap().unwrap();
-        if run.status.is_finished() {
+        let mut ended = true;
+        for run_id in run_ids {
+            ended &= syncer
+                .runs
+                .run(run_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_finished();
+        }
+        if ended {
             break;
         }
         let received = sqs

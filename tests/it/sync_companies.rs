@@ -16,17 +16,17 @@ use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
 use shared::domain::auth::limits::Window;
 use shared::domain::companies::known::KnownSource;
-use shared::domain::ports::{InboundMessage, KnownCompanies, SyncStore, SystemClock};
-use shared::domain::sync::worker::{PageOutcome, Syncer};
-use shared::domain::sync::{PageJob, RunStatus};
+use shared::domain::ports::{KnownCompanies, SyncStore, SystemClock};
+use shared::domain::sync::RunStatus;
+use shared::domain::sync::worker::Syncer;
 use shared::edge::config::{Provider, ProviderLimits, RateLimit};
 use shared::providers::client::{ProviderGuard, ResilientClient, RetryPolicy};
 use shared::providers::whop::api::{SERVICE, SecretKey, WhopApi};
 use url::Url;
 
-use crate::companies_index::queued;
+use crate::companies_index::{process_with as process, queued};
 use crate::helpers::{RequestLog, start_stack};
-use crate::sync::{api_key, assert_state_equals_the_api};
+use crate::sync::{api_key, assert_state_equals_the_api, work_runs};
 
 /// The shared limit of these tests: 3 calls per 2-second window.
 const LIMIT: u32 = 3;
@@ -73,46 +73,6 @@ async fn instance(stack: &LocalStack, fake: &FakeWhop) -> SharedSyncer {
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }
-}
-
-/// Works page jobs from the sync-jobs queue with `syncer` (one instance's event source) until
-/// every run of `run_ids` has ended or two minutes passed.
-async fn work(stack: &LocalStack, syncer: &SharedSyncer, run_ids: &[String]) -> Vec<PageOutcome> {
-    let sqs = &stack.app.sqs;
-    let queue = &stack.app.config.queues.sync_jobs;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut outcomes = Vec::new();
-    while tokio::time::Instant::now() < deadline {
-        let mut ended = true;
-        for run_id in run_ids {
-            let run = syncer.runs.run(run_id).await.unwrap().unwrap();
-            ended &= run.status.is_finished();
-        }
-        if ended {
-            break;
-        }
-        let received = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(1)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for message in received.messages() {
-            let job: PageJob = serde_json::from_str(message.body().unwrap()).unwrap();
-            let outcome = syncer.run_page(&job).await;
-            let outcome = outcome.unwrap_or_else(|e| panic!("page {} failed: {e}", job.page));
-            outcomes.push(outcome);
-            sqs.delete_message()
-                .queue_url(queue)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    outcomes
 }
 
 /// The calls the stand-in received in each window of the limit's own length, by window start.
@@ -167,8 +127,12 @@ async fn the_schedule_reconciles_three_known_companies_and_no_window_of_the_shar
         "one run per known company"
     );
     let run_ids: Vec<String> = started.iter().map(|(_, run)| run.clone()).collect();
-    let outcomes =
-        futures_util::future::join_all(instances.iter().map(|i| work(&stack, i, &run_ids))).await;
+    let outcomes = futures_util::future::join_all(
+        instances
+            .iter()
+            .map(|i| work_runs(&stack, i, &run_ids, usize::MAX)),
+    )
+    .await;
 
     for (company, run_id) in &started {
         let run = instances[0].runs.run(run_id).await.unwrap().unwrap();
@@ -223,7 +187,7 @@ async fn a_company_whose_access_was_revoked_fails_its_run_with_its_reason_and_is
         .map(|s| (s.company_id, s.started.unwrap().run_id))
         .collect();
     let run_ids: Vec<String> = started.values().cloned().collect();
-    work(&stack, &syncer, &run_ids).await;
+    work_runs(&stack, &syncer, &run_ids, usize::MAX).await;
     let gone = syncer
         .runs
         .run(&started["biz_gone"])
@@ -273,21 +237,6 @@ async fn a_company_whose_access_was_revoked_fails_its_run_with_its_reason_and_is
             .iter()
             .any(|s| s.company_id == "biz_gone" && s.started.is_ok())
     );
-}
-
-/// Processes `bodies` with `processor`, one warm instance.
-async fn process(processor: &shared::edge::deps::processor::AppProcessor, bodies: &[String]) {
-    let records: Vec<InboundMessage> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| InboundMessage {
-            message_id: Some(format!("m{i}")),
-            body: Some(body.clone()),
-            receive_count: 1,
-        })
-        .collect();
-    let report = processor.process_batch(&records).await.unwrap();
-    assert!(report.failed.is_empty(), "{report:?}");
 }
 
 #[tokio::test]
