@@ -88,7 +88,7 @@ async fn while_on_no_sync_call_reaches_whop_and_the_page_waits_without_using_a_d
     whop_emergency_on(&app).await;
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let job = next_job(&app).await;

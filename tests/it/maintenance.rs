@@ -278,8 +278,9 @@ async fn a_claim_leaves_the_pending_index_in_the_update_that_marks_it_processed_
 
     assert_eq!(
         requests.take(),
-        ["UpdateItem", "UpdateItem"],
-        "the state write and the PROCESSED mark, nothing more"
+        ["UpdateItem", "UpdateItem", "UpdateItem"],
+        "the state write, its company made known (the membership's first event) and the \
+         PROCESSED mark, nothing more"
     );
     assert_eq!(waiting(&stack.app).await, keys[1..]);
     let failed = ProcessingMark::Failed {
@@ -418,7 +419,7 @@ async fn stalled_runs_are_completed_resumed_to_their_end_or_failed_and_free_thei
     // chain of jobs was lost (the third page's job never arrives).
     let syncer = crate::sync::syncer(&stack, &fake).await;
     let midway = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     crate::sync::work_jobs(&stack, &syncer, &midway.run_id, 2).await;

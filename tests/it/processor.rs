@@ -285,9 +285,10 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     operations.sort();
     assert_eq!(
         operations,
-        vec!["UpdateItem"; 17],
-        "per event: one conditional state write and one PROCESSED mark; no read; and for each of \
-         the five events that open or close a signal, one upkeep of the company indexes"
+        vec!["UpdateItem"; 18],
+        "per event: one conditional state write and one PROCESSED mark; no read; for each of \
+         the five events that open or close a signal, one upkeep of the company indexes; and \
+         for the membership's first event, its company made known"
     );
 
     assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");

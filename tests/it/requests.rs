@@ -145,7 +145,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
     let syncer = shared::edge::deps::sync::syncer(&app).unwrap();
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     assert_eq!(
@@ -154,8 +154,8 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         "start: the run and its lock in one transaction, then the first page job"
     );
 
-    // The first page on a cold instance: the run, the API key, the emergency switch, the
-    // breaker, the stored memberships, two new ones written (past due and canceled: each opens a
+    // The first page on a cold instance: the run, the API key, the emergency switch, the call
+    // counted under the rate limit all instances share, the breaker, the stored memberships, two new ones written (past due and canceled: each opens a
     // signal, so each record is followed by its company-index upkeep), the next job, the page
     // counted and the lease extended.
     let job = next_job(&stack.app).await;
@@ -172,6 +172,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
             "GetItem",
             "GetSecretValue",
             "GetItem",
+            "UpdateItem",
             "GetItem",
             "BatchGetItem",
             "UpdateItem",
@@ -184,7 +185,8 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         ])
     );
 
-    // The last page, warm: no key read; the run ends and releases its lock.
+    // The last page, warm: no key read, the switch and the breaker cached, the call counted
+    // under the shared limit; the run ends and releases its lock.
     let job = next_job(&stack.app).await;
     assert!(matches!(
         syncer.run_page(&job).await.unwrap(),
@@ -197,6 +199,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
         requests.take(),
         ops(&[
             "GetItem",
+            "UpdateItem",
             "BatchGetItem",
             "UpdateItem",
             "UpdateItem",

@@ -10,14 +10,15 @@ use churnsaver::fake_whop::{
     COMPANY_ID, FakeWhop, FakeWhopOptions, LOCAL_API_KEY, membership_json, sample_membership,
 };
 use churnsaver::local::LocalStack;
+use shared::aws::company_items::DynamoCompanyItems;
 use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
 use std::num::NonZeroU32;
 
 use shared::aws::breaker::DynamoBreakers;
 use shared::domain::breaker::BreakerSettings;
-use shared::domain::ports::StateStore;
 use shared::domain::ports::SystemClock;
+use shared::domain::ports::{KnownCompanies, MembershipSource, Publisher, StateStore};
 use shared::domain::state::model::{MembershipFacts, Observation, Version};
 use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
 use shared::domain::sync::{PageJob, RunStatus, SyncRun};
@@ -34,7 +35,8 @@ type TestApi = WhopApi<
     SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
 >;
 
-pub(crate) type TestSyncer = Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client>;
+pub(crate) type TestSyncer =
+    Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems>;
 
 /// Quick retries: the fake's faults need no real backoff.
 fn policy() -> RetryPolicy {
@@ -55,16 +57,9 @@ pub(crate) async fn syncer_over<S: StateStore>(
     stack: &LocalStack,
     fake: &FakeWhop,
     state: S,
-) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client> {
+) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems> {
     let app = &stack.app;
-    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
-    app.secrets_manager
-        .put_secret_value()
-        .secret_id(&secret_id)
-        .secret_string(format!(r#"{{"api_key":"{LOCAL_API_KEY}"}}"#))
-        .send()
-        .await
-        .unwrap();
+    let key = api_key(stack).await;
     // The sync function's admission, without Whop's pacing (the fake has no limit here) and
     // with a breaker that trips and recovers quickly.
     let limits = ProviderLimits {
@@ -85,17 +80,33 @@ pub(crate) async fn syncer_over<S: StateStore>(
         .with_limits(SERVICE, limits)
         .with_breaker_cache_ttl(Duration::ZERO);
     let client = ResilientClient::new(reqwest::Client::new(), policy(), guard);
-    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
     Syncer {
         api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
         state,
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: app.config.queues.sync_jobs.clone(),
-        company_id: COMPANY_ID.to_owned(),
+        company_id: Some(COMPANY_ID.to_owned()),
+        known: DynamoCompanyItems::of(app),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }
+}
+
+/// The local key stored in the stack's Whop API key secret, and the sync function's reader of it.
+pub(crate) async fn api_key(
+    stack: &LocalStack,
+) -> SecretKey<aws_sdk_secretsmanager::Client, SystemClock> {
+    let app = &stack.app;
+    let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(format!(r#"{{"api_key":"{LOCAL_API_KEY}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id)
 }
 
 /// Receives page jobs and works them as the sync function's event source mapping would, until
@@ -106,13 +117,40 @@ pub(crate) async fn work_jobs(
     run_id: &str,
     max_jobs: usize,
 ) -> Vec<PageOutcome> {
+    work_runs(stack, syncer, &[run_id.to_owned()], max_jobs).await
+}
+
+/// [`work_jobs`] with any syncer (one instance of the sync function), until every run of
+/// `run_ids` has ended, `max_jobs` were worked or two minutes passed.
+pub(crate) async fn work_runs<M, S, P, N>(
+    stack: &LocalStack,
+    syncer: &Syncer<M, S, DynamoRuns, P, N>,
+    run_ids: &[String],
+    max_jobs: usize,
+) -> Vec<PageOutcome>
+where
+    M: MembershipSource,
+    S: StateStore,
+    P: Publisher,
+    N: KnownCompanies,
+{
     let sqs = &stack.app.sqs;
     let queue = &stack.app.config.queues.sync_jobs;
     let mut outcomes = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while outcomes.len() < max_jobs && tokio::time::Instant::now() < deadline {
-        let run = syncer.runs.run(run_id).await.unwrap().unwrap();
-        if run.status.is_finished() {
+        let mut ended = true;
+        for run_id in run_ids {
+            ended &= syncer
+                .runs
+                .run(run_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_finished();
+        }
+        if ended {
             break;
         }
         let received = sqs
@@ -148,7 +186,10 @@ async fn finished_run(syncer: &TestSyncer, run_id: &str) -> SyncRun {
 }
 
 /// Every membership of the fake equals its stored state, with one observation each.
-pub(crate) async fn assert_state_equals_the_api(syncer: &TestSyncer, fake: &FakeWhop) {
+pub(crate) async fn assert_state_equals_the_api<M, R, P, N>(
+    syncer: &Syncer<M, DynamoState, R, P, N>,
+    fake: &FakeWhop,
+) {
     let memberships = fake.memberships();
     let ids: Vec<String> = memberships
         .iter()
@@ -210,7 +251,7 @@ async fn a_reconcile_of_1000_memberships_over_50_pages_with_faults_ends_equal_to
     let syncer = syncer(&stack, &fake).await;
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let outcomes = work_jobs(&stack, &syncer, &run.run_id, 200).await;
@@ -237,7 +278,7 @@ async fn a_reconcile_of_1000_memberships_over_50_pages_with_faults_ends_equal_to
         o.throttle_every = None;
     });
     let again = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &again.run_id, 200).await;
@@ -259,7 +300,7 @@ async fn a_run_interrupted_halfway_and_restarted_finishes_without_duplicates() {
     fake.seed(400);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
 
@@ -283,7 +324,7 @@ async fn a_run_interrupted_halfway_and_restarted_finishes_without_duplicates() {
 
     // A new start of the same scope is refused while the run holds it.
     let refused = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap_err();
     assert!(matches!(refused, SyncError::InProgress { ref run_id } if *run_id == run.run_id));
@@ -346,7 +387,7 @@ async fn a_webhook_newer_than_the_apis_updated_at_is_not_overwritten() {
     );
 
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &run.run_id, 10).await;
@@ -413,7 +454,7 @@ async fn an_unreachable_api_pauses_the_run_and_it_resumes_without_loss() {
     fake.seed(30);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     work_jobs(&stack, &syncer, &run.run_id, 1).await;
@@ -455,7 +496,7 @@ async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
     .unwrap();
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let outcomes = work_jobs(&stack, &syncer, &run.run_id, 1).await;
@@ -471,7 +512,7 @@ async fn a_refused_listing_fails_the_run_and_releases_its_scope() {
     assert_eq!(failed.status, RunStatus::Failed);
     // The scope is free again.
     syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let recent = syncer.runs.recent_runs(5).await.unwrap();
@@ -626,9 +667,20 @@ async fn the_function_runs_the_schedule_and_the_queue_batches() {
     let schedule: serde_json::Value =
         serde_json::from_str(&crate::helpers::fixture("schedule-sync-reconcile.json")).unwrap();
 
-    let started = invoke(schedule.clone()).await.unwrap();
-    assert_eq!(started["outcome"], "started", "{started}");
-    let skipped = invoke(schedule).await.unwrap();
+    // One run per known company and the default one: here only the default, `biz_local`.
+    let scheduled = invoke(schedule.clone()).await.unwrap();
+    assert_eq!(scheduled["outcome"], "scheduled", "{scheduled}");
+    let started = &scheduled["runs"][0];
+    assert_eq!(
+        (&started["company_id"], &started["outcome"]),
+        (
+            &serde_json::json!(COMPANY_ID),
+            &serde_json::json!("started")
+        ),
+        "{scheduled}"
+    );
+    let again = invoke(schedule).await.unwrap();
+    let skipped = &again["runs"][0];
     assert_eq!(skipped["outcome"], "in_progress");
     assert_eq!(skipped["run_id"], started["run_id"]);
 
@@ -678,7 +730,7 @@ async fn a_run_whose_last_page_was_counted_is_ended_by_a_repeated_delivery() {
     fake.seed(5);
     let syncer = syncer(&stack, &fake).await;
     let run = syncer
-        .start(syncer.scope(None, None), "test".into())
+        .start(syncer.scope(None, None).unwrap(), "test".into())
         .await
         .unwrap();
     let now = Utc::now();

@@ -113,8 +113,11 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, EventError> {
     serde_json::to_value(value).map_err(|e| EventError::Malformed(e.to_string()))
 }
 
-/// A scheduled reconcile of the whole company. One already running, or sync not configured, is
-/// not an error: retrying the schedule would not change it.
+/// A scheduled reconcile: one run per known company and the default one
+/// ([`shared::domain::sync::worker::Syncer::start_scheduled`]). A company whose run is still going
+/// (or whose last run's lock outlived it), or sync not configured, is not an error: retrying the
+/// schedule would not change it. It fails only when no run could be considered (the known
+/// companies unreadable) or a company's run could not be stored or enqueued.
 async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> {
     let run: ScheduledRun =
         serde_json::from_value(input).map_err(|e| EventError::Malformed(e.to_string()))?;
@@ -127,23 +130,35 @@ async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> 
     let Ok(syncer) = state.syncer() else {
         return Ok(json!({"outcome": "unconfigured"}));
     };
-    match syncer
-        .start(syncer.scope(None, None), "schedule".into())
-        .await
-    {
-        Ok(run) => Ok(json!({"outcome": "started", "run_id": run.run_id})),
-        Err(SyncError::InProgress { run_id }) => {
-            tracing::info!(run.id = %run_id, "a reconcile is already running; this one is skipped");
-            Ok(json!({"outcome": "in_progress", "run_id": run_id}))
-        }
-        // The last run's lock outlived it (its release failed); the lease frees it.
-        Err(SyncError::TooSoon { retry_after }) => {
-            Ok(json!({"outcome": "too_soon", "retry_after_secs": retry_after.as_secs()}))
-        }
-        Err(error) => Err(EventError::Dependency {
-            dependency: "sync",
-            detail: error.to_string(),
-        }),
+    let dependency = |error: SyncError| EventError::Dependency {
+        dependency: "sync",
+        detail: error.to_string(),
+    };
+    let mut runs = Vec::new();
+    let mut failed = None;
+    for scheduled in syncer.start_scheduled().await.map_err(dependency)? {
+        let company_id = scheduled.company_id;
+        runs.push(match scheduled.started {
+            Ok(run) => json!({"company_id": company_id, "outcome": "started", "run_id": run.run_id}),
+            Err(SyncError::InProgress { run_id }) => {
+                tracing::info!(run.id = %run_id, company.id = %company_id, "a reconcile is already running; this one is skipped");
+                json!({"company_id": company_id, "outcome": "in_progress", "run_id": run_id})
+            }
+            // The last run's lock outlived it (its release failed); the lease frees it.
+            Err(SyncError::TooSoon { retry_after }) => json!({"company_id": company_id,
+                "outcome": "too_soon", "retry_after_secs": retry_after.as_secs()}),
+            Err(error) => {
+                tracing::error!(company.id = %company_id, %error, "the company's reconcile could not start");
+                let entry = json!({"company_id": company_id, "outcome": "failed"});
+                failed = Some(error);
+                entry
+            }
+        });
+    }
+    match failed {
+        // The others started; the schedule's retry skips them (their locks) and retries this one.
+        Some(error) => Err(dependency(error)),
+        None => Ok(json!({"outcome": "scheduled", "runs": runs})),
     }
 }
 

@@ -91,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         let before = whop.counts();
         let started = Instant::now();
         let run = syncer
-            .start(syncer.scope(None, None), "measurement".into())
+            .start(syncer.scope(None, None)?, "measurement".into())
             .await?;
         let run = churnsaver::runs::follow(&syncer.runs, &run.run_id).await?;
         let wall = started.elapsed().as_secs_f64();

@@ -6,7 +6,10 @@
 //! `GET /api/v1/users/{id}` and the access check `GET /api/v1/users/{id}/access/{company_id}`
 //! (admins and customers from [`FakeWhopOptions`], see [`LOCAL_ADMINS`]); checks the bearer key; can enforce a rate limit (a sliding window, the
 //! strictest reading of "20 requests / 10 s", answering 429 with `Retry-After` as Whop documents)
-//! and inject faults (every n-th request a 500 or a 429).
+//! and inject faults (every n-th request a 500 or a 429). It serves the memberships of any number
+//! of companies ([`FakeWhop::seed_company`]), records when each request arrived
+//! ([`FakeWhop::arrivals`]), and answers 403 for a company whose access was revoked
+//! ([`FakeWhopOptions::revoked`]), as Whop does once a creator removes the app.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -40,6 +43,8 @@ pub struct FakeWhopOptions {
     /// `(user, company)`: the access check says `customer` (so does it for any user with a
     /// membership of the company in the fake).
     pub customers: Vec<(String, String)>,
+    /// Companies whose access the app lost: their listing answers 403.
+    pub revoked: Vec<String>,
 }
 
 /// Who administers which company in the local stack's stand-in: `user_local_admin` administers
@@ -69,6 +74,7 @@ impl Default for FakeWhopOptions {
             throttle_every: None,
             admins: pairs(&LOCAL_ADMINS),
             customers: pairs(&LOCAL_CUSTOMERS),
+            revoked: Vec::new(),
         }
     }
 }
@@ -97,6 +103,8 @@ struct Shared {
     options: Mutex<FakeWhopOptions>,
     memberships: Mutex<BTreeMap<String, Value>>,
     window: Mutex<VecDeque<Instant>>,
+    /// When each request arrived (wall clock), in order.
+    arrivals: Mutex<Vec<DateTime<Utc>>>,
     received: AtomicU64,
     requests: AtomicU64,
     rate_limited: AtomicU64,
@@ -129,6 +137,7 @@ impl FakeWhop {
             options: Mutex::new(options),
             memberships: Mutex::new(BTreeMap::new()),
             window: Mutex::new(VecDeque::new()),
+            arrivals: Mutex::new(Vec::new()),
             received: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
@@ -203,6 +212,23 @@ impl FakeWhop {
             self.put(sample_membership(n));
         }
     }
+
+    /// Adds `count` memberships of `company_id` (`mem_<company>_00000…`, users
+    /// `user_<company>_00000…`), as [`seed`](Self::seed) makes them.
+    pub fn seed_company(&self, company_id: &str, count: usize) {
+        for n in 0..count {
+            let mut membership = sample_membership(n);
+            membership["id"] = json!(format!("mem_{company_id}_{n:05}"));
+            membership["user"]["id"] = json!(format!("user_{company_id}_{n:05}"));
+            membership["company"]["id"] = json!(company_id);
+            self.put(membership);
+        }
+    }
+
+    /// When each request that reached the server arrived, oldest first.
+    pub fn arrivals(&self) -> Vec<DateTime<Utc>> {
+        lock(&self.shared.arrivals).clone()
+    }
 }
 
 /// Membership number `n` as the fake seeds it: deterministic, mostly active.
@@ -259,6 +285,7 @@ async fn count_received(
     next: axum::middleware::Next,
 ) -> Response {
     shared.received.fetch_add(1, Ordering::Relaxed);
+    lock(&shared.arrivals).push(Utc::now());
     next.run(request).await
 }
 
@@ -358,6 +385,12 @@ async fn list_memberships(
             "company_id is required when using an API key",
         );
     };
+    if lock(&shared.options).revoked.contains(&company_id) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "this app does not have access to the company",
+        );
+    }
     let statuses = values("statuses[]");
     let user_ids = values("user_ids[]");
     let created_after = one("created_after")

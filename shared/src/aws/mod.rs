@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod emergency;
 pub mod http;
 pub mod item;
+pub mod known_companies;
 pub mod limits;
 pub mod maintenance;
 pub mod secrets;

@@ -9,7 +9,7 @@ use shared::domain::ports::SyncStore;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// Start a reconcile of the configured company's memberships and follow it to the end (the
+    /// Start a reconcile of the configured company's (`WHOP_COMPANY_ID`) memberships and follow it to the end (the
     /// stack's sync-jobs worker works the pages).
     Start {
         /// Only memberships created after this time (RFC 3339 or Unix seconds).
@@ -48,7 +48,7 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
                 })
                 .transpose()?;
             let run = syncer
-                .start(syncer.scope(user, since), "cli".into())
+                .start(syncer.scope(user, since)?, "cli".into())
                 .await?;
             println!("started {}", run.run_id);
             if no_wait {

@@ -6,22 +6,30 @@
 //! closed: when the provider gives no answer and nothing fresh is cached, the error stands (the
 //! route answers 503), and an expired answer is never served. A cache that cannot be read or
 //! written only costs a provider call.
+//!
+//! An answer of the provider that the user is an admin (a cache miss, so at most once per
+//! [`ACCESS_TTL`] per user and company) also makes the company known
+//! ([`super::known`]); a revoked company becomes schedulable again that way.
 
 use chrono::{DateTime, Utc};
 
+use super::known::{KnownSource, NoKnownCompanies};
 use crate::domain::ports::{
     AccessCacheStore, AccessCheckError, AccessLevel, CachedAccess, Clock, CompanyAccess,
+    KnownCompanies,
 };
 
 /// How long an answer of the provider is served from the cache.
 pub const ACCESS_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// `provider`'s access check, its answers cached in `cache` for `ttl`.
-pub struct CachedCompanyAccess<A, S, C> {
+/// `provider`'s access check, its answers cached in `cache` for `ttl`; the companies its admins
+/// are found in made known in `known`.
+pub struct CachedCompanyAccess<A, S, C, N = NoKnownCompanies> {
     provider: A,
     cache: S,
     clock: C,
     ttl: chrono::Duration,
+    known: N,
 }
 
 impl<A, S, C> CachedCompanyAccess<A, S, C> {
@@ -31,9 +39,23 @@ impl<A, S, C> CachedCompanyAccess<A, S, C> {
             cache,
             clock,
             ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+            known: NoKnownCompanies,
         }
     }
 
+    /// The check, making the company of each admin the provider confirms known in `known`.
+    pub fn with_known_companies<N>(self, known: N) -> CachedCompanyAccess<A, S, C, N> {
+        CachedCompanyAccess {
+            provider: self.provider,
+            cache: self.cache,
+            clock: self.clock,
+            ttl: self.ttl,
+            known,
+        }
+    }
+}
+
+impl<A, S, C, N> CachedCompanyAccess<A, S, C, N> {
     pub const fn provider(&self) -> &A {
         &self.provider
     }
@@ -58,8 +80,8 @@ fn fresh(cached: &CachedAccess, now: DateTime<Utc>) -> bool {
     cached.checked_at <= now && now < cached.expires_at
 }
 
-impl<A: CompanyAccess, S: AccessCacheStore, C: Clock> CompanyAccess
-    for CachedCompanyAccess<A, S, C>
+impl<A: CompanyAccess, S: AccessCacheStore, C: Clock, N: KnownCompanies> CompanyAccess
+    for CachedCompanyAccess<A, S, C, N>
 {
     async fn access_level(
         &self,
@@ -86,6 +108,20 @@ impl<A: CompanyAccess, S: AccessCacheStore, C: Clock> CompanyAccess
             .await
         {
             tracing::warn!(%error, "the access answer could not be cached");
+        }
+        if level == AccessLevel::Admin {
+            match self
+                .known
+                .remember(company_id, KnownSource::SignIn, now)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(company.id = %company_id, "a company made known by an admin");
+                }
+                Ok(false) => {}
+                // The next check after the cache ends tries again; the answer stands.
+                Err(error) => tracing::warn!(%error, "the company could not be made known"),
+            }
         }
         Ok(level)
     }
@@ -192,6 +228,23 @@ mod tests {
             Ok(AccessLevel::Admin)
         );
         assert_eq!(provider.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn an_admin_the_provider_confirms_makes_the_company_known_and_a_customer_does_not() {
+        let (provider, cache, clock) = world(Ok(AccessLevel::Admin));
+        let known = crate::domain::companies::known::MemoryKnownCompanies::default();
+        let access = CachedCompanyAccess::new(&provider, &cache, &clock, ACCESS_TTL)
+            .with_known_companies(&known);
+        access.access_level("u", "biz").await.unwrap();
+        access.access_level("u", "biz").await.unwrap();
+        assert_eq!(known.writes(), 1, "a cached answer writes nothing");
+        *provider.answer.lock().unwrap() = Ok(AccessLevel::Customer);
+        access.access_level("u", "biz_2").await.unwrap();
+        let companies = known.known_companies().await.unwrap();
+        assert_eq!(companies.len(), 1);
+        assert_eq!(companies[0].company_id, "biz");
+        assert_eq!(companies[0].source, KnownSource::SignIn);
     }
 
     #[tokio::test]

@@ -6,12 +6,15 @@
 //! - [`rows`]: a membership as a creator's listing shows it.
 //! - [`summary`]: the company's figures for a period, a pure function of folded states.
 //! - [`settings`]: who is told about what, validated with every problem reported at once.
+//! - [`known`]: the companies the deployment knows (from webhooks and admins' access checks),
+//!   which the schedule reconciles.
 //!
 //! The functions below serve the `/companies/{company_id}/…` routes and the `churnsaver company`
 //! commands: inputs are checked first (every problem at once), then the viewer's access, then the
 //! stores are read.
 
 pub mod access;
+pub mod known;
 pub mod rows;
 pub mod settings;
 pub mod summary;

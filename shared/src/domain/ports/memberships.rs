@@ -44,11 +44,17 @@ pub enum SourceFailure {
     /// Switched off by an operator (emergency mode): trying later can succeed, and waiting for
     /// it does not count as the provider failing.
     Suspended,
-    /// Refused for good (a 4xx such as 401 or 403).
+    /// Refused for good (a 4xx such as 400, 401 or 404).
     Refused,
+    /// Refused for good because the app may no longer read the company (Whop: 403): its access
+    /// was revoked. The company stops being scheduled ([`ACCESS_REVOKED`]).
+    AccessRevoked,
     /// An answer that could not be read.
     Decode,
 }
+
+/// The stable reason of a run whose company's access was revoked.
+pub const ACCESS_REVOKED: &str = "company_access_revoked";
 
 /// A failed provider call: its kind, its stable code (stored on runs and logged) and its message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,6 +7,7 @@ mod companies;
 mod company_items;
 mod emergency;
 mod inbound;
+mod known_companies;
 mod limits;
 mod maintenance;
 mod memberships;
@@ -21,13 +22,15 @@ pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMembers
 pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
+pub use known_companies::KnownCompanies;
 pub use limits::FailureCounter;
 pub use maintenance::{
     ExpiredItems, ExpiringTable, ReadPage, ResumeTake, ScanCursors, SecretAges, StalledRuns,
     StuckClaims, SweepCounts,
 };
 pub use memberships::{
-    ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
+    ACCESS_REVOKED, ListedMembership, MembershipPage, MembershipSource, MembershipSourceError,
+    SourceFailure,
 };
 pub use providers::WebhookProviders;
 pub use sessions::SessionStore;

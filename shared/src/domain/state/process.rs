@@ -7,17 +7,25 @@
 //! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
 //! deleted unprocessed; it is logged and counted as permanent on every attempt.
 //!
+//! The first event of a Whop membership (its item holds that event alone) also makes the company
+//! it names known ([`crate::domain::companies::known`]: one conditional write, skipped for a
+//! company this instance already wrote); a failed write fails the message, whose redelivery, a
+//! duplicate whose item still holds that event alone, writes it.
+//!
 //! Retrying is always safe: a redelivered event is a [`Recorded::Duplicate`] no-op (but for the
 //! index upkeep the item may still owe, see [`record_and_upkeep`]), and the mark
 //! is idempotent.
 
-use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore, WebhookProviders};
+use crate::domain::companies::known::{KnownSource, NoKnownCompanies};
+use crate::domain::ports::{
+    InboundMessage, KnownCompanies, ProcessingLog, StateStore, WebhookProviders,
+};
 use futures_util::future::join_all;
 use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed};
-use super::store::{Recorded, record_and_upkeep};
+use super::store::{Recorded, StoredMembership, record_and_upkeep};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError};
 use crate::domain::webhooks::claims::{ClaimRecord, ProcessingMark};
@@ -134,24 +142,43 @@ fn signal_metric(kind: SignalKind) -> &'static str {
 
 /// Applies queued events to state.
 #[derive(Debug, Clone)]
-pub struct Processor<S, L, K, P> {
+pub struct Processor<S, L, K, P, N = NoKnownCompanies> {
     pub state: S,
     pub log: L,
     pub clock: K,
     /// Reads each event's observation.
     pub providers: P,
+    /// Where a membership's first event makes its company known.
+    pub known: N,
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S, L, K, P> {
+impl<S, L, K, P> Processor<S, L, K, P> {
+    /// A processor that makes no company known (see [`Self::with_known_companies`]).
     pub fn new(state: S, log: L, clock: K, providers: P) -> Self {
         Self {
             state,
             log,
             clock,
             providers,
+            known: NoKnownCompanies,
         }
     }
 
+    /// The processor, making the company of each membership's first event known in `known`.
+    pub fn with_known_companies<N>(self, known: N) -> Processor<S, L, K, P, N> {
+        Processor {
+            state: self.state,
+            log: self.log,
+            clock: self.clock,
+            providers: self.providers,
+            known,
+        }
+    }
+}
+
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies>
+    Processor<S, L, K, P, N>
+{
     /// Processes a batch: memberships concurrently, the events of one membership in batch order.
     /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
     /// order they also cost no conditional conflicts, and the emulator, which creates items without
@@ -323,6 +350,10 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
         let recorded = record_and_upkeep(&self.state, &membership_id, provider, &observation)
             .await
             .map_err(ProcessError::State)?;
+        if let Some(item) = recorded.item() {
+            self.remember_company(event, item, &observation.version.event_id)
+                .await?;
+        }
         let stored = match recorded {
             Recorded::Applied(stored) => stored,
             Recorded::Duplicate(_) => {
@@ -367,6 +398,42 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
             opened,
             closed,
         })
+    }
+}
+
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies>
+    Processor<S, L, K, P, N>
+{
+    /// Makes the company of a Whop membership's first event known: when `item` holds the event
+    /// `event_id` alone (its first delivery, or a redelivery after a failed write).
+    async fn remember_company(
+        &self,
+        event: &QueuedEvent,
+        item: &StoredMembership,
+        event_id: &str,
+    ) -> Result<(), ProcessError> {
+        let first_event = item.base.is_none()
+            && matches!(item.observations.as_slice(), [only] if only.version.event_id == event_id);
+        let company = event
+            .subject
+            .company_id
+            .as_deref()
+            .or(item.company_id.as_deref());
+        let (true, Some(company), crate::domain::webhooks::Source::Whop) =
+            (first_event, company, item.provider)
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if self
+            .known
+            .remember(company, KnownSource::Webhook, now)
+            .await
+            .map_err(ProcessError::State)?
+        {
+            tracing::info!(company.id = %company, "a company made known by its webhook");
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Running sync: starting a run, working one page job, and syncing one membership.
 
-use crate::domain::ports::SyncStore;
+use crate::domain::companies::known::{NoKnownCompanies, schedule_targets};
+use crate::domain::ports::{KnownCompanies, SyncStore};
 
 use crate::domain::ports::StateStore;
 use std::collections::HashMap;
@@ -107,36 +108,77 @@ pub enum SyncStarted {
     Membership(MembershipSync),
 }
 
-/// Sync over its ports: the provider's membership API, the state store, the run store and the
-/// `sync-jobs` queue.
-pub struct Syncer<M, S, R, P> {
+/// What the schedule did for one company.
+#[derive(Debug)]
+pub struct ScheduledRun {
+    pub company_id: String,
+    pub started: Result<SyncRun, SyncError>,
+}
+
+/// Sync over its ports: the provider's membership API, the state store, the run store, the
+/// `sync-jobs` queue and the known companies.
+pub struct Syncer<M, S, R, P, N = NoKnownCompanies> {
     pub api: M,
     pub state: S,
     pub runs: R,
     pub publisher: P,
     pub queue_url: String,
-    /// The Whop company whose memberships are read (`WHOP_COMPANY_ID`).
-    pub company_id: String,
+    /// The stack's default company (`WHOP_COMPANY_ID`): the scope of users' own syncs and of the
+    /// CLI's, and scheduled with the known companies.
+    pub company_id: Option<String>,
+    /// The companies the schedule reconciles; a company whose access was revoked is marked here.
+    pub known: N,
     pub clock: Arc<dyn Clock>,
     /// How long a page waits when the provider cannot be called and said nothing about when to
     /// come back ([`DEFAULT_DEFERRAL`]).
     pub deferral: Duration,
 }
 
-impl<M, S, R, P> Syncer<M, S, R, P>
+impl<M, S, R, P, N> Syncer<M, S, R, P, N>
 where
     M: MembershipSource,
     S: StateStore,
     R: SyncStore,
     P: Publisher,
+    N: KnownCompanies,
 {
-    /// A scope over this company.
-    pub fn scope(&self, user_id: Option<String>, since: Option<DateTime<Utc>>) -> Scope {
-        Scope {
-            company_id: self.company_id.clone(),
+    /// A scope over the default company; unconfigured without one.
+    pub fn scope(
+        &self,
+        user_id: Option<String>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Scope, SyncError> {
+        let company_id = self
+            .company_id
+            .clone()
+            .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
+        Ok(Scope {
+            company_id,
             user_id,
             since,
+        })
+    }
+
+    /// The schedule's reconcile: one run per known company that is not revoked, and the default
+    /// company unless it is revoked ([`schedule_targets`]), each started on its own (a company
+    /// whose run is still going is skipped by its lock). Fails only when the known companies
+    /// cannot be read.
+    pub async fn start_scheduled(&self) -> Result<Vec<ScheduledRun>, SyncError> {
+        let known = self.known.known_companies().await?;
+        let mut runs = Vec::new();
+        for company_id in schedule_targets(&known, self.company_id.as_deref()) {
+            let scope = Scope {
+                company_id: company_id.clone(),
+                user_id: None,
+                since: None,
+            };
+            let started = self.start(scope, "schedule".into()).await;
+            runs.push(ScheduledRun {
+                company_id,
+                started,
+            });
         }
+        Ok(runs)
     }
 
     /// `POST /sync` by `user_id`: one of their memberships now, or a run over all of theirs.
@@ -169,7 +211,7 @@ where
                 .await
                 .map(SyncStarted::Membership);
         }
-        let scope = self.scope(Some(user_id.to_owned()), since);
+        let scope = self.scope(Some(user_id.to_owned()), since)?;
         let run = self.start(scope, format!("user:{user_id}")).await?;
         Ok(SyncStarted::Run {
             run_id: run.run_id,
@@ -187,7 +229,7 @@ where
     ) -> Result<MembershipSync, SyncError> {
         let run = self
             .claim(
-                self.scope(Some(user_id.to_owned()), None),
+                self.scope(Some(user_id.to_owned()), None)?,
                 format!("user:{user_id}"),
             )
             .await?;
@@ -306,8 +348,14 @@ where
             Err(error) => {
                 let code = error.code();
                 tracing::error!(run.id = %run.run_id, page = job.page, %error, "the provider refused the listing; the run failed");
+                let now = self.clock.now();
+                if error.failure == SourceFailure::AccessRevoked {
+                    // Not scheduled again until a webhook or an admin makes it known again.
+                    self.known.revoke(&run.scope.company_id, code, now).await?;
+                    tracing::warn!(company.id = %run.scope.company_id, reason = code, "the company's access was revoked; it is no longer scheduled");
+                }
                 self.runs
-                    .finish(&run, RunStatus::Failed, Some(code), self.clock.now())
+                    .finish(&run, RunStatus::Failed, Some(code), now)
                     .await?;
                 return Ok(PageOutcome::Failed {
                     error: code.to_owned(),
@@ -502,7 +550,7 @@ where
             .await?
             .ok_or(SyncError::NotFound)?;
         // Another company's membership (an app key sees several) is not ours to keep.
-        if membership.company_id.as_deref() != Some(self.company_id.as_str()) {
+        if membership.company_id.is_none() || membership.company_id != self.company_id {
             return Err(SyncError::NotFound);
         }
         if let Some(requester) = requester

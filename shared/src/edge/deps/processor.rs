@@ -4,15 +4,19 @@ use std::sync::Arc;
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::state::DynamoState;
+use crate::domain::companies::known::RememberOnce;
 use crate::domain::ports::SystemClock;
 use crate::domain::state::process::Processor;
 use crate::providers::Registry;
 
 /// The processor over the stack's tables, as the processor function runs it.
-pub type AppProcessor = Processor<DynamoState, DynamoClaims, SystemClock, Registry>;
+pub type AppProcessor =
+    Processor<DynamoState, DynamoClaims, SystemClock, Registry, RememberOnce<DynamoCompanyItems>>;
 
-/// The processor over the stack's tables (the function, the CLI and tests build it alike).
+/// The processor over the stack's tables (the function, the CLI and tests build it alike); the
+/// companies of memberships' first events are made known in the state table, once per instance.
 pub fn processor(app: &App) -> AppProcessor {
     Processor::new(
         DynamoState::of(app),
@@ -20,6 +24,7 @@ pub fn processor(app: &App) -> AppProcessor {
         SystemClock,
         Registry,
     )
+    .with_known_companies(RememberOnce::new(DynamoCompanyItems::of(app)))
 }
 
 /// Built once per cold start.

@@ -9,6 +9,7 @@ use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::state::DynamoState;
 use crate::domain::companies::access::{ACCESS_TTL, CachedCompanyAccess};
+use crate::domain::companies::known::RememberOnce;
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
 use crate::edge::deps::sync::{AppAdmission, provider_client, provider_guard};
@@ -18,8 +19,14 @@ use crate::providers::whop::api::{SecretKey, WhopApi};
 /// Whop's API as the state function calls it.
 pub type AppWhopApi = WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>;
 
-/// The access check the creator routes ask: Whop's, cached in the state table.
-pub type AppAccess = CachedCompanyAccess<LazyWhopAccess, DynamoCompanyItems, SystemClock>;
+/// The access check the creator routes ask: Whop's, cached in the state table; the companies its
+/// admins are found in made known there.
+pub type AppAccess = CachedCompanyAccess<
+    LazyWhopAccess,
+    DynamoCompanyItems,
+    SystemClock,
+    RememberOnce<DynamoCompanyItems>,
+>;
 
 /// Built once per cold start: the switches' cache lives as long as the warm function.
 pub struct StateDeps {
@@ -40,10 +47,11 @@ impl StateDeps {
             companies: companies.clone(),
             access: CachedCompanyAccess::new(
                 LazyWhopAccess::new(app, emergency),
-                companies,
+                companies.clone(),
                 SystemClock,
                 ACCESS_TTL,
-            ),
+            )
+            .with_known_companies(RememberOnce::new(companies)),
         }
     }
 }

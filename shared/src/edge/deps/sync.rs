@@ -7,7 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::App;
 use crate::aws::breaker::DynamoBreakers;
+use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::emergency::DynamoEmergencies;
+use crate::aws::limits::DynamoFailureCounter;
 use crate::aws::state::DynamoState;
 use crate::aws::sync::DynamoRuns;
 use crate::domain::emergency::EmergencySwitch;
@@ -19,16 +21,24 @@ use crate::providers::client::{
 };
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
+/// The functions' provider admission: breakers and the shared rate limits' counts in the state
+/// table.
+pub type AppGuard = ProviderGuard<DynamoBreakers, SystemClock, DynamoFailureCounter>;
+
 /// Admission for provider calls with every provider's limits from the configuration, breakers in
-/// the state table. Build it once per process, at cold start: its token buckets, concurrency
-/// limits and pauses are in-process state.
-pub fn provider_guard(app: &App) -> ProviderGuard<DynamoBreakers, SystemClock> {
-    Provider::ALL.into_iter().fold(
-        ProviderGuard::new(DynamoBreakers::of(app), SystemClock),
-        |guard, provider| {
-            guard.with_limits(provider.as_str(), app.config.provider_limits(provider))
-        },
-    )
+/// the state table, and each provider's rate limit shared by every instance of every function
+/// (counted in the state table: Whop limits calls per API key). Build it once per process, at
+/// cold start: its token buckets, concurrency limits and pauses are in-process state.
+pub fn provider_guard(app: &App) -> AppGuard {
+    Provider::ALL
+        .into_iter()
+        .fold(
+            ProviderGuard::new(DynamoBreakers::of(app), SystemClock),
+            |guard, provider| {
+                guard.with_limits(provider.as_str(), app.config.provider_limits(provider))
+            },
+        )
+        .with_shared_limit(DynamoFailureCounter::of(app))
 }
 
 /// The providers' emergency switches in the state table, each read cached for
@@ -43,8 +53,7 @@ pub fn emergency_switch(app: &App) -> EmergencySwitch<DynamoEmergencies, SystemC
 
 /// The admission of the functions' provider calls: the emergency switches in front of
 /// [`provider_guard`].
-pub type AppAdmission =
-    EmergencyGate<ProviderGuard<DynamoBreakers, SystemClock>, DynamoEmergencies, SystemClock>;
+pub type AppAdmission = EmergencyGate<AppGuard, DynamoEmergencies, SystemClock>;
 
 /// [`provider_guard`] behind the emergency switches; once per process, like the guard.
 pub fn provider_admission(app: &App) -> AppAdmission {
@@ -77,15 +86,13 @@ pub type AppSyncer = Syncer<
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,
+    DynamoCompanyItems,
 >;
 
-/// Builds the syncer over the stack; once per process, so its rate limits and caches persist.
+/// Builds the syncer over the stack; once per process, so its rate limits and caches persist. It
+/// reconciles the known companies (in the state table) and `WHOP_COMPANY_ID` when it is set.
 pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
     let config = &app.config;
-    let company_id = config
-        .whop_company_id
-        .clone()
-        .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
     let key_secret = config
         .secrets
         .whop_api_key
@@ -102,7 +109,8 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: config.queues.sync_jobs.clone(),
-        company_id,
+        company_id: config.whop_company_id.clone(),
+        known: DynamoCompanyItems::of(app),
         clock: Arc::new(SystemClock),
         deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
     })

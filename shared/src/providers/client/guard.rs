@@ -5,14 +5,19 @@
 //! 2. a token bucket (`governor`, GCRA): `requests` per `window`, all usable at once; a caller
 //!    waits for a token when it comes within the maximum wait, else is refused with the wait;
 //! 3. a concurrency limit (a semaphore whose permit the attempt holds);
-//! 4. the circuit breaker shared by all instances ([`SharedBreaker`]).
+//! 4. with [`ProviderGuard::with_shared_limit`], the same rate limit shared by every instance
+//!    ([`crate::domain::api_limit`]: one atomic add per call in a fixed window's item);
+//! 5. the circuit breaker shared by all instances ([`SharedBreaker`]).
 //!
 //! The breaker comes last: once it admits a call (perhaps a half-open probe, which it counts as in
 //! flight), nothing else may refuse that call, or the probe would never report. The price is that
 //! calls refused by an open breaker may have used a token first; they were not going out anyway.
-//! The pause, bucket and semaphore live in this process; only the breaker is shared.
+//! The pause, bucket and semaphore live in this process; the breaker and the shared limit are
+//! shared. The shared limit comes after the semaphore, so a call it admits is sent at once, not
+//! after a wait for a slot that could carry it into the next window.
 
-use crate::domain::ports::BreakerStore;
+use crate::domain::api_limit::SharedLimit;
+use crate::domain::ports::{BreakerStore, DependencyError, FailureCounter};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -115,11 +120,31 @@ impl<C: Clock + Clone> ServiceGuard<C> {
     }
 }
 
+/// No shared limit: a guard's limits stay in its process (the counter is never asked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unshared;
+
+impl FailureCounter for Unshared {
+    async fn record_failure(&self, _: &str, _: i64, _: u64) -> Result<u64, DependencyError> {
+        Ok(0)
+    }
+
+    async fn failures(&self, _: &str, _: i64) -> Result<u64, DependencyError> {
+        Ok(0)
+    }
+}
+
+/// Tries at the shared limit per admission: each is one request, so a caller refused in one
+/// window and again in the next (other instances took it) gives up rather than spin.
+const SHARED_TRIES: u32 = 3;
+
 /// Admission for provider calls: a shared circuit breaker, a token bucket, a concurrency limit and
-/// a pause after 429, per service (see the module docs). Build one per process, at cold start, and
-/// hand it to [`super::ResilientClient`].
-pub struct ProviderGuard<S, C: Clock + Clone> {
+/// a pause after 429, per service, and optionally a rate limit shared by every instance (see the
+/// module docs). Build one per process, at cold start, and hand it to [`super::ResilientClient`].
+pub struct ProviderGuard<S, C: Clock + Clone, W = Unshared> {
     breaker: SharedBreaker<S, C>,
+    /// The counter of the shared limit, when there is one.
+    shared: Option<W>,
     clock: C,
     defaults: ProviderLimits,
     per_service: HashMap<String, ProviderLimits>,
@@ -128,9 +153,10 @@ pub struct ProviderGuard<S, C: Clock + Clone> {
     services: Mutex<HashMap<&'static str, Arc<ServiceGuard<C>>>>,
 }
 
-impl<S, C: Clock + Clone> std::fmt::Debug for ProviderGuard<S, C> {
+impl<S, C: Clock + Clone, W> std::fmt::Debug for ProviderGuard<S, C, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderGuard")
+            .field("shared", &self.shared.is_some())
             .field("defaults", &self.defaults)
             .field("per_service", &self.per_service)
             .field("max_wait", &self.max_wait)
@@ -140,17 +166,35 @@ impl<S, C: Clock + Clone> std::fmt::Debug for ProviderGuard<S, C> {
 
 impl<S: BreakerStore, C: Clock + Clone> ProviderGuard<S, C> {
     /// Breakers in `store`, [`ProviderLimits::default`] for every service, waits of at most
-    /// [`DEFAULT_MAX_ADMISSION_WAIT`] slept with tokio.
+    /// [`DEFAULT_MAX_ADMISSION_WAIT`] slept with tokio, no shared limit.
     pub fn new(store: S, clock: C) -> Self {
         let defaults = ProviderLimits::default();
         Self {
             breaker: SharedBreaker::new(store, clock.clone()).with_defaults(defaults.breaker),
+            shared: None,
             clock,
             defaults,
             per_service: HashMap::new(),
             max_wait: DEFAULT_MAX_ADMISSION_WAIT,
             sleeper: Arc::new(TokioSleeper),
             services: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<S: BreakerStore, C: Clock + Clone, W: FailureCounter> ProviderGuard<S, C, W> {
+    /// Each service's rate limit (`requests` per `window`) also shared by every guard counting
+    /// in `counter`: each admitted attempt adds one to the window's count there.
+    pub fn with_shared_limit<V: FailureCounter>(self, counter: V) -> ProviderGuard<S, C, V> {
+        ProviderGuard {
+            breaker: self.breaker,
+            shared: Some(counter),
+            clock: self.clock,
+            defaults: self.defaults,
+            per_service: self.per_service,
+            max_wait: self.max_wait,
+            sleeper: self.sleeper,
+            services: self.services,
         }
     }
 
@@ -240,6 +284,58 @@ impl<S: BreakerStore, C: Clock + Clone> ProviderGuard<S, C> {
             .map_err(|not_until| refused(not_until.wait_time_from(clock.now())))
     }
 
+    /// `service`'s turn under the limit shared by every instance, when there is one: an add to
+    /// the current window's count that came back within the limit, with time left in the window
+    /// ([`SharedLimit::admits`]). Otherwise it waits for the next window, within `max_wait` and
+    /// [`SHARED_TRIES`], and is refused after that with the wait. A counter that cannot be
+    /// reached admits the call (logged): the in-process bucket still paces it, and a 429 pauses.
+    async fn take_shared_turn(&self, service: &'static str) -> Result<(), ClientError> {
+        let Some(counter) = &self.shared else {
+            return Ok(());
+        };
+        let rate = self.limits(service).rate_limit;
+        let limit = SharedLimit {
+            requests: u64::from(rate.requests.get()),
+            window_secs: rate.window.as_secs().max(1),
+        };
+        let bucket = crate::domain::api_limit::bucket(service);
+        let mut waited = Duration::ZERO;
+        for _ in 0..SHARED_TRIES {
+            let now = self.clock.now();
+            let window = limit.window(now);
+            // In the guard at a window's end, no add is made: the wait is known already.
+            let next = match limit.admits(window, 0, now) {
+                Err(next) => next,
+                Ok(()) => match counter
+                    .record_failure(&bucket, window.start, limit.window_secs)
+                    .await
+                {
+                    Err(error) => {
+                        tracing::warn!(service, %error, "the shared rate limit cannot be counted; the call goes out under this instance's limit");
+                        return Ok(());
+                    }
+                    Ok(count) => match limit.admits(window, count, self.clock.now()) {
+                        Ok(()) => return Ok(()),
+                        Err(next) => next,
+                    },
+                },
+            };
+            let wait = (next - self.clock.now()).to_std().unwrap_or(Duration::ZERO);
+            if waited + wait > self.max_wait {
+                return Err(ClientError::RateLimited {
+                    service,
+                    retry_after: Some(wait),
+                });
+            }
+            self.sleeper.sleep(wait).await;
+            waited += wait;
+        }
+        Err(ClientError::RateLimited {
+            service,
+            retry_after: Some(Duration::from_secs(limit.window_secs)),
+        })
+    }
+
     /// A concurrency slot, waited for up to `max_wait`.
     async fn take_slot(
         &self,
@@ -264,7 +360,9 @@ impl<S: BreakerStore, C: Clock + Clone> ProviderGuard<S, C> {
     }
 }
 
-impl<S: BreakerStore, C: Clock + Clone + 'static> Admission for ProviderGuard<S, C> {
+impl<S: BreakerStore, C: Clock + Clone + 'static, W: FailureCounter> Admission
+    for ProviderGuard<S, C, W>
+{
     async fn admit(&self, service: &'static str) -> Result<Permit, ClientError> {
         let guard = self.service(service);
         if let Some(remaining) = guard.paused_for(self.clock.now()) {
@@ -275,6 +373,7 @@ impl<S: BreakerStore, C: Clock + Clone + 'static> Admission for ProviderGuard<S,
         }
         self.take_token(service, &guard).await?;
         let slot = self.take_slot(service, &guard).await?;
+        self.take_shared_turn(service).await?;
         match self.breaker.admit(service).await {
             Ok(_) => Ok(Permit::holding(slot)),
             Err(rejected) => {

@@ -27,7 +27,7 @@ mod emergency;
 mod guard;
 
 pub use emergency::EmergencyGate;
-pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard};
+pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
 
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

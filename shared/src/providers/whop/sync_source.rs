@@ -2,7 +2,8 @@
 //! Whop's records and errors converted into the domain's.
 
 use crate::domain::ports::{
-    ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
+    ACCESS_REVOKED, ListedMembership, MembershipPage, MembershipSource, MembershipSourceError,
+    SourceFailure,
 };
 use crate::domain::sync::Scope;
 use crate::providers::client::{Admission, ClientError};
@@ -39,7 +40,16 @@ pub fn listed(membership: Membership) -> ListedMembership {
 }
 
 impl From<WhopApiError> for MembershipSourceError {
+    /// A 403 is the company's access revoked (`company_access_revoked`). A 401 is not: it refuses
+    /// the API key itself (after one re-read of it), which would otherwise mark every company.
     fn from(error: WhopApiError) -> Self {
+        if let WhopApiError::Call(ClientError::Provider { status: 403, .. }) = &error {
+            return Self {
+                failure: SourceFailure::AccessRevoked,
+                code: ACCESS_REVOKED,
+                message: error.to_string(),
+            };
+        }
         let failure = match &error {
             WhopApiError::Call(ClientError::RateLimited { retry_after, .. }) => {
                 SourceFailure::RateLimited {
@@ -184,5 +194,17 @@ mod tests {
             .failure,
             SourceFailure::Unavailable
         );
+    }
+
+    #[test]
+    fn a_403_is_the_companys_access_revoked_and_is_not_retried() {
+        let revoked = call(ClientError::Provider {
+            service: "whop",
+            status: 403,
+            code: None,
+        });
+        assert_eq!(revoked.failure, SourceFailure::AccessRevoked);
+        assert_eq!(revoked.code(), "company_access_revoked");
+        assert!(!revoked.is_retryable());
     }
 }

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -450,4 +451,92 @@ fn calls_through_the_guard_are_send() {
     let client = ResilientClient::new(reqwest::Client::new(), RetryPolicy::default(), guard);
     let future = client.get_json::<Empty>(SERVICE, "http://127.0.0.1:9/");
     assert_send(&future);
+}
+
+/// The shared limit's counts in memory, as the state table keeps them: one per bucket and
+/// window; every add counted, refused ones too.
+#[derive(Default)]
+struct SharedCounts {
+    counts: Mutex<HashMap<(String, i64), u64>>,
+    adds: AtomicUsize,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FailureCounter for &SharedCounts {
+    async fn record_failure(
+        &self,
+        bucket: &str,
+        window_start: i64,
+        _: u64,
+    ) -> Result<u64, DependencyError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(DependencyError::Timeout);
+        }
+        self.adds.fetch_add(1, Ordering::Relaxed);
+        let mut counts = self.counts.lock().unwrap();
+        let count = counts.entry((bucket.to_owned(), window_start)).or_default();
+        *count += 1;
+        Ok(*count)
+    }
+
+    async fn failures(&self, bucket: &str, window_start: i64) -> Result<u64, DependencyError> {
+        Ok(self
+            .counts
+            .lock()
+            .unwrap()
+            .get(&(bucket.to_owned(), window_start))
+            .copied()
+            .unwrap_or(0))
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_one_limit_and_the_one_over_it_waits_for_the_next_window() {
+    let clock = TestClock::new();
+    let sleeper = ClockSleeper::new(&clock);
+    let counts = SharedCounts::default();
+    // Each instance's own bucket would let 3 per 10 s through; together they may send 3.
+    let instance = || guard(limits(3, 10), &clock, &sleeper).with_shared_limit(&counts);
+    let (a, b) = (instance(), instance());
+    clock.advance(Duration::from_secs(2));
+    for _ in 0..2 {
+        a.admit(SERVICE).await.unwrap();
+    }
+    b.admit(SERVICE).await.unwrap();
+    assert!(sleeper.waits().is_empty(), "3 calls fit the window");
+    b.admit(SERVICE).await.unwrap();
+    assert_eq!(
+        sleeper.waits(),
+        [Duration::from_secs(8)],
+        "the 4th waited for the next window, at 10 s"
+    );
+    let windows = counts.counts.lock().unwrap().clone();
+    assert_eq!(
+        windows,
+        HashMap::from([
+            (("api:whop".to_owned(), 1_900_000_000), 4),
+            (("api:whop".to_owned(), 1_900_000_010), 1),
+        ]),
+        "the refused add is counted, and admits nothing in its window"
+    );
+}
+
+#[tokio::test]
+async fn no_add_is_made_in_the_guard_at_a_windows_end_and_a_counter_that_is_down_admits() {
+    let clock = TestClock::new();
+    let sleeper = ClockSleeper::new(&clock);
+    let counts = SharedCounts::default();
+    let guard = guard(limits(3, 10), &clock, &sleeper).with_shared_limit(&counts);
+    clock.advance(Duration::from_millis(9_500));
+    guard.admit(SERVICE).await.unwrap();
+    assert_eq!(sleeper.waits(), [Duration::from_millis(500)]);
+    assert_eq!(
+        counts.adds.load(Ordering::Relaxed),
+        1,
+        "one add, in the next window"
+    );
+
+    counts.down.store(true, Ordering::Relaxed);
+    guard.admit(SERVICE).await.unwrap();
+    assert_eq!(counts.adds.load(Ordering::Relaxed), 1);
 }
