@@ -1,4 +1,4 @@
-//! The auth function (`/auth/session`, `/auth/sessions`) and the HTTP API Lambda authorizer:
+//! The auth function (`/auth/session`, `/auth/sessions`, `/auth/google/…`) and the HTTP API Lambda authorizer:
 //! request and response mapping only. The attempt policy (throttling, counting failures) is
 //! [`shared::domain::auth::attempts`]; the dependencies are [`shared::edge::deps::auth`].
 
@@ -23,6 +23,8 @@ use shared::edge::deps::auth::{AuthDeps, AuthorizerDeps};
 use shared::edge::error::EventError;
 use shared::providers::whop::user_token::{self, TokenError};
 
+mod google;
+
 /// The header Whop's iframe proxy puts its user token in.
 pub const WHOP_USER_TOKEN_HEADER: &str = "x-whop-user-token";
 
@@ -35,6 +37,8 @@ pub fn router(deps: Arc<AuthDeps>) -> Router {
                 .delete(delete_session),
         )
         .route("/auth/sessions", get(list_sessions).delete(delete_sessions))
+        .route("/auth/google/start", get(google::start))
+        .route("/auth/google/callback", get(google::callback))
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
 }
@@ -159,6 +163,7 @@ async fn check_session(
     let record = &validated.record;
     let body = Json(json!({
         "user_id": record.user_id,
+        "identity": record.identity,
         "expires_at": record.expires_at,
         "renewed": validated.renewed,
     }));

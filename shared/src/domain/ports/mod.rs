@@ -10,6 +10,7 @@ mod inbound;
 mod limits;
 mod maintenance;
 mod memberships;
+mod oidc;
 mod providers;
 mod sessions;
 mod state;
@@ -29,6 +30,7 @@ pub use maintenance::{
 pub use memberships::{
     ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
 };
+pub use oidc::{LinkOutcome, OidcProvider, SignInStore};
 pub use providers::WebhookProviders;
 pub use sessions::SessionStore;
 pub use state::StateStore;
