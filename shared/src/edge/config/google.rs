@@ -8,14 +8,9 @@ use crate::providers::google::{
     DEFAULT_AUTHORIZATION_URL, DEFAULT_JWKS_URL, DEFAULT_TOKEN_URL, GoogleSettings,
 };
 
-/// The variables that mean nothing without `GOOGLE_CLIENT_ID`.
-const DEPENDENT: [&str; 5] = [
-    "GOOGLE_REDIRECT_URI",
-    "GOOGLE_CLIENT_SECRET_ID",
-    "GOOGLE_HOSTED_DOMAIN",
-    "GOOGLE_AUTHORIZATION_URL",
-    "GOOGLE_JWKS_URL",
-];
+/// The variables that say how a deployment signs in with Google, meaningless without
+/// `GOOGLE_CLIENT_ID` (the secret id and endpoint URLs are set by the template either way).
+const DEPENDENT: [&str; 2] = ["GOOGLE_REDIRECT_URI", "GOOGLE_HOSTED_DOMAIN"];
 
 /// Google sign-in's settings: `None` (off) without `GOOGLE_CLIENT_ID`, in which case any other
 /// `GOOGLE_*` sign-in variable is a problem (a half-done setup). `GOOGLE_TOKEN_URL` is the Google
