@@ -274,7 +274,7 @@ async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -
             redirect_uri: redirect.to_string(),
             challenge: param("code_challenge").to_owned(),
             nonce: param("nonce").to_owned(),
-            account: options.account.clone(),
+            account: options.account,
         },
     );
     redirect
