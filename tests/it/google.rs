@@ -105,6 +105,18 @@ async fn sign_in(
     (status, response.json().await.unwrap(), session)
 }
 
+/// `GET /auth/session` with the session cookie `cookie` (`name=value`): 200 and its body.
+async fn session_of(stack: &LocalStack, cookie: &str) -> Value {
+    let checked = browser()
+        .get(format!("{}/auth/session", stack.base_url()))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(checked.status(), 200);
+    checked.json().await.unwrap()
+}
+
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
@@ -124,15 +136,7 @@ async fn a_google_account_signs_in_and_its_session_shows_google_sub() {
     assert_eq!(body["identity"], identity.as_str());
     assert_eq!(body["email"], Account::default().email.as_str());
     assert_eq!(body["linked"], false);
-    let session = session.unwrap();
-    let checked = browser()
-        .get(format!("{}/auth/session", stack.base_url()))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(checked.status(), 200);
-    let checked: Value = checked.json().await.unwrap();
+    let checked = session_of(&stack, &session.unwrap()).await;
     assert_eq!(checked["user_id"], identity.as_str());
     assert_eq!(checked["identity"], identity.as_str());
     assert_eq!(google.token_requests(), 1);
@@ -232,15 +236,7 @@ async fn a_linked_google_account_signs_in_as_its_whop_user() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user_id"], "user_local_admin");
     assert_eq!(body["identity"], identity.as_str());
-    let checked: Value = browser()
-        .get(format!("{}/auth/session", stack.base_url()))
-        .header(COOKIE, session.unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let checked = session_of(&stack, &session.unwrap()).await;
     assert_eq!(checked["user_id"], "user_local_admin");
     assert_eq!(checked["identity"], identity.as_str());
 

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::ApiError;
 use shared::domain::auth::oidc::{self, SignInError};
-use shared::domain::auth::sessions::{self, Client, Login};
+use shared::domain::auth::sessions::{self, Login};
 use shared::edge::deps::auth::{AuthDeps, GoogleSignIn};
 
-use crate::{client_ip, presented, with_session};
+use crate::{client_ip, presented, session_client, with_session};
 
 /// Google sign-in, or why there is none: 503 `google_sign_in_off` when it is not configured (no
 /// `GOOGLE_CLIENT_ID`), 503 `google_sign_in_unavailable` when its HTTP client cannot be built.
@@ -161,14 +161,7 @@ async fn complete(
                 .into());
         }
     };
-    let client = Client {
-        ip: Some(ip),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
+    let client = session_client(ip, parts);
     let login = Login {
         identity: Some(signed_in.identity.clone()),
         email: Some(signed_in.email.clone()),

@@ -50,6 +50,18 @@ fn client_ip(parts: &Parts) -> String {
         .to_owned()
 }
 
+/// Who opens a session, for its record: the address and user agent of the request.
+fn session_client(ip: String, parts: &Parts) -> Client {
+    Client {
+        ip: Some(ip),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
 /// The session token a request presents: its bearer header, else its cookies (`cookies` first,
 /// as the authorizer's payload carries them apart, then the `Cookie` headers).
 fn presented<'a>(
@@ -121,15 +133,10 @@ async fn create_session(
             return Err(refusal.await.into());
         }
     };
-    let client = Client {
-        ip: Some(ip),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let issued = deps.sessions.create(&user.user_id, &client).await?;
+    let issued = deps
+        .sessions
+        .create(&user.user_id, &session_client(ip, &parts))
+        .await?;
     tracing::info!(user.id = %issued.user_id, "session created");
     let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
     Ok((

@@ -8,8 +8,8 @@
 
 use aws_sdk_dynamodb::Client;
 
+use super::applied;
 use super::item::{self, key, n, s, text};
-use super::{applied, dependency_error};
 use crate::domain::ports::{DependencyError, LinkOutcome, SignInStore};
 
 /// The sort key of a used state.
@@ -44,14 +44,9 @@ impl DynamoSignIn {
     }
 }
 
-impl SignInStore for DynamoSignIn {
-    async fn claim_state(
-        &self,
-        state_hash: &str,
-        expires_at: i64,
-    ) -> Result<bool, DependencyError> {
-        let mut item = key(state_pk(state_hash), STATE_SK);
-        item.insert("expires_at".to_owned(), n(expires_at));
+impl DynamoSignIn {
+    /// Writes `item` unless its key exists; `false` when it did.
+    async fn put_new(&self, item: item::Item) -> Result<bool, DependencyError> {
         let put = self
             .client
             .put_item()
@@ -61,6 +56,18 @@ impl SignInStore for DynamoSignIn {
             .send()
             .await;
         Ok(applied(put)?.is_some())
+    }
+}
+
+impl SignInStore for DynamoSignIn {
+    async fn claim_state(
+        &self,
+        state_hash: &str,
+        expires_at: i64,
+    ) -> Result<bool, DependencyError> {
+        let mut item = key(state_pk(state_hash), STATE_SK);
+        item.insert("expires_at".to_owned(), n(expires_at));
+        self.put_new(item).await
     }
 
     async fn linked_user(&self, identity: &str) -> Result<Option<String>, DependencyError> {
@@ -74,6 +81,7 @@ impl SignInStore for DynamoSignIn {
             .ok_or_else(|| item::unreadable("state", "an identity link without user_id"))
     }
 
+    /// One conditional write; only when the link exists already, one read of whose it is.
     async fn link(
         &self,
         identity: &str,
@@ -83,38 +91,12 @@ impl SignInStore for DynamoSignIn {
         let mut item = key(link_pk(identity), LINK_SK);
         item.insert("user_id".to_owned(), s(user_id));
         item.insert("linked_at".to_owned(), n(now));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(LinkOutcome::Linked),
-            Err(error) => {
-                let existing = error
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => Some(c),
-                        _ => None,
-                    })
-                    .map(|c| c.item().and_then(|item| text(item, "user_id")).map(str::to_owned));
-                match existing {
-                    Some(Some(owner)) if owner == user_id => Ok(LinkOutcome::AlreadyLinked),
-                    Some(Some(_)) => Ok(LinkOutcome::LinkedElsewhere),
-                    // The emulator may not return the old item: read it.
-                    Some(None) => match self.linked_user(identity).await? {
-                        Some(owner) if owner == user_id => Ok(LinkOutcome::AlreadyLinked),
-                        _ => Ok(LinkOutcome::LinkedElsewhere),
-                    },
-                    None => Err(dependency_error(&error)),
-                }
-            }
+        if self.put_new(item).await? {
+            return Ok(LinkOutcome::Linked);
         }
+        Ok(match self.linked_user(identity).await? {
+            Some(owner) if owner == user_id => LinkOutcome::AlreadyLinked,
+            _ => LinkOutcome::LinkedElsewhere,
+        })
     }
 }
