@@ -159,7 +159,8 @@ async fn external_reports_a_reachable_provider_and_the_unconfigured_ones() {
             ("provider:whop", "ok"),
             ("provider:stripe", "unconfigured"),
             ("provider:gumroad", "unconfigured"),
-            ("provider:paypal", "unconfigured")
+            ("provider:paypal", "unconfigured"),
+            ("provider:google", "unconfigured")
         ]
     );
     assert_eq!(whop.received_requests().await.unwrap().len(), 1);
@@ -225,7 +226,7 @@ async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["breaker:whop"]);
-    let check = &body["checks"][4];
+    let check = &body["checks"][5];
     assert_eq!(check["state"], "open");
     assert!(check["open_until"].is_string(), "{check}");
     assert!(
@@ -241,7 +242,7 @@ async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (&body["checks"][4]["name"], &body["checks"][4]["state"]),
+        (&body["checks"][5]["name"], &body["checks"][5]["state"]),
         (&json!("breaker:whop"), &json!("closed"))
     );
 }

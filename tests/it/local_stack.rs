@@ -12,13 +12,15 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 17] = [
+const HTTP_API_ROUTES: [(&str, &str); 19] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
     ("DELETE", "/auth/session"),
     ("GET", "/auth/sessions"),
     ("DELETE", "/auth/sessions"),
+    ("GET", "/auth/google/start"),
+    ("GET", "/auth/google/callback"),
     ("GET", "/health"),
     ("GET", "/health/db"),
     ("GET", "/health/external"),

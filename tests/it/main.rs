@@ -17,6 +17,7 @@ mod dlq;
 mod emergency;
 mod events;
 mod faults;
+mod google;
 mod health;
 mod helpers;
 mod limits;

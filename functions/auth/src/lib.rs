@@ -1,4 +1,4 @@
-//! The auth function (`/auth/session`, `/auth/sessions`) and the HTTP API Lambda authorizer:
+//! The auth function (`/auth/session`, `/auth/sessions`, `/auth/google/…`) and the HTTP API Lambda authorizer:
 //! request and response mapping only. The attempt policy (throttling, counting failures) is
 //! [`shared::domain::auth::attempts`]; the dependencies are [`shared::edge::deps::auth`].
 
@@ -23,6 +23,8 @@ use shared::edge::deps::auth::{AuthDeps, AuthorizerDeps};
 use shared::edge::error::EventError;
 use shared::providers::whop::user_token::{self, TokenError};
 
+mod google;
+
 /// The header Whop's iframe proxy puts its user token in.
 pub const WHOP_USER_TOKEN_HEADER: &str = "x-whop-user-token";
 
@@ -35,6 +37,8 @@ pub fn router(deps: Arc<AuthDeps>) -> Router {
                 .delete(delete_session),
         )
         .route("/auth/sessions", get(list_sessions).delete(delete_sessions))
+        .route("/auth/google/start", get(google::start))
+        .route("/auth/google/callback", get(google::callback))
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
 }
@@ -44,6 +48,18 @@ fn client_ip(parts: &Parts) -> String {
     shared::edge::http::source_ip(&parts.extensions)
         .unwrap_or("unknown")
         .to_owned()
+}
+
+/// Who opens a session, for its record: the address and user agent of the request.
+fn session_client(ip: String, parts: &Parts) -> Client {
+    Client {
+        ip: Some(ip),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
 }
 
 /// The session token a request presents: its bearer header, else its cookies (`cookies` first,
@@ -117,15 +133,10 @@ async fn create_session(
             return Err(refusal.await.into());
         }
     };
-    let client = Client {
-        ip: Some(ip),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let issued = deps.sessions.create(&user.user_id, &client).await?;
+    let issued = deps
+        .sessions
+        .create(&user.user_id, &session_client(ip, &parts))
+        .await?;
     tracing::info!(user.id = %issued.user_id, "session created");
     let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
     Ok((
@@ -159,6 +170,7 @@ async fn check_session(
     let record = &validated.record;
     let body = Json(json!({
         "user_id": record.user_id,
+        "identity": record.identity,
         "expires_at": record.expires_at,
         "renewed": validated.renewed,
     }));

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod maintenance;
 pub mod secrets;
 pub mod sessions;
+pub mod sign_in;
 pub mod sqs;
 pub mod state;
 pub mod sync;

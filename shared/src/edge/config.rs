@@ -101,10 +101,18 @@ pub enum Provider {
     Stripe,
     Gumroad,
     Paypal,
+    /// Google sign-in's token endpoint (its "base URL" is `GOOGLE_TOKEN_URL`).
+    Google,
 }
 
 impl Provider {
-    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Gumroad, Self::Paypal];
+    pub const ALL: [Self; 5] = [
+        Self::Whop,
+        Self::Stripe,
+        Self::Gumroad,
+        Self::Paypal,
+        Self::Google,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -112,6 +120,7 @@ impl Provider {
             Self::Stripe => "stripe",
             Self::Gumroad => "gumroad",
             Self::Paypal => "paypal",
+            Self::Google => crate::providers::google::SERVICE,
         }
     }
 
@@ -122,6 +131,7 @@ impl Provider {
             Self::Stripe => "STRIPE_API_BASE_URL",
             Self::Gumroad => "GUMROAD_API_BASE_URL",
             Self::Paypal => "PAYPAL_API_BASE_URL",
+            Self::Google => "GOOGLE_TOKEN_URL",
         }
     }
 }
@@ -168,6 +178,7 @@ impl Provider {
             Self::Stripe => limit_vars!("STRIPE"),
             Self::Gumroad => limit_vars!("GUMROAD"),
             Self::Paypal => limit_vars!("PAYPAL"),
+            Self::Google => limit_vars!("GOOGLE"),
         }
     }
 
@@ -193,6 +204,8 @@ impl Provider {
             // Neither publishes a number: stay well below anything a provider would call abuse.
             Self::Gumroad => limits(10, 10, 2, 60),
             Self::Paypal => limits(10, 1, 4, 30),
+            // Sign-ins are one token exchange each; Google publishes no limit for it.
+            Self::Google => limits(10, 1, 4, 30),
         }
     }
 }
@@ -309,6 +322,9 @@ pub struct Config {
     limits: Vec<(Provider, ProviderLimits)>,
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
+    /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
+    /// `GOOGLE_CLIENT_ID` (see [`google::read`]).
+    pub google: Option<crate::providers::google::GoogleSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -554,6 +570,8 @@ impl Config {
             ),
         };
 
+        let google = google::read(&mut env, stage, &base_urls);
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -571,6 +589,7 @@ impl Config {
                 emergency_cache_ttl,
                 limits,
                 maintenance,
+                google,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -598,6 +617,7 @@ impl Config {
     }
 }
 
+mod google;
 mod reader;
 #[cfg(test)]
 mod tests;

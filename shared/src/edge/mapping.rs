@@ -21,6 +21,27 @@ impl From<SessionError> for ApiError {
     }
 }
 
+impl From<crate::domain::auth::oidc::SignInError> for ApiError {
+    /// Ours or Google's failure: 503; an identity linked to another user: 409; a broken or
+    /// foreign flow: 400; an ID token refused: 401. The code is the error's reason code.
+    fn from(error: crate::domain::auth::oidc::SignInError) -> Self {
+        use crate::domain::auth::oidc::SignInError as E;
+        let (code, message) = (error.reason_code(), error.to_string());
+        match error {
+            _ if error.is_unavailable() => Self::Unavailable { code, message },
+            E::LinkedElsewhere => Self::Conflict { code, message },
+            E::FlowMissing
+            | E::FlowInvalid
+            | E::FlowExpired
+            | E::StateMismatch
+            | E::StateReplayed
+            | E::MissingCode
+            | E::LinkSessionMissing => Self::BadRequest { code, message },
+            _ => Self::Unauthorized { code, message },
+        }
+    }
+}
+
 impl From<Throttled> for ApiError {
     fn from(throttled: Throttled) -> Self {
         Self::Throttled {

@@ -6,6 +6,8 @@
 //! each of them.
 
 pub mod client;
+pub mod google;
+pub mod jwks;
 pub mod standard;
 pub mod stripe;
 pub mod whop;

@@ -23,6 +23,7 @@ use shared::{App, Config};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::fake_google::{FakeGoogle, FakeGoogleOptions};
 use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use crate::functions::{Invoker, LocalFunction, registry};
 use crate::template::Template;
@@ -85,6 +86,8 @@ pub struct LocalStack {
     pub app: Arc<App>,
     /// The stand-in Whop API sync reads, when the stack runs without a real one.
     pub whop: Option<FakeWhop>,
+    /// The stand-in Google sign-in uses, when the stack runs without another.
+    pub google: Option<FakeGoogle>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -117,6 +120,12 @@ impl LocalStack {
         } else {
             None
         };
+        // Bound first: Google sign-in's redirect URI is this address.
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("binding {}", options.bind))?;
+        let address = listener.local_addr()?;
+        let google = google_sign_in(&mut parameters, options.background, address).await?;
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -124,6 +133,7 @@ impl LocalStack {
         if whop.is_some() {
             seed::seed_whop_api_key(&app).await?;
         }
+        seed::seed_google_client_secret(&app).await?;
         let functions = registry(&app);
 
         let (router, routes) = http_router(&provisioned, &functions)?;
@@ -132,10 +142,6 @@ impl LocalStack {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .with_context(|| format!("binding {}", options.bind))?;
-        let address = listener.local_addr()?;
         let mut server_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, router)
@@ -165,6 +171,7 @@ impl LocalStack {
             address,
             app,
             whop,
+            google,
             provisioned,
             routes,
             workers,
@@ -184,6 +191,33 @@ impl LocalStack {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// Google sign-in for the stack at `address`: the running stack gets the stand-in Google unless
+/// `GoogleClientId` names another client; whichever it is, an empty `GoogleRedirectUri` becomes
+/// this stack's own `/auth/google/callback`.
+async fn google_sign_in(
+    parameters: &mut BTreeMap<String, String>,
+    background: bool,
+    address: SocketAddr,
+) -> anyhow::Result<Option<FakeGoogle>> {
+    let unset = |parameters: &BTreeMap<String, String>, name: &str| {
+        parameters.get(name).is_none_or(String::is_empty)
+    };
+    let google = if background && unset(parameters, "GoogleClientId") {
+        let google = FakeGoogle::start(FakeGoogleOptions::default()).await?;
+        parameters.extend(google.parameters());
+        Some(google)
+    } else {
+        None
+    };
+    if !unset(parameters, "GoogleClientId") && unset(parameters, "GoogleRedirectUri") {
+        parameters.insert(
+            "GoogleRedirectUri".into(),
+            format!("http://{address}/auth/google/callback"),
+        );
+    }
+    Ok(google)
 }
 
 /// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).

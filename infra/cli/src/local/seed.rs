@@ -58,6 +58,38 @@ pub(super) async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the stand-in Google's client secret in the stack's Google client secret while it holds
+/// the template's empty one and Google sign-in is on.
+pub(super) async fn seed_google_client_secret(app: &App) -> anyhow::Result<()> {
+    let Some(google) = &app.config.google else {
+        return Ok(());
+    };
+    let current = app
+        .secrets_manager
+        .get_secret_value()
+        .secret_id(&google.client_secret_id)
+        .send()
+        .await?;
+    let stored: serde_json::Value =
+        serde_json::from_str(current.secret_string().unwrap_or("{}")).unwrap_or_default();
+    if stored["client_secret"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Ok(());
+    }
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(&google.client_secret_id)
+        .secret_string(
+            serde_json::json!({ "client_secret": crate::fake_google::LOCAL_CLIENT_SECRET })
+                .to_string(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// The first webhook secret of `provider` in `secret_id`.
 pub async fn first_webhook_secret(
     secrets: &aws_sdk_secretsmanager::Client,

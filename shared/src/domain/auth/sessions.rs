@@ -67,6 +67,21 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The identity signed in with, when it is not `user_id` itself (`google:<sub>`); absent for
+    /// a Whop login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// That identity's verified e-mail address (personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// How a session was signed in to, beyond its user: a Whop login has neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Login {
+    /// `google:<sub>`.
+    pub identity: Option<String>,
+    pub email: Option<String>,
 }
 
 /// Why a session token was refused: the presenter's fault ([`SessionError::reason_code`] says
@@ -249,6 +264,16 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 
     /// Opens a session for `user_id`, revoking the user's oldest beyond the cap.
     pub async fn create(&self, user_id: &str, client: &Client) -> Result<Issued, SessionError> {
+        self.create_for(user_id, &Login::default(), client).await
+    }
+
+    /// Opens a session for `user_id` signed in to as `login` says (a Google identity).
+    pub async fn create_for(
+        &self,
+        user_id: &str,
+        login: &Login,
+        client: &Client,
+    ) -> Result<Issued, SessionError> {
         let key = self
             .keys
             .signing_key()
@@ -268,6 +293,8 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
                 .user_agent
                 .as_ref()
                 .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            identity: login.identity.clone(),
+            email: login.email.clone(),
         };
         self.store
             .put(&record)
@@ -434,11 +461,16 @@ pub fn presented_token<'a>(
     if let Some(token) = authorization.and_then(bearer) {
         return Some(token);
     }
+    cookie_value(cookies, COOKIE_NAME)
+}
+
+/// The value of the cookie `name` among `Cookie` header values; `None` when absent or empty.
+pub fn cookie_value<'a>(cookies: impl IntoIterator<Item = &'a str>, name: &str) -> Option<&'a str> {
     cookies
         .into_iter()
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }

@@ -11,6 +11,7 @@ mod known_companies;
 mod limits;
 mod maintenance;
 mod memberships;
+mod oidc;
 mod providers;
 mod sessions;
 mod state;
@@ -32,6 +33,7 @@ pub use memberships::{
     ACCESS_REVOKED, ListedMembership, MembershipPage, MembershipSource, MembershipSourceError,
     SourceFailure,
 };
+pub use oidc::{LinkOutcome, OidcProvider, SignInStore};
 pub use providers::WebhookProviders;
 pub use sessions::SessionStore;
 pub use state::StateStore;

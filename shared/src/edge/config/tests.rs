@@ -405,3 +405,62 @@ fn reads_the_maintenance_settings_and_reports_every_one_out_of_range() {
         ]
     );
 }
+
+#[test]
+fn google_sign_in_is_off_without_a_client_id_and_complete_with_one() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.google, None);
+
+    let mut env = valid_env();
+    env.insert(
+        "GOOGLE_CLIENT_ID",
+        "client-1.apps.googleusercontent.com".into(),
+    );
+    env.insert(
+        "GOOGLE_REDIRECT_URI",
+        "http://127.0.0.1:3000/auth/google/callback".into(),
+    );
+    env.insert("GOOGLE_CLIENT_SECRET_ID", "google-client".into());
+    env.insert("GOOGLE_HOSTED_DOMAIN", "example.com".into());
+    let google = load(&env).unwrap().google.unwrap();
+    assert_eq!(google.client_id, "client-1.apps.googleusercontent.com");
+    assert_eq!(google.hosted_domain.as_deref(), Some("example.com"));
+    assert_eq!(
+        google.token_url.as_str(),
+        crate::providers::google::DEFAULT_TOKEN_URL
+    );
+    assert_eq!(
+        google.jwks_url.as_str(),
+        crate::providers::google::DEFAULT_JWKS_URL
+    );
+}
+
+#[test]
+fn google_sign_in_reports_every_problem_at_once() {
+    let mut env = prod_env();
+    env.insert("GOOGLE_CLIENT_ID", "client-1".into());
+    env.insert(
+        "GOOGLE_REDIRECT_URI",
+        "https://api.example.com/elsewhere".into(),
+    );
+    env.insert("GOOGLE_HOSTED_DOMAIN", "not a domain".into());
+    env.insert("GOOGLE_JWKS_URL", "http://127.0.0.1:9/certs".into());
+    let error = load(&env).unwrap_err();
+    assert_eq!(
+        vars(&error),
+        [
+            "GOOGLE_REDIRECT_URI",
+            "GOOGLE_CLIENT_SECRET_ID",
+            "GOOGLE_HOSTED_DOMAIN",
+            "GOOGLE_JWKS_URL"
+        ]
+    );
+
+    let mut env = valid_env();
+    env.insert(
+        "GOOGLE_REDIRECT_URI",
+        "https://api.example.com/auth/google/callback".into(),
+    );
+    env.insert("GOOGLE_CLIENT_SECRET_ID", "set by the template".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["GOOGLE_REDIRECT_URI"]);
+}

@@ -1,5 +1,6 @@
 //! The auth function's and the authorizer's dependencies: sessions (their table and signing
-//! keys), the failed-authentication limiter and, for logins, Whop's token keys.
+//! keys), the failed-authentication limiter and, for logins, Whop's token keys and Google
+//! sign-in.
 
 use std::sync::{Arc, OnceLock};
 
@@ -11,6 +12,12 @@ use crate::domain::auth::limits::AuthLimiter;
 use crate::domain::auth::sessions::Sessions;
 use crate::domain::ports::SystemClock;
 use crate::providers::whop::user_token::{TokenSettings, WhopKeys};
+
+use super::sync::{AppAdmission, provider_admission, provider_client};
+use crate::aws::sign_in::DynamoSignIn;
+use crate::domain::auth::oidc::{ClaimRules, SignIn};
+use crate::providers::google::id_token::{GOOGLE_JWKS, GoogleKeys};
+use crate::providers::google::{ClientSecret, GoogleOidc, GoogleSettings, exchange_policy};
 
 /// Sessions as the auth function and the authorizer use them.
 pub type SessionService = Sessions<DynamoSessions, aws_sdk_secretsmanager::Client, SystemClock>;
@@ -24,15 +31,21 @@ pub type Limiter = AuthLimiter<DynamoFailureCounter, SystemClock>;
 pub fn session_service(app: &App) -> SessionService {
     Sessions {
         store: DynamoSessions::of(app),
-        keys: SessionKeys::new(
-            app.secrets_manager.clone(),
-            SystemClock,
-            app.config.secrets.session_keys.clone().unwrap_or_default(),
-            crate::domain::auth::keys::DEFAULT_TTL,
-        ),
+        keys: session_keys(app),
         clock: SystemClock,
         settings: app.config.sessions,
     }
+}
+
+/// The stack's session signing keys (`SESSION_KEYS_SECRET_ID`), which also seal Google sign-in
+/// flows.
+fn session_keys(app: &App) -> SessionKeys<aws_sdk_secretsmanager::Client, SystemClock> {
+    SessionKeys::new(
+        app.secrets_manager.clone(),
+        SystemClock,
+        app.config.secrets.session_keys.clone().unwrap_or_default(),
+        crate::domain::auth::keys::DEFAULT_TTL,
+    )
 }
 
 /// The limiter over the stack's state table with the configured limits, as the auth routes and
@@ -64,6 +77,8 @@ pub struct AuthDeps {
     whop_keys: OnceLock<Result<WhopKeys<SystemClock>, String>>,
     pub token_settings: TokenSettings,
     pub limiter: Limiter,
+    /// Built on the first Google sign-in, like `whop_keys`; `None` inside when it is off.
+    google: OnceLock<Result<Option<GoogleSignIn>, String>>,
 }
 
 impl AuthDeps {
@@ -73,8 +88,25 @@ impl AuthDeps {
             whop_keys: OnceLock::new(),
             token_settings: token_settings(&app),
             limiter: auth_limiter(&app),
+            google: OnceLock::new(),
             app,
         }
+    }
+
+    /// Google sign-in, `Ok(None)` when it is not configured, or why it cannot be built.
+    pub fn google(&self) -> Result<Option<&GoogleSignIn>, &str> {
+        self.google
+            .get_or_init(|| {
+                self.app
+                    .config
+                    .google
+                    .as_ref()
+                    .map(|settings| google_sign_in(&self.app, settings.clone()))
+                    .transpose()
+            })
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(String::as_str)
     }
 
     /// Whop's token keys, or why there is no HTTP client to fetch them with.
@@ -111,4 +143,45 @@ impl AuthorizerDeps {
             limiter: auth_limiter(&app),
         }
     }
+}
+
+/// Google as the sign-in's provider: the code exchange through the `google` service's admission
+/// (emergency switch, breaker, limits), the client secret from Secrets Manager, Google's keys.
+pub type GoogleProvider = GoogleOidc<AppAdmission, aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// Google sign-in as the auth function runs it.
+pub type GoogleSignIn =
+    SignIn<GoogleProvider, DynamoSignIn, aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// Google sign-in over the stack's state table, session keys and HTTP client.
+pub fn google_sign_in(app: &App, settings: GoogleSettings) -> Result<GoogleSignIn, String> {
+    let client = provider_client(app, exchange_policy(), provider_admission(app))
+        .map_err(|e| e.to_string())?;
+    let keys = GoogleKeys::new(
+        client.http().clone(),
+        settings.jwks_url.clone(),
+        SystemClock,
+        GOOGLE_JWKS,
+    );
+    let rules = ClaimRules {
+        client_id: settings.client_id.clone(),
+        hosted_domain: settings.hosted_domain.clone(),
+    };
+    let secret = ClientSecret::new(
+        app.secrets_manager.clone(),
+        SystemClock,
+        settings.client_secret_id.clone(),
+    );
+    Ok(SignIn {
+        provider: GoogleOidc {
+            settings,
+            client,
+            secret,
+            keys,
+        },
+        store: DynamoSignIn::of(app),
+        keys: session_keys(app),
+        clock: SystemClock,
+        rules,
+    })
 }

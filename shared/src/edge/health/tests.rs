@@ -145,6 +145,7 @@ async fn providers_without_a_base_url_are_unconfigured_not_failed() {
             ("provider:stripe", CheckStatus::Unconfigured),
             ("provider:gumroad", CheckStatus::Unconfigured),
             ("provider:paypal", CheckStatus::Unconfigured),
+            ("provider:google", CheckStatus::Unconfigured),
         ]
     );
 }
@@ -212,7 +213,7 @@ async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
 
     assert_eq!(report.http_status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(report.failed_checks(), ["breaker:whop"]);
-    let whop = &report.checks[6];
+    let whop = &report.checks[7];
     assert_eq!(
         whop.error.as_deref(),
         Some(
@@ -220,7 +221,7 @@ async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
         )
     );
     assert_eq!(whop.details["open_until"], json!(at(30)));
-    let stripe = &report.checks[5];
+    let stripe = &report.checks[6];
     assert_eq!(
         (
             stripe.name.as_str(),
@@ -229,7 +230,7 @@ async fn an_open_breaker_fails_naming_its_provider_and_the_others_are_ok() {
         ),
         ("breaker:stripe", &json!("closed"), &json!(2))
     );
-    assert_eq!(report.checks[4].details["state"], "half_open");
+    assert_eq!(report.checks[5].details["state"], "half_open");
 }
 
 #[tokio::test]

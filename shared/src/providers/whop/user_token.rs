@@ -7,9 +7,7 @@
 //! clock leeway. Whatever can be rejected without crypto or a key fetch is rejected first, so
 //! garbage costs next to nothing.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,8 +19,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::aws::http::request_error;
 use crate::domain::ports::{Clock, DependencyError};
+use crate::providers::jwks::{JwksCache, JwksSpec, MaxAge};
 use crate::providers::whop::ids::is_whop_id;
 
 /// The request header carrying the token.
@@ -39,14 +37,9 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 pub const DEFAULT_JWKS_URL: &str = "https://api.whop.com/.well-known/jwks.json";
 /// How long a fetched key set is used before it is fetched again (Whop's SDK uses the same).
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(12 * 60 * 60);
-/// Minimum time between two fetches of the key set, so a flood of tokens naming unknown keys, or an
-/// outage, cannot turn into a flood of requests to Whop.
-pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
-/// Default bound on one key-set fetch, body included. The connect timeout is the client's
-/// ([`crate::edge::app::HTTP_CONNECT_TIMEOUT`] for [`crate::App::http`]).
-pub const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
-/// A larger key-set response is treated as an error rather than buffered.
-pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+pub use crate::providers::jwks::{
+    JWKS_TIMEOUT, KeyError, KeySet, MAX_JWKS_BYTES, REFETCH_COOLDOWN,
+};
 
 /// The key Whop's SDKs embedded before the JWKS existed (`@whop/api` 0.0.51); tokens without a
 /// `kid` are checked against it and nothing else.
@@ -114,15 +107,6 @@ impl TokenError {
     }
 }
 
-/// Why a key set could not give the key a token names.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    #[error("no key has this id")]
-    Unknown,
-    #[error("the key set could not be fetched: {0}")]
-    Unavailable(DependencyError),
-}
-
 impl From<KeyError> for TokenError {
     fn from(error: KeyError) -> Self {
         match error {
@@ -130,11 +114,6 @@ impl From<KeyError> for TokenError {
             KeyError::Unavailable(error) => Self::KeysUnavailable(error),
         }
     }
-}
-
-/// The ES256 public keys tokens may name by `kid`.
-pub trait KeySet: Send + Sync {
-    fn key(&self, kid: &str) -> impl Future<Output = Result<Arc<DecodingKey>, KeyError>> + Send;
 }
 
 /// The leeway asked for is more than [`MAX_LEEWAY`].
@@ -345,203 +324,47 @@ fn check_claims(
     })
 }
 
-/// Whop's published key set (JWKS), fetched on first use and cached.
-///
-/// Kept [`KEYS_MAX_AGE`], refetched early when a token names a key not in it, but never more than
-/// once per [`REFETCH_COOLDOWN`]. When a fetch fails (timeout, refused, non-2xx, bad JSON) the
-/// keys already held keep being served, however old: Whop being down must not log everyone out.
-/// One fetch runs at a time; lookups never wait for it when the key is already held.
-pub struct WhopKeys<C> {
-    http: reqwest::Client,
-    url: Url,
-    clock: C,
-    timeout: Duration,
-    cache: RwLock<Arc<Cached>>,
-    fetching: tokio::sync::Mutex<()>,
-}
+/// Whop's published key set (JWKS): the one key cache ([`JwksCache`]), kept [`KEYS_MAX_AGE`],
+/// refetched early for an unknown `kid` at most once per [`REFETCH_COOLDOWN`], stale-if-error.
+pub struct WhopKeys<C>(JwksCache<C>);
 
-#[derive(Default)]
-struct Cached {
-    keys: HashMap<String, Arc<DecodingKey>>,
-    /// Of the last successful fetch.
-    fetched_at: Option<DateTime<Utc>>,
-    /// Of the last fetch, successful or not.
-    attempted_at: Option<DateTime<Utc>>,
-    /// Why the last fetch failed; `None` when it succeeded.
-    last_error: Option<DependencyError>,
-}
-
-impl Cached {
-    fn is_fresh(&self, now: DateTime<Utc>) -> bool {
-        self.fetched_at
-            .is_some_and(|at| age(now, at) < KEYS_MAX_AGE)
-    }
-
-    fn cooling_down(&self, now: DateTime<Utc>) -> bool {
-        self.attempted_at
-            .is_some_and(|at| age(now, at) < REFETCH_COOLDOWN)
-    }
-
-    fn lookup(&self, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
-        match (self.keys.get(kid), &self.last_error) {
-            (Some(key), _) => Ok(Arc::clone(key)),
-            (None, Some(error)) => Err(KeyError::Unavailable(error.clone())),
-            (None, None) => Err(KeyError::Unknown),
-        }
-    }
-}
-
-/// A clock that went backwards counts as no time passed.
-fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
-    (now - then).to_std().unwrap_or(Duration::ZERO)
-}
+/// Whop's key set as [`JwksCache`] keeps it.
+pub const WHOP_JWKS: JwksSpec = JwksSpec {
+    name: "Whop's user-token keys",
+    max_age: MaxAge::Fixed(KEYS_MAX_AGE),
+    usable: es256_key,
+    kind: "ES256",
+};
 
 impl<C: Clock> WhopKeys<C> {
     /// Keys from `jwks_url` (`Config::whop_user_token_jwks_url`) fetched with `http` (e.g. a clone
     /// of [`crate::App::http`], whose connect timeout applies).
     pub fn new(http: reqwest::Client, jwks_url: Url, clock: C) -> Self {
-        Self {
-            http,
-            url: jwks_url,
-            clock,
-            timeout: JWKS_TIMEOUT,
-            cache: RwLock::default(),
-            fetching: tokio::sync::Mutex::new(()),
-        }
+        Self(JwksCache::new(http, jwks_url, clock, WHOP_JWKS))
     }
 
     /// Bounds each fetch, body included, by `timeout` instead of [`JWKS_TIMEOUT`].
+    #[must_use]
     pub fn with_timeout(self, timeout: Duration) -> Self {
-        Self { timeout, ..self }
-    }
-
-    fn cached(&self) -> Arc<Cached> {
-        // The lock only guards a pointer swap; a panicking writer cannot leave it half-written.
-        Arc::clone(&self.cache.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    async fn lookup(&self, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
-        let cached = self.cached();
-        if let Some(key) = cached.keys.get(kid) {
-            let now = self.clock.now();
-            if cached.is_fresh(now) || cached.cooling_down(now) {
-                return Ok(Arc::clone(key));
-            }
-            // Stale: one caller refreshes, the others go on with the key they have.
-            let Ok(_fetching) = self.fetching.try_lock() else {
-                return Ok(Arc::clone(key));
-            };
-            let cached = self.cached();
-            let now = self.clock.now();
-            if cached.is_fresh(now) || cached.cooling_down(now) {
-                return cached.lookup(kid);
-            }
-            // On failure the refreshed cache still holds this key (stale-if-error); on success
-            // a key Whop no longer publishes is gone.
-            return self.refresh().await.lookup(kid);
-        }
-
-        let _fetching = self.fetching.lock().await;
-        // Another caller may have fetched while this one waited.
-        let cached = self.cached();
-        if cached.keys.contains_key(kid) || cached.cooling_down(self.clock.now()) {
-            return cached.lookup(kid);
-        }
-        self.refresh().await.lookup(kid)
-    }
-
-    /// Fetches the key set and stores the outcome. Call with `fetching` held.
-    async fn refresh(&self) -> Arc<Cached> {
-        let previous = self.cached();
-        let result = self.fetch().await;
-        let now = self.clock.now();
-        let next = match result {
-            Ok(jwks) => {
-                tracing::info!(
-                    jwks.url = %self.url,
-                    jwks.keys = jwks.keys.len(),
-                    jwks.skipped = jwks.skipped,
-                    "fetched Whop's user-token keys: {} usable, {} skipped",
-                    jwks.keys.len(),
-                    jwks.skipped
-                );
-                Cached {
-                    keys: jwks.keys,
-                    fetched_at: Some(now),
-                    attempted_at: Some(now),
-                    last_error: None,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(
-                    jwks.url = %self.url,
-                    jwks.cached_keys = previous.keys.len(),
-                    %error,
-                    "could not fetch Whop's user-token keys ({error}); keeping the {} cached",
-                    previous.keys.len()
-                );
-                Cached {
-                    keys: previous.keys.clone(),
-                    fetched_at: previous.fetched_at,
-                    attempted_at: Some(now),
-                    last_error: Some(error),
-                }
-            }
-        };
-        let next = Arc::new(next);
-        *self.cache.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&next);
-        next
-    }
-
-    async fn fetch(&self) -> Result<Jwks, DependencyError> {
-        let mut response = self
-            .http
-            .get(self.url.clone())
-            .timeout(self.timeout)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| request_error(&e))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(DependencyError::NotFound);
-        }
-        if !status.is_success() {
-            return Err(DependencyError::Other(format!("HTTP {}", status.as_u16())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| request_error(&e))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(DependencyError::Other(
-                    "the key set is over 64 KiB".to_owned(),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        parse_jwks(&body)
+        Self(self.0.with_timeout(timeout))
     }
 }
 
 impl<C: Clock> KeySet for WhopKeys<C> {
     async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, KeyError> {
-        self.lookup(kid).await
+        self.0.lookup(kid).await
     }
 }
 
-/// The usable keys of a JWKS document, by `kid`.
-struct Jwks {
-    keys: HashMap<String, Arc<DecodingKey>>,
-    skipped: usize,
+/// The usable keys of a JWKS document by Whop's rule ([`es256_key`]).
+#[cfg(test)]
+fn parse_jwks(body: &[u8]) -> Result<crate::providers::jwks::Jwks, DependencyError> {
+    crate::providers::jwks::parse_jwks(body, &WHOP_JWKS)
 }
 
-/// Takes the ES256 signing keys (EC P-256, `alg` absent or ES256, `use` absent or `sig`, with a
-/// `kid`) and skips any other key, so that Whop adding a key of another kind breaks nothing. A set
-/// with no usable key is an error: replacing good keys with none would reject every token.
-fn parse_jwks(body: &[u8]) -> Result<Jwks, DependencyError> {
-    #[derive(Deserialize)]
-    struct Document {
-        keys: Vec<Value>,
-    }
+/// An ES256 signing key (EC P-256, `alg` absent or ES256, `use` absent or `sig`, with a `kid`);
+/// any other key is skipped, so that Whop adding a key of another kind breaks nothing.
+fn es256_key(value: &Value) -> Option<(String, DecodingKey)> {
     #[derive(Deserialize)]
     struct Jwk {
         kty: String,
@@ -553,38 +376,19 @@ fn parse_jwks(body: &[u8]) -> Result<Jwks, DependencyError> {
         x: Option<String>,
         y: Option<String>,
     }
-
-    let document: Document = serde_json::from_slice(body)
-        .map_err(|_| DependencyError::Other("the key set is not a JWKS document".to_owned()))?;
-    let total = document.keys.len();
-    let mut keys = HashMap::new();
-    for value in document.keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
-            continue;
-        };
-        let usable = jwk.kty == "EC"
-            && jwk.crv.as_deref() == Some("P-256")
-            && jwk.alg.as_deref().is_none_or(|alg| alg == "ES256")
-            && jwk.usage.as_deref().is_none_or(|usage| usage == "sig");
-        let (true, Some(kid), Some(x), Some(y)) = (usable, jwk.kid, jwk.x, jwk.y) else {
-            continue;
-        };
-        if kid.is_empty() || !is_coordinate(&x) || !is_coordinate(&y) {
-            continue;
-        }
-        if let Ok(key) = DecodingKey::from_ec_components(&x, &y) {
-            keys.entry(kid).or_insert_with(|| Arc::new(key));
-        }
+    let jwk = Jwk::deserialize(value).ok()?;
+    let usable = jwk.kty == "EC"
+        && jwk.crv.as_deref() == Some("P-256")
+        && jwk.alg.as_deref().is_none_or(|alg| alg == "ES256")
+        && jwk.usage.as_deref().is_none_or(|usage| usage == "sig");
+    let (true, Some(kid), Some(x), Some(y)) = (usable, jwk.kid, jwk.x, jwk.y) else {
+        return None;
+    };
+    if !is_coordinate(&x) || !is_coordinate(&y) {
+        return None;
     }
-    if keys.is_empty() {
-        return Err(DependencyError::Other(
-            "the key set has no usable ES256 key".to_owned(),
-        ));
-    }
-    Ok(Jwks {
-        skipped: total - keys.len(),
-        keys,
-    })
+    let key = DecodingKey::from_ec_components(&x, &y).ok()?;
+    Some((kid, key))
 }
 
 /// A P-256 coordinate: 32 bytes, unpadded base64url.
