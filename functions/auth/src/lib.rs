@@ -2,6 +2,8 @@
 //! request and response mapping only. The attempt policy (throttling, counting failures) is
 //! [`shared::domain::auth::attempts`]; the dependencies are [`shared::edge::deps::auth`].
 
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{
@@ -255,6 +257,9 @@ pub async fn authorize(
             response.context = json!({
                 "principal": "user",
                 "user_id": validated.record.user_id,
+                // The session's key (a hash, not a credential): what a connection's `state` is
+                // bound to.
+                "session": validated.record.pk,
             });
         }
         Err(Refusal::Refused(SessionError::Missing)) => {

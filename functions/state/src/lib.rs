@@ -4,6 +4,8 @@
 //! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
 //! summary.
 
+mod gumroad;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -36,6 +38,12 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
         .route(
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
+        )
+        .route("/connections/gumroad/start", get(gumroad::start))
+        .route("/connections/gumroad/callback", get(gumroad::callback))
+        .route(
+            "/connections/gumroad",
+            get(gumroad::show).delete(gumroad::remove),
         )
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)

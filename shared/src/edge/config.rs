@@ -201,8 +201,10 @@ impl Provider {
             // Stripe allows 25 requests per second in test mode (100 live); the lower one is safe
             // for both, and its limits reset every second.
             Self::Stripe => limits(25, 1, 4, 5),
-            // Neither publishes a number: stay well below anything a provider would call abuse.
-            Self::Gumroad => limits(10, 10, 2, 60),
+            // Gumroad publishes no general API limit (`docs/providers.md`, "Gumroad"); 120 a
+            // minute, as the product's plan sets it.
+            Self::Gumroad => limits(120, 60, 2, 60),
+            // PayPal publishes no number: stay well below anything it would call abuse.
             Self::Paypal => limits(10, 1, 4, 30),
             // Sign-ins are one token exchange each; Google publishes no limit for it.
             Self::Google => limits(10, 1, 4, 30),
@@ -325,6 +327,9 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (see [`google::read`]).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `GUMROAD_*`: Gumroad connections, off (their routes answer 503 `gumroad_off`) without
+    /// `GUMROAD_CLIENT_ID` (see [`gumroad::read`]).
+    pub gumroad: Option<crate::providers::gumroad::GumroadSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -571,6 +576,7 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let gumroad = gumroad::read(&mut env, stage, &base_urls);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -590,6 +596,7 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                gumroad,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -618,6 +625,7 @@ impl Config {
 }
 
 mod google;
+mod gumroad;
 mod reader;
 #[cfg(test)]
 mod tests;

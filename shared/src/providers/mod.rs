@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod google;
+pub mod gumroad;
 pub mod jwks;
 pub mod standard;
 pub mod stripe;
@@ -44,6 +45,8 @@ pub fn verify<'h, H: Headers + ?Sized>(
         Source::Whop => whop::verify::verify(headers, body, secrets, now, options),
         Source::Stripe => stripe::verify(headers, body, secrets, now, options),
         Source::Standard => standard::verify(headers, body, secrets, now, options),
+        // Unsigned: a ping is admitted by its URL's token (`gumroad::ping`), never here.
+        Source::Gumroad => Err(VerifyError::NoSecrets),
     }
 }
 
@@ -60,6 +63,7 @@ pub fn sign(
 ) -> Vec<(&'static str, String)> {
     match source {
         Source::Stripe => stripe::sign(secret, body, timestamp),
+        Source::Gumroad => Vec::new(),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
     }
 }
@@ -106,6 +110,7 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
         Source::Whop => whop::observe::observe(event, &kind),
         Source::Stripe => stripe::observe::observe(event, &kind),
         Source::Standard => standard::observe(),
+        Source::Gumroad => gumroad::observe::observe(event, &kind),
     }
 }
 

@@ -22,16 +22,20 @@ pub enum Source {
     Stripe,
     /// Any Standard Webhooks sender (symmetric `v1` signatures).
     Standard,
+    /// Gumroad's pings: unsigned form posts to a connection's secret URL
+    /// (`POST /webhooks/gumroad/{token}`, [`crate::domain::connections`]).
+    Gumroad,
 }
 
 impl Source {
-    pub const ALL: [Self; 3] = [Self::Whop, Self::Stripe, Self::Standard];
+    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Standard, Self::Gumroad];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Whop => "whop",
             Self::Stripe => "stripe",
             Self::Standard => "standard",
+            Self::Gumroad => "gumroad",
         }
     }
 

@@ -34,6 +34,8 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// Gumroad connections (`/connections/gumroad/…`).
+    pub gumroad: super::gumroad::GumroadDeps,
 }
 
 impl StateDeps {
@@ -42,6 +44,7 @@ impl StateDeps {
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         Self {
+            gumroad: super::gumroad::GumroadDeps::build(Arc::clone(&app)),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
             companies: companies.clone(),

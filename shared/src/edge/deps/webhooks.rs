@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::connections::DynamoConnections;
 use crate::domain::ports::SystemClock;
 use crate::domain::webhooks::keys::Keyring;
 use crate::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
@@ -15,6 +16,8 @@ pub struct WebhooksDeps {
     pub app: Arc<App>,
     pub keyring: Keyring<aws_sdk_secretsmanager::Client, SystemClock>,
     pub claims: DynamoClaims,
+    /// Gumroad's ping routes (one read per ping).
+    pub connections: DynamoConnections,
     pub providers: Registry,
     pub verify_options: VerifyOptions,
 }
@@ -30,6 +33,7 @@ impl WebhooksDeps {
                 config.webhooks.secrets_ttl,
             ),
             claims: DynamoClaims::of(&app),
+            connections: DynamoConnections::of(&app),
             providers: Registry,
             verify_options: VerifyOptions {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,
