@@ -94,7 +94,7 @@ pub async fn start(
         SystemClock.now(),
     )
     .await
-    .map_err(|error| ConnectError::Dependency(error))?;
+    .map_err(ConnectError::Dependency)?;
     Ok((
         StatusCode::FOUND,
         [

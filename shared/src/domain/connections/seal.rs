@@ -2,7 +2,9 @@
 //! rotating Secrets Manager secret. `AWSCURRENT` seals; a sealed value names its key's `kid`, so
 //! values sealed before a rotation open with `AWSPREVIOUS` ([`RotatingKeys`]).
 //!
-//! The secret's value is the 32-byte key, base64 (standard) or 64 hex digits. A sealed value is
+//! The secret's value is the 32-byte key, base64 (standard) or 64 hex digits, or random text of
+//! at least [`MIN_TEXT_CHARS`] characters (what the template generates), whose SHA-256 is the
+//! key. A sealed value is
 //! `ct1.<kid>.<nonce, base64url>.<ciphertext and tag, base64url>`; the nonce is 12 random bytes
 //! per value, and the associated data names what the value is (its connection and field), so a
 //! sealed value copied to another field or connection does not open.
@@ -11,16 +13,21 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::SecretString;
+use sha2::{Digest, Sha256};
 
 use crate::domain::auth::keys::{RotatingKeys, VersionedKey};
 use crate::domain::ports::{Clock, DependencyError, SecretSource};
 
+/// Shortest text value taken as a key (≥ 256 bits of alphanumerics).
+pub const MIN_TEXT_CHARS: usize = 43;
 /// The sealed values' format prefix.
 const PREFIX: &str = "ct1";
 
 /// Why a secret value is not a data key (never includes the value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the data key must be 32 bytes, as base64 or 64 hex digits")]
+#[error(
+    "the data key must be 32 bytes (base64 or 64 hex digits) or random text of at least 43 characters"
+)]
 pub struct DataKeyError;
 
 /// Why a value could not be sealed or opened.
@@ -48,14 +55,18 @@ impl VersionedKey for DataKey {
 
     fn parse(value: &str) -> Result<Self, DataKeyError> {
         let value = value.trim();
-        let bytes = if value.len() == 64 {
-            hex::decode(value).map_err(|_| DataKeyError)?
-        } else {
-            STANDARD.decode(value).map_err(|_| DataKeyError)?
+        let bytes = match (hex::decode(value), STANDARD.decode(value)) {
+            (Ok(bytes), _) | (_, Ok(bytes)) if bytes.len() == 32 => bytes,
+            // The template's generated value: 64 characters of random text, hashed to a key.
+            _ if value.len() >= MIN_TEXT_CHARS
+                && !value
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) =>
+            {
+                Sha256::digest(value.as_bytes()).to_vec()
+            }
+            _ => return Err(DataKeyError),
         };
-        if bytes.len() != 32 {
-            return Err(DataKeyError);
-        }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| DataKeyError)?;
         Ok(Self {
             kid: crate::domain::fingerprint(value.as_bytes()),
@@ -245,7 +256,9 @@ mod tests {
     fn data_keys_are_32_bytes_in_base64_or_hex() {
         assert!(DataKey::parse(KEY_A).is_ok());
         assert!(DataKey::parse(KEY_B).is_ok());
-        for bad in ["", "c2hvcnQ=", &"zz".repeat(32), "not base64 at all"] {
+        // The template's generated form: random text, hashed.
+        assert!(DataKey::parse(&"aB3".repeat(22)).is_ok());
+        for bad in ["", "c2hvcnQ=", &"z z".repeat(22), "not base64 at all"] {
             assert_eq!(DataKey::parse(bad).unwrap_err(), DataKeyError, "{bad}");
         }
         assert_eq!(
