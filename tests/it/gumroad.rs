@@ -10,7 +10,14 @@ use reqwest::header::LOCATION;
 use serde_json::Value;
 use shared::aws::connections::connection_pk;
 
-use crate::helpers::{open_session, start_running_stack};
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::Request;
+use shared::edge::deps::webhooks::WebhooksDeps;
+use tower::ServiceExt;
+
+use crate::helpers::{RequestLog, open_session, start_running_stack};
 
 const COMPANY: &str = "biz_local";
 
@@ -216,7 +223,8 @@ async fn a_connected_account_pings_its_subscriptions_into_the_creator_view() {
 }
 
 #[tokio::test]
-async fn wrong_tokens_other_sellers_replayed_states_and_bad_bodies_are_refused() {
+async fn wrong_tokens_other_sellers_replayed_states_and_bad_bodies_are_refused_and_a_ping_costs_three_requests()
+ {
     let stack = start_running_stack().await;
     let admin = open_session(&stack, "user_local_admin").await;
     let callback = authorize(&stack, &admin).await;
@@ -297,6 +305,39 @@ async fn wrong_tokens_other_sellers_replayed_states_and_bad_bodies_are_refused()
         count_claims(&stack).await,
         claims_before,
         "nothing was claimed"
+    );
+
+    // The hot path's AWS requests, on a webhooks function of its own: a wrong token costs the
+    // route's read; an accepted ping that read, the claim and the send.
+    let requests = RequestLog::default();
+    let router = webhooks::router(Arc::new(WebhooksDeps::build(requests.app(&stack.app))));
+    let ping = |token: String, body: String| {
+        let router = router.clone();
+        async move {
+            let request = Request::post(format!("/webhooks/gumroad/{token}"))
+                .header("content-type", form)
+                .body(Body::from(body))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status().as_u16()
+        }
+    };
+    let token = post_url.rsplit('/').next().unwrap().to_owned();
+    requests.take();
+    assert_eq!(ping("B".repeat(43), sale.clone()).await, 404);
+    let refused = requests.take();
+    assert_eq!(ping(token, sale).await, 202);
+    let accepted = requests.take();
+    assert_eq!(
+        (refused, accepted),
+        (
+            vec!["GetItem".to_owned()],
+            vec![
+                "GetItem".to_owned(),
+                "PutItem".to_owned(),
+                "SendMessage".to_owned()
+            ]
+        ),
+        "the route's read; then the claim and the send"
     );
     stack.shutdown().await;
 }
