@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 19] = [
+const HTTP_API_ROUTES: [(&str, &str); 24] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -32,6 +32,11 @@ const HTTP_API_ROUTES: [(&str, &str); 19] = [
     ("GET", "/companies/{company_id}/summary"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
+    ("POST", "/webhooks/gumroad/{token}"),
+    ("GET", "/connections/gumroad/start"),
+    ("GET", "/connections/gumroad/callback"),
+    ("GET", "/connections/gumroad"),
+    ("DELETE", "/connections/gumroad"),
 ];
 
 fn template() -> Template {
