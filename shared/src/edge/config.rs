@@ -323,7 +323,7 @@ pub struct Config {
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
-    /// `GOOGLE_CLIENT_ID` (see [`google::read`]).
+    /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
 }
 
