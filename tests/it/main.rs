@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod limits;
 mod local_stack;
+mod lockout;
 mod maintenance;
 mod processor;
 mod requests;

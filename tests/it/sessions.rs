@@ -383,7 +383,8 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
     }
 
     // Past the failure limit (20 per window by default; the failures above count too) the
-    // caller's address is throttled, even with a valid token, and told how long to wait.
+    // caller's address is throttled for its guesses, and told how long to wait; a valid token
+    // from the same address still opens a session.
     let mut statuses = Vec::new();
     for _ in 0..20 {
         let refused = client
@@ -403,9 +404,16 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         statuses[first_throttled..].iter().all(|s| *s == 429),
         "{statuses:?}"
     );
-    let throttled = client
+    let admitted = client
         .post(format!("{base}/auth/session"))
         .header("x-whop-user-token", &whop_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 201);
+    let throttled = client
+        .post(format!("{base}/auth/session"))
+        .header("x-whop-user-token", "garbage")
         .send()
         .await
         .unwrap();

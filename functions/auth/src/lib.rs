@@ -82,39 +82,39 @@ async fn create_session(
     parts: Parts,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&parts);
-    deps.limiter.check(&ip)?;
     let Some(token) = parts
         .headers
         .get(WHOP_USER_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|t| !t.is_empty())
     else {
-        let error = ApiError::Unauthorized {
+        return Err(ApiError::Unauthorized {
             code: "missing_user_token",
             message: format!("send the Whop user token in `{WHOP_USER_TOKEN_HEADER}`"),
-        };
-        let refusal = deps.limiter.refuse(&ip, "missing_user_token", None, error);
-        return Err(refusal.await.into());
+        });
     };
     let keys = deps.whop_keys().map_err(|error| {
         tracing::error!(%error, "no HTTP client for Whop's keys");
         whop_keys_unavailable()
     })?;
-    let user = match user_token::verify(token, keys, &deps.token_settings, chrono::Utc::now()).await
-    {
+    let verified = deps
+        .limiter
+        .attempt(&ip, token, async |token| {
+            user_token::verify(token, keys, &deps.token_settings, chrono::Utc::now()).await
+        })
+        .await;
+    let user = match verified {
         Ok(user) => user,
-        Err(error @ TokenError::KeysUnavailable(_)) => {
+        Err(Refusal::Throttled(throttled)) => return Err(throttled.into()),
+        Err(Refusal::Refused(error @ TokenError::KeysUnavailable(_))) => {
             tracing::error!(%error, "Whop's token keys are unavailable");
             return Err(whop_keys_unavailable());
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            let rejected = ApiError::Unauthorized {
-                code: reason,
+        Err(Refusal::Refused(error)) => {
+            return Err(ApiError::Unauthorized {
+                code: error.reason_code(),
                 message: error.to_string(),
-            };
-            let refusal = deps.limiter.refuse(&ip, reason, Some(token), rejected);
-            return Err(refusal.await.into());
+            });
         }
     };
     let client = Client {
@@ -212,10 +212,11 @@ async fn delete_sessions(
         .into_response())
 }
 
-/// The Lambda authorizer (simple responses): admits a valid session and passes its user to the
-/// route as `user_id` in the context. Denies everything else, including when sessions cannot be
-/// checked: a protected route is never open by default. (An HTTP API authorizer can only deny
-/// with 403; the 401 with a reason is `GET /auth/session`'s.)
+/// The Lambda authorizer (simple responses): admits a valid session, from any source IP, and passes
+/// its user to the route as `user_id` in the context. Denies everything else, including when
+/// sessions cannot be checked: a protected route is never open by default. (An HTTP API
+/// authorizer can only deny with 403; the 401 with a reason, or the 429 with `Retry-After` of a
+/// throttled address, is `GET /auth/session`'s.)
 pub async fn authorize(
     deps: Arc<AuthorizerDeps>,
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
@@ -228,10 +229,6 @@ pub async fn authorize(
         .as_deref()
         .unwrap_or("unknown");
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    if deps.limiter.check(ip).is_err() {
-        tracing::warn!(auth.reason = "throttled", "request denied");
-        return Ok(response);
-    }
     let token = presented(&request.headers, request.cookies.iter().map(String::as_str));
     let validated = deps
         .limiter
@@ -251,8 +248,11 @@ pub async fn authorize(
         Err(Refusal::Refused(error @ SessionError::Dependency(_))) => {
             tracing::error!(%error, "sessions cannot be checked; denying");
         }
-        // A refused credential was counted against the address.
-        Err(_) => {}
+        Err(Refusal::Throttled(_)) => {
+            tracing::warn!(auth.reason = "throttled", "request denied");
+        }
+        // A guess was counted against the address; an expired session is only refused.
+        Err(Refusal::Refused(_)) => {}
     }
     Ok(response)
 }

@@ -13,7 +13,9 @@
 //! Counting fails open: when DynamoDB is down, failures are logged but nobody is blocked, since an
 //! outage must not lock every user out.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 
 use crate::domain::ports::Clock;
@@ -40,28 +42,32 @@ impl Default for AuthLimits {
 }
 
 /// Most IPs the in-process cache holds as blocked, so a spray of IPs cannot grow memory without
-/// bound (each entry is at most [`MAX_IP_BYTES`] plus a timestamp).
+/// bound (each entry is at most an IPv6 /64's text, 43 bytes, plus a timestamp).
 pub const MAX_BLOCKED_IPS: usize = 10_000;
-/// Longest source IP counted under its own name (an IPv6 address with a zone fits).
-pub const MAX_IP_BYTES: usize = 64;
 /// The bucket every malformed source IP is counted under.
 pub const INVALID_IP: &str = "invalid";
 /// The sort key of every rate-limit window item.
 pub const RATE_SK: &str = "RATE";
 
-/// The bucket `ip` is counted under: itself when it is 1 to [`MAX_IP_BYTES`] bytes of printable
-/// ASCII without spaces or `#` (the key separator), as every IPv4 or IPv6 address API Gateway's
-/// `requestContext.http.sourceIp` gives is; otherwise [`INVALID_IP`]. Odd values are counted, not
-/// rejected, so they cannot dodge the limit; keeping them out of keys and logs also keeps both
-/// small and free of control characters.
-pub fn ip_bucket(ip: &str) -> &str {
-    if !ip.is_empty()
-        && ip.len() <= MAX_IP_BYTES
-        && ip.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
-    {
-        ip
-    } else {
-        INVALID_IP
+/// The bucket `ip` is counted under: an IPv4 address (or an IPv4-mapped IPv6 one) itself; an
+/// IPv6 address its /64 (`2001:db8:1:2::/64`), since one subscriber commonly holds a whole /64
+/// and could otherwise spread its guesses over 2^64 buckets; anything that is not an address
+/// (API Gateway's `requestContext.http.sourceIp` always is) [`INVALID_IP`]. Odd values are
+/// counted, not rejected, so they cannot dodge the limit; keeping them out of keys and logs also
+/// keeps both small and free of control characters.
+pub fn ip_bucket(ip: &str) -> Cow<'static, str> {
+    // A zone (`fe80::1%eth0`) names the receiving interface, not the sender.
+    let address = ip.split_once('%').map_or(ip, |(address, _)| address);
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => Cow::Owned(v4.to_string()),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                Cow::Owned(format!("{}/64", Ipv6Addr::from(prefix)))
+            }
+        },
+        Err(_) => Cow::Borrowed(INVALID_IP),
     }
 }
 
@@ -224,7 +230,7 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
     /// request: call it before any verification work.
     pub fn check(&self, ip: &str) -> Result<(), Throttled> {
         let now = self.clock.now().timestamp();
-        match self.blocked.blocked_until(ip_bucket(ip), now) {
+        match self.blocked.blocked_until(&ip_bucket(ip), now) {
             Some(end) => Err(Throttled {
                 retry_after_secs: retry_after_secs(end, now),
             }),
@@ -237,6 +243,7 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
     pub async fn check_shared(&self, ip: &str) -> Result<(), Throttled> {
         self.check(ip)?;
         let bucket = ip_bucket(ip);
+        let bucket = bucket.as_ref();
         let now = self.clock.now().timestamp();
         let window = self.window(now);
         match self.counter.failures(bucket, window.start).await {
@@ -269,6 +276,7 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
         token_fingerprint: Option<&str>,
     ) -> Option<Throttled> {
         let bucket = ip_bucket(ip);
+        let bucket = bucket.as_ref();
         let token_fp = token_fingerprint.map(loggable_fingerprint);
         let limit = self.settings.limit;
         let now = self.clock.now().timestamp();

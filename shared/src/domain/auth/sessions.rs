@@ -103,9 +103,15 @@ impl SessionError {
         }
     }
 
-    /// Whether the presenter is at fault (counted against its IP), rather than us.
-    pub fn is_credential_failure(&self) -> bool {
-        !matches!(self, Self::Dependency(_))
+    /// Whether the presenter looks like it is guessing, so the failure counts against its IP: a
+    /// malformed token, an unknown key, a MAC that does not verify, or a well-signed token no
+    /// session has (revoked, or never issued). Not an absent or expired session, which honest
+    /// clients present all the time, nor an outage of ours.
+    pub fn looks_like_guessing(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed | Self::UnknownKey | Self::BadSignature | Self::Revoked
+        )
     }
 }
 
@@ -562,8 +568,21 @@ mod tests {
     }
 
     #[test]
-    fn outages_are_not_the_presenters_fault() {
-        assert!(SessionError::Expired.is_credential_failure());
-        assert!(!SessionError::Dependency(DependencyError::Timeout).is_credential_failure());
+    fn only_failures_that_look_like_guessing_count() {
+        for error in [
+            SessionError::Malformed,
+            SessionError::UnknownKey,
+            SessionError::BadSignature,
+            SessionError::Revoked,
+        ] {
+            assert!(error.looks_like_guessing(), "{error:?}");
+        }
+        for error in [
+            SessionError::Missing,
+            SessionError::Expired,
+            SessionError::Dependency(DependencyError::Timeout),
+        ] {
+            assert!(!error.looks_like_guessing(), "{error:?}");
+        }
     }
 }

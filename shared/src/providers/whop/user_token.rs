@@ -114,6 +114,22 @@ impl TokenError {
     }
 }
 
+impl crate::domain::auth::attempts::Failure for TokenError {
+    fn reason_code(&self) -> &'static str {
+        Self::reason_code(self)
+    }
+
+    /// Everything but a token Whop signed that is out of its time (`exp`, `nbf`: an honest
+    /// client's stale token, as the signature is checked before the claims) and an outage of
+    /// Whop's keys.
+    fn looks_like_guessing(&self) -> bool {
+        !matches!(
+            self,
+            Self::Expired | Self::NotYetValid | Self::KeysUnavailable(_)
+        )
+    }
+}
+
 /// Why a key set could not give the key a token names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
