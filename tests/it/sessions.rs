@@ -56,6 +56,7 @@ fn settings(lifetime: Duration, max_per_user: usize) -> SessionSettings {
     SessionSettings {
         lifetime,
         max_per_user,
+        ..SessionSettings::default()
     }
 }
 
@@ -127,6 +128,61 @@ async fn sessions_slide_past_half_their_lifetime() {
     // Used within each lifetime, it outlives its first expiry.
     clock.advance(90 * 60);
     assert!(sessions.validate(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_session_older_than_its_maximum_age_is_refused_even_if_used_every_minute() {
+    use shared::domain::ports::SessionStore;
+
+    let stack = start_stack().await;
+    let clock = TestClock::new();
+    let settings = SessionSettings {
+        max_age: 6 * HOUR,
+        ..settings(HOUR, 10)
+    };
+    let sessions = sessions(&stack.app, &clock, settings);
+    let token = open(&sessions, "user_forever").await;
+    let created_at = clock.now().timestamp();
+    let end_of_life = created_at + 6 * 3600;
+
+    let mut renewals = 0;
+    for minute in 1..6 * 60 {
+        clock.advance(60);
+        let validated = sessions.validate(&token).await.unwrap_or_else(|error| {
+            panic!("minute {minute}: {error}");
+        });
+        renewals += usize::from(validated.renewed);
+        assert!(
+            validated.record.expires_at <= end_of_life,
+            "minute {minute}"
+        );
+    }
+    // It slid (every half hour) while it was young, and was never extended past its maximum age.
+    assert!(renewals >= 10, "{renewals}");
+    let stored = sessions.store.of_user("user_forever").await.unwrap();
+    assert_eq!(stored[0].created_at, created_at);
+    assert_eq!(stored[0].expires_at, end_of_life);
+
+    clock.advance(60);
+    assert_eq!(sessions.validate(&token).await, Err(SessionError::Expired));
+
+    // The write's own condition refuses to extend a session created before the cut-off, so no
+    // caller that skipped the check (or raced it) can extend it either.
+    let pk = &stored[0].pk;
+    assert!(
+        !sessions
+            .store
+            .extend(pk, end_of_life + 3600, end_of_life, created_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        sessions
+            .store
+            .extend(pk, end_of_life, end_of_life, created_at - 1)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]

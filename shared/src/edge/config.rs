@@ -298,7 +298,7 @@ pub struct Config {
     pub whop_user_token_jwks_url: Url,
     pub webhooks: WebhookSettings,
     pub auth_limits: AuthLimits,
-    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
+    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`, `SESSION_MAX_AGE_DAYS`.
     pub sessions: crate::domain::auth::sessions::SessionSettings,
     /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
     pub whop_token_leeway: std::time::Duration,
@@ -512,6 +512,12 @@ impl Config {
                 "set how many sessions one user may hold, from 1 to 100, or unset it for 10",
             ))
             .unwrap_or(session_defaults.max_per_user),
+            max_age: env.days_in(
+                "SESSION_MAX_AGE_DAYS",
+                1..=365,
+                session_defaults.max_age,
+                "set the most days a session lives from its creation, from 1 to 365, or unset it for 30",
+            ),
         };
 
         let whop_token_leeway = std::time::Duration::from_secs(env.number_in(

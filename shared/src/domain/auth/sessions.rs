@@ -9,7 +9,10 @@
 //!    exists, and its expiry is in the future. Expiry is checked in code: TTL deletion lags
 //!    by days, and the emulator never deletes.
 //!
-//! Sessions slide: once past half their lifetime, validating one extends it to a full lifetime.
+//! Sessions slide: once past half their lifetime, validating one extends it to a full lifetime,
+//! but never past its maximum age ([`SessionSettings::max_age`] from its `created_at`): a session
+//! used every minute still ends then. The age is checked in code and again in the extend's
+//! condition, so no race extends an old session.
 
 use std::time::Duration;
 
@@ -39,6 +42,8 @@ pub struct SessionSettings {
     pub lifetime: Duration,
     /// Sessions one user may hold; creating one more revokes the oldest (default 10).
     pub max_per_user: usize,
+    /// The most a session lives from its creation, however often it is used (default 30 days).
+    pub max_age: Duration,
 }
 
 impl Default for SessionSettings {
@@ -46,6 +51,7 @@ impl Default for SessionSettings {
         Self {
             lifetime: Duration::from_secs(2 * 3600),
             max_per_user: 10,
+            max_age: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -253,6 +259,15 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         i64::try_from(self.settings.lifetime.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
+    fn max_age_secs(&self) -> i64 {
+        i64::try_from(self.settings.max_age.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// When a session created at `created_at` ends however it is used.
+    fn end_of_life(&self, created_at: i64) -> i64 {
+        created_at.saturating_add(self.max_age_secs())
+    }
+
     /// Opens a session for `user_id`, revoking the user's oldest beyond the cap.
     pub async fn create(&self, user_id: &str, client: &Client) -> Result<Issued, SessionError> {
         let key = self
@@ -267,7 +282,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             user_id: user_id.to_owned(),
             created_at: now,
             last_seen: now,
-            expires_at: now + self.lifetime_secs(),
+            expires_at: (now + self.lifetime_secs()).min(self.end_of_life(now)),
             kid: key.kid().to_owned(),
             ip: client.ip.clone(),
             user_agent: client
@@ -321,22 +336,24 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         verify_parsed(&parsed, &key)
     }
 
-    /// Validates `token`, extending the session once past half its lifetime.
+    /// Validates `token`, extending the session once past half its lifetime, up to its maximum
+    /// age.
     pub async fn validate(&self, token: &str) -> Result<Validated, SessionError> {
         let pk = self.verify(token).await?;
         let mut record = self.live_record(&pk).await?;
         let now = self.clock.now().timestamp();
         let lifetime = self.lifetime_secs();
-        if record.expires_at - now >= lifetime / 2 {
+        let expires_at = (now + lifetime).min(self.end_of_life(record.created_at));
+        if record.expires_at - now >= lifetime / 2 || expires_at <= record.expires_at {
             return Ok(Validated {
                 record,
                 renewed: false,
             });
         }
-        let expires_at = now + lifetime;
+        let created_after = now - self.max_age_secs();
         let extended = self
             .store
-            .extend(&pk, expires_at, now)
+            .extend(&pk, expires_at, now, created_after)
             .await
             .map_err(SessionError::Dependency)?;
         if !extended {
@@ -357,7 +374,8 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             .await
             .map_err(SessionError::Dependency)?
             .ok_or(SessionError::Revoked)?;
-        if record.expires_at <= self.clock.now().timestamp() {
+        let now = self.clock.now().timestamp();
+        if record.expires_at <= now || self.end_of_life(record.created_at) <= now {
             return Err(SessionError::Expired);
         }
         Ok(record)

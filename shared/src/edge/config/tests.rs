@@ -224,25 +224,29 @@ fn reads_the_session_settings_and_the_token_leeway() {
     let mut env = valid_env();
     env.insert("SESSION_LIFETIME_SECS", "3600".into());
     env.insert("SESSION_MAX_PER_USER", "3".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "7".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
     let config = load(&env).unwrap();
     assert_eq!(
         (
             config.sessions.lifetime.as_secs(),
-            config.sessions.max_per_user
+            config.sessions.max_per_user,
+            config.sessions.max_age.as_secs()
         ),
-        (3600, 3)
+        (3600, 3, 7 * 86_400)
     );
     assert_eq!(config.whop_token_leeway.as_secs(), 0);
 
     env.insert("SESSION_LIFETIME_SECS", "60".into());
     env.insert("SESSION_MAX_PER_USER", "0".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "366".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
     assert_eq!(
         vars(&load(&env).unwrap_err()),
         [
             "SESSION_LIFETIME_SECS",
             "SESSION_MAX_PER_USER",
+            "SESSION_MAX_AGE_DAYS",
             "WHOP_USER_TOKEN_LEEWAY_SECS"
         ]
     );
