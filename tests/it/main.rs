@@ -23,6 +23,7 @@ mod limits;
 mod local_stack;
 mod lockout;
 mod maintenance;
+mod oracle;
 mod processor;
 mod requests;
 mod rotation;
