@@ -139,6 +139,7 @@ struct LimitVars {
     window_secs: &'static str,
     max_concurrency: &'static str,
     cooldown_secs: &'static str,
+    max_response_mib: &'static str,
 }
 
 macro_rules! limit_vars {
@@ -152,6 +153,7 @@ macro_rules! limit_vars {
             window_secs: concat!($prefix, "_RATE_LIMIT_WINDOW_SECS"),
             max_concurrency: concat!($prefix, "_MAX_CONCURRENCY"),
             cooldown_secs: concat!($prefix, "_RATE_LIMIT_COOLDOWN_SECS"),
+            max_response_mib: concat!($prefix, "_MAX_RESPONSE_MIB"),
         }
     };
 }
@@ -224,6 +226,9 @@ pub struct ProviderLimits {
     /// `{PROVIDER}_RATE_LIMIT_COOLDOWN_SECS` (1–3600): how long calls pause after a 429 that
     /// carries no `Retry-After`.
     pub cooldown: Duration,
+    /// `{PROVIDER}_MAX_RESPONSE_MIB` (1–256, default 8): the largest response body a call reads;
+    /// a larger one fails with `response_too_large` instead of being buffered.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ProviderLimits {
@@ -238,6 +243,7 @@ impl Default for ProviderLimits {
             },
             max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
             cooldown: Duration::from_secs(60),
+            max_response_bytes: crate::providers::client::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

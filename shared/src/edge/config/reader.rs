@@ -184,6 +184,19 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 defaults.cooldown,
                 &format!("how long calls to {name} pause after a 429 without Retry-After"),
             ),
+            max_response_bytes: {
+                const MIB: u64 = 1024 * 1024;
+                let default = defaults.max_response_bytes as u64 / MIB;
+                let mib = self.number_in(
+                    vars.max_response_mib,
+                    1..=256,
+                    default,
+                    &format!(
+                        "set the largest response body read from {name} in MiB from 1 to 256, or unset it for {default}"
+                    ),
+                );
+                usize::try_from(mib * MIB).unwrap_or(defaults.max_response_bytes)
+            },
         }
     }
 

@@ -263,9 +263,10 @@ fn provider_limits_default_per_provider() {
             whop.rate_limit.requests.get(),
             whop.rate_limit.window.as_secs(),
             whop.max_concurrency.get(),
-            whop.cooldown.as_secs()
+            whop.cooldown.as_secs(),
+            whop.max_response_bytes
         ),
-        (20, 10, 4, 60)
+        (20, 10, 4, 60, 8 * 1024 * 1024)
     );
     for provider in Provider::ALL {
         assert_eq!(
@@ -288,6 +289,7 @@ fn reads_every_provider_limit_variable() {
         ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
         ("STRIPE_MAX_CONCURRENCY", "8"),
         ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+        ("STRIPE_MAX_RESPONSE_MIB", "2"),
     ] {
         env.insert(var, value.into());
     }
@@ -309,9 +311,10 @@ fn reads_every_provider_limit_variable() {
             stripe.rate_limit.requests.get(),
             stripe.rate_limit.window.as_secs(),
             stripe.max_concurrency.get(),
-            stripe.cooldown.as_secs()
+            stripe.cooldown.as_secs(),
+            stripe.max_response_bytes
         ),
-        (100, 60, 8, 15)
+        (100, 60, 8, 15, 2 * 1024 * 1024)
     );
     // The others keep their defaults.
     assert_eq!(
@@ -331,6 +334,7 @@ fn reports_every_out_of_range_provider_limit() {
         ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
         ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
         ("WHOP_MAX_CONCURRENCY", "many"),
+        ("WHOP_MAX_RESPONSE_MIB", "257"),
         ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
     ];
     for (var, value) in bad {
@@ -340,7 +344,7 @@ fn reports_every_out_of_range_provider_limit() {
     let error = load(&env).unwrap_err();
 
     assert_eq!(vars(&error), bad.map(|(var, _)| var));
-    let cooldown = &error.problems[7];
+    let cooldown = &error.problems[8];
     assert_eq!(
         cooldown.problem,
         "`1.5` is not a whole number from 1 to 3600"

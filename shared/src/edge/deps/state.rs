@@ -11,6 +11,7 @@ use crate::aws::state::DynamoState;
 use crate::domain::companies::access::{ACCESS_TTL, CachedCompanyAccess};
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
+use crate::edge::config::Provider;
 use crate::edge::deps::sync::{AppAdmission, provider_client, provider_guard};
 use crate::providers::client::{EmergencyGate, RetryPolicy};
 use crate::providers::whop::api::{SecretKey, WhopApi};
@@ -104,8 +105,8 @@ fn whop_api(
         .clone()
         .ok_or("WHOP_API_KEY_SECRET_ID is not set")?;
     let admission = EmergencyGate::new(provider_guard(app), emergency);
-    let client =
-        provider_client(app, access_retry_policy(), admission).map_err(|e| e.to_string())?;
+    let client = provider_client(app, Provider::Whop, access_retry_policy(), admission)
+        .map_err(|e| e.to_string())?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     Ok(WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id))
 }
