@@ -361,13 +361,40 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    // A browser gets the token in the cookie only: no script can read it.
     let cookie = created.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax")
-    );
+    let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+    for attribute in [
+        "Path=/",
+        "HttpOnly",
+        "Secure",
+        "SameSite=None",
+        "Partitioned",
+    ] {
+        assert!(attributes.contains(&attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let in_cookie = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("__Host-cs_session=")
+        .unwrap()
+        .to_owned();
     let body: Value = created.json().await.unwrap();
     assert_eq!(body["user_id"], "user_e2e");
+    assert_eq!(body.get("token"), None, "{body}");
+    // A client without cookies asks for it in the body.
+    let created = client
+        .post(format!("{base}/auth/session?token=body"))
+        .header("x-whop-user-token", &whop_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
     let session = body["token"].as_str().unwrap().to_owned();
+    assert_ne!(session, in_cookie, "each call opens its own session");
 
     let read = client
         .get(format!("{base}/memberships/mem_auth"))
@@ -377,14 +404,19 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .unwrap();
     assert_eq!(read.status(), 200);
     assert_eq!(read.json::<Value>().await.unwrap()["status"], "active");
-    // The cookie alone works too.
-    let by_cookie = client
-        .get(format!("{base}/auth/session"))
-        .header("cookie", format!("cs_session={session}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_cookie.status(), 200);
+    // The cookie alone works too, under its name and, for sessions opened before it, the old one.
+    for cookie in [
+        format!("__Host-cs_session={in_cookie}"),
+        format!("cs_session={session}"),
+    ] {
+        let by_cookie = client
+            .get(format!("{base}/auth/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_cookie.status(), 200);
+    }
 
     let revoked = client
         .delete(format!("{base}/auth/session"))
@@ -393,6 +425,15 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), 204);
+    let cleared: Vec<&str> = revoked
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared[0].starts_with("__Host-cs_session=; Max-Age=0"));
+    assert!(cleared[1].starts_with("cs_session=; Path=/; Max-Age=0"));
     let after = client
         .get(format!("{base}/auth/session"))
         .bearer_auth(&session)

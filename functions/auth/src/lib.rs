@@ -10,7 +10,7 @@ use aws_lambda_events::apigw::{
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use lambda_runtime::LambdaEvent;
@@ -128,16 +128,34 @@ async fn create_session(
     let issued = deps.sessions.create(&user.user_id, &client).await?;
     tracing::info!(user.id = %issued.user_id, "session created");
     let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
+    let mut body = json!({
+        "user_id": issued.user_id,
+        "expires_at": issued.expires_at,
+    });
+    if wants_token_in_body(&parts) {
+        body["token"] = json!(issued.token.expose_secret());
+    }
     Ok((
         StatusCode::CREATED,
         [(header::SET_COOKIE, cookie)],
-        Json(json!({
-            "token": issued.token.expose_secret(),
-            "user_id": issued.user_id,
-            "expires_at": issued.expires_at,
-        })),
+        Json(body),
     )
         .into_response())
+}
+
+/// Whether the caller asked for the token in the body (`?token=body`): a client that keeps no
+/// cookies (the CLI, a server, a test). A browser gets only the `HttpOnly` cookie, which no script
+/// can read.
+fn wants_token_in_body(parts: &Parts) -> bool {
+    parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "token=body"))
+}
+
+/// `Set-Cookie` headers that clear the session cookie under both its names.
+fn cleared_cookies() -> AppendHeaders<[(header::HeaderName, String); 2]> {
+    AppendHeaders(sessions::cleared_cookies().map(|cookie| (header::SET_COOKIE, cookie)))
 }
 
 fn whop_keys_unavailable() -> ApiError {
@@ -178,11 +196,7 @@ async fn delete_session(
         deps.sessions.revoke(token).await
     })
     .await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, sessions::cleared_cookie())],
-    )
-        .into_response())
+    Ok((StatusCode::NO_CONTENT, cleared_cookies()).into_response())
 }
 
 /// `GET /auth/sessions`: the user's sessions.
@@ -206,7 +220,7 @@ async fn delete_sessions(
     .await?;
     tracing::info!(user.id = %user_id, revoked, "all sessions revoked");
     Ok((
-        [(header::SET_COOKIE, sessions::cleared_cookie())],
+        cleared_cookies(),
         Json(json!({"user_id": user_id, "revoked": revoked})),
     )
         .into_response())

@@ -28,8 +28,19 @@ use crate::domain::ports::{Clock, DependencyError, SecretSource};
 
 /// The token format's version prefix.
 pub const TOKEN_PREFIX: &str = "cs1";
-/// The cookie carrying the session token in browsers.
-pub const COOKIE_NAME: &str = "cs_session";
+/// The cookie carrying the session token in browsers. The `__Host-` prefix makes browsers refuse
+/// it unless it is `Secure`, has `Path=/` and no `Domain`: no subdomain or plain-HTTP page can set
+/// or shadow it.
+pub const COOKIE_NAME: &str = "__Host-cs_session";
+/// The cookie's name before the prefix: still read, so sessions opened under it keep working
+/// until they expire (at most `SESSION_MAX_AGE_DAYS`); never set again, and cleared on sign-out.
+pub const LEGACY_COOKIE_NAME: &str = "cs_session";
+/// The attributes of the session cookie. The app runs in an iframe on whop.com and calls this API
+/// on another site, so its requests are cross-site: only a `SameSite=None` cookie goes with them
+/// (which requires `Secure`), and browsers that block third-party cookies keep a `Partitioned`
+/// one (CHIPS), stored apart for each top-level site that embeds the app. README "Sessions" has
+/// the reasoning and what stands in for `SameSite` against cross-site requests.
+const COOKIE_ATTRIBUTES: &str = "Path=/; HttpOnly; Secure; SameSite=None; Partitioned";
 /// Longest token accepted (a real one is 97 characters); longer input is rejected unparsed.
 const MAX_TOKEN_LEN: usize = 256;
 /// Longest user agent stored.
@@ -450,7 +461,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 }
 
 /// The session token a request presents: `Authorization: Bearer <token>`, else the
-/// [`COOKIE_NAME`] cookie.
+/// [`COOKIE_NAME`] cookie, else the [`LEGACY_COOKIE_NAME`] one.
 pub fn presented_token<'a>(
     authorization: Option<&'a str>,
     cookies: impl IntoIterator<Item = &'a str>,
@@ -458,13 +469,21 @@ pub fn presented_token<'a>(
     if let Some(token) = authorization.and_then(bearer) {
         return Some(token);
     }
-    cookies
+    let pairs: Vec<(&str, &str)> = cookies
         .into_iter()
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
+        .map(|(name, value)| (name, value.trim()))
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    [COOKIE_NAME, LEGACY_COOKIE_NAME]
+        .into_iter()
+        .find_map(|wanted| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == wanted)
+                .map(|(_, value)| *value)
+        })
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
@@ -477,15 +496,19 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 /// The `Set-Cookie` value carrying `token` for `max_age`.
 pub fn session_cookie(token: &SecretString, max_age: Duration) -> String {
     format!(
-        "{COOKIE_NAME}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+        "{COOKIE_NAME}={}; Max-Age={}; {COOKIE_ATTRIBUTES}",
         token.expose_secret(),
         max_age.as_secs()
     )
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn cleared_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+/// The `Set-Cookie` values that remove the session cookie, under its name and its legacy one
+/// (which was set with `SameSite=Lax` and no partition).
+pub fn cleared_cookies() -> [String; 2] {
+    [
+        format!("{COOKIE_NAME}=; Max-Age=0; {COOKIE_ATTRIBUTES}"),
+        format!("{LEGACY_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
+    ]
 }
 
 #[cfg(test)]
@@ -560,29 +583,42 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_the_bearer_header_else_the_cookie() {
+    fn the_token_comes_from_the_bearer_header_else_the_cookie_else_the_legacy_cookie() {
         assert_eq!(presented_token(Some("Bearer abc"), []), Some("abc"));
         assert_eq!(presented_token(Some("bearer  abc "), []), Some("abc"));
         assert_eq!(
-            presented_token(Some("Basic x"), ["a=1; cs_session=tok; b=2"]),
+            presented_token(Some("Basic x"), ["a=1; __Host-cs_session=tok; b=2"]),
             Some("tok")
         );
-        assert_eq!(presented_token(None, ["cs_session="]), None);
+        assert_eq!(presented_token(None, ["__Host-cs_session="]), None);
         assert_eq!(
-            presented_token(None, ["other=1", "cs_session=t2"]),
+            presented_token(None, ["other=1", "__Host-cs_session=t2"]),
             Some("t2")
+        );
+        // The legacy name, read while sessions opened under it live; the new one wins.
+        assert_eq!(presented_token(None, ["cs_session=old"]), Some("old"));
+        assert_eq!(
+            presented_token(None, ["cs_session=old", "__Host-cs_session=new"]),
+            Some("new")
+        );
+        assert_eq!(
+            presented_token(None, ["cs_session=old; __Host-cs_session="]),
+            Some("old")
         );
         assert_eq!(presented_token(None, []), None);
     }
 
     #[test]
-    fn cookies_are_http_only_secure_and_lax() {
+    fn the_cookie_is_host_prefixed_http_only_secure_cross_site_and_partitioned() {
         let cookie = session_cookie(&SecretString::from("tok"), Duration::from_secs(7200));
         assert_eq!(
             cookie,
-            "cs_session=tok; Path=/; Max-Age=7200; HttpOnly; Secure; SameSite=Lax"
+            "__Host-cs_session=tok; Max-Age=7200; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
         );
-        assert!(cleared_cookie().contains("Max-Age=0"));
+        assert!(!cookie.contains("Domain"), "__Host- forbids a Domain");
+        let [current, legacy] = cleared_cookies();
+        assert!(current.starts_with("__Host-cs_session=; Max-Age=0; Path=/; HttpOnly; Secure"));
+        assert!(legacy.starts_with("cs_session=; Path=/; Max-Age=0;"));
     }
 
     #[test]
