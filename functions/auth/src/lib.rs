@@ -251,9 +251,10 @@ pub async fn authorize(
     match validated {
         Ok(validated) => {
             response.is_authorized = true;
+            let user_id = &validated.record.user_id;
             response.context = json!({
-                "principal": "user",
-                "user_id": validated.record.user_id,
+                "principal": deps.principal(user_id),
+                "user_id": user_id,
             });
         }
         Err(Refusal::Refused(SessionError::Missing)) => {

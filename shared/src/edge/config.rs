@@ -315,6 +315,9 @@ pub struct Config {
     limits: Vec<(Provider, ProviderLimits)>,
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
+    /// `OPERATOR_USER_IDS` (comma-separated, default none): the users whose sessions the
+    /// authorizer admits as the operator principal, which the detailed health routes require.
+    pub operator_user_ids: Vec<String>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -566,6 +569,11 @@ impl Config {
             ),
         };
 
+        let operator_user_ids = env.id_list(
+            "OPERATOR_USER_IDS",
+            "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
+        );
+
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
@@ -583,6 +591,7 @@ impl Config {
                 emergency_cache_ttl,
                 limits,
                 maintenance,
+                operator_user_ids,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

@@ -23,6 +23,25 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             .filter(|value| !value.is_empty())
     }
 
+    /// A comma-separated list of ids (user ids: 1–128 printable ASCII characters without `#`);
+    /// empty when unset.
+    pub(super) fn id_list(&mut self, var: &'static str, fix: &str) -> Vec<String> {
+        let Some(value) = self.optional(var) else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = value.split(',').map(|id| id.trim().to_owned()).collect();
+        let valid = |id: &String| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+        };
+        if let Some(bad) = ids.iter().find(|id| !valid(id)) {
+            self.problem(var, format!("`{bad}` is not a user id"), fix);
+            return Vec::new();
+        }
+        ids
+    }
+
     pub(super) fn required(&mut self, var: &'static str, what: &str) -> String {
         self.optional(var).unwrap_or_else(|| {
             self.problem(

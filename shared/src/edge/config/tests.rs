@@ -253,6 +253,25 @@ fn reads_the_session_settings_and_the_token_leeway() {
 }
 
 #[test]
+fn reads_the_operators_user_ids() {
+    assert!(load(&valid_env()).unwrap().operator_user_ids.is_empty());
+    let mut env = valid_env();
+    env.insert("OPERATOR_USER_IDS", " op_cli, user_abc ".into());
+    assert_eq!(
+        load(&env).unwrap().operator_user_ids,
+        ["op_cli", "user_abc"]
+    );
+    for bad in ["op_cli,,user_abc", "op#1", "a b"] {
+        env.insert("OPERATOR_USER_IDS", bad.into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            ["OPERATOR_USER_IDS"],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn provider_limits_default_per_provider() {
     let config = load(&valid_env()).unwrap();
 

@@ -98,7 +98,27 @@ impl AuthDeps {
 pub struct AuthorizerDeps {
     pub sessions: SessionService,
     pub limiter: Limiter,
+    /// `OPERATOR_USER_IDS`: whose sessions are admitted as the operator principal.
+    pub operators: Vec<String>,
 }
+
+impl AuthorizerDeps {
+    /// The principal a valid session of `user_id` is admitted as: [`OPERATOR_PRINCIPAL`] for the
+    /// configured operators, else [`USER_PRINCIPAL`].
+    pub fn principal(&self, user_id: &str) -> &'static str {
+        if self.operators.iter().any(|operator| operator == user_id) {
+            OPERATOR_PRINCIPAL
+        } else {
+            USER_PRINCIPAL
+        }
+    }
+}
+
+/// The authorizer context's `principal` for a signed-in user.
+pub const USER_PRINCIPAL: &str = "user";
+/// The authorizer context's `principal` for an operator (a user of `OPERATOR_USER_IDS`), which
+/// the detailed health routes require.
+pub const OPERATOR_PRINCIPAL: &str = "operator";
 
 impl AuthorizerDeps {
     #[expect(
@@ -109,6 +129,7 @@ impl AuthorizerDeps {
         Self {
             sessions: session_service(&app),
             limiter: auth_limiter(&app),
+            operators: app.config.operator_user_ids.clone(),
         }
     }
 }
