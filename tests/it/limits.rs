@@ -170,3 +170,30 @@ async fn malformed_source_ips_are_counted_under_one_bucket() {
         (4, WINDOW_START + 300)
     );
 }
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_share_one_window_item() {
+    let stack = start_stack().await;
+    let clock = TestClock::at(WINDOW_START);
+    let limiter = limiter(&stack.app, &clock);
+    for ip in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::ffff",
+        "2001:db8:1:2:aaaa::7",
+    ] {
+        assert_eq!(limiter.failed(ip, "bad_token", None).await, None);
+    }
+    assert_eq!(
+        limiter.failed("2001:db8:1:3::1", "bad_token", None).await,
+        None
+    );
+
+    assert_eq!(
+        window_item(&stack.app, "2001:db8:1:2::/64", WINDOW_START).await,
+        (3, WINDOW_START + 300)
+    );
+    assert_eq!(
+        window_item(&stack.app, "2001:db8:1:3::9", WINDOW_START).await,
+        (1, WINDOW_START + 300)
+    );
+}

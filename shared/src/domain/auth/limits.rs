@@ -54,8 +54,16 @@ pub const RATE_SK: &str = "RATE";
 /// and could otherwise spread its guesses over 2^64 buckets; anything that is not an address
 /// (API Gateway's `requestContext.http.sourceIp` always is) [`INVALID_IP`]. Odd values are
 /// counted, not rejected, so they cannot dodge the limit; keeping them out of keys and logs also
-/// keeps both small and free of control characters.
+/// keeps both small and free of control characters. A bucket is its own bucket, so the limiter
+/// and the counter's key ([`rate_pk`]) may both apply it.
 pub fn ip_bucket(ip: &str) -> Cow<'static, str> {
+    if let Some(prefix) = ip.strip_suffix("/64")
+        && let Ok(v6) = prefix.parse::<Ipv6Addr>()
+        && u128::from(v6) & u128::from(u64::MAX) == 0
+        && v6.to_ipv4_mapped().is_none()
+    {
+        return Cow::Owned(format!("{v6}/64"));
+    }
     // A zone (`fe80::1%eth0`) names the receiving interface, not the sender.
     let address = ip.split_once('%').map_or(ip, |(address, _)| address);
     match address.parse::<IpAddr>() {

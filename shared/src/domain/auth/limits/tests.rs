@@ -111,6 +111,10 @@ fn ipv4_counts_per_address_ipv6_per_64_and_anything_else_in_one_bucket() {
         ("fe80::1%eth0", "fe80::/64"),
     ] {
         assert_eq!(ip_bucket(ip), bucket, "{ip}");
+        assert_eq!(ip_bucket(bucket), bucket, "a bucket is its own");
+    }
+    for not_a_bucket in ["2001:db8::1/64", "2001:db8::/48", "::ffff:0.0.0.0/64"] {
+        assert_eq!(ip_bucket(not_a_bucket), INVALID_IP, "{not_a_bucket}");
     }
     assert_ne!(ip_bucket("2001:db8:1:3::1"), ip_bucket("2001:db8:1:2::1"));
     for ip in [
@@ -128,6 +132,10 @@ fn ipv4_counts_per_address_ipv6_per_64_and_anything_else_in_one_bucket() {
     assert_eq!(rate_pk("a\nb", 300), "RATE#invalid#300");
     assert_eq!(rate_pk("203.0.113.7", 300), "RATE#203.0.113.7#300");
     assert_eq!(rate_pk("2001:db8::7", 300), "RATE#2001:db8::/64#300");
+    assert_eq!(
+        rate_pk(&ip_bucket("2001:db8::7"), 300),
+        "RATE#2001:db8::/64#300"
+    );
 }
 
 #[tokio::test]
