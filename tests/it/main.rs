@@ -24,6 +24,7 @@ mod local_stack;
 mod lockout;
 mod maintenance;
 mod oracle;
+mod per_user;
 mod processor;
 mod requests;
 mod rotation;

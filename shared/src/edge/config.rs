@@ -318,6 +318,9 @@ pub struct Config {
     /// `OPERATOR_USER_IDS` (comma-separated, default none): the users whose sessions the
     /// authorizer admits as the operator principal, which the detailed health routes require.
     pub operator_user_ids: Vec<String>,
+    /// `CREATOR_RATE_LIMIT_REQUESTS` (1–10,000, default 60) per `CREATOR_RATE_LIMIT_WINDOW_SECS`
+    /// (1–3600, default 60): the requests one user may make to the creator routes.
+    pub creator_limits: AuthLimits,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -573,6 +576,20 @@ impl Config {
             "OPERATOR_USER_IDS",
             "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
         );
+        let creator_limits = AuthLimits {
+            limit: env.number_in(
+                "CREATOR_RATE_LIMIT_REQUESTS",
+                1..=10_000,
+                60,
+                "set the creator-route requests one user may make per window, from 1 to 10000, or unset it for 60",
+            ),
+            window: env.seconds_in(
+                "CREATOR_RATE_LIMIT_WINDOW_SECS",
+                1..=3600,
+                std::time::Duration::from_secs(60),
+                "the creator routes' per-user window",
+            ),
+        };
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -592,6 +609,7 @@ impl Config {
                 limits,
                 maintenance,
                 operator_user_ids,
+                creator_limits,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

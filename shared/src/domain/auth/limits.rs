@@ -79,11 +79,26 @@ pub fn ip_bucket(ip: &str) -> Cow<'static, str> {
     }
 }
 
-/// The partition key of `ip`'s window starting at `window_start` (epoch seconds). The window in
-/// the key means a later window never reads an item that outlived its TTL (which lags, and which
-/// the emulator never applies).
-pub fn rate_pk(ip: &str, window_start: i64) -> String {
-    format!("RATE#{}#{window_start}", ip_bucket(ip))
+/// The prefix of a user's own bucket ([`user_bucket`]), which no address bucket has.
+const USER_PREFIX: &str = "user:";
+
+/// The bucket of a user's own requests (`user:<id>`, per-user limits), apart from every address's;
+/// an id that could not be a key (the authorizer passes only valid ones) shares `user:invalid`.
+pub fn user_bucket(user_id: &str) -> String {
+    let valid = !user_id.is_empty()
+        && user_id.len() <= 128
+        && user_id.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+    format!("{USER_PREFIX}{}", if valid { user_id } else { INVALID_IP })
+}
+
+/// The partition key of the window starting at `window_start` (epoch seconds) of `key`: a user's
+/// bucket as it is, anything else as its [`ip_bucket`]. The window in the key means a later window
+/// never reads an item that outlived its TTL (which lags, and which the emulator never applies).
+pub fn rate_pk(key: &str, window_start: i64) -> String {
+    match key.strip_prefix(USER_PREFIX) {
+        Some(user_id) => format!("RATE#{}#{window_start}", user_bucket(user_id)),
+        None => format!("RATE#{}#{window_start}", ip_bucket(key)),
+    }
 }
 
 /// The fixed window holding `now` (epoch seconds): `[start, end)`, aligned to multiples of
@@ -237,12 +252,40 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
     /// Refuses `ip` if this instance has seen it go over the limit in the current window. No
     /// request: call it before any verification work.
     pub fn check(&self, ip: &str) -> Result<(), Throttled> {
+        self.check_bucket(&ip_bucket(ip))
+    }
+
+    fn check_bucket(&self, bucket: &str) -> Result<(), Throttled> {
         let now = self.clock.now().timestamp();
-        match self.blocked.blocked_until(&ip_bucket(ip), now) {
+        match self.blocked.blocked_until(bucket, now) {
             Some(end) => Err(Throttled {
                 retry_after_secs: retry_after_secs(end, now),
             }),
             None => Ok(()),
+        }
+    }
+
+    /// Counts one request of `user_id` against a per-user limit (a limiter built with that
+    /// limit's [`AuthLimits`]: every request counts, not only failures): [`Throttled`] past the
+    /// limit until the window ends, refused from then on without a request by this instance.
+    /// Fails open, like the failure count: a count that cannot be written admits the request.
+    pub async fn admit_user(&self, user_id: &str) -> Result<(), Throttled> {
+        let bucket = user_bucket(user_id);
+        self.check_bucket(&bucket)?;
+        let now = self.clock.now().timestamp();
+        let window = self.window(now);
+        match self
+            .counter
+            .record_failure(&bucket, window.start, self.settings.window.as_secs())
+            .await
+        {
+            Ok(requests) => self
+                .throttle_over_limit(&bucket, requests, window, now)
+                .map_or(Ok(()), Err),
+            Err(error) => {
+                tracing::warn!(%error, "cannot count a request against the per-user limit; admitting it");
+                Ok(())
+            }
         }
     }
 

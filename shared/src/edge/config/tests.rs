@@ -261,6 +261,8 @@ fn reads_the_operators_user_ids() {
         load(&env).unwrap().operator_user_ids,
         ["op_cli", "user_abc"]
     );
+    let limits = load(&valid_env()).unwrap().creator_limits;
+    assert_eq!((limits.limit, limits.window.as_secs()), (60, 60));
     for bad in ["op_cli,,user_abc", "op#1", "a b"] {
         env.insert("OPERATOR_USER_IDS", bad.into());
         assert_eq!(

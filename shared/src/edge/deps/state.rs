@@ -28,6 +28,8 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
+    pub creator_limiter: crate::edge::deps::auth::Limiter,
 }
 
 impl StateDeps {
@@ -36,6 +38,11 @@ impl StateDeps {
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         Self {
+            creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
+                crate::aws::limits::DynamoFailureCounter::of(&app),
+                SystemClock,
+                app.config.creator_limits,
+            ),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
             companies: companies.clone(),

@@ -131,6 +131,9 @@ fn ipv4_counts_per_address_ipv6_per_64_and_anything_else_in_one_bucket() {
     }
     assert_eq!(rate_pk("a\nb", 300), "RATE#invalid#300");
     assert_eq!(rate_pk("203.0.113.7", 300), "RATE#203.0.113.7#300");
+    assert_eq!(rate_pk(&user_bucket("user_1"), 300), "RATE#user:user_1#300");
+    assert_eq!(rate_pk(&user_bucket("a#b"), 300), "RATE#user:invalid#300");
+    assert_eq!(rate_pk("user:a\nb", 300), "RATE#user:invalid#300");
     assert_eq!(rate_pk("2001:db8::7", 300), "RATE#2001:db8::/64#300");
     assert_eq!(
         rate_pk(&ip_bucket("2001:db8::7"), 300),
