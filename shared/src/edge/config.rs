@@ -321,6 +321,9 @@ pub struct Config {
     /// `CREATOR_RATE_LIMIT_REQUESTS` (1–10,000, default 60) per `CREATOR_RATE_LIMIT_WINDOW_SECS`
     /// (1–3600, default 60): the requests one user may make to the creator routes.
     pub creator_limits: AuthLimits,
+    /// `WHOP_ACCEPT_KEYLESS_TOKENS` (default true, false in `prod`): accept a Whop user token
+    /// without a `kid`, checked against the legacy key embedded in Whop's old SDK.
+    pub whop_accept_keyless_tokens: bool,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -464,18 +467,10 @@ impl Config {
             DEFAULT_JWKS_URL,
         );
 
-        let mut webhooks = WebhookSettings::default();
-        if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
-            match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => webhooks.accept_whop_bare_signatures = true,
-                "false" | "0" | "no" => {}
-                _ => env.problem(
-                    "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
-                    format!("`{value}` is not a boolean"),
-                    "set it to true or false",
-                ),
-            }
-        }
+        let mut webhooks = WebhookSettings {
+            accept_whop_bare_signatures: env.flag("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", false),
+            ..WebhookSettings::default()
+        };
         if let Some(value) = env.optional("WEBHOOK_SECRETS_TTL_SECS") {
             match value.parse::<u64>() {
                 Ok(secs @ 1..=300) => webhooks.secrets_ttl = std::time::Duration::from_secs(secs),
@@ -576,6 +571,11 @@ impl Config {
             "OPERATOR_USER_IDS",
             "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
         );
+        // Whop's tokens name their key (`kid`) since the JWKS; a token without one is checked
+        // against a key embedded in Whop's old SDK that cannot be rotated or revoked, so production
+        // refuses them unless told otherwise.
+        let whop_accept_keyless_tokens =
+            env.flag("WHOP_ACCEPT_KEYLESS_TOKENS", stage != Stage::Prod);
         let creator_limits = AuthLimits {
             limit: env.number_in(
                 "CREATOR_RATE_LIMIT_REQUESTS",
@@ -610,6 +610,7 @@ impl Config {
                 maintenance,
                 operator_user_ids,
                 creator_limits,
+                whop_accept_keyless_tokens,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

@@ -23,6 +23,25 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             .filter(|value| !value.is_empty())
     }
 
+    /// A boolean (`true`/`1`/`yes`, `false`/`0`/`no`); `default` when unset.
+    pub(super) fn flag(&mut self, var: &'static str, default: bool) -> bool {
+        let Some(value) = self.optional(var) else {
+            return default;
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                self.problem(
+                    var,
+                    format!("`{value}` is not a boolean"),
+                    "set it to true or false",
+                );
+                default
+            }
+        }
+    }
+
     /// A comma-separated list of ids (user ids: 1–128 printable ASCII characters without `#`);
     /// empty when unset.
     pub(super) fn id_list(&mut self, var: &'static str, fix: &str) -> Vec<String> {

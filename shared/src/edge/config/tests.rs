@@ -274,6 +274,23 @@ fn reads_the_operators_user_ids() {
 }
 
 #[test]
+fn keyless_whop_tokens_are_accepted_except_in_prod_unless_set() {
+    assert!(load(&valid_env()).unwrap().whop_accept_keyless_tokens);
+    assert!(!load(&prod_env()).unwrap().whop_accept_keyless_tokens);
+    let mut env = prod_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "true".into());
+    assert!(load(&env).unwrap().whop_accept_keyless_tokens);
+    let mut env = valid_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "no".into());
+    assert!(!load(&env).unwrap().whop_accept_keyless_tokens);
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "maybe".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        ["WHOP_ACCEPT_KEYLESS_TOKENS"]
+    );
+}
+
+#[test]
 fn provider_limits_default_per_provider() {
     let config = load(&valid_env()).unwrap();
 

@@ -48,7 +48,8 @@ pub fn auth_limiter(app: &App) -> Limiter {
 /// What a Whop token must say: our app id, within the configured leeway (at most 60 s, which
 /// configuration already enforces).
 fn token_settings(app: &App) -> TokenSettings {
-    let settings = TokenSettings::new(app.config.whop_app_id.clone());
+    let settings = TokenSettings::new(app.config.whop_app_id.clone())
+        .accepting_keyless(app.config.whop_accept_keyless_tokens);
     settings
         .clone()
         .with_leeway(app.config.whop_token_leeway)

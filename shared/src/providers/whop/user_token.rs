@@ -74,6 +74,8 @@ pub enum TokenError {
     UnsupportedAlgorithm,
     #[error("the token's key id is not among Whop's published keys")]
     UnknownKey,
+    #[error("the token names no key (`kid`), and tokens without one are refused here")]
+    KeylessRefused,
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token has no numeric `exp`")]
@@ -101,6 +103,7 @@ impl TokenError {
             Self::Malformed(_) => "malformed",
             Self::UnsupportedAlgorithm => "unsupported_algorithm",
             Self::UnknownKey => "unknown_key",
+            Self::KeylessRefused => "missing_kid",
             Self::BadSignature => "bad_signature",
             Self::MissingExpiry => "missing_expiry",
             Self::Expired => "expired",
@@ -163,6 +166,7 @@ pub struct LeewayTooLarge(pub Duration);
 pub struct TokenSettings {
     app_id: String,
     leeway: Duration,
+    accept_keyless: bool,
 }
 
 impl TokenSettings {
@@ -171,6 +175,17 @@ impl TokenSettings {
         Self {
             app_id: app_id.into(),
             leeway: DEFAULT_LEEWAY,
+            accept_keyless: true,
+        }
+    }
+
+    /// Whether a token without a `kid` is checked against the legacy key embedded in Whop's old
+    /// SDK (`true`, the default) or refused with [`TokenError::KeylessRefused`].
+    #[must_use]
+    pub fn accepting_keyless(self, accept: bool) -> Self {
+        Self {
+            accept_keyless: accept,
+            ..self
         }
     }
 
@@ -194,7 +209,8 @@ impl TokenSettings {
 /// Verifies a Whop user token at `now` and returns its user.
 ///
 /// A token with a `kid` is checked against that key of `keys` (which may fetch); one without is
-/// checked against the embedded legacy key only.
+/// checked against the embedded legacy key only, or refused when the settings refuse keyless
+/// tokens.
 pub async fn verify<K: KeySet>(
     token: &str,
     keys: &K,
@@ -208,6 +224,7 @@ pub async fn verify<K: KeySet>(
             fetched = keys.key(kid).await?;
             &*fetched
         }
+        None if !settings.accept_keyless => return Err(TokenError::KeylessRefused),
         None => LEGACY_KEY.as_ref().ok_or(TokenError::UnknownKey)?,
     };
     let claims = jsonwebtoken::decode::<Claims>(token, key, &VALIDATION)
