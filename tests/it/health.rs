@@ -8,7 +8,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use churnsaver::local::LocalStack;
 
-use crate::helpers::{call, failed_checks, open_session, start_stack, start_stack_with};
+use crate::helpers::{
+    call, failed_checks, get_with_token, open_session, start_stack, start_stack_with,
+};
 
 /// The stack's operator (the template's default `OperatorUserIds`).
 const OPERATOR: &str = "op_churnsaver_cli";
@@ -16,17 +18,8 @@ const OPERATOR: &str = "op_churnsaver_cli";
 /// `GET path` with a session of the operator: status and JSON body.
 async fn operator_get(stack: &LocalStack, path: &str) -> (u16, serde_json::Value) {
     let token = open_session(stack, OPERATOR).await;
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", stack.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    let answer = get_with_token(stack, path, &token).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test]
@@ -41,15 +34,9 @@ async fn the_detailed_reports_answer_only_the_operator_and_liveness_anyone() {
             (403, json!({"message": "Forbidden"})),
             "{path}"
         );
-        let response = reqwest::Client::new()
-            .get(format!("{}{path}", stack.base_url()))
-            .bearer_auth(&user)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 403, "{path}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_operator", "{path}");
+        let answer = get_with_token(&stack, path, &user).await;
+        assert_eq!(answer.status, 403, "{path}");
+        assert_eq!(answer.body["error"]["code"], "not_operator", "{path}");
         let (status, body) = operator_get(&stack, path).await;
         assert!(body["checks"].is_array(), "{path}: {status} {body}");
     }

@@ -8,21 +8,12 @@ use secrecy::ExposeSecret;
 use shared::domain::auth::sessions::{Client, Sessions};
 use shared::domain::ports::Clock;
 
-use crate::helpers::{open_session, start_stack};
+use crate::helpers::{get_with_token, open_session, start_stack};
 
 /// `GET path` with `token` as the bearer: the status and the `Retry-After` header, if any.
 async fn get(stack: &LocalStack, path: &str, token: &str) -> (u16, Option<u64>) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", stack.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
-    (response.status().as_u16(), retry_after)
+    let answer = get_with_token(stack, path, token).await;
+    (answer.status, answer.retry_after)
 }
 
 /// `token` with its MAC's first character changed.
@@ -96,15 +87,12 @@ async fn expired_sessions_are_refused_without_counting_against_the_address() {
     let expired = expired.expose_secret().to_owned();
 
     for n in 0..50 {
-        let response = reqwest::Client::new()
-            .get(format!("{}/auth/session", stack.base_url()))
-            .bearer_auth(&expired)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 401, "presentation {n}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "session_expired", "presentation {n}");
+        let answer = get_with_token(&stack, "/auth/session", &expired).await;
+        assert_eq!(answer.status, 401, "presentation {n}");
+        assert_eq!(
+            answer.body["error"]["code"], "session_expired",
+            "presentation {n}"
+        );
     }
     // None of them counted: a guess from the address is still answered 401, not 429.
     assert_eq!(get(&stack, "/auth/session", "garbage").await, (401, None));

@@ -3,21 +3,12 @@
 
 use churnsaver::local::LocalStack;
 
-use crate::helpers::{open_session, start_running_stack};
+use crate::helpers::{get_with_token, open_session, start_running_stack};
 
 /// `GET /companies/biz_local/settings` with `token`: the status and `Retry-After`, if any.
 async fn settings(stack: &LocalStack, token: &str) -> (u16, Option<u64>) {
-    let response = reqwest::Client::new()
-        .get(format!("{}/companies/biz_local/settings", stack.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
-    (response.status().as_u16(), retry_after)
+    let answer = get_with_token(stack, "/companies/biz_local/settings", token).await;
+    (answer.status, answer.retry_after)
 }
 
 #[tokio::test]
