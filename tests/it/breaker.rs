@@ -231,6 +231,7 @@ fn limits() -> ProviderLimits {
         },
         max_concurrency: NonZeroU32::new(10).unwrap(),
         cooldown: Duration::from_secs(60),
+        ..ProviderLimits::default()
     }
 }
 

@@ -70,6 +70,35 @@ pub async fn call(stack: &LocalStack, method: &str, path: &str) -> (u16, serde_j
     (status, body)
 }
 
+/// What a `GET` with a bearer token got back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
+    /// The JSON body (`null` when there is none).
+    pub body: serde_json::Value,
+}
+
+/// `GET path` on the stack with `token` as the bearer.
+pub async fn get_with_token(stack: &LocalStack, path: &str, token: &str) -> Answer {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", stack.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    Answer {
+        status: response.status().as_u16(),
+        retry_after,
+        body: response.json().await.unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// The names of the failed checks in a health report.
 pub fn failed_checks(report: &serde_json::Value) -> Vec<String> {
     report["checks"]

@@ -87,6 +87,9 @@ async fn serves_exactly_the_template_routes_and_they_are_the_designed_ones() {
 async fn protected_routes_go_through_the_authorizer() {
     let stack = start_stack().await;
     for (method, path) in [
+        ("GET", "/health/db"),
+        ("GET", "/health/external"),
+        ("GET", "/health/webhooks"),
         ("POST", "/sync"),
         ("GET", "/memberships/m1"),
         ("GET", "/users/u1/memberships"),
@@ -493,4 +496,22 @@ async fn the_running_stack_polls_the_events_queue_into_the_processor() {
     }
     assert_eq!(in_flight, 1);
     stack.shutdown().await;
+}
+
+#[test]
+fn every_route_of_the_http_api_is_throttled_by_the_templates_parameters() {
+    let template = template();
+    let apis: Vec<_> = template
+        .resources_of_type("AWS::Serverless::HttpApi")
+        .collect();
+    assert_eq!(apis.len(), 1);
+    let settings = &apis[0].1["Properties"]["DefaultRouteSettings"];
+    assert_eq!(
+        settings["ThrottlingBurstLimit"],
+        json!({"Ref": "ApiThrottlingBurstLimit"})
+    );
+    assert_eq!(
+        settings["ThrottlingRateLimit"],
+        json!({"Ref": "ApiThrottlingRateLimit"})
+    );
 }

@@ -25,9 +25,7 @@ use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
-    Router::new()
-        .route("/memberships/{id}", get(membership))
-        .route("/users/{id}/memberships", get(user_memberships))
+    let creator = Router::new()
         .route(
             "/companies/{company_id}/memberships",
             get(company_memberships),
@@ -37,8 +35,29 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&deps),
+            per_user_limit,
+        ));
+    Router::new()
+        .route("/memberships/{id}", get(membership))
+        .route("/users/{id}/memberships", get(user_memberships))
+        .merge(creator)
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
+}
+
+/// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`): past it, 429 with `Retry-After`
+/// until the window ends, before any other work.
+async fn per_user_limit(
+    State(deps): State<Arc<StateDeps>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    let user_id = shared::edge::http::authorizer_field(request.extensions(), "user_id")
+        .ok_or(ApiError::Forbidden)?;
+    deps.creator_limiter.admit_user(user_id).await?;
+    Ok(next.run(request).await)
 }
 
 /// The signed-in user the authorizer admitted; a request without one never reads state.

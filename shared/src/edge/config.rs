@@ -149,6 +149,7 @@ struct LimitVars {
     window_secs: &'static str,
     max_concurrency: &'static str,
     cooldown_secs: &'static str,
+    max_response_mib: &'static str,
 }
 
 macro_rules! limit_vars {
@@ -162,6 +163,7 @@ macro_rules! limit_vars {
             window_secs: concat!($prefix, "_RATE_LIMIT_WINDOW_SECS"),
             max_concurrency: concat!($prefix, "_MAX_CONCURRENCY"),
             cooldown_secs: concat!($prefix, "_RATE_LIMIT_COOLDOWN_SECS"),
+            max_response_mib: concat!($prefix, "_MAX_RESPONSE_MIB"),
         }
     };
 }
@@ -237,6 +239,9 @@ pub struct ProviderLimits {
     /// `{PROVIDER}_RATE_LIMIT_COOLDOWN_SECS` (1–3600): how long calls pause after a 429 that
     /// carries no `Retry-After`.
     pub cooldown: Duration,
+    /// `{PROVIDER}_MAX_RESPONSE_MIB` (1–256, default 8): the largest response body a call reads;
+    /// a larger one fails with `response_too_large` instead of being buffered.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ProviderLimits {
@@ -251,6 +256,7 @@ impl Default for ProviderLimits {
             },
             max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
             cooldown: Duration::from_secs(60),
+            max_response_bytes: crate::providers::client::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -311,7 +317,7 @@ pub struct Config {
     pub whop_user_token_jwks_url: Url,
     pub webhooks: WebhookSettings,
     pub auth_limits: AuthLimits,
-    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
+    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`, `SESSION_MAX_AGE_DAYS`.
     pub sessions: crate::domain::auth::sessions::SessionSettings,
     /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
     pub whop_token_leeway: std::time::Duration,
@@ -325,6 +331,15 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `OPERATOR_USER_IDS` (comma-separated, default none): the users whose sessions the
+    /// authorizer admits as the operator principal, which the detailed health routes require.
+    pub operator_user_ids: Vec<String>,
+    /// `CREATOR_RATE_LIMIT_REQUESTS` (1–10,000, default 60) per `CREATOR_RATE_LIMIT_WINDOW_SECS`
+    /// (1–3600, default 60): the requests one user may make to the creator routes.
+    pub creator_limits: AuthLimits,
+    /// `WHOP_ACCEPT_KEYLESS_TOKENS` (default true, false in `prod`): accept a Whop user token
+    /// without a `kid`, checked against the legacy key embedded in Whop's old SDK.
+    pub whop_accept_keyless_tokens: bool,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -468,18 +483,10 @@ impl Config {
             DEFAULT_JWKS_URL,
         );
 
-        let mut webhooks = WebhookSettings::default();
-        if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
-            match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => webhooks.accept_whop_bare_signatures = true,
-                "false" | "0" | "no" => {}
-                _ => env.problem(
-                    "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
-                    format!("`{value}` is not a boolean"),
-                    "set it to true or false",
-                ),
-            }
-        }
+        let mut webhooks = WebhookSettings {
+            accept_whop_bare_signatures: env.flag("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", false),
+            ..WebhookSettings::default()
+        };
         if let Some(value) = env.optional("WEBHOOK_SECRETS_TTL_SECS") {
             match value.parse::<u64>() {
                 Ok(secs @ 1..=300) => webhooks.secrets_ttl = std::time::Duration::from_secs(secs),
@@ -528,6 +535,12 @@ impl Config {
                 "set how many sessions one user may hold, from 1 to 100, or unset it for 10",
             ))
             .unwrap_or(session_defaults.max_per_user),
+            max_age: env.days_in(
+                "SESSION_MAX_AGE_DAYS",
+                1..=365,
+                session_defaults.max_age,
+                "set the most days a session lives from its creation, from 1 to 365, or unset it for 30",
+            ),
         };
 
         let whop_token_leeway = std::time::Duration::from_secs(env.number_in(
@@ -571,6 +584,29 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let operator_user_ids = env.id_list(
+            "OPERATOR_USER_IDS",
+            "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
+        );
+        // Whop's tokens name their key (`kid`) since the JWKS; a token without one is checked
+        // against a key embedded in Whop's old SDK that cannot be rotated or revoked, so production
+        // refuses them unless told otherwise.
+        let whop_accept_keyless_tokens =
+            env.flag("WHOP_ACCEPT_KEYLESS_TOKENS", stage != Stage::Prod);
+        let creator_limits = AuthLimits {
+            limit: env.number_in(
+                "CREATOR_RATE_LIMIT_REQUESTS",
+                1..=10_000,
+                60,
+                "set the creator-route requests one user may make per window, from 1 to 10000, or unset it for 60",
+            ),
+            window: env.seconds_in(
+                "CREATOR_RATE_LIMIT_WINDOW_SECS",
+                1..=3600,
+                std::time::Duration::from_secs(60),
+                "the creator routes' per-user window",
+            ),
+        };
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -590,6 +626,9 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                operator_user_ids,
+                creator_limits,
+                whop_accept_keyless_tokens,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

@@ -47,10 +47,10 @@ pub enum SyncError {
     InProgress { run_id: String },
     #[error("synced moments ago; again in {} s", retry_after.as_secs())]
     TooSoon { retry_after: Duration },
+    /// Unknown, another company's or another user's: one answer, so it says nothing about
+    /// memberships that are not the requester's.
     #[error("unknown membership")]
     NotFound,
-    #[error("the membership belongs to another user")]
-    Forbidden,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -259,7 +259,6 @@ where
                 let code = match error {
                     SyncError::Api(error) => error.code(),
                     SyncError::NotFound => "not_found",
-                    SyncError::Forbidden => "forbidden",
                     _ => "failed",
                 };
                 self.runs
@@ -556,7 +555,7 @@ where
         if let Some(requester) = requester
             && membership.user_id.as_deref() != Some(requester)
         {
-            return Err(SyncError::Forbidden);
+            return Err(SyncError::NotFound);
         }
         let observation = observation_of(&membership);
         let item = self.state.membership(&membership.id).await?;

@@ -224,27 +224,69 @@ fn reads_the_session_settings_and_the_token_leeway() {
     let mut env = valid_env();
     env.insert("SESSION_LIFETIME_SECS", "3600".into());
     env.insert("SESSION_MAX_PER_USER", "3".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "7".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
     let config = load(&env).unwrap();
     assert_eq!(
         (
             config.sessions.lifetime.as_secs(),
-            config.sessions.max_per_user
+            config.sessions.max_per_user,
+            config.sessions.max_age.as_secs()
         ),
-        (3600, 3)
+        (3600, 3, 7 * 86_400)
     );
     assert_eq!(config.whop_token_leeway.as_secs(), 0);
 
     env.insert("SESSION_LIFETIME_SECS", "60".into());
     env.insert("SESSION_MAX_PER_USER", "0".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "366".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
     assert_eq!(
         vars(&load(&env).unwrap_err()),
         [
             "SESSION_LIFETIME_SECS",
             "SESSION_MAX_PER_USER",
+            "SESSION_MAX_AGE_DAYS",
             "WHOP_USER_TOKEN_LEEWAY_SECS"
         ]
+    );
+}
+
+#[test]
+fn reads_the_operators_user_ids() {
+    assert!(load(&valid_env()).unwrap().operator_user_ids.is_empty());
+    let mut env = valid_env();
+    env.insert("OPERATOR_USER_IDS", " op_cli, user_abc ".into());
+    assert_eq!(
+        load(&env).unwrap().operator_user_ids,
+        ["op_cli", "user_abc"]
+    );
+    let limits = load(&valid_env()).unwrap().creator_limits;
+    assert_eq!((limits.limit, limits.window.as_secs()), (60, 60));
+    for bad in ["op_cli,,user_abc", "op#1", "a b"] {
+        env.insert("OPERATOR_USER_IDS", bad.into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            ["OPERATOR_USER_IDS"],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn keyless_whop_tokens_are_accepted_except_in_prod_unless_set() {
+    assert!(load(&valid_env()).unwrap().whop_accept_keyless_tokens);
+    assert!(!load(&prod_env()).unwrap().whop_accept_keyless_tokens);
+    let mut env = prod_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "true".into());
+    assert!(load(&env).unwrap().whop_accept_keyless_tokens);
+    let mut env = valid_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "no".into());
+    assert!(!load(&env).unwrap().whop_accept_keyless_tokens);
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "maybe".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        ["WHOP_ACCEPT_KEYLESS_TOKENS"]
     );
 }
 
@@ -259,9 +301,10 @@ fn provider_limits_default_per_provider() {
             whop.rate_limit.requests.get(),
             whop.rate_limit.window.as_secs(),
             whop.max_concurrency.get(),
-            whop.cooldown.as_secs()
+            whop.cooldown.as_secs(),
+            whop.max_response_bytes
         ),
-        (20, 10, 4, 60)
+        (20, 10, 4, 60, 8 * 1024 * 1024)
     );
     for provider in Provider::ALL {
         assert_eq!(
@@ -284,6 +327,7 @@ fn reads_every_provider_limit_variable() {
         ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
         ("STRIPE_MAX_CONCURRENCY", "8"),
         ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+        ("STRIPE_MAX_RESPONSE_MIB", "2"),
     ] {
         env.insert(var, value.into());
     }
@@ -305,9 +349,10 @@ fn reads_every_provider_limit_variable() {
             stripe.rate_limit.requests.get(),
             stripe.rate_limit.window.as_secs(),
             stripe.max_concurrency.get(),
-            stripe.cooldown.as_secs()
+            stripe.cooldown.as_secs(),
+            stripe.max_response_bytes
         ),
-        (100, 60, 8, 15)
+        (100, 60, 8, 15, 2 * 1024 * 1024)
     );
     // The others keep their defaults.
     assert_eq!(
@@ -327,6 +372,7 @@ fn reports_every_out_of_range_provider_limit() {
         ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
         ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
         ("WHOP_MAX_CONCURRENCY", "many"),
+        ("WHOP_MAX_RESPONSE_MIB", "257"),
         ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
     ];
     for (var, value) in bad {
@@ -336,7 +382,7 @@ fn reports_every_out_of_range_provider_limit() {
     let error = load(&env).unwrap_err();
 
     assert_eq!(vars(&error), bad.map(|(var, _)| var));
-    let cooldown = &error.problems[7];
+    let cooldown = &error.problems[8];
     assert_eq!(
         cooldown.problem,
         "`1.5` is not a whole number from 1 to 3600"

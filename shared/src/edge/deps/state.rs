@@ -12,6 +12,7 @@ use crate::domain::companies::access::{ACCESS_TTL, CachedCompanyAccess};
 use crate::domain::companies::known::RememberOnce;
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
+use crate::edge::config::Provider;
 use crate::edge::deps::sync::{AppAdmission, provider_client, provider_guard};
 use crate::providers::client::{EmergencyGate, RetryPolicy};
 use crate::providers::whop::api::{SecretKey, WhopApi};
@@ -34,6 +35,8 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
+    pub creator_limiter: crate::edge::deps::auth::Limiter,
 }
 
 impl StateDeps {
@@ -42,6 +45,11 @@ impl StateDeps {
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         Self {
+            creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
+                crate::aws::limits::DynamoFailureCounter::of(&app),
+                SystemClock,
+                app.config.creator_limits,
+            ),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
             companies: companies.clone(),
@@ -112,8 +120,8 @@ fn whop_api(
         .clone()
         .ok_or("WHOP_API_KEY_SECRET_ID is not set")?;
     let admission = EmergencyGate::new(provider_guard(app), emergency);
-    let client =
-        provider_client(app, access_retry_policy(), admission).map_err(|e| e.to_string())?;
+    let client = provider_client(app, Provider::Whop, access_retry_policy(), admission)
+        .map_err(|e| e.to_string())?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     Ok(WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id))
 }

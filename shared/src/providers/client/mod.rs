@@ -29,6 +29,11 @@ mod guard;
 pub use emergency::EmergencyGate;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
 
+/// The largest response body a provider call reads unless configured otherwise
+/// (`{P}_MAX_RESPONSE_MIB`): a larger one fails with [`ClientError::ResponseTooLarge`] instead of
+/// being buffered.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -96,6 +101,9 @@ pub enum ClientError {
         service: &'static str,
         attempts: u32,
     },
+    /// The body was over the client's limit; it was not read past it.
+    #[error("{service} answered more than {limit} bytes")]
+    ResponseTooLarge { service: &'static str, limit: usize },
 }
 
 impl ClientError {
@@ -110,6 +118,7 @@ impl ClientError {
             Self::EmergencyMode { .. } => crate::domain::emergency::REASON,
             Self::Decode { .. } => "decode_error",
             Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::ResponseTooLarge { .. } => "response_too_large",
         }
     }
 
@@ -121,7 +130,8 @@ impl ClientError {
             Self::CircuitOpen { .. }
             | Self::EmergencyMode { .. }
             | Self::Decode { .. }
-            | Self::BudgetExhausted { .. } => false,
+            | Self::BudgetExhausted { .. }
+            | Self::ResponseTooLarge { .. } => false,
         }
     }
 
@@ -134,7 +144,8 @@ impl ClientError {
             | Self::CircuitOpen { service }
             | Self::EmergencyMode { service }
             | Self::Decode { service, .. }
-            | Self::BudgetExhausted { service, .. } => service,
+            | Self::BudgetExhausted { service, .. }
+            | Self::ResponseTooLarge { service, .. } => service,
         }
     }
 }
@@ -279,6 +290,7 @@ pub struct ResilientClient<A = NoAdmission> {
     admission: A,
     sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
+    max_response_bytes: usize,
 }
 
 impl<A: Admission> ResilientClient<A> {
@@ -289,7 +301,15 @@ impl<A: Admission> ResilientClient<A> {
             admission,
             sleeper: Arc::new(TokioSleeper),
             clock: Arc::new(SystemClock),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// The largest body an attempt reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    #[must_use]
+    pub const fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
     }
 
     #[must_use]
@@ -461,10 +481,11 @@ impl<A: Admission> ResilientClient<A> {
                 retry_after,
             });
         }
-        let body = response
-            .bytes()
+        let limit = self.max_response_bytes;
+        let body = read_capped(response, limit)
             .await
-            .map_err(|e| transport_error(service, e))?;
+            .map_err(|e| transport_error(service, e))?
+            .ok_or(ClientError::ResponseTooLarge { service, limit })?;
         if !status.is_success() {
             return Err(ClientError::Provider {
                 service,
@@ -477,6 +498,28 @@ impl<A: Admission> ResilientClient<A> {
             detail: e.to_string(),
         })
     }
+}
+
+/// The body of `response` if it is at most `limit` bytes, read as it streams in; `None` as soon as
+/// it is known to be larger (from `Content-Length`, or once more arrived), without reading on.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError {
