@@ -10,6 +10,7 @@ mod inbound;
 mod limits;
 mod maintenance;
 mod memberships;
+mod notify;
 mod providers;
 mod sessions;
 mod state;
@@ -28,6 +29,9 @@ pub use maintenance::{
 };
 pub use memberships::{
     ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
+};
+pub use notify::{
+    Email, Mailer, SendError, Sent, SuppressionList, SuppressionReason, TextMessage, TextSender,
 };
 pub use providers::WebhookProviders;
 pub use sessions::SessionStore;
