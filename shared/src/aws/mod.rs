@@ -9,6 +9,7 @@ pub mod http;
 pub mod item;
 pub mod limits;
 pub mod maintenance;
+pub mod notify;
 pub mod secrets;
 pub mod sessions;
 pub mod sqs;

@@ -309,6 +309,9 @@ pub struct Config {
     limits: Vec<(Provider, ProviderLimits)>,
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
+    /// `NOTIFICATIONS_QUEUE_URL`, `FROM_EMAIL`, `FROM_NAME`, `RESEND_API_BASE_URL`, … (see
+    /// [`NotifySettings`]).
+    pub notify: NotifySettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -554,8 +557,10 @@ impl Config {
             ),
         };
 
-        match whop_user_token_jwks_url {
-            Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
+        let notify = env.notify_settings(stage);
+
+        match (whop_user_token_jwks_url, notify) {
+            (Some(whop_user_token_jwks_url), Some(notify)) if env.problems.is_empty() => Ok(Self {
                 stage,
                 whop_app_id,
                 whop_company_id,
@@ -571,6 +576,7 @@ impl Config {
                 emergency_cache_ttl,
                 limits,
                 maintenance,
+                notify,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -598,8 +604,10 @@ impl Config {
     }
 }
 
+mod notify;
 mod reader;
 #[cfg(test)]
 mod tests;
 
+pub use notify::NotifySettings;
 use reader::Reader;

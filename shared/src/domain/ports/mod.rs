@@ -10,6 +10,7 @@ mod inbound;
 mod limits;
 mod maintenance;
 mod memberships;
+mod notifications;
 mod notify;
 mod providers;
 mod sessions;
@@ -30,6 +31,7 @@ pub use maintenance::{
 pub use memberships::{
     ListedMembership, MembershipPage, MembershipSource, MembershipSourceError, SourceFailure,
 };
+pub use notifications::{Claim, NotificationClaims, NotificationQueue};
 pub use notify::{
     Email, Mailer, SendError, Sent, SuppressionList, SuppressionReason, TextMessage, TextSender,
 };

@@ -11,13 +11,16 @@
 //! index upkeep the item may still owe, see [`record_and_upkeep`]), and the mark
 //! is idempotent.
 
-use crate::domain::ports::{InboundMessage, ProcessingLog, StateStore, WebhookProviders};
+use crate::domain::notify::{NoNotifications, NotificationJob};
+use crate::domain::ports::{
+    InboundMessage, NotificationQueue, ProcessingLog, StateStore, WebhookProviders,
+};
 use futures_util::future::join_all;
 use tracing::Instrument;
 
 use super::model::SignalKind;
 use super::observe::{ObserveError, Observed};
-use super::store::{Recorded, record_and_upkeep};
+use super::store::{Recorded, StoredMembership, record_and_upkeep};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{Clock, DependencyError};
 use crate::domain::webhooks::claims::{ClaimRecord, ProcessingMark};
@@ -58,6 +61,10 @@ pub enum ProcessError {
     /// event recorded).
     #[error("webhook log: {0}")]
     Log(DependencyError),
+    /// The notification queue failed after state was recorded. A retry enqueues again from the
+    /// item the duplicate write returns.
+    #[error("notification queue: {0}")]
+    Notify(DependencyError),
 }
 
 impl ProcessError {
@@ -73,6 +80,7 @@ impl ProcessError {
             Self::Body(_) => "invalid_event_body",
             Self::State(_) => "state_unavailable",
             Self::Log(_) => "webhook_log_unavailable",
+            Self::Notify(_) => "notification_queue_unavailable",
         }
     }
 }
@@ -134,24 +142,46 @@ fn signal_metric(kind: SignalKind) -> &'static str {
 
 /// Applies queued events to state.
 #[derive(Debug, Clone)]
-pub struct Processor<S, L, K, P> {
+pub struct Processor<S, L, K, P, N = NoNotifications> {
     pub state: S,
     pub log: L,
     pub clock: K,
     /// Reads each event's observation.
     pub providers: P,
+    /// Where a job goes when an event opens or closes a signal.
+    pub notifications: N,
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S, L, K, P> {
+impl<S, L, K, P> Processor<S, L, K, P> {
+    /// A processor that enqueues no notifications ([`Self::with_notifications`] adds a queue).
     pub fn new(state: S, log: L, clock: K, providers: P) -> Self {
         Self {
             state,
             log,
             clock,
             providers,
+            notifications: NoNotifications,
         }
     }
+}
 
+impl<S, L, K, P, N> Processor<S, L, K, P, N> {
+    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
+    /// or closes a signal.
+    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, M> {
+        Processor {
+            state: self.state,
+            log: self.log,
+            clock: self.clock,
+            providers: self.providers,
+            notifications,
+        }
+    }
+}
+
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: NotificationQueue>
+    Processor<S, L, K, P, N>
+{
     /// Processes a batch: memberships concurrently, the events of one membership in batch order.
     /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
     /// order they also cost no conditional conflicts, and the emulator, which creates items without
@@ -252,7 +282,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
         );
         async {
             let pk = ClaimRecord::key(event.provider.as_str(), &event.event_id);
-            match self.apply(event, &span).await {
+            match self.apply(event, attempt, &span).await {
                 Ok(outcome) => {
                     let now = self.clock.now();
                     let mark = ProcessingMark::Processed {
@@ -306,6 +336,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
     async fn apply(
         &self,
         event: &QueuedEvent,
+        attempt: u32,
         span: &tracing::Span,
     ) -> Result<Outcome, ProcessError> {
         let (membership_id, provider, observation) = match self.providers.observe(event)? {
@@ -325,8 +356,16 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
             .map_err(ProcessError::State)?;
         let stored = match recorded {
             Recorded::Applied(stored) => stored,
-            Recorded::Duplicate(_) => {
+            Recorded::Duplicate(item) => {
                 tracing::info!("already recorded: a duplicate delivery");
+                // A redelivery may follow a failure after the record (the notification enqueue
+                // among them): enqueue again from the item the write returned. A job enqueued
+                // twice still sends each message once (its claims).
+                if attempt > 1
+                    && let Some(item) = item
+                {
+                    self.notify(&item, &observation.version.event_id).await?;
+                }
                 return Ok(Outcome::Duplicate);
             }
             Recorded::Stale(_) => {
@@ -337,6 +376,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
                 return Ok(Outcome::Stale);
             }
         };
+        self.notify(&stored, &observation.version.event_id).await?;
         let before = stored.state_without(&observation.version.event_id);
         let after = stored.state();
         let was_open = before.open_signals();
@@ -367,6 +407,26 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders> Processor<S
             opened,
             closed,
         })
+    }
+}
+
+impl<S, L, K, P, N: NotificationQueue> Processor<S, L, K, P, N> {
+    /// Enqueues the notification job of `event_id` when it opened or closed a signal of
+    /// `stored`; no request otherwise.
+    async fn notify(&self, stored: &StoredMembership, event_id: &str) -> Result<(), ProcessError> {
+        let Some(job) = NotificationJob::of_event(stored, event_id) else {
+            return Ok(());
+        };
+        self.notifications
+            .enqueue(&job)
+            .await
+            .map_err(ProcessError::Notify)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    code = error.code(),
+                    "enqueueing the notification failed: {error}"
+                );
+            })
     }
 }
 

@@ -1,25 +1,39 @@
-//! The processor function's dependencies: the state table and the processing log.
+//! The processor function's dependencies: the state table, the processing log and the
+//! `notifications` queue.
 
 use std::sync::Arc;
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::notify::SqsNotifications;
 use crate::aws::state::DynamoState;
 use crate::domain::ports::SystemClock;
 use crate::domain::state::process::Processor;
 use crate::providers::Registry;
 
 /// The processor over the stack's tables, as the processor function runs it.
-pub type AppProcessor = Processor<DynamoState, DynamoClaims, SystemClock, Registry>;
+pub type AppProcessor =
+    Processor<DynamoState, DynamoClaims, SystemClock, Registry, Option<SqsNotifications>>;
 
-/// The processor over the stack's tables (the function, the CLI and tests build it alike).
+/// The processor over the stack's tables, enqueueing notifications when `NOTIFICATIONS_QUEUE_URL`
+/// is set (the function, the CLI and tests build it alike).
 pub fn processor(app: &App) -> AppProcessor {
+    let notifications = app
+        .config
+        .notify
+        .queue
+        .clone()
+        .map(|queue_url| SqsNotifications {
+            publisher: app.sqs.clone(),
+            queue_url,
+        });
     Processor::new(
         DynamoState::of(app),
         DynamoClaims::of(app),
         SystemClock,
         Registry,
     )
+    .with_notifications(notifications)
 }
 
 /// Built once per cold start.

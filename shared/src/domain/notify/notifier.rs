@@ -1,0 +1,351 @@
+//! The notify function's work: one batch of [`NotificationJob`]s, each job on its own.
+//!
+//! Per job: read the company's settings (nothing to do without any), the membership, [`plan`] the
+//! messages; per message: claim its key (one conditional write), check the suppression list,
+//! render, send with the key as the provider's idempotency key, record the outcome on the claim.
+//! A refusal is recorded and the job succeeds; an unavailable provider or store fails the job, so
+//! SQS redelivers it (after `maxReceiveCount` deliveries, to the DLQ). Logs carry template names,
+//! keys (hashes) and codes: never an address or a body.
+
+use std::time::Duration;
+
+use super::render::{MessageContext, RenderError, render};
+use super::{Delivery, NotificationJob, Planned, plan};
+use crate::domain::metrics::Metrics;
+use crate::domain::ports::{
+    Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SendError,
+    SettingsStore, StateStore, SuppressionList,
+};
+use crate::domain::state::model::MembershipState;
+
+/// How long a claim found `sending` is left to its holder before another delivery takes it over
+/// (and sends again under the same idempotency key, which the provider dedupes). Below the
+/// queue's visibility timeout, so a redelivered job finds it expired.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// Who messages are from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    /// `FROM_EMAIL`.
+    pub from_email: String,
+    /// `FROM_NAME`: the name when the company set none.
+    pub default_name: String,
+}
+
+impl Sender {
+    /// `Name <address>`, with the company's name when it set one.
+    fn from(&self, name: Option<&str>) -> String {
+        let name = name.unwrap_or(&self.default_name);
+        let name: String = name
+            .chars()
+            .filter(|c| !matches!(c, '<' | '>' | '"' | '\r' | '\n'))
+            .collect();
+        format!("{} <{}>", name.trim(), self.from_email)
+    }
+}
+
+/// The messages of one job, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub sent: u64,
+    pub refused: u64,
+    pub suppressed: u64,
+    /// Claims found finished: a redelivery or a duplicate job.
+    pub already_done: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.refused += other.refused;
+        self.suppressed += other.suppressed;
+        self.already_done += other.already_done;
+    }
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// The body is not a job. Permanent.
+    #[error("undecodable job: {0}")]
+    Undecodable(String),
+    /// A template does not render. Permanent.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The state table failed. A retry may succeed.
+    #[error("state table: {0}")]
+    Dependency(#[from] DependencyError),
+    /// The provider did not take a message now. A retry may succeed.
+    #[error(transparent)]
+    Unavailable(SendError),
+    /// Another delivery holds a message's claim within its lease. A retry finds it finished or
+    /// expired.
+    #[error("another delivery is sending a message of this job")]
+    InFlight,
+}
+
+impl NotifyError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Undecodable(_) | Self::Render(_))
+    }
+
+    /// Stable code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Undecodable(_) => "undecodable_job",
+            Self::Render(_) => "template_error",
+            Self::Dependency(_) => "state_unavailable",
+            Self::Unavailable(_) => "provider_unavailable",
+            Self::InFlight => "claim_in_flight",
+        }
+    }
+}
+
+/// The batch has a record without a message id (see the processor's twin).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a record of the batch has no message id")]
+pub struct MissingMessageId;
+
+/// The outcome of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Message ids to report in `batchItemFailures`.
+    pub failed: Vec<String>,
+    pub counts: Counts,
+    pub jobs_failed_permanent: u64,
+    pub jobs_failed_retryable: u64,
+}
+
+impl BatchReport {
+    /// The counts as one EMF line.
+    pub fn metrics(&self, function: &str) -> Metrics {
+        let mut metrics = Metrics::new(function);
+        metrics
+            .count("messages_sent", self.counts.sent)
+            .count("messages_refused", self.counts.refused)
+            .count("messages_suppressed", self.counts.suppressed)
+            .count("messages_already_done", self.counts.already_done)
+            .count("jobs_failed_permanent", self.jobs_failed_permanent)
+            .count("jobs_failed_retryable", self.jobs_failed_retryable);
+        metrics
+    }
+}
+
+/// Sends the messages of notification jobs.
+pub struct Notifier<C, St, Se, M, Su, K> {
+    pub claims: C,
+    pub state: St,
+    pub settings: Se,
+    pub mailer: M,
+    pub suppressions: Su,
+    pub clock: K,
+    pub sender: Sender,
+}
+
+impl<C, St, Se, M, Su, K> Notifier<C, St, Se, M, Su, K>
+where
+    C: NotificationClaims,
+    St: StateStore,
+    Se: SettingsStore,
+    M: Mailer,
+    Su: SuppressionList,
+    K: Clock,
+{
+    /// Processes a batch, job by job; a failed job is reported alone.
+    pub async fn process_batch(
+        &self,
+        records: &[InboundMessage],
+    ) -> Result<BatchReport, MissingMessageId> {
+        let mut report = BatchReport::default();
+        for record in records {
+            let id = record.message_id.clone().ok_or(MissingMessageId)?;
+            match self
+                .process(record.body.as_deref().unwrap_or_default())
+                .await
+            {
+                Ok(counts) => report.counts.add(counts),
+                Err(error) => {
+                    if error.is_permanent() {
+                        report.jobs_failed_permanent += 1;
+                        tracing::error!(
+                            attempt = record.receive_count,
+                            code = error.code(),
+                            "the job cannot be done: {error}"
+                        );
+                    } else {
+                        report.jobs_failed_retryable += 1;
+                        tracing::warn!(
+                            attempt = record.receive_count,
+                            code = error.code(),
+                            "the job failed; SQS will retry: {error}"
+                        );
+                    }
+                    report.failed.push(id);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Processes one message body.
+    pub async fn process(&self, body: &str) -> Result<Counts, NotifyError> {
+        let job: NotificationJob = serde_json::from_str(body).map_err(|error| {
+            // The category and position only: serde's message may quote the body.
+            NotifyError::Undecodable(format!(
+                "{:?} error at line {} column {}",
+                error.classify(),
+                error.line(),
+                error.column()
+            ))
+        })?;
+        self.handle(&job).await
+    }
+
+    /// Sends the messages `job` calls for; every message is tried, the first failure returned.
+    pub async fn handle(&self, job: &NotificationJob) -> Result<Counts, NotifyError> {
+        let mut counts = Counts::default();
+        let Some(company_id) = job.company_id.as_deref() else {
+            tracing::info!("no company: nobody to tell");
+            return Ok(counts);
+        };
+        let Some(settings) = self.settings.company_settings(company_id).await? else {
+            tracing::info!("the company has no settings: nobody to tell");
+            return Ok(counts);
+        };
+        if !settings.immediate && !settings.member_messages {
+            return Ok(counts);
+        }
+        let Some(stored) = self.state.membership(&job.membership_id).await? else {
+            tracing::warn!("the membership is not stored: nothing to tell");
+            return Ok(counts);
+        };
+        let state = stored.state();
+        let mut first_error = None;
+        for planned in plan(job, &settings, &state) {
+            let from = self.sender.from(settings.sender_name.as_deref());
+            let reply_to = settings
+                .reply_to
+                .clone()
+                .filter(|_| planned.template.to_member());
+            match self
+                .deliver(
+                    job,
+                    &planned,
+                    &state,
+                    from,
+                    reply_to,
+                    settings.sender_name.as_deref(),
+                )
+                .await
+            {
+                Ok(done) => counts.add(done),
+                Err(error) => {
+                    tracing::warn!(
+                        template = planned.template.name(),
+                        key = %planned.key,
+                        code = error.code(),
+                        "a message was not sent: {error}"
+                    );
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(counts), Err)
+    }
+
+    /// Claims, checks, sends and records one message.
+    async fn deliver(
+        &self,
+        job: &NotificationJob,
+        planned: &Planned,
+        state: &MembershipState,
+        from: String,
+        reply_to: Option<String>,
+        sender_name: Option<&str>,
+    ) -> Result<Counts, NotifyError> {
+        let template = planned.template.name();
+        let resumed = match self
+            .claims
+            .claim(&planned.key, self.clock.now(), CLAIM_LEASE)
+            .await?
+        {
+            Claim::Won { resumed } => resumed,
+            Claim::Finished => {
+                tracing::info!(template, key = %planned.key, "already sent: nothing to do");
+                return Ok(Counts {
+                    already_done: 1,
+                    ..Counts::default()
+                });
+            }
+            Claim::InFlight => return Err(NotifyError::InFlight),
+        };
+        if self.suppressions.is_suppressed(&planned.recipient).await? {
+            self.claims
+                .record(&planned.key, &Delivery::Suppressed, self.clock.now())
+                .await?;
+            tracing::info!(template, key = %planned.key, "the recipient is suppressed: not sent");
+            return Ok(Counts {
+                suppressed: 1,
+                ..Counts::default()
+            });
+        }
+        let context = MessageContext {
+            membership_id: job.membership_id.clone(),
+            company_id: job.company_id.clone(),
+            member_name: state
+                .contact
+                .name
+                .clone()
+                .or_else(|| state.contact.username.clone()),
+            signal: planned.signal.signal,
+            started_at: planned
+                .signal
+                .started_at
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+            manage_url: state.contact.manage_url.clone(),
+            sender_name: sender_name.unwrap_or(&self.sender.default_name).to_owned(),
+        };
+        let rendered = render(planned.template, &context)?;
+        let email = Email {
+            idempotency_key: planned.key.clone(),
+            from,
+            to: vec![planned.recipient.clone()],
+            reply_to,
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+            headers: Vec::new(),
+        };
+        let delivery = match self.mailer.send_email(&email).await {
+            Ok(sent) => Delivery::Sent {
+                provider: sent.provider,
+                message_id: sent.message_id,
+            },
+            Err(SendError::Refused { provider, code }) => Delivery::Refused { provider, code },
+            Err(error @ SendError::Unavailable { .. }) => {
+                return Err(NotifyError::Unavailable(error));
+            }
+        };
+        self.claims
+            .record(&planned.key, &delivery, self.clock.now())
+            .await?;
+        tracing::info!(
+            template,
+            key = %planned.key,
+            resumed,
+            outcome = delivery.status(),
+            "message done"
+        );
+        Ok(match delivery {
+            Delivery::Sent { .. } => Counts {
+                sent: 1,
+                ..Counts::default()
+            },
+            _ => Counts {
+                refused: 1,
+                ..Counts::default()
+            },
+        })
+    }
+}

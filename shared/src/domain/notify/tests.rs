@@ -1,0 +1,452 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::notifier::{Notifier, NotifyError, Sender};
+use super::render::{MessageContext, render};
+use super::*;
+use crate::domain::ports::{
+    Claim, Clock, DependencyError, Email, Mailer, NotificationClaims, SendError, Sent,
+    SettingsStore, StateStore, SuppressionList, SuppressionReason,
+};
+use crate::domain::state::memory::MemoryStateStore;
+use crate::domain::state::model::{MemberContact, MembershipFacts, Observation, Version};
+
+const MANAGE_URL: &str = "https://whop.com/orders/mem_1/manage";
+
+/// A URL as the HTML part shows it (`/` escaped too).
+fn html_escaped(url: &str) -> String {
+    url.replace('/', "&#x2f;")
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_772_366_400 + seconds, 0).unwrap()
+}
+
+fn observation(seconds: i64, id: &str, status: &str) -> Observation {
+    Observation {
+        version: Version::new(at(seconds), id),
+        kind: "membership.updated".into(),
+        membership: MembershipFacts {
+            company_id: Some("biz_1".into()),
+            status: Some(status.into()),
+            contact: MemberContact {
+                email: Some("member@example.com".into()),
+                name: Some("Ada".into()),
+                manage_url: Some(MANAGE_URL.into()),
+                ..MemberContact::default()
+            },
+            ..MembershipFacts::default()
+        },
+        payment: None,
+    }
+}
+
+async fn recorded(store: &MemoryStateStore, events: &[(&str, &str)]) -> Option<NotificationJob> {
+    let mut job = None;
+    for (i, (id, status)) in events.iter().enumerate() {
+        let observation = observation(i as i64 * 60, id, status);
+        let recorded = store
+            .record("mem_1", Source::Whop, &observation)
+            .await
+            .unwrap();
+        job = NotificationJob::of_event(recorded.item().unwrap(), id);
+    }
+    job
+}
+
+fn settings(immediate: bool, member_messages: bool) -> CompanySettings {
+    CompanySettings {
+        recipients: vec!["owner@example.com".into(), "ops@example.com".into()],
+        immediate,
+        member_messages,
+        ..CompanySettings::default()
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_changes_no_signal_makes_no_job_and_one_that_does_names_each_change() {
+    let store = MemoryStateStore::new();
+    assert_eq!(recorded(&store, &[("e1", "active")]).await, None);
+    let job = recorded(&store, &[("e2", "past_due")]).await.unwrap();
+    assert_eq!(job.company_id.as_deref(), Some("biz_1"));
+    assert_eq!(
+        job.changes,
+        vec![SignalChange {
+            signal: SignalKind::AtRisk,
+            change: Change::Opened,
+            started_at: at(0),
+        }]
+    );
+    let job = recorded(&store, &[("e3", "active")]).await.unwrap();
+    let mut changes: Vec<_> = job.changes.iter().map(|c| (c.signal, c.change)).collect();
+    changes.sort_by_key(|(s, _)| *s);
+    assert_eq!(
+        changes,
+        vec![
+            (SignalKind::AtRisk, Change::Closed),
+            (SignalKind::Recovered, Change::Opened)
+        ]
+    );
+    assert!(!serde_json::to_string(&job).unwrap().contains("example.com"));
+}
+
+#[tokio::test]
+async fn the_plan_alerts_each_recipient_and_writes_to_the_member_only_when_turned_on() {
+    let store = MemoryStateStore::new();
+    let job = recorded(&store, &[("e1", "past_due")]).await.unwrap();
+    let state = store.membership("mem_1").await.unwrap().unwrap().state();
+    let names = |planned: Vec<Planned>| -> Vec<(&'static str, String)> {
+        planned
+            .into_iter()
+            .map(|p| (p.template.name(), p.recipient))
+            .collect()
+    };
+    assert_eq!(
+        names(plan(&job, &settings(true, false), &state)),
+        vec![
+            ("creator_alert_at_risk", "owner@example.com".to_owned()),
+            ("creator_alert_at_risk", "ops@example.com".to_owned()),
+        ]
+    );
+    assert_eq!(
+        names(plan(&job, &settings(false, true), &state)),
+        vec![("member_payment_failed", "member@example.com".to_owned())]
+    );
+    let mut only_churn = settings(true, false);
+    only_churn.signals = vec![SignalKind::Churned];
+    assert!(plan(&job, &only_churn, &state).is_empty());
+}
+
+#[test]
+fn the_idempotency_key_changes_with_each_part_and_with_nothing_else() {
+    let change = SignalChange {
+        signal: SignalKind::AtRisk,
+        change: Change::Opened,
+        started_at: at(0),
+    };
+    let key = idempotency_key(
+        "mem_1",
+        &change,
+        "a@example.com",
+        Template::MemberPaymentFailed,
+    );
+    assert_eq!(key.len(), 64);
+    assert_eq!(
+        key,
+        idempotency_key(
+            "mem_1",
+            &change,
+            "A@example.com",
+            Template::MemberPaymentFailed
+        )
+    );
+    let later = SignalChange {
+        started_at: at(1),
+        ..change
+    };
+    for other in [
+        idempotency_key(
+            "mem_2",
+            &change,
+            "a@example.com",
+            Template::MemberPaymentFailed,
+        ),
+        idempotency_key(
+            "mem_1",
+            &later,
+            "a@example.com",
+            Template::MemberPaymentFailed,
+        ),
+        idempotency_key(
+            "mem_1",
+            &change,
+            "b@example.com",
+            Template::MemberPaymentFailed,
+        ),
+        idempotency_key("mem_1", &change, "a@example.com", Template::MemberWinBack),
+    ] {
+        assert_ne!(key, other);
+    }
+}
+
+#[test]
+fn every_template_renders_html_and_text_and_escapes_what_it_shows() {
+    for template in Template::ALL {
+        let context = MessageContext {
+            membership_id: "mem_1".into(),
+            company_id: Some("biz_1".into()),
+            member_name: Some("<b>Ada</b>".into()),
+            signal: match template {
+                Template::CreatorAlert(signal) => signal,
+                _ => SignalKind::AtRisk,
+            },
+            started_at: "2026-03-01 12:00 UTC".into(),
+            manage_url: Some(MANAGE_URL.into()),
+            sender_name: "Acme".into(),
+        };
+        let rendered = render(template, &context).unwrap();
+        assert!(!rendered.subject.is_empty(), "{}", template.name());
+        assert!(
+            rendered.html.contains("&lt;b&gt;Ada&lt;"),
+            "{}",
+            template.name()
+        );
+        assert!(!rendered.html.contains("<b>Ada"), "{}", template.name());
+        assert!(rendered.text.contains("<b>Ada</b>"), "{}", template.name());
+        if template == Template::MemberPaymentFailed {
+            assert!(rendered.html.contains(&html_escaped(MANAGE_URL)));
+            assert!(rendered.text.contains(MANAGE_URL));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Claims(Mutex<HashMap<String, (String, DateTime<Utc>)>>);
+
+impl NotificationClaims for Claims {
+    async fn claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Claim, DependencyError> {
+        let mut claims = self.0.lock().unwrap();
+        let resumed = match claims.get(key) {
+            None => false,
+            Some((status, since)) if status == "sending" => {
+                if *since + chrono::Duration::from_std(lease).unwrap() > now {
+                    return Ok(Claim::InFlight);
+                }
+                true
+            }
+            Some(_) => return Ok(Claim::Finished),
+        };
+        claims.insert(key.to_owned(), ("sending".into(), now));
+        Ok(Claim::Won { resumed })
+    }
+
+    async fn record(
+        &self,
+        key: &str,
+        delivery: &Delivery,
+        at: DateTime<Utc>,
+    ) -> Result<(), DependencyError> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), (delivery.status().to_owned(), at));
+        Ok(())
+    }
+}
+
+/// Answers each send with the next scripted result (`Ok` when the script is empty), keeping every
+/// e-mail it was given.
+#[derive(Default)]
+struct ScriptedMailer {
+    script: Mutex<Vec<Result<(), SendError>>>,
+    sent: Mutex<Vec<Email>>,
+}
+
+impl Mailer for ScriptedMailer {
+    async fn send_email(&self, email: &Email) -> Result<Sent, SendError> {
+        self.sent.lock().unwrap().push(email.clone());
+        let next = self.script.lock().unwrap().pop().unwrap_or(Ok(()));
+        next.map(|()| Sent {
+            provider: "test",
+            message_id: format!("msg_{}", email.idempotency_key),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Suppressions(Mutex<Vec<String>>);
+
+impl SuppressionList for Suppressions {
+    async fn is_suppressed(&self, address: &str) -> Result<bool, DependencyError> {
+        Ok(self.0.lock().unwrap().iter().any(|a| a == address))
+    }
+
+    async fn suppress(
+        &self,
+        address: &str,
+        _reason: SuppressionReason,
+    ) -> Result<(), DependencyError> {
+        self.0.lock().unwrap().push(address.to_owned());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Settings(Mutex<HashMap<String, CompanySettings>>);
+
+impl SettingsStore for Settings {
+    async fn company_settings(&self, id: &str) -> Result<Option<CompanySettings>, DependencyError> {
+        Ok(self.0.lock().unwrap().get(id).cloned())
+    }
+
+    async fn put_company_settings(
+        &self,
+        id: &str,
+        settings: &CompanySettings,
+    ) -> Result<(), DependencyError> {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), settings.clone());
+        Ok(())
+    }
+}
+
+struct SteppingClock(Mutex<DateTime<Utc>>);
+
+impl Clock for SteppingClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+type TestNotifier =
+    Notifier<Claims, MemoryStateStore, Settings, ScriptedMailer, Suppressions, SteppingClock>;
+
+async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
+    let state = MemoryStateStore::new();
+    let job = recorded(&state, events).await.unwrap();
+    let settings = Settings::default();
+    settings
+        .put_company_settings("biz_1", &settings_with_both())
+        .await
+        .unwrap();
+    let notifier = Notifier {
+        claims: Claims::default(),
+        state,
+        settings,
+        mailer: ScriptedMailer::default(),
+        suppressions: Suppressions::default(),
+        clock: SteppingClock(Mutex::new(at(3600))),
+        sender: Sender {
+            from_email: "alerts@example.com".into(),
+            default_name: "Churn Saver".into(),
+        },
+    };
+    (notifier, job)
+}
+
+fn settings_with_both() -> CompanySettings {
+    CompanySettings {
+        recipients: vec!["owner@example.com".into()],
+        ..settings(true, true)
+    }
+}
+
+#[tokio::test]
+async fn a_job_done_twice_sends_each_message_once_with_its_key() {
+    let (notifier, job) = notifier(&[("e1", "past_due")]).await;
+    let first = notifier.handle(&job).await.unwrap();
+    assert_eq!(first.sent, 2);
+    let again = notifier.handle(&job).await.unwrap();
+    assert_eq!((again.sent, again.already_done), (0, 2));
+    let sent = notifier.mailer.sent.lock().unwrap();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].to, vec!["owner@example.com".to_owned()]);
+    assert_eq!(sent[0].from, "Churn Saver <alerts@example.com>");
+    assert_eq!(sent[1].to, vec!["member@example.com".to_owned()]);
+    assert!(sent[1].html.contains(&html_escaped(MANAGE_URL)));
+    assert!(sent[1].text.contains(MANAGE_URL));
+    assert_ne!(sent[0].idempotency_key, sent[1].idempotency_key);
+}
+
+#[tokio::test]
+async fn a_claim_left_sending_is_resent_with_the_same_key_only_after_its_lease() {
+    let (notifier, job) = notifier(&[("e1", "past_due")]).await;
+    let planned = plan(
+        &job,
+        &settings_with_both(),
+        &notifier
+            .state
+            .membership("mem_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state(),
+    );
+    // A delivery claimed the creator alert, sent it and crashed before recording.
+    notifier
+        .claims
+        .claim(&planned[0].key, at(3600), notifier::CLAIM_LEASE)
+        .await
+        .unwrap();
+    assert_eq!(notifier.handle(&job).await, Err(NotifyError::InFlight));
+    *notifier.clock.0.lock().unwrap() = at(3600) + chrono::Duration::seconds(121);
+    let counts = notifier.handle(&job).await.unwrap();
+    assert_eq!((counts.sent, counts.already_done), (1, 1));
+    let sent = notifier.mailer.sent.lock().unwrap();
+    let alerts: Vec<_> = sent
+        .iter()
+        .filter(|e| e.idempotency_key == planned[0].key)
+        .collect();
+    assert_eq!(alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refusal_is_recorded_and_the_job_succeeds_while_an_outage_fails_it() {
+    let (notifier, job) = notifier(&[("e1", "past_due")]).await;
+    *notifier.mailer.script.lock().unwrap() = vec![
+        Err(SendError::Unavailable {
+            provider: "test",
+            reason: "HTTP 503".into(),
+            retry_after: None,
+        }),
+        Err(SendError::Refused {
+            provider: "test",
+            code: "validation_error".into(),
+        }),
+    ];
+    let result = notifier.handle(&job).await;
+    assert!(matches!(result, Err(NotifyError::Unavailable(_))));
+    assert!(!result.unwrap_err().is_permanent());
+    let claims = notifier.claims.0.lock().unwrap();
+    let statuses: Vec<&str> = {
+        let mut s: Vec<&str> = claims.values().map(|(s, _)| s.as_str()).collect();
+        s.sort_unstable();
+        s
+    };
+    assert_eq!(statuses, vec!["refused", "sending"]);
+}
+
+#[tokio::test]
+async fn a_suppressed_address_gets_nothing_and_its_claim_says_so() {
+    let (notifier, job) = notifier(&[("e1", "past_due")]).await;
+    notifier
+        .suppressions
+        .suppress("member@example.com", SuppressionReason::Unsubscribed)
+        .await
+        .unwrap();
+    let counts = notifier.handle(&job).await.unwrap();
+    assert_eq!((counts.sent, counts.suppressed), (1, 1));
+    let sent = notifier.mailer.sent.lock().unwrap();
+    assert!(
+        sent.iter()
+            .all(|e| e.to != vec!["member@example.com".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn a_company_without_settings_or_a_job_without_a_company_reads_no_membership() {
+    let (notifier, mut job) = notifier(&[("e1", "past_due")]).await;
+    job.company_id = Some("biz_other".into());
+    assert_eq!(notifier.handle(&job).await, Ok(Default::default()));
+    job.company_id = None;
+    assert_eq!(notifier.handle(&job).await, Ok(Default::default()));
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_undecodable_job_is_permanent() {
+    let (notifier, _) = notifier(&[("e1", "past_due")]).await;
+    let error = notifier.process("{not json").await.unwrap_err();
+    assert!(error.is_permanent());
+    assert_eq!(error.code(), "undecodable_job");
+}
