@@ -6,6 +6,7 @@
 //! each of them.
 
 pub mod client;
+pub mod resend;
 pub mod standard;
 pub mod stripe;
 pub mod whop;

@@ -497,13 +497,14 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError 
     }
 }
 
-/// `error.code` or `code` from a JSON error body, if there is one.
+/// `error.code`, `code` or (Resend's) `name` from a JSON error body, if there is one.
 fn error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = value
         .get("error")
         .and_then(|e| e.get("code"))
-        .or_else(|| value.get("code"))?;
+        .or_else(|| value.get("code"))
+        .or_else(|| value.get("name"))?;
     code.as_str().map(str::to_owned)
 }
 
