@@ -23,6 +23,7 @@ use shared::{App, Config};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::fake_mail::{self, FakeMail};
 use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use crate::functions::{Invoker, LocalFunction, registry};
 use crate::template::Template;
@@ -85,6 +86,8 @@ pub struct LocalStack {
     pub app: Arc<App>,
     /// The stand-in Whop API sync reads, when the stack runs without a real one.
     pub whop: Option<FakeWhop>,
+    /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
+    pub mail: Option<FakeMail>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -117,12 +120,23 @@ impl LocalStack {
         } else {
             None
         };
+        // Notifications go to the stand-in mail API, which writes each under the data dir.
+        let mail = if parameters.contains_key("ResendApiBaseUrl") {
+            None
+        } else {
+            let mail = FakeMail::start(fake_mail::mail_dir().join(&options.stack_name)).await?;
+            parameters.insert("ResendApiBaseUrl".into(), mail.base_url());
+            Some(mail)
+        };
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
         seed::seed_webhook_secrets(&app).await?;
         if whop.is_some() {
             seed::seed_whop_api_key(&app).await?;
+        }
+        if mail.is_some() {
+            seed::seed_resend_api_key(&app).await?;
         }
         let functions = registry(&app);
 
@@ -165,6 +179,7 @@ impl LocalStack {
             address,
             app,
             whop,
+            mail,
             provisioned,
             routes,
             workers,

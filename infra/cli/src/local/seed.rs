@@ -58,6 +58,22 @@ pub(super) async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the stand-in mail API's key in the stack's Resend API key secret.
+pub(super) async fn seed_resend_api_key(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.notify.resend_api_key else {
+        return Ok(());
+    };
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(
+            serde_json::json!({ "api_key": crate::fake_mail::LOCAL_API_KEY }).to_string(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// The first webhook secret of `provider` in `secret_id`.
 pub async fn first_webhook_secret(
     secrets: &aws_sdk_secretsmanager::Client,

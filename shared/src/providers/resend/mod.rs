@@ -119,10 +119,18 @@ impl<A: Admission, K: ApiKeySource> ResendMailer<A, K> {
 impl<A: Admission, K: ApiKeySource> Mailer for ResendMailer<A, K> {
     async fn send_email(&self, email: &Email) -> Result<Sent, SendError> {
         let url = self.emails_url()?;
-        let key = self.key.api_key(false).await.map_err(|e| key_unavailable(&e))?;
+        let key = self
+            .key
+            .api_key(false)
+            .await
+            .map_err(|e| key_unavailable(&e))?;
         let result = match self.call(&url, email, &key).await {
             Err(ClientError::Provider { status: 401, .. }) => {
-                let fresh = self.key.api_key(true).await.map_err(|e| key_unavailable(&e))?;
+                let fresh = self
+                    .key
+                    .api_key(true)
+                    .await
+                    .map_err(|e| key_unavailable(&e))?;
                 if fresh.expose_secret() == key.expose_secret() {
                     tracing::warn!("Resend refused the API key and the secret holds no other");
                 }
