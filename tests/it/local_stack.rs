@@ -247,6 +247,11 @@ async fn secrets_match_the_template() {
                     "{seeded:?}"
                 );
             }
+            // The local stack's Resend key is its stand-in mail API's.
+            Some(_) if id == "ResendApiKey" => assert_eq!(
+                value,
+                serde_json::json!({ "api_key": churnsaver::fake_mail::LOCAL_API_KEY }).to_string()
+            ),
             Some(literal) => assert_eq!(Some(value), literal.as_str(), "{id}"),
             None => assert_eq!(
                 value.len() as u64,
@@ -277,6 +282,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         workers,
         [
+            ("NotificationsQueue", "notify", 10, true),
             ("EventsQueue", "processor", 10, true),
             ("SyncJobsQueue", "sync", 1, true)
         ]

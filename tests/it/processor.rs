@@ -283,11 +283,13 @@ async fn a_batch_with_a_poison_message_fails_only_it_at_one_state_write_per_even
     assert_eq!(process(&app, &messages).await, vec![poison]);
     let mut operations = requests.take();
     operations.sort();
+    let mut expected = vec!["SendMessage"; 5];
+    expected.extend(vec!["UpdateItem"; 17]);
     assert_eq!(
-        operations,
-        vec!["UpdateItem"; 17],
+        operations, expected,
         "per event: one conditional state write and one PROCESSED mark; no read; and for each of \
-         the five events that open or close a signal, one upkeep of the company indexes"
+         the five events that open or close a signal, one upkeep of the company indexes and one \
+         notification job"
     );
 
     assert_history_state(&state_of(&stack.app, "mem_batch").await, "mem_batch");
