@@ -168,6 +168,26 @@ pub(crate) fn email(key: &str) -> Email {
     }
 }
 
+/// `first` answers exactly the first `times` POSTs, `then` exactly one more.
+pub(crate) async fn answer_then(
+    server: &MockServer,
+    first: ResponseTemplate,
+    times: u64,
+    then: ResponseTemplate,
+) {
+    Mock::given(method("POST"))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .expect(times)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(then)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 /// A provider-agnostic mailer over the resilient client: `POST /emails` with the key as
 /// `Idempotency-Key`, `{"id"}` back, the port's errors from [`send_error`].
 struct JsonMailer<A> {
@@ -236,17 +256,7 @@ async fn a_429_then_a_success_sends_once_after_the_advertised_wait() {
 #[tokio::test]
 async fn server_errors_are_retried_within_the_budget() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(sent())
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_then(&server, ResponseTemplate::new(500), 2, sent()).await;
     let (mailer, time) = json_mailer(&server).await;
     assert_eq!(
         mailer.send_email(&email("k1")).await.unwrap().message_id,

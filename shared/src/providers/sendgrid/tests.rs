@@ -9,7 +9,7 @@ use super::*;
 use crate::domain::fingerprint;
 use crate::providers::client::{KeyUnavailable, StaticKey};
 use crate::providers::messaging::tests::{
-    Guard, TestTime, captured, dead_url, email, guarded_client,
+    Guard, TestTime, answer_then, captured, dead_url, email, guarded_client,
 };
 
 fn sendgrid(base: &str) -> (SendGrid<Guard, StaticKey>, TestTime) {
@@ -71,23 +71,15 @@ async fn a_429_then_202_sends_once_after_the_advertised_reset() {
     let server = MockServer::start().await;
     let (mailer, time) = sendgrid(&server.uri());
     let reset = time.now().timestamp() + 12;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("X-RateLimit-Reset", reset.to_string().as_str())
-                .set_body_json(
-                    json!({"errors": [{"field": null, "message": "too many requests"}]}),
-                ),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("sg_2"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_then(
+        &server,
+        ResponseTemplate::new(429)
+            .insert_header("X-RateLimit-Reset", reset.to_string().as_str())
+            .set_body_json(json!({"errors": [{"field": null, "message": "too many requests"}]})),
+        1,
+        accepted("sg_2"),
+    )
+    .await;
     assert_eq!(
         mailer.send_email(&email("k1")).await.unwrap().message_id,
         "sg_2"
@@ -98,17 +90,7 @@ async fn a_429_then_202_sends_once_after_the_advertised_reset() {
 #[tokio::test]
 async fn server_errors_are_retried_within_the_budget() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(accepted("sg_3"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_then(&server, ResponseTemplate::new(500), 2, accepted("sg_3")).await;
     let (mailer, time) = sendgrid(&server.uri());
     assert_eq!(
         mailer.send_email(&email("k1")).await.unwrap().message_id,

@@ -7,7 +7,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::domain::fingerprint;
 use crate::providers::client::StaticKey;
-use crate::providers::messaging::tests::{Guard, TestTime, captured, dead_url, guarded_client};
+use crate::providers::messaging::tests::{
+    Guard, TestTime, answer_then, captured, dead_url, guarded_client,
+};
 
 const NUMBER: &str = "+14155550123";
 const BODY: &str = "Secret text: your card failed";
@@ -73,17 +75,13 @@ async fn the_form_goes_to_the_accounts_messages_with_basic_auth_and_201_is_sent(
 #[tokio::test]
 async fn a_429_then_201_sends_once_after_the_advertised_wait() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(created("SM2"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_then(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "3"),
+        1,
+        created("SM2"),
+    )
+    .await;
     let (sender, time) = twilio(&server.uri());
     assert_eq!(
         sender.send_text(&text("k1")).await.unwrap().message_id,
@@ -95,17 +93,7 @@ async fn a_429_then_201_sends_once_after_the_advertised_wait() {
 #[tokio::test]
 async fn server_errors_are_retried_within_the_budget() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(created("SM3"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_then(&server, ResponseTemplate::new(503), 2, created("SM3")).await;
     let (sender, time) = twilio(&server.uri());
     assert_eq!(
         sender.send_text(&text("k1")).await.unwrap().message_id,
