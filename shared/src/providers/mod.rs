@@ -11,6 +11,10 @@ pub mod standard;
 pub mod stripe;
 pub mod whop;
 
+pub mod messaging;
+pub mod sendgrid;
+pub mod twilio;
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};

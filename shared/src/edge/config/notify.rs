@@ -2,8 +2,8 @@
 
 use url::Url;
 
-use super::Stage;
 use super::reader::Reader;
+use super::{EmailProvider, Stage};
 use crate::domain::companies::settings::is_email;
 
 /// Resend's API when `RESEND_API_BASE_URL` is not set.
@@ -27,13 +27,18 @@ pub struct NotifySettings {
     /// `RESEND_API_BASE_URL` (default [`RESEND_API_DEFAULT_BASE_URL`]; the local stack points it
     /// at its stand-in).
     pub resend_api_base_url: Url,
-    /// `RESEND_API_KEY_SECRET_ID`: `{"api_key": "re_…"}`. Required in prod.
+    /// `RESEND_API_KEY_SECRET_ID`: `{"api_key": "re_…"}`. Required in prod with
+    /// `EMAIL_PROVIDER=resend`.
     pub resend_api_key: Option<String>,
 }
 
 impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     /// The notification settings; every problem recorded. `None` only with a problem recorded.
-    pub(super) fn notify_settings(&mut self, stage: Stage) -> Option<NotifySettings> {
+    pub(super) fn notify_settings(
+        &mut self,
+        stage: Stage,
+        email_provider: EmailProvider,
+    ) -> Option<NotifySettings> {
         let queue = self.optional("NOTIFICATIONS_QUEUE_URL");
         let dlq = self.optional("NOTIFICATIONS_DLQ_URL");
         for (var, value) in [
@@ -71,6 +76,11 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             );
         }
         let resend_api_key = self.optional("RESEND_API_KEY_SECRET_ID");
+        // Only Resend needs its key; another provider's key is checked with its settings.
+        let resend_key_needed = match email_provider {
+            EmailProvider::Resend => resend_api_key.clone(),
+            EmailProvider::Sendgrid => Some(String::new()),
+        };
         if stage == Stage::Prod {
             for (var, value, fix) in [
                 (
@@ -85,7 +95,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 ),
                 (
                     "RESEND_API_KEY_SECRET_ID",
-                    &resend_api_key,
+                    &resend_key_needed,
                     "set it to the Secrets Manager secret's ARN or name",
                 ),
             ] {

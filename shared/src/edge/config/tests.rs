@@ -407,3 +407,91 @@ fn reads_the_maintenance_settings_and_reports_every_one_out_of_range() {
         ]
     );
 }
+
+// The message providers' settings.
+
+#[test]
+fn messaging_defaults_to_resend_with_texts_off() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.messaging, MessagingSettings::default());
+    assert_eq!(config.messaging.email_provider, EmailProvider::Resend);
+    assert_eq!(config.provider_apis.base_url(Provider::Sendgrid), None);
+}
+
+#[test]
+fn reads_sendgrid_and_twilio_settings() {
+    let mut env = valid_env();
+    for (var, value) in [
+        ("EMAIL_PROVIDER", "sendgrid"),
+        ("SENDGRID_API_KEY_SECRET_ID", "sendgrid-key"),
+        ("SENDGRID_API_BASE_URL", "https://api.eu.sendgrid.com"),
+        ("TWILIO_API_BASE_URL", "https://api.twilio.com"),
+        ("TWILIO_FROM_NUMBER", "+14155550123"),
+        ("TWILIO_CREDENTIALS_SECRET_ID", "twilio-credentials"),
+        ("TWILIO_RATE_LIMIT_REQUESTS", "3"),
+    ] {
+        env.insert(var, value.into());
+    }
+    let config = load(&env).unwrap();
+    assert_eq!(
+        config.messaging,
+        MessagingSettings {
+            email_provider: EmailProvider::Sendgrid,
+            sendgrid_api_key: Some("sendgrid-key".into()),
+            twilio_from: Some("+14155550123".into()),
+            twilio_credentials: Some("twilio-credentials".into()),
+        }
+    );
+    assert_eq!(
+        config
+            .provider_apis
+            .base_url(Provider::Sendgrid)
+            .map(Url::as_str),
+        Some("https://api.eu.sendgrid.com/")
+    );
+    assert!(config.provider_apis.base_url(Provider::Twilio).is_some());
+    assert_eq!(
+        config
+            .provider_limits(Provider::Twilio)
+            .rate_limit
+            .requests
+            .get(),
+        3
+    );
+}
+
+#[test]
+fn reports_every_messaging_problem_at_once() {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    for var in [
+        "WEBHOOK_SECRETS_ID",
+        "SESSION_KEYS_SECRET_ID",
+        "WHOP_API_KEY_SECRET_ID",
+    ] {
+        env.insert(var, "set".into());
+    }
+    env.insert("EMAIL_PROVIDER", "sendgrid".into());
+    env.insert("TWILIO_FROM_NUMBER", "0415 555".into());
+    env.insert("SENDGRID_API_BASE_URL", "not a url".into());
+    let problems = vars(&load(&env).unwrap_err());
+    for var in [
+        "SENDGRID_API_BASE_URL",
+        "TWILIO_FROM_NUMBER",
+        "SENDGRID_API_KEY_SECRET_ID",
+        "TWILIO_CREDENTIALS_SECRET_ID",
+    ] {
+        assert!(problems.contains(&var), "{var} missing from {problems:?}");
+    }
+
+    let mut env = valid_env();
+    env.insert("EMAIL_PROVIDER", "mailgun".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["EMAIL_PROVIDER"]);
+}
+
+#[test]
+fn a_messaging_service_sid_is_a_sender() {
+    let mut env = valid_env();
+    env.insert("TWILIO_FROM_NUMBER", format!("MG{}", "a".repeat(32)));
+    assert!(load(&env).is_ok());
+}

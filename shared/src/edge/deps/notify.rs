@@ -2,9 +2,7 @@
 //! company settings), Resend behind the provider admission (emergency switch, breaker, rate
 //! limit), the suppression list, and the sender from the configuration.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::App;
 use crate::aws::company_items::DynamoCompanyItems;
@@ -12,28 +10,12 @@ use crate::aws::notify::DynamoNotificationClaims;
 use crate::aws::state::DynamoState;
 use crate::domain::notify::notifier::{Notifier, Sender};
 use crate::domain::ports::{DependencyError, SuppressionList, SuppressionReason, SystemClock};
-use crate::edge::config::{ProviderLimits, RateLimit};
 use crate::edge::deps::sync::{
     AppAdmission, HttpClientUnavailable, emergency_switch, provider_client, provider_guard,
 };
+use crate::providers::client::SecretKey;
 use crate::providers::client::{EmergencyGate, RetryPolicy};
-use crate::providers::resend::{ResendMailer, SERVICE};
-use crate::providers::whop::api::SecretKey;
-
-/// Resend's default team limit is 2 or 5 requests a second (its docs disagree): 2, one at a time
-/// in flight per instance, and a second's pause after a 429 without `Retry-After`.
-pub fn resend_limits() -> ProviderLimits {
-    ProviderLimits {
-        rate_limit: RateLimit {
-            requests: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
-            window: Duration::from_secs(1),
-            burst: NonZeroU32::MIN,
-        },
-        max_concurrency: NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN),
-        cooldown: Duration::from_secs(1),
-        ..ProviderLimits::default()
-    }
-}
+use crate::providers::resend::ResendMailer;
 
 /// The suppression list until its store is wired: nobody is suppressed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -89,10 +71,7 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
         .resend_api_key
         .clone()
         .ok_or(NotifyUnavailable::Unset("RESEND_API_KEY_SECRET_ID"))?;
-    let admission = EmergencyGate::new(
-        provider_guard(app).with_limits(SERVICE, resend_limits()),
-        Arc::new(emergency_switch(app)),
-    );
+    let admission = EmergencyGate::new(provider_guard(app), Arc::new(emergency_switch(app)));
     let client = provider_client(app, RetryPolicy::default(), admission)?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     Ok(Notifier {

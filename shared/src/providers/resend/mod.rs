@@ -3,10 +3,12 @@
 //! 5xx retried), the message's idempotency key as `Idempotency-Key` so a resend within Resend's
 //! 24-hour window is not delivered twice.
 //!
-//! The API key is a Secrets Manager secret `{"api_key": "re_…"}` read like Whop's
-//! ([`crate::providers::whop::api::SecretKey`]): cached, re-read once on a 401. A 4xx other than
-//! 401, 408, 409 and 429 is [`SendError::Refused`] (recorded, not retried); everything else that
-//! fails is [`SendError::Unavailable`] (the job is retried).
+//! The API key is a Secrets Manager secret `{"api_key": "re_…"}` read through
+//! [`crate::providers::client::SecretKey`]: cached, re-read once on a 401. Failures become the
+//! port's [`SendError`] and the outcome is logged with fingerprints only, as for every message
+//! provider ([`crate::providers::messaging`]).
+
+use std::sync::Arc;
 
 use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
@@ -14,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::domain::ports::{Email, Mailer, SendError, Sent};
-use crate::providers::client::{Admission, ClientError, ResilientClient};
-use crate::providers::whop::api::{ApiKeySource, WhopApiError};
+use crate::providers::client::{Admission, ApiKeySource, ResilientClient};
+use crate::providers::messaging;
 
 /// The breaker, rate limit and metrics name of Resend's API.
 pub const SERVICE: &str = "resend";
@@ -92,91 +94,25 @@ impl<A: Admission, K: ApiKeySource> ResendMailer<A, K> {
             .header("Idempotency-Key", &email.idempotency_key)
             .json(&body)
     }
-
-    async fn call(
-        &self,
-        url: &Url,
-        email: &Email,
-        key: &SecretString,
-    ) -> Result<SendEmailResponse, ClientError> {
-        let (result, report) = self
-            .client
-            .send_json(SERVICE, || self.request(url, email, key))
-            .await;
-        if report.retries > 0 || report.outcome != "ok" {
-            tracing::info!(
-                service = SERVICE,
-                attempts = report.attempts,
-                waited_ms = u64::try_from(report.waited.as_millis()).unwrap_or(u64::MAX),
-                outcome = report.outcome,
-                "Resend call needed retries or failed"
-            );
-        }
-        result
-    }
 }
 
 impl<A: Admission, K: ApiKeySource> Mailer for ResendMailer<A, K> {
     async fn send_email(&self, email: &Email) -> Result<Sent, SendError> {
-        let url = self.emails_url()?;
-        let key = self
-            .key
-            .api_key(false)
-            .await
-            .map_err(|e| key_unavailable(&e))?;
-        let result = match self.call(&url, email, &key).await {
-            Err(ClientError::Provider { status: 401, .. }) => {
-                let fresh = self
-                    .key
-                    .api_key(true)
-                    .await
-                    .map_err(|e| key_unavailable(&e))?;
-                if fresh.expose_secret() == key.expose_secret() {
-                    tracing::warn!("Resend refused the API key and the secret holds no other");
-                }
-                self.call(&url, email, &fresh).await
-            }
-            other => other,
-        };
-        result
-            .map(|response| Sent {
-                provider: SERVICE,
-                message_id: response.id,
-            })
-            .map_err(send_error)
-    }
-}
-
-fn key_unavailable(error: &WhopApiError) -> SendError {
-    SendError::Unavailable {
-        provider: SERVICE,
-        reason: format!("api_key_unavailable: {error}"),
-        retry_after: None,
-    }
-}
-
-/// A client error as the port's: a 4xx other than 401, 408, 409 and 429 is a refusal (with
-/// Resend's error `name`), the rest is worth another delivery.
-pub fn send_error(error: ClientError) -> SendError {
-    match error {
-        ClientError::Provider { status, code, .. }
-            if (400..500).contains(&status) && !matches!(status, 401 | 408 | 409 | 429) =>
-        {
-            SendError::Refused {
-                provider: SERVICE,
-                code: code.unwrap_or_else(|| format!("http_{status}")),
-            }
-        }
-        ClientError::RateLimited { retry_after, .. } => SendError::Unavailable {
-            provider: SERVICE,
-            reason: "rate_limited".into(),
-            retry_after,
-        },
-        other => SendError::Unavailable {
-            provider: SERVICE,
-            reason: other.to_string(),
-            retry_after: None,
-        },
+        let url = &self.emails_url()?;
+        messaging::send(
+            SERVICE,
+            &self.key,
+            &email.idempotency_key,
+            &email.to.join(","),
+            |key: Arc<SecretString>| async move {
+                let (result, report) = self
+                    .client
+                    .send_json(SERVICE, || self.request(url, email, &key))
+                    .await;
+                (result.map(|answer: SendEmailResponse| answer.id), report)
+            },
+        )
+        .await
     }
 }
 

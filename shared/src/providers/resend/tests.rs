@@ -8,8 +8,7 @@ use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::providers::client::{NoAdmission, RetryPolicy, Sleeper};
-use crate::providers::whop::api::StaticKey;
+use crate::providers::client::{NoAdmission, RetryPolicy, Sleeper, StaticKey};
 
 /// Records each wait instead of sleeping.
 #[derive(Default)]
