@@ -31,6 +31,16 @@ fn valid_env() -> HashMap<&'static str, String> {
     .collect()
 }
 
+/// What prod requires for notifications besides the secrets the tests name.
+fn with_prod_notify(env: &mut HashMap<&'static str, String>) {
+    env.insert(
+        "NOTIFICATIONS_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/1/notifications".into(),
+    );
+    env.insert("FROM_EMAIL", "alerts@example.com".into());
+    env.insert("RESEND_API_KEY_SECRET_ID", "secret".into());
+}
+
 fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
     Config::from_lookup(&|var| env.get(var).cloned())
 }
@@ -94,7 +104,13 @@ fn production_requires_every_secret_id() {
 
     assert_eq!(
         vars(&error),
-        ["SESSION_KEYS_SECRET_ID", "WHOP_API_KEY_SECRET_ID"]
+        [
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+            "NOTIFICATIONS_QUEUE_URL",
+            "FROM_EMAIL",
+            "RESEND_API_KEY_SECRET_ID"
+        ]
     );
 }
 
@@ -109,6 +125,7 @@ fn production_requires_https_provider_urls() {
     ] {
         env.insert(var, "secret".into());
     }
+    with_prod_notify(&mut env);
     env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
     assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
 
@@ -200,6 +217,7 @@ fn production_requires_an_https_jwks_url() {
     ] {
         env.insert(var, "secret".into());
     }
+    with_prod_notify(&mut env);
     assert_eq!(
         load(&env).unwrap().whop_user_token_jwks_url.as_str(),
         DEFAULT_JWKS_URL
