@@ -2,6 +2,8 @@
 //! its envelope (`{type, timestamp, data}` by the spec's convention) and its observations (none:
 //! such a sender has no fixed vocabulary).
 
+pub mod resend;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
