@@ -83,14 +83,14 @@ async fn record(
     let list = state
         .suppressions
         .as_ref()
-        .ok_or_else(|| unavailable(DependencyError::NotFound))?;
+        .ok_or_else(|| unavailable(&DependencyError::NotFound))?;
     let suppressed = record_feedback(list, &feedback)
         .await
-        .map_err(unavailable)?;
+        .map_err(|error| unavailable(&error))?;
     Ok((event_id, kind, suppressed))
 }
 
-fn unavailable(error: DependencyError) -> IngestError {
+fn unavailable(error: &DependencyError) -> IngestError {
     IngestError::Dependency {
         dependency: "suppression list",
         detail: error.to_string(),
