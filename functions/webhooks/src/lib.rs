@@ -69,20 +69,24 @@ async fn receive(
             Json(json!({"duplicate": true, "event_id": event_id, "status": status.as_str()}))
                 .into_response()
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            match &error {
-                IngestError::Dependency { .. } => {
-                    tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
-                }
-                _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
-            }
-            metrics.count("webhook_rejected", 1);
-            ApiError::from(error).into_response()
-        }
+        Err(error) => rejected(error, &mut metrics),
     };
     metrics.emit();
     response
+}
+
+/// The answer to a delivery that was not accepted, logged (an error when a dependency failed, a
+/// warning otherwise) and counted.
+fn rejected(error: IngestError, metrics: &mut Metrics) -> Response {
+    let reason = error.reason_code();
+    match &error {
+        IngestError::Dependency { .. } => {
+            tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
+        }
+        _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
+    }
+    metrics.count("webhook_rejected", 1);
+    ApiError::from(error).into_response()
 }
 
 async fn accept(

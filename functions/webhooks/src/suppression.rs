@@ -44,19 +44,7 @@ pub async fn resend(
             Json(json!({"accepted": true, "event_id": event_id, "kind": kind, "suppressed": suppressed}))
                 .into_response()
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            match &error {
-                IngestError::Dependency { .. } => {
-                    tracing::error!(webhook.reason = reason, %error, "resend event not recorded: {error}")
-                }
-                _ => {
-                    tracing::warn!(webhook.reason = reason, %error, "resend event rejected: {error}")
-                }
-            }
-            metrics.count("webhook_rejected", 1);
-            ApiError::from(error).into_response()
-        }
+        Err(error) => crate::rejected(error, &mut metrics),
     };
     metrics.emit();
     response
