@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 17] = [
+const HTTP_API_ROUTES: [(&str, &str); 19] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -30,6 +30,8 @@ const HTTP_API_ROUTES: [(&str, &str); 17] = [
     ("GET", "/companies/{company_id}/summary"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
+    ("GET", "/unsubscribe"),
+    ("POST", "/unsubscribe"),
 ];
 
 fn template() -> Template {

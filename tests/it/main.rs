@@ -27,6 +27,7 @@ mod requests;
 mod rotation;
 mod sessions;
 mod sync;
+mod unsubscribe;
 mod verify;
 mod webhooks;
 mod whop_token;

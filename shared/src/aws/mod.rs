@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sqs;
 pub mod state;
+pub mod suppression;
 pub mod sync;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

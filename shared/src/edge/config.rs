@@ -342,6 +342,9 @@ pub struct Config {
     /// `EMAIL_PROVIDER`, `SENDGRID_API_KEY_SECRET_ID`, `TWILIO_FROM_NUMBER`,
     /// `TWILIO_CREDENTIALS_SECRET_ID`.
     pub messaging: MessagingSettings,
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
+    /// `UNSUBSCRIBE_TOKEN_DAYS`.
+    pub unsubscribe: UnsubscribeSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -374,6 +377,71 @@ impl fmt::Display for ConfigError {
             write!(f, "{problem}")?;
         }
         Ok(())
+    }
+}
+
+/// The one-click unsubscribe and the suppression list (`domain::notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeSettings {
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`: the key unsubscribe links are signed with (`AWSCURRENT` signs;
+    /// `AWSCURRENT` and `AWSPREVIOUS` verify). Required in prod.
+    pub key_secret: Option<String>,
+    /// `SUPPRESSION_KEY_SECRET_ID`: the never-rotated key of the suppression list's address hashes.
+    /// Required in prod.
+    pub suppression_key_secret: Option<String>,
+    /// `PUBLIC_API_URL`: the HTTP API's public URL, under which links point at `/unsubscribe`.
+    pub public_api_url: Option<Url>,
+    /// `UNSUBSCRIBE_TOKEN_DAYS` (1–730, default 180): how long a link stays valid.
+    pub token_lifetime: std::time::Duration,
+}
+
+impl UnsubscribeSettings {
+    fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>, stage: Stage) -> Self {
+        let settings = Self {
+            key_secret: env.optional("UNSUBSCRIBE_KEY_SECRET_ID"),
+            suppression_key_secret: env.optional("SUPPRESSION_KEY_SECRET_ID"),
+            public_api_url: env.optional("PUBLIC_API_URL").and_then(|value| {
+                env.http_url("PUBLIC_API_URL", &value, stage, "https://api.example.com")
+            }),
+            token_lifetime: env.days_in(
+                "UNSUBSCRIBE_TOKEN_DAYS",
+                1..=730,
+                crate::domain::notify::unsubscribe::DEFAULT_LIFETIME,
+                "set how long an unsubscribe link stays valid, in days from 1 to 730, or unset it for 180",
+            ),
+        };
+        require_secrets_in_prod(
+            env,
+            stage,
+            [
+                ("UNSUBSCRIBE_KEY_SECRET_ID", &settings.key_secret),
+                (
+                    "SUPPRESSION_KEY_SECRET_ID",
+                    &settings.suppression_key_secret,
+                ),
+            ],
+        );
+        settings
+    }
+}
+
+/// A problem for each secret id `vars` lacks, in prod.
+fn require_secrets_in_prod<F: Fn(&str) -> Option<String>, const N: usize>(
+    env: &mut Reader<'_, F>,
+    stage: Stage,
+    vars: [(&'static str, &Option<String>); N],
+) {
+    if stage != Stage::Prod {
+        return;
+    }
+    for (var, value) in vars {
+        if value.is_none() {
+            env.problem(
+                var,
+                "is required in prod",
+                format!("set {var} to the Secrets Manager secret's ARN or name"),
+            );
+        }
     }
 }
 
@@ -448,21 +516,15 @@ impl Config {
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
         };
-        if stage == Stage::Prod {
-            for (var, value) in [
+        require_secrets_in_prod(
+            &mut env,
+            stage,
+            [
                 ("WEBHOOK_SECRETS_ID", &secrets.webhook_secrets),
                 ("SESSION_KEYS_SECRET_ID", &secrets.session_keys),
                 ("WHOP_API_KEY_SECRET_ID", &secrets.whop_api_key),
-            ] {
-                if value.is_none() {
-                    env.problem(
-                        var,
-                        "is required in prod",
-                        format!("set {var} to the Secrets Manager secret's ARN or name"),
-                    );
-                }
-            }
-        }
+            ],
+        );
 
         let mut base_urls = Vec::new();
         for provider in Provider::ALL {
@@ -589,6 +651,7 @@ impl Config {
 
         let messaging = messaging::read(&mut env, stage);
         let notify = env.notify_settings(stage, messaging.email_provider);
+        let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
 
         match (whop_user_token_jwks_url, notify) {
             (Some(whop_user_token_jwks_url), Some(notify)) if env.problems.is_empty() => Ok(Self {
@@ -609,6 +672,7 @@ impl Config {
                 maintenance,
                 notify,
                 messaging,
+                unsubscribe,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,

@@ -47,12 +47,14 @@ pub fn verify<'h, H: Headers + ?Sized>(
         Source::Whop => whop::verify::verify(headers, body, secrets, now, options),
         Source::Stripe => stripe::verify(headers, body, secrets, now, options),
         Source::Standard => standard::verify(headers, body, secrets, now, options),
+        Source::Resend => standard::verify_svix(headers, body, secrets, now, options),
     }
 }
 
 /// The headers a real sender sends for `body` (lowercase names), for the CLI and tests.
 ///
 /// Whop and Standard: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+/// Resend: the same under `svix-id`, `svix-timestamp`, `svix-signature`.
 /// Stripe: `stripe-signature: t=<ts>,v1=<hex>` (`message_id` is ignored).
 pub fn sign(
     source: Source,
@@ -64,6 +66,7 @@ pub fn sign(
     match source {
         Source::Stripe => stripe::sign(secret, body, timestamp),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
+        Source::Resend => standard::sign_svix(secret, body, timestamp, message_id),
     }
 }
 
@@ -84,7 +87,9 @@ pub fn normalise<'a>(
             whop::normalise::normalise(verified, raw)?
         }
         (Source::Stripe, Scheme::Stripe) => stripe::normalise::normalise(verified, raw)?,
-        (Source::Standard, Scheme::StandardWebhooks) => standard::normalise(verified, raw)?,
+        (Source::Standard | Source::Resend, Scheme::StandardWebhooks) => {
+            standard::normalise(verified, raw)?
+        }
         _ => return Err(NormaliseError::UnsupportedEnvelope("scheme_mismatch")),
     };
     Ok(Event {
@@ -107,7 +112,7 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
     match event.provider {
         Source::Whop => whop::observe::observe(event, &kind),
         Source::Stripe => stripe::observe::observe(event, &kind),
-        Source::Standard => standard::observe(),
+        Source::Standard | Source::Resend => standard::observe(),
     }
 }
 

@@ -5,9 +5,14 @@
 //! once ([`notifier`]): its [`idempotency_key`] is claimed before the send and passed to the
 //! provider, so duplicated webhooks, redelivered jobs and a crash between send and record still
 //! give one message.
+//!
+//! Who may still be written to is the suppression list ([`suppression`]); every member message
+//! carries a one-click unsubscribe ([`unsubscribe`]).
 
 pub mod notifier;
 pub mod render;
+pub mod suppression;
+pub mod unsubscribe;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
