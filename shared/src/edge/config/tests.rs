@@ -31,7 +31,7 @@ fn valid_env() -> HashMap<&'static str, String> {
     .collect()
 }
 
-/// What prod requires for notifications besides the secrets the tests name.
+/// What prod requires for notifications and unsubscribe besides the secrets the tests name.
 fn with_prod_notify(env: &mut HashMap<&'static str, String>) {
     env.insert(
         "NOTIFICATIONS_QUEUE_URL",
@@ -39,6 +39,8 @@ fn with_prod_notify(env: &mut HashMap<&'static str, String>) {
     );
     env.insert("FROM_EMAIL", "alerts@example.com".into());
     env.insert("RESEND_API_KEY_SECRET_ID", "secret".into());
+    env.insert("UNSUBSCRIBE_KEY_SECRET_ID", "secret".into());
+    env.insert("SUPPRESSION_KEY_SECRET_ID", "secret".into());
 }
 
 fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
@@ -109,7 +111,9 @@ fn production_requires_every_secret_id() {
             "WHOP_API_KEY_SECRET_ID",
             "NOTIFICATIONS_QUEUE_URL",
             "FROM_EMAIL",
-            "RESEND_API_KEY_SECRET_ID"
+            "RESEND_API_KEY_SECRET_ID",
+            "UNSUBSCRIBE_KEY_SECRET_ID",
+            "SUPPRESSION_KEY_SECRET_ID"
         ]
     );
 }
