@@ -128,6 +128,14 @@ impl LocalStack {
             parameters.insert("ResendApiBaseUrl".into(), mail.base_url());
             Some(mail)
         };
+        // Bound first: member messages' unsubscribe links point at this address.
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("binding {}", options.bind))?;
+        let address = listener.local_addr()?;
+        parameters
+            .entry("PublicApiUrl".into())
+            .or_insert_with(|| format!("http://{address}"));
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -146,10 +154,6 @@ impl LocalStack {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .with_context(|| format!("binding {}", options.bind))?;
-        let address = listener.local_addr()?;
         let mut server_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             let served = axum::serve(listener, router)

@@ -2,19 +2,23 @@
 //!
 //! Per job: read the company's settings (nothing to do without any), the membership, [`plan`] the
 //! messages; per message: claim its key (one conditional write), check the suppression list,
-//! render, send with the key as the provider's idempotency key, record the outcome on the claim.
+//! render, add the one-click unsubscribe headers to a member message, send with the key as the
+//! provider's idempotency key, record the outcome on the claim.
 //! A refusal is recorded and the job succeeds; an unavailable provider or store fails the job, so
 //! SQS redelivers it (after `maxReceiveCount` deliveries, to the DLQ). Logs carry template names,
 //! keys (hashes) and codes: never an address or a body.
 
 use std::time::Duration;
 
+use url::Url;
+
 use super::render::{MessageContext, RenderError, render};
+use super::unsubscribe::UnsubscribeTokens;
 use super::{Delivery, NotificationJob, Planned, plan};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
-    Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SendError,
-    SettingsStore, StateStore, SuppressionList,
+    Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SecretSource,
+    SendError, SettingsStore, StateStore, SuppressionList,
 };
 use crate::domain::state::model::MembershipState;
 
@@ -131,8 +135,15 @@ impl BatchReport {
     }
 }
 
+/// The one-click unsubscribe every member message carries (RFC 8058): a signed link under
+/// `base` (`PUBLIC_API_URL`) in `List-Unsubscribe`, and `List-Unsubscribe-Post`.
+pub struct MemberUnsubscribe<S, T> {
+    pub base: Url,
+    pub tokens: UnsubscribeTokens<S, T>,
+}
+
 /// Sends the messages of notification jobs.
-pub struct Notifier<C, St, Se, M, Su, K> {
+pub struct Notifier<C, St, Se, M, Su, K, S, T> {
     pub claims: C,
     pub state: St,
     pub settings: Se,
@@ -140,9 +151,10 @@ pub struct Notifier<C, St, Se, M, Su, K> {
     pub suppressions: Su,
     pub clock: K,
     pub sender: Sender,
+    pub unsubscribe: MemberUnsubscribe<S, T>,
 }
 
-impl<C, St, Se, M, Su, K> Notifier<C, St, Se, M, Su, K>
+impl<C, St, Se, M, Su, K, S, T> Notifier<C, St, Se, M, Su, K, S, T>
 where
     C: NotificationClaims,
     St: StateStore,
@@ -150,6 +162,8 @@ where
     M: Mailer,
     Su: SuppressionList,
     K: Clock,
+    S: SecretSource,
+    T: Clock,
 {
     /// Processes a batch, job by job; a failed job is reported alone.
     pub async fn process_batch(
@@ -307,6 +321,20 @@ where
             sender_name: sender_name.unwrap_or(&self.sender.default_name).to_owned(),
         };
         let rendered = render(planned.template, &context)?;
+        let headers = match (planned.template.to_member(), job.company_id.as_deref()) {
+            (true, Some(company_id)) => {
+                self.unsubscribe
+                    .tokens
+                    .headers(
+                        &self.unsubscribe.base,
+                        &planned.recipient,
+                        company_id,
+                        self.clock.now(),
+                    )
+                    .await?
+            }
+            _ => Vec::new(),
+        };
         let email = Email {
             idempotency_key: planned.key.clone(),
             from,
@@ -315,7 +343,7 @@ where
             subject: rendered.subject,
             html: rendered.html,
             text: rendered.text,
-            headers: Vec::new(),
+            headers,
         };
         let delivery = match self.mailer.send_email(&email).await {
             Ok(sent) => Delivery::Sent {

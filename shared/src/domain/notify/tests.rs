@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::notifier::{Notifier, NotifyError, Sender};
+use super::notifier::{MemberUnsubscribe, Notifier, NotifyError, Sender};
 use super::render::{MessageContext, render};
+use super::unsubscribe::UnsubscribeTokens;
 use super::*;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, Mailer, NotificationClaims, SendError, Sent,
-    SettingsStore, StateStore, SuppressionList, SuppressionReason,
+    SettingsStore, StateStore, SuppressionList, SuppressionReason, VersionStage,
 };
+use crate::domain::secret::tests::{FixedClock, Staged};
 use crate::domain::state::memory::MemoryStateStore;
 use crate::domain::state::model::{MemberContact, MembershipFacts, Observation, Version};
 
@@ -308,8 +310,32 @@ impl Clock for SteppingClock {
     }
 }
 
-type TestNotifier =
-    Notifier<Claims, MemoryStateStore, Settings, ScriptedMailer, Suppressions, SteppingClock>;
+type TestNotifier = Notifier<
+    Claims,
+    MemoryStateStore,
+    Settings,
+    ScriptedMailer,
+    Suppressions,
+    SteppingClock,
+    &'static Staged,
+    &'static FixedClock,
+>;
+
+/// Unsubscribe tokens over a fixed key, for the life of the test process.
+fn member_unsubscribe() -> MemberUnsubscribe<&'static Staged, &'static FixedClock> {
+    let staged: &'static Staged = Box::leak(Box::default());
+    staged.set(VersionStage::Current, "v1", &"a".repeat(64));
+    MemberUnsubscribe {
+        base: url::Url::parse("https://api.example.com").unwrap(),
+        tokens: UnsubscribeTokens::new(
+            staged,
+            Box::leak(Box::new(FixedClock::new())),
+            "unsubscribe",
+            Duration::from_secs(60),
+            Duration::from_secs(30 * 86_400),
+        ),
+    }
+}
 
 async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
     let state = MemoryStateStore::new();
@@ -330,6 +356,7 @@ async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
             from_email: "alerts@example.com".into(),
             default_name: "Churn Saver".into(),
         },
+        unsubscribe: member_unsubscribe(),
     };
     (notifier, job)
 }
@@ -355,6 +382,17 @@ async fn a_job_done_twice_sends_each_message_once_with_its_key() {
     assert_eq!(sent[1].to, vec!["member@example.com".to_owned()]);
     assert!(sent[1].html.contains(&html_escaped(MANAGE_URL)));
     assert!(sent[1].text.contains(MANAGE_URL));
+    assert!(
+        sent[0].headers.is_empty(),
+        "a creator alert has no unsubscribe"
+    );
+    let names: Vec<&str> = sent[1].headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["List-Unsubscribe", "List-Unsubscribe-Post"]);
+    assert!(
+        sent[1].headers[0]
+            .1
+            .starts_with("<https://api.example.com/unsubscribe?")
+    );
     assert_ne!(sent[0].idempotency_key, sent[1].idempotency_key);
 }
 

@@ -1,45 +1,45 @@
 //! The notify function's dependencies: the message claims, the state table (memberships and
-//! company settings), Resend behind the provider admission (emergency switch, breaker, rate
-//! limit), the suppression list, and the sender from the configuration.
+//! company settings), the e-mail provider `EMAIL_PROVIDER` picks (Resend or SendGrid) behind the
+//! provider admission (emergency switch, breaker, rate limit), the suppression list and the
+//! unsubscribe tokens (the webhooks function's own builders), and the sender from the
+//! configuration.
 
 use std::sync::Arc;
+
+use url::Url;
 
 use crate::App;
 use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::notify::DynamoNotificationClaims;
 use crate::aws::state::DynamoState;
-use crate::domain::notify::notifier::{Notifier, Sender};
-use crate::domain::ports::{DependencyError, SuppressionList, SuppressionReason, SystemClock};
+use crate::domain::notify::notifier::{MemberUnsubscribe, Notifier, Sender};
+use crate::domain::ports::{Email, Mailer, SendError, Sent, SystemClock};
+use crate::edge::config::{EmailProvider, Provider};
 use crate::edge::deps::sync::{
     AppAdmission, HttpClientUnavailable, emergency_switch, provider_client, provider_guard,
 };
-use crate::providers::client::SecretKey;
-use crate::providers::client::{EmergencyGate, RetryPolicy};
+use crate::edge::deps::webhooks::{SuppressionListOf, suppression_list, unsubscribe_tokens};
+use crate::providers::client::{EmergencyGate, RetryPolicy, SecretKey};
 use crate::providers::resend::ResendMailer;
+use crate::providers::sendgrid::{self, SendGrid};
 
-/// The suppression list until its store is wired: nobody is suppressed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoSuppressions;
+/// A provider's key as the notify function reads it.
+type AppKey = SecretKey<aws_sdk_secretsmanager::Client, SystemClock>;
 
-impl SuppressionList for NoSuppressions {
-    async fn is_suppressed(&self, _address: &str) -> Result<bool, DependencyError> {
-        Ok(false)
-    }
-
-    async fn suppress(
-        &self,
-        _address: &str,
-        _reason: SuppressionReason,
-    ) -> Result<(), DependencyError> {
-        Err(DependencyError::Other(
-            "no suppression store is configured".into(),
-        ))
-    }
+/// The e-mail provider `EMAIL_PROVIDER` picks, behind the [`Mailer`] port.
+pub enum AppMailer {
+    Resend(ResendMailer<AppAdmission, AppKey>),
+    Sendgrid(SendGrid<AppAdmission, AppKey>),
 }
 
-/// Resend as the notify function calls it.
-pub type AppMailer =
-    ResendMailer<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>;
+impl Mailer for AppMailer {
+    async fn send_email(&self, email: &Email) -> Result<Sent, SendError> {
+        match self {
+            Self::Resend(mailer) => mailer.send_email(email).await,
+            Self::Sendgrid(mailer) => mailer.send_email(email).await,
+        }
+    }
+}
 
 /// The notifier as the notify function runs it.
 pub type AppNotifier = Notifier<
@@ -47,7 +47,9 @@ pub type AppNotifier = Notifier<
     DynamoState,
     DynamoCompanyItems,
     AppMailer,
-    NoSuppressions,
+    SuppressionListOf,
+    SystemClock,
+    aws_sdk_secretsmanager::Client,
     SystemClock,
 >;
 
@@ -58,33 +60,74 @@ pub enum NotifyUnavailable {
     Http(#[from] HttpClientUnavailable),
     #[error("{0} is not set: the notify function cannot send")]
     Unset(&'static str),
+    #[error("SENDGRID_API_BASE_URL cannot take SendGrid's mail send path")]
+    SendgridBaseUrl,
 }
 
-/// The notifier over the stack's tables and Resend.
+/// The notifier over the stack's tables, the suppression list, the unsubscribe key and the
+/// e-mail provider `EMAIL_PROVIDER` names.
 pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
     let settings = &app.config.notify;
     let from_email = settings
         .from_email
         .clone()
         .ok_or(NotifyUnavailable::Unset("FROM_EMAIL"))?;
-    let key_secret = settings
-        .resend_api_key
+    let base = app
+        .config
+        .unsubscribe
+        .public_api_url
         .clone()
-        .ok_or(NotifyUnavailable::Unset("RESEND_API_KEY_SECRET_ID"))?;
+        .ok_or(NotifyUnavailable::Unset("PUBLIC_API_URL"))?;
+    let tokens =
+        unsubscribe_tokens(app).ok_or(NotifyUnavailable::Unset("UNSUBSCRIBE_KEY_SECRET_ID"))?;
+    let suppressions =
+        suppression_list(app).ok_or(NotifyUnavailable::Unset("SUPPRESSION_KEY_SECRET_ID"))?;
     let admission = EmergencyGate::new(provider_guard(app), Arc::new(emergency_switch(app)));
     let client = provider_client(app, RetryPolicy::default(), admission)?;
-    let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
+    let key =
+        |secret_id: String| SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
+    let mailer = match app.config.messaging.email_provider {
+        EmailProvider::Resend => {
+            let secret_id = settings
+                .resend_api_key
+                .clone()
+                .ok_or(NotifyUnavailable::Unset("RESEND_API_KEY_SECRET_ID"))?;
+            AppMailer::Resend(ResendMailer::new(
+                client,
+                key(secret_id),
+                settings.resend_api_base_url.clone(),
+            ))
+        }
+        EmailProvider::Sendgrid => {
+            let secret_id = app
+                .config
+                .messaging
+                .sendgrid_api_key
+                .clone()
+                .ok_or(NotifyUnavailable::Unset("SENDGRID_API_KEY_SECRET_ID"))?;
+            let base_url = match app.config.provider_apis.base_url(Provider::Sendgrid) {
+                Some(url) => url.clone(),
+                None => Url::parse(sendgrid::DEFAULT_BASE_URL)
+                    .map_err(|_| NotifyUnavailable::SendgridBaseUrl)?,
+            };
+            AppMailer::Sendgrid(
+                SendGrid::new(client, &base_url, key(secret_id))
+                    .map_err(|_| NotifyUnavailable::SendgridBaseUrl)?,
+            )
+        }
+    };
     Ok(Notifier {
         claims: DynamoNotificationClaims::of(app),
         state: DynamoState::of(app),
         settings: DynamoCompanyItems::of(app),
-        mailer: ResendMailer::new(client, key, settings.resend_api_base_url.clone()),
-        suppressions: NoSuppressions,
+        mailer,
+        suppressions,
         clock: SystemClock,
         sender: Sender {
             from_email,
             default_name: settings.from_name.clone(),
         },
+        unsubscribe: MemberUnsubscribe { base, tokens },
     })
 }
 
