@@ -22,6 +22,7 @@ mod helpers;
 mod limits;
 mod local_stack;
 mod maintenance;
+mod notify;
 mod processor;
 mod requests;
 mod rotation;

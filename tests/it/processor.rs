@@ -178,7 +178,7 @@ pub(crate) async fn ingest(app: &Arc<App>, id: &str, body: &str) -> u16 {
 }
 
 /// The SQS event Lambda would hand the processor for `messages`.
-fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+pub(crate) fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = messages
         .iter()

@@ -14,7 +14,7 @@ use shared::domain::webhooks::verify::SigningSecret;
 use shared::edge::deps::webhooks::{WebhooksDeps, suppression_list, unsubscribe_tokens};
 use tower::ServiceExt;
 
-use crate::helpers::{signed_request, signed_webhook, start_stack};
+use crate::helpers::{signed_request, signed_webhook, start_stack, state_items};
 
 const ADDRESS: &str = "Ann.Member@Example.com";
 
@@ -47,21 +47,7 @@ fn unsubscribe_request(method: &str, token: &str) -> Request<Body> {
 
 /// Every `SUPPRESS#` item of the stack's state table.
 async fn suppression_items(stack: &churnsaver::local::LocalStack) -> Vec<Value> {
-    let items = stack
-        .app
-        .dynamodb
-        .scan()
-        .table_name(&stack.app.config.tables.state)
-        .filter_expression("begins_with(pk, :p)")
-        .expression_attribute_values(
-            ":p",
-            aws_sdk_dynamodb::types::AttributeValue::S("SUPPRESS#".to_owned()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
+    let items = state_items(&stack.app, "SUPPRESS#").await;
     items
         .into_iter()
         .map(|item| serde_dynamo::from_item(item).unwrap())

@@ -1,0 +1,369 @@
+//! Notifications end to end on the local stack: signed Whop webhooks through the webhooks
+//! function, the processor's and the notify function's real handlers over the stack's queues, the
+//! stand-in mail API capturing what is sent, and the unsubscribe and Resend feedback routes.
+
+use std::sync::Arc;
+
+use churnsaver::fake_mail::CapturedEmail;
+use churnsaver::local::LocalStack;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use shared::App;
+use shared::aws::company_items::DynamoCompanyItems;
+use shared::domain::companies::settings::CompanySettings;
+use shared::domain::ports::{SettingsStore, SuppressionList};
+use shared::domain::webhooks::Source;
+use shared::edge::deps::notify::NotifyDeps;
+use shared::edge::deps::webhooks::{WebhooksDeps, suppression_list};
+use tower::ServiceExt;
+
+use crate::helpers::{
+    RequestLog, receive_all, receive_all_from, signed_webhook, start_stack, state_items,
+};
+use crate::processor::{ingest, process, sqs_event};
+
+const COMPANY: &str = "biz_notify";
+const OWNER: &str = "owner@example.com";
+
+fn manage_url(membership: &str) -> String {
+    format!("https://whop.com/orders/{membership}/manage/")
+}
+
+fn member_address(membership: &str) -> String {
+    format!("{membership}@example.com")
+}
+
+/// A Whop v1 delivery `id` of `kind` about `membership`, whose member is
+/// [`member_address`]`(membership)`.
+fn whop_event(id: &str, minute: u32, kind: &str, membership: &str) -> String {
+    let user = json!({"id": format!("user_{membership}"), "email": member_address(membership),
+                      "name": "Ann Member"});
+    let payment = format!("pay_{id}");
+    let data = match kind {
+        "payment.failed" => json!({"id": payment, "status": "open", "substatus": "failed",
+            "total": 29.0, "currency": "usd", "user": user,
+            "membership": {"id": membership, "status": "past_due"}}),
+        "payment.succeeded" => json!({"id": payment, "status": "paid", "substatus": "succeeded",
+            "total": 29.0, "currency": "usd", "user": user,
+            "membership": {"id": membership, "status": "active"}}),
+        _ => json!({"id": membership, "status": "active", "cancel_at_period_end": false,
+            "user": user, "manage_url": manage_url(membership),
+            "plan": {"id": "plan_1"}, "product": {"id": "prod_1"}}),
+    };
+    json!({"id": id, "api_version": "v1", "type": kind,
+           "timestamp": format!("2026-11-23T10:{minute:02}:00.000Z"),
+           "company_id": COMPANY, "data": data})
+    .to_string()
+}
+
+/// Alerts as each signal opens, to [`OWNER`], and member messages.
+async fn turn_on_alerts_and_member_messages(app: &App) {
+    let settings = CompanySettings {
+        recipients: vec![OWNER.to_owned()],
+        immediate: true,
+        member_messages: true,
+        ..CompanySettings::default()
+    };
+    DynamoCompanyItems::of(app)
+        .put_company_settings(COMPANY, &settings)
+        .await
+        .unwrap();
+}
+
+/// Ingests each delivery (all accepted), then runs the processor over the events queue.
+async fn deliver(stack: &LocalStack, deliveries: &[(&str, String)]) {
+    for (id, body) in deliveries {
+        assert_eq!(ingest(&stack.app, id, body).await, 202);
+    }
+    let events = receive_all(stack).await;
+    assert!(process(&stack.app, &events).await.is_empty());
+}
+
+/// The notification jobs on the queue, received once.
+async fn jobs(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+    let queue = stack.app.config.notify.queue.clone().unwrap();
+    receive_all_from(stack, &queue).await
+}
+
+/// Runs the notify function's handler on `jobs`; returns the failed message ids.
+async fn notify(deps: &Arc<NotifyDeps>, jobs: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
+    let event = LambdaEvent::new(sqs_event(jobs), Context::default());
+    notify::handle(Arc::clone(deps), event)
+        .await
+        .unwrap()
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+fn mail(stack: &LocalStack) -> Vec<CapturedEmail> {
+    stack.mail.as_ref().unwrap().messages()
+}
+
+/// (recipient, subject) of each message, oldest first.
+fn sent(messages: &[CapturedEmail]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .map(|m| (m.to.join(","), m.subject.clone()))
+        .collect()
+}
+
+fn sorted(mut operations: Vec<String>) -> Vec<String> {
+    operations.sort();
+    operations
+}
+
+fn ops(counts: &[(&str, usize)]) -> Vec<String> {
+    sorted(
+        counts
+            .iter()
+            .flat_map(|(op, n)| std::iter::repeat_n((*op).to_owned(), *n))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_url_however_often_it_comes_and_a_success_one_recovered_alert()
+ {
+    let stack = start_stack().await;
+    turn_on_alerts_and_member_messages(&stack.app).await;
+    let member = member_address("mem_n1");
+    deliver(
+        &stack,
+        &[(
+            "evt_n1_active",
+            whop_event("evt_n1_active", 0, "membership.activated", "mem_n1"),
+        )],
+    )
+    .await;
+    // The failed payment 3 times: accepted, a duplicate while it is queued (409), and a
+    // duplicate once processed (200).
+    let failed = whop_event("evt_n1_failed", 1, "payment.failed", "mem_n1");
+    assert_eq!(ingest(&stack.app, "evt_n1_failed", &failed).await, 202);
+    assert_eq!(ingest(&stack.app, "evt_n1_failed", &failed).await, 409);
+    assert!(
+        process(&stack.app, &receive_all(&stack).await)
+            .await
+            .is_empty()
+    );
+    assert_eq!(ingest(&stack.app, "evt_n1_failed", &failed).await, 200);
+    assert!(receive_all(&stack).await.is_empty());
+    let failed_jobs = jobs(&stack).await;
+    assert_eq!(failed_jobs.len(), 1, "one job: one event opened a signal");
+
+    let requests = RequestLog::default();
+    let deps = Arc::new(NotifyDeps::build(requests.app(&stack.app)));
+    assert!(notify(&deps, &failed_jobs).await.is_empty());
+    let first_run = requests.take();
+
+    let messages = mail(&stack);
+    assert_eq!(
+        sent(&messages),
+        [
+            (OWNER.to_owned(), "A membership is at risk".to_owned()),
+            (
+                member.clone(),
+                "Your payment failed: update your payment method".to_owned()
+            ),
+        ]
+    );
+    let member_email = &messages[1];
+    assert!(member_email.text.contains(&manage_url("mem_n1")));
+    // The HTML part escapes `/` too.
+    assert!(
+        member_email
+            .html
+            .contains(&manage_url("mem_n1").replace('/', "&#x2f;"))
+    );
+    assert!(
+        member_email.headers["List-Unsubscribe"].starts_with("<http://"),
+        "{:?}",
+        member_email.headers
+    );
+    assert_eq!(
+        member_email.headers["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(!messages[0].headers.contains_key("List-Unsubscribe"));
+    // Per job: the company's settings and the membership (GetItem each); per message: the claim
+    // (PutItem), the suppression check (GetItem), the outcome (UpdateItem); the first job of a
+    // cold start also reads three secrets (the suppression key, Resend's key, the unsubscribe
+    // key) and the provider admission two items (emergency switch and breaker), cached after.
+    assert_eq!(
+        sorted(first_run.clone()),
+        ops(&[
+            ("GetItem", 6),
+            ("GetSecretValue", 3),
+            ("PutItem", 2),
+            ("UpdateItem", 2)
+        ]),
+        "{first_run:?}"
+    );
+
+    // The job delivered again after its send: nothing new, and no send or secret read.
+    assert!(notify(&deps, &failed_jobs).await.is_empty());
+    let redelivered = requests.take();
+    assert_eq!(mail(&stack).len(), 2);
+    assert_eq!(
+        sorted(redelivered.clone()),
+        ops(&[("GetItem", 4), ("PutItem", 2)]),
+        "a redelivered job: settings and membership (GetItem each), then per message the claim's \
+         refused PutItem and the GetItem that finds it finished"
+    );
+
+    // The payment then succeeds: one recovered alert, nothing to the member.
+    deliver(
+        &stack,
+        &[(
+            "evt_n1_paid",
+            whop_event("evt_n1_paid", 2, "payment.succeeded", "mem_n1"),
+        )],
+    )
+    .await;
+    let paid_jobs = jobs(&stack).await;
+    assert_eq!(paid_jobs.len(), 1);
+    assert!(notify(&deps, &paid_jobs).await.is_empty());
+    let warm_one_message = requests.take();
+    assert_eq!(
+        sent(&mail(&stack)[2..]),
+        [(OWNER.to_owned(), "A membership recovered".to_owned())]
+    );
+    // Warm: settings, membership, and for its one message claim, suppression check, record.
+    assert_eq!(
+        sorted(warm_one_message.clone()),
+        ops(&[("GetItem", 3), ("PutItem", 1), ("UpdateItem", 1)]),
+        "{warm_one_message:?}"
+    );
+    stack.shutdown().await;
+}
+
+/// The `status` of every message claim (`NOTIFY#` items), sorted.
+async fn claim_statuses(app: &App) -> Vec<String> {
+    let items = state_items(app, "NOTIFY#").await;
+    let mut statuses: Vec<String> = items
+        .iter()
+        .map(|item| item["status"].as_s().unwrap().clone())
+        .collect();
+    statuses.sort();
+    statuses
+}
+
+/// The webhooks function's router over the stack.
+fn webhooks_router(stack: &LocalStack) -> axum::Router {
+    webhooks::router(Arc::new(WebhooksDeps::build(Arc::clone(&stack.app))))
+}
+
+async fn status(router: &axum::Router, request: http::Request<axum::body::Body>) -> u16 {
+    router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn after_a_one_click_unsubscribe_or_a_signed_complaint_the_member_gets_no_further_email() {
+    let stack = start_stack().await;
+    turn_on_alerts_and_member_messages(&stack.app).await;
+    let deps = Arc::new(NotifyDeps::build(Arc::clone(&stack.app)));
+    let router = webhooks_router(&stack);
+
+    // mem_u: a failed payment, whose e-mail's one-click link the member then POSTs.
+    deliver(
+        &stack,
+        &[
+            (
+                "evt_u_active",
+                whop_event("evt_u_active", 0, "membership.activated", "mem_u"),
+            ),
+            (
+                "evt_u_failed",
+                whop_event("evt_u_failed", 1, "payment.failed", "mem_u"),
+            ),
+        ],
+    )
+    .await;
+    assert!(notify(&deps, &jobs(&stack).await).await.is_empty());
+    let messages = mail(&stack);
+    assert_eq!(messages.len(), 2);
+    let link = messages[1].headers["List-Unsubscribe"]
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned();
+    let link = url::Url::parse(&link).unwrap();
+    assert_eq!(link.path(), "/unsubscribe");
+    let one_click = http::Request::post(format!("/unsubscribe?{}", link.query().unwrap()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    assert_eq!(status(&router, one_click).await, 200);
+
+    // mem_c: Resend reports a complaint about the member's address before anything is sent.
+    let complaint = json!({"type": "email.complained", "created_at": "2026-11-23T10:00:00.000Z",
+        "data": {"email_id": "e_1", "from": "alerts@churnsaver.example",
+                 "to": [member_address("mem_c")], "subject": "Your payment failed"}})
+    .to_string();
+    let request = signed_webhook(&stack.app, Source::Resend, &complaint, "msg_complaint_n").await;
+    assert_eq!(status(&router, request).await, 200);
+    let list = suppression_list(&stack.app).unwrap();
+    assert!(list.is_suppressed(&member_address("mem_c")).await.unwrap());
+    assert!(list.is_suppressed(&member_address("mem_u")).await.unwrap());
+
+    // A new failed payment for each: the creator is told, neither member is written to.
+    deliver(
+        &stack,
+        &[
+            (
+                "evt_u_paid",
+                whop_event("evt_u_paid", 2, "payment.succeeded", "mem_u"),
+            ),
+            (
+                "evt_c_active",
+                whop_event("evt_c_active", 0, "membership.activated", "mem_c"),
+            ),
+        ],
+    )
+    .await;
+    assert!(notify(&deps, &jobs(&stack).await).await.is_empty());
+    deliver(
+        &stack,
+        &[
+            (
+                "evt_u_failed_again",
+                whop_event("evt_u_failed_again", 3, "payment.failed", "mem_u"),
+            ),
+            (
+                "evt_c_failed",
+                whop_event("evt_c_failed", 1, "payment.failed", "mem_c"),
+            ),
+        ],
+    )
+    .await;
+    assert!(notify(&deps, &jobs(&stack).await).await.is_empty());
+    let later = mail(&stack)[2..].to_vec();
+    let mut recipients: Vec<String> = later.iter().map(|m| m.to.join(",")).collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        [OWNER; 3],
+        "the recovered alert and two at-risk alerts; no member e-mail: {:?}",
+        sent(&later)
+    );
+    assert_eq!(
+        claim_statuses(&stack.app).await,
+        [
+            "sent",
+            "sent",
+            "sent",
+            "sent",
+            "sent",
+            "suppressed",
+            "suppressed"
+        ],
+        "both member messages were planned and stopped by the suppression list"
+    );
+    stack.shutdown().await;
+}
