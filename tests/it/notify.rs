@@ -20,7 +20,7 @@ use tower::ServiceExt;
 use crate::helpers::{
     RequestLog, receive_all, receive_all_from, signed_webhook, start_stack, state_items,
 };
-use crate::processor::{ingest, process, sqs_event};
+use crate::processor::{failed_ids, ingest, process, sqs_event};
 
 const COMPANY: &str = "biz_notify";
 const OWNER: &str = "owner@example.com";
@@ -70,10 +70,12 @@ async fn turn_on_alerts_and_member_messages(app: &App) {
         .unwrap();
 }
 
-/// Ingests each delivery (all accepted), then runs the processor over the events queue.
-async fn deliver(stack: &LocalStack, deliveries: &[(&str, String)]) {
-    for (id, body) in deliveries {
-        assert_eq!(ingest(&stack.app, id, body).await, 202);
+/// Ingests each Whop delivery `(id, minute, kind, membership)` (all accepted), then runs the
+/// processor over the events queue.
+async fn deliver(stack: &LocalStack, deliveries: &[(&str, u32, &str, &str)]) {
+    for (id, minute, kind, membership) in deliveries {
+        let body = whop_event(id, *minute, kind, membership);
+        assert_eq!(ingest(&stack.app, id, &body).await, 202);
     }
     let events = receive_all(stack).await;
     assert!(process(&stack.app, &events).await.is_empty());
@@ -88,13 +90,7 @@ async fn jobs(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
 /// Runs the notify function's handler on `jobs`; returns the failed message ids.
 async fn notify(deps: &Arc<NotifyDeps>, jobs: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
     let event = LambdaEvent::new(sqs_event(jobs), Context::default());
-    notify::handle(Arc::clone(deps), event)
-        .await
-        .unwrap()
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect()
+    failed_ids(notify::handle(Arc::clone(deps), event).await.unwrap())
 }
 
 fn mail(stack: &LocalStack) -> Vec<CapturedEmail> {
@@ -131,10 +127,7 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
     let member = member_address("mem_n1");
     deliver(
         &stack,
-        &[(
-            "evt_n1_active",
-            whop_event("evt_n1_active", 0, "membership.activated", "mem_n1"),
-        )],
+        &[("evt_n1_active", 0, "membership.activated", "mem_n1")],
     )
     .await;
     // The failed payment 3 times: accepted, a duplicate while it is queued (409), and a
@@ -213,14 +206,7 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
     );
 
     // The payment then succeeds: one recovered alert, nothing to the member.
-    deliver(
-        &stack,
-        &[(
-            "evt_n1_paid",
-            whop_event("evt_n1_paid", 2, "payment.succeeded", "mem_n1"),
-        )],
-    )
-    .await;
+    deliver(&stack, &[("evt_n1_paid", 2, "payment.succeeded", "mem_n1")]).await;
     let paid_jobs = jobs(&stack).await;
     assert_eq!(paid_jobs.len(), 1);
     assert!(notify(&deps, &paid_jobs).await.is_empty());
@@ -275,14 +261,8 @@ async fn after_a_one_click_unsubscribe_or_a_signed_complaint_the_member_gets_no_
     deliver(
         &stack,
         &[
-            (
-                "evt_u_active",
-                whop_event("evt_u_active", 0, "membership.activated", "mem_u"),
-            ),
-            (
-                "evt_u_failed",
-                whop_event("evt_u_failed", 1, "payment.failed", "mem_u"),
-            ),
+            ("evt_u_active", 0, "membership.activated", "mem_u"),
+            ("evt_u_failed", 1, "payment.failed", "mem_u"),
         ],
     )
     .await;
@@ -316,14 +296,8 @@ async fn after_a_one_click_unsubscribe_or_a_signed_complaint_the_member_gets_no_
     deliver(
         &stack,
         &[
-            (
-                "evt_u_paid",
-                whop_event("evt_u_paid", 2, "payment.succeeded", "mem_u"),
-            ),
-            (
-                "evt_c_active",
-                whop_event("evt_c_active", 0, "membership.activated", "mem_c"),
-            ),
+            ("evt_u_paid", 2, "payment.succeeded", "mem_u"),
+            ("evt_c_active", 0, "membership.activated", "mem_c"),
         ],
     )
     .await;
@@ -331,14 +305,8 @@ async fn after_a_one_click_unsubscribe_or_a_signed_complaint_the_member_gets_no_
     deliver(
         &stack,
         &[
-            (
-                "evt_u_failed_again",
-                whop_event("evt_u_failed_again", 3, "payment.failed", "mem_u"),
-            ),
-            (
-                "evt_c_failed",
-                whop_event("evt_c_failed", 1, "payment.failed", "mem_c"),
-            ),
+            ("evt_u_failed_again", 3, "payment.failed", "mem_u"),
+            ("evt_c_failed", 1, "payment.failed", "mem_c"),
         ],
     )
     .await;

@@ -206,18 +206,24 @@ pub(crate) async fn process(
     messages: &[aws_sdk_sqs::types::Message],
 ) -> Vec<String> {
     let event = LambdaEvent::new(sqs_event(messages), Context::default());
-    processor::handle(
+    let response = processor::handle(
         Arc::new(shared::edge::deps::processor::ProcessorDeps::build(
             Arc::clone(app),
         )),
         event,
     )
     .await
-    .unwrap()
-    .batch_item_failures
-    .into_iter()
-    .map(|f| f.item_identifier)
-    .collect()
+    .unwrap();
+    failed_ids(response)
+}
+
+/// The message ids a function reported in `batchItemFailures`.
+pub(crate) fn failed_ids(response: aws_lambda_events::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
 }
 
 fn store(app: &App) -> DynamoState {
