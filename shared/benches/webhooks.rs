@@ -8,7 +8,10 @@
 //! parsing, no tag decoding or comparison, no JSON. (`svix` 2.9.1, the
 //! first choice of peer, does not compile against the hyper-util this graph resolves.)
 //!
-//!     cargo bench -p shared --bench webhooks
+//! After criterion's figures, a side-by-side pass prints each provider's ratios to its floor from
+//! interleaved batches (see [`ratios`]): the figures to quote from a machine shared with other work.
+//!
+//!     cargo bench -p shared --bench webhooks -- --warm-up-time 1 --measurement-time 3
 
 #![expect(
     clippy::unwrap_used,
@@ -18,13 +21,16 @@
 use std::hint::black_box;
 
 use base64::Engine;
-use chrono::Utc;
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use criterion::{Criterion, criterion_group};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
-use shared::domain::webhooks::Source;
+use shared::domain::webhooks::event::Event;
 use shared::domain::webhooks::verify::{SigningSecret, VerifyOptions};
+use shared::domain::webhooks::{Source, Verified};
 use shared::providers::{normalise, sign, verify};
 
 const TIMESTAMP: i64 = 1_735_689_600;
@@ -113,60 +119,79 @@ fn deliveries() -> Vec<(Source, SigningSecret, HeaderMap, Vec<u8>)> {
     .collect()
 }
 
+/// One signed delivery and everything its passes need, keyed once.
+struct Delivery {
+    source: Source,
+    secrets: [SigningSecret; 1],
+    headers: HeaderMap,
+    body: Vec<u8>,
+    keyed: Hmac<Sha256>,
+    prefix: String,
+}
+
+impl Delivery {
+    /// The floor: one HMAC-SHA256 of the signed content.
+    fn floor(&self) -> impl Sized {
+        let mut mac = self.keyed.clone();
+        mac.update(black_box(self.prefix.as_bytes()));
+        mac.update(black_box(&self.body));
+        mac.finalize()
+    }
+
+    fn verify(&self) -> Verified<'_> {
+        verify(
+            self.source,
+            black_box(&self.headers),
+            black_box(&self.body),
+            &self.secrets,
+            TIMESTAMP,
+            VerifyOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn normalise(&self, verified: &Verified<'_>, received_at: DateTime<Utc>) -> Event<'_> {
+        normalise(self.source, verified, black_box(&self.body), received_at).unwrap()
+    }
+
+    fn verify_and_normalise(&self, received_at: DateTime<Utc>) -> Event<'_> {
+        self.normalise(&self.verify(), received_at)
+    }
+}
+
+fn prepared() -> Vec<Delivery> {
+    deliveries()
+        .into_iter()
+        .map(|(source, secret, headers, body)| Delivery {
+            source,
+            secrets: [secret],
+            headers,
+            body,
+            keyed: Hmac::<Sha256>::new_from_slice(&key(source)).unwrap(),
+            prefix: signed_prefix(source),
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
-    let options = VerifyOptions::default();
     let received_at = Utc::now();
     let mut group = c.benchmark_group("webhook 2 KiB");
-    for (source, secret, headers, body) in deliveries() {
-        let secrets = [secret];
-        let keyed = Hmac::<Sha256>::new_from_slice(&key(source)).unwrap();
-        let prefix = signed_prefix(source);
+    for delivery in prepared() {
+        let source = delivery.source;
         group.bench_function(
             format!("{source} floor (HMAC-SHA256 of the signed content)"),
-            |b| {
-                b.iter(|| {
-                    let mut mac = keyed.clone();
-                    mac.update(black_box(prefix.as_bytes()));
-                    mac.update(black_box(&body));
-                    black_box(mac.finalize())
-                });
-            },
+            |b| b.iter(|| black_box(delivery.floor())),
         );
         group.bench_function(format!("{source} verify + normalise"), |b| {
-            b.iter(|| {
-                let verified = verify(
-                    source,
-                    black_box(&headers),
-                    black_box(&body),
-                    &secrets,
-                    TIMESTAMP,
-                    options,
-                )
-                .unwrap();
-                black_box(normalise(source, &verified, &body, received_at).unwrap());
-            });
+            b.iter(|| black_box(delivery.verify_and_normalise(received_at)));
         });
-        let verified = verify(source, &headers, &body, &secrets, TIMESTAMP, options).unwrap();
+        let verified = delivery.verify();
         group.bench_function(format!("{source} normalise only"), |b| {
-            b.iter(|| {
-                black_box(normalise(source, &verified, black_box(&body), received_at).unwrap())
-            });
+            b.iter(|| black_box(delivery.normalise(&verified, received_at)));
         });
         if source == Source::Standard {
             group.bench_function("standard verify only", |b| {
-                b.iter(|| {
-                    black_box(
-                        verify(
-                            source,
-                            black_box(&headers),
-                            black_box(&body),
-                            &secrets,
-                            TIMESTAMP,
-                            options,
-                        )
-                        .unwrap(),
-                    )
-                });
+                b.iter(|| black_box(delivery.verify()));
             });
             let peer = standardwebhooks::Webhook::new(&format!(
                 "whsec_{}",
@@ -174,10 +199,10 @@ fn bench(c: &mut Criterion) {
             ))
             .unwrap();
             // The reference library checks against the wall clock, so its copy is signed now.
-            let peer_headers = headers_now(&secrets[0], &body);
+            let peer_headers = headers_now(&delivery.secrets[0], &delivery.body);
             group.bench_function("standardwebhooks verify only (peer)", |b| {
                 b.iter(|| {
-                    peer.verify(black_box(&body), black_box(&peer_headers))
+                    peer.verify(black_box(&delivery.body), black_box(&peer_headers))
                         .unwrap()
                 });
             });
@@ -186,5 +211,62 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Batches per pass in [`ratios`], and calls per batch.
+const ROUNDS: u32 = 400;
+const BATCH: u32 = 500;
+
+/// The ratios to the floor, measured side by side. Criterion times each function in its own
+/// window, so on a machine shared with other work its ratios drift with the neighbours' load;
+/// here short batches of the floor and of each pass take turns, and each keeps its fastest batch.
+fn ratios() {
+    let received_at = Utc::now();
+    println!("\nside by side ({ROUNDS} rounds of {BATCH} calls each, fastest batch per call):");
+    for delivery in prepared() {
+        let verified = delivery.verify();
+        let passes: [&dyn Fn(); 4] = [
+            &|| {
+                black_box(delivery.floor());
+            },
+            &|| {
+                black_box(delivery.verify());
+            },
+            &|| {
+                black_box(delivery.normalise(&verified, received_at));
+            },
+            &|| {
+                black_box(delivery.verify_and_normalise(received_at));
+            },
+        ];
+        let mut fastest = [f64::MAX; 4];
+        for _ in 0..ROUNDS {
+            for (pass, best) in passes.iter().zip(&mut fastest) {
+                let start = Instant::now();
+                for _ in 0..BATCH {
+                    pass();
+                }
+                *best = best.min(start.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH));
+            }
+        }
+        let [floor, verify, normalise, both] = fastest;
+        println!(
+            "{:<8} floor {floor:>6.0} ns | verify {verify:>6.0} ns ({:.2}x) | normalise {normalise:>4.0} ns \
+             | verify + normalise {both:>6.0} ns ({:.2}x the floor)",
+            delivery.source.to_string(),
+            verify / floor,
+            both / floor,
+        );
+    }
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only when benchmarking (`cargo bench`): not when `cargo test --benches` runs each once, nor
+    // under `--profile-time`.
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--profile-time") {
+        ratios();
+    }
+}

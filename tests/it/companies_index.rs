@@ -1,12 +1,14 @@
 //! The company indexes of the state table against the emulator: written by the real processor
-//! from shuffled, duplicated, racing and interrupted deliveries, listed with Query, and compared
-//! with a brute-force listing of every membership's folded state read by GetItem.
+//! from shuffled, duplicated, racing and interrupted deliveries (and by sync pages whose upkeep
+//! failed), listed with Query, and compared with a brute-force listing of every membership's
+//! folded state read by GetItem.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+use churnsaver::fake_whop::{COMPANY_ID, FakeWhop, FakeWhopOptions, sample_membership};
 use serde_json::json;
 use shared::App;
 use shared::aws::claims::DynamoClaims;
@@ -17,6 +19,8 @@ use shared::domain::ports::{
 use shared::domain::state::model::{Observation, SignalKind};
 use shared::domain::state::process::Processor;
 use shared::domain::state::store::{Page, Recorded, StoredMembership, Upkeep};
+use shared::domain::sync::worker::{PageOutcome, SyncError};
+use shared::domain::sync::{PageJob, SyncCounts};
 use shared::domain::webhooks::Source;
 use shared::edge::deps::processor::{AppProcessor, processor};
 use shared::providers::Registry;
@@ -92,15 +96,31 @@ fn histories(memberships: &[(String, String)], draws: &mut Draws) -> Vec<(String
 }
 
 /// The state table, with two disturbances at the upkeep write: before it, another processor may
-/// record a delivery of the same membership (so the upkeep loses its race), and every eleventh
-/// upkeep fails as a timed-out request would (so the message is retried).
+/// record a delivery of the same membership (so the upkeep loses its race), and the upkeeps
+/// `fails` picks (by call number, from 0) fail as a timed-out request would (so the message or
+/// page is retried).
 struct Racing {
     inner: DynamoState,
     rival: AppProcessor,
     interlopers: Mutex<HashMap<String, Vec<String>>>,
+    fails: fn(usize) -> bool,
     calls: AtomicUsize,
     lost: AtomicUsize,
     failed: AtomicUsize,
+}
+
+impl Racing {
+    fn new(app: &App, fails: fn(usize) -> bool) -> Self {
+        Self {
+            inner: DynamoState::of(app),
+            rival: processor(app),
+            interlopers: Mutex::new(HashMap::new()),
+            fails,
+            calls: AtomicUsize::new(0),
+            lost: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+        }
+    }
 }
 
 impl StateStore for Racing {
@@ -125,7 +145,7 @@ impl StateStore for Racing {
         if let Some(body) = interloper {
             self.rival.process(&body, 1).await.unwrap();
         }
-        if self.calls.fetch_add(1, Ordering::Relaxed) % 11 == 10 {
+        if (self.fails)(self.calls.fetch_add(1, Ordering::Relaxed)) {
             self.failed.fetch_add(1, Ordering::Relaxed);
             return Err(DependencyError::Timeout);
         }
@@ -209,6 +229,54 @@ where
     items.into_iter().map(|item| item.membership_id).collect()
 }
 
+/// The brute force: every membership of `memberships` (company, id) read by GetItem and folded,
+/// then each company's signal listings and its listing of every membership, read page by page
+/// through the indexes, compared with it (0 missing, 0 extra). Returns for how many memberships
+/// each signal kind is open.
+async fn assert_indexes_equal_the_folds(
+    table: &DynamoState,
+    memberships: &[(String, String)],
+) -> BTreeMap<SignalKind, usize> {
+    let mut expected: BTreeMap<(&str, SignalKind), Vec<Started>> = BTreeMap::new();
+    let mut of_company: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (company, membership) in memberships {
+        let state = table.membership(membership).await.unwrap().unwrap().state();
+        assert_eq!(state.company_id.as_deref(), Some(company.as_str()));
+        of_company
+            .entry(company)
+            .or_default()
+            .push(state.id.clone());
+        for kind in SignalKind::ALL {
+            let listed = expected.entry((company, kind)).or_default();
+            if let Some(signal) = state.open_signal(kind) {
+                listed.push((signal.started_at, state.id.clone()));
+            }
+        }
+    }
+    let mut open = BTreeMap::new();
+    for (&(company, kind), members) in &mut expected {
+        *open.entry(kind).or_default() += members.len();
+        // Most recent signal first; equal starts by id, as the sort key orders them.
+        members.sort();
+        members.reverse();
+        let expected: Vec<String> = members.iter().map(|(_, id)| id.clone()).collect();
+        let listed = every_page(|after| async move {
+            table
+                .with_open_signal(company, kind, 7, after.as_deref())
+                .await
+        })
+        .await;
+        assert_eq!(listed, expected, "{company} {kind:?}: 0 missing, 0 extra");
+    }
+    for (company, members) in of_company {
+        let listed =
+            every_page(|after| async move { table.of_company(company, 9, after.as_deref()).await })
+                .await;
+        assert_eq!(listed, members, "{company}: every membership");
+    }
+    open
+}
+
 #[tokio::test]
 async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_index_equal_to_the_folded_states()
  {
@@ -236,14 +304,8 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
         deliveries.push(first[draws.below(first.len())].clone());
     }
     draws.shuffle(&mut deliveries);
-    let store = Racing {
-        inner: DynamoState::of(app),
-        rival: processor(app),
-        interlopers: Mutex::new(HashMap::new()),
-        calls: AtomicUsize::new(0),
-        lost: AtomicUsize::new(0),
-        failed: AtomicUsize::new(0),
-    };
+    // Every eleventh upkeep fails.
+    let store = Racing::new(app, |call| call % 11 == 10);
     let racing = Processor::new(store, DynamoClaims::of(app), SystemClock, Registry);
     deliver(&racing, deliveries).await;
     // Then each membership's newest event, and, slipped in by another processor between its
@@ -262,51 +324,14 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
     draws.shuffle(&mut last);
     deliver(&racing, last).await;
 
-    // The brute force: every membership read by GetItem and folded.
     let table = DynamoState::of(app);
-    let mut expected: BTreeMap<(&str, SignalKind), Vec<Started>> = BTreeMap::new();
-    let mut of_company: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (company, membership) in &memberships {
-        let state = table.membership(membership).await.unwrap().unwrap().state();
-        assert_eq!(state.company_id.as_deref(), Some(company.as_str()));
-        of_company
-            .entry(company)
-            .or_default()
-            .push(state.id.clone());
-        for kind in SignalKind::ALL {
-            let listed = expected.entry((company, kind)).or_default();
-            if let Some(signal) = state.open_signal(kind) {
-                listed.push((signal.started_at, state.id.clone()));
-            }
-        }
-    }
-    for (&(company, kind), members) in &mut expected {
-        // Most recent signal first; equal starts by id, as the sort key orders them.
-        members.sort();
-        members.reverse();
-        let expected: Vec<String> = members.iter().map(|(_, id)| id.clone()).collect();
-        let listed = every_page(|after| {
-            let table = &table;
-            async move {
-                table
-                    .with_open_signal(company, kind, 7, after.as_deref())
-                    .await
-            }
-        })
-        .await;
-        assert_eq!(listed, expected, "{company} {kind:?}: 0 missing, 0 extra");
-    }
+    let open = assert_indexes_equal_the_folds(&table, &memberships).await;
     for kind in SignalKind::ALL {
-        let open: usize = COMPANIES.iter().map(|c| expected[&(*c, kind)].len()).sum();
-        assert!(open >= 10, "{kind:?} is open for {open} memberships");
-    }
-    for (company, members) in of_company {
-        let listed = every_page(|after| {
-            let table = &table;
-            async move { table.of_company(company, 9, after.as_deref()).await }
-        })
-        .await;
-        assert_eq!(listed, members, "{company}: every membership");
+        assert!(
+            open[&kind] >= 10,
+            "{kind:?} is open for {} memberships",
+            open[&kind]
+        );
     }
     // What the run went through: upkeeps that lost their race and upkeeps that failed.
     let lost = racing.state.lost.load(Ordering::Relaxed);
@@ -422,4 +447,88 @@ async fn listing_50_at_risk_members_is_one_query() {
     let all = table.of_company("biz_big", 50, None).await.unwrap();
     assert_eq!(requests.take(), ["Query", "BatchGetItem"]);
     assert_eq!(all.items.len(), 50);
+}
+
+#[tokio::test]
+async fn a_sync_write_whose_index_upkeep_failed_is_indexed_by_the_retried_page_that_finds_no_drift()
+{
+    let stack = start_stack().await;
+    let app = &stack.app;
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    // Past due and set to cancel at the period's end: at risk and cancel scheduled.
+    fake.put(sample_membership(0));
+    // The first upkeep fails.
+    let syncer = crate::sync::syncer_over(&stack, &fake, Racing::new(app, |call| call == 0)).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let job = PageJob {
+        run_id: run.run_id.clone(),
+        page: 0,
+        cursor: None,
+        deferrals: 0,
+    };
+
+    let failed = syncer.run_page(&job).await;
+    assert!(
+        matches!(failed, Err(SyncError::Store(DependencyError::Timeout))),
+        "{failed:?}"
+    );
+    let table = DynamoState::of(app);
+    let item = table.membership("mem_00000").await.unwrap().unwrap();
+    assert_eq!(
+        item.state().open_signals(),
+        [SignalKind::AtRisk, SignalKind::CancelScheduled],
+        "the sync write was recorded"
+    );
+    assert!(item.indexed.is_empty(), "its index upkeep was not");
+
+    // The queue delivers the page again: the state equals the API, nothing drifted.
+    let again = syncer.run_page(&job).await.unwrap();
+    let in_step = SyncCounts {
+        seen: 1,
+        unchanged: 1,
+        ..SyncCounts::default()
+    };
+    assert_eq!(
+        again,
+        PageOutcome::Counted {
+            counts: in_step,
+            completed: true
+        }
+    );
+    let memberships = [(COMPANY_ID.to_owned(), "mem_00000".to_owned())];
+    let open = assert_indexes_equal_the_folds(&table, &memberships).await;
+    assert_eq!(
+        (
+            open[&SignalKind::AtRisk],
+            open[&SignalKind::CancelScheduled]
+        ),
+        (1, 1)
+    );
+    assert_eq!(
+        syncer.state.calls.load(Ordering::Relaxed),
+        2,
+        "the failed upkeep, then the one the retried page wrote"
+    );
+
+    // A later run over the store in step writes nothing.
+    let next = syncer
+        .start(syncer.scope(None, None), "test".into())
+        .await
+        .unwrap();
+    let job = PageJob {
+        run_id: next.run_id,
+        ..job
+    };
+    let outcome = syncer.run_page(&job).await.unwrap();
+    assert_eq!(
+        outcome,
+        PageOutcome::Counted {
+            counts: in_step,
+            completed: true
+        }
+    );
+    assert_eq!(syncer.state.calls.load(Ordering::Relaxed), 2, "no upkeep");
 }

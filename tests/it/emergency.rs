@@ -1,8 +1,8 @@
 //! Emergency mode against moto and the stand-in Whop API: switched on as `churnsaver emergency
 //! on` stores it, no request reaches Whop (sync, one-membership sync, the health probe), sync
 //! pages wait without using up their run's deferrals, state reads are marked stale, health is
-//! degraded, webhooks are accepted and processed; switched off, everything is back once the
-//! cache interval has passed.
+//! degraded, webhooks are accepted and processed, the creator routes answer from stored state
+//! marked stale; switched off, everything is back once the cache interval has passed.
 //!
 //! The functions are built over a copy of the stack's `App` whose switch cache is 1 s
 //! (`EMERGENCY_CACHE_SECS=1`); the tests wait that interval after a switch, no longer.
@@ -131,9 +131,9 @@ async fn while_on_no_sync_call_reaches_whop_and_the_page_waits_without_using_a_d
     assert_eq!((run.status, run.counts.seen), (RunStatus::Completed, 3));
 }
 
-/// A function's answer to the API Gateway sample `name`: status and JSON body.
-async fn answer(router: axum::Router, name: &str) -> (u16, Value) {
-    let request = lambda_http::request::from_str(&fixture(name)).unwrap();
+/// A function's answer to an API Gateway event (a sample of `events/`): status and JSON body.
+async fn answer(router: axum::Router, event: &str) -> (u16, Value) {
+    let request = lambda_http::request::from_str(event).unwrap();
     let response = router.oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let body = http_body_util::BodyExt::collect(response.into_body()).await;
@@ -162,7 +162,7 @@ async fn while_on_reads_are_stale_health_is_degraded_and_webhooks_are_processed_
     let state = state::router(Arc::new(shared::edge::deps::state::StateDeps::build(
         Arc::clone(&app),
     )));
-    let (status, report) = answer(health.clone(), "apigw-health-external.json").await;
+    let (status, report) = answer(health.clone(), &fixture("apigw-health-external.json")).await;
     assert_eq!(
         (status, &whop_check(&report)["status"]),
         (200, &"ok".into())
@@ -190,9 +190,9 @@ async fn while_on_reads_are_stale_health_is_degraded_and_webhooks_are_processed_
     )
     .await
     .unwrap();
-    let (read, membership) = answer(state.clone(), "apigw-membership-get.json").await;
-    let (listed, page) = answer(state.clone(), "apigw-user-memberships.json").await;
-    let (status, report) = answer(health.clone(), "apigw-health-external.json").await;
+    let (read, membership) = answer(state.clone(), &fixture("apigw-membership-get.json")).await;
+    let (listed, page) = answer(state.clone(), &fixture("apigw-user-memberships.json")).await;
+    let (status, report) = answer(health.clone(), &fixture("apigw-health-external.json")).await;
 
     assert_eq!(accepted, 202);
     assert_eq!((read, &membership["status"]), (200, &"active".into()));
@@ -210,9 +210,9 @@ async fn while_on_reads_are_stale_health_is_degraded_and_webhooks_are_processed_
     assert_eq!(fake.counts().received, probed, "no request reached Whop");
 
     whop_emergency_off(&app).await;
-    let (_, membership) = answer(state.clone(), "apigw-membership-get.json").await;
-    let (_, page) = answer(state, "apigw-user-memberships.json").await;
-    let (status, report) = answer(health, "apigw-health-external.json").await;
+    let (_, membership) = answer(state.clone(), &fixture("apigw-membership-get.json")).await;
+    let (_, page) = answer(state, &fixture("apigw-user-memberships.json")).await;
+    let (status, report) = answer(health, &fixture("apigw-health-external.json")).await;
 
     assert_eq!(membership["status"], "active");
     assert!(membership.get("stale").is_none(), "{membership}");
@@ -222,4 +222,84 @@ async fn while_on_reads_are_stale_health_is_degraded_and_webhooks_are_processed_
         (200, &"ok".into())
     );
     assert_eq!(fake.counts().received, probed + 1, "probed again");
+}
+
+/// `GET /companies/{company}/{route}?{query}` by `user`, as API Gateway hands it over after the
+/// authorizer (the user memberships sample, re-pointed).
+fn company_request(user: &str, company: &str, route: &str, query: &str) -> String {
+    let mut event: Value = serde_json::from_str(&fixture("apigw-user-memberships.json")).unwrap();
+    let path = format!("/companies/{company}/{route}");
+    let route_key = format!("GET /companies/{{company_id}}/{route}");
+    event["rawPath"] = path.clone().into();
+    event["rawQueryString"] = query.into();
+    event["routeKey"] = route_key.clone().into();
+    event["pathParameters"] = serde_json::json!({ "company_id": company });
+    let context = &mut event["requestContext"];
+    context["routeKey"] = route_key.into();
+    context["http"]["path"] = path.into();
+    context["authorizer"]["lambda"]["user_id"] = user.into();
+    event.to_string()
+}
+
+#[tokio::test]
+async fn while_on_an_admin_with_a_cached_access_answer_gets_the_at_risk_listing_and_summary_marked_stale_and_whop_gets_no_request()
+ {
+    let (fake, _stack, app) = setup().await;
+    // `mem_00000` is past due: synced, it is at risk in the company.
+    let syncer = shared::edge::deps::sync::syncer(&app).unwrap();
+    syncer.sync_membership("mem_00000", None).await.unwrap();
+    let state = state::router(Arc::new(shared::edge::deps::state::StateDeps::build(
+        Arc::clone(&app),
+    )));
+    let at_risk = company_request(
+        "user_local_admin",
+        COMPANY_ID,
+        "memberships",
+        "signal=at_risk",
+    );
+    let summary = company_request("user_local_admin", COMPANY_ID, "summary", "");
+    // Before: the admin's access answer is asked for and cached; nothing is stale.
+    let (status, page) = answer(state.clone(), &at_risk).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.get("stale").is_none(), "{page}");
+    assert!(page["memberships"][0].get("stale").is_none(), "{page}");
+    assert_eq!(fake.counts().access_checks, 1);
+    whop_emergency_on(&app).await;
+    let received = fake.counts().received;
+
+    let (listed, page) = answer(state.clone(), &at_risk).await;
+    let (summed, figures) = answer(state.clone(), &summary).await;
+    // An admin without a cached answer: the check would need Whop, which is switched off.
+    let other = company_request("user_other_admin", "biz_other", "memberships", "");
+    let (refused, error) = answer(state, &other).await;
+
+    assert_eq!(listed, 200, "{page}");
+    assert_eq!(page["stale"], true);
+    let row = &page["memberships"][0];
+    assert_eq!(page["memberships"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (&row["id"], &row["signal"]["kind"]),
+        (&"mem_00000".into(), &"at_risk".into())
+    );
+    assert_eq!(
+        (&row["stale"], &row["stale_reason"]),
+        (&true.into(), &"emergency_mode".into())
+    );
+    assert!(row["age_secs"].as_u64().is_some(), "{row}");
+    assert_eq!(summed, 200, "{figures}");
+    assert_eq!(figures["open_signals"]["at_risk"], 1);
+    assert_eq!(
+        (&figures["stale"], &figures["stale_reason"]),
+        (&true.into(), &"emergency_mode".into())
+    );
+    // Its newest fact is that membership's, read after it.
+    assert!(
+        figures["age_secs"].as_u64() >= row["age_secs"].as_u64(),
+        "{figures}"
+    );
+    assert_eq!(
+        (refused, &error["error"]["code"]),
+        (503, &"access_check_unavailable".into())
+    );
+    assert_eq!(fake.counts().received, received, "no request reached Whop");
 }

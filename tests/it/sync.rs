@@ -29,15 +29,12 @@ use url::Url;
 
 use crate::helpers::start_stack;
 
-pub(crate) type TestSyncer = Syncer<
-    WhopApi<
-        ProviderGuard<DynamoBreakers, SystemClock>,
-        SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
-    >,
-    DynamoState,
-    DynamoRuns,
-    aws_sdk_sqs::Client,
+type TestApi = WhopApi<
+    ProviderGuard<DynamoBreakers, SystemClock>,
+    SecretKey<aws_sdk_secretsmanager::Client, SystemClock>,
 >;
+
+pub(crate) type TestSyncer = Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client>;
 
 /// Quick retries: the fake's faults need no real backoff.
 fn policy() -> RetryPolicy {
@@ -50,6 +47,15 @@ fn policy() -> RetryPolicy {
 
 /// The sync function's syncer over the test stack and the fake API, the key in Secrets Manager.
 pub(crate) async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
+    syncer_over(stack, fake, DynamoState::of(&stack.app)).await
+}
+
+/// [`syncer`] over another state store (one that disturbs the stack's table).
+pub(crate) async fn syncer_over<S: StateStore>(
+    stack: &LocalStack,
+    fake: &FakeWhop,
+    state: S,
+) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client> {
     let app = &stack.app;
     let secret_id = app.config.secrets.whop_api_key.clone().unwrap();
     app.secrets_manager
@@ -82,7 +88,7 @@ pub(crate) async fn syncer(stack: &LocalStack, fake: &FakeWhop) -> TestSyncer {
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
     Syncer {
         api: WhopApi::new(client, Url::parse(&fake.base_url()).unwrap(), key),
-        state: DynamoState::of(app),
+        state,
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: app.config.queues.sync_jobs.clone(),

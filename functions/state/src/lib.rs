@@ -1,7 +1,8 @@
 //! The state function: read routes over the `state` table (authorized), and the creator view's
 //! routes under `/companies/{company_id}/` (authorized, then the company's admins only). While a
-//! provider's emergency mode is on, a member's memberships are served marked `"stale": true` with
-//! their age ([`shared::domain::emergency::Marked`]).
+//! provider's emergency mode is on, its memberships are served marked `"stale": true` with their
+//! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
+//! summary.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::ApiError;
+use shared::domain::companies::rows::MembershipRow;
 use shared::domain::companies::settings::{CompanySettings, MAX_SETTINGS_BYTES};
 use shared::domain::companies::summary::Summary;
 use shared::domain::companies::{self, CompanyMembershipsPage};
@@ -114,18 +116,17 @@ async fn company_memberships(
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
     params: Result<Query<MembershipsParams>, QueryRejection>,
-) -> Result<Json<CompanyMembershipsPage>, ApiError> {
+) -> Result<Json<CompanyMembershipsPage<Marked<MembershipRow>>>, ApiError> {
     let params = query(params)?;
-    companies::company_memberships(
+    let page = companies::company_memberships(
         &deps.access,
         &deps.store,
         viewer(&extensions)?,
         &path_id(id)?,
         params.query(),
     )
-    .await
-    .map(Json)
-    .map_err(ApiError::from)
+    .await?;
+    Ok(Json(page.marked(&deps.emergency).await))
 }
 
 async fn company_summary(
@@ -133,9 +134,9 @@ async fn company_summary(
     extensions: Extensions,
     id: Result<Path<String>, PathRejection>,
     params: Result<Query<SummaryParams>, QueryRejection>,
-) -> Result<Json<Summary>, ApiError> {
+) -> Result<Json<Marked<Summary>>, ApiError> {
     let params = query(params)?;
-    companies::company_summary(
+    let summary = companies::company_summary(
         &deps.access,
         &deps.store,
         &SystemClock,
@@ -143,9 +144,8 @@ async fn company_summary(
         &path_id(id)?,
         params.query(),
     )
-    .await
-    .map(Json)
-    .map_err(ApiError::from)
+    .await?;
+    Ok(Json(deps.emergency.mark(summary).await))
 }
 
 async fn company_settings(

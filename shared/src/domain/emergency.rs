@@ -9,9 +9,11 @@
 //!
 //! While a provider's switch is on, its calls are refused before a request leaves (the resilient
 //! client's admission answers `emergency_mode`), sync pages wait without using up their run's
-//! deferrals, reads of its memberships are marked stale with their age ([`Marked`]), and
-//! `/health/external` reports it degraded. Webhooks call no provider and are unaffected.
+//! deferrals, reads of its memberships are marked stale with their age ([`Marked`]): a member's
+//! memberships, and the creator's listings and summary ([`StoredRead`]), and `/health/external`
+//! reports it degraded. Webhooks call no provider and are unaffected.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -19,7 +21,9 @@ use serde::Serialize;
 
 use crate::domain::cache::TtlCache;
 use crate::domain::ports::{Clock, DependencyError, EmergencyStore};
+use crate::domain::state::model::MembershipState;
 use crate::domain::state::{MembershipView, UserMemberships};
+use crate::domain::webhooks::Source;
 
 /// How long a read of a switch is trusted when `EMERGENCY_CACHE_SECS` is not set.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -195,25 +199,77 @@ impl<S: EmergencyStore, C: Clock> EmergencySwitch<S, C> {
         stored.filter(|emergency| emergency.is_on(now))
     }
 
-    /// Marks a membership read from stored state while its provider's switch is on.
-    pub async fn mark(&self, view: MembershipView) -> Marked<MembershipView> {
-        let on = self.active(view.state.provider.as_str()).await.is_some();
-        Marked::of(view, on, self.clock.now())
+    /// Marks a read served from stored state while the switch of a provider it holds facts of
+    /// is on.
+    pub async fn mark<T: StoredRead>(&self, value: T) -> Marked<T> {
+        let mut on = false;
+        for provider in value.provenance().providers {
+            if self.active(provider.as_str()).await.is_some() {
+                on = true;
+                break;
+            }
+        }
+        Marked::of(value, on, self.clock.now())
+    }
+
+    /// Marks each of the rows of a page ([`EmergencySwitch::mark`]); whether any is stale (the
+    /// page's own `stale`).
+    pub async fn mark_rows<T: StoredRead>(&self, rows: Vec<T>) -> (Vec<Marked<T>>, bool) {
+        let mut marked = Vec::with_capacity(rows.len());
+        for row in rows {
+            marked.push(self.mark(row).await);
+        }
+        let stale = marked.iter().any(|row| row.stale);
+        (marked, stale)
     }
 
     /// Marks a page of a user's memberships: each membership whose provider's switch is on, and
     /// the page when any is.
     pub async fn mark_page(&self, page: UserMemberships) -> MarkedPage {
-        let mut memberships = Vec::with_capacity(page.memberships.len());
-        for view in page.memberships {
-            memberships.push(self.mark(view).await);
-        }
+        let (memberships, stale) = self.mark_rows(page.memberships).await;
         MarkedPage {
-            stale: memberships.iter().any(|m| m.stale),
+            stale,
             user_id: page.user_id,
             memberships,
             next: page.next,
         }
+    }
+}
+
+/// What a read served from stored state rests on: the providers whose facts it holds and the
+/// provider time of the newest of them (of the last event or sync write applied).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    pub providers: BTreeSet<Source>,
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Provenance {
+    /// A membership's state: its provider, and its version's time.
+    pub fn of(state: &MembershipState) -> Self {
+        Self {
+            providers: BTreeSet::from([state.provider]),
+            as_of: state.version.as_ref().map(|version| version.at),
+        }
+    }
+
+    /// Both: the providers of either, the newer time.
+    #[must_use]
+    pub fn and(mut self, other: Self) -> Self {
+        self.providers.extend(other.providers);
+        self.as_of = self.as_of.max(other.as_of);
+        self
+    }
+}
+
+/// A read served from stored state, which [`EmergencySwitch::mark`] can mark stale.
+pub trait StoredRead {
+    fn provenance(&self) -> Provenance;
+}
+
+impl StoredRead for MembershipView {
+    fn provenance(&self) -> Provenance {
+        Provenance::of(&self.state)
     }
 }
 
@@ -233,17 +289,16 @@ pub struct Marked<T> {
     pub age_secs: Option<u64>,
 }
 
-impl Marked<MembershipView> {
-    /// `view`, marked stale when `on`, its age measured at `now`.
-    pub fn of(view: MembershipView, on: bool, now: DateTime<Utc>) -> Self {
-        let age_secs = view
-            .state
-            .version
-            .as_ref()
-            .map(|version| (now - version.at).num_seconds().max(0).unsigned_abs())
+impl<T: StoredRead> Marked<T> {
+    /// `value`, marked stale when `on`, its age measured at `now`.
+    pub fn of(value: T, on: bool, now: DateTime<Utc>) -> Self {
+        let age_secs = value
+            .provenance()
+            .as_of
+            .map(|at| (now - at).num_seconds().max(0).unsigned_abs())
             .filter(|_| on);
         Self {
-            value: view,
+            value,
             stale: on,
             stale_reason: on.then_some(REASON),
             age_secs,

@@ -18,8 +18,13 @@ use crate::domain::time::{parse_time_str, unix_time, unix_time_f64};
 
 pub(crate) use crate::lenient_object;
 
+mod fast;
+
 /// Reads `raw`, a single JSON document, into `T`'s slots. `strict`: anything but an object is an
 /// error (else it reads as all-absent). The error is the parser's, as `serde_json` words it.
+///
+/// A fast first pass ([`fast`]) reads what it is sure of; anything else is read again by
+/// `serde_json` alone, so the outcome is `serde_json`'s either way.
 pub(crate) fn parse<'a, T: Slots<'a> + Default>(
     raw: &'a str,
     strict: bool,
@@ -28,13 +33,27 @@ where
     Known<T::Key>: Deserialize<'a>,
 {
     let mut object = T::default();
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let seed = InPlace {
-        slots: &mut object,
-        strict,
-    };
-    DeserializeSeed::deserialize(seed, &mut deserializer).and_then(|()| deserializer.end())?;
+    read(raw, strict, &mut object)?;
     Ok(object)
+}
+
+/// [`parse`] into `slots`, which start empty (`T::default()`): filled where they live, no move
+/// of the whole object.
+pub(crate) fn read<'a, T: Slots<'a> + Default>(
+    raw: &'a str,
+    strict: bool,
+    slots: &mut T,
+) -> Result<(), serde_json::Error>
+where
+    Known<T::Key>: Deserialize<'a>,
+{
+    if fast::read(raw, strict, slots) {
+        return Ok(());
+    }
+    *slots = T::default();
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let seed = InPlace { slots, strict };
+    DeserializeSeed::deserialize(seed, &mut deserializer).and_then(|()| deserializer.end())
 }
 
 /// Declares an object read leniently: a struct of slots, filled in place by [`InPlace`] (no

@@ -21,9 +21,10 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::domain::emergency::{EmergencySwitch, Marked};
 use crate::domain::ports::{
     AccessCheckError, AccessLevel, Clock, CompanyAccess, CompanyMemberships, DependencyError,
-    SettingsStore,
+    EmergencyStore, SettingsStore,
 };
 use crate::domain::state::model::SignalKind;
 use crate::domain::state::{DEFAULT_PAGE, MAX_PAGE, ReadError, Viewer, check_id};
@@ -141,17 +142,39 @@ pub struct MembershipsQuery<'a> {
     pub after: Option<&'a str>,
 }
 
-/// A page of a company's memberships.
+/// A page of a company's memberships: its rows, or (the routes' answer) its rows marked by the
+/// emergency switches ([`CompanyMembershipsPage::marked`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CompanyMembershipsPage {
+pub struct CompanyMembershipsPage<R = MembershipRow> {
     pub company_id: String,
     /// The open signal listed; absent when the page lists every membership.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<SignalKind>,
-    pub memberships: Vec<MembershipRow>,
+    pub memberships: Vec<R>,
     /// The `after` of the next page, when there may be one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Whether a row is served stale (emergency mode); absent when none is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+impl CompanyMembershipsPage {
+    /// The page with each row [`Marked`] by `switch` (stale while its provider's emergency mode
+    /// is on), and `stale` when any row is.
+    pub async fn marked<S: EmergencyStore, C: Clock>(
+        self,
+        switch: &EmergencySwitch<S, C>,
+    ) -> CompanyMembershipsPage<Marked<MembershipRow>> {
+        let (memberships, stale) = switch.mark_rows(self.memberships).await;
+        CompanyMembershipsPage {
+            company_id: self.company_id,
+            signal: self.signal,
+            memberships,
+            next: self.next,
+            stale,
+        }
+    }
 }
 
 /// The signal kind named `text`.
@@ -236,6 +259,7 @@ pub async fn company_memberships(
             .map(|stored| MembershipRow::new(&stored.state(), signal))
             .collect(),
         next: page.next,
+        stale: false,
     })
 }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::emergency::{Provenance, StoredRead};
 use crate::domain::state::model::{MembershipState, Payment, PaymentStatus, SignalKind};
 use crate::domain::webhooks::Source;
 
@@ -66,6 +67,15 @@ pub struct MembershipRow {
     pub open_signals: Vec<SignalKind>,
     pub last_payment: Option<LastPayment>,
     pub manage_url: Option<String>,
+    /// Its provider and newest fact, for the emergency marking (not shown).
+    #[serde(skip)]
+    pub provenance: Provenance,
+}
+
+impl StoredRead for MembershipRow {
+    fn provenance(&self) -> Provenance {
+        self.provenance.clone()
+    }
 }
 
 /// The state's record of payment `id`.
@@ -110,6 +120,7 @@ impl MembershipRow {
             open_signals: state.open_signals(),
             last_payment,
             manage_url: manage_url(state),
+            provenance: Provenance::of(state),
         }
     }
 }

@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::rows::payment;
+use crate::domain::emergency::{Provenance, StoredRead};
 use crate::domain::state::model::{MembershipState, PaymentStatus, Signal, SignalKind};
 use crate::domain::state::observe::currency_decimals;
 use crate::domain::state::store::StoredMembership;
@@ -95,6 +96,15 @@ pub struct Summary {
     pub revenue_recovered: ByCurrency,
     pub recovered_without_amount: usize,
     pub churn: Churn,
+    /// The memberships' providers and newest fact, for the emergency marking (not shown).
+    #[serde(skip)]
+    pub provenance: Provenance,
+}
+
+impl StoredRead for Summary {
+    fn provenance(&self) -> Provenance {
+        self.provenance.clone()
+    }
 }
 
 fn by_kind() -> ByKind {
@@ -217,8 +227,10 @@ pub fn summarize(company_id: &str, memberships: &[KnownMembership], period: Peri
     let mut recovered = Totals::default();
     let mut active_at_start = 0;
     let mut churned = 0;
+    let mut provenance = Provenance::default();
     for known in memberships {
         let state = &known.state;
+        provenance = provenance.and(Provenance::of(state));
         let mut closings = BTreeSet::new();
         for signal in &state.signals {
             if signal.is_open() {
@@ -291,5 +303,6 @@ pub fn summarize(company_id: &str, memberships: &[KnownMembership], period: Peri
             churned,
             rate,
         },
+        provenance,
     }
 }

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use chrono::TimeZone;
@@ -163,13 +163,18 @@ fn money(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 // ---------------------------------------------------------------- summary
 
-#[test]
-fn the_summary_matches_the_hand_computed_figures() {
+/// The figures of [`company`] for `period`.
+fn company_summary_of(period: Period) -> Summary {
     let known: Vec<_> = company()
         .iter()
         .map(summary::KnownMembership::from)
         .collect();
-    let summary = summarize("biz_1", &known, period());
+    summarize("biz_1", &known, period)
+}
+
+#[test]
+fn the_summary_matches_the_hand_computed_figures() {
+    let summary = company_summary_of(period());
 
     assert_eq!(summary.memberships, 7);
     // Open now: a, g at risk; d, e, f churned; b, c recovered.
@@ -193,20 +198,29 @@ fn the_summary_matches_the_hand_computed_figures() {
 }
 
 #[test]
+fn a_stale_summary_says_so_with_the_age_of_the_newest_fact_of_its_memberships() {
+    let summary = company_summary_of(period());
+    // g's failed payment on day 20 is the newest fact of the seven.
+    assert_eq!(summary.provenance.providers, BTreeSet::from([Source::Whop]));
+    assert_eq!(summary.provenance.as_of, Some(day(20)));
+    let plain = serde_json::to_value(&summary).unwrap();
+    assert!(plain.get("provenance").is_none(), "{plain}");
+
+    let marked = serde_json::to_value(Marked::of(summary, true, day(21))).unwrap();
+
+    assert_eq!(marked["stale"], true);
+    assert_eq!(marked["stale_reason"], "emergency_mode");
+    assert_eq!(marked["age_secs"], 86_400);
+    assert_eq!(marked["open_signals"], plain["open_signals"]);
+}
+
+#[test]
 fn figures_outside_the_period_do_not_count() {
-    let known: Vec<_> = company()
-        .iter()
-        .map(summary::KnownMembership::from)
-        .collect();
     // Days 9–11: only d's churn falls in it; open signals and revenue at risk are as of now.
-    let summary = summarize(
-        "biz_1",
-        &known,
-        Period {
-            since: day(9),
-            until: day(11),
-        },
-    );
+    let summary = company_summary_of(Period {
+        since: day(9),
+        until: day(11),
+    });
     assert_eq!(summary.opened, kinds(0, 0, 1, 0));
     assert_eq!(summary.closed, kinds(0, 0, 0, 0));
     assert!(summary.revenue_recovered.is_empty());
@@ -598,11 +612,7 @@ async fn the_summary_route_reads_every_page_of_the_company() {
     )
     .await
     .unwrap();
-    let known: Vec<_> = company()
-        .iter()
-        .map(summary::KnownMembership::from)
-        .collect();
-    assert_eq!(summary, summarize("biz_1", &known, period()));
+    assert_eq!(summary, company_summary_of(period()));
     assert!(!summary.truncated);
 }
 

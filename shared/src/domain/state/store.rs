@@ -261,6 +261,12 @@ impl StoredMembership {
             index,
         })
     }
+
+    /// The [`upkeep`](Self::upkeep) of an item whose signal index differs from its state's open
+    /// signals (with the compaction it may also call for), else `None`.
+    pub fn index_upkeep(&self) -> Option<Upkeep> {
+        self.upkeep().filter(|upkeep| upkeep.index.is_some())
+    }
 }
 
 /// What recording an observation did. Each carries the item as the write left or found it (the
@@ -328,6 +334,10 @@ where
 /// fails: then this returns the error and the message is retried), the redelivery is a
 /// duplicate whose refused write returns the item, and the same upkeep follows, still without a
 /// read. An event whose item already has the right index costs the record write alone.
+///
+/// A sync write is retried differently: its page is listed again, finds the state equal to the
+/// API and records nothing. So the sync page, which reads every listed item anyway, writes the
+/// [`StoredMembership::index_upkeep`] of an item it does not record to (`domain::sync::worker`).
 pub async fn record_and_upkeep<S: StateStore>(
     store: &S,
     membership_id: &str,
@@ -335,12 +345,22 @@ pub async fn record_and_upkeep<S: StateStore>(
     observation: &Observation,
 ) -> Result<Recorded, DependencyError> {
     let recorded = store.record(membership_id, provider, observation).await?;
-    let Some(upkeep) = recorded.item().and_then(StoredMembership::upkeep) else {
-        return Ok(recorded);
-    };
+    if let Some(upkeep) = recorded.item().and_then(StoredMembership::upkeep) {
+        write_upkeep(store, membership_id, &upkeep).await?;
+    }
+    Ok(recorded)
+}
+
+/// Writes `upkeep` (one conditional write). A failed signal-index write is the caller's error
+/// (its retry repairs it); a failed compaction alone is logged and left to the next write.
+pub async fn write_upkeep<S: StateStore>(
+    store: &S,
+    membership_id: &str,
+    upkeep: &Upkeep,
+) -> Result<(), DependencyError> {
     let absorbed = upkeep.compaction.as_ref().map_or(0, |c| c.absorbed.len());
     let index = upkeep.index.as_ref().map(BTreeMap::len);
-    match store.upkeep(membership_id, &upkeep).await {
+    match store.upkeep(membership_id, upkeep).await {
         Ok(true) => tracing::info!(absorbed, index, "item upkeep written"),
         Ok(false) => tracing::info!(
             absorbed,
@@ -353,7 +373,7 @@ pub async fn record_and_upkeep<S: StateStore>(
         }
         Err(error) => tracing::warn!(%error, "compaction failed; the next write retries"),
     }
-    Ok(recorded)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use crate::domain::ports::{
     Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
     MembershipSourceError, Publisher, SourceFailure,
 };
-use crate::domain::state::model::MembershipState;
-use crate::domain::state::store::record_and_upkeep;
+use crate::domain::state::model::Observation;
+use crate::domain::state::store::{StoredMembership, Upkeep, record_and_upkeep, write_upkeep};
 use crate::domain::time::parse_time_str;
 use crate::domain::webhooks::Source;
 
@@ -433,18 +433,21 @@ where
         })
     }
 
-    /// Compares each listed membership with its stored state and writes the drift.
+    /// Compares each listed membership with its stored state and writes the drift. A stored
+    /// membership without drift whose signal index differs from its fold (a sync write whose
+    /// index upkeep failed: the retried page finds no drift) gets that upkeep written, from the
+    /// item already read.
     pub async fn reconcile(
         &self,
         memberships: &[ListedMembership],
     ) -> Result<SyncCounts, SyncError> {
         let ids: Vec<String> = memberships.iter().map(|m| m.id.clone()).collect();
-        let stored: HashMap<String, MembershipState> = self
+        let stored: HashMap<String, StoredMembership> = self
             .state
             .memberships(&ids)
             .await?
             .into_iter()
-            .map(|stored| (stored.membership_id.clone(), stored.state()))
+            .map(|stored| (stored.membership_id.clone(), stored))
             .collect();
         let mut counts = SyncCounts {
             seen: memberships.len() as u64,
@@ -452,8 +455,10 @@ where
         };
         let mut writes = Vec::new();
         for membership in memberships {
+            let item = stored.get(&membership.id);
             let observation = observation_of(membership);
-            match verdict(stored.get(&membership.id), observation.as_ref()) {
+            let state = item.map(StoredMembership::state);
+            match verdict(state.as_ref(), observation.as_ref()) {
                 Verdict::Unchanged => counts.unchanged += 1,
                 Verdict::Skipped => {
                     counts.skipped += 1;
@@ -467,18 +472,20 @@ where
                     counts.drifted += 1;
                     tracing::info!(membership.id = %membership.id, fields = ?fields, new = fields.is_empty(), "drift: state the webhooks missed");
                     if let Some(observation) = observation {
-                        writes.push((membership.id.clone(), observation));
+                        writes.push(Write::Drift(membership.id.clone(), observation));
                     }
+                    continue;
                 }
+            }
+            if let Some(upkeep) = item.and_then(StoredMembership::index_upkeep) {
+                writes.push(Write::Index(membership.id.clone(), upkeep));
             }
         }
         let state = &self.state;
         stream::iter(writes)
-            .map(|(id, observation)| async move {
-                record_and_upkeep(state, &id, Source::Whop, &observation).await
-            })
+            .map(|write| write.apply(state))
             .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect::<Vec<_>>()
+            .try_collect::<Vec<()>>()
             .await?;
         Ok(counts)
     }
@@ -504,25 +511,32 @@ where
             return Err(SyncError::Forbidden);
         }
         let observation = observation_of(&membership);
-        let stored = self
-            .state
-            .membership(&membership.id)
-            .await?
-            .map(|s| s.state());
-        let verdict = verdict(stored.as_ref(), observation.as_ref());
+        let item = self.state.membership(&membership.id).await?;
+        let verdict = verdict(
+            item.as_ref().map(StoredMembership::state).as_ref(),
+            observation.as_ref(),
+        );
         let (result, fields) = match verdict {
             Verdict::Unchanged => ("unchanged", Vec::new()),
             Verdict::Skipped => ("skipped", Vec::new()),
             Verdict::NewerLocally(fields) => ("newer_locally", fields),
             Verdict::Drift(fields) => {
-                if let Some(observation) = &observation {
-                    record_and_upkeep(&self.state, &membership.id, Source::Whop, observation)
+                if let Some(observation) = observation {
+                    Write::Drift(membership.id.clone(), observation)
+                        .apply(&self.state)
                         .await?;
                 }
                 tracing::info!(membership.id = %membership.id, fields = ?fields, "drift: state the webhooks missed");
                 ("drifted", fields)
             }
         };
+        if result != "drifted"
+            && let Some(upkeep) = item.as_ref().and_then(StoredMembership::index_upkeep)
+        {
+            Write::Index(membership.id.clone(), upkeep)
+                .apply(&self.state)
+                .await?;
+        }
         Ok(MembershipSync {
             membership_id: membership.id,
             result,
@@ -534,6 +548,29 @@ where
         self.publisher
             .publish(&self.queue_url, &job.message(delay)?)
             .await?;
+        Ok(())
+    }
+}
+
+/// A write a sync makes to one membership.
+enum Write {
+    /// Drift recorded as an observation (with the upkeep its item then calls for).
+    Drift(String, Observation),
+    /// The signal index of an item the sync records nothing to, brought up to its fold.
+    Index(String, Upkeep),
+}
+
+impl Write {
+    async fn apply<S: StateStore>(self, state: &S) -> Result<(), DependencyError> {
+        match self {
+            Self::Drift(id, observation) => {
+                record_and_upkeep(state, &id, Source::Whop, &observation).await?;
+            }
+            Self::Index(id, upkeep) => {
+                tracing::info!(membership.id = %id, "signal index behind the stored state: brought up to date");
+                write_upkeep(state, &id, &upkeep).await?;
+            }
+        }
         Ok(())
     }
 }

@@ -2,6 +2,28 @@ use std::collections::HashMap;
 
 use super::*;
 
+/// [`valid_env`] on the `prod` stage with every secret production requires.
+/// The production stage with the core secret ids but none of the notify settings.
+fn prod_core_env() -> HashMap<&'static str, String> {
+    let mut env = valid_env();
+    env.insert("STAGE", "prod".into());
+    for var in [
+        "WEBHOOK_SECRETS_ID",
+        "SESSION_KEYS_SECRET_ID",
+        "WHOP_API_KEY_SECRET_ID",
+    ] {
+        env.insert(var, "secret".into());
+    }
+    env
+}
+
+/// The production stage with every required setting.
+fn prod_env() -> HashMap<&'static str, String> {
+    let mut env = prod_core_env();
+    with_prod_notify(&mut env);
+    env
+}
+
 fn valid_env() -> HashMap<&'static str, String> {
     [
         ("STAGE", "dev"),
@@ -120,16 +142,7 @@ fn production_requires_every_secret_id() {
 
 #[test]
 fn production_requires_https_provider_urls() {
-    let mut env = valid_env();
-    env.insert("STAGE", "prod".into());
-    for var in [
-        "WEBHOOK_SECRETS_ID",
-        "SESSION_KEYS_SECRET_ID",
-        "WHOP_API_KEY_SECRET_ID",
-    ] {
-        env.insert(var, "secret".into());
-    }
-    with_prod_notify(&mut env);
+    let mut env = prod_env();
     env.insert("WHOP_API_BASE_URL", "http://api.whop.com/api/v1".into());
     assert_eq!(vars(&load(&env).unwrap_err()), ["WHOP_API_BASE_URL"]);
 
@@ -212,16 +225,7 @@ fn reads_the_whop_user_token_jwks_url() {
 
 #[test]
 fn production_requires_an_https_jwks_url() {
-    let mut env = valid_env();
-    env.insert("STAGE", "prod".into());
-    for var in [
-        "WEBHOOK_SECRETS_ID",
-        "SESSION_KEYS_SECRET_ID",
-        "WHOP_API_KEY_SECRET_ID",
-    ] {
-        env.insert(var, "secret".into());
-    }
-    with_prod_notify(&mut env);
+    let mut env = prod_env();
     assert_eq!(
         load(&env).unwrap().whop_user_token_jwks_url.as_str(),
         DEFAULT_JWKS_URL
@@ -484,15 +488,7 @@ fn reads_sendgrid_and_twilio_settings() {
 
 #[test]
 fn reports_every_messaging_problem_at_once() {
-    let mut env = valid_env();
-    env.insert("STAGE", "prod".into());
-    for var in [
-        "WEBHOOK_SECRETS_ID",
-        "SESSION_KEYS_SECRET_ID",
-        "WHOP_API_KEY_SECRET_ID",
-    ] {
-        env.insert(var, "set".into());
-    }
+    let mut env = prod_core_env();
     env.insert("EMAIL_PROVIDER", "sendgrid".into());
     env.insert("TWILIO_FROM_NUMBER", "0415 555".into());
     env.insert("SENDGRID_API_BASE_URL", "not a url".into());

@@ -181,7 +181,8 @@ pub(crate) fn normalise<'a>(
     verified: &Verified<'_>,
     raw: &'a str,
 ) -> Result<Parts<'a>, NormaliseError> {
-    let envelope: StandardEnvelope<'a> = crate::providers::parse(raw)?;
+    let mut envelope = StandardEnvelope::default();
+    crate::providers::parse(raw, &mut envelope)?;
     let event_id = header_id(verified).ok_or(NormaliseError::MissingEventId)?;
     let kind = envelope
         .kind

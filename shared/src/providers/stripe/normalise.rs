@@ -12,7 +12,8 @@ pub(crate) fn normalise<'a>(
     verified: &Verified<'_>,
     raw: &'a str,
 ) -> Result<Parts<'a>, NormaliseError> {
-    let envelope: StripeEnvelope<'a> = crate::providers::parse(raw)?;
+    let mut envelope = StripeEnvelope::default();
+    crate::providers::parse(raw, &mut envelope)?;
     match envelope.object.into_str().as_deref() {
         None | Some("event") => {}
         Some("v2.core.event") => {

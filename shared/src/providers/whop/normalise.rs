@@ -17,7 +17,8 @@ pub(crate) fn normalise<'a>(
     verified: &Verified<'_>,
     raw: &'a str,
 ) -> Result<Parts<'a>, NormaliseError> {
-    let envelope: WhopEnvelope<'a> = crate::providers::parse(raw)?;
+    let mut envelope = WhopEnvelope::default();
+    crate::providers::parse(raw, &mut envelope)?;
     let standard = verified.scheme == Scheme::StandardWebhooks;
     let event_id = if standard {
         header_id(verified)
@@ -112,7 +113,12 @@ enum Resource {
 fn whop_resource(kind: &str) -> Resource {
     let name = kind.strip_prefix("app_").unwrap_or(kind);
     let name = name.strip_prefix("app.").unwrap_or(name);
-    let segment = name.split(['.', '_']).next().unwrap_or_default();
+    // The delimiters are ASCII, so a byte search finds the same split as a `char` one.
+    let segment_len = name
+        .bytes()
+        .position(|byte| byte == b'.' || byte == b'_')
+        .unwrap_or(name.len());
+    let segment = name.get(..segment_len).unwrap_or_default();
     // `payment.*`, but not `payout_*`/`payment_method.*`-like families.
     let exact = name.as_bytes().get(segment.len()).copied();
     match (segment, exact) {
