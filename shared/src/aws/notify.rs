@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::item::{self, key, millis, n, s};
 use super::{applied, dependency_error};
-use crate::domain::notify::{Delivery, NotificationJob};
+use crate::domain::notify::{Delivery, Job};
 use crate::domain::ports::{
     Claim, DependencyError, NotificationClaims, NotificationQueue, OutboundMessage, Publisher,
 };
@@ -39,7 +39,7 @@ pub struct SqsNotifications<P = aws_sdk_sqs::Client> {
 }
 
 impl<P: Publisher> NotificationQueue for SqsNotifications<P> {
-    async fn enqueue(&self, job: &NotificationJob) -> Result<(), DependencyError> {
+    async fn enqueue(&self, job: &Job) -> Result<(), DependencyError> {
         let body = serde_json::to_string(job).map_err(|e| DependencyError::Other(e.to_string()))?;
         let message = OutboundMessage {
             body,

@@ -92,15 +92,26 @@ impl NotificationJob {
     }
 }
 
+/// What the `notifications` queue carries, tagged by `kind` so each job names its work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// An event opened or closed signals of a membership (the processor's job).
+    Signals(NotificationJob),
+}
+
+impl From<NotificationJob> for Job {
+    fn from(job: NotificationJob) -> Self {
+        Self::Signals(job)
+    }
+}
+
 /// The queue the processor puts jobs on when no notification queue is configured: none.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoNotifications;
 
 impl crate::domain::ports::NotificationQueue for NoNotifications {
-    async fn enqueue(
-        &self,
-        _job: &NotificationJob,
-    ) -> Result<(), crate::domain::ports::DependencyError> {
+    async fn enqueue(&self, _job: &Job) -> Result<(), crate::domain::ports::DependencyError> {
         Ok(())
     }
 }
@@ -109,10 +120,7 @@ impl crate::domain::ports::NotificationQueue for NoNotifications {
 impl<Q: crate::domain::ports::NotificationQueue> crate::domain::ports::NotificationQueue
     for Option<Q>
 {
-    async fn enqueue(
-        &self,
-        job: &NotificationJob,
-    ) -> Result<(), crate::domain::ports::DependencyError> {
+    async fn enqueue(&self, job: &Job) -> Result<(), crate::domain::ports::DependencyError> {
         match self {
             Some(queue) => queue.enqueue(job).await,
             None => Ok(()),

@@ -1,4 +1,4 @@
-//! The notify function's work: one batch of [`NotificationJob`]s, each job on its own.
+//! The notify function's work: one batch of [`Job`]s, each job on its own.
 //!
 //! Per job: read the company's settings (nothing to do without any), the membership, [`plan`] the
 //! messages; per message: claim its key (one conditional write), check the suppression list,
@@ -14,7 +14,7 @@ use url::Url;
 
 use super::render::{MessageContext, RenderError, render};
 use super::unsubscribe::UnsubscribeTokens;
-use super::{Delivery, NotificationJob, Planned, plan};
+use super::{Delivery, Job, NotificationJob, Planned, plan};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SecretSource,
@@ -203,7 +203,7 @@ where
 
     /// Processes one message body.
     pub async fn process(&self, body: &str) -> Result<Counts, NotifyError> {
-        let job: NotificationJob = serde_json::from_str(body).map_err(|error| {
+        let job: Job = serde_json::from_str(body).map_err(|error| {
             // The category and position only: serde's message may quote the body.
             NotifyError::Undecodable(format!(
                 "{:?} error at line {} column {}",
@@ -212,7 +212,9 @@ where
                 error.column()
             ))
         })?;
-        self.handle(&job).await
+        match job {
+            Job::Signals(job) => self.handle(&job).await,
+        }
     }
 
     /// Sends the messages `job` calls for; every message is tried, the first failure returned.

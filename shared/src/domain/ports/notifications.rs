@@ -7,14 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::DependencyError;
-use crate::domain::notify::{Delivery, NotificationJob};
+use crate::domain::notify::{Delivery, Job};
 
-/// Where the processor puts a job when an event opens or closes a signal.
+/// The `notifications` queue: the processor puts a job on it when an event opens or closes a
+/// signal.
 pub trait NotificationQueue: Send + Sync {
-    fn enqueue(
-        &self,
-        job: &NotificationJob,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+    fn enqueue(&self, job: &Job) -> impl Future<Output = Result<(), DependencyError>> + Send;
 }
 
 /// What claiming a message's key found.

@@ -418,7 +418,7 @@ impl<S, L, K, P, N: NotificationQueue> Processor<S, L, K, P, N> {
             return Ok(());
         };
         self.notifications
-            .enqueue(&job)
+            .enqueue(&job.into())
             .await
             .map_err(ProcessError::Notify)
             .inspect_err(|error| {
