@@ -336,11 +336,11 @@ pub struct Config {
     limits: Vec<(Provider, ProviderLimits)>,
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
-    /// `NOTIFICATIONS_QUEUE_URL`, `FROM_EMAIL`, `FROM_NAME`, `RESEND_API_BASE_URL`, … (see
+    /// `NOTIFICATIONS_QUEUE_URL`, `NOTIFICATIONS_DLQ_URL`, `FROM_EMAIL`, `FROM_NAME` (see
     /// [`NotifySettings`]).
     pub notify: NotifySettings,
-    /// `EMAIL_PROVIDER`, `SENDGRID_API_KEY_SECRET_ID`, `TWILIO_FROM_NUMBER`,
-    /// `TWILIO_CREDENTIALS_SECRET_ID`.
+    /// `EMAIL_PROVIDER`, `RESEND_API_KEY_SECRET_ID`, `SENDGRID_API_KEY_SECRET_ID`,
+    /// `TWILIO_FROM_NUMBER`, `TWILIO_CREDENTIALS_SECRET_ID`.
     pub messaging: MessagingSettings,
     /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
     /// `UNSUBSCRIBE_TOKEN_DAYS`.
@@ -649,12 +649,12 @@ impl Config {
             ),
         };
 
+        let notify = env.notify_settings(stage);
         let messaging = messaging::read(&mut env, stage);
-        let notify = env.notify_settings(stage, messaging.email_provider);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
 
-        match (whop_user_token_jwks_url, notify) {
-            (Some(whop_user_token_jwks_url), Some(notify)) if env.problems.is_empty() => Ok(Self {
+        match whop_user_token_jwks_url {
+            Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
                 stage,
                 whop_app_id,
                 whop_company_id,

@@ -60,7 +60,7 @@ pub(super) async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
 
 /// Puts the stand-in mail API's key in the stack's Resend API key secret.
 pub(super) async fn seed_resend_api_key(app: &App) -> anyhow::Result<()> {
-    let Some(id) = &app.config.notify.resend_api_key else {
+    let Some(id) = &app.config.messaging.resend_api_key else {
         return Ok(());
     };
     app.secrets_manager

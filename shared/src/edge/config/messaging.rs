@@ -15,6 +15,8 @@ pub enum EmailProvider {
 pub struct MessagingSettings {
     /// `EMAIL_PROVIDER`: `resend` (default) or `sendgrid`.
     pub email_provider: EmailProvider,
+    /// `RESEND_API_KEY_SECRET_ID`: `{"api_key": "re_…"}`; required in prod with Resend.
+    pub resend_api_key: Option<String>,
     /// `SENDGRID_API_KEY_SECRET_ID`: `{"api_key": "SG.…"}`; required in prod with SendGrid.
     pub sendgrid_api_key: Option<String>,
     /// `TWILIO_FROM_NUMBER`: the E.164 number (or Messaging Service SID `MG…`) texts come from;
@@ -44,6 +46,7 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
     };
     let settings = MessagingSettings {
         email_provider,
+        resend_api_key: env.optional("RESEND_API_KEY_SECRET_ID"),
         sendgrid_api_key: env.optional("SENDGRID_API_KEY_SECRET_ID"),
         twilio_from: env.optional("TWILIO_FROM_NUMBER"),
         twilio_credentials: env.optional("TWILIO_CREDENTIALS_SECRET_ID"),
@@ -68,6 +71,13 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
                 );
             }
         };
+        // Exactly the chosen e-mail provider's key.
+        require(
+            "RESEND_API_KEY_SECRET_ID",
+            email_provider == EmailProvider::Resend,
+            &settings.resend_api_key,
+            "with EMAIL_PROVIDER=resend (the default)",
+        );
         require(
             "SENDGRID_API_KEY_SECRET_ID",
             email_provider == EmailProvider::Sendgrid,

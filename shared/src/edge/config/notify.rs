@@ -2,12 +2,10 @@
 
 use url::Url;
 
+use super::Stage;
 use super::reader::Reader;
-use super::{EmailProvider, Stage};
 use crate::domain::companies::settings::is_email;
 
-/// Resend's API when `RESEND_API_BASE_URL` is not set.
-pub const RESEND_API_DEFAULT_BASE_URL: &str = "https://api.resend.com";
 /// The sender name when neither the company nor `FROM_NAME` sets one.
 pub const DEFAULT_FROM_NAME: &str = "Churn Saver";
 
@@ -24,21 +22,11 @@ pub struct NotifySettings {
     /// `FROM_NAME` (at most 64 characters, default `Churn Saver`): the sender name when the
     /// company set none.
     pub from_name: String,
-    /// `RESEND_API_BASE_URL` (default [`RESEND_API_DEFAULT_BASE_URL`]; the local stack points it
-    /// at its stand-in).
-    pub resend_api_base_url: Url,
-    /// `RESEND_API_KEY_SECRET_ID`: `{"api_key": "re_…"}`. Required in prod with
-    /// `EMAIL_PROVIDER=resend`.
-    pub resend_api_key: Option<String>,
 }
 
 impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     /// The notification settings; every problem recorded. `None` only with a problem recorded.
-    pub(super) fn notify_settings(
-        &mut self,
-        stage: Stage,
-        email_provider: EmailProvider,
-    ) -> Option<NotifySettings> {
+    pub(super) fn notify_settings(&mut self, stage: Stage) -> NotifySettings {
         let queue = self.optional("NOTIFICATIONS_QUEUE_URL");
         let dlq = self.optional("NOTIFICATIONS_DLQ_URL");
         for (var, value) in [
@@ -75,12 +63,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 "set a plain name of at most 64 characters, or unset it for Churn Saver",
             );
         }
-        let resend_api_key = self.optional("RESEND_API_KEY_SECRET_ID");
-        // Only Resend needs its key; another provider's key is checked with its settings.
-        let resend_key_needed = match email_provider {
-            EmailProvider::Resend => resend_api_key.clone(),
-            EmailProvider::Sendgrid => Some(String::new()),
-        };
+        // The chosen e-mail provider's key is checked with the message providers' settings.
         if stage == Stage::Prod {
             for (var, value, fix) in [
                 (
@@ -93,33 +76,17 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                     &from_email,
                     "set it to an address of a domain verified at Resend",
                 ),
-                (
-                    "RESEND_API_KEY_SECRET_ID",
-                    &resend_key_needed,
-                    "set it to the Secrets Manager secret's ARN or name",
-                ),
             ] {
                 if value.is_none() {
                     self.problem(var, "is required in prod", fix);
                 }
             }
         }
-        let base_url = self
-            .optional("RESEND_API_BASE_URL")
-            .unwrap_or_else(|| RESEND_API_DEFAULT_BASE_URL.to_owned());
-        let resend_api_base_url = self.http_url(
-            "RESEND_API_BASE_URL",
-            &base_url,
-            stage,
-            RESEND_API_DEFAULT_BASE_URL,
-        )?;
-        Some(NotifySettings {
+        NotifySettings {
             queue,
             dlq,
             from_email,
             from_name,
-            resend_api_base_url,
-            resend_api_key,
-        })
+        }
     }
 }

@@ -463,6 +463,7 @@ fn reads_sendgrid_and_twilio_settings() {
         config.messaging,
         MessagingSettings {
             email_provider: EmailProvider::Sendgrid,
+            resend_api_key: None,
             sendgrid_api_key: Some("sendgrid-key".into()),
             twilio_from: Some("+14155550123".into()),
             twilio_credentials: Some("twilio-credentials".into()),
@@ -505,6 +506,50 @@ fn reports_every_messaging_problem_at_once() {
     let mut env = valid_env();
     env.insert("EMAIL_PROVIDER", "mailgun".into());
     assert_eq!(vars(&load(&env).unwrap_err()), ["EMAIL_PROVIDER"]);
+}
+
+#[test]
+fn prod_with_sendgrid_requires_the_sendgrid_key_and_not_resends() {
+    let mut env = prod_env();
+    env.remove("RESEND_API_KEY_SECRET_ID");
+    env.insert("EMAIL_PROVIDER", "sendgrid".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        ["SENDGRID_API_KEY_SECRET_ID"]
+    );
+    env.insert("SENDGRID_API_KEY_SECRET_ID", "sendgrid-key".into());
+    let config = load(&env).unwrap();
+    assert_eq!(config.messaging.resend_api_key, None);
+}
+
+#[test]
+fn prod_with_resend_requires_the_resend_key_and_not_sendgrids() {
+    let mut env = prod_env();
+    env.remove("RESEND_API_KEY_SECRET_ID");
+    assert_eq!(vars(&load(&env).unwrap_err()), ["RESEND_API_KEY_SECRET_ID"]);
+    env.insert("RESEND_API_KEY_SECRET_ID", "resend-key".into());
+    let config = load(&env).unwrap();
+    assert_eq!(config.messaging.sendgrid_api_key, None);
+    assert_eq!(
+        config.messaging.resend_api_key.as_deref(),
+        Some("resend-key")
+    );
+}
+
+#[test]
+fn the_resend_base_url_is_read_with_the_other_provider_apis() {
+    let mut env = valid_env();
+    env.insert("RESEND_API_BASE_URL", "http://127.0.0.1:4010".into());
+    let config = load(&env).unwrap();
+    assert_eq!(
+        config
+            .provider_apis
+            .base_url(Provider::Resend)
+            .map(Url::as_str),
+        Some("http://127.0.0.1:4010/")
+    );
+    env.insert("RESEND_API_BASE_URL", "not a url".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["RESEND_API_BASE_URL"]);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use crate::edge::deps::sync::{
 };
 use crate::edge::deps::webhooks::{SuppressionListOf, suppression_list, unsubscribe_tokens};
 use crate::providers::client::{EmergencyGate, RetryPolicy, SecretKey};
-use crate::providers::resend::ResendMailer;
+use crate::providers::resend::{self, ResendMailer};
 use crate::providers::sendgrid::{self, SendGrid};
 
 /// A provider's key as the notify function reads it.
@@ -62,6 +62,18 @@ pub enum NotifyUnavailable {
     Unset(&'static str),
     #[error("SENDGRID_API_BASE_URL cannot take SendGrid's mail send path")]
     SendgridBaseUrl,
+    #[error("the default base URL of {0} does not parse")]
+    DefaultBaseUrl(&'static str),
+}
+
+/// `provider`'s API: its `<PROVIDER>_API_BASE_URL`, else `default` (the provider's own).
+fn base_url(app: &App, provider: Provider, default: &str) -> Result<Url, NotifyUnavailable> {
+    match app.config.provider_apis.base_url(provider) {
+        Some(url) => Ok(url.clone()),
+        None => {
+            Url::parse(default).map_err(|_| NotifyUnavailable::DefaultBaseUrl(provider.as_str()))
+        }
+    }
 }
 
 /// The notifier over the stack's tables, the suppression list, the unsubscribe key and the
@@ -88,14 +100,16 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
         |secret_id: String| SecretKey::new(app.secrets_manager.clone(), SystemClock, secret_id);
     let mailer = match app.config.messaging.email_provider {
         EmailProvider::Resend => {
-            let secret_id = settings
+            let secret_id = app
+                .config
+                .messaging
                 .resend_api_key
                 .clone()
                 .ok_or(NotifyUnavailable::Unset("RESEND_API_KEY_SECRET_ID"))?;
             AppMailer::Resend(ResendMailer::new(
                 client,
                 key(secret_id),
-                settings.resend_api_base_url.clone(),
+                base_url(app, Provider::Resend, resend::DEFAULT_BASE_URL)?,
             ))
         }
         EmailProvider::Sendgrid => {
@@ -105,11 +119,7 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
                 .sendgrid_api_key
                 .clone()
                 .ok_or(NotifyUnavailable::Unset("SENDGRID_API_KEY_SECRET_ID"))?;
-            let base_url = match app.config.provider_apis.base_url(Provider::Sendgrid) {
-                Some(url) => url.clone(),
-                None => Url::parse(sendgrid::DEFAULT_BASE_URL)
-                    .map_err(|_| NotifyUnavailable::SendgridBaseUrl)?,
-            };
+            let base_url = base_url(app, Provider::Sendgrid, sendgrid::DEFAULT_BASE_URL)?;
             AppMailer::Sendgrid(
                 SendGrid::new(client, &base_url, key(secret_id))
                     .map_err(|_| NotifyUnavailable::SendgridBaseUrl)?,

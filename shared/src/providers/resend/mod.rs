@@ -21,6 +21,8 @@ use crate::providers::messaging;
 
 /// The breaker, rate limit and metrics name of Resend's API.
 pub const SERVICE: &str = "resend";
+/// Resend's API when `RESEND_API_BASE_URL` is not set.
+pub const DEFAULT_BASE_URL: &str = "https://api.resend.com";
 /// Resend refuses requests without a `User-Agent` (403 "error 1010").
 pub const USER_AGENT: &str = concat!("churn-saver/", env!("CARGO_PKG_VERSION"));
 
