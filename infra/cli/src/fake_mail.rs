@@ -170,7 +170,8 @@ async fn send_email(
     (StatusCode::OK, Json(json!({"id": id})))
 }
 
-fn write(dir: &Path, message: &CapturedEmail) -> std::io::Result<()> {
+/// Writes `message` under `dir`: `<id>.html` to open and `<id>.json` for `churnsaver mail`.
+pub fn write(dir: &Path, message: &CapturedEmail) -> std::io::Result<()> {
     std::fs::write(dir.join(format!("{}.html", message.id)), &message.html)?;
     let json = serde_json::to_vec_pretty(message).map_err(std::io::Error::other)?;
     std::fs::write(dir.join(format!("{}.json", message.id)), json)

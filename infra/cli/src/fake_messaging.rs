@@ -10,8 +10,13 @@
 //! address `status-<code>@…`, a number `+1500555<4 digits>` with `0429`, `0500`, `0610` (21610,
 //! opted out) or `0211` (21211, invalid number). 429s carry `X-RateLimit-Reset` (SendGrid) or
 //! `Retry-After: 1` (Twilio); 4xx bodies have each provider's error shape.
+//!
+//! Served by the local stack ([`serve_into`]), each text Twilio's stand-in accepts is also written
+//! as a captured message (subject `Text message`, the body as its text part) into the stack's mail
+//! directory, so `churnsaver mail list` and `mail show` print texts beside e-mails.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -45,6 +50,8 @@ pub struct Accepted {
 struct Shared {
     accepted: Mutex<Vec<Accepted>>,
     requests: AtomicU64,
+    /// Where accepted texts are written for `churnsaver mail`, if anywhere.
+    dir: Option<PathBuf>,
 }
 
 /// The running stand-ins. Stop when dropped.
@@ -62,7 +69,18 @@ impl Drop for FakeMessaging {
 
 /// Serves both stand-ins on a free loopback port.
 pub async fn serve() -> std::io::Result<FakeMessaging> {
-    let shared = Arc::new(Shared::default());
+    serve_into(None).await
+}
+
+/// [`serve`], writing each accepted text under `dir` as a captured message when given.
+pub async fn serve_into(dir: Option<PathBuf>) -> std::io::Result<FakeMessaging> {
+    if let Some(dir) = &dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let shared = Arc::new(Shared {
+        dir,
+        ..Shared::default()
+    });
     let router = Router::new()
         .route("/v3/mail/send", post(mail_send))
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
@@ -237,6 +255,24 @@ async fn messages(
         }
         None => {
             let id = format!("SM{:032}", shared.requests.load(Ordering::Relaxed));
+            if let Some(dir) = &shared.dir {
+                let captured = crate::fake_mail::CapturedEmail {
+                    id: id.clone(),
+                    idempotency_key: None,
+                    from: field("From")
+                        .or_else(|| field("MessagingServiceSid"))
+                        .unwrap_or_default(),
+                    to: vec![to.clone()],
+                    reply_to: None,
+                    subject: "Text message".into(),
+                    html: String::new(),
+                    text: field("Body").unwrap_or_default(),
+                    headers: std::collections::BTreeMap::new(),
+                };
+                if let Err(error) = crate::fake_mail::write(dir, &captured) {
+                    tracing::warn!(%error, "the stand-in Twilio could not write a text");
+                }
+            }
             lock(&shared.accepted).push(Accepted {
                 provider: "twilio",
                 id: id.clone(),

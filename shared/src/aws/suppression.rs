@@ -50,6 +50,7 @@ fn reason_name(reason: SuppressionReason) -> &'static str {
         SuppressionReason::Unsubscribed => "unsubscribed",
         SuppressionReason::Bounced => "bounced",
         SuppressionReason::Complained => "complained",
+        SuppressionReason::OptedOut => "opted_out",
     }
 }
 

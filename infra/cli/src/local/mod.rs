@@ -88,6 +88,8 @@ pub struct LocalStack {
     pub whop: Option<FakeWhop>,
     /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
     pub mail: Option<FakeMail>,
+    /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
+    pub messaging: Option<crate::fake_messaging::FakeMessaging>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -128,6 +130,20 @@ impl LocalStack {
             parameters.insert("ResendApiBaseUrl".into(), mail.base_url());
             Some(mail)
         };
+        // Urgent texts go to the stand-in Twilio, which writes each beside the captured mail.
+        let messaging = if parameters.contains_key("TwilioApiBaseUrl") {
+            None
+        } else {
+            let messaging = crate::fake_messaging::serve_into(Some(
+                fake_mail::mail_dir().join(&options.stack_name),
+            ))
+            .await?;
+            parameters.insert("TwilioApiBaseUrl".into(), messaging.base_url());
+            parameters
+                .entry("TwilioFromNumber".into())
+                .or_insert_with(|| seed::LOCAL_TWILIO_FROM.into());
+            Some(messaging)
+        };
         // Bound first: member messages' unsubscribe links point at this address.
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
@@ -145,6 +161,9 @@ impl LocalStack {
         }
         if mail.is_some() {
             seed::seed_resend_api_key(&app).await?;
+        }
+        if messaging.is_some() {
+            seed::seed_twilio_credentials(&app).await?;
         }
         let functions = registry(&app);
 
@@ -184,6 +203,7 @@ impl LocalStack {
             app,
             whop,
             mail,
+            messaging,
             provisioned,
             routes,
             workers,

@@ -12,6 +12,7 @@
 pub mod notifier;
 pub mod render;
 pub mod suppression;
+pub mod texts;
 pub mod unsubscribe;
 
 use chrono::{DateTime, Utc};
@@ -139,6 +140,8 @@ pub enum Template {
     MemberWinBack,
     /// To the member: the membership ends at the period's end.
     MemberCancelScheduled,
+    /// A text to a company's alert phone: an urgent signal opened.
+    CreatorText(SignalKind),
 }
 
 impl Template {
@@ -152,15 +155,32 @@ impl Template {
             Self::MemberPaymentFailed => "member_payment_failed",
             Self::MemberWinBack => "member_win_back",
             Self::MemberCancelScheduled => "member_cancel_scheduled",
+            Self::CreatorText(SignalKind::AtRisk) => "creator_text_at_risk",
+            Self::CreatorText(SignalKind::CancelScheduled) => "creator_text_cancel_scheduled",
+            Self::CreatorText(SignalKind::Churned) => "creator_text_churned",
+            Self::CreatorText(SignalKind::Recovered) => "creator_text_recovered",
         }
     }
 
     /// Whether it goes to the member (rather than the creator).
     pub fn to_member(self) -> bool {
-        !matches!(self, Self::CreatorAlert(_))
+        !matches!(self, Self::CreatorAlert(_) | Self::CreatorText(_))
     }
 
-    /// Every template, for tests and listings.
+    /// Whether it is a text message (to a phone number) rather than an e-mail.
+    pub fn is_text(self) -> bool {
+        matches!(self, Self::CreatorText(_))
+    }
+
+    /// Every text template.
+    pub const TEXTS: [Self; 4] = [
+        Self::CreatorText(SignalKind::AtRisk),
+        Self::CreatorText(SignalKind::CancelScheduled),
+        Self::CreatorText(SignalKind::Churned),
+        Self::CreatorText(SignalKind::Recovered),
+    ];
+
+    /// Every e-mail template, for tests and listings.
     pub const ALL: [Self; 7] = [
         Self::CreatorAlert(SignalKind::AtRisk),
         Self::CreatorAlert(SignalKind::CancelScheduled),
@@ -177,7 +197,7 @@ impl Template {
 pub struct Planned {
     pub template: Template,
     pub signal: SignalChange,
-    /// An e-mail address (personal data: not in `Debug`).
+    /// An e-mail address, or an E.164 number for a text (personal data: not in `Debug`).
     pub recipient: String,
     /// [`idempotency_key`] of the message.
     pub key: String,
@@ -228,8 +248,9 @@ fn member_template(signal: SignalKind, state: &MembershipState) -> Option<Templa
 }
 
 /// The messages a job calls for: for each signal it opened, an alert to each recipient when the
-/// company wants immediate alerts of that signal, and the member's message when member messages
-/// are on and the member has an address. A closed signal sends nothing itself (the recovery that
+/// company wants immediate alerts of that signal, a text to each alert phone when the signal is
+/// urgent, and the member's message when member messages are on and the member has an address.
+/// A closed signal sends nothing itself (the recovery that
 /// closes `at_risk` opens `recovered`, which is alerted).
 pub fn plan(
     job: &NotificationJob,
@@ -249,6 +270,11 @@ pub fn plan(
         if settings.immediate && settings.signals.contains(&change.signal) {
             for recipient in &settings.recipients {
                 push(Template::CreatorAlert(change.signal), change, recipient);
+            }
+        }
+        if settings.urgent_signals.contains(&change.signal) {
+            for phone in &settings.alert_phones {
+                push(Template::CreatorText(change.signal), change, phone);
             }
         }
         if settings.member_messages

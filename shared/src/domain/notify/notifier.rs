@@ -2,8 +2,9 @@
 //!
 //! Per job: read the company's settings (nothing to do without any), the membership, [`plan`] the
 //! messages; per message: claim its key (one conditional write), check the suppression list,
-//! render, add the one-click unsubscribe headers to a member message, send with the key as the
-//! provider's idempotency key, record the outcome on the claim.
+//! render, add the one-click unsubscribe headers to a member message, send (an e-mail with the key
+//! as the provider's idempotency key, a text through the text provider), record the outcome on the
+//! claim; a number Twilio reports opted out (21610) is added to the suppression list.
 //! A refusal is recorded and the job succeeds; an unavailable provider or store fails the job, so
 //! SQS redelivers it (after `maxReceiveCount` deliveries, to the DLQ). Logs carry template names,
 //! keys (hashes) and codes: never an address or a body.
@@ -12,13 +13,15 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::render::{MessageContext, RenderError, render};
+use super::render::{MessageContext, RenderError, render, render_text};
+use super::texts::is_opt_out;
 use super::unsubscribe::UnsubscribeTokens;
 use super::{Delivery, Job, NotificationJob, Planned, plan};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SecretSource,
-    SendError, SettingsStore, StateStore, SuppressionList,
+    SendError, SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage,
+    TextSender,
 };
 use crate::domain::state::model::MembershipState;
 
@@ -143,7 +146,7 @@ pub struct MemberUnsubscribe<S, T> {
 }
 
 /// Sends the messages of notification jobs.
-pub struct Notifier<C, St, Se, M, Su, K, S, T> {
+pub struct Notifier<C, St, Se, M, Su, K, S, T, X> {
     pub claims: C,
     pub state: St,
     pub settings: Se,
@@ -152,9 +155,11 @@ pub struct Notifier<C, St, Se, M, Su, K, S, T> {
     pub clock: K,
     pub sender: Sender,
     pub unsubscribe: MemberUnsubscribe<S, T>,
+    /// The text provider (`Option`: none refuses texts, see [`super::texts`]).
+    pub texts: X,
 }
 
-impl<C, St, Se, M, Su, K, S, T> Notifier<C, St, Se, M, Su, K, S, T>
+impl<C, St, Se, M, Su, K, S, T, X> Notifier<C, St, Se, M, Su, K, S, T, X>
 where
     C: NotificationClaims,
     St: StateStore,
@@ -164,6 +169,7 @@ where
     K: Clock,
     S: SecretSource,
     T: Clock,
+    X: TextSender,
 {
     /// Processes a batch, job by job; a failed job is reported alone.
     pub async fn process_batch(
@@ -228,7 +234,7 @@ where
             tracing::info!("the company has no settings: nobody to tell");
             return Ok(counts);
         };
-        if !settings.immediate && !settings.member_messages {
+        if !settings.immediate && !settings.member_messages && settings.alert_phones.is_empty() {
             return Ok(counts);
         }
         let Some(stored) = self.state.membership(&job.membership_id).await? else {
@@ -322,7 +328,67 @@ where
             manage_url: state.contact.manage_url.clone(),
             sender_name: sender_name.unwrap_or(&self.sender.default_name).to_owned(),
         };
-        let rendered = render(planned.template, &context)?;
+        let outcome = if planned.template.is_text() {
+            let text = TextMessage {
+                idempotency_key: planned.key.clone(),
+                to: planned.recipient.clone(),
+                body: render_text(planned.template, &context)?,
+            };
+            self.texts.send_text(&text).await
+        } else {
+            self.send_email(job, planned, &context, from, reply_to)
+                .await?
+        };
+        let delivery = match outcome {
+            Ok(sent) => Delivery::Sent {
+                provider: sent.provider,
+                message_id: sent.message_id,
+            },
+            Err(SendError::Refused { provider, code }) => Delivery::Refused { provider, code },
+            Err(error @ SendError::Unavailable { .. }) => {
+                return Err(NotifyError::Unavailable(error));
+            }
+        };
+        if let Delivery::Refused { code, .. } = &delivery
+            && planned.template.is_text()
+            && is_opt_out(code)
+        {
+            self.suppressions
+                .suppress(&planned.recipient, SuppressionReason::OptedOut)
+                .await?;
+        }
+        self.claims
+            .record(&planned.key, &delivery, self.clock.now())
+            .await?;
+        tracing::info!(
+            template,
+            key = %planned.key,
+            resumed,
+            outcome = delivery.status(),
+            "message done"
+        );
+        Ok(match delivery {
+            Delivery::Sent { .. } => Counts {
+                sent: 1,
+                ..Counts::default()
+            },
+            _ => Counts {
+                refused: 1,
+                ..Counts::default()
+            },
+        })
+    }
+
+    /// Renders and sends one e-mail: a member message carries the one-click unsubscribe headers.
+    async fn send_email(
+        &self,
+        job: &NotificationJob,
+        planned: &Planned,
+        context: &MessageContext,
+        from: String,
+        reply_to: Option<String>,
+    ) -> Result<Result<crate::domain::ports::Sent, SendError>, NotifyError> {
+        let rendered = render(planned.template, context)?;
         let headers = match (planned.template.to_member(), job.company_id.as_deref()) {
             (true, Some(company_id)) => {
                 self.unsubscribe
@@ -347,35 +413,6 @@ where
             text: rendered.text,
             headers,
         };
-        let delivery = match self.mailer.send_email(&email).await {
-            Ok(sent) => Delivery::Sent {
-                provider: sent.provider,
-                message_id: sent.message_id,
-            },
-            Err(SendError::Refused { provider, code }) => Delivery::Refused { provider, code },
-            Err(error @ SendError::Unavailable { .. }) => {
-                return Err(NotifyError::Unavailable(error));
-            }
-        };
-        self.claims
-            .record(&planned.key, &delivery, self.clock.now())
-            .await?;
-        tracing::info!(
-            template,
-            key = %planned.key,
-            resumed,
-            outcome = delivery.status(),
-            "message done"
-        );
-        Ok(match delivery {
-            Delivery::Sent { .. } => Counts {
-                sent: 1,
-                ..Counts::default()
-            },
-            _ => Counts {
-                refused: 1,
-                ..Counts::default()
-            },
-        })
+        Ok(self.mailer.send_email(&email).await)
     }
 }

@@ -10,10 +10,14 @@ use super::Template;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
-const FILES: [(&str, &str); 9] = [
+const FILES: [(&str, &str); 10] = [
     (
         "layout.html",
         include_str!("../../../templates/email/layout.html"),
+    ),
+    (
+        "text/creator_alert.txt",
+        include_str!("../../../templates/text/creator_alert.txt"),
     ),
     (
         "creator_alert.html",
@@ -103,14 +107,9 @@ pub struct RenderError {
 /// The file name (without extension) and the subject of `template`.
 fn file_and_subject(template: Template) -> (&'static str, &'static str) {
     match template {
-        Template::CreatorAlert(SignalKind::AtRisk) => ("creator_alert", "A membership is at risk"),
-        Template::CreatorAlert(SignalKind::CancelScheduled) => {
-            ("creator_alert", "A membership is set to cancel")
-        }
-        Template::CreatorAlert(SignalKind::Churned) => ("creator_alert", "A membership churned"),
-        Template::CreatorAlert(SignalKind::Recovered) => {
-            ("creator_alert", "A membership recovered")
-        }
+        Template::CreatorAlert(signal) => ("creator_alert", alert_subject(signal)),
+        // A text has no subject; its body is `render_text`'s.
+        Template::CreatorText(signal) => ("text/creator_alert", alert_subject(signal)),
         Template::MemberPaymentFailed => (
             "member_payment_failed",
             "Your payment failed: update your payment method",
@@ -120,6 +119,48 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
             ("member_cancel_scheduled", "Your membership is set to end")
         }
     }
+}
+
+/// What a creator alert says happened.
+fn alert_subject(signal: SignalKind) -> &'static str {
+    match signal {
+        SignalKind::AtRisk => "A membership is at risk",
+        SignalKind::CancelScheduled => "A membership is set to cancel",
+        SignalKind::Churned => "A membership churned",
+        SignalKind::Recovered => "A membership recovered",
+    }
+}
+
+/// The body of a text template (`templates/text/`): plain text, the member named by the first
+/// word of their name (or their username) at most, no address, number or link.
+pub fn render_text(template: Template, context: &MessageContext) -> Result<String, RenderError> {
+    let error = |detail: String| RenderError {
+        template: template.name(),
+        detail,
+    };
+    let env = TEMPLATES.as_ref().map_err(|e| error(e.clone()))?;
+    let what = match context.signal {
+        SignalKind::AtRisk => "is at risk (payment failed)",
+        SignalKind::CancelScheduled => "is set to cancel",
+        SignalKind::Churned => "churned",
+        SignalKind::Recovered => "recovered",
+    };
+    let member = context
+        .member_name
+        .as_deref()
+        .and_then(|name| name.split_whitespace().next())
+        .unwrap_or("A member");
+    let (file, _) = file_and_subject(template);
+    let values = minijinja::context! {
+        sender_name => &context.sender_name,
+        member => member,
+        what => what,
+        membership_id => &context.membership_id,
+    };
+    env.get_template(&format!("{file}.txt"))
+        .and_then(|t| t.render(&values))
+        .map(|body| body.trim().to_owned())
+        .map_err(|e| error(e.to_string()))
 }
 
 /// Renders `template` with `context`.

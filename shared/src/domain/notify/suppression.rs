@@ -1,6 +1,9 @@
 //! The suppression list: addresses never to write to again, checked before every send
 //! ([`SuppressionList`]).
 //!
+//! A phone number texted for urgent alerts is on the same list, in E.164 ([`normalise_recipient`]);
+//! Twilio's opt-out refusal (21610, the number answered STOP) adds it.
+//!
 //! An address is normalised ([`normalise_address`]: trimmed, lowercased) and stored only as its
 //! keyed hash ([`AddressHasher`]: HMAC-SHA256 under a key from Secrets Manager), never in clear:
 //! the list answers "is this address suppressed?", which the hash answers without the address, so
@@ -16,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::domain::auth::keys::{SessionKeys, SigningKey};
+use crate::domain::companies::settings::normalise_phone;
 use crate::domain::ports::{
     Clock, DependencyError, SecretSource, SuppressionList, SuppressionReason,
 };
@@ -34,6 +38,12 @@ pub fn normalise_address(address: &str) -> Option<String> {
     Some(address.to_lowercase())
 }
 
+/// The form a recipient is compared in: an address as [`normalise_address`], a phone number in
+/// E.164 ([`normalise_phone`]); `None` when it is neither.
+pub fn normalise_recipient(recipient: &str) -> Option<String> {
+    normalise_address(recipient).or_else(|| normalise_phone(recipient))
+}
+
 /// The list's id of an already normalised address under `key`: the hex HMAC-SHA256.
 pub fn address_id(key: &SigningKey, normalised: &str) -> String {
     hex::encode(key.mac(normalised.as_bytes()))
@@ -44,9 +54,9 @@ pub fn log_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
-/// Why an address cannot be on the list.
+/// Why a recipient cannot be on the list.
 pub fn not_an_address() -> DependencyError {
-    DependencyError::Other("not an e-mail address".to_owned())
+    DependencyError::Other("neither an e-mail address nor a phone number".to_owned())
 }
 
 /// The keyed hash of addresses: the `AWSCURRENT` value of the suppression key secret, read through
@@ -63,9 +73,10 @@ impl<S: SecretSource, C: Clock> AddressHasher<S, C> {
         }
     }
 
-    /// The list's id of `address`; an error when it is not an address or the key is unavailable.
+    /// The list's id of `address` (or phone number); an error when it is neither or the key is
+    /// unavailable.
     pub async fn id(&self, address: &str) -> Result<String, DependencyError> {
-        let normalised = normalise_address(address).ok_or_else(not_an_address)?;
+        let normalised = normalise_recipient(address).ok_or_else(not_an_address)?;
         Ok(address_id(&*self.keys.signing_key().await?, &normalised))
     }
 }
@@ -88,7 +99,7 @@ pub struct MemorySuppressionList {
 impl MemorySuppressionList {
     /// The suppression of `address`, if any.
     pub fn get(&self, address: &str) -> Option<Suppression> {
-        let normalised = normalise_address(address)?;
+        let normalised = normalise_recipient(address)?;
         self.lock().get(&normalised).copied()
     }
 
@@ -117,7 +128,7 @@ impl SuppressionList for MemorySuppressionList {
         address: &str,
         reason: SuppressionReason,
     ) -> Result<(), DependencyError> {
-        let normalised = normalise_address(address).ok_or_else(not_an_address)?;
+        let normalised = normalise_recipient(address).ok_or_else(not_an_address)?;
         let since_millis = {
             let mut clock = self
                 .clock_millis
@@ -210,6 +221,21 @@ mod tests {
             id,
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"ann@example.com"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_number_is_suppressed_in_e164_whatever_its_spacing() {
+        let list = MemorySuppressionList::default();
+        list.suppress("+1 415-555 0123", SuppressionReason::OptedOut)
+            .await
+            .unwrap();
+        assert!(list.is_suppressed("+14155550123").await.unwrap());
+        assert!(!list.is_suppressed("+14155550124").await.unwrap());
+        assert_eq!(
+            normalise_recipient(" +1 (415) 555.0123 ").as_deref(),
+            Some("+14155550123")
+        );
+        assert_eq!(normalise_recipient("0415 555 0123"), None);
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use super::unsubscribe::UnsubscribeTokens;
 use super::*;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, Mailer, NotificationClaims, SendError, Sent,
-    SettingsStore, StateStore, SuppressionList, SuppressionReason, VersionStage,
+    SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage, TextSender,
+    VersionStage,
 };
 use crate::domain::secret::tests::{FixedClock, Staged};
 use crate::domain::state::memory::MemoryStateStore;
@@ -319,7 +320,27 @@ type TestNotifier = Notifier<
     SteppingClock,
     &'static Staged,
     &'static FixedClock,
+    Option<ScriptedTexts>,
 >;
+
+/// Answers each text with the next scripted result (`Ok` when the script is empty), keeping every
+/// text it was given.
+#[derive(Default)]
+struct ScriptedTexts {
+    script: Mutex<Vec<Result<(), SendError>>>,
+    sent: Mutex<Vec<TextMessage>>,
+}
+
+impl TextSender for ScriptedTexts {
+    async fn send_text(&self, message: &TextMessage) -> Result<Sent, SendError> {
+        self.sent.lock().unwrap().push(message.clone());
+        let next = self.script.lock().unwrap().pop().unwrap_or(Ok(()));
+        next.map(|()| Sent {
+            provider: "twilio",
+            message_id: format!("SM{}", &message.idempotency_key[..8]),
+        })
+    }
+}
 
 /// Unsubscribe tokens over a fixed key, for the life of the test process.
 fn member_unsubscribe() -> MemberUnsubscribe<&'static Staged, &'static FixedClock> {
@@ -357,6 +378,7 @@ async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
             default_name: "Churn Saver".into(),
         },
         unsubscribe: member_unsubscribe(),
+        texts: Some(ScriptedTexts::default()),
     };
     (notifier, job)
 }
@@ -487,4 +509,139 @@ async fn an_undecodable_job_is_permanent() {
     let error = notifier.process("{not json").await.unwrap_err();
     assert!(error.is_permanent());
     assert_eq!(error.code(), "undecodable_job");
+}
+
+// Texts to the alert phones.
+
+const PHONE: &str = "+14155550123";
+
+/// [`notifier`] over a past-due event, with `at_risk` urgent and [`PHONE`] as the alert phone.
+async fn texting_notifier() -> (TestNotifier, NotificationJob) {
+    let (notifier, job) = notifier(&[("e1", "past_due")]).await;
+    let settings = CompanySettings {
+        alert_phones: vec![PHONE.into()],
+        urgent_signals: vec![SignalKind::AtRisk],
+        ..settings_with_both()
+    };
+    notifier
+        .settings
+        .put_company_settings("biz_1", &settings)
+        .await
+        .unwrap();
+    (notifier, job)
+}
+
+fn texts_sent(notifier: &TestNotifier) -> Vec<TextMessage> {
+    notifier
+        .texts
+        .as_ref()
+        .unwrap()
+        .sent
+        .lock()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn only_urgent_signals_are_texted_and_churned_and_cancel_scheduled_are_urgent_by_default() {
+    let (notifier, _) = notifier(&[("e1", "past_due")]).await;
+    let state = notifier
+        .state
+        .membership("mem_1")
+        .await
+        .unwrap()
+        .unwrap()
+        .state();
+    let settings = CompanySettings {
+        alert_phones: vec![PHONE.into()],
+        ..CompanySettings::default()
+    };
+    let change = |signal| SignalChange {
+        signal,
+        change: Change::Opened,
+        started_at: at(0),
+    };
+    let job = NotificationJob {
+        membership_id: "mem_1".into(),
+        provider: Source::Whop,
+        company_id: Some("biz_1".into()),
+        changes: SignalKind::ALL.into_iter().map(change).collect(),
+    };
+    let planned = plan(&job, &settings, &state);
+    let texted: Vec<Template> = planned.iter().map(|p| p.template).collect();
+    assert_eq!(
+        texted,
+        [
+            Template::CreatorText(SignalKind::CancelScheduled),
+            Template::CreatorText(SignalKind::Churned)
+        ]
+    );
+    assert!(planned.iter().all(|p| p.recipient == PHONE));
+}
+
+#[tokio::test]
+async fn an_urgent_signal_is_texted_once_in_plain_text_with_the_first_name_only() {
+    let (notifier, job) = texting_notifier().await;
+    let first = notifier.handle(&job).await.unwrap();
+    assert_eq!(first.sent, 3, "creator alert, member e-mail, text");
+    let again = notifier.handle(&job).await.unwrap();
+    assert_eq!((again.sent, again.already_done), (0, 3));
+    let texts = texts_sent(&notifier);
+    let [text] = &texts[..] else {
+        panic!("{texts:?}")
+    };
+    assert_eq!(text.to, PHONE);
+    assert!(text.body.contains("Ada"), "{}", text.body);
+    assert!(text.body.contains("is at risk"), "{}", text.body);
+    assert!(!text.body.contains('@') && !text.body.contains("http"));
+    assert!(text.body.chars().count() <= 160, "{}", text.body);
+    let emails = notifier.mailer.sent.lock().unwrap();
+    assert!(
+        emails
+            .iter()
+            .all(|e| e.idempotency_key != text.idempotency_key)
+    );
+}
+
+#[tokio::test]
+async fn without_a_text_provider_a_text_is_refused_as_not_configured_and_the_job_succeeds() {
+    let (mut notifier, job) = texting_notifier().await;
+    notifier.texts = None;
+    let counts = notifier.handle(&job).await.unwrap();
+    assert_eq!((counts.sent, counts.refused), (2, 1));
+    let statuses: Vec<String> = notifier
+        .claims
+        .0
+        .lock()
+        .unwrap()
+        .values()
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| *s == "refused").count(), 1);
+    assert_eq!(texts::TEXTS_NOT_CONFIGURED, "texts_not_configured");
+}
+
+#[tokio::test]
+async fn a_number_twilio_reports_opted_out_is_added_to_the_suppression_list() {
+    let (notifier, job) = texting_notifier().await;
+    *notifier.texts.as_ref().unwrap().script.lock().unwrap() = vec![Err(SendError::Refused {
+        provider: "twilio",
+        code: "21610".into(),
+    })];
+    let counts = notifier.handle(&job).await.unwrap();
+    assert_eq!(counts.refused, 1);
+    assert!(notifier.suppressions.is_suppressed(PHONE).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_suppressed_number_is_not_texted() {
+    let (notifier, job) = texting_notifier().await;
+    notifier
+        .suppressions
+        .suppress(PHONE, SuppressionReason::OptedOut)
+        .await
+        .unwrap();
+    let counts = notifier.handle(&job).await.unwrap();
+    assert_eq!(counts.suppressed, 1);
+    assert!(texts_sent(&notifier).is_empty());
 }

@@ -102,6 +102,8 @@ pub enum SuppressionReason {
     Bounced,
     /// The recipient marked a message as spam.
     Complained,
+    /// The number opted out of texts (answered STOP; Twilio refuses with 21610).
+    OptedOut,
 }
 
 /// Addresses (or numbers) never to message again, checked before every send.

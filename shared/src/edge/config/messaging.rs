@@ -1,6 +1,7 @@
 //! The message providers' settings: which e-mail provider sends, and the Twilio sender.
 
 use super::{Reader, Stage};
+use crate::domain::companies::settings::is_e164;
 
 /// Which provider sends e-mail (`EMAIL_PROVIDER`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,15 +93,6 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         );
     }
     settings
-}
-
-/// `+` then 8 to 15 digits, the first not 0.
-fn is_e164(value: &str) -> bool {
-    value.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
 }
 
 /// `MG` and 32 hex digits.

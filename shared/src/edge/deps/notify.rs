@@ -1,8 +1,9 @@
 //! The notify function's dependencies: the message claims, the state table (memberships and
 //! company settings), the e-mail provider `EMAIL_PROVIDER` picks (Resend or SendGrid) behind the
 //! provider admission (emergency switch, breaker, rate limit), the suppression list and the
-//! unsubscribe tokens (the webhooks function's own builders), and the sender from the
-//! configuration.
+//! unsubscribe tokens (the webhooks function's own builders), the sender from the configuration,
+//! and Twilio for urgent texts when `TWILIO_FROM_NUMBER` and `TWILIO_CREDENTIALS_SECRET_ID` are
+//! both set (without them texts are refused as `texts_not_configured`).
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::edge::deps::webhooks::{SuppressionListOf, suppression_list, unsubscri
 use crate::providers::client::{EmergencyGate, RetryPolicy, SecretKey};
 use crate::providers::resend::{self, ResendMailer};
 use crate::providers::sendgrid::{self, SendGrid};
+use crate::providers::twilio::{self, Twilio, TwilioCredentials};
 
 /// A provider's key as the notify function reads it.
 type AppKey = SecretKey<aws_sdk_secretsmanager::Client, SystemClock>;
@@ -51,7 +53,29 @@ pub type AppNotifier = Notifier<
     SystemClock,
     aws_sdk_secretsmanager::Client,
     SystemClock,
+    Option<AppTexts>,
 >;
+
+/// Twilio as the notify function sends texts through it.
+pub type AppTexts =
+    Twilio<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock, TwilioCredentials>>;
+
+/// Twilio, when the deployment configures texts (a sender and the credentials).
+fn texts(app: &App) -> Result<Option<AppTexts>, NotifyUnavailable> {
+    let messaging = &app.config.messaging;
+    let (Some(from), Some(secret_id)) = (&messaging.twilio_from, &messaging.twilio_credentials)
+    else {
+        return Ok(None);
+    };
+    let admission = EmergencyGate::new(provider_guard(app), Arc::new(emergency_switch(app)));
+    let client = provider_client(app, RetryPolicy::default(), admission)?;
+    Ok(Some(Twilio::new(
+        client,
+        base_url(app, Provider::Twilio, twilio::DEFAULT_BASE_URL)?,
+        twilio::secret_credentials(app.secrets_manager.clone(), SystemClock, secret_id.clone()),
+        from.clone(),
+    )))
+}
 
 /// Why the notifier cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +162,7 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
             default_name: settings.from_name.clone(),
         },
         unsubscribe: MemberUnsubscribe { base, tokens },
+        texts: texts(app)?,
     })
 }
 
