@@ -335,3 +335,163 @@ async fn after_a_one_click_unsubscribe_or_a_signed_complaint_the_member_gets_no_
     );
     stack.shutdown().await;
 }
+
+/// The alert phone of the texting company.
+const PHONE: &str = "+14155550123";
+
+#[tokio::test]
+async fn no_log_line_of_a_notify_run_names_an_address_a_number_a_member_or_a_message_body() {
+    let stack = start_stack().await;
+    let settings = CompanySettings {
+        recipients: vec![OWNER.to_owned()],
+        immediate: true,
+        member_messages: true,
+        alert_phones: vec![PHONE.to_owned()],
+        urgent_signals: vec![shared::domain::state::model::SignalKind::AtRisk],
+        ..CompanySettings::default()
+    };
+    DynamoCompanyItems::of(&stack.app)
+        .put_company_settings(COMPANY, &settings)
+        .await
+        .unwrap();
+    deliver(
+        &stack,
+        &[
+            ("evt_l_active", 0, "membership.activated", "mem_l"),
+            ("evt_l_failed", 1, "payment.failed", "mem_l"),
+        ],
+    )
+    .await;
+    let jobs = jobs(&stack).await;
+    let deps = Arc::new(NotifyDeps::build(Arc::clone(&stack.app)));
+
+    let captured = crate::unsubscribe::Captured::default();
+    let guard = tracing::subscriber::set_default(captured.clone());
+    let failed = notify(&deps, &jobs).await;
+    drop(guard);
+
+    assert!(failed.is_empty());
+    let messages = mail(&stack);
+    assert_eq!(messages.len(), 2, "{:?}", sent(&messages));
+    let texts = stack.messaging.as_ref().unwrap().accepted();
+    let [text] = &texts[..] else {
+        panic!("one text: {texts:?}")
+    };
+    assert_eq!(text.to, [PHONE]);
+    let body: String = url::form_urlencoded::parse(text.body.as_bytes())
+        .find(|(k, _)| k == "Body")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(body.contains("Ann"), "{body}");
+
+    let logs = captured.0.lock().unwrap().clone();
+    assert!(logs.contains("message done"), "{logs}");
+    let member_text = messages[1]
+        .text
+        .lines()
+        .find(|l| l.len() > 20)
+        .unwrap()
+        .to_owned();
+    for needle in [
+        OWNER,
+        &member_address("mem_l"),
+        "example.com",
+        PHONE,
+        "4155550123",
+        "Ann",
+        "Member",
+        &manage_url("mem_l"),
+        &body,
+        &member_text,
+    ] {
+        assert!(!logs.contains(needle), "{needle:?} in the logs: {logs}");
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_mail_api_fails_the_jobs_for_sqs_to_retry_opens_the_breaker_and_dead_letters_the_job_after_max_receive_count()
+ {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let stack = crate::helpers::start_stack_with(
+        [("ResendApiBaseUrl".to_owned(), dead)]
+            .into_iter()
+            .collect(),
+    )
+    .await;
+    stack
+        .app
+        .secrets_manager
+        .put_secret_value()
+        .secret_id(stack.app.config.messaging.resend_api_key.clone().unwrap())
+        .secret_string(json!({"api_key": "re_test"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    turn_on_alerts_and_member_messages(&stack.app).await;
+    deliver(
+        &stack,
+        &[
+            ("evt_d_active", 0, "membership.activated", "mem_d"),
+            ("evt_d_failed", 1, "payment.failed", "mem_d"),
+        ],
+    )
+    .await;
+    let deps = Arc::new(NotifyDeps::build(Arc::clone(&stack.app)));
+    let queue = stack.app.config.notify.queue.clone().unwrap();
+    let dlq = stack.app.config.notify.dlq.clone().unwrap();
+
+    // The template's redrive policy: maxReceiveCount 5. Each delivery fails and is reported, so
+    // SQS keeps the job; moto moves it on the receive after the fifth.
+    let mut job_id = None;
+    for delivery in 1..=5 {
+        let received = stack
+            .app
+            .sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(received.len(), 1, "delivery {delivery}");
+        let id = received[0].message_id.clone().unwrap();
+        assert_eq!(*job_id.get_or_insert(id.clone()), id, "the same job");
+        assert_eq!(notify(&deps, &received).await, [id], "delivery {delivery}");
+    }
+    let sixth = stack
+        .app
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    assert!(sixth.messages.unwrap_or_default().is_empty());
+    let dead_letters = receive_all_from(&stack, &dlq).await;
+    assert_eq!(dead_letters.len(), 1, "the job is in the DLQ, not lost");
+    assert_eq!(dead_letters[0].message_id, job_id);
+
+    let breakers =
+        churnsaver::breaker::status(&shared::aws::breaker::DynamoBreakers::of(&stack.app))
+            .await
+            .unwrap();
+    assert!(
+        breakers
+            .iter()
+            .any(|line| line.starts_with("resend  state=open")),
+        "{breakers:?}"
+    );
+    assert_eq!(
+        claim_statuses(&stack.app).await,
+        ["sending", "sending"],
+        "both messages claimed, neither recorded: a later delivery sends them"
+    );
+    stack.shutdown().await;
+}

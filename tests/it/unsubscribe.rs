@@ -184,9 +184,9 @@ async fn other_resend_events_are_acknowledged_and_suppress_nothing() {
     assert!(suppression_items(&stack).await.is_empty());
 }
 
-/// Every field of every event and span, as text.
+/// Every field of every event and span, as text (also the notify log test's capture).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<String>>);
+pub(crate) struct Captured(pub(crate) Arc<Mutex<String>>);
 
 struct Fields<'a>(&'a mut String);
 
