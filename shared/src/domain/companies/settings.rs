@@ -223,7 +223,7 @@ impl Check {
         let mut phones: Vec<String> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let field = format!("alert_phones[{i}]");
-            match item.as_str().map(|text| normalise_phone(text)) {
+            match item.as_str().map(normalise_phone) {
                 Some(Some(phone)) if phones.contains(&phone) => {
                     self.problem(field, "repeats an earlier number", "name each number once");
                 }
