@@ -9,6 +9,7 @@
 //! Who may still be written to is the suppression list ([`suppression`]); every member message
 //! carries a one-click unsubscribe ([`unsubscribe`]).
 
+pub mod company;
 pub mod notifier;
 pub mod render;
 pub mod suppression;
@@ -99,6 +100,8 @@ impl NotificationJob {
 pub enum Job {
     /// An event opened or closed signals of a membership (the processor's job).
     Signals(NotificationJob),
+    /// A company's notification settings were saved (the state function's job).
+    SettingsChanged(company::SettingsChange),
 }
 
 impl From<NotificationJob> for Job {
@@ -142,6 +145,10 @@ pub enum Template {
     MemberCancelScheduled,
     /// A text to a company's alert phone: an urgent signal opened.
     CreatorText(SignalKind),
+    /// To the company's previous and new recipients: its notification settings changed.
+    SettingsUpdated,
+    /// To the company's recipients, the first time it saves any.
+    Welcome,
 }
 
 impl Template {
@@ -159,12 +166,17 @@ impl Template {
             Self::CreatorText(SignalKind::CancelScheduled) => "creator_text_cancel_scheduled",
             Self::CreatorText(SignalKind::Churned) => "creator_text_churned",
             Self::CreatorText(SignalKind::Recovered) => "creator_text_recovered",
+            Self::SettingsUpdated => "settings_updated",
+            Self::Welcome => "welcome",
         }
     }
 
     /// Whether it goes to the member (rather than the creator).
     pub fn to_member(self) -> bool {
-        !matches!(self, Self::CreatorAlert(_) | Self::CreatorText(_))
+        matches!(
+            self,
+            Self::MemberPaymentFailed | Self::MemberWinBack | Self::MemberCancelScheduled
+        )
     }
 
     /// Whether it is a text message (to a phone number) rather than an e-mail.
@@ -180,7 +192,10 @@ impl Template {
         Self::CreatorText(SignalKind::Recovered),
     ];
 
-    /// Every e-mail template, for tests and listings.
+    /// The e-mails about a company rather than a membership ([`company`]).
+    pub const COMPANY: [Self; 2] = [Self::SettingsUpdated, Self::Welcome];
+
+    /// Every e-mail template about a membership, for tests and listings.
     pub const ALL: [Self; 7] = [
         Self::CreatorAlert(SignalKind::AtRisk),
         Self::CreatorAlert(SignalKind::CancelScheduled),

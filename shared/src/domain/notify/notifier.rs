@@ -13,14 +13,17 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::render::{MessageContext, RenderError, render, render_text};
+use super::company::{SettingsChange, plan_settings_change};
+use super::render::{
+    CompanyContext, MessageContext, RenderError, render, render_company, render_text,
+};
 use super::texts::is_opt_out;
 use super::unsubscribe::UnsubscribeTokens;
-use super::{Delivery, Job, NotificationJob, Planned, plan};
+use super::{Delivery, Job, NotificationJob, Planned, Template, plan};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SecretSource,
-    SendError, SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage,
+    SendError, Sent, SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage,
     TextSender,
 };
 use crate::domain::state::model::MembershipState;
@@ -67,6 +70,28 @@ impl Counts {
         self.refused += other.refused;
         self.suppressed += other.suppressed;
         self.already_done += other.already_done;
+    }
+
+    /// Adds one message's outcome, or logs its failure and keeps the job's first.
+    fn tally(
+        &mut self,
+        first_error: &mut Option<NotifyError>,
+        template: Template,
+        key: &str,
+        done: Result<Self, NotifyError>,
+    ) {
+        match done {
+            Ok(done) => self.add(done),
+            Err(error) => {
+                tracing::warn!(
+                    template = template.name(),
+                    key,
+                    code = error.code(),
+                    "a message was not sent: {error}"
+                );
+                first_error.get_or_insert(error);
+            }
+        }
     }
 }
 
@@ -220,6 +245,7 @@ where
         })?;
         match job {
             Job::Signals(job) => self.handle(&job).await,
+            Job::SettingsChanged(change) => self.handle_settings_change(&change).await,
         }
     }
 
@@ -249,7 +275,7 @@ where
                 .reply_to
                 .clone()
                 .filter(|_| planned.template.to_member());
-            match self
+            let done = self
                 .deliver(
                     job,
                     &planned,
@@ -258,19 +284,8 @@ where
                     reply_to,
                     settings.sender_name.as_deref(),
                 )
-                .await
-            {
-                Ok(done) => counts.add(done),
-                Err(error) => {
-                    tracing::warn!(
-                        template = planned.template.name(),
-                        key = %planned.key,
-                        code = error.code(),
-                        "a message was not sent: {error}"
-                    );
-                    first_error.get_or_insert(error);
-                }
-            }
+                .await;
+            counts.tally(&mut first_error, planned.template, &planned.key, done);
         }
         first_error.map_or(Ok(counts), Err)
     }
@@ -285,32 +300,13 @@ where
         reply_to: Option<String>,
         sender_name: Option<&str>,
     ) -> Result<Counts, NotifyError> {
-        let template = planned.template.name();
         let resumed = match self
-            .claims
-            .claim(&planned.key, self.clock.now(), CLAIM_LEASE)
+            .open(&planned.key, planned.template, &planned.recipient)
             .await?
         {
-            Claim::Won { resumed } => resumed,
-            Claim::Finished => {
-                tracing::info!(template, key = %planned.key, "already sent: nothing to do");
-                return Ok(Counts {
-                    already_done: 1,
-                    ..Counts::default()
-                });
-            }
-            Claim::InFlight => return Err(NotifyError::InFlight),
+            Ok(resumed) => resumed,
+            Err(done) => return Ok(done),
         };
-        if self.suppressions.is_suppressed(&planned.recipient).await? {
-            self.claims
-                .record(&planned.key, &Delivery::Suppressed, self.clock.now())
-                .await?;
-            tracing::info!(template, key = %planned.key, "the recipient is suppressed: not sent");
-            return Ok(Counts {
-                suppressed: 1,
-                ..Counts::default()
-            });
-        }
         let context = MessageContext {
             membership_id: job.membership_id.clone(),
             company_id: job.company_id.clone(),
@@ -339,6 +335,63 @@ where
             self.send_email(job, planned, &context, from, reply_to)
                 .await?
         };
+        self.close(
+            &planned.key,
+            planned.template,
+            &planned.recipient,
+            resumed,
+            outcome,
+        )
+        .await
+    }
+
+    /// Claims `key` and checks `recipient` against the suppression list: `Ok(resumed)` to send,
+    /// `Err(counts)` when there is nothing to send (already done, or suppressed and recorded).
+    async fn open(
+        &self,
+        key: &str,
+        template: Template,
+        recipient: &str,
+    ) -> Result<Result<bool, Counts>, NotifyError> {
+        let template = template.name();
+        let resumed = match self
+            .claims
+            .claim(key, self.clock.now(), CLAIM_LEASE)
+            .await?
+        {
+            Claim::Won { resumed } => resumed,
+            Claim::Finished => {
+                tracing::info!(template, key, "already sent: nothing to do");
+                return Ok(Err(Counts {
+                    already_done: 1,
+                    ..Counts::default()
+                }));
+            }
+            Claim::InFlight => return Err(NotifyError::InFlight),
+        };
+        if self.suppressions.is_suppressed(recipient).await? {
+            self.claims
+                .record(key, &Delivery::Suppressed, self.clock.now())
+                .await?;
+            tracing::info!(template, key, "the recipient is suppressed: not sent");
+            return Ok(Err(Counts {
+                suppressed: 1,
+                ..Counts::default()
+            }));
+        }
+        Ok(Ok(resumed))
+    }
+
+    /// Records how a send ended on the claim of `key` (a number that opted out is suppressed
+    /// first); an unavailable provider fails the job with the claim left `sending`.
+    async fn close(
+        &self,
+        key: &str,
+        template: Template,
+        recipient: &str,
+        resumed: bool,
+        outcome: Result<Sent, SendError>,
+    ) -> Result<Counts, NotifyError> {
         let delivery = match outcome {
             Ok(sent) => Delivery::Sent {
                 provider: sent.provider,
@@ -350,19 +403,17 @@ where
             }
         };
         if let Delivery::Refused { code, .. } = &delivery
-            && planned.template.is_text()
+            && template.is_text()
             && is_opt_out(code)
         {
             self.suppressions
-                .suppress(&planned.recipient, SuppressionReason::OptedOut)
+                .suppress(recipient, SuppressionReason::OptedOut)
                 .await?;
         }
-        self.claims
-            .record(&planned.key, &delivery, self.clock.now())
-            .await?;
+        self.claims.record(key, &delivery, self.clock.now()).await?;
         tracing::info!(
-            template,
-            key = %planned.key,
+            template = template.name(),
+            key,
             resumed,
             outcome = delivery.status(),
             "message done"
@@ -379,6 +430,51 @@ where
         })
     }
 
+    /// Sends the mails a company's settings change calls for ([`super::company`]); every mail is
+    /// tried, the first failure returned.
+    pub async fn handle_settings_change(
+        &self,
+        change: &SettingsChange,
+    ) -> Result<Counts, NotifyError> {
+        let settings = self.settings.company_settings(&change.company_id).await?;
+        let sender_name = settings.as_ref().and_then(|s| s.sender_name.clone());
+        let context = CompanyContext {
+            company_id: change.company_id.clone(),
+            changed_at: change.changed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            sender_name: sender_name
+                .clone()
+                .unwrap_or_else(|| self.sender.default_name.clone()),
+            settings,
+        };
+        let mut counts = Counts::default();
+        let mut first_error = None;
+        for mail in plan_settings_change(change) {
+            let done: Result<Counts, NotifyError> = async {
+                let resumed = match self.open(&mail.key, mail.template, &mail.recipient).await? {
+                    Ok(resumed) => resumed,
+                    Err(done) => return Ok(done),
+                };
+                let rendered = render_company(mail.template, &context)?;
+                let email = Email {
+                    idempotency_key: mail.key.clone(),
+                    from: self.sender.from(sender_name.as_deref()),
+                    to: vec![mail.recipient.clone()],
+                    reply_to: None,
+                    subject: rendered.subject,
+                    html: rendered.html,
+                    text: rendered.text,
+                    headers: Vec::new(),
+                };
+                let outcome = self.mailer.send_email(&email).await;
+                self.close(&mail.key, mail.template, &mail.recipient, resumed, outcome)
+                    .await
+            }
+            .await;
+            counts.tally(&mut first_error, mail.template, &mail.key, done);
+        }
+        first_error.map_or(Ok(counts), Err)
+    }
+
     /// Renders and sends one e-mail: a member message carries the one-click unsubscribe headers.
     async fn send_email(
         &self,
@@ -387,7 +483,7 @@ where
         context: &MessageContext,
         from: String,
         reply_to: Option<String>,
-    ) -> Result<Result<crate::domain::ports::Sent, SendError>, NotifyError> {
+    ) -> Result<Result<Sent, SendError>, NotifyError> {
         let rendered = render(planned.template, context)?;
         let headers = match (planned.template.to_member(), job.company_id.as_deref()) {
             (true, Some(company_id)) => {

@@ -10,7 +10,23 @@ use super::Template;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
-const FILES: [(&str, &str); 10] = [
+const FILES: [(&str, &str); 14] = [
+    (
+        "settings_updated.html",
+        include_str!("../../../templates/email/settings_updated.html"),
+    ),
+    (
+        "settings_updated.txt",
+        include_str!("../../../templates/email/settings_updated.txt"),
+    ),
+    (
+        "welcome.html",
+        include_str!("../../../templates/email/welcome.html"),
+    ),
+    (
+        "welcome.txt",
+        include_str!("../../../templates/email/welcome.txt"),
+    ),
     (
         "layout.html",
         include_str!("../../../templates/email/layout.html"),
@@ -118,6 +134,11 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
         Template::MemberCancelScheduled => {
             ("member_cancel_scheduled", "Your membership is set to end")
         }
+        Template::SettingsUpdated => (
+            "settings_updated",
+            "Your Churn Saver notification settings changed",
+        ),
+        Template::Welcome => ("welcome", "Churn Saver alerts are on"),
     }
 }
 
@@ -165,12 +186,7 @@ pub fn render_text(template: Template, context: &MessageContext) -> Result<Strin
 
 /// Renders `template` with `context`.
 pub fn render(template: Template, context: &MessageContext) -> Result<Rendered, RenderError> {
-    let error = |detail: String| RenderError {
-        template: template.name(),
-        detail,
-    };
-    let env = TEMPLATES.as_ref().map_err(|e| error(e.clone()))?;
-    let (file, subject) = file_and_subject(template);
+    let (_, subject) = file_and_subject(template);
     let values = minijinja::context! {
         headline => subject,
         subject => subject,
@@ -182,9 +198,58 @@ pub fn render(template: Template, context: &MessageContext) -> Result<Rendered, 
         manage_url => &context.manage_url,
         sender_name => &context.sender_name,
     };
+    render_values(template, &values)
+}
+
+/// What a company mail ([`super::company`]) may show: the company and its settings as saved.
+#[derive(Debug, Clone)]
+pub struct CompanyContext {
+    pub company_id: String,
+    /// When the settings were saved, as `2026-03-01 12:00 UTC`.
+    pub changed_at: String,
+    pub sender_name: String,
+    /// The settings now in force (`None` when they could not be read).
+    pub settings: Option<super::CompanySettings>,
+}
+
+/// Renders a company mail.
+pub fn render_company(
+    template: Template,
+    context: &CompanyContext,
+) -> Result<Rendered, RenderError> {
+    let (_, subject) = file_and_subject(template);
+    let settings = context.settings.as_ref().map(|settings| {
+        minijinja::context! {
+            recipients => settings.recipients.len(),
+            immediate => settings.immediate,
+            signals => settings.signals.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            digest => settings.digest.as_ref().map(|d| format!("{:02}:00 {}", d.hour, d.time_zone)),
+            member_messages => settings.member_messages,
+            alert_phones => settings.alert_phones.len(),
+        }
+    });
+    let values = minijinja::context! {
+        headline => subject,
+        subject => subject,
+        company_id => &context.company_id,
+        changed_at => &context.changed_at,
+        sender_name => &context.sender_name,
+        settings => settings,
+    };
+    render_values(template, &values)
+}
+
+/// The HTML and text parts of `template` with `values`.
+fn render_values(template: Template, values: &minijinja::Value) -> Result<Rendered, RenderError> {
+    let error = |detail: String| RenderError {
+        template: template.name(),
+        detail,
+    };
+    let env = TEMPLATES.as_ref().map_err(|e| error(e.clone()))?;
+    let (file, subject) = file_and_subject(template);
     let part = |extension: &str| {
         env.get_template(&format!("{file}.{extension}"))
-            .and_then(|t| t.render(&values))
+            .and_then(|t| t.render(values))
             .map_err(|e| error(e.to_string()))
     };
     Ok(Rendered {

@@ -645,3 +645,134 @@ async fn a_suppressed_number_is_not_texted() {
     assert_eq!(counts.suppressed, 1);
     assert!(texts_sent(&notifier).is_empty());
 }
+
+// Mails about a company: the settings-change confirmation and the welcome.
+
+fn change(minute: i64, previous: &[&str], recipients: &[&str]) -> company::SettingsChange {
+    company::SettingsChange {
+        company_id: "biz_1".into(),
+        changed_at: at(minute * 60),
+        previous_recipients: previous.iter().map(|r| (*r).to_owned()).collect(),
+        recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn the_first_save_with_recipients_welcomes_each_with_a_key_independent_of_time() {
+    let first = company::plan_settings_change(&change(0, &[], &["a@example.com", "b@example.com"]));
+    assert!(first.iter().all(|m| m.template == Template::Welcome));
+    assert_eq!(first.len(), 2);
+    let later = company::plan_settings_change(&change(90, &[], &["a@example.com"]));
+    assert_eq!(
+        later[0].key, first[0].key,
+        "the same recipient, the same welcome"
+    );
+    assert_ne!(first[0].key, first[1].key);
+}
+
+#[test]
+fn a_later_save_confirms_to_the_previous_and_the_new_recipients_once_each() {
+    let planned = company::plan_settings_change(&change(
+        5,
+        &["a@example.com", "b@example.com"],
+        &["B@example.com", "c@example.com"],
+    ));
+    let recipients: Vec<&str> = planned.iter().map(|m| m.recipient.as_str()).collect();
+    assert_eq!(
+        recipients,
+        ["a@example.com", "b@example.com", "c@example.com"]
+    );
+    assert!(
+        planned
+            .iter()
+            .all(|m| m.template == Template::SettingsUpdated)
+    );
+    let again = company::plan_settings_change(&change(6, &["a@example.com"], &["a@example.com"]));
+    assert_ne!(
+        again[0].key, planned[0].key,
+        "another change, another confirmation"
+    );
+}
+
+#[test]
+fn company_mails_render_html_and_text_with_the_settings_in_force() {
+    let context = render::CompanyContext {
+        company_id: "biz_<1>".into(),
+        changed_at: "2026-03-01 12:00 UTC".into(),
+        sender_name: "Acme".into(),
+        settings: Some(CompanySettings {
+            recipients: vec!["a@example.com".into()],
+            immediate: true,
+            ..CompanySettings::default()
+        }),
+    };
+    for template in Template::COMPANY {
+        let rendered = render::render_company(template, &context).unwrap();
+        assert!(!rendered.subject.is_empty());
+        assert!(
+            rendered.html.contains("biz_&lt;1&gt;"),
+            "{}",
+            template.name()
+        );
+        assert!(rendered.text.contains("biz_<1>"), "{}", template.name());
+        assert!(rendered.text.contains("at_risk"), "{}", template.name());
+        assert!(
+            !rendered.text.contains("a@example.com"),
+            "{}",
+            template.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_settings_change_job_sends_each_confirmation_once() {
+    let (notifier, _) = notifier(&[("e1", "past_due")]).await;
+    let body = serde_json::to_string(&Job::SettingsChanged(change(
+        5,
+        &["owner@example.com"],
+        &["ops@example.com"],
+    )))
+    .unwrap();
+    assert!(body.contains(r#""kind":"settings_changed""#), "{body}");
+    let first = notifier.process(&body).await.unwrap();
+    assert_eq!(first.sent, 2);
+    let again = notifier.process(&body).await.unwrap();
+    assert_eq!((again.sent, again.already_done), (0, 2));
+    let sent = notifier.mailer.sent.lock().unwrap();
+    let to: Vec<&str> = sent.iter().map(|e| e.to[0].as_str()).collect();
+    assert_eq!(to, ["owner@example.com", "ops@example.com"]);
+    assert!(sent.iter().all(|e| e.headers.is_empty()));
+    assert_eq!(
+        sent[0].subject,
+        "Your Churn Saver notification settings changed"
+    );
+}
+
+#[derive(Default)]
+struct Queue(Mutex<Vec<Job>>);
+
+impl crate::domain::ports::NotificationQueue for Queue {
+    async fn enqueue(&self, job: &Job) -> Result<(), DependencyError> {
+        self.0.lock().unwrap().push(job.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_save_enqueues_a_confirmation_only_when_someone_is_or_was_told() {
+    let queue = Queue::default();
+    let nobody = CompanySettings::default();
+    company::settings_saved(&queue, "biz_1", None, &nobody, at(0)).await;
+    assert!(queue.0.lock().unwrap().is_empty());
+    let told = settings(true, false);
+    company::settings_saved(&queue, "biz_1", None, &told, at(0)).await;
+    company::settings_saved(&queue, "biz_1", Some(&told), &nobody, at(60)).await;
+    let jobs = queue.0.lock().unwrap();
+    let [Job::SettingsChanged(first), Job::SettingsChanged(second)] = &jobs[..] else {
+        panic!("{jobs:?}")
+    };
+    assert!(first.previous_recipients.is_empty());
+    assert_eq!(first.recipients, told.recipients);
+    assert_eq!(second.previous_recipients, told.recipients);
+    assert!(second.recipients.is_empty());
+}

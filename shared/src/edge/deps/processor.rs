@@ -18,15 +18,7 @@ pub type AppProcessor =
 /// The processor over the stack's tables, enqueueing notifications when `NOTIFICATIONS_QUEUE_URL`
 /// is set (the function, the CLI and tests build it alike).
 pub fn processor(app: &App) -> AppProcessor {
-    let notifications = app
-        .config
-        .notify
-        .queue
-        .clone()
-        .map(|queue_url| SqsNotifications {
-            publisher: app.sqs.clone(),
-            queue_url,
-        });
+    let notifications = notification_queue(app);
     Processor::new(
         DynamoState::of(app),
         DynamoClaims::of(app),
@@ -34,6 +26,19 @@ pub fn processor(app: &App) -> AppProcessor {
         Registry,
     )
     .with_notifications(notifications)
+}
+
+/// The `notifications` queue, when `NOTIFICATIONS_QUEUE_URL` is set (the processor's and the
+/// state function's jobs go there).
+pub fn notification_queue(app: &App) -> Option<SqsNotifications> {
+    app.config
+        .notify
+        .queue
+        .clone()
+        .map(|queue_url| SqsNotifications {
+            publisher: app.sqs.clone(),
+            queue_url,
+        })
 }
 
 /// Built once per cold start.

@@ -1,6 +1,7 @@
 //! The state function's dependencies: the state table it reads, the emergency switches that mark
 //! its answers stale (and stop its calls to the provider), and for the creator routes the company
-//! listings, the company items (settings, cached access answers) and the cached Whop access check.
+//! listings, the company items (settings, cached access answers) and the cached Whop access check,
+//! and the `notifications` queue a settings save puts its confirmation on.
 
 use std::sync::{Arc, OnceLock};
 
@@ -27,11 +28,14 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// `NOTIFICATIONS_QUEUE_URL`'s queue; none enqueues nothing.
+    pub notifications: Option<crate::aws::notify::SqsNotifications>,
 }
 
 impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
         let companies = DynamoCompanyItems::of(&app);
+        let notifications = super::processor::notification_queue(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         Self {
@@ -44,6 +48,7 @@ impl StateDeps {
                 SystemClock,
                 ACCESS_TTL,
             ),
+            notifications,
         }
     }
 }

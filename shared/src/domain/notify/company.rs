@@ -1,0 +1,129 @@
+//! Mails about a company rather than a membership (`docs/architecture.md`, "Notifications"): the
+//! confirmation that its notification settings changed, and the welcome the first time it saves
+//! recipients.
+//!
+//! The state function's `PUT /companies/{company_id}/settings` enqueues a [`SettingsChange`]
+//! ([`settings_saved`]); the notifier [`plan_settings_change`]s it:
+//! - the first save with recipients (none before): a **welcome** to each recipient, keyed by the
+//!   company and the recipient only, so a recipient is welcomed once whenever and however often
+//!   the settings are saved;
+//! - any later save: a **settings updated** confirmation to the previous and the new recipients
+//!   (a change nobody meant is seen by those it removed), keyed by the change's time too.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Job, Template};
+use crate::domain::companies::settings::CompanySettings;
+use crate::domain::ports::NotificationQueue;
+
+/// A company's settings were saved: who was told before and who is told now. The one job that
+/// carries addresses (the creator's recipients, which the settings no longer hold once replaced);
+/// the queue is encrypted at rest like the table.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChange {
+    pub company_id: String,
+    pub changed_at: DateTime<Utc>,
+    pub previous_recipients: Vec<String>,
+    pub recipients: Vec<String>,
+}
+
+impl std::fmt::Debug for SettingsChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingsChange")
+            .field("company_id", &self.company_id)
+            .field("changed_at", &self.changed_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One company mail to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CompanyMail {
+    pub template: Template,
+    /// An e-mail address (personal data: not in `Debug`).
+    pub recipient: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for CompanyMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanyMail")
+            .field("template", &self.template.name())
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key of a company mail: a hash of the company, the template, the parts that tell one
+/// occurrence from the next (none for the welcome), and the recipient.
+pub fn company_key(
+    company_id: &str,
+    template: Template,
+    occurrence: &str,
+    recipient: &str,
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        company_id,
+        template.name(),
+        occurrence,
+        &recipient.to_ascii_lowercase(),
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(hash.finalize())
+}
+
+/// The mails a settings change calls for (see the module's documentation).
+pub fn plan_settings_change(change: &SettingsChange) -> Vec<CompanyMail> {
+    let mail = |template: Template, occurrence: &str, recipient: &String| CompanyMail {
+        template,
+        recipient: recipient.clone(),
+        key: company_key(&change.company_id, template, occurrence, recipient),
+    };
+    if change.previous_recipients.is_empty() {
+        return change
+            .recipients
+            .iter()
+            .map(|recipient| mail(Template::Welcome, "", recipient))
+            .collect();
+    }
+    let occurrence = change.changed_at.to_rfc3339();
+    let mut told: Vec<&String> = Vec::new();
+    for recipient in change.previous_recipients.iter().chain(&change.recipients) {
+        if !told.iter().any(|r| r.eq_ignore_ascii_case(recipient)) {
+            told.push(recipient);
+        }
+    }
+    told.into_iter()
+        .map(|recipient| mail(Template::SettingsUpdated, &occurrence, recipient))
+        .collect()
+}
+
+/// Enqueues the confirmation of a save of `saved` over `previous` (nothing when neither has a
+/// recipient). The settings are saved whatever happens here: a failed enqueue is logged (with
+/// its stable code) and the save still answers 200.
+pub async fn settings_saved(
+    queue: &impl NotificationQueue,
+    company_id: &str,
+    previous: Option<&CompanySettings>,
+    saved: &CompanySettings,
+    now: DateTime<Utc>,
+) {
+    let previous_recipients = previous.map(|p| p.recipients.clone()).unwrap_or_default();
+    if previous_recipients.is_empty() && saved.recipients.is_empty() {
+        return;
+    }
+    let job = Job::SettingsChanged(SettingsChange {
+        company_id: company_id.to_owned(),
+        changed_at: now,
+        previous_recipients,
+        recipients: saved.recipients.clone(),
+    });
+    if let Err(error) = queue.enqueue(&job).await {
+        tracing::warn!(code = "confirmation_not_enqueued", %error, "the settings are saved; their confirmation was not enqueued");
+    }
+}
