@@ -495,3 +495,44 @@ async fn a_dead_mail_api_fails_the_jobs_for_sqs_to_retry_opens_the_breaker_and_d
     );
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_first_settings_save_welcomes_its_recipient_and_a_later_one_confirms_to_the_old_and_new()
+ {
+    let stack = crate::helpers::start_running_stack().await;
+    let admin = crate::helpers::open_session(&stack, "user_local_admin").await;
+    let put = |recipients: serde_json::Value| {
+        let request = reqwest::Client::new()
+            .put(format!("{}/companies/biz_local/settings", stack.base_url()))
+            .bearer_auth(&admin)
+            .json(&json!({"recipients": recipients, "immediate": true}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(put(json!(["first@example.com"])).await, 200);
+    crate::breaker::eventually("the welcome", || mail(&stack).len() == 1).await;
+    assert_eq!(put(json!(["second@example.com"])).await, 200);
+    crate::breaker::eventually("two confirmations", || mail(&stack).len() == 3).await;
+    let mut later = sent(&mail(&stack)[1..]);
+    later.sort();
+    assert_eq!(
+        sent(&mail(&stack)[..1]),
+        [(
+            "first@example.com".to_owned(),
+            "Churn Saver alerts are on".to_owned()
+        )]
+    );
+    assert_eq!(
+        later,
+        [
+            (
+                "first@example.com".to_owned(),
+                "Your Churn Saver notification settings changed".to_owned()
+            ),
+            (
+                "second@example.com".to_owned(),
+                "Your Churn Saver notification settings changed".to_owned()
+            ),
+        ]
+    );
+    stack.shutdown().await;
+}

@@ -197,8 +197,14 @@ impl tracing::field::Visit for Fields<'_> {
 }
 
 impl tracing::Subscriber for Captured {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
+    /// What a deployed function writes (`ApplicationLogLevel: INFO`), and every level of the
+    /// project's own crates; the AWS SDK's and HTTP stack's debug and trace output (request and
+    /// response bodies included) is never logged by a function.
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::INFO
+            || ["shared", "webhooks", "notify", "churnsaver"]
+                .iter()
+                .any(|own| metadata.target().starts_with(own))
     }
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
         span.record(&mut Fields(&mut self.0.lock().unwrap()));
