@@ -536,3 +536,45 @@ async fn the_first_settings_save_welcomes_its_recipient_and_a_later_one_confirms
     );
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_company_run_that_fails_tells_the_companys_recipients_once() {
+    use churnsaver::fake_whop::{COMPANY_ID, FakeWhop, FakeWhopOptions};
+    let stack = start_stack().await;
+    let settings = CompanySettings {
+        recipients: vec![OWNER.to_owned()],
+        ..CompanySettings::default()
+    };
+    DynamoCompanyItems::of(&stack.app)
+        .put_company_settings(COMPANY_ID, &settings)
+        .await
+        .unwrap();
+    // A Whop API that refuses the stack's key: the run's first page fails it.
+    let fake = FakeWhop::start(FakeWhopOptions {
+        keys: vec!["another_key".into()],
+        ..FakeWhopOptions::default()
+    })
+    .await
+    .unwrap();
+    let syncer = crate::sync::syncer(&stack, &fake).await;
+    let run = syncer
+        .start(syncer.scope(None, None), "cli".into())
+        .await
+        .unwrap();
+    crate::sync::work_jobs(&stack, &syncer, &run.run_id, 1).await;
+
+    let ended = jobs(&stack).await;
+    assert_eq!(ended.len(), 1, "one job: the run ended once");
+    let deps = Arc::new(NotifyDeps::build(Arc::clone(&stack.app)));
+    assert!(notify(&deps, &ended).await.is_empty());
+    assert!(notify(&deps, &ended).await.is_empty(), "a redelivery");
+    assert_eq!(
+        sent(&mail(&stack)),
+        [(
+            OWNER.to_owned(),
+            "A sync of your memberships failed".to_owned()
+        )]
+    );
+    assert!(mail(&stack)[0].text.contains(&run.run_id));
+    stack.shutdown().await;
+}

@@ -92,6 +92,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: app.config.queues.sync_jobs.clone(),
+        notifications_queue: app.config.notify.queue.clone(),
         company_id: COMPANY_ID.to_owned(),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),

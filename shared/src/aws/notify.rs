@@ -18,7 +18,7 @@ use super::item::{self, key, millis, n, s};
 use super::{applied, dependency_error};
 use crate::domain::notify::{Delivery, Job};
 use crate::domain::ports::{
-    Claim, DependencyError, NotificationClaims, NotificationQueue, OutboundMessage, Publisher,
+    Claim, DependencyError, NotificationClaims, NotificationQueue, Publisher,
 };
 
 /// The sort key of a message claim.
@@ -40,13 +40,9 @@ pub struct SqsNotifications<P = aws_sdk_sqs::Client> {
 
 impl<P: Publisher> NotificationQueue for SqsNotifications<P> {
     async fn enqueue(&self, job: &Job) -> Result<(), DependencyError> {
-        let body = serde_json::to_string(job).map_err(|e| DependencyError::Other(e.to_string()))?;
-        let message = OutboundMessage {
-            body,
-            attributes: Vec::new(),
-            delay: None,
-        };
-        self.publisher.publish(&self.queue_url, &message).await?;
+        self.publisher
+            .publish(&self.queue_url, &job.message()?)
+            .await?;
         Ok(())
     }
 }

@@ -9,6 +9,11 @@
 //!   the settings are saved;
 //! - any later save: a **settings updated** confirmation to the previous and the new recipients
 //!   (a change nobody meant is seen by those it removed), keyed by the change's time too.
+//!
+//! The sync function enqueues a [`SyncEnd`] when a company's run ends (not a user's own run):
+//! **sync failed** to the company's recipients for every failed run, **sync completed** for a
+//! completed run someone started (`cli`), not for the periodic schedule's (four a day would
+//! bury the alerts). Keyed by the run.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +41,42 @@ impl std::fmt::Debug for SettingsChange {
             .field("changed_at", &self.changed_at)
             .finish_non_exhaustive()
     }
+}
+
+/// A company's sync run ended: ids, the outcome and its figures (nothing personal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncEnd {
+    pub company_id: String,
+    pub run_id: String,
+    /// `schedule`, `cli`, …
+    pub trigger: String,
+    pub completed: bool,
+    /// The failure's stable code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub ended_at: DateTime<Utc>,
+    pub seen: u64,
+    pub drifted: u64,
+}
+
+/// The mails a run's end calls for, to `recipients` (see the module's documentation).
+pub fn plan_sync_end(end: &SyncEnd, recipients: &[String]) -> Vec<CompanyMail> {
+    let template = if end.completed {
+        if end.trigger == "schedule" {
+            return Vec::new();
+        }
+        Template::SyncCompleted
+    } else {
+        Template::SyncFailed
+    };
+    recipients
+        .iter()
+        .map(|recipient| CompanyMail {
+            template,
+            recipient: recipient.clone(),
+            key: company_key(&end.company_id, template, &end.run_id, recipient),
+        })
+        .collect()
 }
 
 /// One company mail to send.

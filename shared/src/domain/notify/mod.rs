@@ -102,6 +102,23 @@ pub enum Job {
     Signals(NotificationJob),
     /// A company's notification settings were saved (the state function's job).
     SettingsChanged(company::SettingsChange),
+    /// A company's sync run ended (the sync function's job).
+    SyncEnded(company::SyncEnd),
+}
+
+impl Job {
+    /// The job as a queue message: its JSON, no attributes, no delay.
+    pub fn message(
+        &self,
+    ) -> Result<crate::domain::ports::OutboundMessage, crate::domain::ports::DependencyError> {
+        let body = serde_json::to_string(self)
+            .map_err(|e| crate::domain::ports::DependencyError::Other(e.to_string()))?;
+        Ok(crate::domain::ports::OutboundMessage {
+            body,
+            attributes: Vec::new(),
+            delay: None,
+        })
+    }
 }
 
 impl From<NotificationJob> for Job {
@@ -149,6 +166,10 @@ pub enum Template {
     SettingsUpdated,
     /// To the company's recipients, the first time it saves any.
     Welcome,
+    /// To the company's recipients: a sync run of the company completed (not the schedule's).
+    SyncCompleted,
+    /// To the company's recipients: a sync run of the company failed.
+    SyncFailed,
 }
 
 impl Template {
@@ -168,6 +189,8 @@ impl Template {
             Self::CreatorText(SignalKind::Recovered) => "creator_text_recovered",
             Self::SettingsUpdated => "settings_updated",
             Self::Welcome => "welcome",
+            Self::SyncCompleted => "sync_completed",
+            Self::SyncFailed => "sync_failed",
         }
     }
 
@@ -193,7 +216,12 @@ impl Template {
     ];
 
     /// The e-mails about a company rather than a membership ([`company`]).
-    pub const COMPANY: [Self; 2] = [Self::SettingsUpdated, Self::Welcome];
+    pub const COMPANY: [Self; 4] = [
+        Self::SettingsUpdated,
+        Self::Welcome,
+        Self::SyncCompleted,
+        Self::SyncFailed,
+    ];
 
     /// Every e-mail template about a membership, for tests and listings.
     pub const ALL: [Self; 7] = [

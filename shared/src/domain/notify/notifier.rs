@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::company::{SettingsChange, plan_settings_change};
+use super::company::{CompanyMail, SettingsChange, SyncEnd, plan_settings_change, plan_sync_end};
 use super::render::{
     CompanyContext, MessageContext, RenderError, render, render_company, render_text,
 };
@@ -32,6 +32,11 @@ use crate::domain::state::model::MembershipState;
 /// (and sends again under the same idempotency key, which the provider dedupes). Below the
 /// queue's visibility timeout, so a redelivered job finds it expired.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// A time as messages show it: `2026-03-01 12:00 UTC`.
+fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
 
 /// Who messages are from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +251,7 @@ where
         match job {
             Job::Signals(job) => self.handle(&job).await,
             Job::SettingsChanged(change) => self.handle_settings_change(&change).await,
+            Job::SyncEnded(end) => self.handle_sync_end(&end).await,
         }
     }
 
@@ -316,11 +322,7 @@ where
                 .clone()
                 .or_else(|| state.contact.username.clone()),
             signal: planned.signal.signal,
-            started_at: planned
-                .signal
-                .started_at
-                .format("%Y-%m-%d %H:%M UTC")
-                .to_string(),
+            started_at: format_time(planned.signal.started_at),
             manage_url: state.contact.manage_url.clone(),
             sender_name: sender_name.unwrap_or(&self.sender.default_name).to_owned(),
         };
@@ -430,25 +432,57 @@ where
         })
     }
 
-    /// Sends the mails a company's settings change calls for ([`super::company`]); every mail is
-    /// tried, the first failure returned.
+    /// Sends the mails a company's settings change calls for ([`super::company`]).
     pub async fn handle_settings_change(
         &self,
         change: &SettingsChange,
     ) -> Result<Counts, NotifyError> {
         let settings = self.settings.company_settings(&change.company_id).await?;
-        let sender_name = settings.as_ref().and_then(|s| s.sender_name.clone());
         let context = CompanyContext {
             company_id: change.company_id.clone(),
-            changed_at: change.changed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            sender_name: sender_name
-                .clone()
-                .unwrap_or_else(|| self.sender.default_name.clone()),
+            at: format_time(change.changed_at),
+            sender_name: String::new(),
             settings,
+            sync: None,
         };
+        self.send_company_mails(plan_settings_change(change), context)
+            .await
+    }
+
+    /// Tells the company's recipients how its sync run ended ([`super::company`]).
+    pub async fn handle_sync_end(&self, end: &SyncEnd) -> Result<Counts, NotifyError> {
+        let Some(settings) = self.settings.company_settings(&end.company_id).await? else {
+            tracing::info!("the company has no settings: nobody to tell");
+            return Ok(Counts::default());
+        };
+        let mails = plan_sync_end(end, &settings.recipients);
+        let context = CompanyContext {
+            company_id: end.company_id.clone(),
+            at: format_time(end.ended_at),
+            sender_name: String::new(),
+            settings: Some(settings),
+            sync: Some(end.clone()),
+        };
+        self.send_company_mails(mails, context).await
+    }
+
+    /// Claims, checks, renders, sends and records each company mail, under the company's sender
+    /// name; every mail is tried, the first failure returned.
+    async fn send_company_mails(
+        &self,
+        mails: Vec<CompanyMail>,
+        mut context: CompanyContext,
+    ) -> Result<Counts, NotifyError> {
+        let sender_name = context
+            .settings
+            .as_ref()
+            .and_then(|s| s.sender_name.clone());
+        context.sender_name = sender_name
+            .clone()
+            .unwrap_or_else(|| self.sender.default_name.clone());
         let mut counts = Counts::default();
         let mut first_error = None;
-        for mail in plan_settings_change(change) {
+        for mail in mails {
             let done: Result<Counts, NotifyError> = async {
                 let resumed = match self.open(&mail.key, mail.template, &mail.recipient).await? {
                     Ok(resumed) => resumed,

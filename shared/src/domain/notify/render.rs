@@ -10,7 +10,23 @@ use super::Template;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
-const FILES: [(&str, &str); 14] = [
+const FILES: [(&str, &str); 18] = [
+    (
+        "sync_completed.html",
+        include_str!("../../../templates/email/sync_completed.html"),
+    ),
+    (
+        "sync_completed.txt",
+        include_str!("../../../templates/email/sync_completed.txt"),
+    ),
+    (
+        "sync_failed.html",
+        include_str!("../../../templates/email/sync_failed.html"),
+    ),
+    (
+        "sync_failed.txt",
+        include_str!("../../../templates/email/sync_failed.txt"),
+    ),
     (
         "settings_updated.html",
         include_str!("../../../templates/email/settings_updated.html"),
@@ -139,6 +155,8 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
             "Your Churn Saver notification settings changed",
         ),
         Template::Welcome => ("welcome", "Churn Saver alerts are on"),
+        Template::SyncCompleted => ("sync_completed", "Your memberships are synced"),
+        Template::SyncFailed => ("sync_failed", "A sync of your memberships failed"),
     }
 }
 
@@ -205,11 +223,13 @@ pub fn render(template: Template, context: &MessageContext) -> Result<Rendered, 
 #[derive(Debug, Clone)]
 pub struct CompanyContext {
     pub company_id: String,
-    /// When the settings were saved, as `2026-03-01 12:00 UTC`.
-    pub changed_at: String,
+    /// When the settings were saved or the run ended, as `2026-03-01 12:00 UTC`.
+    pub at: String,
     pub sender_name: String,
-    /// The settings now in force (`None` when they could not be read).
+    /// The settings now in force (`None` when the company has none).
     pub settings: Option<super::CompanySettings>,
+    /// The run, for a sync mail.
+    pub sync: Option<super::company::SyncEnd>,
 }
 
 /// Renders a company mail.
@@ -232,9 +252,13 @@ pub fn render_company(
         headline => subject,
         subject => subject,
         company_id => &context.company_id,
-        changed_at => &context.changed_at,
+        at => &context.at,
         sender_name => &context.sender_name,
         settings => settings,
+        run_id => context.sync.as_ref().map(|run| run.run_id.clone()),
+        seen => context.sync.as_ref().map(|run| run.seen),
+        drifted => context.sync.as_ref().map(|run| run.drifted),
+        error => context.sync.as_ref().and_then(|run| run.error.clone()),
     };
     render_values(template, &values)
 }

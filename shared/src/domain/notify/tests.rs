@@ -695,16 +695,17 @@ fn a_later_save_confirms_to_the_previous_and_the_new_recipients_once_each() {
 }
 
 #[test]
-fn company_mails_render_html_and_text_with_the_settings_in_force() {
+fn company_mails_render_html_and_text_with_the_settings_or_the_run() {
     let context = render::CompanyContext {
         company_id: "biz_<1>".into(),
-        changed_at: "2026-03-01 12:00 UTC".into(),
+        at: "2026-03-01 12:00 UTC".into(),
         sender_name: "Acme".into(),
         settings: Some(CompanySettings {
             recipients: vec!["a@example.com".into()],
             immediate: true,
             ..CompanySettings::default()
         }),
+        sync: Some(sync_end(false)),
     };
     for template in Template::COMPANY {
         let rendered = render::render_company(template, &context).unwrap();
@@ -715,7 +716,11 @@ fn company_mails_render_html_and_text_with_the_settings_in_force() {
             template.name()
         );
         assert!(rendered.text.contains("biz_<1>"), "{}", template.name());
-        assert!(rendered.text.contains("at_risk"), "{}", template.name());
+        let shows = match template {
+            Template::SyncCompleted | Template::SyncFailed => "run_1",
+            _ => "at_risk",
+        };
+        assert!(rendered.text.contains(shows), "{}", template.name());
         assert!(
             !rendered.text.contains("a@example.com"),
             "{}",
@@ -775,4 +780,53 @@ async fn a_save_enqueues_a_confirmation_only_when_someone_is_or_was_told() {
     assert_eq!(first.recipients, told.recipients);
     assert_eq!(second.previous_recipients, told.recipients);
     assert!(second.recipients.is_empty());
+}
+
+fn sync_end(completed: bool) -> company::SyncEnd {
+    company::SyncEnd {
+        company_id: "biz_1".into(),
+        run_id: "run_1".into(),
+        trigger: "cli".into(),
+        completed,
+        error: (!completed).then(|| "gave_up_http_503".into()),
+        ended_at: at(0),
+        seen: 40,
+        drifted: 3,
+    }
+}
+
+#[test]
+fn a_failed_run_is_told_always_a_completed_one_only_when_someone_started_it() {
+    let recipients = vec!["a@example.com".to_owned()];
+    let failed = company::plan_sync_end(&sync_end(false), &recipients);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].template, Template::SyncFailed);
+    let completed = company::plan_sync_end(&sync_end(true), &recipients);
+    assert_eq!(completed[0].template, Template::SyncCompleted);
+    let scheduled = company::SyncEnd {
+        trigger: "schedule".into(),
+        ..sync_end(true)
+    };
+    assert!(company::plan_sync_end(&scheduled, &recipients).is_empty());
+    let scheduled_failure = company::SyncEnd {
+        trigger: "schedule".into(),
+        ..sync_end(false)
+    };
+    assert_eq!(
+        company::plan_sync_end(&scheduled_failure, &recipients).len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_sync_end_job_tells_each_recipient_once() {
+    let (notifier, _) = notifier(&[("e1", "past_due")]).await;
+    let body = serde_json::to_string(&Job::SyncEnded(sync_end(false))).unwrap();
+    let first = notifier.process(&body).await.unwrap();
+    let again = notifier.process(&body).await.unwrap();
+    assert_eq!((first.sent, again.already_done), (1, 1));
+    let sent = notifier.mailer.sent.lock().unwrap();
+    assert_eq!(sent[0].to, ["owner@example.com"]);
+    assert_eq!(sent[0].subject, "A sync of your memberships failed");
+    assert!(sent[0].text.contains("gave_up_http_503"));
 }

@@ -102,6 +102,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
         queue_url: config.queues.sync_jobs.clone(),
+        notifications_queue: config.notify.queue.clone(),
         company_id,
         clock: Arc::new(SystemClock),
         deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
