@@ -163,7 +163,8 @@ async fn external_reports_a_reachable_provider_and_the_unconfigured_ones() {
             // The local stack points Resend at its stand-in mail API.
             ("provider:resend", "ok"),
             ("provider:sendgrid", "unconfigured"),
-            ("provider:twilio", "unconfigured")
+            // And Twilio at its stand-in messaging API.
+            ("provider:twilio", "ok")
         ]
     );
     assert_eq!(whop.received_requests().await.unwrap().len(), 1);

@@ -254,6 +254,15 @@ async fn secrets_match_the_template() {
                 value,
                 serde_json::json!({ "api_key": churnsaver::fake_mail::LOCAL_API_KEY }).to_string()
             ),
+            // And its Twilio credentials its stand-in Twilio's.
+            Some(_) if id == "TwilioCredentials" => assert_eq!(
+                value,
+                serde_json::json!({
+                    "account_sid": churnsaver::fake_messaging::TWILIO_ACCOUNT_SID,
+                    "auth_token": churnsaver::fake_messaging::TWILIO_AUTH_TOKEN,
+                })
+                .to_string()
+            ),
             Some(literal) => assert_eq!(Some(value), literal.as_str(), "{id}"),
             None => assert_eq!(
                 value.len() as u64,

@@ -15,13 +15,11 @@
 //! completed run someone started (`cli`), not for the periodic schedule's (four a day would
 //! bury the alerts). Keyed by the run.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::{Job, Template};
+use super::{Job, Template, key_of};
 use crate::domain::companies::settings::CompanySettings;
 use crate::domain::ports::NotificationQueue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A company's settings were saved: who was told before and who is told now. The one job that
 /// carries addresses (the creator's recipients, which the settings no longer hold once replaced);
@@ -105,17 +103,12 @@ pub fn company_key(
     occurrence: &str,
     recipient: &str,
 ) -> String {
-    let mut hash = Sha256::new();
-    for part in [
+    key_of(&[
         company_id,
         template.name(),
         occurrence,
         &recipient.to_ascii_lowercase(),
-    ] {
-        hash.update(part.as_bytes());
-        hash.update([0]);
-    }
-    hex::encode(hash.finalize())
+    ])
 }
 
 /// The mails a settings change calls for (see the module's documentation).

@@ -263,14 +263,19 @@ pub fn idempotency_key(
     recipient: &str,
     template: Template,
 ) -> String {
-    let mut hash = Sha256::new();
-    for part in [
+    key_of(&[
         membership_id,
         signal.signal.as_str(),
         &signal.started_at.to_rfc3339(),
         &recipient.to_ascii_lowercase(),
         template.name(),
-    ] {
+    ])
+}
+
+/// The hex SHA-256 of `parts`, each ended by a zero byte (so no two lists hash alike).
+pub(crate) fn key_of(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
