@@ -9,6 +9,7 @@
 //! Who may still be written to is the suppression list ([`suppression`]); every member message
 //! carries a one-click unsubscribe ([`unsubscribe`]).
 
+pub mod digest;
 pub mod notifier;
 pub mod render;
 pub mod suppression;
@@ -98,6 +99,8 @@ impl NotificationJob {
 pub enum Job {
     /// An event opened or closed signals of a membership (the processor's job).
     Signals(NotificationJob),
+    /// A company's daily digest is due (the hourly run's job, [`digest`]).
+    Digest(digest::DigestJob),
 }
 
 impl From<NotificationJob> for Job {
@@ -139,6 +142,8 @@ pub enum Template {
     MemberWinBack,
     /// To the member: the membership ends at the period's end.
     MemberCancelScheduled,
+    /// To the company's recipients: the daily digest of its open signals.
+    CreatorDigest,
 }
 
 impl Template {
@@ -152,16 +157,17 @@ impl Template {
             Self::MemberPaymentFailed => "member_payment_failed",
             Self::MemberWinBack => "member_win_back",
             Self::MemberCancelScheduled => "member_cancel_scheduled",
+            Self::CreatorDigest => "creator_digest",
         }
     }
 
     /// Whether it goes to the member (rather than the creator).
     pub fn to_member(self) -> bool {
-        !matches!(self, Self::CreatorAlert(_))
+        !matches!(self, Self::CreatorAlert(_) | Self::CreatorDigest)
     }
 
     /// Every template, for tests and listings.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::CreatorAlert(SignalKind::AtRisk),
         Self::CreatorAlert(SignalKind::CancelScheduled),
         Self::CreatorAlert(SignalKind::Churned),
@@ -169,6 +175,7 @@ impl Template {
         Self::MemberPaymentFailed,
         Self::MemberWinBack,
         Self::MemberCancelScheduled,
+        Self::CreatorDigest,
     ];
 }
 
@@ -200,14 +207,19 @@ pub fn idempotency_key(
     recipient: &str,
     template: Template,
 ) -> String {
-    let mut hash = Sha256::new();
-    for part in [
+    key_of(&[
         membership_id,
         signal.signal.as_str(),
         &signal.started_at.to_rfc3339(),
         &recipient.to_ascii_lowercase(),
         template.name(),
-    ] {
+    ])
+}
+
+/// The SHA-256 of `parts`, each ended by a zero byte, in hex: a message's key.
+fn key_of(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
         hash.update(part.as_bytes());
         hash.update([0]);
     }

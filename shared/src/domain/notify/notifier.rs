@@ -8,17 +8,20 @@
 //! SQS redelivers it (after `maxReceiveCount` deliveries, to the DLQ). Logs carry template names,
 //! keys (hashes) and codes: never an address or a body.
 
+mod digest;
+
 use std::time::Duration;
 
 use url::Url;
 
 use super::render::{MessageContext, RenderError, render};
 use super::unsubscribe::UnsubscribeTokens;
-use super::{Delivery, Job, NotificationJob, Planned, plan};
+use super::{Delivery, Job, NotificationJob, Planned, Template, plan};
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
-    Claim, Clock, DependencyError, Email, InboundMessage, Mailer, NotificationClaims, SecretSource,
-    SendError, SettingsStore, StateStore, SuppressionList,
+    Claim, Clock, CompanyMemberships, DependencyError, DigestSchedule, Email, InboundMessage,
+    Mailer, NotificationClaims, SecretSource, SendError, SettingsStore, StateStore,
+    SuppressionList,
 };
 use crate::domain::state::model::MembershipState;
 
@@ -142,6 +145,14 @@ pub struct MemberUnsubscribe<S, T> {
     pub tokens: UnsubscribeTokens<S, T>,
 }
 
+/// What claiming a message found.
+enum Opened {
+    /// Ours to send (`resumed`: a send may have gone out already under the same key).
+    Send { resumed: bool },
+    /// Nothing to send: already done, or the recipient is suppressed.
+    Done(Counts),
+}
+
 /// Sends the messages of notification jobs.
 pub struct Notifier<C, St, Se, M, Su, K, S, T> {
     pub claims: C,
@@ -157,8 +168,8 @@ pub struct Notifier<C, St, Se, M, Su, K, S, T> {
 impl<C, St, Se, M, Su, K, S, T> Notifier<C, St, Se, M, Su, K, S, T>
 where
     C: NotificationClaims,
-    St: StateStore,
-    Se: SettingsStore,
+    St: StateStore + CompanyMemberships,
+    Se: SettingsStore + DigestSchedule,
     M: Mailer,
     Su: SuppressionList,
     K: Clock,
@@ -214,6 +225,7 @@ where
         })?;
         match job {
             Job::Signals(job) => self.handle(&job).await,
+            Job::Digest(job) => self.digest(&job).await,
         }
     }
 
@@ -279,32 +291,13 @@ where
         reply_to: Option<String>,
         sender_name: Option<&str>,
     ) -> Result<Counts, NotifyError> {
-        let template = planned.template.name();
         let resumed = match self
-            .claims
-            .claim(&planned.key, self.clock.now(), CLAIM_LEASE)
+            .open_message(&planned.key, planned.template, &planned.recipient)
             .await?
         {
-            Claim::Won { resumed } => resumed,
-            Claim::Finished => {
-                tracing::info!(template, key = %planned.key, "already sent: nothing to do");
-                return Ok(Counts {
-                    already_done: 1,
-                    ..Counts::default()
-                });
-            }
-            Claim::InFlight => return Err(NotifyError::InFlight),
+            Opened::Send { resumed } => resumed,
+            Opened::Done(counts) => return Ok(counts),
         };
-        if self.suppressions.is_suppressed(&planned.recipient).await? {
-            self.claims
-                .record(&planned.key, &Delivery::Suppressed, self.clock.now())
-                .await?;
-            tracing::info!(template, key = %planned.key, "the recipient is suppressed: not sent");
-            return Ok(Counts {
-                suppressed: 1,
-                ..Counts::default()
-            });
-        }
         let context = MessageContext {
             membership_id: job.membership_id.clone(),
             company_id: job.company_id.clone(),
@@ -347,7 +340,56 @@ where
             text: rendered.text,
             headers,
         };
-        let delivery = match self.mailer.send_email(&email).await {
+        self.send_claimed(planned.template, &email, resumed).await
+    }
+
+    /// Claims the message `key` to `recipient` and checks the suppression list: whether to send
+    /// it, or what was found.
+    async fn open_message(
+        &self,
+        key: &str,
+        template: Template,
+        recipient: &str,
+    ) -> Result<Opened, NotifyError> {
+        let template = template.name();
+        let resumed = match self
+            .claims
+            .claim(key, self.clock.now(), CLAIM_LEASE)
+            .await?
+        {
+            Claim::Won { resumed } => resumed,
+            Claim::Finished => {
+                tracing::info!(template, key, "already sent: nothing to do");
+                return Ok(Opened::Done(Counts {
+                    already_done: 1,
+                    ..Counts::default()
+                }));
+            }
+            Claim::InFlight => return Err(NotifyError::InFlight),
+        };
+        if self.suppressions.is_suppressed(recipient).await? {
+            self.claims
+                .record(key, &Delivery::Suppressed, self.clock.now())
+                .await?;
+            tracing::info!(template, key, "the recipient is suppressed: not sent");
+            return Ok(Opened::Done(Counts {
+                suppressed: 1,
+                ..Counts::default()
+            }));
+        }
+        Ok(Opened::Send { resumed })
+    }
+
+    /// Sends the claimed `email` (its key is its idempotency key) and records the outcome.
+    async fn send_claimed(
+        &self,
+        template: Template,
+        email: &Email,
+        resumed: bool,
+    ) -> Result<Counts, NotifyError> {
+        let template = template.name();
+        let key = &email.idempotency_key;
+        let delivery = match self.mailer.send_email(email).await {
             Ok(sent) => Delivery::Sent {
                 provider: sent.provider,
                 message_id: sent.message_id,
@@ -357,12 +399,10 @@ where
                 return Err(NotifyError::Unavailable(error));
             }
         };
-        self.claims
-            .record(&planned.key, &delivery, self.clock.now())
-            .await?;
+        self.claims.record(key, &delivery, self.clock.now()).await?;
         tracing::info!(
             template,
-            key = %planned.key,
+            key,
             resumed,
             outcome = delivery.status(),
             "message done"

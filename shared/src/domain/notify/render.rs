@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use minijinja::Environment;
 
 use super::Template;
+use super::digest::DigestListing;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
@@ -49,11 +50,23 @@ const FILES: [(&str, &str); 9] = [
     ),
 ];
 
+/// The daily digest's files.
+const DIGEST_FILES: [(&str, &str); 2] = [
+    (
+        "creator_digest.html",
+        include_str!("../../../templates/email/creator_digest.html"),
+    ),
+    (
+        "creator_digest.txt",
+        include_str!("../../../templates/email/creator_digest.txt"),
+    ),
+];
+
 /// The environment with every file loaded; the first problem, if one does not parse (a unit test
 /// renders every template, so a build that passes its tests has none).
 static TEMPLATES: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    for (name, source) in FILES {
+    for (name, source) in FILES.into_iter().chain(DIGEST_FILES) {
         env.add_template(name, source)
             .map_err(|e| format!("{name}: {e}"))?;
     }
@@ -119,17 +132,13 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
         Template::MemberCancelScheduled => {
             ("member_cancel_scheduled", "Your membership is set to end")
         }
+        Template::CreatorDigest => ("creator_digest", "Your daily churn digest"),
     }
 }
 
 /// Renders `template` with `context`.
 pub fn render(template: Template, context: &MessageContext) -> Result<Rendered, RenderError> {
-    let error = |detail: String| RenderError {
-        template: template.name(),
-        detail,
-    };
-    let env = TEMPLATES.as_ref().map_err(|e| error(e.clone()))?;
-    let (file, subject) = file_and_subject(template);
+    let (_, subject) = file_and_subject(template);
     let values = minijinja::context! {
         headline => subject,
         subject => subject,
@@ -141,9 +150,56 @@ pub fn render(template: Template, context: &MessageContext) -> Result<Rendered, 
         manage_url => &context.manage_url,
         sender_name => &context.sender_name,
     };
+    render_values(template, &values)
+}
+
+/// What the daily digest shows (personal data: no `Debug`).
+#[derive(Clone)]
+pub struct DigestContext {
+    pub company_id: String,
+    /// The digest's local date, as `2026-03-01`.
+    pub date: String,
+    pub listing: DigestListing,
+    pub sender_name: String,
+}
+
+/// Renders [`Template::CreatorDigest`].
+pub fn render_digest(context: &DigestContext) -> Result<Rendered, RenderError> {
+    let template = Template::CreatorDigest;
+    let (_, subject) = file_and_subject(template);
+    let values = minijinja::context! {
+        headline => subject,
+        subject => subject,
+        company_id => &context.company_id,
+        date => &context.date,
+        rows => context.listing.rows.iter().map(|row| minijinja::context! {
+            membership_id => &row.membership_id,
+            member => &row.member,
+            signal => row.signal.as_str(),
+            since => &row.since,
+            value => &row.value,
+        }).collect::<Vec<_>>(),
+        counts => context.listing.counts.iter().map(|count| minijinja::context! {
+            signal => count.signal.as_str(),
+            count => count.count,
+            more => count.more,
+        }).collect::<Vec<_>>(),
+        sender_name => &context.sender_name,
+    };
+    render_values(template, &values)
+}
+
+/// Renders `template`'s parts with `values`.
+fn render_values(template: Template, values: &minijinja::Value) -> Result<Rendered, RenderError> {
+    let error = |detail: String| RenderError {
+        template: template.name(),
+        detail,
+    };
+    let env = TEMPLATES.as_ref().map_err(|e| error(e.clone()))?;
+    let (file, subject) = file_and_subject(template);
     let part = |extension: &str| {
         env.get_template(&format!("{file}.{extension}"))
-            .and_then(|t| t.render(&values))
+            .and_then(|t| t.render(values))
             .map_err(|e| error(e.to_string()))
     };
     Ok(Rendered {
