@@ -20,8 +20,8 @@ use super::{applied, dependency_error};
 use crate::domain::companies::settings::CompanySettings;
 use crate::domain::notify::digest::next_digest_at;
 use crate::domain::ports::{
-    AccessCacheStore, AccessLevel, CachedAccess, DependencyError, DigestSchedule, DueDigest,
-    SettingsStore,
+    AccessCacheStore, AccessLevel, CachedAccess, DependencyError, DigestSchedule, DigestSettings,
+    DueDigest, SettingsStore,
 };
 
 /// The sort key of a company's settings.
@@ -249,7 +249,7 @@ impl DigestSchedule for DynamoCompanyItems {
     async fn digest_settings(
         &self,
         company_id: &str,
-    ) -> Result<Option<(CompanySettings, Option<DateTime<Utc>>)>, DependencyError> {
+    ) -> Result<Option<DigestSettings>, DependencyError> {
         Ok(self.settings_item(company_id).await?.map(|stored| {
             let next_at = stored
                 .digest_next_at

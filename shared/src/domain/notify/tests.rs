@@ -331,7 +331,7 @@ impl crate::domain::ports::DigestSchedule for Settings {
     async fn digest_settings(
         &self,
         id: &str,
-    ) -> Result<Option<(CompanySettings, Option<DateTime<Utc>>)>, DependencyError> {
+    ) -> Result<Option<crate::domain::ports::DigestSettings>, DependencyError> {
         let next_at = self.1.lock().unwrap().get(id).copied();
         Ok(self.company_settings(id).await?.map(|s| (s, next_at)))
     }

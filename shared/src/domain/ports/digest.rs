@@ -16,6 +16,9 @@ pub struct DueDigest {
     pub due_at: DateTime<Utc>,
 }
 
+/// A company's settings and the instant of its next digest (`None` without a digest).
+pub type DigestSettings = (CompanySettings, Option<DateTime<Utc>>);
+
 /// Where each company's next digest instant is kept (beside its settings).
 pub trait DigestSchedule: Send + Sync {
     /// Every company whose next digest is at or before `now` (a digest missed by an outage is
@@ -31,9 +34,7 @@ pub trait DigestSchedule: Send + Sync {
     fn digest_settings(
         &self,
         company_id: &str,
-    ) -> impl Future<
-        Output = Result<Option<(CompanySettings, Option<DateTime<Utc>>)>, DependencyError>,
-    > + Send;
+    ) -> impl Future<Output = Result<Option<DigestSettings>, DependencyError>> + Send;
 
     /// Moves the next digest from `due_at` to `next_at`, only if it is still `due_at`.
     /// `Ok(false)`: it was not (another job advanced it, or the settings changed).

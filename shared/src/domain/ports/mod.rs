@@ -22,7 +22,7 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
-pub use digest::{DigestSchedule, DueDigest};
+pub use digest::{DigestSchedule, DigestSettings, DueDigest};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use limits::FailureCounter;

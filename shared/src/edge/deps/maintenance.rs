@@ -214,6 +214,18 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_schedules_input_asks_for_the_digest_run_and_the_maintenance_one_does_not() {
+        let digests: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../events/schedule-digests.json")).unwrap();
+        let maintenance: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../events/schedule-maintenance.json"))
+                .unwrap();
+
+        assert!(is_digest_run(&digests));
+        assert!(!is_digest_run(&maintenance));
+    }
+
+    #[test]
     fn an_input_may_name_one_task_and_an_unknown_one_is_refused() {
         assert_eq!(
             tasks_of(&json!({"task": "expired-items"})),
