@@ -306,6 +306,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         schedules,
         [
+            ("maintenance", 3600, json!({"task": "digests"})),
             ("maintenance", 900, json!({"task": "maintenance"})),
             (
                 "sync",

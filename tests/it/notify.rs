@@ -22,7 +22,7 @@ use crate::helpers::{
 };
 use crate::processor::{failed_ids, ingest, process, sqs_event};
 
-const COMPANY: &str = "biz_notify";
+pub(crate) const COMPANY: &str = "biz_notify";
 const OWNER: &str = "owner@example.com";
 
 fn manage_url(membership: &str) -> String {
@@ -72,7 +72,7 @@ async fn turn_on_alerts_and_member_messages(app: &App) {
 
 /// Ingests each Whop delivery `(id, minute, kind, membership)` (all accepted), then runs the
 /// processor over the events queue.
-async fn deliver(stack: &LocalStack, deliveries: &[(&str, u32, &str, &str)]) {
+pub(crate) async fn deliver(stack: &LocalStack, deliveries: &[(&str, u32, &str, &str)]) {
     for (id, minute, kind, membership) in deliveries {
         let body = whop_event(id, *minute, kind, membership);
         assert_eq!(ingest(&stack.app, id, &body).await, 202);
@@ -82,18 +82,21 @@ async fn deliver(stack: &LocalStack, deliveries: &[(&str, u32, &str, &str)]) {
 }
 
 /// The notification jobs on the queue, received once.
-async fn jobs(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+pub(crate) async fn jobs(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
     let queue = stack.app.config.notify.queue.clone().unwrap();
     receive_all_from(stack, &queue).await
 }
 
 /// Runs the notify function's handler on `jobs`; returns the failed message ids.
-async fn notify(deps: &Arc<NotifyDeps>, jobs: &[aws_sdk_sqs::types::Message]) -> Vec<String> {
+pub(crate) async fn notify(
+    deps: &Arc<NotifyDeps>,
+    jobs: &[aws_sdk_sqs::types::Message],
+) -> Vec<String> {
     let event = LambdaEvent::new(sqs_event(jobs), Context::default());
     failed_ids(notify::handle(Arc::clone(deps), event).await.unwrap())
 }
 
-fn mail(stack: &LocalStack) -> Vec<CapturedEmail> {
+pub(crate) fn mail(stack: &LocalStack) -> Vec<CapturedEmail> {
     stack.mail.as_ref().unwrap().messages()
 }
 
@@ -105,12 +108,12 @@ fn sent(messages: &[CapturedEmail]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn sorted(mut operations: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut operations: Vec<String>) -> Vec<String> {
     operations.sort();
     operations
 }
 
-fn ops(counts: &[(&str, usize)]) -> Vec<String> {
+pub(crate) fn ops(counts: &[(&str, usize)]) -> Vec<String> {
     sorted(
         counts
             .iter()

@@ -10,6 +10,7 @@
 //! carries a one-click unsubscribe ([`unsubscribe`]).
 
 pub mod company;
+pub mod digest;
 pub mod notifier;
 pub mod render;
 pub mod suppression;
@@ -100,6 +101,8 @@ impl NotificationJob {
 pub enum Job {
     /// An event opened or closed signals of a membership (the processor's job).
     Signals(NotificationJob),
+    /// A company's daily digest is due (the hourly run's job, [`digest`]).
+    Digest(digest::DigestJob),
     /// A company's notification settings were saved (the state function's job).
     SettingsChanged(company::SettingsChange),
     /// A company's sync run ended (the sync function's job).
@@ -170,6 +173,8 @@ pub enum Template {
     SyncCompleted,
     /// To the company's recipients: a sync run of the company failed.
     SyncFailed,
+    /// To the company's recipients: the daily digest of its open signals.
+    CreatorDigest,
 }
 
 impl Template {
@@ -191,6 +196,7 @@ impl Template {
             Self::Welcome => "welcome",
             Self::SyncCompleted => "sync_completed",
             Self::SyncFailed => "sync_failed",
+            Self::CreatorDigest => "creator_digest",
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use minijinja::Environment;
 
 use super::Template;
+use super::digest::DigestListing;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
@@ -85,11 +86,23 @@ const FILES: [(&str, &str); 18] = [
     ),
 ];
 
+/// The daily digest's files.
+const DIGEST_FILES: [(&str, &str); 2] = [
+    (
+        "creator_digest.html",
+        include_str!("../../../templates/email/creator_digest.html"),
+    ),
+    (
+        "creator_digest.txt",
+        include_str!("../../../templates/email/creator_digest.txt"),
+    ),
+];
+
 /// The environment with every file loaded; the first problem, if one does not parse (a unit test
 /// renders every template, so a build that passes its tests has none).
 static TEMPLATES: LazyLock<Result<Environment<'static>, String>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    for (name, source) in FILES {
+    for (name, source) in FILES.into_iter().chain(DIGEST_FILES) {
         env.add_template(name, source)
             .map_err(|e| format!("{name}: {e}"))?;
     }
@@ -157,6 +170,7 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
         Template::Welcome => ("welcome", "Churn Saver alerts are on"),
         Template::SyncCompleted => ("sync_completed", "Your memberships are synced"),
         Template::SyncFailed => ("sync_failed", "A sync of your memberships failed"),
+        Template::CreatorDigest => ("creator_digest", "Your daily churn digest"),
     }
 }
 
@@ -259,6 +273,42 @@ pub fn render_company(
         seen => context.sync.as_ref().map(|run| run.seen),
         drifted => context.sync.as_ref().map(|run| run.drifted),
         error => context.sync.as_ref().and_then(|run| run.error.clone()),
+    };
+    render_values(template, &values)
+}
+
+/// What the daily digest shows (personal data: no `Debug`).
+#[derive(Clone)]
+pub struct DigestContext {
+    pub company_id: String,
+    /// The digest's local date, as `2026-03-01`.
+    pub date: String,
+    pub listing: DigestListing,
+    pub sender_name: String,
+}
+
+/// Renders [`Template::CreatorDigest`].
+pub fn render_digest(context: &DigestContext) -> Result<Rendered, RenderError> {
+    let template = Template::CreatorDigest;
+    let (_, subject) = file_and_subject(template);
+    let values = minijinja::context! {
+        headline => subject,
+        subject => subject,
+        company_id => &context.company_id,
+        date => &context.date,
+        rows => context.listing.rows.iter().map(|row| minijinja::context! {
+            membership_id => &row.membership_id,
+            member => &row.member,
+            signal => row.signal.as_str(),
+            since => &row.since,
+            value => &row.value,
+        }).collect::<Vec<_>>(),
+        counts => context.listing.counts.iter().map(|count| minijinja::context! {
+            signal => count.signal.as_str(),
+            count => count.count,
+            more => count.more,
+        }).collect::<Vec<_>>(),
+        sender_name => &context.sender_name,
     };
     render_values(template, &values)
 }

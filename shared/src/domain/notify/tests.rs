@@ -177,7 +177,11 @@ fn the_idempotency_key_changes_with_each_part_and_with_nothing_else() {
 
 #[test]
 fn every_template_renders_html_and_text_and_escapes_what_it_shows() {
-    for template in Template::ALL {
+    // The digest renders from a listing (`tests::digest`).
+    for template in Template::ALL
+        .into_iter()
+        .filter(|t| *t != Template::CreatorDigest)
+    {
         let context = MessageContext {
             membership_id: "mem_1".into(),
             company_id: Some("biz_1".into()),
@@ -282,8 +286,12 @@ impl SuppressionList for Suppressions {
     }
 }
 
+/// Settings, and each company's next digest (set by the tests).
 #[derive(Default)]
-struct Settings(Mutex<HashMap<String, CompanySettings>>);
+struct Settings(
+    Mutex<HashMap<String, CompanySettings>>,
+    Mutex<HashMap<String, DateTime<Utc>>>,
+);
 
 impl SettingsStore for Settings {
     async fn company_settings(&self, id: &str) -> Result<Option<CompanySettings>, DependencyError> {
@@ -300,6 +308,47 @@ impl SettingsStore for Settings {
             .unwrap()
             .insert(id.to_owned(), settings.clone());
         Ok(())
+    }
+}
+
+impl crate::domain::ports::DigestSchedule for Settings {
+    async fn due_digests(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::ports::DueDigest>, DependencyError> {
+        let mut due: Vec<_> = (self.1.lock().unwrap().iter())
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, at)| crate::domain::ports::DueDigest {
+                company_id: id.clone(),
+                due_at: *at,
+            })
+            .collect();
+        due.sort_by(|a, b| a.company_id.cmp(&b.company_id));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn digest_settings(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::domain::ports::DigestSettings>, DependencyError> {
+        let next_at = self.1.lock().unwrap().get(id).copied();
+        Ok(self.company_settings(id).await?.map(|s| (s, next_at)))
+    }
+
+    async fn advance_digest(
+        &self,
+        id: &str,
+        due_at: DateTime<Utc>,
+        next_at: DateTime<Utc>,
+    ) -> Result<bool, DependencyError> {
+        let mut next = self.1.lock().unwrap();
+        let moved = next.get(id) == Some(&due_at);
+        if moved {
+            next.insert(id.to_owned(), next_at);
+        }
+        Ok(moved)
     }
 }
 
@@ -830,3 +879,4 @@ async fn a_sync_end_job_tells_each_recipient_once() {
     assert_eq!(sent[0].subject, "A sync of your memberships failed");
     assert!(sent[0].text.contains("gave_up_http_503"));
 }
+mod digest;
