@@ -1,6 +1,6 @@
 //! The webhooks function: `POST /webhooks/{provider}`; Resend's deliveries (`POST
 //! /webhooks/resend`) and the one-click unsubscribe (`GET`/`POST /unsubscribe`) write the
-//! suppression list where they arrive ([`suppression`]).
+//! suppression list where they arrive (`suppression.rs`).
 
 mod suppression;
 
