@@ -220,13 +220,21 @@ pub async fn open_session(stack: &LocalStack, user: &str) -> String {
 /// Everything on the stack's events queue, with its attributes, received once (each message then
 /// stays hidden for the queue's visibility timeout).
 pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+    receive_all_from(stack, &stack.app.config.queues.events).await
+}
+
+/// Everything on the queue at `queue_url`, as [`receive_all`] reads the events queue.
+pub async fn receive_all_from(
+    stack: &LocalStack,
+    queue_url: &str,
+) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
         let batch = stack
             .app
             .sqs
             .receive_message()
-            .queue_url(&stack.app.config.queues.events)
+            .queue_url(queue_url)
             .max_number_of_messages(10)
             .message_attribute_names("All")
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
@@ -240,4 +248,24 @@ pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message>
         }
         all.extend(batch);
     }
+}
+
+/// Every item of the state table whose `pk` starts with `prefix` (`SUPPRESS#`, `NOTIFY#`, …).
+pub async fn state_items(
+    app: &shared::App,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    app.dynamodb
+        .scan()
+        .table_name(&app.config.tables.state)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(prefix.to_owned()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 19] = [
+const HTTP_API_ROUTES: [(&str, &str); 21] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -32,6 +32,8 @@ const HTTP_API_ROUTES: [(&str, &str); 19] = [
     ("GET", "/companies/{company_id}/summary"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
+    ("GET", "/unsubscribe"),
+    ("POST", "/unsubscribe"),
 ];
 
 fn template() -> Template {
@@ -252,6 +254,20 @@ async fn secrets_match_the_template() {
                     "{seeded:?}"
                 );
             }
+            // The local stack's Resend key is its stand-in mail API's.
+            Some(_) if id == "ResendApiKey" => assert_eq!(
+                value,
+                serde_json::json!({ "api_key": churnsaver::fake_mail::LOCAL_API_KEY }).to_string()
+            ),
+            // And its Twilio credentials its stand-in Twilio's.
+            Some(_) if id == "TwilioCredentials" => assert_eq!(
+                value,
+                serde_json::json!({
+                    "account_sid": churnsaver::fake_messaging::TWILIO_ACCOUNT_SID,
+                    "auth_token": churnsaver::fake_messaging::TWILIO_AUTH_TOKEN,
+                })
+                .to_string()
+            ),
             Some(literal) => assert_eq!(Some(value), literal.as_str(), "{id}"),
             None => assert_eq!(
                 value.len() as u64,
@@ -282,6 +298,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         workers,
         [
+            ("NotificationsQueue", "notify", 10, true),
             ("EventsQueue", "processor", 10, true),
             ("SyncJobsQueue", "sync", 1, true)
         ]
@@ -294,6 +311,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         schedules,
         [
+            ("maintenance", 3600, json!({"task": "digests"})),
             ("maintenance", 900, json!({"task": "maintenance"})),
             (
                 "sync",

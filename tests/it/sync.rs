@@ -88,6 +88,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
         queue_url: app.config.queues.sync_jobs.clone(),
         company_id: Some(COMPANY_ID.to_owned()),
         known: DynamoCompanyItems::of(app),
+        notifications_queue: app.config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }

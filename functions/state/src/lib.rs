@@ -19,7 +19,8 @@ use shared::domain::companies::settings::{CompanySettings, MAX_SETTINGS_BYTES};
 use shared::domain::companies::summary::Summary;
 use shared::domain::companies::{self, CompanyMembershipsPage};
 use shared::domain::emergency::{Marked, MarkedPage};
-use shared::domain::ports::SystemClock;
+use shared::domain::notify::company::settings_saved;
+use shared::domain::ports::{Clock, SystemClock};
 use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
@@ -194,14 +195,24 @@ async fn put_company_settings(
             limit_bytes: MAX_SETTINGS_BYTES,
         });
     }
-    companies::put_company_settings(
+    let company_id = path_id(id)?;
+    let (previous, saved) = companies::replace_company_settings(
         &deps.access,
         &deps.companies,
         viewer(&extensions)?,
-        &path_id(id)?,
+        &company_id,
         &body,
     )
     .await
-    .map(Json)
-    .map_err(ApiError::from)
+    .map_err(ApiError::from)?;
+    // The confirmation (or the first save's welcome) to the previous and new recipients.
+    settings_saved(
+        &deps.notifications,
+        &company_id,
+        previous.as_ref(),
+        &saved,
+        SystemClock.now(),
+    )
+    .await;
+    Ok(Json(saved))
 }

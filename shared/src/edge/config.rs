@@ -103,15 +103,22 @@ pub enum Provider {
     Paypal,
     /// Google sign-in's token endpoint (its "base URL" is `GOOGLE_TOKEN_URL`).
     Google,
+    // The message providers (`docs/providers.md`, "Messages").
+    Resend,
+    Sendgrid,
+    Twilio,
 }
 
 impl Provider {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Whop,
         Self::Stripe,
         Self::Gumroad,
         Self::Paypal,
         Self::Google,
+        Self::Resend,
+        Self::Sendgrid,
+        Self::Twilio,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +128,9 @@ impl Provider {
             Self::Gumroad => "gumroad",
             Self::Paypal => "paypal",
             Self::Google => crate::providers::google::SERVICE,
+            Self::Resend => "resend",
+            Self::Sendgrid => "sendgrid",
+            Self::Twilio => "twilio",
         }
     }
 
@@ -132,6 +142,9 @@ impl Provider {
             Self::Gumroad => "GUMROAD_API_BASE_URL",
             Self::Paypal => "PAYPAL_API_BASE_URL",
             Self::Google => "GOOGLE_TOKEN_URL",
+            Self::Resend => "RESEND_API_BASE_URL",
+            Self::Sendgrid => "SENDGRID_API_BASE_URL",
+            Self::Twilio => "TWILIO_API_BASE_URL",
         }
     }
 }
@@ -181,6 +194,9 @@ impl Provider {
             Self::Gumroad => limit_vars!("GUMROAD"),
             Self::Paypal => limit_vars!("PAYPAL"),
             Self::Google => limit_vars!("GOOGLE"),
+            Self::Resend => limit_vars!("RESEND"),
+            Self::Sendgrid => limit_vars!("SENDGRID"),
+            Self::Twilio => limit_vars!("TWILIO"),
         }
     }
 
@@ -208,6 +224,12 @@ impl Provider {
             Self::Paypal => limits(10, 1, 4, 30),
             // Sign-ins are one token exchange each; Google publishes no limit for it.
             Self::Google => limits(10, 1, 4, 30),
+            // Resend documents 2 requests per second per team (newer pages say 5): the lower one.
+            Self::Resend => limits(2, 1, 2, 1),
+            // SendGrid publishes no number for mail send; Twilio queues at about 1 message per
+            // second per number: stay at its pace.
+            Self::Sendgrid => limits(10, 1, 4, 5),
+            Self::Twilio => limits(1, 1, 1, 5),
         }
     }
 }
@@ -340,6 +362,15 @@ pub struct Config {
     /// `WHOP_ACCEPT_KEYLESS_TOKENS` (default true, false in `prod`): accept a Whop user token
     /// without a `kid`, checked against the legacy key embedded in Whop's old SDK.
     pub whop_accept_keyless_tokens: bool,
+    /// `NOTIFICATIONS_QUEUE_URL`, `NOTIFICATIONS_DLQ_URL`, `FROM_EMAIL`, `FROM_NAME` (see
+    /// [`NotifySettings`]).
+    pub notify: NotifySettings,
+    /// `EMAIL_PROVIDER`, `RESEND_API_KEY_SECRET_ID`, `SENDGRID_API_KEY_SECRET_ID`,
+    /// `TWILIO_FROM_NUMBER`, `TWILIO_CREDENTIALS_SECRET_ID`.
+    pub messaging: MessagingSettings,
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
+    /// `UNSUBSCRIBE_TOKEN_DAYS`.
+    pub unsubscribe: UnsubscribeSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -372,6 +403,71 @@ impl fmt::Display for ConfigError {
             write!(f, "{problem}")?;
         }
         Ok(())
+    }
+}
+
+/// The one-click unsubscribe and the suppression list (`domain::notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeSettings {
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`: the key unsubscribe links are signed with (`AWSCURRENT` signs;
+    /// `AWSCURRENT` and `AWSPREVIOUS` verify). Required in prod.
+    pub key_secret: Option<String>,
+    /// `SUPPRESSION_KEY_SECRET_ID`: the never-rotated key of the suppression list's address hashes.
+    /// Required in prod.
+    pub suppression_key_secret: Option<String>,
+    /// `PUBLIC_API_URL`: the HTTP API's public URL, under which links point at `/unsubscribe`.
+    pub public_api_url: Option<Url>,
+    /// `UNSUBSCRIBE_TOKEN_DAYS` (1–730, default 180): how long a link stays valid.
+    pub token_lifetime: std::time::Duration,
+}
+
+impl UnsubscribeSettings {
+    fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>, stage: Stage) -> Self {
+        let settings = Self {
+            key_secret: env.optional("UNSUBSCRIBE_KEY_SECRET_ID"),
+            suppression_key_secret: env.optional("SUPPRESSION_KEY_SECRET_ID"),
+            public_api_url: env.optional("PUBLIC_API_URL").and_then(|value| {
+                env.http_url("PUBLIC_API_URL", &value, stage, "https://api.example.com")
+            }),
+            token_lifetime: env.days_in(
+                "UNSUBSCRIBE_TOKEN_DAYS",
+                1..=730,
+                crate::domain::notify::unsubscribe::DEFAULT_LIFETIME,
+                "set how long an unsubscribe link stays valid, in days from 1 to 730, or unset it for 180",
+            ),
+        };
+        require_secrets_in_prod(
+            env,
+            stage,
+            [
+                ("UNSUBSCRIBE_KEY_SECRET_ID", &settings.key_secret),
+                (
+                    "SUPPRESSION_KEY_SECRET_ID",
+                    &settings.suppression_key_secret,
+                ),
+            ],
+        );
+        settings
+    }
+}
+
+/// A problem for each secret id `vars` lacks, in prod.
+fn require_secrets_in_prod<F: Fn(&str) -> Option<String>, const N: usize>(
+    env: &mut Reader<'_, F>,
+    stage: Stage,
+    vars: [(&'static str, &Option<String>); N],
+) {
+    if stage != Stage::Prod {
+        return;
+    }
+    for (var, value) in vars {
+        if value.is_none() {
+            env.problem(
+                var,
+                "is required in prod",
+                format!("set {var} to the Secrets Manager secret's ARN or name"),
+            );
+        }
     }
 }
 
@@ -446,21 +542,15 @@ impl Config {
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
         };
-        if stage == Stage::Prod {
-            for (var, value) in [
+        require_secrets_in_prod(
+            &mut env,
+            stage,
+            [
                 ("WEBHOOK_SECRETS_ID", &secrets.webhook_secrets),
                 ("SESSION_KEYS_SECRET_ID", &secrets.session_keys),
                 ("WHOP_API_KEY_SECRET_ID", &secrets.whop_api_key),
-            ] {
-                if value.is_none() {
-                    env.problem(
-                        var,
-                        "is required in prod",
-                        format!("set {var} to the Secrets Manager secret's ARN or name"),
-                    );
-                }
-            }
-        }
+            ],
+        );
 
         let mut base_urls = Vec::new();
         for provider in Provider::ALL {
@@ -607,6 +697,9 @@ impl Config {
                 "the creator routes' per-user window",
             ),
         };
+        let notify = env.notify_settings(stage);
+        let messaging = messaging::read(&mut env, stage);
+        let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -629,6 +722,9 @@ impl Config {
                 operator_user_ids,
                 creator_limits,
                 whop_accept_keyless_tokens,
+                notify,
+                messaging,
+                unsubscribe,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -657,8 +753,13 @@ impl Config {
 }
 
 mod google;
+mod messaging;
+mod notify;
 mod reader;
 #[cfg(test)]
 mod tests;
+
+pub use messaging::{EmailProvider, MessagingSettings};
+pub use notify::NotifySettings;
 
 use reader::Reader;

@@ -5,12 +5,15 @@ mod breaker;
 mod claims;
 mod companies;
 mod company_items;
+mod digest;
 mod emergency;
 mod inbound;
 mod known_companies;
 mod limits;
 mod maintenance;
 mod memberships;
+mod notifications;
+mod notify;
 mod oidc;
 mod providers;
 mod sessions;
@@ -21,6 +24,7 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
+pub use digest::{DigestSchedule, DigestSettings, DueDigest};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use known_companies::KnownCompanies;
@@ -32,6 +36,10 @@ pub use maintenance::{
 pub use memberships::{
     ACCESS_REVOKED, ListedMembership, MembershipPage, MembershipSource, MembershipSourceError,
     SourceFailure,
+};
+pub use notifications::{Claim, NotificationClaims, NotificationQueue};
+pub use notify::{
+    Email, Mailer, SendError, Sent, SuppressionList, SuppressionReason, TextMessage, TextSender,
 };
 pub use oidc::{LinkOutcome, OidcProvider, SignInStore};
 pub use providers::WebhookProviders;

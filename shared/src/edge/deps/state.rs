@@ -1,6 +1,7 @@
 //! The state function's dependencies: the state table it reads, the emergency switches that mark
 //! its answers stale (and stop its calls to the provider), and for the creator routes the company
-//! listings, the company items (settings, cached access answers) and the cached Whop access check.
+//! listings, the company items (settings, cached access answers) and the cached Whop access check,
+//! and the `notifications` queue a settings save puts its confirmation on.
 
 use std::sync::{Arc, OnceLock};
 
@@ -37,11 +38,14 @@ pub struct StateDeps {
     pub access: AppAccess,
     /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
     pub creator_limiter: crate::edge::deps::auth::Limiter,
+    /// `NOTIFICATIONS_QUEUE_URL`'s queue; none enqueues nothing.
+    pub notifications: Option<crate::aws::notify::SqsNotifications>,
 }
 
 impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
         let companies = DynamoCompanyItems::of(&app);
+        let notifications = super::processor::notification_queue(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         Self {
@@ -60,6 +64,7 @@ impl StateDeps {
                 ACCESS_TTL,
             )
             .with_known_companies(RememberOnce::new(companies)),
+            notifications,
         }
     }
 }

@@ -118,6 +118,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         queue_url: config.queues.sync_jobs.clone(),
         company_id: config.whop_company_id.clone(),
         known: DynamoCompanyItems::of(app),
+        notifications_queue: config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
     })

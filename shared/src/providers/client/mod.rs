@@ -11,6 +11,7 @@
 //! Only timeouts, connection errors, 429 and 5xx are retried; other 4xx and undecodable bodies are
 //! returned at once.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use crate::domain::ports::{Clock, SystemClock};
 
 mod emergency;
 mod guard;
+mod key;
 
 pub use emergency::EmergencyGate;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
@@ -33,6 +35,7 @@ pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
 /// (`{P}_MAX_RESPONSE_MIB`): a larger one fails with [`ClientError::ResponseTooLarge`] instead of
 /// being buffered.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub use key::{API_KEY_TTL, ApiKeySource, KeyUnavailable, SecretKey, StaticKey, call_with_key};
 
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +361,22 @@ impl<A: Admission> ResilientClient<A> {
         T: DeserializeOwned + Send,
         F: Fn() -> RequestBuilder + Sync,
     {
+        self.send_with(service, build, &JsonReply::<T>(PhantomData))
+            .await
+    }
+
+    /// [`send_json`](Self::send_json) for a provider whose answers `reply` reads: a success
+    /// without a JSON body (an id in a header), its own error body or rate-limit header.
+    pub async fn send_with<R, F>(
+        &self,
+        service: &'static str,
+        build: F,
+        reply: &R,
+    ) -> (Result<R::Output, ClientError>, CallReport)
+    where
+        R: Reply,
+        F: Fn() -> RequestBuilder + Sync,
+    {
         let policy = self.policy;
         let started = Instant::now();
         // Atomics rather than Cells so the call's future stays Send (axum handlers need that).
@@ -371,7 +390,7 @@ impl<A: Admission> ResilientClient<A> {
         let remaining = || policy.budget.saturating_sub(spent());
 
         let attempt =
-            || self.guarded_attempt(service, &build, remaining(), &attempts, &over_budget);
+            || self.guarded_attempt(service, &build, reply, remaining(), &attempts, &over_budget);
 
         // No jitter from backon: it adds up to one delay on top, where full jitter draws from [0, delay].
         let backoff = ExponentialBuilder::default()
@@ -434,14 +453,15 @@ impl<A: Admission> ResilientClient<A> {
     }
 
     /// One attempt within the budget `left`, through admission control.
-    async fn guarded_attempt<T: DeserializeOwned, F: Fn() -> RequestBuilder>(
+    async fn guarded_attempt<R: Reply, F: Fn() -> RequestBuilder>(
         &self,
         service: &'static str,
         build: &F,
+        reply: &R,
         left: Duration,
         attempts: &AtomicU32,
         over_budget: &AtomicBool,
-    ) -> Result<T, ClientError> {
+    ) -> Result<R::Output, ClientError> {
         if left.is_zero() {
             over_budget.store(true, Relaxed);
             return Err(ClientError::BudgetExhausted {
@@ -456,6 +476,7 @@ impl<A: Admission> ResilientClient<A> {
             .attempt(
                 service,
                 build().timeout(self.policy.attempt_timeout.min(left)),
+                reply,
             )
             .await;
         self.admission
@@ -464,18 +485,25 @@ impl<A: Admission> ResilientClient<A> {
         result
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<R: Reply>(
         &self,
         service: &'static str,
         request: RequestBuilder,
-    ) -> Result<T, ClientError> {
+        reply: &R,
+    ) -> Result<R::Output, ClientError> {
         let response = request
             .send()
             .await
             .map_err(|e| transport_error(service, e))?;
         let status = response.status();
+        // Only a success reads them, and most readers not even then.
+        let headers = if status.is_success() {
+            response.headers().clone()
+        } else {
+            HeaderMap::new()
+        };
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = retry_after(response.headers(), self.clock.as_ref());
+            let retry_after = reply.retry_after(response.headers(), self.clock.as_ref());
             return Err(ClientError::RateLimited {
                 service,
                 retry_after,
@@ -490,13 +518,47 @@ impl<A: Admission> ResilientClient<A> {
             return Err(ClientError::Provider {
                 service,
                 status: status.as_u16(),
-                code: error_code(&body),
+                code: reply.error_code(&body),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
-            service,
-            detail: e.to_string(),
-        })
+        reply
+            .success(status, &headers, &body)
+            .map_err(|detail| ClientError::Decode { service, detail })
+    }
+}
+
+/// How a provider's answers are read: what a success yields, the stable code of an error body and
+/// how long a 429 asks to wait. The defaults are the common JSON shapes and `Retry-After`.
+pub trait Reply: Sync {
+    type Output: Send;
+
+    /// The result of a 2xx answer; `Err` is what could not be understood (a [`ClientError::Decode`]).
+    fn success(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self::Output, String>;
+
+    /// The provider's stable code in an error body (never its message, which may quote input).
+    fn error_code(&self, body: &[u8]) -> Option<String> {
+        error_code(body)
+    }
+
+    /// How long a 429 asks to wait.
+    fn retry_after(&self, headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
+        retry_after(headers, clock)
+    }
+}
+
+/// A JSON body decoded into `T`.
+struct JsonReply<T>(PhantomData<fn() -> T>);
+
+impl<T: DeserializeOwned + Send> Reply for JsonReply<T> {
+    type Output = T;
+
+    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<T, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
     }
 }
 
@@ -540,13 +602,14 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError 
     }
 }
 
-/// `error.code` or `code` from a JSON error body, if there is one.
+/// `error.code`, `code` or (Resend's) `name` from a JSON error body, if there is one.
 fn error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = value
         .get("error")
         .and_then(|e| e.get("code"))
-        .or_else(|| value.get("code"))?;
+        .or_else(|| value.get("code"))
+        .or_else(|| value.get("name"))?;
     code.as_str().map(str::to_owned)
 }
 
