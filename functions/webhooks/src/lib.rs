@@ -1,12 +1,16 @@
 //! The webhooks function: `POST /webhooks/{provider}`, and Gumroad's pings at
-//! `POST /webhooks/gumroad/{token}` ([`shared::providers::gumroad::ping`]).
+//! `POST /webhooks/gumroad/{token}` ([`shared::providers::gumroad::ping`]); Resend's deliveries
+//! (`POST /webhooks/resend`) and the one-click unsubscribe (`GET`/`POST /unsubscribe`) write the
+//! suppression list where they arrive (`suppression.rs`).
+
+mod suppression;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::json;
@@ -20,6 +24,11 @@ use shared::providers::gumroad;
 
 pub fn router(deps: Arc<WebhooksDeps>) -> Router {
     Router::new()
+        .route("/webhooks/resend", post(suppression::resend))
+        .route(
+            shared::domain::notify::unsubscribe::PATH,
+            get(suppression::show_unsubscribe).post(suppression::unsubscribe),
+        )
         .route("/webhooks/{provider}", post(receive))
         .route("/webhooks/gumroad/{token}", post(receive_gumroad))
         .fallback(shared::edge::http::route_not_found)
@@ -96,20 +105,24 @@ fn respond(result: Result<Accepted, IngestError>, dimension: &'static str) -> Re
             Json(json!({"duplicate": true, "event_id": event_id, "status": status.as_str()}))
                 .into_response()
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            match &error {
-                IngestError::Dependency { .. } => {
-                    tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
-                }
-                _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
-            }
-            metrics.count("webhook_rejected", 1);
-            ApiError::from(error).into_response()
-        }
+        Err(error) => rejected(error, &mut metrics),
     };
     metrics.emit();
     response
+}
+
+/// The answer to a delivery that was not accepted, logged (an error when a dependency failed, a
+/// warning otherwise) and counted.
+fn rejected(error: IngestError, metrics: &mut Metrics) -> Response {
+    let reason = error.reason_code();
+    match &error {
+        IngestError::Dependency { .. } => {
+            tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
+        }
+        _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
+    }
+    metrics.count("webhook_rejected", 1);
+    ApiError::from(error).into_response()
 }
 
 async fn accept(

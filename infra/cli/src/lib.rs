@@ -5,6 +5,8 @@ pub mod breaker;
 pub mod dlq;
 pub mod fake_google;
 pub mod fake_gumroad;
+pub mod fake_mail;
+pub mod fake_messaging;
 pub mod fake_whop;
 pub mod functions;
 pub mod local;

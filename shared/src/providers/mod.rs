@@ -9,9 +9,14 @@ pub mod client;
 pub mod google;
 pub mod gumroad;
 pub mod jwks;
+pub mod resend;
 pub mod standard;
 pub mod stripe;
 pub mod whop;
+
+pub mod messaging;
+pub mod sendgrid;
+pub mod twilio;
 
 use std::borrow::Cow;
 
@@ -47,12 +52,14 @@ pub fn verify<'h, H: Headers + ?Sized>(
         Source::Standard => standard::verify(headers, body, secrets, now, options),
         // Unsigned: a ping is admitted by its URL's token (`gumroad::ping`), never here.
         Source::Gumroad => Err(VerifyError::NoSecrets),
+        Source::Resend => standard::verify_svix(headers, body, secrets, now, options),
     }
 }
 
 /// The headers a real sender sends for `body` (lowercase names), for the CLI and tests.
 ///
 /// Whop and Standard: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+/// Resend: the same under `svix-id`, `svix-timestamp`, `svix-signature`.
 /// Stripe: `stripe-signature: t=<ts>,v1=<hex>` (`message_id` is ignored).
 pub fn sign(
     source: Source,
@@ -65,6 +72,7 @@ pub fn sign(
         Source::Stripe => stripe::sign(secret, body, timestamp),
         Source::Gumroad => Vec::new(),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
+        Source::Resend => standard::sign_svix(secret, body, timestamp, message_id),
     }
 }
 
@@ -86,7 +94,9 @@ pub fn normalise<'a>(
             whop::normalise::normalise(verified, raw)?
         }
         (Source::Stripe, Scheme::Stripe) => stripe::normalise::normalise(verified, raw)?,
-        (Source::Standard, Scheme::StandardWebhooks) => standard::normalise(verified, raw)?,
+        (Source::Standard | Source::Resend, Scheme::StandardWebhooks) => {
+            standard::normalise(verified, raw)?
+        }
         _ => return Err(NormaliseError::UnsupportedEnvelope("scheme_mismatch")),
     };
     Ok(Event {
@@ -109,7 +119,7 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
     match event.provider {
         Source::Whop => whop::observe::observe(event, &kind),
         Source::Stripe => stripe::observe::observe(event, &kind),
-        Source::Standard => standard::observe(),
+        Source::Standard | Source::Resend => standard::observe(),
         Source::Gumroad => gumroad::observe::observe(event, &kind),
     }
 }

@@ -25,10 +25,19 @@ pub enum Source {
     /// Gumroad's pings: unsigned form posts to a connection's secret URL
     /// (`POST /webhooks/gumroad/{token}`, [`crate::domain::connections`]).
     Gumroad,
+    /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
+    /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
+    Resend,
 }
 
 impl Source {
-    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Standard, Self::Gumroad];
+    pub const ALL: [Self; 5] = [
+        Self::Whop,
+        Self::Stripe,
+        Self::Standard,
+        Self::Gumroad,
+        Self::Resend,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +45,7 @@ impl Source {
             Self::Stripe => "stripe",
             Self::Standard => "standard",
             Self::Gumroad => "gumroad",
+            Self::Resend => "resend",
         }
     }
 

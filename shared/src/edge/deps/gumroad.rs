@@ -60,8 +60,13 @@ impl GumroadDeps {
 /// Gumroad's connector over the stack. Its calls make one attempt each (a code is single-use and
 /// a resource subscription is not idempotent), bounded well within the function's timeout.
 pub fn connector(app: &App, settings: GumroadSettings) -> Result<AppConnector, String> {
-    let client = provider_client(app, exchange_policy(), provider_admission(app))
-        .map_err(|e| e.to_string())?;
+    let client = provider_client(
+        app,
+        crate::edge::config::Provider::Gumroad,
+        exchange_policy(),
+        provider_admission(app),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Connector {
         api: GumroadApi::new(client, &settings, app.secrets_manager.clone(), SystemClock),
         keys: DataKeys::new(

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod gumroad;
 pub mod health;
 pub mod maintenance;
+pub mod notify;
 pub mod processor;
 pub mod rotate_secret;
 pub mod state;
