@@ -1,5 +1,6 @@
-//! The state function: read routes over the `state` table (authorized), and the creator view's
-//! routes under `/companies/{company_id}/` (authorized, then the company's admins only). While a
+//! The state function: read routes over the `state` table (authorized), the creator view's
+//! routes under `/companies/{company_id}/` (authorized, then the company's admins only), and the
+//! creator's own routes `/me` and `/me/companies` (authorized; the caller's own items only). While a
 //! provider's emergency mode is on, its memberships are served marked `"stale": true` with their
 //! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
 //! summary.
@@ -18,8 +19,9 @@ use shared::domain::companies::rows::MembershipRow;
 use shared::domain::companies::settings::{CompanySettings, MAX_SETTINGS_BYTES};
 use shared::domain::companies::summary::Summary;
 use shared::domain::companies::{self, CompanyMembershipsPage};
+use shared::domain::creators::{self, Me, MyCompanies};
 use shared::domain::emergency::{Marked, MarkedPage};
-use shared::domain::ports::SystemClock;
+use shared::domain::ports::{Clock, SystemClock};
 use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
@@ -37,6 +39,8 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
         )
+        .route("/me", get(me))
+        .route("/me/companies", get(my_companies))
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
 }
@@ -177,6 +181,7 @@ async fn put_company_settings(
     }
     companies::put_company_settings(
         &deps.access,
+        &deps.plans,
         &deps.companies,
         viewer(&extensions)?,
         &path_id(id)?,
@@ -185,4 +190,34 @@ async fn put_company_settings(
     .await
     .map(Json)
     .map_err(ApiError::from)
+}
+
+/// `GET /me`: the signed-in creator's profile and plan.
+async fn me(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+) -> Result<Json<Me>, ApiError> {
+    let user_id = signed_in(&extensions)?;
+    let me = creators::me(&deps.companies, &deps.plans, user_id, SystemClock.now()).await?;
+    Ok(Json(me))
+}
+
+/// `GET /me/companies`: the known companies the signed-in creator administers, with their
+/// open-signal counts.
+async fn my_companies(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+) -> Result<Json<MyCompanies>, ApiError> {
+    let user_id = signed_in(&extensions)?;
+    let companies =
+        creators::my_companies(&deps.companies, &deps.access, &deps.store, user_id).await?;
+    Ok(Json(companies))
+}
+
+/// The signed-in user's id, as [`viewer`] admits them.
+fn signed_in(extensions: &Extensions) -> Result<&str, ApiError> {
+    match viewer(extensions)? {
+        Viewer::User(user_id) => Ok(user_id),
+        Viewer::Operator => Err(ApiError::Forbidden),
+    }
 }

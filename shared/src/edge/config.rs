@@ -325,6 +325,9 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (see [`google::read`]).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`: the creators' own plan (see
+    /// [`plan::read`]).
+    pub creator_plan: crate::domain::creators::plan::PlanSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -571,6 +574,7 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let creator_plan = plan::read(&mut env);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -590,6 +594,7 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                creator_plan,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -618,6 +623,7 @@ impl Config {
 }
 
 mod google;
+mod plan;
 mod reader;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::state::DynamoState;
 use crate::domain::companies::access::{ACCESS_TTL, CachedCompanyAccess};
 use crate::domain::companies::known::RememberOnce;
+use crate::domain::creators::plan::Plans;
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
 use crate::edge::deps::sync::{AppAdmission, provider_client, provider_guard};
@@ -34,6 +35,9 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// The creators' plans (`CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`), read from the
+    /// same table.
+    pub plans: Plans<DynamoState>,
 }
 
 impl StateDeps {
@@ -41,6 +45,10 @@ impl StateDeps {
         let companies = DynamoCompanyItems::of(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
+        let plans = Plans {
+            store: DynamoState::of(&app),
+            settings: app.config.creator_plan.clone(),
+        };
         Self {
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
@@ -52,6 +60,7 @@ impl StateDeps {
                 ACCESS_TTL,
             )
             .with_known_companies(RememberOnce::new(companies)),
+            plans,
         }
     }
 }
