@@ -626,18 +626,39 @@ async fn settings_default_then_store_what_an_admin_puts() {
         Ok(CompanySettings::default())
     );
     let body = br#"{"recipients": ["ops@example.com"], "immediate": true}"#;
-    let saved = put_company_settings(&access(), &FixedPlan(Tier::Free), &store, admin, "biz_1", body)
-        .await
-        .unwrap();
+    let saved = put_company_settings(
+        &access(),
+        &FixedPlan(Tier::Free),
+        &store,
+        admin,
+        "biz_1",
+        body,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         company_settings(&access(), &store, admin, "biz_1").await,
         Ok(saved)
     );
-    let refused =
-        put_company_settings(&access(), &FixedPlan(Tier::Free), &store, Viewer::User("customer"), "biz_1", body).await;
+    let refused = put_company_settings(
+        &access(),
+        &FixedPlan(Tier::Free),
+        &store,
+        Viewer::User("customer"),
+        "biz_1",
+        body,
+    )
+    .await;
     assert_eq!(refused, Err(CompanyError::NotCompanyAdmin));
-    let invalid =
-        put_company_settings(&access(), &FixedPlan(Tier::Free), &store, admin, "biz_1", br#"{"immediate": 1}"#).await;
+    let invalid = put_company_settings(
+        &access(),
+        &FixedPlan(Tier::Free),
+        &store,
+        admin,
+        "biz_1",
+        br#"{"immediate": 1}"#,
+    )
+    .await;
     assert!(matches!(invalid, Err(CompanyError::InvalidSettings(p)) if p.len() == 1));
 }
 
@@ -660,11 +681,26 @@ async fn member_messages_need_a_paid_plan_and_operators_are_not_asked() {
         Ok(CompanySettings::default()),
         "a refused change stores nothing"
     );
-    let saved = put_company_settings(&access(), &FixedPlan(Tier::Starter), &store, admin, "biz_1", body)
-        .await
-        .unwrap();
+    let saved = put_company_settings(
+        &access(),
+        &FixedPlan(Tier::Starter),
+        &store,
+        admin,
+        "biz_1",
+        body,
+    )
+    .await
+    .unwrap();
     assert!(saved.member_messages);
     let off = br#"{"member_messages": false}"#;
-    assert!(put_company_settings(&access(), &free, &store, admin, "biz_1", off).await.is_ok());
-    assert!(put_company_settings(&access(), &free, &store, Viewer::Operator, "biz_1", body).await.is_ok());
+    assert!(
+        put_company_settings(&access(), &free, &store, admin, "biz_1", off)
+            .await
+            .is_ok()
+    );
+    assert!(
+        put_company_settings(&access(), &free, &store, Viewer::Operator, "biz_1", body)
+            .await
+            .is_ok()
+    );
 }

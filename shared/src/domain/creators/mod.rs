@@ -48,7 +48,9 @@ pub async fn record_sign_in(
         return;
     }
     match profiles.record_identity(user_id, identity, now).await {
-        Ok(true) => tracing::info!(user.id = %user_id, "creator profile recorded a sign-in identity"),
+        Ok(true) => {
+            tracing::info!(user.id = %user_id, "creator profile recorded a sign-in identity")
+        }
         Ok(false) => {}
         Err(error) => tracing::warn!(%error, "the creator profile could not be written"),
     }

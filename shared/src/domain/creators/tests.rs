@@ -173,11 +173,16 @@ impl CompanyAccess for Access {
             .0
             .as_ref()
             .ok_or_else(|| AccessCheckError::Unavailable("down".to_owned()))?;
-        Ok(if admins.iter().any(|(u, c)| *u == user_id && *c == company_id) {
-            AccessLevel::Admin
-        } else {
-            AccessLevel::Customer
-        })
+        Ok(
+            if admins
+                .iter()
+                .any(|(u, c)| *u == user_id && *c == company_id)
+            {
+                AccessLevel::Admin
+            } else {
+                AccessLevel::Customer
+            },
+        )
     }
 }
 
@@ -207,7 +212,11 @@ async fn my_companies_are_the_known_companies_the_access_check_proves_and_no_oth
     let mine = my_companies(&known, &access, &Counts, "user_a")
         .await
         .unwrap();
-    let ids: Vec<&str> = mine.companies.iter().map(|c| c.company_id.as_str()).collect();
+    let ids: Vec<&str> = mine
+        .companies
+        .iter()
+        .map(|c| c.company_id.as_str())
+        .collect();
     assert_eq!(ids, ["biz_a", "biz_ccc"]);
     assert_eq!(mine.companies[1].open_signals[&SignalKind::AtRisk], 7);
     assert_eq!(mine.unchecked, 0);
@@ -215,6 +224,9 @@ async fn my_companies_are_the_known_companies_the_access_check_proves_and_no_oth
     let down = my_companies(&known, &Access(None), &Counts, "user_a")
         .await
         .unwrap();
-    assert!(down.companies.is_empty(), "an unchecked company is left out");
+    assert!(
+        down.companies.is_empty(),
+        "an unchecked company is left out"
+    );
     assert_eq!(down.unchecked, 3);
 }
