@@ -30,7 +30,7 @@ fn delivery(
     minute: usize,
     kind: &str,
     company: &str,
-    membership: Value,
+    membership: &Value,
 ) -> (String, String) {
     let body = json!({
         "id": id, "api_version": "v1", "type": kind,
@@ -120,7 +120,7 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
                 n,
                 "membership.activated",
                 company,
-                data,
+                &data,
             )
         })
         .collect();
@@ -167,11 +167,7 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
         // Their own company's listing holds their member only.
         let (_, page) = get(&stack, &token, &format!("/companies/{own}/memberships")).await;
         assert_eq!(page["memberships"].as_array().unwrap().len(), 1);
-        assert_eq!(
-            page["memberships"][0]["id"],
-            format!("mem_{own}"),
-            "{page}"
-        );
+        assert_eq!(page["memberships"][0]["id"], format!("mem_{own}"), "{page}");
     }
     stack.shutdown().await;
 }
@@ -206,7 +202,7 @@ async fn a_creator_whose_churn_saver_membership_goes_invalid_drops_to_free_and_m
         1,
         "membership.activated",
         "biz_churnsaver",
-        plan("active"),
+        &plan("active"),
     );
     deliver_all(&stack, &[valid], &[("mem_cs", 1)]).await;
 
@@ -230,7 +226,7 @@ async fn a_creator_whose_churn_saver_membership_goes_invalid_drops_to_free_and_m
         2,
         "membership.deactivated",
         "biz_churnsaver",
-        plan("canceled"),
+        &plan("canceled"),
     );
     deliver_all(&stack, &[invalid], &[("mem_cs", 2)]).await;
     let (_, me) = get(&stack, &token, "/me").await;

@@ -197,11 +197,11 @@ pub struct Plans<S> {
     pub settings: PlanSettings,
 }
 
-impl<S: StateStore> Plans<S> {
+impl<S: StateStore> crate::domain::ports::CreatorPlans for Plans<S> {
     /// `user_id`'s plan: one Query of the user index per 100 of their memberships (a creator is
     /// a member of few). A user that is not a Whop user (`google:<sub>`) has no Whop membership
     /// and is on the free tier without a read.
-    pub async fn plan(&self, user_id: &str) -> Result<CreatorPlan, DependencyError> {
+    async fn plan(&self, user_id: &str) -> Result<CreatorPlan, DependencyError> {
         if self.settings.product_id.is_none() || user_id.starts_with("google:") {
             return Ok(free());
         }
@@ -213,12 +213,6 @@ impl<S: StateStore> Plans<S> {
         .await?;
         let states: Vec<MembershipState> = stored.iter().map(|m| m.state()).collect();
         Ok(self.settings.plan_of(&states))
-    }
-}
-
-impl<S: StateStore> crate::domain::ports::CreatorPlans for Plans<S> {
-    async fn plan(&self, user_id: &str) -> Result<CreatorPlan, DependencyError> {
-        Plans::plan(self, user_id).await
     }
 }
 

@@ -114,7 +114,7 @@ fn the_tier_is_the_best_valid_membership_of_the_product_and_free_otherwise() {
         plans.plan_of(&[starter.clone(), pro.clone()]).tier,
         Tier::Pro
     );
-    let plan = plans.plan_of(&[starter.clone()]);
+    let plan = plans.plan_of(std::slice::from_ref(&starter));
     assert_eq!(
         (plan.tier, plan.membership_id.as_deref()),
         (Tier::Starter, Some("mem_2"))
