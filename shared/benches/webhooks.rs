@@ -71,7 +71,7 @@ fn headers_now(secret: &SigningSecret, body: &[u8]) -> HeaderMap {
 fn signed_prefix(source: Source) -> String {
     match source {
         Source::Stripe => format!("{TIMESTAMP}."),
-        Source::Whop | Source::Standard => format!("msg_2Yb6vKqQ.{TIMESTAMP}."),
+        Source::Whop | Source::Standard | Source::Resend => format!("msg_2Yb6vKqQ.{TIMESTAMP}."),
     }
 }
 
@@ -80,7 +80,7 @@ fn key(source: Source) -> Vec<u8> {
     match source {
         Source::Whop => WHOP_SECRET.as_bytes().to_vec(),
         Source::Stripe => STRIPE_SECRET.as_bytes().to_vec(),
-        Source::Standard => STANDARD_KEY.to_vec(),
+        Source::Standard | Source::Resend => STANDARD_KEY.to_vec(),
     }
 }
 

@@ -231,6 +231,7 @@ fn limits() -> ProviderLimits {
         },
         max_concurrency: NonZeroU32::new(10).unwrap(),
         cooldown: Duration::from_secs(60),
+        ..ProviderLimits::default()
     }
 }
 
@@ -318,7 +319,7 @@ impl HeldProvider {
 }
 
 /// Polls `condition` until it holds; fails the test after 20 s.
-async fn eventually(what: &str, condition: impl Fn() -> bool) {
+pub(crate) async fn eventually(what: &str, condition: impl Fn() -> bool) {
     for _ in 0..2000 {
         if condition() {
             return;

@@ -381,8 +381,8 @@ async fn an_event_that_changes_no_signal_costs_the_state_write_and_the_mark_alon
     process(&app, &[event(1, "payment.failed", 1)]).await;
     assert_eq!(
         requests.take(),
-        ["UpdateItem", "UpdateItem", "UpdateItem"],
-        "at risk opens: the state write, the index upkeep, the mark"
+        ["UpdateItem", "UpdateItem", "SendMessage", "UpdateItem"],
+        "at risk opens: the state write, the index upkeep, the notification job, the mark"
     );
     process(&app, &[event(2, "payment.failed", 2)]).await;
     assert_eq!(

@@ -6,7 +6,42 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{call, failed_checks, start_stack, start_stack_with};
+use churnsaver::local::LocalStack;
+
+use crate::helpers::{
+    call, failed_checks, get_with_token, open_session, start_stack, start_stack_with,
+};
+
+/// The stack's operator (the template's default `OperatorUserIds`).
+const OPERATOR: &str = "op_churnsaver_cli";
+
+/// `GET path` with a session of the operator: status and JSON body.
+async fn operator_get(stack: &LocalStack, path: &str) -> (u16, serde_json::Value) {
+    let token = open_session(stack, OPERATOR).await;
+    let answer = get_with_token(stack, path, &token).await;
+    (answer.status, answer.body)
+}
+
+#[tokio::test]
+async fn the_detailed_reports_answer_only_the_operator_and_liveness_anyone() {
+    let stack = start_stack().await;
+    let user = open_session(&stack, "user_not_operator").await;
+    for path in ["/health/db", "/health/webhooks", "/health/external"] {
+        // Without a session the authorizer denies; a user's session reaches the route, which
+        // refuses it; the operator's gets the report.
+        assert_eq!(
+            call(&stack, "GET", path).await,
+            (403, json!({"message": "Forbidden"})),
+            "{path}"
+        );
+        let answer = get_with_token(&stack, path, &user).await;
+        assert_eq!(answer.status, 403, "{path}");
+        assert_eq!(answer.body["error"]["code"], "not_operator", "{path}");
+        let (status, body) = operator_get(&stack, path).await;
+        assert!(body["checks"].is_array(), "{path}: {status} {body}");
+    }
+    assert_eq!(call(&stack, "GET", "/health").await.0, 200);
+}
 
 #[tokio::test]
 async fn liveness_reports_version_and_stage() {
@@ -25,7 +60,7 @@ async fn liveness_reports_version_and_stage() {
 async fn db_is_healthy_when_every_table_exists() {
     let stack = start_stack().await;
 
-    let (status, body) = call(&stack, "GET", "/health/db").await;
+    let (status, body) = operator_get(&stack, "/health/db").await;
 
     assert_eq!(status, 200, "{body}");
     let names: Vec<&str> = body["checks"]
@@ -50,21 +85,23 @@ async fn db_is_healthy_when_every_table_exists() {
 #[tokio::test]
 async fn db_answers_503_naming_the_missing_table() {
     let stack = start_stack().await;
-    let sessions = stack.app.config.tables.sessions.clone();
+    // Not the sessions table: without it no session, the operator's included, is admitted (and
+    // `churnsaver verify` reads the tables through the SDK for that case).
+    let claims = stack.app.config.tables.webhook_events.clone();
     stack
         .app
         .dynamodb
         .delete_table()
-        .table_name(&sessions)
+        .table_name(&claims)
         .send()
         .await
         .unwrap();
 
-    let (status, body) = call(&stack, "GET", "/health/db").await;
+    let (status, body) = operator_get(&stack, "/health/db").await;
 
     assert_eq!(status, 503, "{body}");
-    assert_eq!(failed_checks(&body), ["table:sessions"]);
-    assert_eq!(body["checks"][1]["error"], "does not exist");
+    assert_eq!(failed_checks(&body), ["table:webhook_events"]);
+    assert_eq!(body["checks"][0]["error"], "does not exist");
 }
 
 #[tokio::test]
@@ -80,7 +117,7 @@ async fn webhooks_is_healthy_with_an_empty_dead_letter_queue() {
         .await
         .unwrap();
 
-    let (status, body) = call(&stack, "GET", "/health/webhooks").await;
+    let (status, body) = operator_get(&stack, "/health/webhooks").await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"][0]["depth"]["visible"], 1);
@@ -100,7 +137,7 @@ async fn webhooks_answers_503_when_the_dead_letter_queue_holds_messages() {
         .await
         .unwrap();
 
-    let (status, body) = call(&stack, "GET", "/health/webhooks").await;
+    let (status, body) = operator_get(&stack, "/health/webhooks").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["queue:events_dlq"]);
@@ -125,7 +162,7 @@ async fn webhooks_answers_503_when_the_events_queue_is_gone() {
         .await
         .unwrap();
 
-    let (status, body) = call(&stack, "GET", "/health/webhooks").await;
+    let (status, body) = operator_get(&stack, "/health/webhooks").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["queue:events"]);
@@ -144,7 +181,7 @@ async fn external_reports_a_reachable_provider_and_the_unconfigured_ones() {
         .await;
     let stack = stack_with_whop_at(format!("{}/api/v1", whop.uri())).await;
 
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 200, "{body}");
     let statuses: Vec<(&str, &str)> = body["checks"]
@@ -160,7 +197,12 @@ async fn external_reports_a_reachable_provider_and_the_unconfigured_ones() {
             ("provider:stripe", "unconfigured"),
             ("provider:gumroad", "unconfigured"),
             ("provider:paypal", "unconfigured"),
-            ("provider:google", "unconfigured")
+            ("provider:google", "unconfigured"),
+            // The local stack points Resend at its stand-in mail API.
+            ("provider:resend", "ok"),
+            ("provider:sendgrid", "unconfigured"),
+            // And Twilio at its stand-in messaging API.
+            ("provider:twilio", "ok")
         ]
     );
     assert_eq!(whop.received_requests().await.unwrap().len(), 1);
@@ -175,7 +217,7 @@ async fn external_answers_503_when_a_provider_fails() {
         .await;
     let stack = stack_with_whop_at(whop.uri()).await;
 
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["provider:whop"]);
@@ -191,7 +233,7 @@ async fn external_answers_503_when_a_provider_hangs() {
         .await;
     let stack = stack_with_whop_at(whop.uri()).await;
 
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"][0]["error"], "timed out");
@@ -206,7 +248,7 @@ async fn external_answers_503_when_a_provider_refuses_connections() {
         .port();
     let stack = stack_with_whop_at(format!("http://127.0.0.1:{closed_port}")).await;
 
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["provider:whop"]);
@@ -222,11 +264,12 @@ async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
         breakers.record("whop", false).await;
     }
 
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(failed_checks(&body), ["breaker:whop"]);
-    let check = &body["checks"][5];
+    let breaker_check = shared::edge::config::Provider::ALL.len();
+    let check = &body["checks"][breaker_check];
     assert_eq!(check["state"], "open");
     assert!(check["open_until"].is_string(), "{check}");
     assert!(
@@ -238,11 +281,14 @@ async fn external_answers_503_naming_the_provider_whose_breaker_is_open() {
     );
 
     breakers.reset("whop").await;
-    let (status, body) = call(&stack, "GET", "/health/external").await;
+    let (status, body) = operator_get(&stack, "/health/external").await;
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (&body["checks"][5]["name"], &body["checks"][5]["state"]),
+        (
+            &body["checks"][breaker_check]["name"],
+            &body["checks"][breaker_check]["state"]
+        ),
         (&json!("breaker:whop"), &json!("closed"))
     );
 }

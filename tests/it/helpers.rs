@@ -70,6 +70,35 @@ pub async fn call(stack: &LocalStack, method: &str, path: &str) -> (u16, serde_j
     (status, body)
 }
 
+/// What a `GET` with a bearer token got back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
+    /// The JSON body (`null` when there is none).
+    pub body: serde_json::Value,
+}
+
+/// `GET path` on the stack with `token` as the bearer.
+pub async fn get_with_token(stack: &LocalStack, path: &str, token: &str) -> Answer {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", stack.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    Answer {
+        status: response.status().as_u16(),
+        retry_after,
+        body: response.json().await.unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// The names of the failed checks in a health report.
 pub fn failed_checks(report: &serde_json::Value) -> Vec<String> {
     report["checks"]
@@ -191,13 +220,21 @@ pub async fn open_session(stack: &LocalStack, user: &str) -> String {
 /// Everything on the stack's events queue, with its attributes, received once (each message then
 /// stays hidden for the queue's visibility timeout).
 pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message> {
+    receive_all_from(stack, &stack.app.config.queues.events).await
+}
+
+/// Everything on the queue at `queue_url`, as [`receive_all`] reads the events queue.
+pub async fn receive_all_from(
+    stack: &LocalStack,
+    queue_url: &str,
+) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
         let batch = stack
             .app
             .sqs
             .receive_message()
-            .queue_url(&stack.app.config.queues.events)
+            .queue_url(queue_url)
             .max_number_of_messages(10)
             .message_attribute_names("All")
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
@@ -211,4 +248,24 @@ pub async fn receive_all(stack: &LocalStack) -> Vec<aws_sdk_sqs::types::Message>
         }
         all.extend(batch);
     }
+}
+
+/// Every item of the state table whose `pk` starts with `prefix` (`SUPPRESS#`, `NOTIFY#`, …).
+pub async fn state_items(
+    app: &shared::App,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    app.dynamodb
+        .scan()
+        .table_name(&app.config.tables.state)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(prefix.to_owned()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default()
 }

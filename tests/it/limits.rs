@@ -170,3 +170,68 @@ async fn malformed_source_ips_are_counted_under_one_bucket() {
         (4, WINDOW_START + 300)
     );
 }
+
+#[tokio::test]
+async fn addresses_of_one_ipv6_64_share_one_window_item() {
+    let stack = start_stack().await;
+    let clock = TestClock::at(WINDOW_START);
+    let limiter = limiter(&stack.app, &clock);
+    for ip in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::ffff",
+        "2001:db8:1:2:aaaa::7",
+    ] {
+        assert_eq!(limiter.failed(ip, "bad_token", None).await, None);
+    }
+    assert_eq!(
+        limiter.failed("2001:db8:1:3::1", "bad_token", None).await,
+        None
+    );
+
+    assert_eq!(
+        window_item(&stack.app, "2001:db8:1:2::/64", WINDOW_START).await,
+        (3, WINDOW_START + 300)
+    );
+    assert_eq!(
+        window_item(&stack.app, "2001:db8:1:3::9", WINDOW_START).await,
+        (1, WINDOW_START + 300)
+    );
+}
+
+#[tokio::test]
+async fn the_per_user_limit_counts_every_request_and_refuses_the_61st_until_the_window_ends() {
+    let stack = start_stack().await;
+    let log = RequestLog::default();
+    let app = log.app(&stack.app);
+    let clock = TestClock::at(WINDOW_START);
+    let limits = AuthLimits {
+        limit: 60,
+        window: std::time::Duration::from_secs(60),
+    };
+    let limiter = AuthLimiter::new(DynamoFailureCounter::of(&app), clock.clone(), limits);
+
+    for n in 1..=60 {
+        assert_eq!(limiter.admit_user("user_busy").await, Ok(()), "request {n}");
+        assert_eq!(log.take(), ["UpdateItem"], "request {n}");
+    }
+    clock.set(WINDOW_START + 15);
+    let throttled = Throttled {
+        retry_after_secs: 45,
+    };
+    assert_eq!(limiter.admit_user("user_busy").await, Err(throttled));
+    assert_eq!(limiter.admit_user("user_busy").await, Err(throttled));
+    assert_eq!(
+        log.take(),
+        ["UpdateItem"],
+        "refused without a request once known"
+    );
+    assert_eq!(limiter.admit_user("user_other").await, Ok(()));
+    // Its own item, apart from any address's.
+    assert_eq!(
+        window_item(&stack.app, "user:user_busy", WINDOW_START).await,
+        (61, WINDOW_START + 60)
+    );
+
+    clock.set(WINDOW_START + 60);
+    assert_eq!(limiter.admit_user("user_busy").await, Ok(()));
+}

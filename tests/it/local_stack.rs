@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 21] = [
+const HTTP_API_ROUTES: [(&str, &str); 23] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -34,6 +34,8 @@ const HTTP_API_ROUTES: [(&str, &str); 21] = [
     ("PUT", "/companies/{company_id}/settings"),
     ("GET", "/me"),
     ("GET", "/me/companies"),
+    ("GET", "/unsubscribe"),
+    ("POST", "/unsubscribe"),
 ];
 
 fn template() -> Template {
@@ -89,6 +91,9 @@ async fn serves_exactly_the_template_routes_and_they_are_the_designed_ones() {
 async fn protected_routes_go_through_the_authorizer() {
     let stack = start_stack().await;
     for (method, path) in [
+        ("GET", "/health/db"),
+        ("GET", "/health/external"),
+        ("GET", "/health/webhooks"),
         ("POST", "/sync"),
         ("GET", "/memberships/m1"),
         ("GET", "/users/u1/memberships"),
@@ -253,6 +258,20 @@ async fn secrets_match_the_template() {
                     "{seeded:?}"
                 );
             }
+            // The local stack's Resend key is its stand-in mail API's.
+            Some(_) if id == "ResendApiKey" => assert_eq!(
+                value,
+                serde_json::json!({ "api_key": churnsaver::fake_mail::LOCAL_API_KEY }).to_string()
+            ),
+            // And its Twilio credentials its stand-in Twilio's.
+            Some(_) if id == "TwilioCredentials" => assert_eq!(
+                value,
+                serde_json::json!({
+                    "account_sid": churnsaver::fake_messaging::TWILIO_ACCOUNT_SID,
+                    "auth_token": churnsaver::fake_messaging::TWILIO_AUTH_TOKEN,
+                })
+                .to_string()
+            ),
             Some(literal) => assert_eq!(Some(value), literal.as_str(), "{id}"),
             None => assert_eq!(
                 value.len() as u64,
@@ -283,6 +302,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         workers,
         [
+            ("NotificationsQueue", "notify", 10, true),
             ("EventsQueue", "processor", 10, true),
             ("SyncJobsQueue", "sync", 1, true)
         ]
@@ -295,6 +315,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         schedules,
         [
+            ("maintenance", 3600, json!({"task": "digests"})),
             ("maintenance", 900, json!({"task": "maintenance"})),
             (
                 "sync",
@@ -497,4 +518,22 @@ async fn the_running_stack_polls_the_events_queue_into_the_processor() {
     }
     assert_eq!(in_flight, 1);
     stack.shutdown().await;
+}
+
+#[test]
+fn every_route_of_the_http_api_is_throttled_by_the_templates_parameters() {
+    let template = template();
+    let apis: Vec<_> = template
+        .resources_of_type("AWS::Serverless::HttpApi")
+        .collect();
+    assert_eq!(apis.len(), 1);
+    let settings = &apis[0].1["Properties"]["DefaultRouteSettings"];
+    assert_eq!(
+        settings["ThrottlingBurstLimit"],
+        json!({"Ref": "ApiThrottlingBurstLimit"})
+    );
+    assert_eq!(
+        settings["ThrottlingRateLimit"],
+        json!({"Ref": "ApiThrottlingRateLimit"})
+    );
 }

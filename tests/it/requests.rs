@@ -186,7 +186,7 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
     );
 
     // The last page, warm: no key read, the switch and the breaker cached, the call counted
-    // under the shared limit; the run ends and releases its lock.
+    // under the shared limit; the run ends, releases its lock and tells the company.
     let job = next_job(&stack.app).await;
     assert!(matches!(
         syncer.run_page(&job).await.unwrap(),
@@ -206,6 +206,8 @@ async fn a_sync_page_costs_a_fixed_sequence_of_requests() {
             "UpdateItem",
             "UpdateItem",
             "DeleteItem",
+            // The company's run ended: its recipients are told through the notifications queue.
+            "SendMessage",
         ])
     );
     let run = syncer.runs.run(&run.run_id).await.unwrap().unwrap();

@@ -56,6 +56,7 @@ fn settings(lifetime: Duration, max_per_user: usize) -> SessionSettings {
     SessionSettings {
         lifetime,
         max_per_user,
+        ..SessionSettings::default()
     }
 }
 
@@ -127,6 +128,61 @@ async fn sessions_slide_past_half_their_lifetime() {
     // Used within each lifetime, it outlives its first expiry.
     clock.advance(90 * 60);
     assert!(sessions.validate(&token).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_session_older_than_its_maximum_age_is_refused_even_if_used_every_minute() {
+    use shared::domain::ports::SessionStore;
+
+    let stack = start_stack().await;
+    let clock = TestClock::new();
+    let settings = SessionSettings {
+        max_age: 6 * HOUR,
+        ..settings(HOUR, 10)
+    };
+    let sessions = sessions(&stack.app, &clock, settings);
+    let token = open(&sessions, "user_forever").await;
+    let created_at = clock.now().timestamp();
+    let end_of_life = created_at + 6 * 3600;
+
+    let mut renewals = 0;
+    for minute in 1..6 * 60 {
+        clock.advance(60);
+        let validated = sessions.validate(&token).await.unwrap_or_else(|error| {
+            panic!("minute {minute}: {error}");
+        });
+        renewals += usize::from(validated.renewed);
+        assert!(
+            validated.record.expires_at <= end_of_life,
+            "minute {minute}"
+        );
+    }
+    // It slid (every half hour) while it was young, and was never extended past its maximum age.
+    assert!(renewals >= 10, "{renewals}");
+    let stored = sessions.store.of_user("user_forever").await.unwrap();
+    assert_eq!(stored[0].created_at, created_at);
+    assert_eq!(stored[0].expires_at, end_of_life);
+
+    clock.advance(60);
+    assert_eq!(sessions.validate(&token).await, Err(SessionError::Expired));
+
+    // The write's own condition refuses to extend a session created before the cut-off, so no
+    // caller that skipped the check (or raced it) can extend it either.
+    let pk = &stored[0].pk;
+    assert!(
+        !sessions
+            .store
+            .extend(pk, end_of_life + 3600, end_of_life, created_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        sessions
+            .store
+            .extend(pk, end_of_life, end_of_life, created_at - 1)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -305,13 +361,40 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    // A browser gets the token in the cookie only: no script can read it.
     let cookie = created.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax")
-    );
+    let attributes: Vec<&str> = cookie.split("; ").skip(1).collect();
+    for attribute in [
+        "Path=/",
+        "HttpOnly",
+        "Secure",
+        "SameSite=None",
+        "Partitioned",
+    ] {
+        assert!(attributes.contains(&attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let in_cookie = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .strip_prefix("__Host-cs_session=")
+        .unwrap()
+        .to_owned();
     let body: Value = created.json().await.unwrap();
     assert_eq!(body["user_id"], "user_e2e");
+    assert_eq!(body.get("token"), None, "{body}");
+    // A client without cookies asks for it in the body.
+    let created = client
+        .post(format!("{base}/auth/session?token=body"))
+        .header("x-whop-user-token", &whop_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
     let session = body["token"].as_str().unwrap().to_owned();
+    assert_ne!(session, in_cookie, "each call opens its own session");
 
     let read = client
         .get(format!("{base}/memberships/mem_auth"))
@@ -321,14 +404,19 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .unwrap();
     assert_eq!(read.status(), 200);
     assert_eq!(read.json::<Value>().await.unwrap()["status"], "active");
-    // The cookie alone works too.
-    let by_cookie = client
-        .get(format!("{base}/auth/session"))
-        .header("cookie", format!("cs_session={session}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_cookie.status(), 200);
+    // The cookie alone works too, under its name and, for sessions opened before it, the old one.
+    for cookie in [
+        format!("__Host-cs_session={in_cookie}"),
+        format!("cs_session={session}"),
+    ] {
+        let by_cookie = client
+            .get(format!("{base}/auth/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_cookie.status(), 200);
+    }
 
     let revoked = client
         .delete(format!("{base}/auth/session"))
@@ -337,6 +425,15 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), 204);
+    let cleared: Vec<&str> = revoked
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared[0].starts_with("__Host-cs_session=; Max-Age=0"));
+    assert!(cleared[1].starts_with("cs_session=; Path=/; Max-Age=0"));
     let after = client
         .get(format!("{base}/auth/session"))
         .bearer_auth(&session)
@@ -383,7 +480,8 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
     }
 
     // Past the failure limit (20 per window by default; the failures above count too) the
-    // caller's address is throttled, even with a valid token, and told how long to wait.
+    // caller's address is throttled for its guesses, and told how long to wait; a valid token
+    // from the same address still opens a session.
     let mut statuses = Vec::new();
     for _ in 0..20 {
         let refused = client
@@ -403,9 +501,16 @@ async fn a_whop_token_becomes_a_session_that_reads_state_until_revoked() {
         statuses[first_throttled..].iter().all(|s| *s == 429),
         "{statuses:?}"
     );
-    let throttled = client
+    let admitted = client
         .post(format!("{base}/auth/session"))
         .header("x-whop-user-token", &whop_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), 201);
+    let throttled = client
+        .post(format!("{base}/auth/session"))
+        .header("x-whop-user-token", "garbage")
         .send()
         .await
         .unwrap();

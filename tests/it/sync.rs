@@ -88,6 +88,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
         queue_url: app.config.queues.sync_jobs.clone(),
         company_id: Some(COMPANY_ID.to_owned()),
         known: DynamoCompanyItems::of(app),
+        notifications_queue: app.config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }
@@ -414,7 +415,7 @@ async fn one_membership_syncs_for_its_owner_only() {
         syncer
             .sync_membership("mem_00003", Some("user_other"))
             .await,
-        Err(SyncError::Forbidden)
+        Err(SyncError::NotFound)
     ));
     assert!(matches!(
         syncer
@@ -624,7 +625,7 @@ async fn post_sync_on_the_running_stack_reconciles_the_callers_memberships() {
         stranger.clone(),
     )
     .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 404, "{body}");
     let (status, body) = sync(
         serde_json::json!({"membership_id": "../users/me"}),
         owner.clone(),

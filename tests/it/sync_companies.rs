@@ -70,6 +70,7 @@ async fn instance(stack: &LocalStack, fake: &FakeWhop) -> SharedSyncer {
         queue_url: app.config.queues.sync_jobs.clone(),
         company_id: None,
         known: DynamoCompanyItems::of(app),
+        notifications_queue: None,
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
     }

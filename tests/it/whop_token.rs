@@ -616,3 +616,32 @@ async fn a_token_without_kid_is_checked_against_the_legacy_key_only() {
     );
     assert_eq!(requests(&server).await, 0, "the JWKS was not consulted");
 }
+
+#[tokio::test]
+async fn a_token_without_kid_is_refused_unread_when_keyless_tokens_are_off() {
+    let key = TestKey::generate("k1");
+    let server = serve(&[&key]).await;
+    let clock = TestClock::new();
+    let keys = keys_at(jwks_url(&server), &clock);
+    let kidless = key.sign_raw(&json!({"alg": "ES256", "typ": "JWT"}), &claims());
+    let with_kid = key.sign(&claims());
+
+    let refusing = TokenSettings::new(APP).accepting_keyless(false);
+    let refused = verify(&kidless, &keys, &refusing, clock.now()).await;
+    assert_eq!(refused, Err(TokenError::KeylessRefused));
+    assert_eq!(TokenError::KeylessRefused.reason_code(), "missing_kid");
+    // Without checking any signature: the legacy key is not tried, the JWKS not fetched.
+    assert_eq!(requests(&server).await, 0);
+    // A token that names its key is verified as ever.
+    assert_eq!(
+        verify(&with_kid, &keys, &refusing, clock.now()).await,
+        Ok(user())
+    );
+
+    // The same token with keyless tokens on goes to the legacy key (which did not sign it).
+    let accepting = TokenSettings::new(APP).accepting_keyless(true);
+    assert_eq!(
+        verify(&kidless, &keys, &accepting, clock.now()).await,
+        Err(TokenError::BadSignature)
+    );
+}

@@ -2,6 +2,10 @@
 //! request and response mapping only. The attempt policy (throttling, counting failures) is
 //! [`shared::domain::auth::attempts`]; the dependencies are [`shared::edge::deps::auth`].
 
+// The Google routes' futures (sign-in over the resilient client and the state table) nest deeper
+// than the compiler's default layout query depth.
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{
@@ -10,7 +14,7 @@ use aws_lambda_events::apigw::{
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use lambda_runtime::LambdaEvent;
@@ -98,39 +102,39 @@ async fn create_session(
     parts: Parts,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&parts);
-    deps.limiter.check(&ip)?;
     let Some(token) = parts
         .headers
         .get(WHOP_USER_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|t| !t.is_empty())
     else {
-        let error = ApiError::Unauthorized {
+        return Err(ApiError::Unauthorized {
             code: "missing_user_token",
             message: format!("send the Whop user token in `{WHOP_USER_TOKEN_HEADER}`"),
-        };
-        let refusal = deps.limiter.refuse(&ip, "missing_user_token", None, error);
-        return Err(refusal.await.into());
+        });
     };
     let keys = deps.whop_keys().map_err(|error| {
         tracing::error!(%error, "no HTTP client for Whop's keys");
         whop_keys_unavailable()
     })?;
-    let user = match user_token::verify(token, keys, &deps.token_settings, chrono::Utc::now()).await
-    {
+    let verified = deps
+        .limiter
+        .attempt(&ip, token, async |token| {
+            user_token::verify(token, keys, &deps.token_settings, chrono::Utc::now()).await
+        })
+        .await;
+    let user = match verified {
         Ok(user) => user,
-        Err(error @ TokenError::KeysUnavailable(_)) => {
+        Err(Refusal::Throttled(throttled)) => return Err(throttled.into()),
+        Err(Refusal::Refused(error @ TokenError::KeysUnavailable(_))) => {
             tracing::error!(%error, "Whop's token keys are unavailable");
             return Err(whop_keys_unavailable());
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            let rejected = ApiError::Unauthorized {
-                code: reason,
+        Err(Refusal::Refused(error)) => {
+            return Err(ApiError::Unauthorized {
+                code: error.reason_code(),
                 message: error.to_string(),
-            };
-            let refusal = deps.limiter.refuse(&ip, reason, Some(token), rejected);
-            return Err(refusal.await.into());
+            });
         }
     };
     let issued = deps
@@ -140,14 +144,17 @@ async fn create_session(
     tracing::info!(user.id = %issued.user_id, "session created");
     record_sign_in(&deps, &issued, None).await;
     let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
+    let mut body = json!({
+        "user_id": issued.user_id,
+        "expires_at": issued.expires_at,
+    });
+    if wants_token_in_body(&parts) {
+        body["token"] = json!(issued.token.expose_secret());
+    }
     Ok((
         StatusCode::CREATED,
         [(header::SET_COOKIE, cookie)],
-        Json(json!({
-            "token": issued.token.expose_secret(),
-            "user_id": issued.user_id,
-            "expires_at": issued.expires_at,
-        })),
+        Json(body),
     )
         .into_response())
 }
@@ -164,6 +171,21 @@ async fn record_sign_in(deps: &AuthDeps, issued: &sessions::Issued, identity: Op
         chrono::Utc::now(),
     )
     .await;
+}
+
+/// Whether the caller asked for the token in the body (`?token=body`): a client that keeps no
+/// cookies (the CLI, a server, a test). A browser gets only the `HttpOnly` cookie, which no script
+/// can read.
+fn wants_token_in_body(parts: &Parts) -> bool {
+    parts
+        .uri
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "token=body"))
+}
+
+/// `Set-Cookie` headers that clear the session cookie under both its names.
+fn cleared_cookies() -> AppendHeaders<[(header::HeaderName, String); 2]> {
+    AppendHeaders(sessions::cleared_cookies().map(|cookie| (header::SET_COOKIE, cookie)))
 }
 
 fn whop_keys_unavailable() -> ApiError {
@@ -205,11 +227,7 @@ async fn delete_session(
         deps.sessions.revoke(token).await
     })
     .await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, sessions::cleared_cookie())],
-    )
-        .into_response())
+    Ok((StatusCode::NO_CONTENT, cleared_cookies()).into_response())
 }
 
 /// `GET /auth/sessions`: the user's sessions.
@@ -233,16 +251,17 @@ async fn delete_sessions(
     .await?;
     tracing::info!(user.id = %user_id, revoked, "all sessions revoked");
     Ok((
-        [(header::SET_COOKIE, sessions::cleared_cookie())],
+        cleared_cookies(),
         Json(json!({"user_id": user_id, "revoked": revoked})),
     )
         .into_response())
 }
 
-/// The Lambda authorizer (simple responses): admits a valid session and passes its user to the
-/// route as `user_id` in the context. Denies everything else, including when sessions cannot be
-/// checked: a protected route is never open by default. (An HTTP API authorizer can only deny
-/// with 403; the 401 with a reason is `GET /auth/session`'s.)
+/// The Lambda authorizer (simple responses): admits a valid session, from any source IP, and passes
+/// its user to the route as `user_id` in the context. Denies everything else, including when
+/// sessions cannot be checked: a protected route is never open by default. (An HTTP API
+/// authorizer can only deny with 403; the 401 with a reason, or the 429 with `Retry-After` of a
+/// throttled address, is `GET /auth/session`'s.)
 pub async fn authorize(
     deps: Arc<AuthorizerDeps>,
     event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
@@ -255,10 +274,6 @@ pub async fn authorize(
         .as_deref()
         .unwrap_or("unknown");
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    if deps.limiter.check(ip).is_err() {
-        tracing::warn!(auth.reason = "throttled", "request denied");
-        return Ok(response);
-    }
     let token = presented(&request.headers, request.cookies.iter().map(String::as_str));
     let validated = deps
         .limiter
@@ -267,9 +282,10 @@ pub async fn authorize(
     match validated {
         Ok(validated) => {
             response.is_authorized = true;
+            let user_id = &validated.record.user_id;
             response.context = json!({
-                "principal": "user",
-                "user_id": validated.record.user_id,
+                "principal": deps.principal(user_id),
+                "user_id": user_id,
             });
         }
         Err(Refusal::Refused(SessionError::Missing)) => {
@@ -278,8 +294,11 @@ pub async fn authorize(
         Err(Refusal::Refused(error @ SessionError::Dependency(_))) => {
             tracing::error!(%error, "sessions cannot be checked; denying");
         }
-        // A refused credential was counted against the address.
-        Err(_) => {}
+        Err(Refusal::Throttled(_)) => {
+            tracing::warn!(auth.reason = "throttled", "request denied");
+        }
+        // A guess was counted against the address; an expired session is only refused.
+        Err(Refusal::Refused(_)) => {}
     }
     Ok(response)
 }

@@ -21,15 +21,14 @@ use shared::domain::companies::summary::Summary;
 use shared::domain::companies::{self, CompanyMembershipsPage};
 use shared::domain::creators::{self, Me, MyCompanies};
 use shared::domain::emergency::{Marked, MarkedPage};
+use shared::domain::notify::company::settings_saved;
 use shared::domain::ports::{Clock, SystemClock};
 use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
-    Router::new()
-        .route("/memberships/{id}", get(membership))
-        .route("/users/{id}/memberships", get(user_memberships))
+    let creator = Router::new()
         .route(
             "/companies/{company_id}/memberships",
             get(company_memberships),
@@ -41,8 +40,29 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
         )
         .route("/me", get(me))
         .route("/me/companies", get(my_companies))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&deps),
+            per_user_limit,
+        ));
+    Router::new()
+        .route("/memberships/{id}", get(membership))
+        .route("/users/{id}/memberships", get(user_memberships))
+        .merge(creator)
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
+}
+
+/// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`): past it, 429 with `Retry-After`
+/// until the window ends, before any other work.
+async fn per_user_limit(
+    State(deps): State<Arc<StateDeps>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    let user_id = shared::edge::http::authorizer_field(request.extensions(), "user_id")
+        .ok_or(ApiError::Forbidden)?;
+    deps.creator_limiter.admit_user(user_id).await?;
+    Ok(next.run(request).await)
 }
 
 /// The signed-in user the authorizer admitted; a request without one never reads state.
@@ -179,17 +199,27 @@ async fn put_company_settings(
             limit_bytes: MAX_SETTINGS_BYTES,
         });
     }
-    companies::put_company_settings(
+    let company_id = path_id(id)?;
+    let (previous, saved) = companies::replace_company_settings(
         &deps.access,
         &deps.plans,
         &deps.companies,
         viewer(&extensions)?,
-        &path_id(id)?,
+        &company_id,
         &body,
     )
     .await
-    .map(Json)
-    .map_err(ApiError::from)
+    .map_err(ApiError::from)?;
+    // The confirmation (or the first save's welcome) to the previous and new recipients.
+    settings_saved(
+        &deps.notifications,
+        &company_id,
+        previous.as_ref(),
+        &saved,
+        SystemClock.now(),
+    )
+    .await;
+    Ok(Json(saved))
 }
 
 /// `GET /me`: the signed-in creator's profile and plan.

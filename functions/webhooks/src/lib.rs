@@ -1,11 +1,15 @@
-//! The webhooks function: `POST /webhooks/{provider}`.
+//! The webhooks function: `POST /webhooks/{provider}`; Resend's deliveries (`POST
+//! /webhooks/resend`) and the one-click unsubscribe (`GET`/`POST /unsubscribe`) write the
+//! suppression list where they arrive (`suppression.rs`).
+
+mod suppression;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::json;
@@ -18,6 +22,11 @@ use shared::edge::deps::webhooks::WebhooksDeps;
 
 pub fn router(deps: Arc<WebhooksDeps>) -> Router {
     Router::new()
+        .route("/webhooks/resend", post(suppression::resend))
+        .route(
+            shared::domain::notify::unsubscribe::PATH,
+            get(suppression::show_unsubscribe).post(suppression::unsubscribe),
+        )
         .route("/webhooks/{provider}", post(receive))
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
@@ -60,20 +69,24 @@ async fn receive(
             Json(json!({"duplicate": true, "event_id": event_id, "status": status.as_str()}))
                 .into_response()
         }
-        Err(error) => {
-            let reason = error.reason_code();
-            match &error {
-                IngestError::Dependency { .. } => {
-                    tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
-                }
-                _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
-            }
-            metrics.count("webhook_rejected", 1);
-            ApiError::from(error).into_response()
-        }
+        Err(error) => rejected(error, &mut metrics),
     };
     metrics.emit();
     response
+}
+
+/// The answer to a delivery that was not accepted, logged (an error when a dependency failed, a
+/// warning otherwise) and counted.
+fn rejected(error: IngestError, metrics: &mut Metrics) -> Response {
+    let reason = error.reason_code();
+    match &error {
+        IngestError::Dependency { .. } => {
+            tracing::error!(webhook.reason = reason, %error, "webhook not accepted: {error}")
+        }
+        _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
+    }
+    metrics.count("webhook_rejected", 1);
+    ApiError::from(error).into_response()
 }
 
 async fn accept(
@@ -83,6 +96,20 @@ async fn accept(
     body: Body,
 ) -> Result<Accepted, IngestError> {
     let source = parse_provider(provider)?;
+    let body = read_body(headers, body).await?;
+    let deps = IngestDeps {
+        providers: &state.providers,
+        keyring: &state.keyring,
+        claims: &state.claims,
+        publisher: &state.app.sqs,
+        events_queue_url: &state.app.config.queues.events,
+        verify_options: state.verify_options,
+    };
+    ingest(&deps, source, headers, &body, chrono::Utc::now()).await
+}
+
+/// The body of a delivery within [`MAX_BODY_BYTES`] and of a JSON content type.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, IngestError> {
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -96,16 +123,7 @@ async fn accept(
             .and_then(|v| v.to_str().ok()),
     )?;
     // API Gateway's base64 bodies arrive decoded: lambda_http turns them into raw bytes.
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| IngestError::TooLarge)?;
-    let deps = IngestDeps {
-        providers: &state.providers,
-        keyring: &state.keyring,
-        claims: &state.claims,
-        publisher: &state.app.sqs,
-        events_queue_url: &state.app.config.queues.events,
-        verify_options: state.verify_options,
-    };
-    ingest(&deps, source, headers, &body, chrono::Utc::now()).await
+        .map_err(|_| IngestError::TooLarge)
 }

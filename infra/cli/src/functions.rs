@@ -112,6 +112,15 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
             )),
         ),
         (
+            "notify",
+            event(invoker(
+                Arc::new(shared::edge::deps::notify::NotifyDeps::build(Arc::clone(
+                    app,
+                ))),
+                notify::handle,
+            )),
+        ),
+        (
             "maintenance",
             event(invoker(
                 Arc::new(shared::edge::deps::maintenance::MaintenanceDeps::build(

@@ -4,6 +4,8 @@
 pub mod breaker;
 pub mod dlq;
 pub mod fake_google;
+pub mod fake_mail;
+pub mod fake_messaging;
 pub mod fake_whop;
 pub mod functions;
 pub mod local;

@@ -12,6 +12,7 @@ use commands::dlq::DlqCommand;
 use commands::emergency::EmergencyCommand;
 use commands::keys::KeysCommand;
 use commands::local::LocalArgs;
+use commands::mail::MailCommand;
 use commands::maintenance::MaintenanceCommand;
 use commands::sessions::SessionsCommand;
 use commands::state::StateCommand;
@@ -47,6 +48,11 @@ enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// The e-mails the local stack's stand-in mail API captured.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
     },
     /// Sessions of the same stack as `dlq`.
     Sessions {
@@ -112,6 +118,7 @@ impl Command {
             Self::Config { command } => Ok(commands::config::run(&command)),
             Self::Webhook { command } => commands::webhook::run(command).await,
             Self::Dlq { command } => commands::dlq::run(command).await,
+            Self::Mail { command } => commands::mail::run(command).await,
             Self::Sessions { command } => commands::sessions::run(command).await,
             Self::State { command } => commands::state::run(command).await,
             Self::Keys { command } => commands::keys::run(command).await,

@@ -1,8 +1,10 @@
 //! Reads `infra/template.yaml`: the SAM template is the single source of truth for the local stack's
 //! tables, queues, secrets, function environments, routes, queue triggers and schedules.
 //!
-//! Short-form intrinsics (`!Ref`, `!GetAtt`, `!Sub`) are normalised to their long form on load;
-//! [`Resolver`] evaluates `Ref`, `Fn::GetAtt` and `Fn::Sub` and rejects anything else by name.
+//! Short-form intrinsics (`!Ref`, `!GetAtt`, `!Sub`, `!If`, `!Equals`, `!Not`, `!Condition`) are
+//! normalised to their long form on load; [`Resolver`] evaluates `Ref`, `Fn::GetAtt`, `Fn::Sub`
+//! and `Fn::If` over the template's `Conditions` (built from `Fn::Equals`, `Fn::Not` and
+//! `Condition`), only the branch taken, and rejects anything else by name.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,6 +58,18 @@ impl Template {
             .into_iter()
             .flatten()
             .filter_map(|(name, p)| Some((name.clone(), scalar(p.get("Default")?)?)))
+            .collect()
+    }
+
+    /// The `Conditions` section: name → its expression (evaluated by [`Resolver`] when an
+    /// `Fn::If` names it).
+    pub fn conditions(&self) -> BTreeMap<String, Value> {
+        self.root
+            .get("Conditions")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, condition)| (name.clone(), condition.clone()))
             .collect()
     }
 
@@ -273,8 +287,13 @@ fn to_json(value: serde_yaml_ng::Value) -> anyhow::Result<Value> {
                     ("Fn::GetAtt", argument)
                 }
                 "Sub" => ("Fn::Sub", inner),
+                "If" => ("Fn::If", inner),
+                "Equals" => ("Fn::Equals", inner),
+                "Not" => ("Fn::Not", inner),
+                "Condition" => ("Condition", inner),
                 other => bail!(
-                    "unsupported tag !{other}: the local stack resolves !Ref, !GetAtt and !Sub"
+                    "unsupported tag !{other}: the local stack resolves !Ref, !GetAtt, !Sub, !If, \
+                     !Equals, !Not and !Condition"
                 ),
             };
             let mut object = Map::new();
@@ -305,6 +324,8 @@ pub struct Physical {
 pub struct Resolver {
     pub parameters: BTreeMap<String, String>,
     pub resources: BTreeMap<String, Physical>,
+    /// The template's `Conditions` ([`Template::conditions`]).
+    pub conditions: BTreeMap<String, Value>,
 }
 
 impl Resolver {
@@ -328,9 +349,24 @@ impl Resolver {
                         Ok(Value::String(self.attribute(resource, attribute)?))
                     }
                     "Fn::Sub" => Ok(Value::String(self.substitute(as_str(argument)?)?)),
+                    "Fn::If" => {
+                        let [condition, then, otherwise] =
+                            argument.as_array().map(Vec::as_slice).unwrap_or_default()
+                        else {
+                            bail!(
+                                "Fn::If needs [condition, value if true, value if false], got {argument}"
+                            );
+                        };
+                        let branch = if self.condition(as_str(condition)?)? {
+                            then
+                        } else {
+                            otherwise
+                        };
+                        self.resolve(branch)
+                    }
                     other if other.starts_with("Fn::") => {
                         bail!(
-                            "{other} is not supported by the local stack (Ref, Fn::GetAtt, Fn::Sub are)"
+                            "{other} is not supported by the local stack (Ref, Fn::GetAtt, Fn::Sub, Fn::If are)"
                         )
                     }
                     _ => Ok(Value::Object(self.resolve_members(object)?)),
@@ -357,6 +393,35 @@ impl Resolver {
             .iter()
             .map(|(k, v)| Ok((k.clone(), self.resolve(v)?)))
             .collect()
+    }
+
+    /// The value of the condition `name` of the template.
+    fn condition(&self, name: &str) -> anyhow::Result<bool> {
+        let expression = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| anyhow!("Fn::If {name}: no such condition"))?;
+        self.truth(expression)
+    }
+
+    /// A condition expression: `Fn::Equals`, `Fn::Not` or `Condition`.
+    fn truth(&self, expression: &Value) -> anyhow::Result<bool> {
+        let single = expression
+            .as_object()
+            .filter(|object| object.len() == 1)
+            .and_then(|object| object.iter().next());
+        match single {
+            Some((key, Value::Array(pair))) if key == "Fn::Equals" && pair.len() == 2 => {
+                Ok(self.resolve_string(&pair[0])? == self.resolve_string(&pair[1])?)
+            }
+            Some((key, Value::Array(one))) if key == "Fn::Not" && one.len() == 1 => {
+                Ok(!self.truth(&one[0])?)
+            }
+            Some((key, Value::String(name))) if key == "Condition" => self.condition(name),
+            _ => bail!(
+                "condition {expression} is not supported by the local stack (Fn::Equals, Fn::Not, Condition are)"
+            ),
+        }
     }
 
     fn reference(&self, name: &str) -> anyhow::Result<String> {
@@ -525,8 +590,36 @@ Resources:
             .resolve(&json!({"Fn::Join": ["", []]}))
             .unwrap_err();
         assert!(error.to_string().contains("Fn::Join"), "{error}");
-        let error = Template::parse("A: !If [c, 1, 2]").unwrap_err();
-        assert!(error.to_string().contains("!If"), "{error}");
+        let error = Template::parse("A: !Select [0, [1]]").unwrap_err();
+        assert!(error.to_string().contains("!Select"), "{error}");
+    }
+
+    #[test]
+    fn if_takes_the_branch_its_condition_names_and_resolves_only_that_one() {
+        let template = Template::parse(
+            "Conditions:\n  HasUrl: !Not [!Equals [!Ref Url, \"\"]]\n  NoUrl: !Not [!Condition HasUrl]\nA: !If [HasUrl, !Ref Url, !Sub \"https://${Unprovisioned}.example\"]\nB: !If [NoUrl, !Ref Missing, !Ref Url]\n",
+        )
+        .unwrap();
+        let mut resolver = resolver();
+        resolver.conditions = template.conditions();
+        resolver
+            .parameters
+            .insert("Url".into(), "http://127.0.0.1:3000".into());
+        for field in ["A", "B"] {
+            assert_eq!(
+                resolver.resolve_string(&template.root[field]).unwrap(),
+                "http://127.0.0.1:3000",
+                "{field}"
+            );
+        }
+        resolver.parameters.insert("Url".into(), String::new());
+        let error = resolver.resolve(&template.root["A"]).unwrap_err();
+        assert!(error.to_string().contains("Unprovisioned"), "{error}");
+        assert!(
+            resolver
+                .resolve(&json!({"Fn::If": ["Nope", 1, 2]}))
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `churnsaver verify`: the post-deployment check of a stack (the local one or a deployed one),
 //! through its public routes and the AWS resources its functions use.
 //!
-//! Checks, in order: the four health endpoints; DynamoDB (every table active), SQS (every queue
+//! Checks, in order: the four health endpoints (the detailed three with a session of the first of
+//! `OPERATOR_USER_IDS`, opened with the signing key and revoked after); DynamoDB (every table active), SQS (every queue
 //! answers, with its depth), Secrets Manager (every configured secret described); a signed test
 //! webhook of [`VERIFICATION_KIND`] followed to `PROCESSED` in `webhook-events`; the processor's
 //! metrics for it; an auth round trip with a session of a synthetic user, revoked after. What a
@@ -102,14 +103,22 @@ pub async fn verify(app: &App, base_url: &str, processing_timeout: Duration) -> 
         .build()
         .unwrap_or_default();
     let mut verification = Verification::default();
+    verification
+        .run("health", health(&http, base_url, "/health", None))
+        .await;
+    let operator = OperatorSession::open(app).await;
     for (name, path) in [
-        ("health", "/health"),
         ("health/db", "/health/db"),
         ("health/external", "/health/external"),
         ("health/webhooks", "/health/webhooks"),
     ] {
-        verification.run(name, health(&http, base_url, path)).await;
+        let check = async {
+            let token = operator.token.as_deref().map_err(|e| anyhow!("{e}"))?;
+            health(&http, base_url, path, Some(token)).await
+        };
+        verification.run(name, check).await;
     }
+    operator.close(app).await;
     verification.run("dynamodb", dynamodb(app)).await;
     verification.run("sqs", sqs(app)).await;
     verification.run("secrets", secrets(app)).await;
@@ -127,8 +136,56 @@ pub async fn verify(app: &App, base_url: &str, processing_timeout: Duration) -> 
     verification
 }
 
-async fn health(http: &reqwest::Client, base_url: &str, path: &str) -> anyhow::Result<String> {
-    let response = http.get(format!("{base_url}{path}")).send().await?;
+/// A session of the stack's first operator, for the detailed health routes.
+struct OperatorSession {
+    token: Result<String, String>,
+}
+
+impl OperatorSession {
+    async fn open(app: &App) -> Self {
+        let token = match app.config.operator_user_ids.first() {
+            None => Err(
+                "no operator: set OPERATOR_USER_IDS (the template's OperatorUserIds) to reach the detailed health routes"
+                    .to_owned(),
+            ),
+            Some(operator) => {
+                let client = shared::domain::auth::sessions::Client {
+                    ip: None,
+                    user_agent: Some("churnsaver verify".to_owned()),
+                };
+                shared::edge::deps::auth::session_service(app)
+                    .create(operator, &client)
+                    .await
+                    .map(|issued| secrecy::ExposeSecret::expose_secret(&issued.token).to_owned())
+                    .map_err(|e| format!("opening an operator session: {e}"))
+            }
+        };
+        Self { token }
+    }
+
+    /// Revokes the session (only this one: the operator may hold others).
+    async fn close(self, app: &App) {
+        if let Ok(token) = self.token
+            && let Err(error) = shared::edge::deps::auth::session_service(app)
+                .revoke(&token)
+                .await
+        {
+            tracing::warn!(%error, "revoking verify's operator session failed; it expires by itself");
+        }
+    }
+}
+
+async fn health(
+    http: &reqwest::Client,
+    base_url: &str,
+    path: &str,
+    token: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut request = http.get(format!("{base_url}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     let reported = body["status"].as_str().unwrap_or("-").to_owned();

@@ -117,10 +117,12 @@ pub fn load_sample(path: &Path, provider: Option<&str>) -> anyhow::Result<(Sourc
 pub fn dev_secrets() -> Value {
     let random = || uuid::Uuid::new_v4().simple().to_string();
     let standard_key: Vec<u8> = random().bytes().take(24).collect();
+    let resend_key: Vec<u8> = random().bytes().take(24).collect();
     serde_json::json!({
         "whop": [format!("ws_{}{}", random(), random())],
         "stripe": [format!("whsec_{}", random())],
         "standard": [format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(standard_key))],
+        "resend": [format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(resend_key))],
     })
 }
 

@@ -262,3 +262,98 @@ fn breaker_reset_refuses_a_name_that_is_not_a_provider() {
         "{stderr}"
     );
 }
+
+/// `churnsaver args` with `env` set and `stdin` piped in.
+fn churnsaver_with(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_churnsaver"))
+        .args(args)
+        .env_remove("CHURNSAVER_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn secrets_come_from_the_environment_or_standard_input_as_from_the_argument() {
+    let body = body_file(r#"{"test": 2432232314}"#);
+    let body = body.to_str().unwrap();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let sign = [
+        "webhook",
+        "sign",
+        "--provider",
+        "standard",
+        "--body-file",
+        body,
+        "--id",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "--timestamp",
+        "1614265330",
+    ];
+    let by_argument = churnsaver_with(&[&sign[..], &["--secret", secret]].concat(), &[], "");
+    let by_env = churnsaver_with(&sign, &[("CHURNSAVER_WEBHOOK_SECRET", secret)], "");
+    let by_stdin = churnsaver_with(
+        &[&sign[..], &["--secret-stdin"]].concat(),
+        &[],
+        &format!("{secret}\n"),
+    );
+    assert!(by_argument.status.success(), "{by_argument:?}");
+    assert_eq!(outcome(&by_env), outcome(&by_argument));
+    assert_eq!(outcome(&by_stdin), outcome(&by_argument));
+
+    // Verify takes several, one per line on standard input or comma-separated in the
+    // environment (a rotation: the old secret first).
+    let headers = header_args(&stdout(&by_argument));
+    let mut verify: Vec<&str> = vec![
+        "webhook",
+        "verify",
+        "--provider",
+        "standard",
+        "--body-file",
+        body,
+        "--now",
+        "1614265330",
+    ];
+    verify.extend(headers.iter().map(String::as_str));
+    let old = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let stdin = churnsaver_with(
+        &[&verify[..], &["--secret-stdin"]].concat(),
+        &[],
+        &format!("{old}\n{secret}\n"),
+    );
+    assert_eq!(outcome(&stdin), (Some(0), "valid".to_owned()));
+    let env = churnsaver_with(
+        &verify,
+        &[("CHURNSAVER_WEBHOOK_SECRET", &format!("{old},{secret}"))],
+        "",
+    );
+    assert_eq!(outcome(&env), (Some(0), "valid".to_owned()));
+    let wrong = churnsaver_with(&verify, &[("CHURNSAVER_WEBHOOK_SECRET", old)], "");
+    assert_eq!(wrong.status.code(), Some(1));
+
+    // No secret anywhere: an error naming the three ways; two for `sign`: refused.
+    let none = churnsaver_with(&sign, &[], "");
+    assert!(!none.status.success());
+    let message = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        message.contains("CHURNSAVER_WEBHOOK_SECRET") && message.contains("--secret-stdin"),
+        "{message}"
+    );
+    let two = churnsaver_with(
+        &sign,
+        &[("CHURNSAVER_WEBHOOK_SECRET", &format!("{old},{secret}"))],
+        "",
+    );
+    assert!(!two.status.success());
+}

@@ -1,20 +1,27 @@
 //! The creator view's items in the `state` table (`docs/architecture.md`, "Creator view"):
 //!
-//! - a company's settings: pk `COMPANY#<company_id>`, sk `SETTINGS` ([`SettingsStore`]);
+//! - a company's settings: pk `COMPANY#<company_id>`, sk `SETTINGS` ([`SettingsStore`]), with,
+//!   while its digest is on, `digest_next_at` (epoch seconds of the next digest) and
+//!   `digest_shard` (`DIGEST#<0..DIGEST_SHARDS>`, a hash of the company id): the keys of the
+//!   sparse index `digest_due` the hourly run queries ([`DigestSchedule`], `docs/architecture.md`,
+//!   "Daily digest");
 //! - a cached answer of the access check: pk `ACCESS#<user_id>#<company_id>`, sk `ACCESS`, with
 //!   `level`, `checked_at` (epoch ms) and `expires_at` (epoch seconds, the table's TTL attribute,
 //!   so DynamoDB deletes old answers; freshness is checked on read, TTL deletion being lazy)
 //!   ([`AccessCacheStore`]).
 
 use aws_sdk_dynamodb::Client;
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
-use super::dependency_error;
-use super::item::{self, Item, key};
+use super::item::{self, Item, key, n, s};
+use super::{applied, dependency_error};
 use crate::domain::companies::settings::CompanySettings;
+use crate::domain::notify::digest::next_digest_at;
 use crate::domain::ports::{
-    AccessCacheStore, AccessLevel, CachedAccess, DependencyError, SettingsStore,
+    AccessCacheStore, AccessLevel, CachedAccess, DependencyError, DigestSchedule, DigestSettings,
+    DueDigest, SettingsStore,
 };
 
 /// The sort key of a company's settings.
@@ -25,6 +32,19 @@ pub const ACCESS_SK: &str = "ACCESS";
 /// The partition key of a company's own items.
 pub fn company_pk(company_id: &str) -> String {
     format!("COMPANY#{company_id}")
+}
+
+/// The index of the companies by next digest (sparse: only companies with a digest).
+pub const DIGEST_INDEX: &str = "digest_due";
+/// The index's partitions: a digest's advance is a write to the index, and the companies of a
+/// popular hour advance at once, so they spread over this many partitions (each Query of the
+/// hourly run reads one).
+pub const DIGEST_SHARDS: u8 = 4;
+
+/// The index partition of `company_id`'s digest.
+pub fn digest_shard(company_id: &str) -> String {
+    let shard = Sha256::digest(company_id.as_bytes())[0] % DIGEST_SHARDS;
+    format!("DIGEST#{shard}")
 }
 
 /// The partition key of `user_id`'s cached access to `company_id`.
@@ -67,6 +87,11 @@ struct SettingsItem {
     company_id: String,
     /// Epoch milliseconds of the last save.
     updated_at: i64,
+    /// The next digest (epoch seconds) and its index partition, while the digest is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest_next_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest_shard: Option<String>,
     #[serde(flatten)]
     settings: CompanySettings,
 }
@@ -80,11 +105,12 @@ struct AccessItem {
     expires_at: i64,
 }
 
-impl SettingsStore for DynamoCompanyItems {
-    async fn company_settings(
+impl DynamoCompanyItems {
+    /// The settings item of `company_id`, read consistently.
+    async fn settings_item(
         &self,
         company_id: &str,
-    ) -> Result<Option<CompanySettings>, DependencyError> {
+    ) -> Result<Option<SettingsItem>, DependencyError> {
         let found = item::get(
             &self.client,
             &self.table,
@@ -92,8 +118,17 @@ impl SettingsStore for DynamoCompanyItems {
         )
         .await?;
         found
-            .map(|found| item::from_item::<SettingsItem>(found, "settings").map(|i| i.settings))
+            .map(|found| item::from_item::<SettingsItem>(found, "settings"))
             .transpose()
+    }
+}
+
+impl SettingsStore for DynamoCompanyItems {
+    async fn company_settings(
+        &self,
+        company_id: &str,
+    ) -> Result<Option<CompanySettings>, DependencyError> {
+        Ok(self.settings_item(company_id).await?.map(|i| i.settings))
     }
 
     async fn put_company_settings(
@@ -101,11 +136,18 @@ impl SettingsStore for DynamoCompanyItems {
         company_id: &str,
         settings: &CompanySettings,
     ) -> Result<(), DependencyError> {
+        let now = Utc::now();
+        let next_at = settings
+            .digest
+            .as_ref()
+            .and_then(|digest| next_digest_at(digest, now));
         let stored = SettingsItem {
             pk: company_pk(company_id),
             sk: SETTINGS_SK.to_owned(),
             company_id: company_id.to_owned(),
-            updated_at: Utc::now().timestamp_millis(),
+            updated_at: now.timestamp_millis(),
+            digest_next_at: next_at.map(|at| at.timestamp()),
+            digest_shard: next_at.map(|_| digest_shard(company_id)),
             settings: settings.clone(),
         };
         self.put(item::to_item(&stored, "settings")?).await
@@ -152,5 +194,87 @@ impl AccessCacheStore for DynamoCompanyItems {
             expires_at: access.expires_at.timestamp(),
         };
         self.put(item::to_item(&stored, "access answer")?).await
+    }
+}
+
+impl DigestSchedule for DynamoCompanyItems {
+    async fn due_digests(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDigest>, DependencyError> {
+        let mut due = Vec::new();
+        for shard in 0..DIGEST_SHARDS {
+            let mut start: Option<Item> = None;
+            loop {
+                // Keys only: the company id is in `pk`, the instant in `digest_next_at`.
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(DIGEST_INDEX)
+                    .key_condition_expression("digest_shard = :shard AND digest_next_at <= :now")
+                    .expression_attribute_values(":shard", s(format!("DIGEST#{shard}")))
+                    .expression_attribute_values(":now", n(now.timestamp()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| dependency_error(&e))?;
+                for found in output.items() {
+                    let company_id = item::text(found, "pk")
+                        .and_then(|pk| pk.strip_prefix("COMPANY#"))
+                        .ok_or_else(|| {
+                            item::unreadable("settings", "a digest without a company")
+                        })?;
+                    let due_at = item::number::<i64>(found, "digest_next_at")
+                        .and_then(|at| Utc.timestamp_opt(at, 0).single())
+                        .ok_or_else(|| item::unreadable("settings", "a digest without a time"))?;
+                    due.push(DueDigest {
+                        company_id: company_id.to_owned(),
+                        due_at,
+                    });
+                    if due.len() >= limit {
+                        return Ok(due);
+                    }
+                }
+                start = output.last_evaluated_key.filter(|key| !key.is_empty());
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    async fn digest_settings(
+        &self,
+        company_id: &str,
+    ) -> Result<Option<DigestSettings>, DependencyError> {
+        Ok(self.settings_item(company_id).await?.map(|stored| {
+            let next_at = stored
+                .digest_next_at
+                .and_then(|at| Utc.timestamp_opt(at, 0).single());
+            (stored.settings, next_at)
+        }))
+    }
+
+    async fn advance_digest(
+        &self,
+        company_id: &str,
+        due_at: DateTime<Utc>,
+        next_at: DateTime<Utc>,
+    ) -> Result<bool, DependencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(company_pk(company_id), SETTINGS_SK)))
+            .update_expression("SET digest_next_at = :next")
+            .condition_expression("digest_next_at = :due")
+            .expression_attribute_values(":next", n(next_at.timestamp()))
+            .expression_attribute_values(":due", n(due_at.timestamp()))
+            .send()
+            .await;
+        Ok(applied(result)?.is_some())
     }
 }

@@ -11,11 +11,13 @@ pub mod item;
 pub mod known_companies;
 pub mod limits;
 pub mod maintenance;
+pub mod notify;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;
 pub mod sqs;
 pub mod state;
+pub mod suppression;
 pub mod sync;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

@@ -60,6 +60,7 @@ impl SessionStore for DynamoSessions {
         pk: &str,
         expires_at: i64,
         last_seen: i64,
+        created_after: i64,
     ) -> Result<bool, DependencyError> {
         let result = self
             .client
@@ -67,8 +68,9 @@ impl SessionStore for DynamoSessions {
             .table_name(&self.table)
             .key("pk", s(pk))
             .update_expression("SET expires_at = :expires, last_seen = :seen")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND created_at > :created_after")
             .expression_attribute_values(":expires", n(expires_at))
+            .expression_attribute_values(":created_after", n(created_after))
             .expression_attribute_values(":seen", n(last_seen))
             .send()
             .await;

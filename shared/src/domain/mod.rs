@@ -12,6 +12,7 @@ pub mod emergency;
 pub mod json;
 pub mod maintenance;
 pub mod metrics;
+pub mod notify;
 pub mod ports;
 pub mod secret;
 pub mod state;

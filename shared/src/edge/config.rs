@@ -103,15 +103,22 @@ pub enum Provider {
     Paypal,
     /// Google sign-in's token endpoint (its "base URL" is `GOOGLE_TOKEN_URL`).
     Google,
+    // The message providers (`docs/providers.md`, "Messages").
+    Resend,
+    Sendgrid,
+    Twilio,
 }
 
 impl Provider {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Whop,
         Self::Stripe,
         Self::Gumroad,
         Self::Paypal,
         Self::Google,
+        Self::Resend,
+        Self::Sendgrid,
+        Self::Twilio,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +128,9 @@ impl Provider {
             Self::Gumroad => "gumroad",
             Self::Paypal => "paypal",
             Self::Google => crate::providers::google::SERVICE,
+            Self::Resend => "resend",
+            Self::Sendgrid => "sendgrid",
+            Self::Twilio => "twilio",
         }
     }
 
@@ -132,6 +142,9 @@ impl Provider {
             Self::Gumroad => "GUMROAD_API_BASE_URL",
             Self::Paypal => "PAYPAL_API_BASE_URL",
             Self::Google => "GOOGLE_TOKEN_URL",
+            Self::Resend => "RESEND_API_BASE_URL",
+            Self::Sendgrid => "SENDGRID_API_BASE_URL",
+            Self::Twilio => "TWILIO_API_BASE_URL",
         }
     }
 }
@@ -149,6 +162,7 @@ struct LimitVars {
     window_secs: &'static str,
     max_concurrency: &'static str,
     cooldown_secs: &'static str,
+    max_response_mib: &'static str,
 }
 
 macro_rules! limit_vars {
@@ -162,6 +176,7 @@ macro_rules! limit_vars {
             window_secs: concat!($prefix, "_RATE_LIMIT_WINDOW_SECS"),
             max_concurrency: concat!($prefix, "_MAX_CONCURRENCY"),
             cooldown_secs: concat!($prefix, "_RATE_LIMIT_COOLDOWN_SECS"),
+            max_response_mib: concat!($prefix, "_MAX_RESPONSE_MIB"),
         }
     };
 }
@@ -179,6 +194,9 @@ impl Provider {
             Self::Gumroad => limit_vars!("GUMROAD"),
             Self::Paypal => limit_vars!("PAYPAL"),
             Self::Google => limit_vars!("GOOGLE"),
+            Self::Resend => limit_vars!("RESEND"),
+            Self::Sendgrid => limit_vars!("SENDGRID"),
+            Self::Twilio => limit_vars!("TWILIO"),
         }
     }
 
@@ -206,6 +224,12 @@ impl Provider {
             Self::Paypal => limits(10, 1, 4, 30),
             // Sign-ins are one token exchange each; Google publishes no limit for it.
             Self::Google => limits(10, 1, 4, 30),
+            // Resend documents 2 requests per second per team (newer pages say 5): the lower one.
+            Self::Resend => limits(2, 1, 2, 1),
+            // SendGrid publishes no number for mail send; Twilio queues at about 1 message per
+            // second per number: stay at its pace.
+            Self::Sendgrid => limits(10, 1, 4, 5),
+            Self::Twilio => limits(1, 1, 1, 5),
         }
     }
 }
@@ -237,6 +261,9 @@ pub struct ProviderLimits {
     /// `{PROVIDER}_RATE_LIMIT_COOLDOWN_SECS` (1–3600): how long calls pause after a 429 that
     /// carries no `Retry-After`.
     pub cooldown: Duration,
+    /// `{PROVIDER}_MAX_RESPONSE_MIB` (1–256, default 8): the largest response body a call reads;
+    /// a larger one fails with `response_too_large` instead of being buffered.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ProviderLimits {
@@ -251,6 +278,7 @@ impl Default for ProviderLimits {
             },
             max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
             cooldown: Duration::from_secs(60),
+            max_response_bytes: crate::providers::client::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -311,7 +339,7 @@ pub struct Config {
     pub whop_user_token_jwks_url: Url,
     pub webhooks: WebhookSettings,
     pub auth_limits: AuthLimits,
-    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`.
+    /// `SESSION_LIFETIME_SECS`, `SESSION_MAX_PER_USER`, `SESSION_MAX_AGE_DAYS`.
     pub sessions: crate::domain::auth::sessions::SessionSettings,
     /// `WHOP_USER_TOKEN_LEEWAY_SECS`: clock skew tolerated on a Whop token's `exp`/`nbf`.
     pub whop_token_leeway: std::time::Duration,
@@ -323,11 +351,29 @@ pub struct Config {
     /// `MAINTENANCE_MAX_ITEMS`, `SECRET_MAX_AGE_DAYS`, `SESSION_KEY_ROTATION_DAYS`.
     pub maintenance: crate::domain::maintenance::MaintenanceSettings,
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
-    /// `GOOGLE_CLIENT_ID` (see [`google::read`]).
+    /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
     /// `CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`: the creators' own plan (see
     /// [`plan::read`]).
     pub creator_plan: crate::domain::creators::plan::PlanSettings,
+    /// `OPERATOR_USER_IDS` (comma-separated, default none): the users whose sessions the
+    /// authorizer admits as the operator principal, which the detailed health routes require.
+    pub operator_user_ids: Vec<String>,
+    /// `CREATOR_RATE_LIMIT_REQUESTS` (1–10,000, default 60) per `CREATOR_RATE_LIMIT_WINDOW_SECS`
+    /// (1–3600, default 60): the requests one user may make to the creator routes.
+    pub creator_limits: AuthLimits,
+    /// `WHOP_ACCEPT_KEYLESS_TOKENS` (default true, false in `prod`): accept a Whop user token
+    /// without a `kid`, checked against the legacy key embedded in Whop's old SDK.
+    pub whop_accept_keyless_tokens: bool,
+    /// `NOTIFICATIONS_QUEUE_URL`, `NOTIFICATIONS_DLQ_URL`, `FROM_EMAIL`, `FROM_NAME` (see
+    /// [`NotifySettings`]).
+    pub notify: NotifySettings,
+    /// `EMAIL_PROVIDER`, `RESEND_API_KEY_SECRET_ID`, `SENDGRID_API_KEY_SECRET_ID`,
+    /// `TWILIO_FROM_NUMBER`, `TWILIO_CREDENTIALS_SECRET_ID`.
+    pub messaging: MessagingSettings,
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
+    /// `UNSUBSCRIBE_TOKEN_DAYS`.
+    pub unsubscribe: UnsubscribeSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -360,6 +406,71 @@ impl fmt::Display for ConfigError {
             write!(f, "{problem}")?;
         }
         Ok(())
+    }
+}
+
+/// The one-click unsubscribe and the suppression list (`domain::notify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeSettings {
+    /// `UNSUBSCRIBE_KEY_SECRET_ID`: the key unsubscribe links are signed with (`AWSCURRENT` signs;
+    /// `AWSCURRENT` and `AWSPREVIOUS` verify). Required in prod.
+    pub key_secret: Option<String>,
+    /// `SUPPRESSION_KEY_SECRET_ID`: the never-rotated key of the suppression list's address hashes.
+    /// Required in prod.
+    pub suppression_key_secret: Option<String>,
+    /// `PUBLIC_API_URL`: the HTTP API's public URL, under which links point at `/unsubscribe`.
+    pub public_api_url: Option<Url>,
+    /// `UNSUBSCRIBE_TOKEN_DAYS` (1–730, default 180): how long a link stays valid.
+    pub token_lifetime: std::time::Duration,
+}
+
+impl UnsubscribeSettings {
+    fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>, stage: Stage) -> Self {
+        let settings = Self {
+            key_secret: env.optional("UNSUBSCRIBE_KEY_SECRET_ID"),
+            suppression_key_secret: env.optional("SUPPRESSION_KEY_SECRET_ID"),
+            public_api_url: env.optional("PUBLIC_API_URL").and_then(|value| {
+                env.http_url("PUBLIC_API_URL", &value, stage, "https://api.example.com")
+            }),
+            token_lifetime: env.days_in(
+                "UNSUBSCRIBE_TOKEN_DAYS",
+                1..=730,
+                crate::domain::notify::unsubscribe::DEFAULT_LIFETIME,
+                "set how long an unsubscribe link stays valid, in days from 1 to 730, or unset it for 180",
+            ),
+        };
+        require_secrets_in_prod(
+            env,
+            stage,
+            [
+                ("UNSUBSCRIBE_KEY_SECRET_ID", &settings.key_secret),
+                (
+                    "SUPPRESSION_KEY_SECRET_ID",
+                    &settings.suppression_key_secret,
+                ),
+            ],
+        );
+        settings
+    }
+}
+
+/// A problem for each secret id `vars` lacks, in prod.
+fn require_secrets_in_prod<F: Fn(&str) -> Option<String>, const N: usize>(
+    env: &mut Reader<'_, F>,
+    stage: Stage,
+    vars: [(&'static str, &Option<String>); N],
+) {
+    if stage != Stage::Prod {
+        return;
+    }
+    for (var, value) in vars {
+        if value.is_none() {
+            env.problem(
+                var,
+                "is required in prod",
+                format!("set {var} to the Secrets Manager secret's ARN or name"),
+            );
+        }
     }
 }
 
@@ -434,21 +545,15 @@ impl Config {
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
         };
-        if stage == Stage::Prod {
-            for (var, value) in [
+        require_secrets_in_prod(
+            &mut env,
+            stage,
+            [
                 ("WEBHOOK_SECRETS_ID", &secrets.webhook_secrets),
                 ("SESSION_KEYS_SECRET_ID", &secrets.session_keys),
                 ("WHOP_API_KEY_SECRET_ID", &secrets.whop_api_key),
-            ] {
-                if value.is_none() {
-                    env.problem(
-                        var,
-                        "is required in prod",
-                        format!("set {var} to the Secrets Manager secret's ARN or name"),
-                    );
-                }
-            }
-        }
+            ],
+        );
 
         let mut base_urls = Vec::new();
         for provider in Provider::ALL {
@@ -471,18 +576,10 @@ impl Config {
             DEFAULT_JWKS_URL,
         );
 
-        let mut webhooks = WebhookSettings::default();
-        if let Some(value) = env.optional("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES") {
-            match value.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => webhooks.accept_whop_bare_signatures = true,
-                "false" | "0" | "no" => {}
-                _ => env.problem(
-                    "WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES",
-                    format!("`{value}` is not a boolean"),
-                    "set it to true or false",
-                ),
-            }
-        }
+        let mut webhooks = WebhookSettings {
+            accept_whop_bare_signatures: env.flag("WEBHOOK_ACCEPT_WHOP_BARE_SIGNATURES", false),
+            ..WebhookSettings::default()
+        };
         if let Some(value) = env.optional("WEBHOOK_SECRETS_TTL_SECS") {
             match value.parse::<u64>() {
                 Ok(secs @ 1..=300) => webhooks.secrets_ttl = std::time::Duration::from_secs(secs),
@@ -531,6 +628,12 @@ impl Config {
                 "set how many sessions one user may hold, from 1 to 100, or unset it for 10",
             ))
             .unwrap_or(session_defaults.max_per_user),
+            max_age: env.days_in(
+                "SESSION_MAX_AGE_DAYS",
+                1..=365,
+                session_defaults.max_age,
+                "set the most days a session lives from its creation, from 1 to 365, or unset it for 30",
+            ),
         };
 
         let whop_token_leeway = std::time::Duration::from_secs(env.number_in(
@@ -575,6 +678,32 @@ impl Config {
 
         let google = google::read(&mut env, stage, &base_urls);
         let creator_plan = plan::read(&mut env);
+        let operator_user_ids = env.id_list(
+            "OPERATOR_USER_IDS",
+            "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
+        );
+        // Whop's tokens name their key (`kid`) since the JWKS; a token without one is checked
+        // against a key embedded in Whop's old SDK that cannot be rotated or revoked, so production
+        // refuses them unless told otherwise.
+        let whop_accept_keyless_tokens =
+            env.flag("WHOP_ACCEPT_KEYLESS_TOKENS", stage != Stage::Prod);
+        let creator_limits = AuthLimits {
+            limit: env.number_in(
+                "CREATOR_RATE_LIMIT_REQUESTS",
+                1..=10_000,
+                60,
+                "set the creator-route requests one user may make per window, from 1 to 10000, or unset it for 60",
+            ),
+            window: env.seconds_in(
+                "CREATOR_RATE_LIMIT_WINDOW_SECS",
+                1..=3600,
+                std::time::Duration::from_secs(60),
+                "the creator routes' per-user window",
+            ),
+        };
+        let notify = env.notify_settings(stage);
+        let messaging = messaging::read(&mut env, stage);
+        let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -595,6 +724,12 @@ impl Config {
                 maintenance,
                 google,
                 creator_plan,
+                operator_user_ids,
+                creator_limits,
+                whop_accept_keyless_tokens,
+                notify,
+                messaging,
+                unsubscribe,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -623,9 +758,14 @@ impl Config {
 }
 
 mod google;
+mod messaging;
+mod notify;
 mod plan;
 mod reader;
 #[cfg(test)]
 mod tests;
+
+pub use messaging::{EmailProvider, MessagingSettings};
+pub use notify::NotifySettings;
 
 use reader::Reader;

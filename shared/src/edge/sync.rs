@@ -50,7 +50,6 @@ impl From<&SyncError> for ApiError {
                 retry_after_secs: retry_after.as_secs().max(1),
             },
             SyncError::NotFound => Self::NotFound { what: "membership" },
-            SyncError::Forbidden => Self::Forbidden,
             SyncError::BadRequest(message) => Self::BadRequest {
                 code: "invalid_sync_request",
                 message: message.clone(),
@@ -131,7 +130,6 @@ mod tests {
                 "throttled",
             ),
             (SyncError::NotFound, 404, "not_found"),
-            (SyncError::Forbidden, 403, "forbidden"),
             (
                 SyncError::BadRequest("bad".into()),
                 400,

@@ -295,7 +295,7 @@ impl<C: Clock> JwksCache<C> {
     }
 
     async fn fetch(&self) -> Result<(Jwks, Duration), DependencyError> {
-        let mut response = self
+        let response = self
             .http
             .get(self.url.clone())
             .timeout(self.timeout)
@@ -311,15 +311,10 @@ impl<C: Clock> JwksCache<C> {
             return Err(DependencyError::Other(format!("HTTP {}", status.as_u16())));
         }
         let max_age = self.spec.max_age.of(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| request_error(&e))? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(DependencyError::Other(
-                    "the key set is over 64 KiB".to_owned(),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::providers::client::read_capped(response, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| request_error(&e))?
+            .ok_or_else(|| DependencyError::Other("the key set is over 64 KiB".to_owned()))?;
         Ok((parse_jwks(&body, &self.spec)?, max_age))
     }
 }

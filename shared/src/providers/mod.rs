@@ -8,9 +8,14 @@
 pub mod client;
 pub mod google;
 pub mod jwks;
+pub mod resend;
 pub mod standard;
 pub mod stripe;
 pub mod whop;
+
+pub mod messaging;
+pub mod sendgrid;
+pub mod twilio;
 
 use std::borrow::Cow;
 
@@ -44,12 +49,14 @@ pub fn verify<'h, H: Headers + ?Sized>(
         Source::Whop => whop::verify::verify(headers, body, secrets, now, options),
         Source::Stripe => stripe::verify(headers, body, secrets, now, options),
         Source::Standard => standard::verify(headers, body, secrets, now, options),
+        Source::Resend => standard::verify_svix(headers, body, secrets, now, options),
     }
 }
 
 /// The headers a real sender sends for `body` (lowercase names), for the CLI and tests.
 ///
 /// Whop and Standard: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
+/// Resend: the same under `svix-id`, `svix-timestamp`, `svix-signature`.
 /// Stripe: `stripe-signature: t=<ts>,v1=<hex>` (`message_id` is ignored).
 pub fn sign(
     source: Source,
@@ -61,6 +68,7 @@ pub fn sign(
     match source {
         Source::Stripe => stripe::sign(secret, body, timestamp),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
+        Source::Resend => standard::sign_svix(secret, body, timestamp, message_id),
     }
 }
 
@@ -82,7 +90,9 @@ pub fn normalise<'a>(
             whop::normalise::normalise(verified, raw)?
         }
         (Source::Stripe, Scheme::Stripe) => stripe::normalise::normalise(verified, raw)?,
-        (Source::Standard, Scheme::StandardWebhooks) => standard::normalise(verified, raw)?,
+        (Source::Standard | Source::Resend, Scheme::StandardWebhooks) => {
+            standard::normalise(verified, raw)?
+        }
         _ => return Err(NormaliseError::UnsupportedEnvelope("scheme_mismatch")),
     };
     Ok(Event {
@@ -105,7 +115,7 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
     match event.provider {
         Source::Whop => whop::observe::observe(event, &kind),
         Source::Stripe => stripe::observe::observe(event, &kind),
-        Source::Standard => standard::observe(),
+        Source::Standard | Source::Resend => standard::observe(),
     }
 }
 

@@ -123,6 +123,30 @@ fn sw1() -> (SigningSecret, HeaderMap) {
 // --- official vectors ---------------------------------------------------------------------
 
 #[test]
+fn resend_verifies_the_official_vector_under_svix_names_and_not_under_webhook_names() {
+    let key = secret(Source::Resend, SW1_SECRET);
+    let mut map = HeaderMap::new();
+    map.insert("svix-id", SW1_ID.parse().unwrap());
+    map.insert("svix-timestamp", SW1_TS.to_string().parse().unwrap());
+    map.insert("svix-signature", SW1_SIG.parse().unwrap());
+    let verified = verify_one(Source::Resend, &map, SW1_BODY, &key, SW1_TS).unwrap();
+    assert_eq!(verified.message_id, Some(SW1_ID));
+    assert_eq!(
+        sign(Source::Resend, &key, SW1_BODY, SW1_TS, SW1_ID)
+            .into_iter()
+            .find(|(name, _)| *name == "svix-signature")
+            .map(|(_, value)| value)
+            .as_deref(),
+        Some(SW1_SIG)
+    );
+    let (_, webhook_names) = sw1();
+    assert_eq!(
+        verify_one(Source::Resend, &webhook_names, SW1_BODY, &key, SW1_TS).unwrap_err(),
+        VerifyError::MissingHeader("svix-signature")
+    );
+}
+
+#[test]
 fn verifies_the_first_official_standard_webhooks_vector() {
     let (key, map) = sw1();
 

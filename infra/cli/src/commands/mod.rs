@@ -7,6 +7,7 @@ pub mod dlq;
 pub mod emergency;
 pub mod keys;
 pub mod local;
+pub mod mail;
 pub mod maintenance;
 pub mod sessions;
 pub mod state;

@@ -8,14 +8,64 @@ use churnsaver::target::LocalStackState;
 use churnsaver::webhook::{self, WhopScheme};
 use clap::Subcommand;
 
+/// The environment variable signing secrets are read from (several separated by commas).
+pub const SECRET_ENV: &str = "CHURNSAVER_WEBHOOK_SECRET";
+
+/// Where the signing secrets come from: `--secret` (visible to every user in `ps` and kept in
+/// shell history), `--secret-stdin`, else [`SECRET_ENV`].
+#[derive(Debug, clap::Args)]
+pub struct SecretArgs {
+    /// A signing secret; repeat for several (rotation). Other users see it in `ps` and the shell
+    /// keeps it in its history: prefer CHURNSAVER_WEBHOOK_SECRET or --secret-stdin.
+    #[arg(long = "secret")]
+    secrets: Vec<String>,
+    /// Read the signing secrets from standard input, one per line.
+    #[arg(long, conflicts_with = "secrets")]
+    secret_stdin: bool,
+}
+
+impl SecretArgs {
+    /// The secrets, from the first source given: `--secret`, `--secret-stdin`, the environment.
+    fn resolve(self) -> anyhow::Result<Vec<String>> {
+        let secrets = if !self.secrets.is_empty() {
+            self.secrets
+        } else if self.secret_stdin {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                .context("reading the signing secrets from standard input")?;
+            lines(&input, '\n')
+        } else {
+            std::env::var(SECRET_ENV)
+                .map(|value| lines(&value, ','))
+                .unwrap_or_default()
+        };
+        if secrets.is_empty() {
+            anyhow::bail!(
+                "no signing secret: set {SECRET_ENV}, pipe it with --secret-stdin, or pass --secret"
+            );
+        }
+        Ok(secrets)
+    }
+}
+
+/// The non-empty, trimmed parts of `text` split on `separator`.
+fn lines(text: &str, separator: char) -> Vec<String> {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
     /// Print the headers a real sender would send for a body, one `Name: value` per line.
     Sign {
         #[arg(long)]
         provider: String,
-        #[arg(long)]
-        secret: String,
+        /// The signing secret (one).
+        #[command(flatten)]
+        secret: SecretArgs,
         #[arg(long)]
         body_file: PathBuf,
         /// The `webhook-id` (Whop and Standard Webhooks); a fresh `msg_…` by default.
@@ -32,9 +82,9 @@ pub enum WebhookCommand {
     Verify {
         #[arg(long)]
         provider: String,
-        /// A signing secret; repeat for several (rotation).
-        #[arg(long = "secret", required = true)]
-        secrets: Vec<String>,
+        /// The signing secrets (several during a rotation).
+        #[command(flatten)]
+        secrets: SecretArgs,
         /// A received header as `Name: value`; repeat for each.
         #[arg(long = "header")]
         headers: Vec<String>,
@@ -74,6 +124,8 @@ pub async fn run(command: WebhookCommand) -> anyhow::Result<ExitCode> {
         } => {
             let source = webhook::parse_source(&provider)?;
             let body = webhook::require_file(&body_file)?;
+            let [secret] = <[String; 1]>::try_from(secret.resolve()?)
+                .map_err(|all| anyhow!("sign with one secret, not {}", all.len()))?;
             let id = id.unwrap_or_else(fresh_id);
             for (name, value) in webhook::sign_headers(
                 source,
@@ -97,6 +149,7 @@ pub async fn run(command: WebhookCommand) -> anyhow::Result<ExitCode> {
         } => {
             let source = webhook::parse_source(&provider)?;
             let body = webhook::require_file(&body_file)?;
+            let secrets = secrets.resolve()?;
             match webhook::verify_delivery(
                 source,
                 &secrets,

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::fake_google::{FakeGoogle, FakeGoogleOptions};
+use crate::fake_mail::{self, FakeMail};
 use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use crate::functions::{Invoker, LocalFunction, registry};
 use crate::template::Template;
@@ -88,6 +89,10 @@ pub struct LocalStack {
     pub whop: Option<FakeWhop>,
     /// The stand-in Google sign-in uses, when the stack runs without another.
     pub google: Option<FakeGoogle>,
+    /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
+    pub mail: Option<FakeMail>,
+    /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
+    pub messaging: Option<crate::fake_messaging::FakeMessaging>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -120,12 +125,38 @@ impl LocalStack {
         } else {
             None
         };
-        // Bound first: Google sign-in's redirect URI is this address.
+        // Notifications go to the stand-in mail API, which writes each under the data dir.
+        let mail = if parameters.contains_key("ResendApiBaseUrl") {
+            None
+        } else {
+            let mail = FakeMail::start(fake_mail::mail_dir().join(&options.stack_name)).await?;
+            parameters.insert("ResendApiBaseUrl".into(), mail.base_url());
+            Some(mail)
+        };
+        // Urgent texts go to the stand-in Twilio, which writes each beside the captured mail.
+        let messaging = if parameters.contains_key("TwilioApiBaseUrl") {
+            None
+        } else {
+            let messaging = crate::fake_messaging::serve_into(Some(
+                fake_mail::mail_dir().join(&options.stack_name),
+            ))
+            .await?;
+            parameters.insert("TwilioApiBaseUrl".into(), messaging.base_url());
+            parameters
+                .entry("TwilioFromNumber".into())
+                .or_insert_with(|| seed::LOCAL_TWILIO_FROM.into());
+            Some(messaging)
+        };
+        // Bound first: Google sign-in's redirect URI and member messages' unsubscribe links point
+        // at this address.
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
             .with_context(|| format!("binding {}", options.bind))?;
         let address = listener.local_addr()?;
         let google = google_sign_in(&mut parameters, options.background, address).await?;
+        parameters
+            .entry("PublicApiUrl".into())
+            .or_insert_with(|| format!("http://{address}"));
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -134,6 +165,12 @@ impl LocalStack {
             seed::seed_whop_api_key(&app).await?;
         }
         seed::seed_google_client_secret(&app).await?;
+        if mail.is_some() {
+            seed::seed_resend_api_key(&app).await?;
+        }
+        if messaging.is_some() {
+            seed::seed_twilio_credentials(&app).await?;
+        }
         let functions = registry(&app);
 
         let (router, routes) = http_router(&provisioned, &functions)?;
@@ -172,6 +209,8 @@ impl LocalStack {
             app,
             whop,
             google,
+            mail,
+            messaging,
             provisioned,
             routes,
             workers,

@@ -76,6 +76,7 @@ pub async fn provision(
 ) -> anyhow::Result<Provisioned> {
     let mut resolver = Resolver {
         parameters: template.parameter_defaults(),
+        conditions: template.conditions(),
         ..Resolver::default()
     };
     resolver.parameters.extend(parameters.clone());

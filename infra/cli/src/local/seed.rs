@@ -90,6 +90,45 @@ pub(super) async fn seed_google_client_secret(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts the stand-in mail API's key in the stack's Resend API key secret.
+pub(super) async fn seed_resend_api_key(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.messaging.resend_api_key else {
+        return Ok(());
+    };
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(
+            serde_json::json!({ "api_key": crate::fake_mail::LOCAL_API_KEY }).to_string(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// The number the local stack's texts come from (Twilio's test number).
+pub const LOCAL_TWILIO_FROM: &str = "+15005550006";
+
+/// Puts the stand-in Twilio's account and token in the stack's Twilio credentials secret.
+pub(super) async fn seed_twilio_credentials(app: &App) -> anyhow::Result<()> {
+    let Some(id) = &app.config.messaging.twilio_credentials else {
+        return Ok(());
+    };
+    app.secrets_manager
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(
+            serde_json::json!({
+                "account_sid": crate::fake_messaging::TWILIO_ACCOUNT_SID,
+                "auth_token": crate::fake_messaging::TWILIO_AUTH_TOKEN,
+            })
+            .to_string(),
+        )
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// The first webhook secret of `provider` in `secret_id`.
 pub async fn first_webhook_secret(
     secrets: &aws_sdk_secretsmanager::Client,

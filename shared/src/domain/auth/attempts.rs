@@ -1,8 +1,11 @@
 //! The policy around every authentication attempt, as the auth routes and the authorizer apply
-//! it: a throttled source IP is refused before any verification work; a credential the presenter
-//! got wrong counts against its IP (with its reason and the token's fingerprint), and once the IP
-//! is over its limit the answer is [`Throttled`] rather than the refusal; a failure on our side
-//! (a dependency) is never counted.
+//! it. A presented credential is verified first and admitted when valid, whatever its source IP
+//! did: many users share an address (NAT, carrier NAT, a proxy), so one of them guessing must not
+//! lock the others out. A failure that looks like guessing (a malformed token, a forged MAC, an
+//! unknown key or token) counts against its IP, with its reason and the token's fingerprint; once
+//! the IP is over its limit such failures are answered [`Throttled`] (without another write). A
+//! failure an honest client meets (an expired credential) and a failure on our side (a
+//! dependency) are never counted.
 
 use super::limits::{AuthLimiter, Throttled};
 use super::sessions::SessionError;
@@ -15,9 +18,28 @@ pub enum Refusal<E> {
     /// The source IP is over its failure limit.
     #[error(transparent)]
     Throttled(#[from] Throttled),
-    /// Refused for this reason (counted when it was the presenter's fault).
+    /// Refused for this reason (counted when it looked like guessing).
     #[error("{0}")]
     Refused(E),
+}
+
+/// A credential's refusal, as the attempt policy weighs it.
+pub trait Failure {
+    /// Stable code for logs and the failure count.
+    fn reason_code(&self) -> &'static str;
+    /// Whether the presenter looks like it is guessing (counted against its IP), rather than an
+    /// honest client with a stale credential or a failure of ours.
+    fn looks_like_guessing(&self) -> bool;
+}
+
+impl Failure for SessionError {
+    fn reason_code(&self) -> &'static str {
+        Self::reason_code(self)
+    }
+
+    fn looks_like_guessing(&self) -> bool {
+        Self::looks_like_guessing(self)
+    }
 }
 
 impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
@@ -37,23 +59,39 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
         }
     }
 
-    /// Runs `operation` on the session token `ip` presented: refused at once when the IP is
-    /// throttled or presented none; a token `operation` refuses counts against the IP.
+    /// Runs `operation` (the verification) on the credential `ip` presented: its success is
+    /// admitted even from a throttled IP; a failure that looks like guessing is
+    /// [`Refusal::Throttled`] from a throttled IP (not counted again), else counted; any other
+    /// failure is returned as it is.
+    pub async fn attempt<T, E: Failure>(
+        &self,
+        ip: &str,
+        token: &str,
+        operation: impl AsyncFnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, Refusal<E>> {
+        let error = match operation(token).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if !error.looks_like_guessing() {
+            return Err(Refusal::Refused(error));
+        }
+        if let Err(throttled) = self.check(ip) {
+            return Err(Refusal::Throttled(throttled));
+        }
+        let reason = error.reason_code();
+        Err(self.refuse(ip, reason, Some(token), error).await)
+    }
+
+    /// [`attempt`](Self::attempt) on the session token `ip` presented; none is
+    /// [`SessionError::Missing`], not counted.
     pub async fn with_session<T>(
         &self,
         ip: &str,
         token: Option<&str>,
         operation: impl AsyncFnOnce(&str) -> Result<T, SessionError>,
     ) -> Result<T, Refusal<SessionError>> {
-        self.check(ip)?;
         let token = token.ok_or(Refusal::Refused(SessionError::Missing))?;
-        match operation(token).await {
-            Ok(value) => Ok(value),
-            Err(error) if error.is_credential_failure() => {
-                let reason = error.reason_code();
-                Err(self.refuse(ip, reason, Some(token), error).await)
-            }
-            Err(error) => Err(Refusal::Refused(error)),
-        }
+        self.attempt(ip, token, operation).await
     }
 }

@@ -13,7 +13,9 @@
 //! Counting fails open: when DynamoDB is down, failures are logged but nobody is blocked, since an
 //! outage must not lock every user out.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 
 use crate::domain::ports::Clock;
@@ -40,36 +42,63 @@ impl Default for AuthLimits {
 }
 
 /// Most IPs the in-process cache holds as blocked, so a spray of IPs cannot grow memory without
-/// bound (each entry is at most [`MAX_IP_BYTES`] plus a timestamp).
+/// bound (each entry is at most an IPv6 /64's text, 43 bytes, plus a timestamp).
 pub const MAX_BLOCKED_IPS: usize = 10_000;
-/// Longest source IP counted under its own name (an IPv6 address with a zone fits).
-pub const MAX_IP_BYTES: usize = 64;
 /// The bucket every malformed source IP is counted under.
 pub const INVALID_IP: &str = "invalid";
 /// The sort key of every rate-limit window item.
 pub const RATE_SK: &str = "RATE";
 
-/// The bucket `ip` is counted under: itself when it is 1 to [`MAX_IP_BYTES`] bytes of printable
-/// ASCII without spaces or `#` (the key separator), as every IPv4 or IPv6 address API Gateway's
-/// `requestContext.http.sourceIp` gives is; otherwise [`INVALID_IP`]. Odd values are counted, not
-/// rejected, so they cannot dodge the limit; keeping them out of keys and logs also keeps both
-/// small and free of control characters.
-pub fn ip_bucket(ip: &str) -> &str {
-    if !ip.is_empty()
-        && ip.len() <= MAX_IP_BYTES
-        && ip.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+/// The bucket `ip` is counted under: an IPv4 address (or an IPv4-mapped IPv6 one) itself; an
+/// IPv6 address its /64 (`2001:db8:1:2::/64`), since one subscriber commonly holds a whole /64
+/// and could otherwise spread its guesses over 2^64 buckets; anything that is not an address
+/// (API Gateway's `requestContext.http.sourceIp` always is) [`INVALID_IP`]. Odd values are
+/// counted, not rejected, so they cannot dodge the limit; keeping them out of keys and logs also
+/// keeps both small and free of control characters. A bucket is its own bucket, so the limiter
+/// and the counter's key ([`rate_pk`]) may both apply it.
+pub fn ip_bucket(ip: &str) -> Cow<'static, str> {
+    if let Some(prefix) = ip.strip_suffix("/64")
+        && let Ok(v6) = prefix.parse::<Ipv6Addr>()
+        && u128::from(v6) & u128::from(u64::MAX) == 0
+        && v6.to_ipv4_mapped().is_none()
     {
-        ip
-    } else {
-        INVALID_IP
+        return Cow::Owned(format!("{v6}/64"));
+    }
+    // A zone (`fe80::1%eth0`) names the receiving interface, not the sender.
+    let address = ip.split_once('%').map_or(ip, |(address, _)| address);
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => Cow::Owned(v4.to_string()),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                Cow::Owned(format!("{}/64", Ipv6Addr::from(prefix)))
+            }
+        },
+        Err(_) => Cow::Borrowed(INVALID_IP),
     }
 }
 
-/// The partition key of `ip`'s window starting at `window_start` (epoch seconds). The window in
-/// the key means a later window never reads an item that outlived its TTL (which lags, and which
-/// the emulator never applies).
-pub fn rate_pk(ip: &str, window_start: i64) -> String {
-    format!("RATE#{}#{window_start}", ip_bucket(ip))
+/// The prefix of a user's own bucket ([`user_bucket`]), which no address bucket has.
+const USER_PREFIX: &str = "user:";
+
+/// The bucket of a user's own requests (`user:<id>`, per-user limits), apart from every address's;
+/// an id that could not be a key (the authorizer passes only valid ones) shares `user:invalid`.
+pub fn user_bucket(user_id: &str) -> String {
+    let valid = !user_id.is_empty()
+        && user_id.len() <= 128
+        && user_id.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+    format!("{USER_PREFIX}{}", if valid { user_id } else { INVALID_IP })
+}
+
+/// The partition key of the window starting at `window_start` (epoch seconds) of `key`: a user's
+/// bucket as it is, anything else as its [`ip_bucket`]. The window in the key means a later window
+/// never reads an item that outlived its TTL (which lags, and which the emulator never applies).
+pub fn rate_pk(key: &str, window_start: i64) -> String {
+    match key.strip_prefix(USER_PREFIX) {
+        Some(user_id) => format!("RATE#{}#{window_start}", user_bucket(user_id)),
+        None => format!("RATE#{}#{window_start}", ip_bucket(key)),
+    }
 }
 
 /// The fixed window holding `now` (epoch seconds): `[start, end)`, aligned to multiples of
@@ -223,12 +252,40 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
     /// Refuses `ip` if this instance has seen it go over the limit in the current window. No
     /// request: call it before any verification work.
     pub fn check(&self, ip: &str) -> Result<(), Throttled> {
+        self.check_bucket(&ip_bucket(ip))
+    }
+
+    fn check_bucket(&self, bucket: &str) -> Result<(), Throttled> {
         let now = self.clock.now().timestamp();
-        match self.blocked.blocked_until(ip_bucket(ip), now) {
+        match self.blocked.blocked_until(bucket, now) {
             Some(end) => Err(Throttled {
                 retry_after_secs: retry_after_secs(end, now),
             }),
             None => Ok(()),
+        }
+    }
+
+    /// Counts one request of `user_id` against a per-user limit (a limiter built with that
+    /// limit's [`AuthLimits`]: every request counts, not only failures): [`Throttled`] past the
+    /// limit until the window ends, refused from then on without a request by this instance.
+    /// Fails open, like the failure count: a count that cannot be written admits the request.
+    pub async fn admit_user(&self, user_id: &str) -> Result<(), Throttled> {
+        let bucket = user_bucket(user_id);
+        self.check_bucket(&bucket)?;
+        let now = self.clock.now().timestamp();
+        let window = self.window(now);
+        match self
+            .counter
+            .record_failure(&bucket, window.start, self.settings.window.as_secs())
+            .await
+        {
+            Ok(requests) => self
+                .throttle_over_limit(&bucket, requests, window, now)
+                .map_or(Ok(()), Err),
+            Err(error) => {
+                tracing::warn!(%error, "cannot count a request against the per-user limit; admitting it");
+                Ok(())
+            }
         }
     }
 
@@ -237,6 +294,7 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
     pub async fn check_shared(&self, ip: &str) -> Result<(), Throttled> {
         self.check(ip)?;
         let bucket = ip_bucket(ip);
+        let bucket = bucket.as_ref();
         let now = self.clock.now().timestamp();
         let window = self.window(now);
         match self.counter.failures(bucket, window.start).await {
@@ -269,6 +327,7 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
         token_fingerprint: Option<&str>,
     ) -> Option<Throttled> {
         let bucket = ip_bucket(ip);
+        let bucket = bucket.as_ref();
         let token_fp = token_fingerprint.map(loggable_fingerprint);
         let limit = self.settings.limit;
         let now = self.clock.now().timestamp();

@@ -9,7 +9,10 @@
 //!    exists, and its expiry is in the future. Expiry is checked in code: TTL deletion lags
 //!    by days, and the emulator never deletes.
 //!
-//! Sessions slide: once past half their lifetime, validating one extends it to a full lifetime.
+//! Sessions slide: once past half their lifetime, validating one extends it to a full lifetime,
+//! but never past its maximum age ([`SessionSettings::max_age`] from its `created_at`): a session
+//! used every minute still ends then. The age is checked in code and again in the extend's
+//! condition, so no race extends an old session.
 
 use std::time::Duration;
 
@@ -25,8 +28,19 @@ use crate::domain::ports::{Clock, DependencyError, SecretSource};
 
 /// The token format's version prefix.
 pub const TOKEN_PREFIX: &str = "cs1";
-/// The cookie carrying the session token in browsers.
-pub const COOKIE_NAME: &str = "cs_session";
+/// The cookie carrying the session token in browsers. The `__Host-` prefix makes browsers refuse
+/// it unless it is `Secure`, has `Path=/` and no `Domain`: no subdomain or plain-HTTP page can set
+/// or shadow it.
+pub const COOKIE_NAME: &str = "__Host-cs_session";
+/// The cookie's name before the prefix: still read, so sessions opened under it keep working
+/// until they expire (at most `SESSION_MAX_AGE_DAYS`); never set again, and cleared on sign-out.
+pub const LEGACY_COOKIE_NAME: &str = "cs_session";
+/// The attributes of the session cookie. The app runs in an iframe on whop.com and calls this API
+/// on another site, so its requests are cross-site: only a `SameSite=None` cookie goes with them
+/// (which requires `Secure`), and browsers that block third-party cookies keep a `Partitioned`
+/// one (CHIPS), stored apart for each top-level site that embeds the app. README "Sessions" has
+/// the reasoning and what stands in for `SameSite` against cross-site requests.
+const COOKIE_ATTRIBUTES: &str = "Path=/; HttpOnly; Secure; SameSite=None; Partitioned";
 /// Longest token accepted (a real one is 97 characters); longer input is rejected unparsed.
 const MAX_TOKEN_LEN: usize = 256;
 /// Longest user agent stored.
@@ -39,6 +53,8 @@ pub struct SessionSettings {
     pub lifetime: Duration,
     /// Sessions one user may hold; creating one more revokes the oldest (default 10).
     pub max_per_user: usize,
+    /// The most a session lives from its creation, however often it is used (default 30 days).
+    pub max_age: Duration,
 }
 
 impl Default for SessionSettings {
@@ -46,6 +62,7 @@ impl Default for SessionSettings {
         Self {
             lifetime: Duration::from_secs(2 * 3600),
             max_per_user: 10,
+            max_age: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -118,9 +135,15 @@ impl SessionError {
         }
     }
 
-    /// Whether the presenter is at fault (counted against its IP), rather than us.
-    pub fn is_credential_failure(&self) -> bool {
-        !matches!(self, Self::Dependency(_))
+    /// Whether the presenter looks like it is guessing, so the failure counts against its IP: a
+    /// malformed token, an unknown key, a MAC that does not verify, or a well-signed token no
+    /// session has (revoked, or never issued). Not an absent or expired session, which honest
+    /// clients present all the time, nor an outage of ours.
+    pub fn looks_like_guessing(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed | Self::UnknownKey | Self::BadSignature | Self::Revoked
+        )
     }
 }
 
@@ -266,6 +289,15 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         i64::try_from(self.settings.lifetime.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
+    fn max_age_secs(&self) -> i64 {
+        i64::try_from(self.settings.max_age.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// When a session created at `created_at` ends however it is used.
+    fn end_of_life(&self, created_at: i64) -> i64 {
+        created_at.saturating_add(self.max_age_secs())
+    }
+
     /// Opens a session for `user_id`, revoking the user's oldest beyond the cap.
     pub async fn create(&self, user_id: &str, client: &Client) -> Result<Issued, SessionError> {
         self.create_for(user_id, &Login::default(), client).await
@@ -290,7 +322,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             user_id: user_id.to_owned(),
             created_at: now,
             last_seen: now,
-            expires_at: now + self.lifetime_secs(),
+            expires_at: (now + self.lifetime_secs()).min(self.end_of_life(now)),
             kid: key.kid().to_owned(),
             ip: client.ip.clone(),
             user_agent: client
@@ -353,22 +385,24 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         verify_parsed(&parsed, &key)
     }
 
-    /// Validates `token`, extending the session once past half its lifetime.
+    /// Validates `token`, extending the session once past half its lifetime, up to its maximum
+    /// age.
     pub async fn validate(&self, token: &str) -> Result<Validated, SessionError> {
         let pk = self.verify(token).await?;
         let mut record = self.live_record(&pk).await?;
         let now = self.clock.now().timestamp();
         let lifetime = self.lifetime_secs();
-        if record.expires_at - now >= lifetime / 2 {
+        let expires_at = (now + lifetime).min(self.end_of_life(record.created_at));
+        if record.expires_at - now >= lifetime / 2 || expires_at <= record.expires_at {
             return Ok(Validated {
                 record,
                 renewed: false,
             });
         }
-        let expires_at = now + lifetime;
+        let created_after = now - self.max_age_secs();
         let extended = self
             .store
-            .extend(&pk, expires_at, now)
+            .extend(&pk, expires_at, now, created_after)
             .await
             .map_err(SessionError::Dependency)?;
         if !extended {
@@ -389,7 +423,8 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             .await
             .map_err(SessionError::Dependency)?
             .ok_or(SessionError::Revoked)?;
-        if record.expires_at <= self.clock.now().timestamp() {
+        let now = self.clock.now().timestamp();
+        if record.expires_at <= now || self.end_of_life(record.created_at) <= now {
             return Err(SessionError::Expired);
         }
         Ok(record)
@@ -464,7 +499,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
 }
 
 /// The session token a request presents: `Authorization: Bearer <token>`, else the
-/// [`COOKIE_NAME`] cookie.
+/// [`COOKIE_NAME`] cookie, else the [`LEGACY_COOKIE_NAME`] one.
 pub fn presented_token<'a>(
     authorization: Option<&'a str>,
     cookies: impl IntoIterator<Item = &'a str>,
@@ -472,7 +507,10 @@ pub fn presented_token<'a>(
     if let Some(token) = authorization.and_then(bearer) {
         return Some(token);
     }
-    cookie_value(cookies, COOKIE_NAME)
+    let cookies: Vec<&str> = cookies.into_iter().collect();
+    [COOKIE_NAME, LEGACY_COOKIE_NAME]
+        .into_iter()
+        .find_map(|name| cookie_value(cookies.iter().copied(), name))
 }
 
 /// The value of the cookie `name` among `Cookie` header values; `None` when absent or empty.
@@ -496,15 +534,19 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 /// The `Set-Cookie` value carrying `token` for `max_age`.
 pub fn session_cookie(token: &SecretString, max_age: Duration) -> String {
     format!(
-        "{COOKIE_NAME}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+        "{COOKIE_NAME}={}; Max-Age={}; {COOKIE_ATTRIBUTES}",
         token.expose_secret(),
         max_age.as_secs()
     )
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn cleared_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+/// The `Set-Cookie` values that remove the session cookie, under its name and its legacy one
+/// (which was set with `SameSite=Lax` and no partition).
+pub fn cleared_cookies() -> [String; 2] {
+    [
+        format!("{COOKIE_NAME}=; Max-Age=0; {COOKIE_ATTRIBUTES}"),
+        format!("{LEGACY_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
+    ]
 }
 
 #[cfg(test)]
@@ -579,34 +621,60 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_the_bearer_header_else_the_cookie() {
+    fn the_token_comes_from_the_bearer_header_else_the_cookie_else_the_legacy_cookie() {
         assert_eq!(presented_token(Some("Bearer abc"), []), Some("abc"));
         assert_eq!(presented_token(Some("bearer  abc "), []), Some("abc"));
         assert_eq!(
-            presented_token(Some("Basic x"), ["a=1; cs_session=tok; b=2"]),
+            presented_token(Some("Basic x"), ["a=1; __Host-cs_session=tok; b=2"]),
             Some("tok")
         );
-        assert_eq!(presented_token(None, ["cs_session="]), None);
+        assert_eq!(presented_token(None, ["__Host-cs_session="]), None);
         assert_eq!(
-            presented_token(None, ["other=1", "cs_session=t2"]),
+            presented_token(None, ["other=1", "__Host-cs_session=t2"]),
             Some("t2")
+        );
+        // The legacy name, read while sessions opened under it live; the new one wins.
+        assert_eq!(presented_token(None, ["cs_session=old"]), Some("old"));
+        assert_eq!(
+            presented_token(None, ["cs_session=old", "__Host-cs_session=new"]),
+            Some("new")
+        );
+        assert_eq!(
+            presented_token(None, ["cs_session=old; __Host-cs_session="]),
+            Some("old")
         );
         assert_eq!(presented_token(None, []), None);
     }
 
     #[test]
-    fn cookies_are_http_only_secure_and_lax() {
+    fn the_cookie_is_host_prefixed_http_only_secure_cross_site_and_partitioned() {
         let cookie = session_cookie(&SecretString::from("tok"), Duration::from_secs(7200));
         assert_eq!(
             cookie,
-            "cs_session=tok; Path=/; Max-Age=7200; HttpOnly; Secure; SameSite=Lax"
+            "__Host-cs_session=tok; Max-Age=7200; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
         );
-        assert!(cleared_cookie().contains("Max-Age=0"));
+        assert!(!cookie.contains("Domain"), "__Host- forbids a Domain");
+        let [current, legacy] = cleared_cookies();
+        assert!(current.starts_with("__Host-cs_session=; Max-Age=0; Path=/; HttpOnly; Secure"));
+        assert!(legacy.starts_with("cs_session=; Path=/; Max-Age=0;"));
     }
 
     #[test]
-    fn outages_are_not_the_presenters_fault() {
-        assert!(SessionError::Expired.is_credential_failure());
-        assert!(!SessionError::Dependency(DependencyError::Timeout).is_credential_failure());
+    fn only_failures_that_look_like_guessing_count() {
+        for error in [
+            SessionError::Malformed,
+            SessionError::UnknownKey,
+            SessionError::BadSignature,
+            SessionError::Revoked,
+        ] {
+            assert!(error.looks_like_guessing(), "{error:?}");
+        }
+        for error in [
+            SessionError::Missing,
+            SessionError::Expired,
+            SessionError::Dependency(DependencyError::Timeout),
+        ] {
+            assert!(!error.looks_like_guessing(), "{error:?}");
+        }
     }
 }

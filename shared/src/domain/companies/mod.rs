@@ -392,6 +392,21 @@ pub async fn put_company_settings(
     company_id: &str,
     body: &[u8],
 ) -> Result<CompanySettings, CompanyError> {
+    replace_company_settings(access, plans, store, viewer, company_id, body)
+        .await
+        .map(|(_, saved)| saved)
+}
+
+/// [`put_company_settings`], also returning the settings it replaced (one GetItem more), which
+/// the settings-change confirmation is sent to (`domain::notify::company`).
+pub async fn replace_company_settings(
+    access: &impl CompanyAccess,
+    plans: &impl CreatorPlans,
+    store: &impl SettingsStore,
+    viewer: Viewer<'_>,
+    company_id: &str,
+    body: &[u8],
+) -> Result<(Option<CompanySettings>, CompanySettings), CompanyError> {
     check_company(company_id)?;
     let settings = settings::parse(body).map_err(CompanyError::InvalidSettings)?;
     authorize(access, viewer, company_id).await?;
@@ -400,11 +415,15 @@ pub async fn put_company_settings(
         let plan = plans.plan(user_id).await.map_err(|e| unavailable(&e))?;
         require(plan.tier, Feature::MemberMessages)?;
     }
+    let previous = store
+        .company_settings(company_id)
+        .await
+        .map_err(|error| unavailable(&error))?;
     store
         .put_company_settings(company_id, &settings)
         .await
         .map_err(|error| unavailable(&error))?;
-    Ok(settings)
+    Ok((previous, settings))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! A company's notification settings: who is told about which signals, immediately and/or in a
-//! daily digest at an hour of a time zone, whether members get messages (off by default), and the
-//! sender. [`parse`] validates a whole document and reports every problem at once.
+//! daily digest at an hour of a time zone, whether members get messages (off by default), the
+//! sender, and the phone numbers texted when an urgent signal opens. [`parse`] validates a whole
+//! document and reports every problem at once.
 
 use std::str::FromStr;
 
@@ -18,6 +19,11 @@ pub const MAX_RECIPIENTS: usize = 20;
 pub const MAX_SENDER_NAME: usize = 64;
 /// The longest e-mail address (RFC 5321's path limit).
 pub const MAX_EMAIL: usize = 254;
+/// The most phone numbers a company names for urgent texts.
+pub const MAX_ALERT_PHONES: usize = 5;
+/// The signals texted when a company names none: the ones that cost the creator the membership.
+pub const DEFAULT_URGENT_SIGNALS: [SignalKind; 2] =
+    [SignalKind::Churned, SignalKind::CancelScheduled];
 
 /// A daily digest at `hour` (0–23) in the IANA time zone `time_zone`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +49,16 @@ pub struct CompanySettings {
     pub sender_name: Option<String>,
     /// Where replies go; no `Reply-To` when `None`.
     pub reply_to: Option<String>,
+    /// E.164 numbers texted when an urgent signal opens (none: no texts).
+    #[serde(default)]
+    pub alert_phones: Vec<String>,
+    /// The signals that are urgent (default [`DEFAULT_URGENT_SIGNALS`]).
+    #[serde(default = "default_urgent_signals")]
+    pub urgent_signals: Vec<SignalKind>,
+}
+
+fn default_urgent_signals() -> Vec<SignalKind> {
+    DEFAULT_URGENT_SIGNALS.to_vec()
 }
 
 impl Default for CompanySettings {
@@ -56,11 +72,13 @@ impl Default for CompanySettings {
             member_messages: false,
             sender_name: None,
             reply_to: None,
+            alert_phones: Vec::new(),
+            urgent_signals: default_urgent_signals(),
         }
     }
 }
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 9] = [
     "recipients",
     "signals",
     "immediate",
@@ -68,6 +86,8 @@ const FIELDS: [&str; 7] = [
     "member_messages",
     "sender_name",
     "reply_to",
+    "alert_phones",
+    "urgent_signals",
 ];
 
 /// Whether `text` is an e-mail address we can send to: one `@`, a non-empty local part, a domain
@@ -84,6 +104,27 @@ pub fn is_email(text: &str) -> bool {
         && !domain.contains('@')
         && domain.contains('.')
         && domain.split('.').all(|label| !label.is_empty())
+}
+
+/// Whether `text` is an E.164 number: `+` then 8 to 15 digits, the first not 0.
+pub fn is_e164(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+/// A phone number as written by a person (`+1 415-555 0123`, `+1 (415) 555.0123`) in E.164
+/// (`+14155550123`): spaces, dashes, dots and parentheses dropped. `None` when what is left is not
+/// E.164.
+pub fn normalise_phone(text: &str) -> Option<String> {
+    let compact: String = text
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    is_e164(&compact).then_some(compact)
 }
 
 /// Collects the problems of one document.
@@ -166,14 +207,56 @@ impl Check {
         recipients
     }
 
+    fn alert_phones(&mut self, object: &Map<String, Value>) -> Vec<String> {
+        let fix = "give numbers in international form like +14155550123";
+        let items = self.list(object, "alert_phones").unwrap_or_default();
+        if items.len() > MAX_ALERT_PHONES {
+            self.problem(
+                "alert_phones",
+                format!(
+                    "names {} numbers, more than {MAX_ALERT_PHONES}",
+                    items.len()
+                ),
+                "name fewer numbers",
+            );
+        }
+        let mut phones: Vec<String> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("alert_phones[{i}]");
+            match item.as_str().map(normalise_phone) {
+                Some(Some(phone)) if phones.contains(&phone) => {
+                    self.problem(field, "repeats an earlier number", "name each number once");
+                }
+                Some(Some(phone)) => phones.push(phone),
+                Some(None) => self.problem(field, "is not an E.164 phone number", fix),
+                None => self.problem(field, "is not a string", fix),
+            }
+        }
+        phones
+    }
+
     fn signals(&mut self, object: &Map<String, Value>) -> Vec<SignalKind> {
+        self.signal_list(object, "signals", SignalKind::ALL.to_vec())
+    }
+
+    fn urgent_signals(&mut self, object: &Map<String, Value>) -> Vec<SignalKind> {
+        self.signal_list(object, "urgent_signals", default_urgent_signals())
+    }
+
+    /// A list of distinct signals, `default` when left out.
+    fn signal_list(
+        &mut self,
+        object: &Map<String, Value>,
+        name: &str,
+        default: Vec<SignalKind>,
+    ) -> Vec<SignalKind> {
         let fix = "use at_risk, cancel_scheduled, churned, recovered";
-        let Some(items) = self.list(object, "signals") else {
-            return SignalKind::ALL.to_vec();
+        let Some(items) = self.list(object, name) else {
+            return default;
         };
         let mut signals = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let field = format!("signals[{i}]");
+            let field = format!("{name}[{i}]");
             match item.as_str().map(|text| (text, parse_signal(text))) {
                 Some((_, Some(kind))) if signals.contains(&kind) => {
                     self.problem(field, "repeats an earlier signal", "name each signal once");
@@ -314,6 +397,8 @@ pub fn parse(body: &[u8]) -> Result<CompanySettings, Vec<FieldProblem>> {
         member_messages: check.boolean(&object, "member_messages", false),
         sender_name: check.sender_name(&object),
         reply_to: check.reply_to(&object),
+        alert_phones: check.alert_phones(&object),
+        urgent_signals: check.urgent_signals(&object),
     };
     let alerting = settings.immediate || settings.digest.is_some();
     if alerting

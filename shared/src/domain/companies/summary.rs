@@ -145,7 +145,7 @@ impl Totals {
 }
 
 /// `"29.5"` with 2 decimals → 2950. More decimals than the currency has do not read.
-fn minor_units(amount: &str, decimals: u32) -> Option<i128> {
+pub(crate) fn minor_units(amount: &str, decimals: u32) -> Option<i128> {
     let amount = amount.trim();
     let (negative, digits) = match amount.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -168,7 +168,7 @@ fn minor_units(amount: &str, decimals: u32) -> Option<i128> {
 }
 
 /// 2950 with 2 decimals → `"29.50"`.
-fn major_units(minor: i128, decimals: u32) -> String {
+pub(crate) fn major_units(minor: i128, decimals: u32) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let minor = minor.unsigned_abs();
     if decimals == 0 {
@@ -200,7 +200,7 @@ fn churned_at(signals: &[Signal], at: DateTime<Utc>) -> bool {
 
 /// The failed payment an open `at_risk` signal is about: the latest outcome when it failed, else
 /// the most recently changed failed payment.
-fn failed_payment(state: &MembershipState) -> (Option<&str>, Option<&str>) {
+pub(crate) fn failed_payment(state: &MembershipState) -> (Option<&str>, Option<&str>) {
     let latest = state
         .last_payment
         .as_ref()

@@ -675,3 +675,31 @@ async fn member_messages_need_a_paid_plan_and_operators_are_not_asked() {
             .is_ok()
     );
 }
+
+#[test]
+fn alert_phones_are_normalised_to_e164_and_every_bad_one_is_reported() {
+    let parsed = settings::parse(
+        br#"{"alert_phones": ["+1 415-555 0123", "+33 6 12 34 56 78"], "urgent_signals": ["churned"]}"#,
+    )
+    .unwrap();
+    assert_eq!(parsed.alert_phones, ["+14155550123", "+33612345678"]);
+    assert_eq!(parsed.urgent_signals, [SignalKind::Churned]);
+    assert_eq!(
+        settings::parse(b"{}").unwrap().urgent_signals,
+        settings::DEFAULT_URGENT_SIGNALS
+    );
+    let problems = settings::parse(
+        br#"{"alert_phones": ["0612345678", "+14155550123", "+1 415 555 0123", 7], "urgent_signals": ["soon"]}"#,
+    )
+    .unwrap_err();
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "alert_phones[0]",
+            "alert_phones[2]",
+            "alert_phones[3]",
+            "urgent_signals[0]"
+        ]
+    );
+}

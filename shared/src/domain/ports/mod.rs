@@ -6,12 +6,15 @@ mod claims;
 mod companies;
 mod company_items;
 mod creators;
+mod digest;
 mod emergency;
 mod inbound;
 mod known_companies;
 mod limits;
 mod maintenance;
 mod memberships;
+mod notifications;
+mod notify;
 mod oidc;
 mod providers;
 mod sessions;
@@ -23,6 +26,7 @@ pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
 pub use creators::{CreatorPlans, OpenSignalCounts, ProfileStore};
+pub use digest::{DigestSchedule, DigestSettings, DueDigest};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
 pub use known_companies::KnownCompanies;
@@ -34,6 +38,10 @@ pub use maintenance::{
 pub use memberships::{
     ACCESS_REVOKED, ListedMembership, MembershipPage, MembershipSource, MembershipSourceError,
     SourceFailure,
+};
+pub use notifications::{Claim, NotificationClaims, NotificationQueue};
+pub use notify::{
+    Email, Mailer, SendError, Sent, SuppressionList, SuppressionReason, TextMessage, TextSender,
 };
 pub use oidc::{LinkOutcome, OidcProvider, SignInStore};
 pub use providers::WebhookProviders;

@@ -67,7 +67,8 @@ pub enum ReadError {
     /// A page size outside 1–[`MAX_PAGE`].
     #[error("`limit` must be 1–{MAX_PAGE}")]
     InvalidLimit,
-    /// Not the viewer's to see.
+    /// Not the viewer's to see (a list of another user's memberships: the answer is the same
+    /// whether that user exists).
     #[error("not allowed")]
     Forbidden,
     #[error("membership not found")]
@@ -113,7 +114,8 @@ impl Viewer<'_> {
     }
 }
 
-/// `GET /memberships/{id}`: 403 unless the viewer owns it.
+/// `GET /memberships/{id}`: [`ReadError::NotFound`] unless the viewer owns it, whether or not it
+/// exists, so the answer says nothing about another user's memberships.
 pub async fn membership(
     store: &impl StateStore,
     membership_id: &str,
@@ -124,8 +126,7 @@ pub async fn membership(
         Ok(Some(stored)) if viewer.may_see(stored.user_id.as_deref()) => {
             Ok(MembershipView::from(&stored))
         }
-        Ok(Some(_)) => Err(ReadError::Forbidden),
-        Ok(None) => Err(ReadError::NotFound),
+        Ok(Some(_) | None) => Err(ReadError::NotFound),
         Err(error) => Err(unavailable(&error)),
     }
 }

@@ -17,8 +17,9 @@
 //! is idempotent.
 
 use crate::domain::companies::known::{KnownSource, NoKnownCompanies};
+use crate::domain::notify::{NoNotifications, NotificationJob};
 use crate::domain::ports::{
-    InboundMessage, KnownCompanies, ProcessingLog, StateStore, WebhookProviders,
+    InboundMessage, KnownCompanies, NotificationQueue, ProcessingLog, StateStore, WebhookProviders,
 };
 use futures_util::future::join_all;
 use tracing::Instrument;
@@ -66,6 +67,10 @@ pub enum ProcessError {
     /// event recorded).
     #[error("webhook log: {0}")]
     Log(DependencyError),
+    /// The notification queue failed after state was recorded. A retry enqueues again from the
+    /// item the duplicate write returns.
+    #[error("notification queue: {0}")]
+    Notify(DependencyError),
 }
 
 impl ProcessError {
@@ -81,6 +86,7 @@ impl ProcessError {
             Self::Body(_) => "invalid_event_body",
             Self::State(_) => "state_unavailable",
             Self::Log(_) => "webhook_log_unavailable",
+            Self::Notify(_) => "notification_queue_unavailable",
         }
     }
 }
@@ -142,7 +148,7 @@ fn signal_metric(kind: SignalKind) -> &'static str {
 
 /// Applies queued events to state.
 #[derive(Debug, Clone)]
-pub struct Processor<S, L, K, P, N = NoKnownCompanies> {
+pub struct Processor<S, L, K, P, N = NoKnownCompanies, Q = NoNotifications> {
     pub state: S,
     pub log: L,
     pub clock: K,
@@ -150,10 +156,13 @@ pub struct Processor<S, L, K, P, N = NoKnownCompanies> {
     pub providers: P,
     /// Where a membership's first event makes its company known.
     pub known: N,
+    /// Where a job goes when an event opens or closes a signal.
+    pub notifications: Q,
 }
 
 impl<S, L, K, P> Processor<S, L, K, P> {
-    /// A processor that makes no company known (see [`Self::with_known_companies`]).
+    /// A processor that makes no company known and enqueues no notifications (see
+    /// [`Self::with_known_companies`], [`Self::with_notifications`]).
     pub fn new(state: S, log: L, clock: K, providers: P) -> Self {
         Self {
             state,
@@ -161,23 +170,46 @@ impl<S, L, K, P> Processor<S, L, K, P> {
             clock,
             providers,
             known: NoKnownCompanies,
+            notifications: NoNotifications,
         }
     }
+}
 
+impl<S, L, K, P, N, Q> Processor<S, L, K, P, N, Q> {
     /// The processor, making the company of each membership's first event known in `known`.
-    pub fn with_known_companies<N>(self, known: N) -> Processor<S, L, K, P, N> {
+    pub fn with_known_companies<M>(self, known: M) -> Processor<S, L, K, P, M, Q> {
         Processor {
             state: self.state,
             log: self.log,
             clock: self.clock,
             providers: self.providers,
             known,
+            notifications: self.notifications,
+        }
+    }
+
+    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
+    /// or closes a signal.
+    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, N, M> {
+        Processor {
+            state: self.state,
+            log: self.log,
+            clock: self.clock,
+            providers: self.providers,
+            known: self.known,
+            notifications,
         }
     }
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies>
-    Processor<S, L, K, P, N>
+impl<
+    S: StateStore,
+    L: ProcessingLog,
+    K: Clock,
+    P: WebhookProviders,
+    N: KnownCompanies,
+    Q: NotificationQueue,
+> Processor<S, L, K, P, N, Q>
 {
     /// Processes a batch: memberships concurrently, the events of one membership in batch order.
     /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
@@ -279,7 +311,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCom
         );
         async {
             let pk = ClaimRecord::key(event.provider.as_str(), &event.event_id);
-            match self.apply(event, &span).await {
+            match self.apply(event, attempt, &span).await {
                 Ok(outcome) => {
                     let now = self.clock.now();
                     let mark = ProcessingMark::Processed {
@@ -333,6 +365,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCom
     async fn apply(
         &self,
         event: &QueuedEvent,
+        attempt: u32,
         span: &tracing::Span,
     ) -> Result<Outcome, ProcessError> {
         let (membership_id, provider, observation) = match self.providers.observe(event)? {
@@ -356,8 +389,16 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCom
         }
         let stored = match recorded {
             Recorded::Applied(stored) => stored,
-            Recorded::Duplicate(_) => {
+            Recorded::Duplicate(item) => {
                 tracing::info!("already recorded: a duplicate delivery");
+                // A redelivery may follow a failure after the record (the notification enqueue
+                // among them): enqueue again from the item the write returned. A job enqueued
+                // twice still sends each message once (its claims).
+                if attempt > 1
+                    && let Some(item) = item
+                {
+                    self.notify(&item, &observation.version.event_id).await?;
+                }
                 return Ok(Outcome::Duplicate);
             }
             Recorded::Stale(_) => {
@@ -368,6 +409,7 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCom
                 return Ok(Outcome::Stale);
             }
         };
+        self.notify(&stored, &observation.version.event_id).await?;
         let before = stored.state_without(&observation.version.event_id);
         let after = stored.state();
         let was_open = before.open_signals();
@@ -401,8 +443,8 @@ impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCom
     }
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies>
-    Processor<S, L, K, P, N>
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies, Q>
+    Processor<S, L, K, P, N, Q>
 {
     /// Makes the company of a Whop membership's first event known: when `item` holds the event
     /// `event_id` alone (its first delivery, or a redelivery after a failed write).
@@ -465,4 +507,24 @@ fn membership_key(event: &QueuedEvent) -> Option<String> {
         .as_deref()
         .or(subject.subscription_id.as_deref())?;
     Some(format!("{}#{id}", event.provider))
+}
+
+impl<S, L, K, P, N, Q: NotificationQueue> Processor<S, L, K, P, N, Q> {
+    /// Enqueues the notification job of `event_id` when it opened or closed a signal of
+    /// `stored`; no request otherwise.
+    async fn notify(&self, stored: &StoredMembership, event_id: &str) -> Result<(), ProcessError> {
+        let Some(job) = NotificationJob::of_event(stored, event_id) else {
+            return Ok(());
+        };
+        self.notifications
+            .enqueue(&job.into())
+            .await
+            .map_err(ProcessError::Notify)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    code = error.code(),
+                    "enqueueing the notification failed: {error}"
+                );
+            })
+    }
 }

@@ -16,6 +16,8 @@ use super::{
     PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
 };
 use crate::domain::metrics::Metrics;
+use crate::domain::notify::Job;
+use crate::domain::notify::company::SyncEnd;
 use crate::domain::ports::{
     Clock, DependencyError, InboundMessage, ListedMembership, MembershipSource,
     MembershipSourceError, Publisher, SourceFailure,
@@ -47,10 +49,10 @@ pub enum SyncError {
     InProgress { run_id: String },
     #[error("synced moments ago; again in {} s", retry_after.as_secs())]
     TooSoon { retry_after: Duration },
+    /// Unknown, another company's or another user's: one answer, so it says nothing about
+    /// memberships that are not the requester's.
     #[error("unknown membership")]
     NotFound,
-    #[error("the membership belongs to another user")]
-    Forbidden,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -128,6 +130,8 @@ pub struct Syncer<M, S, R, P, N = NoKnownCompanies> {
     pub company_id: Option<String>,
     /// The companies the schedule reconciles; a company whose access was revoked is marked here.
     pub known: N,
+    /// `NOTIFICATIONS_QUEUE_URL`: where the end of a company's run is told (none: not told).
+    pub notifications_queue: Option<String>,
     pub clock: Arc<dyn Clock>,
     /// How long a page waits when the provider cannot be called and said nothing about when to
     /// come back ([`DEFAULT_DEFERRAL`]).
@@ -259,11 +263,9 @@ where
                 let code = match error {
                     SyncError::Api(error) => error.code(),
                     SyncError::NotFound => "not_found",
-                    SyncError::Forbidden => "forbidden",
                     _ => "failed",
                 };
-                self.runs
-                    .finish(&run, RunStatus::Failed, Some(code), now)
+                self.end_run(&run, RunStatus::Failed, Some(code), now)
                     .await?;
             }
         }
@@ -282,8 +284,7 @@ where
         if let Err(error) = self.send(&first, None).await {
             // Without its first job the run would hold the lock for nothing.
             if let Err(finish_error) = self
-                .runs
-                .finish(
+                .end_run(
                     &run,
                     RunStatus::Failed,
                     Some("enqueue_failed"),
@@ -354,8 +355,7 @@ where
                     self.known.revoke(&run.scope.company_id, code, now).await?;
                     tracing::warn!(company.id = %run.scope.company_id, reason = code, "the company's access was revoked; it is no longer scheduled");
                 }
-                self.runs
-                    .finish(&run, RunStatus::Failed, Some(code), now)
+                self.end_run(&run, RunStatus::Failed, Some(code), now)
                     .await?;
                 return Ok(PageOutcome::Failed {
                     error: code.to_owned(),
@@ -401,6 +401,46 @@ where
         Ok(PageOutcome::Counted { counts, completed })
     }
 
+    /// Ends `run` with `status` (whether this call ended it) and, when it did and the run is a
+    /// company's (not a user's own), tells the company's recipients through the notifications
+    /// queue; a failed enqueue is logged and the run still ends.
+    async fn end_run(
+        &self,
+        run: &SyncRun,
+        status: RunStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DependencyError> {
+        let ended = self.runs.finish(run, status, error, now).await?;
+        if let (true, Some(queue_url), None) =
+            (ended, &self.notifications_queue, &run.scope.user_id)
+        {
+            let job = Job::SyncEnded(SyncEnd {
+                company_id: run.scope.company_id.clone(),
+                run_id: run.run_id.clone(),
+                trigger: run.trigger.clone(),
+                completed: status == RunStatus::Completed,
+                error: error.map(str::to_owned),
+                ended_at: now,
+                seen: run.counts.seen,
+                drifted: run.counts.drifted,
+            });
+            let sent = match job.message() {
+                Ok(message) => self
+                    .publisher
+                    .publish(queue_url, &message)
+                    .await
+                    .map(|_| ()),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = sent {
+                tracing::warn!(run.id = %run.run_id, code = "run_end_not_enqueued", %error,
+                    "the run ended; telling the company was not enqueued");
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends `run` as completed when every page up to the last was counted; whether this call
     /// ended it.
     async fn complete_if_done(&self, run: &SyncRun) -> Result<bool, SyncError> {
@@ -408,8 +448,7 @@ where
             return Ok(false);
         }
         let completed = self
-            .runs
-            .finish(run, RunStatus::Completed, None, self.clock.now())
+            .end_run(run, RunStatus::Completed, None, self.clock.now())
             .await?;
         if completed {
             tracing::info!(run.id = %run.run_id, pages = run.pages, seen = run.counts.seen,
@@ -456,8 +495,7 @@ where
         if counted && job.deferrals >= MAX_DEFERRALS {
             tracing::error!(run.id = %run.run_id, page = job.page, %error, "page put off too often; the run failed");
             let reason = format!("gave_up_{code}");
-            self.runs
-                .finish(run, RunStatus::Failed, Some(&reason), now)
+            self.end_run(run, RunStatus::Failed, Some(&reason), now)
                 .await?;
             return Ok(PageOutcome::Failed { error: reason });
         }
@@ -556,7 +594,7 @@ where
         if let Some(requester) = requester
             && membership.user_id.as_deref() != Some(requester)
         {
-            return Err(SyncError::Forbidden);
+            return Err(SyncError::NotFound);
         }
         let observation = observation_of(&membership);
         let item = self.state.membership(&membership.id).await?;

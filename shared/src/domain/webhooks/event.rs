@@ -122,7 +122,7 @@ macro_rules! event_kinds {
                         $($name => Some(Self::$variant),)*
                         _ => None,
                     },)*
-                    Source::Standard => None,
+                    Source::Standard | Source::Resend => None,
                 }
             }
 

@@ -10,7 +10,7 @@ use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, queue_attributes};
 use super::event::NormaliseError;
 use super::keys::{Keyring, KeyringError};
 use super::verify::{VerifyError, VerifyOptions};
-use super::{Headers, Source};
+use super::{Headers, Source, Verified};
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
 
 /// The largest body accepted (API Gateway allows 10 MB; no provider event comes near this).
@@ -125,40 +125,16 @@ where
     W: WebhookProviders,
     H: Headers + ?Sized,
 {
-    let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
-        dependency: "webhook secrets",
-        detail: error.to_string(),
-    };
-    let keys = deps.keyring.current().await.map_err(secrets_unavailable)?;
-    let now_secs = now.timestamp();
-    let verified = match deps.providers.verify(
+    let verified = verify_delivery(
+        deps.providers,
+        deps.keyring,
         source,
         headers,
         body,
-        keys.for_source(source),
-        now_secs,
+        now.timestamp(),
         deps.verify_options,
-    ) {
-        Ok(verified) => verified,
-        // A secret added since the last read may be the one: one early re-read, rate-limited.
-        Err(missed @ (VerifyError::NoMatchingSignature | VerifyError::NoSecrets)) => match deps
-            .keyring
-            .refresh_after_miss()
-            .await
-            .map_err(secrets_unavailable)?
-        {
-            Some(fresh) => deps.providers.verify(
-                source,
-                headers,
-                body,
-                fresh.for_source(source),
-                now_secs,
-                deps.verify_options,
-            )?,
-            None => return Err(missed.into()),
-        },
-        Err(error) => return Err(error.into()),
-    };
+    )
+    .await?;
     let event = deps.providers.normalise(source, &verified, body, now)?;
 
     // The claim keeps the message, so maintenance can send it again if this invocation dies
@@ -228,4 +204,62 @@ where
         event_id: event.event_id,
         taken_over,
     })
+}
+
+/// Verifies a delivery against every active secret of `source`; a delivery that matches none may
+/// force one early re-read of the secrets (rate-limited), in case one was just added. Ingest's
+/// first step, and the whole of the check for deliveries handled where they arrive.
+///
+/// # Errors
+/// [`IngestError::Rejected`] for a signature that does not verify, [`IngestError::Dependency`]
+/// when the secrets cannot be read.
+pub async fn verify_delivery<'h, S, C, W, H>(
+    providers: &W,
+    keyring: &Keyring<S, C>,
+    source: Source,
+    headers: &'h H,
+    body: &[u8],
+    now_secs: i64,
+    options: VerifyOptions,
+) -> Result<Verified<'h>, IngestError>
+where
+    S: SecretSource,
+    C: Clock,
+    W: WebhookProviders,
+    H: Headers + ?Sized,
+{
+    let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
+        dependency: "webhook secrets",
+        detail: error.to_string(),
+    };
+    let keys = keyring.current().await.map_err(secrets_unavailable)?;
+    match providers.verify(
+        source,
+        headers,
+        body,
+        keys.for_source(source),
+        now_secs,
+        options,
+    ) {
+        Ok(verified) => Ok(verified),
+        // A secret added since the last read may be the one: one early re-read, rate-limited.
+        Err(missed @ (VerifyError::NoMatchingSignature | VerifyError::NoSecrets)) => {
+            match keyring
+                .refresh_after_miss()
+                .await
+                .map_err(secrets_unavailable)?
+            {
+                Some(fresh) => Ok(providers.verify(
+                    source,
+                    headers,
+                    body,
+                    fresh.for_source(source),
+                    now_secs,
+                    options,
+                )?),
+                None => Err(missed.into()),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
 }

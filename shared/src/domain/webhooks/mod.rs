@@ -22,16 +22,20 @@ pub enum Source {
     Stripe,
     /// Any Standard Webhooks sender (symmetric `v1` signatures).
     Standard,
+    /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
+    /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
+    Resend,
 }
 
 impl Source {
-    pub const ALL: [Self; 3] = [Self::Whop, Self::Stripe, Self::Standard];
+    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Standard, Self::Resend];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Whop => "whop",
             Self::Stripe => "stripe",
             Self::Standard => "standard",
+            Self::Resend => "resend",
         }
     }
 

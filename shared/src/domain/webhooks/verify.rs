@@ -81,7 +81,7 @@ impl SigningSecret {
                 Some(encoded) => keyed_from_base64(encoded)?,
                 None => keyed(secret.as_bytes())?,
             },
-            Source::Standard => {
+            Source::Standard | Source::Resend => {
                 keyed_from_base64(secret.strip_prefix(WHSEC_PREFIX).unwrap_or(secret))?
             }
         };

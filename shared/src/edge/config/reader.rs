@@ -23,6 +23,44 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             .filter(|value| !value.is_empty())
     }
 
+    /// A boolean (`true`/`1`/`yes`, `false`/`0`/`no`); `default` when unset.
+    pub(super) fn flag(&mut self, var: &'static str, default: bool) -> bool {
+        let Some(value) = self.optional(var) else {
+            return default;
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                self.problem(
+                    var,
+                    format!("`{value}` is not a boolean"),
+                    "set it to true or false",
+                );
+                default
+            }
+        }
+    }
+
+    /// A comma-separated list of ids (user ids: 1–128 printable ASCII characters without `#`);
+    /// empty when unset.
+    pub(super) fn id_list(&mut self, var: &'static str, fix: &str) -> Vec<String> {
+        let Some(value) = self.optional(var) else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = value.split(',').map(|id| id.trim().to_owned()).collect();
+        let valid = |id: &String| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+        };
+        if let Some(bad) = ids.iter().find(|id| !valid(id)) {
+            self.problem(var, format!("`{bad}` is not a user id"), fix);
+            return Vec::new();
+        }
+        ids
+    }
+
     pub(super) fn required(&mut self, var: &'static str, what: &str) -> String {
         self.optional(var).unwrap_or_else(|| {
             self.problem(
@@ -184,6 +222,19 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 defaults.cooldown,
                 &format!("how long calls to {name} pause after a 429 without Retry-After"),
             ),
+            max_response_bytes: {
+                const MIB: u64 = 1024 * 1024;
+                let default = defaults.max_response_bytes as u64 / MIB;
+                let mib = self.number_in(
+                    vars.max_response_mib,
+                    1..=256,
+                    default,
+                    &format!(
+                        "set the largest response body read from {name} in MiB from 1 to 256, or unset it for {default}"
+                    ),
+                );
+                usize::try_from(mib * MIB).unwrap_or(defaults.max_response_bytes)
+            },
         }
     }
 

@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use super::*;
 
 /// [`valid_env`] on the `prod` stage with every secret production requires.
-fn prod_env() -> HashMap<&'static str, String> {
+/// The production stage with the core secret ids but none of the notify settings.
+fn prod_core_env() -> HashMap<&'static str, String> {
     let mut env = valid_env();
     env.insert("STAGE", "prod".into());
     for var in [
@@ -13,6 +14,13 @@ fn prod_env() -> HashMap<&'static str, String> {
     ] {
         env.insert(var, "secret".into());
     }
+    env
+}
+
+/// The production stage with every required setting.
+fn prod_env() -> HashMap<&'static str, String> {
+    let mut env = prod_core_env();
+    with_prod_notify(&mut env);
     env
 }
 
@@ -43,6 +51,18 @@ fn valid_env() -> HashMap<&'static str, String> {
     .into_iter()
     .map(|(k, v)| (k, v.to_owned()))
     .collect()
+}
+
+/// What prod requires for notifications and unsubscribe besides the secrets the tests name.
+fn with_prod_notify(env: &mut HashMap<&'static str, String>) {
+    env.insert(
+        "NOTIFICATIONS_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/1/notifications".into(),
+    );
+    env.insert("FROM_EMAIL", "alerts@example.com".into());
+    env.insert("RESEND_API_KEY_SECRET_ID", "secret".into());
+    env.insert("UNSUBSCRIBE_KEY_SECRET_ID", "secret".into());
+    env.insert("SUPPRESSION_KEY_SECRET_ID", "secret".into());
 }
 
 fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
@@ -108,7 +128,15 @@ fn production_requires_every_secret_id() {
 
     assert_eq!(
         vars(&error),
-        ["SESSION_KEYS_SECRET_ID", "WHOP_API_KEY_SECRET_ID"]
+        [
+            "SESSION_KEYS_SECRET_ID",
+            "WHOP_API_KEY_SECRET_ID",
+            "NOTIFICATIONS_QUEUE_URL",
+            "FROM_EMAIL",
+            "RESEND_API_KEY_SECRET_ID",
+            "UNSUBSCRIBE_KEY_SECRET_ID",
+            "SUPPRESSION_KEY_SECRET_ID"
+        ]
     );
 }
 
@@ -224,25 +252,29 @@ fn reads_the_session_settings_and_the_token_leeway() {
     let mut env = valid_env();
     env.insert("SESSION_LIFETIME_SECS", "3600".into());
     env.insert("SESSION_MAX_PER_USER", "3".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "7".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "0".into());
     let config = load(&env).unwrap();
     assert_eq!(
         (
             config.sessions.lifetime.as_secs(),
-            config.sessions.max_per_user
+            config.sessions.max_per_user,
+            config.sessions.max_age.as_secs()
         ),
-        (3600, 3)
+        (3600, 3, 7 * 86_400)
     );
     assert_eq!(config.whop_token_leeway.as_secs(), 0);
 
     env.insert("SESSION_LIFETIME_SECS", "60".into());
     env.insert("SESSION_MAX_PER_USER", "0".into());
+    env.insert("SESSION_MAX_AGE_DAYS", "366".into());
     env.insert("WHOP_USER_TOKEN_LEEWAY_SECS", "61".into());
     assert_eq!(
         vars(&load(&env).unwrap_err()),
         [
             "SESSION_LIFETIME_SECS",
             "SESSION_MAX_PER_USER",
+            "SESSION_MAX_AGE_DAYS",
             "WHOP_USER_TOKEN_LEEWAY_SECS"
         ]
     );
@@ -259,9 +291,10 @@ fn provider_limits_default_per_provider() {
             whop.rate_limit.requests.get(),
             whop.rate_limit.window.as_secs(),
             whop.max_concurrency.get(),
-            whop.cooldown.as_secs()
+            whop.cooldown.as_secs(),
+            whop.max_response_bytes
         ),
-        (20, 10, 4, 60)
+        (20, 10, 4, 60, 8 * 1024 * 1024)
     );
     for provider in Provider::ALL {
         assert_eq!(
@@ -284,6 +317,7 @@ fn reads_every_provider_limit_variable() {
         ("STRIPE_RATE_LIMIT_WINDOW_SECS", "60"),
         ("STRIPE_MAX_CONCURRENCY", "8"),
         ("STRIPE_RATE_LIMIT_COOLDOWN_SECS", "15"),
+        ("STRIPE_MAX_RESPONSE_MIB", "2"),
     ] {
         env.insert(var, value.into());
     }
@@ -305,9 +339,10 @@ fn reads_every_provider_limit_variable() {
             stripe.rate_limit.requests.get(),
             stripe.rate_limit.window.as_secs(),
             stripe.max_concurrency.get(),
-            stripe.cooldown.as_secs()
+            stripe.cooldown.as_secs(),
+            stripe.max_response_bytes
         ),
-        (100, 60, 8, 15)
+        (100, 60, 8, 15, 2 * 1024 * 1024)
     );
     // The others keep their defaults.
     assert_eq!(
@@ -327,6 +362,7 @@ fn reports_every_out_of_range_provider_limit() {
         ("WHOP_RATE_LIMIT_REQUESTS", "10001"),
         ("WHOP_RATE_LIMIT_WINDOW_SECS", "0"),
         ("WHOP_MAX_CONCURRENCY", "many"),
+        ("WHOP_MAX_RESPONSE_MIB", "257"),
         ("PAYPAL_RATE_LIMIT_COOLDOWN_SECS", "1.5"),
     ];
     for (var, value) in bad {
@@ -336,7 +372,7 @@ fn reports_every_out_of_range_provider_limit() {
     let error = load(&env).unwrap_err();
 
     assert_eq!(vars(&error), bad.map(|(var, _)| var));
-    let cooldown = &error.problems[7];
+    let cooldown = &error.problems[8];
     assert_eq!(
         cooldown.problem,
         "`1.5` is not a whole number from 1 to 3600"
@@ -403,6 +439,169 @@ fn reads_the_maintenance_settings_and_reports_every_one_out_of_range() {
             "SECRET_MAX_AGE_DAYS",
             "SESSION_KEY_ROTATION_DAYS"
         ]
+    );
+}
+
+// The message providers' settings.
+
+#[test]
+fn messaging_defaults_to_resend_with_texts_off() {
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.messaging, MessagingSettings::default());
+    assert_eq!(config.messaging.email_provider, EmailProvider::Resend);
+    assert_eq!(config.provider_apis.base_url(Provider::Sendgrid), None);
+}
+
+#[test]
+fn reads_sendgrid_and_twilio_settings() {
+    let mut env = valid_env();
+    for (var, value) in [
+        ("EMAIL_PROVIDER", "sendgrid"),
+        ("SENDGRID_API_KEY_SECRET_ID", "sendgrid-key"),
+        ("SENDGRID_API_BASE_URL", "https://api.eu.sendgrid.com"),
+        ("TWILIO_API_BASE_URL", "https://api.twilio.com"),
+        ("TWILIO_FROM_NUMBER", "+14155550123"),
+        ("TWILIO_CREDENTIALS_SECRET_ID", "twilio-credentials"),
+        ("TWILIO_RATE_LIMIT_REQUESTS", "3"),
+    ] {
+        env.insert(var, value.into());
+    }
+    let config = load(&env).unwrap();
+    assert_eq!(
+        config.messaging,
+        MessagingSettings {
+            email_provider: EmailProvider::Sendgrid,
+            resend_api_key: None,
+            sendgrid_api_key: Some("sendgrid-key".into()),
+            twilio_from: Some("+14155550123".into()),
+            twilio_credentials: Some("twilio-credentials".into()),
+        }
+    );
+    assert_eq!(
+        config
+            .provider_apis
+            .base_url(Provider::Sendgrid)
+            .map(Url::as_str),
+        Some("https://api.eu.sendgrid.com/")
+    );
+    assert!(config.provider_apis.base_url(Provider::Twilio).is_some());
+    assert_eq!(
+        config
+            .provider_limits(Provider::Twilio)
+            .rate_limit
+            .requests
+            .get(),
+        3
+    );
+}
+
+#[test]
+fn reports_every_messaging_problem_at_once() {
+    let mut env = prod_core_env();
+    env.insert("EMAIL_PROVIDER", "sendgrid".into());
+    env.insert("TWILIO_FROM_NUMBER", "0415 555".into());
+    env.insert("SENDGRID_API_BASE_URL", "not a url".into());
+    let problems = vars(&load(&env).unwrap_err());
+    for var in [
+        "SENDGRID_API_BASE_URL",
+        "TWILIO_FROM_NUMBER",
+        "SENDGRID_API_KEY_SECRET_ID",
+        "TWILIO_CREDENTIALS_SECRET_ID",
+    ] {
+        assert!(problems.contains(&var), "{var} missing from {problems:?}");
+    }
+
+    let mut env = valid_env();
+    env.insert("EMAIL_PROVIDER", "mailgun".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["EMAIL_PROVIDER"]);
+}
+
+#[test]
+fn prod_with_sendgrid_requires_the_sendgrid_key_and_not_resends() {
+    let mut env = prod_env();
+    env.remove("RESEND_API_KEY_SECRET_ID");
+    env.insert("EMAIL_PROVIDER", "sendgrid".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        ["SENDGRID_API_KEY_SECRET_ID"]
+    );
+    env.insert("SENDGRID_API_KEY_SECRET_ID", "sendgrid-key".into());
+    let config = load(&env).unwrap();
+    assert_eq!(config.messaging.resend_api_key, None);
+}
+
+#[test]
+fn prod_with_resend_requires_the_resend_key_and_not_sendgrids() {
+    let mut env = prod_env();
+    env.remove("RESEND_API_KEY_SECRET_ID");
+    assert_eq!(vars(&load(&env).unwrap_err()), ["RESEND_API_KEY_SECRET_ID"]);
+    env.insert("RESEND_API_KEY_SECRET_ID", "resend-key".into());
+    let config = load(&env).unwrap();
+    assert_eq!(config.messaging.sendgrid_api_key, None);
+    assert_eq!(
+        config.messaging.resend_api_key.as_deref(),
+        Some("resend-key")
+    );
+}
+
+#[test]
+fn the_resend_base_url_is_read_with_the_other_provider_apis() {
+    let mut env = valid_env();
+    env.insert("RESEND_API_BASE_URL", "http://127.0.0.1:4010".into());
+    let config = load(&env).unwrap();
+    assert_eq!(
+        config
+            .provider_apis
+            .base_url(Provider::Resend)
+            .map(Url::as_str),
+        Some("http://127.0.0.1:4010/")
+    );
+    env.insert("RESEND_API_BASE_URL", "not a url".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["RESEND_API_BASE_URL"]);
+}
+
+#[test]
+fn a_messaging_service_sid_is_a_sender() {
+    let mut env = valid_env();
+    env.insert("TWILIO_FROM_NUMBER", format!("MG{}", "a".repeat(32)));
+    assert!(load(&env).is_ok());
+}
+
+#[test]
+fn reads_the_operators_user_ids() {
+    assert!(load(&valid_env()).unwrap().operator_user_ids.is_empty());
+    let mut env = valid_env();
+    env.insert("OPERATOR_USER_IDS", " op_cli, user_abc ".into());
+    assert_eq!(
+        load(&env).unwrap().operator_user_ids,
+        ["op_cli", "user_abc"]
+    );
+    let limits = load(&valid_env()).unwrap().creator_limits;
+    assert_eq!((limits.limit, limits.window.as_secs()), (60, 60));
+    for bad in ["op_cli,,user_abc", "op#1", "a b"] {
+        env.insert("OPERATOR_USER_IDS", bad.into());
+        assert_eq!(
+            vars(&load(&env).unwrap_err()),
+            ["OPERATOR_USER_IDS"],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn keyless_whop_tokens_are_accepted_except_in_prod_unless_set() {
+    assert!(load(&valid_env()).unwrap().whop_accept_keyless_tokens);
+    assert!(!load(&prod_env()).unwrap().whop_accept_keyless_tokens);
+    let mut env = prod_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "true".into());
+    assert!(load(&env).unwrap().whop_accept_keyless_tokens);
+    let mut env = valid_env();
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "no".into());
+    assert!(!load(&env).unwrap().whop_accept_keyless_tokens);
+    env.insert("WHOP_ACCEPT_KEYLESS_TOKENS", "maybe".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        ["WHOP_ACCEPT_KEYLESS_TOKENS"]
     );
 }
 

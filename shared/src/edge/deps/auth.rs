@@ -61,7 +61,8 @@ pub fn auth_limiter(app: &App) -> Limiter {
 /// What a Whop token must say: our app id, within the configured leeway (at most 60 s, which
 /// configuration already enforces).
 fn token_settings(app: &App) -> TokenSettings {
-    let settings = TokenSettings::new(app.config.whop_app_id.clone());
+    let settings = TokenSettings::new(app.config.whop_app_id.clone())
+        .accepting_keyless(app.config.whop_accept_keyless_tokens);
     settings
         .clone()
         .with_leeway(app.config.whop_token_leeway)
@@ -133,7 +134,27 @@ impl AuthDeps {
 pub struct AuthorizerDeps {
     pub sessions: SessionService,
     pub limiter: Limiter,
+    /// `OPERATOR_USER_IDS`: whose sessions are admitted as the operator principal.
+    pub operators: Vec<String>,
 }
+
+impl AuthorizerDeps {
+    /// The principal a valid session of `user_id` is admitted as: [`OPERATOR_PRINCIPAL`] for the
+    /// configured operators, else [`USER_PRINCIPAL`].
+    pub fn principal(&self, user_id: &str) -> &'static str {
+        if self.operators.iter().any(|operator| operator == user_id) {
+            OPERATOR_PRINCIPAL
+        } else {
+            USER_PRINCIPAL
+        }
+    }
+}
+
+/// The authorizer context's `principal` for a signed-in user.
+pub const USER_PRINCIPAL: &str = "user";
+/// The authorizer context's `principal` for an operator (a user of `OPERATOR_USER_IDS`), which
+/// the detailed health routes require.
+pub const OPERATOR_PRINCIPAL: &str = "operator";
 
 impl AuthorizerDeps {
     #[expect(
@@ -144,6 +165,7 @@ impl AuthorizerDeps {
         Self {
             sessions: session_service(&app),
             limiter: auth_limiter(&app),
+            operators: app.config.operator_user_ids.clone(),
         }
     }
 }
@@ -158,8 +180,13 @@ pub type GoogleSignIn =
 
 /// Google sign-in over the stack's state table, session keys and HTTP client.
 pub fn google_sign_in(app: &App, settings: GoogleSettings) -> Result<GoogleSignIn, String> {
-    let client = provider_client(app, exchange_policy(), provider_admission(app))
-        .map_err(|e| e.to_string())?;
+    let client = provider_client(
+        app,
+        crate::edge::config::Provider::Google,
+        exchange_policy(),
+        provider_admission(app),
+    )
+    .map_err(|e| e.to_string())?;
     let keys = GoogleKeys::new(
         client.http().clone(),
         settings.jwks_url.clone(),

@@ -2,6 +2,9 @@
 //! DynamoDB (`webhook-events`, runs in `state`, the expired-item sweep and its cursors), SQS
 //! (re-enqueues, page jobs, dead-letter depths) and Secrets Manager (secret ages). The
 //! `churnsaver maintenance run` command runs the same.
+//!
+//! Its second schedule (input `{"task":"digests"}`, hourly) enqueues the daily digests that are
+//! due ([`DigestRun`], `docs/architecture.md`, "Daily digest").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +13,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::maintenance::DynamoMaintenance;
+use crate::aws::notify::SqsNotifications;
 use crate::aws::sync::DynamoRuns;
 use crate::domain::maintenance::{Maintenance, MaintenanceSettings, Summary, Task, WatchedSecret};
+use crate::domain::notify::digest::{DueReport, enqueue_due};
+use crate::domain::ports::DependencyError;
 use crate::domain::ports::SystemClock;
 use crate::edge::config::SecretIds;
 
@@ -34,6 +41,8 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_secs(50);
 /// Built once per cold start.
 pub struct MaintenanceDeps {
     pub maintenance: MaintenanceService,
+    /// The hourly digest run; why not when the notifications queue is not configured.
+    pub digests: Result<DigestRun, DigestsUnavailable>,
 }
 
 impl MaintenanceDeps {
@@ -44,7 +53,14 @@ impl MaintenanceDeps {
     pub fn build(app: Arc<App>) -> Self {
         Self {
             maintenance: maintenance(&app),
+            digests: digest_run(&app),
         }
+    }
+
+    /// The hourly digest run at `now`.
+    pub async fn run_digests(&self, now: DateTime<Utc>) -> Result<DueReport, DigestRunError> {
+        let run = self.digests.as_ref().map_err(Clone::clone)?;
+        Ok(enqueue_due(&run.schedule, &run.queue, now).await?)
     }
 
     /// Runs `tasks` within the invocation's `deadline_ms` (epoch milliseconds; 0 when unknown).
@@ -52,6 +68,56 @@ impl MaintenanceDeps {
         let until = budget_until(deadline_ms, Utc::now());
         self.maintenance.run(tasks, until).await
     }
+}
+
+/// The schedule input of the hourly digest run.
+pub const DIGESTS_TASK: &str = "digests";
+
+/// Whether a schedule's input asks for the digest run (`{"task": "digests"}`).
+pub fn is_digest_run(input: &serde_json::Value) -> bool {
+    input.get("task").and_then(serde_json::Value::as_str) == Some(DIGESTS_TASK)
+}
+
+/// The hourly digest run: due companies from the settings' `digest_due` index, one job each on
+/// the `notifications` queue.
+#[derive(Debug, Clone)]
+pub struct DigestRun {
+    pub schedule: DynamoCompanyItems,
+    pub queue: SqsNotifications,
+}
+
+/// The digest run cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestsUnavailable {
+    #[error("NOTIFICATIONS_QUEUE_URL is not set: no digest can be enqueued")]
+    QueueUnset,
+}
+
+/// Why a digest run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestRunError {
+    #[error(transparent)]
+    Unavailable(#[from] DigestsUnavailable),
+    /// The state table or the queue failed; the companies not enqueued are due at the next run.
+    #[error("digest run: {0}")]
+    Dependency(#[from] DependencyError),
+}
+
+/// The digest run over the stack `app` configures.
+pub fn digest_run(app: &App) -> Result<DigestRun, DigestsUnavailable> {
+    let queue_url = app
+        .config
+        .notify
+        .queue
+        .clone()
+        .ok_or(DigestsUnavailable::QueueUnset)?;
+    Ok(DigestRun {
+        schedule: DynamoCompanyItems::of(app),
+        queue: SqsNotifications {
+            publisher: app.sqs.clone(),
+            queue_url,
+        },
+    })
 }
 
 /// The maintenance tasks over the stack `app` configures.
@@ -145,6 +211,18 @@ mod tests {
                 .unwrap();
 
         assert_eq!(tasks_of(&input), Ok(Task::ALL.to_vec()));
+    }
+
+    #[test]
+    fn the_digest_schedules_input_asks_for_the_digest_run_and_the_maintenance_one_does_not() {
+        let digests: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../events/schedule-digests.json")).unwrap();
+        let maintenance: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../events/schedule-maintenance.json"))
+                .unwrap();
+
+        assert!(is_digest_run(&digests));
+        assert!(!is_digest_run(&maintenance));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod health;
 pub mod maintenance;
+pub mod notify;
 pub mod processor;
 pub mod rotate_secret;
 pub mod state;

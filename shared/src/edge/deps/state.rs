@@ -1,6 +1,7 @@
 //! The state function's dependencies: the state table it reads, the emergency switches that mark
 //! its answers stale (and stop its calls to the provider), and for the creator routes the company
-//! listings, the company items (settings, cached access answers) and the cached Whop access check.
+//! listings, the company items (settings, cached access answers) and the cached Whop access check,
+//! and the `notifications` queue a settings save puts its confirmation on.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +14,7 @@ use crate::domain::companies::known::RememberOnce;
 use crate::domain::creators::plan::Plans;
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
+use crate::edge::config::Provider;
 use crate::edge::deps::sync::{AppAdmission, provider_client, provider_guard};
 use crate::providers::client::{EmergencyGate, RetryPolicy};
 use crate::providers::whop::api::{SecretKey, WhopApi};
@@ -38,11 +40,16 @@ pub struct StateDeps {
     /// The creators' plans (`CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`), read from the
     /// same table.
     pub plans: Plans<DynamoState>,
+    /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
+    pub creator_limiter: crate::edge::deps::auth::Limiter,
+    /// `NOTIFICATIONS_QUEUE_URL`'s queue; none enqueues nothing.
+    pub notifications: Option<crate::aws::notify::SqsNotifications>,
 }
 
 impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
         let companies = DynamoCompanyItems::of(&app);
+        let notifications = super::processor::notification_queue(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
         let plans = Plans {
@@ -50,6 +57,11 @@ impl StateDeps {
             settings: app.config.creator_plan.clone(),
         };
         Self {
+            creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
+                crate::aws::limits::DynamoFailureCounter::of(&app),
+                SystemClock,
+                app.config.creator_limits,
+            ),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
             companies: companies.clone(),
@@ -61,6 +73,7 @@ impl StateDeps {
             )
             .with_known_companies(RememberOnce::new(companies)),
             plans,
+            notifications,
         }
     }
 }
@@ -121,8 +134,8 @@ fn whop_api(
         .clone()
         .ok_or("WHOP_API_KEY_SECRET_ID is not set")?;
     let admission = EmergencyGate::new(provider_guard(app), emergency);
-    let client =
-        provider_client(app, access_retry_policy(), admission).map_err(|e| e.to_string())?;
+    let client = provider_client(app, Provider::Whop, access_retry_policy(), admission)
+        .map_err(|e| e.to_string())?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     Ok(WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id))
 }

@@ -71,13 +71,15 @@ pub struct HttpClientUnavailable(pub String);
 /// not at cold start of functions that may never call one.
 pub fn provider_client<A: Admission>(
     app: &App,
+    provider: Provider,
     policy: RetryPolicy,
     admission: A,
 ) -> Result<ResilientClient<A>, HttpClientUnavailable> {
     let http = app
         .http()
         .map_err(|e| HttpClientUnavailable(e.to_owned()))?;
-    Ok(ResilientClient::new(http.clone(), policy, admission))
+    let limit = app.config.provider_limits(provider).max_response_bytes;
+    Ok(ResilientClient::new(http.clone(), policy, admission).with_max_response_bytes(limit))
 }
 
 /// The syncer as the sync function runs it.
@@ -98,8 +100,13 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         .whop_api_key
         .clone()
         .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let client = provider_client(app, RetryPolicy::default(), provider_admission(app))
-        .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = provider_client(
+        app,
+        Provider::Whop,
+        RetryPolicy::default(),
+        provider_admission(app),
+    )
+    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     let api =
         WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
@@ -111,6 +118,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         queue_url: config.queues.sync_jobs.clone(),
         company_id: config.whop_company_id.clone(),
         known: DynamoCompanyItems::of(app),
+        notifications_queue: config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
     })

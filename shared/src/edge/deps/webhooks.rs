@@ -1,10 +1,14 @@
 //! The webhooks function's dependencies: the webhook keyring (its cache lives as long as the warm
-//! function), the claim store, the queue it publishes to and the verification options.
+//! function), the claim store, the queue it publishes to and the verification options; and, for
+//! the routes that write the suppression list (`POST /webhooks/resend`, `/unsubscribe`), the list
+//! and the unsubscribe tokens.
 
 use std::sync::Arc;
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::suppression::DynamoSuppressionList;
+use crate::domain::notify::unsubscribe::UnsubscribeTokens;
 use crate::domain::ports::SystemClock;
 use crate::domain::webhooks::keys::Keyring;
 use crate::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
@@ -17,6 +21,33 @@ pub struct WebhooksDeps {
     pub claims: DynamoClaims,
     pub providers: Registry,
     pub verify_options: VerifyOptions,
+    /// `None` without `SUPPRESSION_KEY_SECRET_ID` (the routes then answer 503).
+    pub suppressions: Option<SuppressionListOf>,
+    /// `None` without `UNSUBSCRIBE_KEY_SECRET_ID`.
+    pub unsubscribe: Option<UnsubscribeTokensOf>,
+}
+
+/// The suppression list over the stack's table and secret.
+pub type SuppressionListOf = DynamoSuppressionList<aws_sdk_secretsmanager::Client, SystemClock>;
+/// The unsubscribe tokens over the stack's secret.
+pub type UnsubscribeTokensOf = UnsubscribeTokens<aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// The stack's suppression list, when its key is configured.
+pub fn suppression_list(app: &App) -> Option<SuppressionListOf> {
+    let secret_id = app.config.unsubscribe.suppression_key_secret.as_deref()?;
+    Some(DynamoSuppressionList::of(app, secret_id))
+}
+
+/// The stack's unsubscribe tokens, when their key is configured.
+pub fn unsubscribe_tokens(app: &App) -> Option<UnsubscribeTokensOf> {
+    let settings = &app.config.unsubscribe;
+    Some(UnsubscribeTokens::new(
+        app.secrets_manager.clone(),
+        SystemClock,
+        settings.key_secret.clone()?,
+        crate::domain::auth::keys::DEFAULT_TTL,
+        settings.token_lifetime,
+    ))
 }
 
 impl WebhooksDeps {
@@ -35,6 +66,8 @@ impl WebhooksDeps {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,
                 accept_whop_bare: config.webhooks.accept_whop_bare_signatures,
             },
+            suppressions: suppression_list(&app),
+            unsubscribe: unsubscribe_tokens(&app),
             app,
         }
     }

@@ -11,6 +11,7 @@
 //! Only timeouts, connection errors, 429 and 5xx are retried; other 4xx and undecodable bodies are
 //! returned at once.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -25,9 +26,16 @@ use crate::domain::ports::{Clock, SystemClock};
 
 mod emergency;
 mod guard;
+mod key;
 
 pub use emergency::EmergencyGate;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
+
+/// The largest response body a provider call reads unless configured otherwise
+/// (`{P}_MAX_RESPONSE_MIB`): a larger one fails with [`ClientError::ResponseTooLarge`] instead of
+/// being buffered.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub use key::{API_KEY_TTL, ApiKeySource, KeyUnavailable, SecretKey, StaticKey, call_with_key};
 
 /// How a call is retried. `budget` bounds the whole call, attempts and waits included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +104,9 @@ pub enum ClientError {
         service: &'static str,
         attempts: u32,
     },
+    /// The body was over the client's limit; it was not read past it.
+    #[error("{service} answered more than {limit} bytes")]
+    ResponseTooLarge { service: &'static str, limit: usize },
 }
 
 impl ClientError {
@@ -110,6 +121,7 @@ impl ClientError {
             Self::EmergencyMode { .. } => crate::domain::emergency::REASON,
             Self::Decode { .. } => "decode_error",
             Self::BudgetExhausted { .. } => "budget_exhausted",
+            Self::ResponseTooLarge { .. } => "response_too_large",
         }
     }
 
@@ -121,7 +133,8 @@ impl ClientError {
             Self::CircuitOpen { .. }
             | Self::EmergencyMode { .. }
             | Self::Decode { .. }
-            | Self::BudgetExhausted { .. } => false,
+            | Self::BudgetExhausted { .. }
+            | Self::ResponseTooLarge { .. } => false,
         }
     }
 
@@ -134,7 +147,8 @@ impl ClientError {
             | Self::CircuitOpen { service }
             | Self::EmergencyMode { service }
             | Self::Decode { service, .. }
-            | Self::BudgetExhausted { service, .. } => service,
+            | Self::BudgetExhausted { service, .. }
+            | Self::ResponseTooLarge { service, .. } => service,
         }
     }
 }
@@ -279,6 +293,7 @@ pub struct ResilientClient<A = NoAdmission> {
     admission: A,
     sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
+    max_response_bytes: usize,
 }
 
 impl<A: Admission> ResilientClient<A> {
@@ -289,7 +304,15 @@ impl<A: Admission> ResilientClient<A> {
             admission,
             sleeper: Arc::new(TokioSleeper),
             clock: Arc::new(SystemClock),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// The largest body an attempt reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    #[must_use]
+    pub const fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
     }
 
     #[must_use]
@@ -338,6 +361,22 @@ impl<A: Admission> ResilientClient<A> {
         T: DeserializeOwned + Send,
         F: Fn() -> RequestBuilder + Sync,
     {
+        self.send_with(service, build, &JsonReply::<T>(PhantomData))
+            .await
+    }
+
+    /// [`send_json`](Self::send_json) for a provider whose answers `reply` reads: a success
+    /// without a JSON body (an id in a header), its own error body or rate-limit header.
+    pub async fn send_with<R, F>(
+        &self,
+        service: &'static str,
+        build: F,
+        reply: &R,
+    ) -> (Result<R::Output, ClientError>, CallReport)
+    where
+        R: Reply,
+        F: Fn() -> RequestBuilder + Sync,
+    {
         let policy = self.policy;
         let started = Instant::now();
         // Atomics rather than Cells so the call's future stays Send (axum handlers need that).
@@ -351,7 +390,7 @@ impl<A: Admission> ResilientClient<A> {
         let remaining = || policy.budget.saturating_sub(spent());
 
         let attempt =
-            || self.guarded_attempt(service, &build, remaining(), &attempts, &over_budget);
+            || self.guarded_attempt(service, &build, reply, remaining(), &attempts, &over_budget);
 
         // No jitter from backon: it adds up to one delay on top, where full jitter draws from [0, delay].
         let backoff = ExponentialBuilder::default()
@@ -414,14 +453,15 @@ impl<A: Admission> ResilientClient<A> {
     }
 
     /// One attempt within the budget `left`, through admission control.
-    async fn guarded_attempt<T: DeserializeOwned, F: Fn() -> RequestBuilder>(
+    async fn guarded_attempt<R: Reply, F: Fn() -> RequestBuilder>(
         &self,
         service: &'static str,
         build: &F,
+        reply: &R,
         left: Duration,
         attempts: &AtomicU32,
         over_budget: &AtomicBool,
-    ) -> Result<T, ClientError> {
+    ) -> Result<R::Output, ClientError> {
         if left.is_zero() {
             over_budget.store(true, Relaxed);
             return Err(ClientError::BudgetExhausted {
@@ -436,6 +476,7 @@ impl<A: Admission> ResilientClient<A> {
             .attempt(
                 service,
                 build().timeout(self.policy.attempt_timeout.min(left)),
+                reply,
             )
             .await;
         self.admission
@@ -444,39 +485,103 @@ impl<A: Admission> ResilientClient<A> {
         result
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<R: Reply>(
         &self,
         service: &'static str,
         request: RequestBuilder,
-    ) -> Result<T, ClientError> {
+        reply: &R,
+    ) -> Result<R::Output, ClientError> {
         let response = request
             .send()
             .await
             .map_err(|e| transport_error(service, e))?;
         let status = response.status();
+        // Only a success reads them, and most readers not even then.
+        let headers = if status.is_success() {
+            response.headers().clone()
+        } else {
+            HeaderMap::new()
+        };
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = retry_after(response.headers(), self.clock.as_ref());
+            let retry_after = reply.retry_after(response.headers(), self.clock.as_ref());
             return Err(ClientError::RateLimited {
                 service,
                 retry_after,
             });
         }
-        let body = response
-            .bytes()
+        let limit = self.max_response_bytes;
+        let body = read_capped(response, limit)
             .await
-            .map_err(|e| transport_error(service, e))?;
+            .map_err(|e| transport_error(service, e))?
+            .ok_or(ClientError::ResponseTooLarge { service, limit })?;
         if !status.is_success() {
             return Err(ClientError::Provider {
                 service,
                 status: status.as_u16(),
-                code: error_code(&body),
+                code: reply.error_code(&body),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
-            service,
-            detail: e.to_string(),
-        })
+        reply
+            .success(status, &headers, &body)
+            .map_err(|detail| ClientError::Decode { service, detail })
     }
+}
+
+/// How a provider's answers are read: what a success yields, the stable code of an error body and
+/// how long a 429 asks to wait. The defaults are the common JSON shapes and `Retry-After`.
+pub trait Reply: Sync {
+    type Output: Send;
+
+    /// The result of a 2xx answer; `Err` is what could not be understood (a [`ClientError::Decode`]).
+    fn success(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self::Output, String>;
+
+    /// The provider's stable code in an error body (never its message, which may quote input).
+    fn error_code(&self, body: &[u8]) -> Option<String> {
+        error_code(body)
+    }
+
+    /// How long a 429 asks to wait.
+    fn retry_after(&self, headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
+        retry_after(headers, clock)
+    }
+}
+
+/// A JSON body decoded into `T`.
+struct JsonReply<T>(PhantomData<fn() -> T>);
+
+impl<T: DeserializeOwned + Send> Reply for JsonReply<T> {
+    type Output = T;
+
+    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<T, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+}
+
+/// The body of `response` if it is at most `limit` bytes, read as it streams in; `None` as soon as
+/// it is known to be larger (from `Content-Length`, or once more arrived), without reading on.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError {
@@ -497,13 +602,14 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError 
     }
 }
 
-/// `error.code` or `code` from a JSON error body, if there is one.
+/// `error.code`, `code` or (Resend's) `name` from a JSON error body, if there is one.
 fn error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = value
         .get("error")
         .and_then(|e| e.get("code"))
-        .or_else(|| value.get("code"))?;
+        .or_else(|| value.get("code"))
+        .or_else(|| value.get("name"))?;
     code.as_str().map(str::to_owned)
 }
 

@@ -462,3 +462,120 @@ fn calls_are_send() {
     let future = client.get_json::<Membership>("whop", "http://127.0.0.1:9/");
     assert_send(&future);
 }
+
+/// A server on loopback that answers one request with `total` bytes of body, written 64 KiB at
+/// a time (chunked, or with a `Content-Length`), and returns how many body bytes it managed to
+/// write before the client hung up.
+async fn huge_body_server(total: usize, chunked: bool) -> (String, tokio::task::JoinHandle<usize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small send buffer, so what the server wrote is close to what the client took.
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let url = format!("http://{}/big", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = stream.read(&mut buffer).await.unwrap();
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_owned()
+        } else {
+            format!("Content-Length: {total}")
+        };
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n");
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let chunk = vec![b' '; 64 * 1024];
+        let mut written = 0;
+        while written < total {
+            let result = if chunked {
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                stream.write_all(&framed).await
+            } else {
+                stream.write_all(&chunk).await
+            };
+            if result.is_err() {
+                return written;
+            }
+            written += chunk.len();
+        }
+        if chunked {
+            let _ = stream.write_all(b"0\r\n\r\n").await;
+        }
+        written
+    });
+    (url, server)
+}
+
+#[tokio::test]
+async fn a_50_mib_body_fails_as_response_too_large_and_the_server_is_cut_off_long_before_its_end() {
+    const BODY: usize = 50 * 1024 * 1024;
+    for chunked in [true, false] {
+        let (url, server) = huge_body_server(BODY, chunked).await;
+        let (client, _) = client(RetryPolicy {
+            max_attempts: 1,
+            attempt_timeout: Duration::from_secs(60),
+            budget: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        });
+        let result: Result<serde_json::Value, ClientError> = client.get_json("whop", &url).await;
+        drop(client);
+        let error = result.unwrap_err();
+        assert_eq!(
+            error,
+            ClientError::ResponseTooLarge {
+                service: "whop",
+                limit: DEFAULT_MAX_RESPONSE_BYTES
+            }
+        );
+        assert_eq!(error.code(), "response_too_large");
+        assert!(!error.is_retryable());
+        let written = server.await.unwrap();
+        eprintln!("chunked {chunked}: the server wrote {written} of {BODY} body bytes");
+        // The client stops at its limit (8 MiB by default), or before reading any of the body
+        // when the length is announced; what the server wrote past that sat in the sockets'
+        // buffers (about 0.25 MiB on loopback; the bound leaves room for a busy machine).
+        let bound = if chunked {
+            2 * DEFAULT_MAX_RESPONSE_BYTES
+        } else {
+            DEFAULT_MAX_RESPONSE_BYTES
+        };
+        assert!(
+            written < bound,
+            "chunked {chunked}: {written} bytes written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
+    let server = MockServer::start().await;
+    let body = br#"{"id":"mem_1"}"#;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
+        .mount(&server)
+        .await;
+    let url = format!("{}/memberships/mem_1", server.uri());
+    let (client, _) = client(RetryPolicy::default());
+    let exact = client.with_max_response_bytes(body.len());
+    let read: Membership = exact.get_json("whop", &url).await.unwrap();
+    assert_eq!(read.id, "mem_1");
+    let smaller = exact.with_max_response_bytes(body.len() - 1);
+    assert_eq!(
+        smaller.get_json::<Membership>("whop", &url).await,
+        Err(ClientError::ResponseTooLarge {
+            service: "whop",
+            limit: body.len() - 1
+        })
+    );
+}

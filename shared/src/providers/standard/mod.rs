@@ -2,6 +2,8 @@
 //! its envelope (`{type, timestamp, data}` by the spec's convention) and its observations (none:
 //! such a sender has no fixed vocabulary).
 
+pub mod resend;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -91,6 +93,70 @@ pub fn sign(
             format!("v1,{}", STANDARD.encode(tag.as_bytes())),
         ),
     ]
+}
+
+/// Svix's names for the three Standard Webhooks headers; Resend sends these (`docs/providers.md`,
+/// "Resend webhooks"), over the same algorithm and signed content.
+pub const SVIX_ID: &str = "svix-id";
+pub const SVIX_TIMESTAMP: &str = "svix-timestamp";
+pub const SVIX_SIGNATURE: &str = "svix-signature";
+
+/// The `svix-*` name of a `webhook-*` header (other names unchanged).
+fn svix_name(name: &str) -> &str {
+    match name {
+        WEBHOOK_ID => SVIX_ID,
+        WEBHOOK_TIMESTAMP => SVIX_TIMESTAMP,
+        WEBHOOK_SIGNATURE => SVIX_SIGNATURE,
+        other => other,
+    }
+}
+
+/// A sender's headers read under the `svix-*` names where the scheme asks for `webhook-*`.
+struct Svix<'a, H: ?Sized>(&'a H);
+
+impl<H: Headers + ?Sized> Headers for Svix<'_, H> {
+    fn get(&self, name: &str) -> Option<&[u8]> {
+        self.0.get(svix_name(name))
+    }
+}
+
+/// Verifies a Standard Webhooks delivery sent under the `svix-*` header names ([`verify`] itself,
+/// its errors naming the headers the sender sent).
+///
+/// # Errors
+/// See [`VerifyError`].
+pub fn verify_svix<'h, H: Headers + ?Sized>(
+    headers: &'h H,
+    body: &[u8],
+    secrets: &[SigningSecret],
+    now: i64,
+    options: VerifyOptions,
+) -> Result<Verified<'h>, VerifyError> {
+    let rename = |error| match error {
+        VerifyError::MissingHeader(name) => VerifyError::MissingHeader(svix_name(name)),
+        VerifyError::MalformedHeader(name) => VerifyError::MalformedHeader(svix_name(name)),
+        other => other,
+    };
+    let renamed = Svix(headers);
+    let verified = verify(&renamed, body, secrets, now, options).map_err(rename)?;
+    Ok(Verified {
+        scheme: verified.scheme,
+        timestamp: verified.timestamp,
+        message_id: Some(header(headers, SVIX_ID)?),
+    })
+}
+
+/// The headers a Svix sender sends for `body`: [`sign`]'s, under the `svix-*` names.
+pub fn sign_svix(
+    secret: &SigningSecret,
+    body: &[u8],
+    timestamp: i64,
+    message_id: &str,
+) -> Vec<(&'static str, String)> {
+    sign(secret, body, timestamp, message_id)
+        .into_iter()
+        .map(|(name, value)| (svix_name(name), value))
+        .collect()
 }
 
 json::lenient_object! {

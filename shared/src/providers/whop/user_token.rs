@@ -67,6 +67,8 @@ pub enum TokenError {
     UnsupportedAlgorithm,
     #[error("the token's key id is not among Whop's published keys")]
     UnknownKey,
+    #[error("the token names no key (`kid`), and tokens without one are refused here")]
+    KeylessRefused,
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token has no numeric `exp`")]
@@ -94,6 +96,7 @@ impl TokenError {
             Self::Malformed(_) => "malformed",
             Self::UnsupportedAlgorithm => "unsupported_algorithm",
             Self::UnknownKey => "unknown_key",
+            Self::KeylessRefused => "missing_kid",
             Self::BadSignature => "bad_signature",
             Self::MissingExpiry => "missing_expiry",
             Self::Expired => "expired",
@@ -104,6 +107,22 @@ impl TokenError {
             Self::InvalidSubject => "invalid_subject",
             Self::KeysUnavailable(_) => "keys_unavailable",
         }
+    }
+}
+
+impl crate::domain::auth::attempts::Failure for TokenError {
+    fn reason_code(&self) -> &'static str {
+        Self::reason_code(self)
+    }
+
+    /// Everything but a token Whop signed that is out of its time (`exp`, `nbf`: an honest
+    /// client's stale token, as the signature is checked before the claims) and an outage of
+    /// Whop's keys.
+    fn looks_like_guessing(&self) -> bool {
+        !matches!(
+            self,
+            Self::Expired | Self::NotYetValid | Self::KeysUnavailable(_)
+        )
     }
 }
 
@@ -126,6 +145,7 @@ pub struct LeewayTooLarge(pub Duration);
 pub struct TokenSettings {
     app_id: String,
     leeway: Duration,
+    accept_keyless: bool,
 }
 
 impl TokenSettings {
@@ -134,6 +154,17 @@ impl TokenSettings {
         Self {
             app_id: app_id.into(),
             leeway: DEFAULT_LEEWAY,
+            accept_keyless: true,
+        }
+    }
+
+    /// Whether a token without a `kid` is checked against the legacy key embedded in Whop's old
+    /// SDK (`true`, the default) or refused with [`TokenError::KeylessRefused`].
+    #[must_use]
+    pub fn accepting_keyless(self, accept: bool) -> Self {
+        Self {
+            accept_keyless: accept,
+            ..self
         }
     }
 
@@ -157,7 +188,8 @@ impl TokenSettings {
 /// Verifies a Whop user token at `now` and returns its user.
 ///
 /// A token with a `kid` is checked against that key of `keys` (which may fetch); one without is
-/// checked against the embedded legacy key only.
+/// checked against the embedded legacy key only, or refused when the settings refuse keyless
+/// tokens.
 pub async fn verify<K: KeySet>(
     token: &str,
     keys: &K,
@@ -171,6 +203,7 @@ pub async fn verify<K: KeySet>(
             fetched = keys.key(kid).await?;
             &*fetched
         }
+        None if !settings.accept_keyless => return Err(TokenError::KeylessRefused),
         None => LEGACY_KEY.as_ref().ok_or(TokenError::UnknownKey)?,
     };
     let claims = jsonwebtoken::decode::<Claims>(token, key, &VALIDATION)

@@ -101,15 +101,22 @@ fn windows_are_aligned_and_retry_after_runs_to_their_end() {
 }
 
 #[test]
-fn odd_source_ips_share_the_invalid_bucket() {
-    for ip in [
-        "203.0.113.7",
-        "2001:db8::1",
-        "fe80::1%eth0",
-        &"f".repeat(64),
+fn ipv4_counts_per_address_ipv6_per_64_and_anything_else_in_one_bucket() {
+    for (ip, bucket) in [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:0:0:0:9", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
     ] {
-        assert_eq!(ip_bucket(ip), ip);
+        assert_eq!(ip_bucket(ip), bucket, "{ip}");
+        assert_eq!(ip_bucket(bucket), bucket, "a bucket is its own");
     }
+    for not_a_bucket in ["2001:db8::1/64", "2001:db8::/48", "::ffff:0.0.0.0/64"] {
+        assert_eq!(ip_bucket(not_a_bucket), INVALID_IP, "{not_a_bucket}");
+    }
+    assert_ne!(ip_bucket("2001:db8:1:3::1"), ip_bucket("2001:db8:1:2::1"));
     for ip in [
         "",
         " ",
@@ -117,12 +124,21 @@ fn odd_source_ips_share_the_invalid_bucket() {
         "a\nb",
         "1#2",
         "ünïcode",
+        "unknown",
         &"f".repeat(65),
     ] {
         assert_eq!(ip_bucket(ip), INVALID_IP, "{ip:?}");
     }
     assert_eq!(rate_pk("a\nb", 300), "RATE#invalid#300");
     assert_eq!(rate_pk("203.0.113.7", 300), "RATE#203.0.113.7#300");
+    assert_eq!(rate_pk(&user_bucket("user_1"), 300), "RATE#user:user_1#300");
+    assert_eq!(rate_pk(&user_bucket("a#b"), 300), "RATE#user:invalid#300");
+    assert_eq!(rate_pk("user:a\nb", 300), "RATE#user:invalid#300");
+    assert_eq!(rate_pk("2001:db8::7", 300), "RATE#2001:db8::/64#300");
+    assert_eq!(
+        rate_pk(&ip_bucket("2001:db8::7"), 300),
+        "RATE#2001:db8::/64#300"
+    );
 }
 
 #[tokio::test]

@@ -80,6 +80,7 @@ fn limits(requests: u32, window_secs: u64) -> ProviderLimits {
         },
         max_concurrency: NonZeroU32::new(2).unwrap(),
         cooldown: Duration::from_secs(60),
+        ..ProviderLimits::default()
     }
 }
 

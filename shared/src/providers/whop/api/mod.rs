@@ -6,6 +6,7 @@
 //! structs that ignore unknown fields; a response of the wrong shape is [`ClientError::Decode`].
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,10 +16,11 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::ports::{Clock, SecretSource, VersionStage};
-use crate::domain::secret::{SecretError, VersionedSecret};
 use crate::domain::time::{parse_time_str, unix_time, unix_time_f64};
-use crate::providers::client::{Admission, CallReport, ClientError, ResilientClient};
+pub use crate::providers::client::{API_KEY_TTL, ApiKeySource, SecretKey, StaticKey};
+use crate::providers::client::{
+    Admission, CallReport, ClientError, KeyUnavailable, ResilientClient, call_with_key,
+};
 
 /// The breaker, rate limit and metrics name of Whop's API.
 pub const SERVICE: &str = "whop";
@@ -26,8 +28,6 @@ pub const SERVICE: &str = "whop";
 pub const API_VERSION_DATE: &str = "2026-07-20";
 /// Page size of listings. Whop publishes no maximum for v1; 100 keeps a page well under a second.
 pub const PAGE_SIZE: u32 = 100;
-/// How long the API key is cached.
-pub const API_KEY_TTL: Duration = Duration::from_secs(300);
 
 /// Why a Whop API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +37,12 @@ pub enum WhopApiError {
     /// The key could not be read, or the secret holds none.
     #[error("the Whop API key is unavailable: {0}")]
     Key(String),
+}
+
+impl From<KeyUnavailable> for WhopApiError {
+    fn from(error: KeyUnavailable) -> Self {
+        Self::Key(error.0)
+    }
 }
 
 impl WhopApiError {
@@ -69,66 +75,6 @@ impl WhopApiError {
         match self {
             Self::Call(ClientError::RateLimited { retry_after, .. }) => *retry_after,
             _ => None,
-        }
-    }
-}
-
-/// Where the API key comes from.
-pub trait ApiKeySource: Send + Sync {
-    /// The key; `fresh` bypasses any cache (after a 401).
-    fn api_key(
-        &self,
-        fresh: bool,
-    ) -> impl Future<Output = Result<SecretString, WhopApiError>> + Send;
-}
-
-/// A fixed key (the CLI's `--api-key`, tests).
-#[derive(Clone)]
-pub struct StaticKey(pub SecretString);
-
-impl ApiKeySource for StaticKey {
-    async fn api_key(&self, _fresh: bool) -> Result<SecretString, WhopApiError> {
-        Ok(self.0.clone())
-    }
-}
-
-/// The key from a Secrets Manager secret `{"api_key": "…"}`, cached for [`API_KEY_TTL`].
-pub struct SecretKey<S, C> {
-    secret: VersionedSecret<S, C, SecretString, String>,
-}
-
-impl<S: SecretSource, C: Clock> SecretKey<S, C> {
-    pub fn new(source: S, clock: C, secret_id: impl Into<String>) -> Self {
-        Self {
-            secret: VersionedSecret::new(source, clock, secret_id, API_KEY_TTL, parse_api_key),
-        }
-    }
-}
-
-/// The `api_key` of the secret's JSON.
-fn parse_api_key(value: &str) -> Result<SecretString, String> {
-    #[derive(Deserialize)]
-    struct Stored {
-        api_key: Option<SecretString>,
-    }
-    let stored: Stored = serde_json::from_str(value)
-        .map_err(|_| "the secret is not `{\"api_key\": \"…\"}`".to_owned())?;
-    stored
-        .api_key
-        .filter(|key| !key.expose_secret().trim().is_empty())
-        .ok_or_else(|| "the secret's `api_key` is empty".to_owned())
-}
-
-impl<S: SecretSource, C: Clock> ApiKeySource for SecretKey<S, C> {
-    async fn api_key(&self, fresh: bool) -> Result<SecretString, WhopApiError> {
-        if fresh {
-            self.secret.invalidate();
-        }
-        match self.secret.get(VersionStage::Current).await {
-            Ok(Some(key)) => Ok(SecretString::clone(&key)),
-            Ok(None) => Err(WhopApiError::Key("the secret has no current value".into())),
-            Err(SecretError::Unavailable(error)) => Err(WhopApiError::Key(error.to_string())),
-            Err(SecretError::Invalid { error, .. }) => Err(WhopApiError::Key(error)),
         }
     }
 }
@@ -324,26 +270,16 @@ impl<A: Admission, K: ApiKeySource> WhopApi<A, K> {
         params: &[(&str, String)],
     ) -> Result<T, WhopApiError> {
         let url = self.url(path)?;
-        let key = self.key.api_key(false).await?;
-        match self.call(&url, params, &key).await {
-            Err(ClientError::Provider { status: 401, .. }) => {
-                let fresh = self.key.api_key(true).await?;
-                if fresh.expose_secret() == key.expose_secret() {
-                    tracing::warn!("Whop refused the API key and the secret holds no other");
-                }
-                Ok(self.call(&url, params, &fresh).await?)
-            }
-            other => Ok(other?),
-        }
+        call_with_key(&self.key, SERVICE, |key| self.call(&url, params, key)).await
     }
 
     async fn call<T: DeserializeOwned + Send>(
         &self,
         url: &Url,
         params: &[(&str, String)],
-        key: &SecretString,
+        key: Arc<SecretString>,
     ) -> Result<T, ClientError> {
-        let build = || self.request(url, params, key);
+        let build = || self.request(url, params, &key);
         let (result, report) = self.client.send_json(SERVICE, build).await;
         log_call(url.path(), &report);
         result

@@ -7,7 +7,9 @@ use wiremock::matchers::{header, method, path, query_param, query_param_is_missi
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::*;
-use crate::domain::ports::{DependencyError, SecretVersion, SystemClock};
+use crate::domain::ports::{
+    DependencyError, SecretSource, SecretVersion, SystemClock, VersionStage,
+};
 use crate::providers::client::{NoAdmission, RetryPolicy, Sleeper};
 
 /// Counts waits instead of sleeping.
@@ -437,7 +439,7 @@ async fn an_empty_or_malformed_key_secret_is_a_key_error() {
             reads: AtomicUsize::new(0),
         });
         let key = SecretKey::new(secret, SystemClock, "whop-key");
-        let error = key.api_key(false).await.unwrap_err();
+        let error = WhopApiError::from(key.api_key(false).await.unwrap_err());
         assert_eq!(error.code(), "api_key_unavailable", "{value}");
         // The value never appears in the error.
         assert!(!error.to_string().contains("not json"));
