@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 23] = [
+const HTTP_API_ROUTES: [(&str, &str); 28] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -34,6 +34,11 @@ const HTTP_API_ROUTES: [(&str, &str); 23] = [
     ("PUT", "/companies/{company_id}/settings"),
     ("GET", "/me"),
     ("GET", "/me/companies"),
+    ("POST", "/webhooks/gumroad/{token}"),
+    ("GET", "/connections/gumroad/start"),
+    ("GET", "/connections/gumroad/callback"),
+    ("GET", "/connections/gumroad"),
+    ("DELETE", "/connections/gumroad"),
     ("GET", "/unsubscribe"),
     ("POST", "/unsubscribe"),
 ];

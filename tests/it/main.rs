@@ -20,6 +20,7 @@ mod emergency;
 mod events;
 mod faults;
 mod google;
+mod gumroad;
 mod health;
 mod helpers;
 mod limits;

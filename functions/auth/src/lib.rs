@@ -286,6 +286,9 @@ pub async fn authorize(
             response.context = json!({
                 "principal": deps.principal(user_id),
                 "user_id": user_id,
+                // The session's key (a hash, not a credential): what a connection's `state` is
+                // bound to.
+                "session": validated.record.pk,
             });
         }
         Err(Refusal::Refused(SessionError::Missing)) => {

@@ -5,6 +5,8 @@
 //! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
 //! summary.
 
+mod gumroad;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -40,6 +42,12 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
         )
         .route("/me", get(me))
         .route("/me/companies", get(my_companies))
+        .route("/connections/gumroad/start", get(gumroad::start))
+        .route("/connections/gumroad/callback", get(gumroad::callback))
+        .route(
+            "/connections/gumroad",
+            get(gumroad::show).delete(gumroad::remove),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&deps),
             per_user_limit,

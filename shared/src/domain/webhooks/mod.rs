@@ -22,19 +22,29 @@ pub enum Source {
     Stripe,
     /// Any Standard Webhooks sender (symmetric `v1` signatures).
     Standard,
+    /// Gumroad's pings: unsigned form posts to a connection's secret URL
+    /// (`POST /webhooks/gumroad/{token}`, [`crate::domain::connections`]).
+    Gumroad,
     /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
     /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
     Resend,
 }
 
 impl Source {
-    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Standard, Self::Resend];
+    pub const ALL: [Self; 5] = [
+        Self::Whop,
+        Self::Stripe,
+        Self::Standard,
+        Self::Gumroad,
+        Self::Resend,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Whop => "whop",
             Self::Stripe => "stripe",
             Self::Standard => "standard",
+            Self::Gumroad => "gumroad",
             Self::Resend => "resend",
         }
     }

@@ -39,7 +39,7 @@ pub fn session_service(app: &App) -> SessionService {
 
 /// The stack's session signing keys (`SESSION_KEYS_SECRET_ID`), which also seal Google sign-in
 /// flows.
-fn session_keys(app: &App) -> SessionKeys<aws_sdk_secretsmanager::Client, SystemClock> {
+pub fn session_keys(app: &App) -> SessionKeys<aws_sdk_secretsmanager::Client, SystemClock> {
     SessionKeys::new(
         app.secrets_manager.clone(),
         SystemClock,

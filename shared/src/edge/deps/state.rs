@@ -40,6 +40,8 @@ pub struct StateDeps {
     /// The creators' plans (`CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`), read from the
     /// same table.
     pub plans: Plans<DynamoState>,
+    /// Gumroad connections (`/connections/gumroad/…`).
+    pub gumroad: super::gumroad::GumroadDeps,
     /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
     pub creator_limiter: crate::edge::deps::auth::Limiter,
     /// `NOTIFICATIONS_QUEUE_URL`'s queue; none enqueues nothing.
@@ -57,6 +59,7 @@ impl StateDeps {
             settings: app.config.creator_plan.clone(),
         };
         Self {
+            gumroad: super::gumroad::GumroadDeps::build(Arc::clone(&app)),
             creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
                 crate::aws::limits::DynamoFailureCounter::of(&app),
                 SystemClock,
