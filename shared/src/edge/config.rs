@@ -355,6 +355,9 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`: the creators' own plan (read in
+    /// `edge/config/plan.rs`).
+    pub creator_plan: crate::domain::creators::plan::PlanSettings,
     /// `GUMROAD_*`: Gumroad connections, off (their routes answer 503 `gumroad_off`) without
     /// `GUMROAD_CLIENT_ID` (read in `edge/config/gumroad.rs`).
     pub gumroad: Option<crate::providers::gumroad::GumroadSettings>,
@@ -679,6 +682,7 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let creator_plan = plan::read(&mut env);
         let gumroad = gumroad::read(&mut env, stage, &base_urls);
         let operator_user_ids = env.id_list(
             "OPERATOR_USER_IDS",
@@ -725,6 +729,7 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                creator_plan,
                 gumroad,
                 operator_user_ids,
                 creator_limits,
@@ -763,6 +768,7 @@ mod google;
 mod gumroad;
 mod messaging;
 mod notify;
+mod plan;
 mod reader;
 #[cfg(test)]
 mod tests;
