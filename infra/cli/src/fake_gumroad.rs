@@ -11,10 +11,11 @@
 //! - [`FakeGumroad::fire`]: posts a form ping to every `post_url` subscribed to its resource, as
 //!   Gumroad does.
 
+use crate::standin::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -47,10 +48,6 @@ struct Shared {
     subscriptions: Mutex<Vec<Subscription>>,
     next: AtomicU64,
     calls: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
@@ -95,13 +92,7 @@ impl FakeGumroad {
             .route("/v2/resource_subscriptions/{id}", delete(unsubscribe))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(%error, "the stand-in Gumroad stopped");
-            }
-        });
+        let (address, server) = crate::standin::serve(router, "the stand-in Gumroad").await?;
         Ok(Self {
             address,
             shared,
