@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, queue_attributes};
 use super::event::NormaliseError;
 use super::keys::{Keyring, KeyringError};
-use super::verify::{VerifyError, VerifyOptions};
+use super::verify::{CertifiedError, VerifyError, VerifyOptions};
 use super::{Headers, Source, Verified};
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
 
@@ -77,7 +77,7 @@ impl IngestError {
 pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
     match Source::parse(name) {
         Some(source) => Ok(source),
-        None if matches!(name, "gumroad" | "paypal") => {
+        None if name == "gumroad" => {
             Err(IngestError::ProviderNotSupported(name.to_owned()))
         }
         None => Err(IngestError::UnknownProvider(name.to_owned())),
@@ -228,6 +228,18 @@ where
     W: WebhookProviders,
     H: Headers + ?Sized,
 {
+    if let Some(outcome) = providers
+        .verify_certified(source, headers, body, now_secs, options)
+        .await
+    {
+        return outcome.map_err(|error| match error {
+            CertifiedError::Rejected(error) => error.into(),
+            CertifiedError::Unavailable(detail) => IngestError::Dependency {
+                dependency: "signing certificate",
+                detail,
+            },
+        });
+    }
     let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
         dependency: "webhook secrets",
         detail: error.to_string(),

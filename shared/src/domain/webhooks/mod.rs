@@ -25,10 +25,20 @@ pub enum Source {
     /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
     /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
     Resend,
+    /// PayPal: `PAYPAL-TRANSMISSION-SIG`, RSA over the transmission's signed string with the
+    /// certificate at `PAYPAL-CERT-URL` (no shared secret; `providers::paypal`).
+    #[serde(rename = "paypal")]
+    PayPal,
 }
 
 impl Source {
-    pub const ALL: [Self; 4] = [Self::Whop, Self::Stripe, Self::Standard, Self::Resend];
+    pub const ALL: [Self; 5] = [
+        Self::Whop,
+        Self::Stripe,
+        Self::Standard,
+        Self::Resend,
+        Self::PayPal,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +46,7 @@ impl Source {
             Self::Stripe => "stripe",
             Self::Standard => "standard",
             Self::Resend => "resend",
+            Self::PayPal => "paypal",
         }
     }
 
@@ -62,6 +73,8 @@ pub enum Scheme {
     WhopBare,
     /// `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` over `{t}.{body}`.
     Stripe,
+    /// PayPal's `PAYPAL-TRANSMISSION-SIG`: RSA PKCS#1 v1.5 SHA-256 with its certificate.
+    PayPal,
 }
 
 /// What verification established about a delivery, from its headers: what normalisation may use
