@@ -77,9 +77,7 @@ impl IngestError {
 pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
     match Source::parse(name) {
         Some(source) => Ok(source),
-        None if name == "gumroad" => {
-            Err(IngestError::ProviderNotSupported(name.to_owned()))
-        }
+        None if name == "gumroad" => Err(IngestError::ProviderNotSupported(name.to_owned())),
         None => Err(IngestError::UnknownProvider(name.to_owned())),
     }
 }

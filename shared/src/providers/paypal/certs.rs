@@ -198,8 +198,8 @@ const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 impl Certificate {
     /// The leaf's subject CN must end in [`SUBJECT_SUFFIX`]; its key must be RSA.
     fn of_leaf(der: &CertificateDer<'_>) -> Result<Self, CertificateProblem> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|_| CertificateProblem::Unusable)?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|_| CertificateProblem::Unusable)?;
         let common_name = cert
             .subject()
             .iter_common_name()
@@ -311,7 +311,8 @@ impl CertCache {
         );
         let now = self.clock.now().timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
-        let fresh = now.saturating_sub(entry.fetched_at) < ttl && now <= entry.certificate.not_after;
+        let fresh =
+            now.saturating_sub(entry.fetched_at) < ttl && now <= entry.certificate.not_after;
         if !fresh {
             return None;
         }

@@ -9,6 +9,8 @@
 pub mod certs;
 pub mod normalise;
 pub mod observe;
+#[cfg(any(test, feature = "paypal-test-chain"))]
+pub mod test_chain;
 pub mod verify;
 
 use std::sync::Arc;
@@ -143,7 +145,10 @@ pub(crate) fn start<'h, H: Headers + ?Sized>(
     options: VerifyOptions,
 ) -> Result<(Arc<PayPal>, verify::Transmission<'h>), VerifyError> {
     let paypal = paypal.ok_or(VerifyError::NoSecrets)?;
-    Ok((Arc::clone(paypal), verify::transmission(headers, now, options)?))
+    Ok((
+        Arc::clone(paypal),
+        verify::transmission(headers, now, options)?,
+    ))
 }
 
 /// The headers PayPal sends for `body`, signed with `key` (the test leaf's key: the CLI and
