@@ -670,17 +670,18 @@ fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhe
     env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
     env.insert("PAYPAL_TEST_ROOT_PEM", "-----BEGIN CERTIFICATE-----".into());
     env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "true".into());
-    let vars = vars(&load(&env).unwrap_err());
+    let refused = vars(&load(&env).unwrap_err());
     assert!(
-        vars.contains(&"PAYPAL_ALLOW_LOOPBACK_CERT_URLS"),
-        "{vars:?}"
+        refused.contains(&"PAYPAL_ALLOW_LOOPBACK_CERT_URLS"),
+        "{refused:?}"
     );
     assert_eq!(
-        vars.iter()
+        refused
+            .iter()
             .filter(|v| **v == "PAYPAL_TEST_ROOT_PEM")
             .count(),
         2,
-        "refused in prod, and not a certificate: {vars:?}"
+        "refused in prod, and not a certificate: {refused:?}"
     );
 
     let mut env = valid_env();
