@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
 
-/// Crates the domain must not name.
+/// Crates the domain must not name. `aws_lc_rs` is a cryptography library (the domain seals
+/// tokens with its AEAD), not an AWS service client.
 fn forbidden_crate(name: &str) -> bool {
-    name.starts_with("aws_")
+    (name.starts_with("aws_") && name != "aws_lc_rs")
         || name.starts_with("lambda_")
         || matches!(
             name,

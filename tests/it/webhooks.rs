@@ -379,9 +379,15 @@ async fn bad_requests_get_precise_statuses() {
             "not_found",
         ),
         (
-            post("/webhooks/gumroad", "application/json", b"{}".to_vec()),
+            post("/webhooks/paypal", "application/json", b"{}".to_vec()),
             501,
             "not_implemented",
+        ),
+        // Gumroad's pings carry their connection's token in the path.
+        (
+            post("/webhooks/gumroad", "application/json", b"{}".to_vec()),
+            404,
+            "not_found",
         ),
     ];
     for (request, status, code) in cases {

@@ -1,5 +1,6 @@
-//! The webhooks function: `POST /webhooks/{provider}`; Resend's deliveries (`POST
-//! /webhooks/resend`) and the one-click unsubscribe (`GET`/`POST /unsubscribe`) write the
+//! The webhooks function: `POST /webhooks/{provider}`, and Gumroad's pings at
+//! `POST /webhooks/gumroad/{token}` ([`shared::providers::gumroad::ping`]); Resend's deliveries
+//! (`POST /webhooks/resend`) and the one-click unsubscribe (`GET`/`POST /unsubscribe`) write the
 //! suppression list where they arrive (`suppression.rs`).
 
 mod suppression;
@@ -19,6 +20,7 @@ use shared::domain::webhooks::ingest::{
     Accepted, IngestDeps, IngestError, MAX_BODY_BYTES, check_content_type, ingest, parse_provider,
 };
 use shared::edge::deps::webhooks::WebhooksDeps;
+use shared::providers::gumroad;
 
 pub fn router(deps: Arc<WebhooksDeps>) -> Router {
     Router::new()
@@ -28,6 +30,7 @@ pub fn router(deps: Arc<WebhooksDeps>) -> Router {
             get(suppression::show_unsubscribe).post(suppression::unsubscribe),
         )
         .route("/webhooks/{provider}", post(receive))
+        .route("/webhooks/gumroad/{token}", post(receive_gumroad))
         .fallback(shared::edge::http::route_not_found)
         .with_state(deps)
 }
@@ -41,6 +44,39 @@ async fn receive(
 ) -> Response {
     let result = accept(&state, &provider, &headers, body).await;
     let dimension = parse_provider(&provider).map_or("unknown", |s| s.as_str());
+    respond(result, dimension)
+}
+
+/// A Gumroad ping: its token, then the same answers and metrics as every delivery.
+#[tracing::instrument(skip_all, fields(webhook.provider = "gumroad"))]
+async fn receive_gumroad(
+    State(state): State<Arc<WebhooksDeps>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = accept_gumroad(&state, &token, &headers, body).await;
+    respond(result, "gumroad")
+}
+
+async fn accept_gumroad(
+    state: &WebhooksDeps,
+    token: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Accepted, IngestError> {
+    let body = read_body(headers, body, gumroad::ping::check_content_type).await?;
+    let deps = gumroad::ping::PingDeps {
+        connections: &state.connections,
+        claims: &state.claims,
+        publisher: &state.app.sqs,
+        events_queue_url: &state.app.config.queues.events,
+    };
+    gumroad::ping::receive(&deps, token, &body, chrono::Utc::now()).await
+}
+
+/// The answer to a delivery, logged and counted under `dimension` (its provider).
+fn respond(result: Result<Accepted, IngestError>, dimension: &'static str) -> Response {
     let mut metrics = Metrics::new("webhooks").dimension("provider", dimension);
     let response = match result {
         Ok(Accepted::Enqueued {
@@ -96,7 +132,7 @@ async fn accept(
     body: Body,
 ) -> Result<Accepted, IngestError> {
     let source = parse_provider(provider)?;
-    let body = read_body(headers, body).await?;
+    let body = read_body(headers, body, check_content_type).await?;
     let deps = IngestDeps {
         providers: &state.providers,
         keyring: &state.keyring,
@@ -108,8 +144,13 @@ async fn accept(
     ingest(&deps, source, headers, &body, chrono::Utc::now()).await
 }
 
-/// The body of a delivery within [`MAX_BODY_BYTES`] and of a JSON content type.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, IngestError> {
+/// The body within [`MAX_BODY_BYTES`] (a larger declared length refused before reading), its
+/// content type checked by `content_type`.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    content_type: fn(Option<&str>) -> Result<(), IngestError>,
+) -> Result<axum::body::Bytes, IngestError> {
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -117,7 +158,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(IngestError::TooLarge);
     }
-    check_content_type(
+    content_type(
         headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),

@@ -55,7 +55,12 @@ async fn record(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(String, String, usize), IngestError> {
-    let body = crate::read_body(headers, body).await?;
+    let body = crate::read_body(
+        headers,
+        body,
+        shared::domain::webhooks::ingest::check_content_type,
+    )
+    .await?;
     let verified = verify_delivery(
         &state.providers,
         &state.keyring,

@@ -4,6 +4,7 @@
 pub mod breaker;
 pub mod dlq;
 pub mod fake_google;
+pub mod fake_gumroad;
 pub mod fake_mail;
 pub mod fake_messaging;
 pub mod fake_whop;

@@ -36,7 +36,7 @@ struct Secrets {
     other: SigningSecret,
 }
 
-static SECRETS: LazyLock<[Secrets; 3]> = LazyLock::new(|| {
+static SECRETS: LazyLock<[Secrets; Source::ALL.len()]> = LazyLock::new(|| {
     Source::ALL.map(|source| Secrets {
         source,
         fixed: SigningSecret::parse(source, SECRET).expect("the fixed secret parses"),

@@ -3,6 +3,8 @@
 pub mod breaker;
 pub mod claims;
 pub mod company_items;
+pub mod connections;
+pub mod creators;
 pub mod dynamo;
 pub mod emergency;
 pub mod http;

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod breaker;
 pub mod cache;
 pub mod companies;
+pub mod connections;
+pub mod creators;
 pub mod emergency;
 pub mod json;
 pub mod maintenance;

@@ -219,8 +219,10 @@ impl Provider {
             // Stripe allows 25 requests per second in test mode (100 live); the lower one is safe
             // for both, and its limits reset every second.
             Self::Stripe => limits(25, 1, 4, 5),
-            // Neither publishes a number: stay well below anything a provider would call abuse.
-            Self::Gumroad => limits(10, 10, 2, 60),
+            // Gumroad publishes no general API limit (`docs/providers.md`, "Gumroad"); 120 a
+            // minute, as the product's plan sets it.
+            Self::Gumroad => limits(120, 60, 2, 60),
+            // PayPal publishes no number: stay well below anything it would call abuse.
             Self::Paypal => limits(10, 1, 4, 30),
             // Sign-ins are one token exchange each; Google publishes no limit for it.
             Self::Google => limits(10, 1, 4, 30),
@@ -353,6 +355,12 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`: the creators' own plan (read in
+    /// `edge/config/plan.rs`).
+    pub creator_plan: crate::domain::creators::plan::PlanSettings,
+    /// `GUMROAD_*`: Gumroad connections, off (their routes answer 503 `gumroad_off`) without
+    /// `GUMROAD_CLIENT_ID` (read in `edge/config/gumroad.rs`).
+    pub gumroad: Option<crate::providers::gumroad::GumroadSettings>,
     /// `OPERATOR_USER_IDS` (comma-separated, default none): the users whose sessions the
     /// authorizer admits as the operator principal, which the detailed health routes require.
     pub operator_user_ids: Vec<String>,
@@ -678,6 +686,8 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let creator_plan = plan::read(&mut env);
+        let gumroad = gumroad::read(&mut env, stage, &base_urls);
         let operator_user_ids = env.id_list(
             "OPERATOR_USER_IDS",
             "list the operators' user ids separated by commas, each 1–128 printable ASCII characters without `#`, or unset it for none",
@@ -724,6 +734,8 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                creator_plan,
+                gumroad,
                 operator_user_ids,
                 creator_limits,
                 whop_accept_keyless_tokens,
@@ -759,9 +771,11 @@ impl Config {
 }
 
 mod google;
+mod gumroad;
 mod messaging;
 mod notify;
 mod paypal;
+mod plan;
 mod reader;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,16 @@ impl From<IngestError> for ApiError {
             IngestError::UnknownProvider(_) => Self::NotFound {
                 what: "webhook provider",
             },
+            IngestError::UnknownWebhookToken => Self::NotFound {
+                what: "webhook token",
+            },
+            IngestError::SellerMismatch => Self::Refused {
+                code: "seller_mismatch",
+                message: error.to_string(),
+            },
+            IngestError::NotForm => Self::UnsupportedMediaType {
+                expected: "application/x-www-form-urlencoded",
+            },
             IngestError::ProviderNotSupported(_) => Self::NotImplemented {
                 what: "this provider's webhooks",
             },

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod google;
+pub mod gumroad;
 pub mod jwks;
 pub mod paypal;
 pub mod resend;
@@ -52,6 +53,8 @@ pub fn verify<'h, H: Headers + ?Sized>(
         Source::Whop => whop::verify::verify(headers, body, secrets, now, options),
         Source::Stripe => stripe::verify(headers, body, secrets, now, options),
         Source::Standard => standard::verify(headers, body, secrets, now, options),
+        // Unsigned: a ping is admitted by its URL's token (`gumroad::ping`), never here.
+        Source::Gumroad => Err(VerifyError::NoSecrets),
         Source::Resend => standard::verify_svix(headers, body, secrets, now, options),
         // PayPal signs with its certificate: `Registry::verify_certified`.
         Source::PayPal => Err(VerifyError::NoSecrets),
@@ -73,6 +76,7 @@ pub fn sign(
 ) -> Vec<(&'static str, String)> {
     match source {
         Source::Stripe => stripe::sign(secret, body, timestamp),
+        Source::Gumroad => Vec::new(),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
         Source::Resend => standard::sign_svix(secret, body, timestamp, message_id),
         Source::PayPal => Vec::new(),
@@ -124,6 +128,7 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
         Source::Whop => whop::observe::observe(event, &kind),
         Source::Stripe => stripe::observe::observe(event, &kind),
         Source::Standard | Source::Resend => standard::observe(),
+        Source::Gumroad => gumroad::observe::observe(event, &kind),
         Source::PayPal => paypal::observe::observe(event, &kind),
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::fake_google::{FakeGoogle, FakeGoogleOptions};
+use crate::fake_gumroad::FakeGumroad;
 use crate::fake_mail::{self, FakeMail};
 use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use crate::functions::{Invoker, LocalFunction, registry};
@@ -89,6 +90,8 @@ pub struct LocalStack {
     pub whop: Option<FakeWhop>,
     /// The stand-in Google sign-in uses, when the stack runs without another.
     pub google: Option<FakeGoogle>,
+    /// The stand-in Gumroad connections use, when the stack runs without another.
+    pub gumroad: Option<FakeGumroad>,
     /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
     pub mail: Option<FakeMail>,
     /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
@@ -157,6 +160,7 @@ impl LocalStack {
         parameters
             .entry("PublicApiUrl".into())
             .or_insert_with(|| format!("http://{address}"));
+        let gumroad = gumroad_connections(&mut parameters, options.background, address).await?;
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -165,6 +169,7 @@ impl LocalStack {
             seed::seed_whop_api_key(&app).await?;
         }
         seed::seed_google_client_secret(&app).await?;
+        seed::seed_gumroad_client_secret(&app).await?;
         if mail.is_some() {
             seed::seed_resend_api_key(&app).await?;
         }
@@ -209,6 +214,7 @@ impl LocalStack {
             app,
             whop,
             google,
+            gumroad,
             mail,
             messaging,
             provisioned,
@@ -240,9 +246,6 @@ async fn google_sign_in(
     background: bool,
     address: SocketAddr,
 ) -> anyhow::Result<Option<FakeGoogle>> {
-    let unset = |parameters: &BTreeMap<String, String>, name: &str| {
-        parameters.get(name).is_none_or(String::is_empty)
-    };
     let google = if background && unset(parameters, "GoogleClientId") {
         let google = FakeGoogle::start(FakeGoogleOptions::default()).await?;
         parameters.extend(google.parameters());
@@ -250,13 +253,50 @@ async fn google_sign_in(
     } else {
         None
     };
-    if !unset(parameters, "GoogleClientId") && unset(parameters, "GoogleRedirectUri") {
-        parameters.insert(
-            "GoogleRedirectUri".into(),
-            format!("http://{address}/auth/google/callback"),
-        );
-    }
+    default_redirect(
+        parameters,
+        ["GoogleClientId", "GoogleRedirectUri"],
+        format!("http://{address}/auth/google/callback"),
+    );
     Ok(google)
+}
+
+/// Gumroad connections for the stack at `address`, as [`google_sign_in`] does Google's: the
+/// stand-in Gumroad unless `GumroadClientId` names another application, and an empty
+/// `GumroadRedirectUri` this stack's own `/connections/gumroad/callback`.
+async fn gumroad_connections(
+    parameters: &mut BTreeMap<String, String>,
+    background: bool,
+    address: SocketAddr,
+) -> anyhow::Result<Option<FakeGumroad>> {
+    let gumroad = if background && unset(parameters, "GumroadClientId") {
+        let gumroad = FakeGumroad::start().await?;
+        parameters.extend(gumroad.parameters());
+        Some(gumroad)
+    } else {
+        None
+    };
+    default_redirect(
+        parameters,
+        ["GumroadClientId", "GumroadRedirectUri"],
+        format!("http://{address}/connections/gumroad/callback"),
+    );
+    Ok(gumroad)
+}
+
+fn unset(parameters: &BTreeMap<String, String>, name: &str) -> bool {
+    parameters.get(name).is_none_or(String::is_empty)
+}
+
+/// Sets the redirect URI parameter to `uri` when the client id is set and the URI is not.
+fn default_redirect(
+    parameters: &mut BTreeMap<String, String>,
+    [client_id, redirect_uri]: [&str; 2],
+    uri: String,
+) {
+    if !unset(parameters, client_id) && unset(parameters, redirect_uri) {
+        parameters.insert(redirect_uri.into(), uri);
+    }
 }
 
 /// Where a running `churnsaver local` says how to reach it (read by `churnsaver webhook send`).

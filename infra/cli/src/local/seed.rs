@@ -61,13 +61,41 @@ pub(super) async fn seed_whop_api_key(app: &App) -> anyhow::Result<()> {
 /// Puts the stand-in Google's client secret in the stack's Google client secret while it holds
 /// the template's empty one and Google sign-in is on.
 pub(super) async fn seed_google_client_secret(app: &App) -> anyhow::Result<()> {
-    let Some(google) = &app.config.google else {
-        return Ok(());
-    };
+    match &app.config.google {
+        Some(google) => {
+            seed_client_secret(
+                app,
+                &google.client_secret_id,
+                crate::fake_google::LOCAL_CLIENT_SECRET,
+            )
+            .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// Puts the stand-in Gumroad's client secret in the stack's Gumroad client secret while it holds
+/// the template's empty one and Gumroad connections are on.
+pub(super) async fn seed_gumroad_client_secret(app: &App) -> anyhow::Result<()> {
+    match &app.config.gumroad {
+        Some(gumroad) => {
+            seed_client_secret(
+                app,
+                &gumroad.client_secret_id,
+                crate::fake_gumroad::LOCAL_CLIENT_SECRET,
+            )
+            .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// Puts `{"client_secret": value}` in `secret_id` while its `client_secret` is empty.
+async fn seed_client_secret(app: &App, secret_id: &str, value: &str) -> anyhow::Result<()> {
     let current = app
         .secrets_manager
         .get_secret_value()
-        .secret_id(&google.client_secret_id)
+        .secret_id(secret_id)
         .send()
         .await?;
     let stored: serde_json::Value =
@@ -80,11 +108,8 @@ pub(super) async fn seed_google_client_secret(app: &App) -> anyhow::Result<()> {
     }
     app.secrets_manager
         .put_secret_value()
-        .secret_id(&google.client_secret_id)
-        .secret_string(
-            serde_json::json!({ "client_secret": crate::fake_google::LOCAL_CLIENT_SECRET })
-                .to_string(),
-        )
+        .secret_id(secret_id)
+        .secret_string(serde_json::json!({ "client_secret": value }).to_string())
         .send()
         .await?;
     Ok(())

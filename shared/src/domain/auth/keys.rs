@@ -102,22 +102,68 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-/// The session signing keys from Secrets Manager, cached and parsed once per version.
-pub struct SessionKeys<S, C> {
-    secret: VersionedSecret<S, C, SigningKey, KeyError>,
+/// A key kept in a rotated secret: parsed from the secret's value, named by a `kid` derived from
+/// it. [`SigningKey`] (the session signing key) and the connections' data key
+/// ([`crate::domain::connections::seal::DataKey`]) are the two.
+pub trait VersionedKey: Sized + Send + Sync + 'static {
+    /// What the key is, for errors and logs ("the session signing key").
+    const WHAT: &'static str;
+    /// Why a value is not a usable key (never includes the value).
+    type Error: std::fmt::Display + Send + Sync;
+    /// The key in a secret value.
+    fn parse(value: &str) -> Result<Self, Self::Error>;
+    /// The key id that names it; safe to log.
+    fn kid(&self) -> &str;
 }
 
-impl<S: SecretSource, C: Clock> SessionKeys<S, C> {
-    /// `secret_id` is `SESSION_KEYS_SECRET_ID`; `ttl` bounds how long a rotation can go unseen by
-    /// signers ([`DEFAULT_TTL`] unless a test needs otherwise).
+impl VersionedKey for SigningKey {
+    const WHAT: &'static str = "the session signing key";
+    type Error = KeyError;
+
+    fn parse(value: &str) -> Result<Self, KeyError> {
+        Self::parse(value)
+    }
+
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+/// The keys of a rotated secret from Secrets Manager, cached and parsed once per version: new
+/// material uses `AWSCURRENT`, material made before a rotation is still read with `AWSPREVIOUS`.
+pub struct RotatingKeys<S, C, K: VersionedKey> {
+    secret: VersionedSecret<S, C, K, K::Error>,
+}
+
+/// The session signing keys.
+pub type SessionKeys<S, C> = RotatingKeys<S, C, SigningKey>;
+
+impl<S: SecretSource, C: Clock> RotatingKeys<S, C, SigningKey> {
+    /// The key new tokens are signed with (`AWSCURRENT`).
+    pub async fn signing_key(&self) -> Result<Arc<SigningKey>, DependencyError> {
+        self.current_key().await
+    }
+
+    /// The key named `kid`, if it is `AWSCURRENT` or `AWSPREVIOUS`; see [`RotatingKeys::key_named`].
+    pub async fn verifying_key(
+        &self,
+        kid: &str,
+    ) -> Result<Option<Arc<SigningKey>>, DependencyError> {
+        self.key_named(kid).await
+    }
+}
+
+impl<S: SecretSource, C: Clock, K: VersionedKey> RotatingKeys<S, C, K> {
+    /// `secret_id` names the secret; `ttl` bounds how long a rotation can go unseen by users of
+    /// the current key ([`DEFAULT_TTL`] unless a test needs otherwise).
     pub fn new(source: S, clock: C, secret_id: impl Into<String>, ttl: Duration) -> Self {
         Self {
-            secret: VersionedSecret::new(source, clock, secret_id, ttl, SigningKey::parse),
+            secret: VersionedSecret::new(source, clock, secret_id, ttl, K::parse),
         }
     }
 
-    /// The key new tokens are signed with (`AWSCURRENT`).
-    pub async fn signing_key(&self) -> Result<Arc<SigningKey>, DependencyError> {
+    /// The key new material is made with (`AWSCURRENT`).
+    pub async fn current_key(&self) -> Result<Arc<K>, DependencyError> {
         self.key(VersionStage::Current)
             .await?
             .ok_or(DependencyError::NotFound)
@@ -125,10 +171,7 @@ impl<S: SecretSource, C: Clock> SessionKeys<S, C> {
 
     /// The key named `kid`, if it is `AWSCURRENT` or `AWSPREVIOUS`. An unknown `kid` re-reads the
     /// secret first (at most once per [`MISS_REFRESH_INTERVAL`]), in case it was just rotated.
-    pub async fn verifying_key(
-        &self,
-        kid: &str,
-    ) -> Result<Option<Arc<SigningKey>>, DependencyError> {
+    pub async fn key_named(&self, kid: &str) -> Result<Option<Arc<K>>, DependencyError> {
         if let Some(key) = self.find(kid).await? {
             return Ok(Some(key));
         }
@@ -138,7 +181,7 @@ impl<S: SecretSource, C: Clock> SessionKeys<S, C> {
         self.find(kid).await
     }
 
-    async fn find(&self, kid: &str) -> Result<Option<Arc<SigningKey>>, DependencyError> {
+    async fn find(&self, kid: &str) -> Result<Option<Arc<K>>, DependencyError> {
         for stage in [VersionStage::Current, VersionStage::Previous] {
             if let Some(key) = self.key(stage).await?
                 && key.kid() == kid
@@ -151,14 +194,15 @@ impl<S: SecretSource, C: Clock> SessionKeys<S, C> {
 
     /// The parsed key of `stage`; `None` when no version carries it (`AWSPREVIOUS` before the
     /// first rotation). An unusable `AWSCURRENT` is an error; an unusable `AWSPREVIOUS` (a value
-    /// from before this key format) is only logged, since it must not stop current tokens.
-    async fn key(&self, stage: VersionStage) -> Result<Option<Arc<SigningKey>>, DependencyError> {
+    /// from before this key format) is only logged, since it must not stop current material.
+    async fn key(&self, stage: VersionStage) -> Result<Option<Arc<K>>, DependencyError> {
         match self.secret.get(stage).await {
             Ok(key) => Ok(key),
             Err(SecretError::Unavailable(error)) => Err(error),
             Err(SecretError::Invalid { version_id, error }) if stage == VersionStage::Current => {
                 Err(DependencyError::Other(format!(
-                    "the session signing key (version {version_id}) is unusable: {error}"
+                    "{} (version {version_id}) is unusable: {error}",
+                    K::WHAT
                 )))
             }
             Err(SecretError::Invalid { version_id, error }) => {
@@ -166,12 +210,66 @@ impl<S: SecretSource, C: Clock> SessionKeys<S, C> {
                     stage = stage.as_str(),
                     version_id = %version_id,
                     %error,
-                    "ignoring an unusable session signing key"
+                    "ignoring an unusable {}",
+                    K::WHAT
                 );
                 Ok(None)
             }
         }
     }
+}
+
+/// `value`, serialised and MACed with `key`: `<prefix>.<kid>.<payload>.<mac>`, the MAC an
+/// HMAC-SHA256 of everything before it (the Google sign-in's flow cookie and a connection's
+/// `state`).
+pub fn seal_signed<T: serde::Serialize>(
+    prefix: &str,
+    value: &T,
+    key: &SigningKey,
+) -> Result<String, DependencyError> {
+    use base64::Engine;
+    let payload = serde_json::to_vec(value)
+        .map_err(|e| DependencyError::Other(format!("the value does not serialise: {e}")))?;
+    let signed = format!(
+        "{prefix}.{}.{}",
+        key.kid(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+    );
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.mac(signed.as_bytes()));
+    Ok(format!("{signed}.{mac}"))
+}
+
+/// The kid a [`seal_signed`] value of `prefix` names, if it is shaped like one and at most `max`
+/// bytes long.
+pub fn signed_kid<'v>(value: &'v str, prefix: &str, max: usize) -> Option<&'v str> {
+    if value.len() > max {
+        return None;
+    }
+    let mut parts = value.split('.');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(p), Some(kid), Some(_), Some(_), None) if p == prefix => Some(kid),
+        _ => None,
+    }
+}
+
+/// The value a [`seal_signed`] string carries, if its MAC verifies under `key` (the key of the
+/// kid it names). Expiry and the like are the caller's checks.
+pub fn open_signed<T: serde::de::DeserializeOwned>(value: &str, key: &SigningKey) -> Option<T> {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signed, mac) = value.rsplit_once('.')?;
+    let mac = engine.decode(mac).ok()?;
+    if !key.verify(signed.as_bytes(), &mac) {
+        return None;
+    }
+    let payload = engine.decode(signed.rsplit('.').next()?).ok()?;
+    serde_json::from_slice(&payload).ok()
 }
 
 #[cfg(test)]

@@ -197,51 +197,19 @@ impl Flow {
     /// The cookie value: `gf1.<kid>.<payload>.<mac>`, the MAC an HMAC-SHA256 under `key` of
     /// everything before it.
     pub fn seal(&self, key: &SigningKey) -> Result<String, DependencyError> {
-        let payload = serde_json::to_vec(self)
-            .map_err(|e| DependencyError::Other(format!("the flow does not serialise: {e}")))?;
-        let signed = format!(
-            "{FLOW_PREFIX}.{}.{}",
-            key.kid(),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
-        let mac = URL_SAFE_NO_PAD.encode(key.mac(signed.as_bytes()));
-        Ok(format!("{signed}.{mac}"))
+        super::keys::seal_signed(FLOW_PREFIX, self, key)
     }
 }
 
 /// The kid a sealed flow names, and the flow if its MAC verifies under `key` (the key of that
 /// kid). Expiry is the caller's check.
 fn open_with(value: &str, key: &SigningKey) -> Result<Flow, SignInError> {
-    let (signed, mac) = value.rsplit_once('.').ok_or(SignInError::FlowInvalid)?;
-    let mac = URL_SAFE_NO_PAD
-        .decode(mac)
-        .map_err(|_| SignInError::FlowInvalid)?;
-    if !key.verify(signed.as_bytes(), &mac) {
-        return Err(SignInError::FlowInvalid);
-    }
-    let payload = signed.rsplit('.').next().ok_or(SignInError::FlowInvalid)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| SignInError::FlowInvalid)?;
-    serde_json::from_slice(&payload).map_err(|_| SignInError::FlowInvalid)
+    super::keys::open_signed(value, key).ok_or(SignInError::FlowInvalid)
 }
 
 /// The kid of a sealed flow, if it is shaped like one.
 fn sealed_kid(value: &str) -> Option<&str> {
-    if value.len() > MAX_FLOW_COOKIE {
-        return None;
-    }
-    let mut parts = value.split('.');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some(FLOW_PREFIX), Some(kid), Some(_), Some(_), None) => Some(kid),
-        _ => None,
-    }
+    super::keys::signed_kid(value, FLOW_PREFIX, MAX_FLOW_COOKIE)
 }
 
 /// base64url(SHA-256(verifier)), the S256 `code_challenge`.

@@ -270,6 +270,24 @@ event_kinds! {
         /// A sale was reversed (a chargeback or a reversal by PayPal).
         PayPalSaleReversed => "PAYMENT.SALE.REVERSED",
     }
+    Gumroad {
+        /// A sale, or a subscription's recurring charge (`is_recurring_charge`).
+        GumroadSale => "sale",
+        /// A subscription was cancelled; it ends at the end of the paid period.
+        GumroadCancellation => "cancellation",
+        /// A subscription ended (`ended_reason`).
+        GumroadSubscriptionEnded => "subscription_ended",
+        /// A cancelled or ended subscription was restarted.
+        GumroadSubscriptionRestarted => "subscription_restarted",
+        /// A subscription was upgraded or downgraded.
+        GumroadSubscriptionUpdated => "subscription_updated",
+        /// A sale was refunded.
+        GumroadRefund => "refund",
+        /// A sale was disputed.
+        GumroadDispute => "dispute",
+        /// A dispute was won.
+        GumroadDisputeWon => "dispute_won",
+    }
 }
 
 impl EventKind {
@@ -331,6 +349,12 @@ pub enum NormaliseError {
     /// The named timestamp field (or header) is not a time.
     #[error("`{0}` is not a valid timestamp")]
     InvalidTimestamp(&'static str),
+    /// A form body (Gumroad's pings) that does not decode; what is wrong with it.
+    #[error("body is not a form: {0}")]
+    InvalidForm(String),
+    /// A field the envelope must carry is absent or empty.
+    #[error("the required field `{0}` is missing")]
+    MissingField(&'static str),
     /// An envelope this sender may send but we do not take (or a scheme the source never uses).
     #[error("unsupported envelope: {0}")]
     UnsupportedEnvelope(&'static str),
@@ -342,6 +366,8 @@ impl NormaliseError {
         match self {
             Self::NotUtf8 => "not_utf8",
             Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidForm(_) => "invalid_form",
+            Self::MissingField(_) => "missing_field",
             Self::MissingEventId => "missing_event_id",
             Self::MissingEventType => "missing_event_type",
             Self::InvalidTimestamp(_) => "invalid_timestamp",

@@ -38,6 +38,12 @@ pub enum Accepted {
 pub enum IngestError {
     #[error("unknown provider {0}")]
     UnknownProvider(String),
+    #[error("no connection has this webhook token")]
+    UnknownWebhookToken,
+    #[error("the ping's seller is not the connected account")]
+    SellerMismatch,
+    #[error("content type must be application/x-www-form-urlencoded")]
+    NotForm,
     #[error("{0} webhooks are not supported yet")]
     ProviderNotSupported(String),
     #[error("body larger than {MAX_BODY_BYTES} bytes")]
@@ -62,6 +68,9 @@ impl IngestError {
     pub fn reason_code(&self) -> &'static str {
         match self {
             Self::UnknownProvider(_) => "unknown_provider",
+            Self::UnknownWebhookToken => "unknown_webhook_token",
+            Self::SellerMismatch => "seller_mismatch",
+            Self::NotForm => "unsupported_media_type",
             Self::ProviderNotSupported(_) => "not_implemented",
             Self::TooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -76,8 +85,9 @@ impl IngestError {
 /// The provider named in the path: the verified ones, the ones not built yet, or unknown.
 pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
     match Source::parse(name) {
+        // Gumroad's pings carry their connection's token: `/webhooks/gumroad/{token}`.
+        Some(Source::Gumroad) => Err(IngestError::UnknownWebhookToken),
         Some(source) => Ok(source),
-        None if name == "gumroad" => Err(IngestError::ProviderNotSupported(name.to_owned())),
         None => Err(IngestError::UnknownProvider(name.to_owned())),
     }
 }
@@ -134,7 +144,28 @@ where
     )
     .await?;
     let event = deps.providers.normalise(source, &verified, body, now)?;
+    claim_and_enqueue(
+        deps.claims,
+        deps.publisher,
+        deps.events_queue_url,
+        event,
+        body,
+        now,
+    )
+    .await
+}
 
+/// Claims a verified, normalised event (one conditional write) and enqueues it (one send): the
+/// tail of [`ingest`], and of a Gumroad ping once its token and seller are checked.
+pub async fn claim_and_enqueue<K: ClaimStore, P: Publisher>(
+    claims: &K,
+    publisher: &P,
+    events_queue_url: &str,
+    event: super::event::Event<'_>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Accepted, IngestError> {
+    let source = event.source;
     // The claim keeps the message, so maintenance can send it again if this invocation dies
     // between the claim and the send (or the send's answer is lost).
     let message_body = event.to_message();
@@ -150,12 +181,7 @@ where
         dependency: "webhook-events table",
         detail: error.to_string(),
     };
-    let taken_over = match deps
-        .claims
-        .claim(&record, now)
-        .await
-        .map_err(dynamodb_down)?
-    {
+    let taken_over = match claims.claim(&record, now).await.map_err(dynamodb_down)? {
         ClaimOutcome::Claimed { taken_over } => taken_over.is_some(),
         // Our own claim: the write succeeded, its answer was lost, and the SDK's retry met the
         // condition and got the item back, with the claim id this delivery just drew.
@@ -182,13 +208,9 @@ where
         attributes: queue_attributes(source.as_str(), event.kind.as_str(), &event.event_id),
         delay: None,
     };
-    if let Err(error) = deps
-        .publisher
-        .publish(deps.events_queue_url, &message)
-        .await
-    {
+    if let Err(error) = publisher.publish(events_queue_url, &message).await {
         // Without the message the claim would block the sender's retry until the lock expires.
-        if let Err(release_error) = deps.claims.release(&record.pk, &record.claim_id).await {
+        if let Err(release_error) = claims.release(&record.pk, &record.claim_id).await {
             tracing::error!(webhook.id = %event.event_id, error = %release_error, "could not release claim {} after a failed enqueue; it unblocks when its lock expires", record.pk);
         }
         return Err(IngestError::Dependency {

@@ -22,6 +22,9 @@ pub enum Source {
     Stripe,
     /// Any Standard Webhooks sender (symmetric `v1` signatures).
     Standard,
+    /// Gumroad's pings: unsigned form posts to a connection's secret URL
+    /// (`POST /webhooks/gumroad/{token}`, [`crate::domain::connections`]).
+    Gumroad,
     /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
     /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
     Resend,
@@ -32,10 +35,11 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Whop,
         Self::Stripe,
         Self::Standard,
+        Self::Gumroad,
         Self::Resend,
         Self::PayPal,
     ];
@@ -45,6 +49,7 @@ impl Source {
             Self::Whop => "whop",
             Self::Stripe => "stripe",
             Self::Standard => "standard",
+            Self::Gumroad => "gumroad",
             Self::Resend => "resend",
             Self::PayPal => "paypal",
         }

@@ -5,6 +5,7 @@
 //! once, inside its root.
 
 pub mod auth;
+pub mod gumroad;
 pub mod health;
 pub mod maintenance;
 pub mod notify;

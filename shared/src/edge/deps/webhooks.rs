@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
+use crate::aws::connections::DynamoConnections;
 use crate::aws::suppression::DynamoSuppressionList;
 use crate::domain::notify::unsubscribe::UnsubscribeTokens;
 use crate::domain::ports::SystemClock;
@@ -20,6 +21,8 @@ pub struct WebhooksDeps {
     pub app: Arc<App>,
     pub keyring: Keyring<aws_sdk_secretsmanager::Client, SystemClock>,
     pub claims: DynamoClaims,
+    /// Gumroad's ping routes (one read per ping).
+    pub connections: DynamoConnections,
     pub providers: Registry,
     pub verify_options: VerifyOptions,
     /// `None` without `SUPPRESSION_KEY_SECRET_ID` (the routes then answer 503).
@@ -82,6 +85,7 @@ impl WebhooksDeps {
                 config.webhooks.secrets_ttl,
             ),
             claims: DynamoClaims::of(&app),
+            connections: DynamoConnections::of(&app),
             providers: registry(&app),
             verify_options: VerifyOptions {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,

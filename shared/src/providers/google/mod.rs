@@ -82,7 +82,7 @@ impl<S: SecretSource, C: Clock> ClientSecret<S, C> {
 }
 
 /// The `client_secret` of the secret's JSON.
-fn parse_client_secret(value: &str) -> Result<SecretString, String> {
+pub(crate) fn parse_client_secret(value: &str) -> Result<SecretString, String> {
     #[derive(Deserialize)]
     struct Stored {
         client_secret: Option<SecretString>,

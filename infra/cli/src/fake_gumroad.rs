@@ -1,0 +1,324 @@
+//! A stand-in for Gumroad on loopback: the local stack's Gumroad connections use it, and the
+//! tests drive it (README "Gumroad").
+//!
+//! - `GET /oauth/authorize`: checks the client id, the redirect URI, `response_type=code` and the
+//!   scopes, then redirects at once to the redirect URI with a fresh `code` and the `state`;
+//! - `POST /oauth/token`: the code exchange (form, the client secret checked, each code usable
+//!   once) and `grant_type=refresh_token`;
+//! - `GET /v2/user`: the seller (`user_id`), for a valid bearer token;
+//! - `PUT /v2/resource_subscriptions`, `GET /v2/resource_subscriptions`,
+//!   `DELETE /v2/resource_subscriptions/{id}`: the resource subscriptions;
+//! - [`FakeGumroad::fire`]: posts a form ping to every `post_url` subscribed to its resource, as
+//!   Gumroad does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+/// The client id the local stack configures.
+pub const LOCAL_CLIENT_ID: &str = "churnsaver-local-gumroad";
+/// The client secret the local stack stores in its Gumroad client secret.
+pub const LOCAL_CLIENT_SECRET: &str = "local-gumroad-client-secret";
+/// The seller the stand-in's account is.
+pub const SELLER_ID: &str = "seller_local_1";
+
+/// A resource subscription as the stand-in keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: String,
+    pub resource_name: String,
+    pub post_url: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    codes: Mutex<HashMap<String, String>>,
+    /// Access tokens that are valid, and refresh tokens.
+    access: Mutex<Vec<String>>,
+    refresh: Mutex<Vec<String>>,
+    subscriptions: Mutex<Vec<Subscription>>,
+    next: AtomicU64,
+    calls: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn fresh(&self, prefix: &str) -> String {
+        format!("{prefix}_{}", self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        token.is_some_and(|token| lock(&self.access).iter().any(|t| t == token))
+    }
+}
+
+/// The running stand-in. Stops when dropped.
+pub struct FakeGumroad {
+    pub address: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGumroad {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeGumroad {
+    /// Serves on a free loopback port.
+    pub async fn start() -> anyhow::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let router = Router::new()
+            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/token", post(token))
+            .route("/v2/user", get(user))
+            .route(
+                "/v2/resource_subscriptions",
+                get(list_subscriptions).put(subscribe),
+            )
+            .route("/v2/resource_subscriptions/{id}", delete(unsubscribe))
+            .fallback(|| async { StatusCode::NOT_FOUND })
+            .with_state(Arc::clone(&shared));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::warn!(%error, "the stand-in Gumroad stopped");
+            }
+        });
+        Ok(Self {
+            address,
+            shared,
+            server,
+        })
+    }
+
+    /// `GUMROAD_API_BASE_URL`.
+    pub fn api_base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// `GUMROAD_AUTHORIZATION_URL`.
+    pub fn authorization_url(&self) -> String {
+        format!("http://{}/oauth/authorize", self.address)
+    }
+
+    /// The template parameters that point a stack at this stand-in (its redirect URI is the
+    /// stack's own, which the local stack fills in).
+    pub fn parameters(&self) -> Vec<(String, String)> {
+        [
+            ("GumroadClientId", LOCAL_CLIENT_ID.to_owned()),
+            ("GumroadAuthorizationUrl", self.authorization_url()),
+            ("GumroadApiBaseUrl", self.api_base_url()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .into()
+    }
+
+    /// The resource subscriptions in place.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        lock(&self.shared.subscriptions).clone()
+    }
+
+    /// Requests the stand-in's API answered (the token endpoint, `/v2/…`).
+    pub fn calls(&self) -> u64 {
+        self.shared.calls.load(Ordering::Relaxed)
+    }
+
+    /// Makes every access token invalid, as a revoked authorization does; with `refresh_too`,
+    /// the refresh tokens as well.
+    pub fn revoke(&self, refresh_too: bool) {
+        lock(&self.shared.access).clear();
+        if refresh_too {
+            lock(&self.shared.refresh).clear();
+        }
+    }
+
+    /// Posts `fields` (form-encoded, with `resource_name`) to every post_url subscribed to
+    /// `resource`, as Gumroad does; the status of each answer.
+    pub async fn fire(
+        &self,
+        resource: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<Vec<reqwest::StatusCode>> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().copied())
+            .append_pair("resource_name", resource)
+            .finish();
+        let targets: Vec<String> = self
+            .subscriptions()
+            .into_iter()
+            .filter(|s| s.resource_name == resource)
+            .map(|s| s.post_url)
+            .collect();
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for url in targets {
+            let response = http
+                .post(url)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body.clone())
+                .send()
+                .await?;
+            statuses.push(response.status());
+        }
+        Ok(statuses)
+    }
+}
+
+fn form(raw: &str) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn failure(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"success": false, "message": message}))).into_response()
+}
+
+async fn authorize(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let query = form(query.as_deref().unwrap_or_default());
+    let field = |name: &str| query.get(name).cloned().unwrap_or_default();
+    if field("client_id") != LOCAL_CLIENT_ID
+        || field("response_type") != "code"
+        || field("redirect_uri").is_empty()
+        || !field("scope").split(' ').any(|s| s == "view_sales")
+    {
+        return failure(StatusCode::BAD_REQUEST, "invalid authorization request");
+    }
+    let code = shared.fresh("code");
+    lock(&shared.codes).insert(code.clone(), field("redirect_uri"));
+    let mut location = url::Url::parse(&field("redirect_uri")).unwrap_or_else(|_| {
+        url::Url::parse("http://127.0.0.1/").unwrap_or_else(|_| unreachable!("a valid URL"))
+    });
+    location
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &field("state"));
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response()
+}
+
+async fn token(State(shared): State<Arc<Shared>>, body: String) -> Response {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    let body = form(&body);
+    let field = |name: &str| body.get(name).cloned().unwrap_or_default();
+    if field("client_id") != LOCAL_CLIENT_ID || field("client_secret") != LOCAL_CLIENT_SECRET {
+        return failure(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let granted = match field("grant_type").as_str() {
+        "authorization_code" => lock(&shared.codes)
+            .remove(&field("code"))
+            .is_some_and(|redirect| redirect == field("redirect_uri")),
+        "refresh_token" => {
+            let mut refresh = lock(&shared.refresh);
+            let known = refresh.iter().position(|t| *t == field("refresh_token"));
+            known.map(|at| refresh.remove(at)).is_some()
+        }
+        _ => false,
+    };
+    if !granted {
+        return failure(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let access = shared.fresh("gumroad_access");
+    let refresh = shared.fresh("gumroad_refresh");
+    lock(&shared.access).push(access.clone());
+    lock(&shared.refresh).push(refresh.clone());
+    Json(json!({
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "scope": "view_sales view_profile",
+    }))
+    .into_response()
+}
+
+async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    if !shared.authorized(&headers) {
+        return failure(StatusCode::UNAUTHORIZED, "The access token is invalid");
+    }
+    Json(json!({"success": true, "user": {"user_id": SELLER_ID, "name": "Local Seller"}}))
+        .into_response()
+}
+
+async fn subscribe(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    if !shared.authorized(&headers) {
+        return failure(StatusCode::UNAUTHORIZED, "The access token is invalid");
+    }
+    let body = form(&body);
+    let (Some(resource_name), Some(post_url)) = (body.get("resource_name"), body.get("post_url"))
+    else {
+        return failure(StatusCode::OK, "resource_name and post_url are required");
+    };
+    let subscription = Subscription {
+        id: shared.fresh("rs"),
+        resource_name: resource_name.clone(),
+        post_url: post_url.clone(),
+    };
+    lock(&shared.subscriptions).push(subscription.clone());
+    Json(json!({"success": true, "resource_subscription": {
+        "id": subscription.id,
+        "resource_name": subscription.resource_name,
+        "post_url": subscription.post_url,
+    }}))
+    .into_response()
+}
+
+async fn list_subscriptions(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    if !shared.authorized(&headers) {
+        return failure(StatusCode::UNAUTHORIZED, "The access token is invalid");
+    }
+    let items: Vec<_> = lock(&shared.subscriptions)
+        .iter()
+        .map(|s| json!({"id": s.id, "resource_name": s.resource_name, "post_url": s.post_url}))
+        .collect();
+    Json(json!({"success": true, "resource_subscriptions": items})).into_response()
+}
+
+async fn unsubscribe(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    if !shared.authorized(&headers) {
+        return failure(StatusCode::UNAUTHORIZED, "The access token is invalid");
+    }
+    let mut subscriptions = lock(&shared.subscriptions);
+    let before = subscriptions.len();
+    subscriptions.retain(|s| s.id != id);
+    if subscriptions.len() == before {
+        return failure(StatusCode::OK, "The resource subscription was not found.");
+    }
+    Json(json!({"success": true, "message": "The resource_subscription was deleted successfully."}))
+        .into_response()
+}
