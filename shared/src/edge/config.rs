@@ -379,6 +379,10 @@ pub struct Config {
     /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
     /// `UNSUBSCRIBE_TOKEN_DAYS`.
     pub unsubscribe: UnsubscribeSettings,
+    /// `PAYPAL_WEBHOOK_ID`, `PAYPAL_COMPANY_ID`, `PAYPAL_TEST_ROOT_PEM`,
+    /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
+    /// in `edge/config/paypal.rs`).
+    pub paypal: Option<crate::providers::paypal::PayPalSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -710,6 +714,7 @@ impl Config {
         let notify = env.notify_settings(stage);
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
+        let paypal = paypal::read(&mut env, stage);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -737,6 +742,7 @@ impl Config {
                 notify,
                 messaging,
                 unsubscribe,
+                paypal,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -768,6 +774,7 @@ mod google;
 mod gumroad;
 mod messaging;
 mod notify;
+mod paypal;
 mod plan;
 mod reader;
 #[cfg(test)]

@@ -665,6 +665,39 @@ fn google_sign_in_reports_every_problem_at_once() {
 }
 
 #[test]
+fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhere() {
+    let mut env = prod_env();
+    env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.insert("PAYPAL_TEST_ROOT_PEM", "-----BEGIN CERTIFICATE-----".into());
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "true".into());
+    let refused = vars(&load(&env).unwrap_err());
+    assert!(
+        refused.contains(&"PAYPAL_ALLOW_LOOPBACK_CERT_URLS"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|v| **v == "PAYPAL_TEST_ROOT_PEM")
+            .count(),
+        2,
+        "refused in prod, and not a certificate: {refused:?}"
+    );
+
+    let mut env = valid_env();
+    env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.insert("PAYPAL_COMPANY_ID", "biz_paypal".into());
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "true".into());
+    let paypal = load(&env).unwrap().paypal.unwrap();
+    assert_eq!(paypal.webhook_id, "9XL90610J3647323C");
+    assert_eq!(paypal.company_id.as_deref(), Some("biz_paypal"));
+    assert!(paypal.allow_loopback_cert_urls);
+
+    env.insert("PAYPAL_WEBHOOK_ID", "not-an-id!".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_WEBHOOK_ID"]);
+}
+
+#[test]
 fn reads_the_creator_plan_and_reports_every_problem_with_it() {
     use crate::domain::creators::plan::Tier;
     let config = load(&valid_env()).unwrap();
