@@ -81,9 +81,8 @@ async fn deliver_all(
     panic!("the events were not recorded");
 }
 
-/// Every creator route of the HTTP API, as the template declares them: the routes naming a
-/// company (`{company_id}`), so a route added there is in this list.
-fn company_routes() -> Vec<(String, String)> {
+/// Every route of the HTTP API, as the template declares them.
+fn template_routes() -> Vec<(String, String)> {
     let template = Template::load(&churnsaver::template_path()).unwrap();
     template
         .functions()
@@ -91,11 +90,28 @@ fn company_routes() -> Vec<(String, String)> {
         .iter()
         .flat_map(|f| f.events.clone())
         .filter_map(|e| match e {
-            EventDef::Http(route) if route.path.contains("{company_id}") => {
-                Some((route.method, route.path))
-            }
+            EventDef::Http(route) => Some((route.method, route.path)),
             _ => None,
         })
+        .collect()
+}
+
+/// Every creator route naming a company in its path (`{company_id}`), so a route added there is
+/// in this list.
+fn company_routes() -> Vec<(String, String)> {
+    template_routes()
+        .into_iter()
+        .filter(|(_, path)| path.contains("{company_id}"))
+        .collect()
+}
+
+/// Every connection route naming its company in the query (`?company_id=`): all of
+/// `/connections/…` but the provider's callback, which names none (its signed `state` carries
+/// the company the start checked).
+fn connection_routes() -> Vec<(String, String)> {
+    template_routes()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/connections/") && !path.ends_with("/callback"))
         .collect()
 }
 
@@ -163,6 +179,17 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
             let ours = path.replace("{company_id}", own);
             let (status, answer) = send(&stack, &token, method, &ours, body).await;
             assert_eq!(status, 200, "{user}: {method} {ours}: {answer}");
+        }
+        let connections = connection_routes();
+        assert!(!connections.is_empty());
+        for (method, path) in &connections {
+            let theirs = format!("{path}?company_id={other}");
+            let (status, answer) = send(&stack, &token, method, &theirs, None).await;
+            assert_eq!(
+                (status, &answer["error"]["code"]),
+                (403, &json!("not_company_admin")),
+                "{user}: {method} {theirs}"
+            );
         }
         // Their own company's listing holds their member only.
         let (_, page) = get(&stack, &token, &format!("/companies/{own}/memberships")).await;
