@@ -316,11 +316,7 @@ async fn stalled_run(stack: &LocalStack, company_id: &str, pages: &[Option<&str>
     let runs = DynamoRuns::of(&stack.app);
     let started = Utc::now();
     let run = SyncRun::new(
-        Scope {
-            company_id: company_id.to_owned(),
-            user_id: None,
-            since: None,
-        },
+        Scope::company(company_id),
         "test",
         started,
     );

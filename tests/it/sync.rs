@@ -18,7 +18,9 @@ use std::num::NonZeroU32;
 use shared::aws::breaker::DynamoBreakers;
 use shared::domain::breaker::BreakerSettings;
 use shared::domain::ports::SystemClock;
-use shared::domain::ports::{KnownCompanies, MembershipSource, Publisher, StateStore};
+use shared::domain::ports::{
+    KnownCompanies, MembershipSource, NoSales, Publisher, SalesStore, StateStore,
+};
 use shared::domain::state::model::{MembershipFacts, Observation, Version};
 use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
 use shared::domain::sync::{PageJob, RunStatus, SyncRun};
@@ -91,6 +93,7 @@ pub(crate) async fn syncer_over<S: StateStore>(
         notifications_queue: app.config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
+        sales: NoSales,
     }
 }
 
@@ -123,9 +126,9 @@ pub(crate) async fn work_jobs(
 
 /// [`work_jobs`] with any syncer (one instance of the sync function), until every run of
 /// `run_ids` has ended, `max_jobs` were worked or two minutes passed.
-pub(crate) async fn work_runs<M, S, P, N>(
+pub(crate) async fn work_runs<M, S, P, N, L>(
     stack: &LocalStack,
-    syncer: &Syncer<M, S, DynamoRuns, P, N>,
+    syncer: &Syncer<M, S, DynamoRuns, P, N, L>,
     run_ids: &[String],
     max_jobs: usize,
 ) -> Vec<PageOutcome>
@@ -134,6 +137,7 @@ where
     S: StateStore,
     P: Publisher,
     N: KnownCompanies,
+    L: SalesStore,
 {
     let sqs = &stack.app.sqs;
     let queue = &stack.app.config.queues.sync_jobs;

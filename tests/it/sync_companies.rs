@@ -73,6 +73,7 @@ async fn instance(stack: &LocalStack, fake: &FakeWhop) -> SharedSyncer {
         notifications_queue: None,
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
+        sales: shared::domain::ports::NoSales,
     }
 }
 

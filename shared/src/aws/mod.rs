@@ -12,6 +12,7 @@ pub mod known_companies;
 pub mod limits;
 pub mod maintenance;
 pub mod notify;
+pub mod sales;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;

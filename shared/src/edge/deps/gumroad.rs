@@ -60,10 +60,19 @@ impl GumroadDeps {
 /// Gumroad's connector over the stack. Its calls make one attempt each (a code is single-use and
 /// a resource subscription is not idempotent), bounded well within the function's timeout.
 pub fn connector(app: &App, settings: GumroadSettings) -> Result<AppConnector, String> {
+    connector_with(app, settings, exchange_policy())
+}
+
+/// [`connector`] whose calls retry by `policy` (sync's listings, which are idempotent).
+pub fn connector_with(
+    app: &App,
+    settings: GumroadSettings,
+    policy: crate::providers::client::RetryPolicy,
+) -> Result<AppConnector, String> {
     let client = provider_client(
         app,
         crate::edge::config::Provider::Gumroad,
-        exchange_policy(),
+        policy,
         provider_admission(app),
     )
     .map_err(|e| e.to_string())?;
