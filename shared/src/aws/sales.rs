@@ -126,7 +126,9 @@ impl SalesStore for DynamoSales {
             super::dynamo::batch_get(&self.client, &self.table, keys)
                 .await?
                 .iter()
-                .filter_map(|item| Some((text(item, "pk")?.to_owned(), text(item, "sk")?.to_owned())))
+                .filter_map(|item| {
+                    Some((text(item, "pk")?.to_owned(), text(item, "sk")?.to_owned()))
+                })
                 .collect();
         let new: Vec<Item> = sales
             .iter()

@@ -39,7 +39,9 @@ pub const SYNC_KIND: &str = "sync.membership";
 pub enum SyncProvider {
     #[default]
     Whop,
-    Gumroad { seller_id: String },
+    Gumroad {
+        seller_id: String,
+    },
 }
 
 impl SyncProvider {

@@ -95,7 +95,11 @@ fn scopes_lock_what_they_cover() {
     let gumroad = Scope::gumroad("biz_1", "seller_1");
     assert_eq!(gumroad.lock_key(), "gumroad:company:biz_1");
     // A Whop scope is stored as before (no provider); a Gumroad one names its seller.
-    assert!(!serde_json::to_string(&company).unwrap().contains("provider"));
+    assert!(
+        !serde_json::to_string(&company)
+            .unwrap()
+            .contains("provider")
+    );
     let stored: Scope = serde_json::from_str(&serde_json::to_string(&gumroad).unwrap()).unwrap();
     assert_eq!(stored, gumroad);
     assert_eq!(user.lock_key(), "user:user_1");
@@ -104,11 +108,7 @@ fn scopes_lock_what_they_cover() {
 #[test]
 fn a_run_is_done_once_every_page_up_to_the_last_counted() {
     let now = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
-    let mut run = SyncRun::new(
-        Scope::company("biz_1"),
-        "test",
-        now,
-    );
+    let mut run = SyncRun::new(Scope::company("biz_1"), "test", now);
     assert!(run.run_id.starts_with("run_20260528T202640000Z_"));
     run.pages = 3;
     assert!(!run.all_pages_done());

@@ -9,24 +9,24 @@ use std::sync::{Arc, OnceLock};
 use crate::App;
 use crate::aws::breaker::DynamoBreakers;
 use crate::aws::company_items::DynamoCompanyItems;
-use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::connections::DynamoConnections;
+use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::limits::DynamoFailureCounter;
 use crate::aws::sales::DynamoSales;
 use crate::aws::state::DynamoState;
 use crate::aws::sync::DynamoRuns;
-use crate::domain::emergency::EmergencySwitch;
 use crate::domain::connections::ConnectionStatus;
+use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{ConnectionStore, DependencyError, SystemClock};
 use crate::domain::sync::Scope;
 use crate::domain::sync::by_provider::ByProvider;
 use crate::domain::sync::worker::{SyncError, Syncer};
-use crate::edge::deps::gumroad::{AppConnector, connector_with};
-use crate::providers::gumroad::sync::GumroadSource;
 use crate::edge::config::Provider;
+use crate::edge::deps::gumroad::{AppConnector, connector_with};
 use crate::providers::client::{
     Admission, EmergencyGate, ProviderGuard, ResilientClient, RetryPolicy,
 };
+use crate::providers::gumroad::sync::GumroadSource;
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// The functions' provider admission: breakers and the shared rate limits' counts in the state

@@ -259,23 +259,27 @@ impl<A: Admission, S: SecretSource, C: Clock> GumroadApi<A, S, C> {
         let reply = GumroadReply::<Envelope<T>>(std::marker::PhantomData);
         let (result, _) = self
             .client
-            .send_with(SERVICE, || {
-                let request = self
-                    .client
-                    .http()
-                    .request(method.clone(), url.clone())
-                    .bearer_auth(access_token.expose_secret())
-                    .header(reqwest::header::ACCEPT, "application/json");
-                match &form {
-                    Some(body) => request
-                        .header(
-                            reqwest::header::CONTENT_TYPE,
-                            "application/x-www-form-urlencoded",
-                        )
-                        .body(body.clone()),
-                    None => request,
-                }
-            }, &reply)
+            .send_with(
+                SERVICE,
+                || {
+                    let request = self
+                        .client
+                        .http()
+                        .request(method.clone(), url.clone())
+                        .bearer_auth(access_token.expose_secret())
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    match &form {
+                        Some(body) => request
+                            .header(
+                                reqwest::header::CONTENT_TYPE,
+                                "application/x-www-form-urlencoded",
+                            )
+                            .body(body.clone()),
+                        None => request,
+                    }
+                },
+                &reply,
+            )
             .await;
         match result {
             Ok(envelope) if envelope.success == Some(false) => Err(GumroadError::Rejected(

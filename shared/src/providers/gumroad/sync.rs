@@ -154,7 +154,11 @@ pub struct GumroadSource<A, S, C, T, K> {
     pub clock: K,
 }
 
-fn failure(failure: SourceFailure, code: &'static str, message: impl Into<String>) -> MembershipSourceError {
+fn failure(
+    failure: SourceFailure,
+    code: &'static str,
+    message: impl Into<String>,
+) -> MembershipSourceError {
     MembershipSourceError {
         failure,
         code,
@@ -166,17 +170,25 @@ impl From<GumroadError> for MembershipSourceError {
     fn from(error: GumroadError) -> Self {
         let message = error.to_string();
         match error {
-            GumroadError::Unauthorized => failure(SourceFailure::Refused, "needs_reconnect", message),
-            GumroadError::Rejected(_) => failure(SourceFailure::Refused, "provider_refused", message),
-            GumroadError::QueryTimedOut => failure(SourceFailure::Refused, "query_timed_out", message),
+            GumroadError::Unauthorized => {
+                failure(SourceFailure::Refused, "needs_reconnect", message)
+            }
+            GumroadError::Rejected(_) => {
+                failure(SourceFailure::Refused, "provider_refused", message)
+            }
+            GumroadError::QueryTimedOut => {
+                failure(SourceFailure::Refused, "query_timed_out", message)
+            }
             GumroadError::RateLimited { retry_after } => failure(
                 SourceFailure::RateLimited { retry_after },
                 "rate_limited",
                 message,
             ),
-            GumroadError::Unavailable(code) if code == crate::domain::emergency::REASON => {
-                failure(SourceFailure::Suspended, crate::domain::emergency::REASON, message)
-            }
+            GumroadError::Unavailable(code) if code == crate::domain::emergency::REASON => failure(
+                SourceFailure::Suspended,
+                crate::domain::emergency::REASON,
+                message,
+            ),
             GumroadError::Unavailable(_) => {
                 failure(SourceFailure::Unavailable, "provider_unavailable", message)
             }
@@ -189,9 +201,11 @@ impl From<ConnectError> for MembershipSourceError {
         let message = error.to_string();
         match error {
             ConnectError::Unavailable(code) => GumroadError::Unavailable(code).into(),
-            ConnectError::Seal(_) | ConnectError::Dependency(_) => {
-                failure(SourceFailure::Unavailable, "connections_unavailable", message)
-            }
+            ConnectError::Seal(_) | ConnectError::Dependency(_) => failure(
+                SourceFailure::Unavailable,
+                "connections_unavailable",
+                message,
+            ),
             other => failure(SourceFailure::Refused, other.reason_code(), message),
         }
     }
@@ -208,18 +222,38 @@ where
     /// The scope's connection, active and still to the scope's seller.
     async fn connection(&self, scope: &Scope) -> Result<Connection, MembershipSourceError> {
         let SyncProvider::Gumroad { seller_id } = &scope.provider else {
-            return Err(failure(SourceFailure::Refused, "not_gumroad", "not a Gumroad scope"));
+            return Err(failure(
+                SourceFailure::Refused,
+                "not_gumroad",
+                "not a Gumroad scope",
+            ));
         };
         let connection = self
             .connector
             .store
             .get(&scope.company_id)
             .await
-            .map_err(|e| failure(SourceFailure::Unavailable, "connections_unavailable", e.to_string()))?
+            .map_err(|e| {
+                failure(
+                    SourceFailure::Unavailable,
+                    "connections_unavailable",
+                    e.to_string(),
+                )
+            })?
             .filter(|c| c.seller_id == *seller_id)
-            .ok_or_else(|| failure(SourceFailure::Refused, "not_connected", "the company's Gumroad connection is gone"))?;
+            .ok_or_else(|| {
+                failure(
+                    SourceFailure::Refused,
+                    "not_connected",
+                    "the company's Gumroad connection is gone",
+                )
+            })?;
         if connection.status != ConnectionStatus::Active {
-            return Err(failure(SourceFailure::Refused, "needs_reconnect", "the connection needs to be made again"));
+            return Err(failure(
+                SourceFailure::Refused,
+                "needs_reconnect",
+                "the connection needs to be made again",
+            ));
         }
         Ok(connection)
     }
@@ -264,12 +298,19 @@ where
                 found: Vec::new(),
             },
             Some(text) => serde_json::from_str(text).map_err(|e| {
-                failure(SourceFailure::Decode, "bad_cursor", format!("not a Gumroad cursor: {e}"))
+                failure(
+                    SourceFailure::Decode,
+                    "bad_cursor",
+                    format!("not a Gumroad cursor: {e}"),
+                )
             })?,
         };
         let mut page = MembershipPage::default();
         let next = match cursor {
-            Cursor::Products { page_key, mut found } => {
+            Cursor::Products {
+                page_key,
+                mut found,
+            } => {
                 let mut listing = self
                     .page(&connection, "/v2/products", &[], page_key.as_deref())
                     .await?;
@@ -293,7 +334,11 @@ where
                 page_key,
             } => {
                 let Some(product) = products.get(index) else {
-                    return Err(failure(SourceFailure::Decode, "bad_cursor", "no such product"));
+                    return Err(failure(
+                        SourceFailure::Decode,
+                        "bad_cursor",
+                        "no such product",
+                    ));
                 };
                 let path = format!(
                     "/v2/products/{}/subscribers",
@@ -329,7 +374,12 @@ where
                 let mut narrowings = 0;
                 let mut listing = loop {
                     match self
-                        .page(&connection, "/v2/sales", &range.query(), page_key.as_deref())
+                        .page(
+                            &connection,
+                            "/v2/sales",
+                            &range.query(),
+                            page_key.as_deref(),
+                        )
                         .await
                     {
                         Err(GumroadError::QueryTimedOut) if narrowings < MAX_NARROWINGS => {
@@ -364,9 +414,10 @@ where
         };
         page.progressed = next.is_some();
         page.next_cursor = match next {
-            Some(next) => Some(serde_json::to_string(&next).map_err(|e| {
-                failure(SourceFailure::Decode, "bad_cursor", e.to_string())
-            })?),
+            Some(next) => Some(
+                serde_json::to_string(&next)
+                    .map_err(|e| failure(SourceFailure::Decode, "bad_cursor", e.to_string()))?,
+            ),
             None => {
                 // Best effort: the run's own record says the same.
                 if let Err(error) = self
@@ -570,9 +621,6 @@ mod tests {
         assert_eq!(listed.status, "cancelled");
         assert_eq!(listed.valid, Some(false));
         assert_eq!(listed.product_id.as_deref(), Some("p1"));
-        assert_eq!(
-            listed.updated_at,
-            parse_time_str("2025-03-01T00:00:00Z")
-        );
+        assert_eq!(listed.updated_at, parse_time_str("2025-03-01T00:00:00Z"));
     }
 }
