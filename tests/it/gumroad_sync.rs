@@ -2,8 +2,6 @@
 //! through the stand-in's authorization and token endpoints, then whole runs of its products,
 //! subscribers and sales through the `sync-jobs` queue, with the stand-in's faults switched on.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,22 +14,19 @@ use shared::aws::limits::DynamoFailureCounter;
 use shared::aws::sales::{DynamoSales, sales_pk};
 use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
-use shared::domain::auth::keys::DEFAULT_TTL;
-use shared::domain::breaker::BreakerSettings;
-use shared::domain::connections::seal::DataKeys;
 use shared::domain::ports::{ConnectionStore, StateStore, SyncStore, SystemClock};
 use shared::domain::sync::worker::{PageOutcome, Syncer};
 use shared::domain::sync::{RunStatus, Scope, SyncRun};
 use shared::domain::webhooks::Source;
-use shared::edge::config::{Provider, ProviderLimits, RateLimit};
-use shared::providers::client::{ProviderGuard, ResilientClient, RetryPolicy};
+use shared::edge::config::Provider;
+use shared::edge::deps::gumroad::connector_over;
+use shared::providers::client::{ProviderGuard, ResilientClient};
 use shared::providers::gumroad::SERVICE;
-use shared::providers::gumroad::api::GumroadApi;
 use shared::providers::gumroad::connect::{Connector, INITIAL_SYNC_COMPLETED};
 use shared::providers::gumroad::sync::GumroadSource;
 
 use crate::helpers::start_stack_with;
-use crate::sync::work_runs;
+use crate::sync::{company_syncer, policy, quick_limits, work_runs};
 
 const COMPANY: &str = "biz_gumroad_sync";
 
@@ -65,42 +60,12 @@ async fn stack_and_gumroad() -> (LocalStack, FakeGumroad) {
 /// quick retries and a breaker that trips and recovers quickly.
 fn connector(stack: &LocalStack) -> TestConnector {
     let app = &stack.app;
-    let settings = app.config.gumroad.clone().unwrap();
-    let limits = ProviderLimits {
-        breaker: BreakerSettings {
-            failure_threshold: 2,
-            recovery_timeout: Duration::from_secs(1),
-            half_open_probes: 1,
-            success_threshold: 1,
-        },
-        rate_limit: RateLimit {
-            requests: NonZeroU32::new(1_000).unwrap(),
-            window: Duration::from_secs(1),
-            burst: NonZeroU32::new(1_000).unwrap(),
-        },
-        ..Provider::Gumroad.default_limits()
-    };
     let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
-        .with_limits(SERVICE, limits)
+        .with_limits(SERVICE, quick_limits(Provider::Gumroad))
         .with_breaker_cache_ttl(Duration::ZERO)
         .with_shared_limit(DynamoFailureCounter::of(app));
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
-    let client = ResilientClient::new(reqwest::Client::new(), policy, guard);
-    Connector {
-        api: GumroadApi::new(client, &settings, app.secrets_manager.clone(), SystemClock),
-        keys: DataKeys::new(
-            app.secrets_manager.clone(),
-            SystemClock,
-            settings.data_key_secret_id.clone(),
-            DEFAULT_TTL,
-        ),
-        store: DynamoConnections::of(app),
-        settings,
-    }
+    let client = ResilientClient::new(reqwest::Client::new(), policy(), guard);
+    connector_over(app, app.config.gumroad.clone().unwrap(), client)
 }
 
 /// Connects [`COMPANY`] to the stand-in's seller: its authorization page's code, exchanged.
@@ -128,25 +93,13 @@ async fn connect(connector: &TestConnector) {
 }
 
 async fn syncer(stack: &LocalStack) -> TestSyncer {
-    let app = &stack.app;
     let connector = connector(stack);
     connect(&connector).await;
-    Syncer {
-        api: GumroadSource {
-            connector,
-            clock: SystemClock,
-        },
-        state: DynamoState::of(app),
-        runs: DynamoRuns::of(app),
-        publisher: app.sqs.clone(),
-        queue_url: app.config.queues.sync_jobs.clone(),
-        company_id: None,
-        known: DynamoCompanyItems::of(app),
-        notifications_queue: None,
-        clock: Arc::new(SystemClock),
-        deferral: Duration::from_secs(1),
-        sales: DynamoSales::of(app),
-    }
+    let source = GumroadSource {
+        connector,
+        clock: SystemClock,
+    };
+    company_syncer(stack, source, DynamoSales::of(&stack.app))
 }
 
 /// A whole run of the connection; its outcomes and the run as it ended.

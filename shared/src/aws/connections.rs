@@ -220,31 +220,11 @@ impl ConnectionStore for DynamoConnections {
     }
 
     async fn connected_companies(&self) -> Result<Vec<String>, DependencyError> {
-        let mut companies = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(LIST_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|error| dependency_error(&error))?;
-            companies.extend(
-                output
-                    .items()
-                    .iter()
-                    .filter_map(|item| text(item, "sk").map(str::to_owned)),
-            );
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(companies);
-            }
-        }
+        let items = super::dynamo::query_partition(&self.client, &self.table, LIST_PK).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| text(item, "sk").map(str::to_owned))
+            .collect())
     }
 
     async fn delete(&self, connection: &Connection) -> Result<(), DependencyError> {

@@ -12,6 +12,7 @@ use crate::domain::auth::keys::{DEFAULT_TTL, SessionKeys};
 use crate::domain::connections::seal::DataKeys;
 use crate::domain::ports::SystemClock;
 use crate::edge::deps::sync::{AppAdmission, provider_admission, provider_client};
+use crate::providers::client::{Admission, ResilientClient};
 use crate::providers::google::exchange_policy;
 use crate::providers::gumroad::GumroadSettings;
 use crate::providers::gumroad::api::GumroadApi;
@@ -76,7 +77,16 @@ pub fn connector_with(
         provider_admission(app),
     )
     .map_err(|e| e.to_string())?;
-    Ok(Connector {
+    Ok(connector_over(app, settings, client))
+}
+
+/// Gumroad's connector over the stack calling through `client`.
+pub fn connector_over<A: Admission>(
+    app: &App,
+    settings: GumroadSettings,
+    client: ResilientClient<A>,
+) -> Connector<A, Secrets, SystemClock, DynamoConnections> {
+    Connector {
         api: GumroadApi::new(client, &settings, app.secrets_manager.clone(), SystemClock),
         keys: DataKeys::new(
             app.secrets_manager.clone(),
@@ -86,5 +96,5 @@ pub fn connector_with(
         ),
         store: DynamoConnections::of(app),
         settings,
-    })
+    }
 }

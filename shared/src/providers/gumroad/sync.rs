@@ -211,13 +211,8 @@ impl From<ConnectError> for MembershipSourceError {
     }
 }
 
-impl<A, S, C, T, K> GumroadSource<A, S, C, T, K>
-where
-    A: Admission,
-    S: SecretSource,
-    C: Clock,
-    T: ConnectionStore,
-    K: Clock,
+impl<A: Admission, S: SecretSource, C: Clock, T: ConnectionStore, K: Clock>
+    GumroadSource<A, S, C, T, K>
 {
     /// The scope's connection, active and still to the scope's seller.
     async fn connection(&self, scope: &Scope) -> Result<Connection, MembershipSourceError> {
@@ -435,13 +430,8 @@ where
     }
 }
 
-impl<A, S, C, T, K> MembershipSource for GumroadSource<A, S, C, T, K>
-where
-    A: Admission,
-    S: SecretSource,
-    C: Clock,
-    T: ConnectionStore,
-    K: Clock,
+impl<A: Admission, S: SecretSource, C: Clock, T: ConnectionStore, K: Clock> MembershipSource
+    for GumroadSource<A, S, C, T, K>
 {
     /// Users' own syncs of one membership are Whop's.
     fn is_membership_id(&self, _: &str) -> bool {
