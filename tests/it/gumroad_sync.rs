@@ -4,9 +4,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use churnsaver::fake_gumroad::{FakeGumroad, Faults, SELLER_ID, sample_catalog};
 use churnsaver::local::LocalStack;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
 use shared::aws::breaker::DynamoBreakers;
 use shared::aws::company_items::DynamoCompanyItems;
 use shared::aws::connections::DynamoConnections;
@@ -14,6 +18,7 @@ use shared::aws::limits::DynamoFailureCounter;
 use shared::aws::sales::{DynamoSales, sales_pk};
 use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
+use shared::domain::connections::ConnectionStatus;
 use shared::domain::ports::{ConnectionStore, StateStore, SyncStore, SystemClock};
 use shared::domain::sync::worker::{PageOutcome, Syncer};
 use shared::domain::sync::{RunStatus, Scope, SyncRun};
@@ -261,4 +266,114 @@ async fn the_older_unpaginated_products_answer_lists_every_products_subscribers(
     // 15 products in one answer, then 15 products' subscribers, then the sales.
     assert_eq!(ended.counts.seen, 30);
     assert_eq!(ended.counts.sales_recorded, 5);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refreshed_once_and_a_refused_refresh_fails_the_run_as_needs_reconnect()
+{
+    let (stack, gumroad) = stack_and_gumroad().await;
+    gumroad.seed(sample_catalog(2, 4, 3));
+    let syncer = syncer(&stack).await;
+
+    // The access token refused, the refresh token still good: refreshed, and the run goes on.
+    gumroad.revoke(false);
+    let (_, refreshed) = run(&stack, &syncer).await;
+    assert_eq!(refreshed.status, RunStatus::Completed, "{refreshed:?}");
+    assert_eq!(refreshed.counts.seen, 4);
+
+    // Both refused: the connection needs to be made again and the run fails saying so.
+    gumroad.revoke(true);
+    let (_, refused) = run(&stack, &syncer).await;
+    assert_eq!(refused.status, RunStatus::Failed, "{refused:?}");
+    assert_eq!(refused.last_error.as_deref(), Some("needs_reconnect"));
+    let connection = syncer
+        .api
+        .connector
+        .store
+        .get(COMPANY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.status, ConnectionStatus::NeedsReconnect);
+}
+
+#[tokio::test]
+async fn the_functions_gumroad_schedule_runs_each_active_connection_through_its_own_pages() {
+    let (stack, gumroad) = stack_and_gumroad().await;
+    gumroad.seed(sample_catalog(3, 12, 20));
+    let store = DynamoConnections::of(&stack.app);
+    connect(&connector(&stack)).await;
+    // Another company's connection Gumroad no longer accepts: not scheduled.
+    let mut stale = store.get(COMPANY).await.unwrap().unwrap();
+    stale.company_id = "biz_stale".into();
+    stale.ping_token_hash = "0".repeat(64);
+    stale.status = ConnectionStatus::NeedsReconnect;
+    store.save(&stale).await.unwrap();
+    crate::sync::api_key(&stack).await; // the sync function's syncer needs Whop's key too
+    let state = Arc::new(sync::SyncDeps::build(Arc::clone(&stack.app)));
+    let invoke = |payload: serde_json::Value| {
+        sync::handle(
+            Arc::clone(&state),
+            LambdaEvent::new(payload, Context::default()),
+        )
+    };
+
+    let scheduled = invoke(json!({"kind": "reconcile", "provider": "gumroad"}))
+        .await
+        .unwrap();
+
+    let runs = scheduled["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{scheduled}");
+    assert_eq!(
+        (
+            &runs[0]["company_id"],
+            &runs[0]["provider"],
+            &runs[0]["outcome"]
+        ),
+        (&json!(COMPANY), &json!("gumroad"), &json!("started")),
+        "{scheduled}"
+    );
+    let run_id = runs[0]["run_id"].as_str().unwrap();
+    let sqs = &stack.app.sqs;
+    let queue = &stack.app.config.queues.sync_jobs;
+    let runs = DynamoRuns::of(&stack.app);
+    for _ in 0..200 {
+        if runs
+            .run(run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .is_finished()
+        {
+            break;
+        }
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for message in received.messages() {
+            let batch = json!({"Records": [{
+                "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+                "body": message.body(), "attributes": {}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync-jobs",
+                "awsRegion": "us-east-1"
+            }]});
+            let response = invoke(batch).await.unwrap();
+            assert_eq!(response["batchItemFailures"], json!([]));
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let ended = runs.run(run_id).await.unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Completed, "{ended:?}");
+    assert_eq!(ended.counts.seen, 12);
+    assert_eq!(ended.counts.sales_recorded, 20);
 }

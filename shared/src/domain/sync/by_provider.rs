@@ -43,3 +43,66 @@ impl<W: MembershipSource, G: MembershipSource> MembershipSource for ByProvider<W
         self.whop.get_membership(id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source whose every page names it.
+    struct Named(&'static str);
+
+    impl MembershipSource for Named {
+        fn is_membership_id(&self, _: &str) -> bool {
+            true
+        }
+
+        async fn list_memberships(
+            &self,
+            _: &Scope,
+            _: Option<&str>,
+        ) -> Result<MembershipPage, MembershipSourceError> {
+            Ok(MembershipPage {
+                next_cursor: Some(self.0.to_owned()),
+                ..MembershipPage::default()
+            })
+        }
+
+        async fn get_membership(
+            &self,
+            _: &str,
+        ) -> Result<Option<ListedMembership>, MembershipSourceError> {
+            Ok(None)
+        }
+    }
+
+    async fn lister(
+        sources: &ByProvider<Named, Named>,
+        scope: &Scope,
+    ) -> Result<String, &'static str> {
+        sources
+            .list_memberships(scope, None)
+            .await
+            .map(|page| page.next_cursor.unwrap_or_default())
+            .map_err(|error| error.code())
+    }
+
+    #[tokio::test]
+    async fn each_scope_is_listed_by_its_providers_source() {
+        let both = ByProvider {
+            whop: Named("whop"),
+            gumroad: Some(Named("gumroad")),
+        };
+        let whop_only = ByProvider::<Named, Named> {
+            whop: Named("whop"),
+            gumroad: None,
+        };
+        let (whop, gumroad) = (Scope::company("biz_1"), Scope::gumroad("biz_1", "seller_1"));
+        assert_eq!(lister(&both, &whop).await, Ok("whop".into()));
+        assert_eq!(lister(&both, &gumroad).await, Ok("gumroad".into()));
+        assert_eq!(lister(&whop_only, &whop).await, Ok("whop".into()));
+        assert_eq!(
+            lister(&whop_only, &gumroad).await,
+            Err("provider_unconfigured")
+        );
+    }
+}
