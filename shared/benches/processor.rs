@@ -64,7 +64,7 @@ fn processor() -> Processor<MemoryStateStore, MemoryProcessingLog, FixedClock, R
         MemoryStateStore::new(),
         MemoryProcessingLog::default(),
         FixedClock,
-        Registry,
+        Registry::default(),
     )
 }
 

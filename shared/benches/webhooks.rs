@@ -74,6 +74,7 @@ fn signed_prefix(source: Source) -> String {
         Source::Whop | Source::Standard | Source::Resend => format!("msg_2Yb6vKqQ.{TIMESTAMP}."),
         // Unsigned: never benchmarked here.
         Source::Gumroad => String::new(),
+        Source::PayPal => unreachable!("PayPal signs with RSA, not among the HMAC deliveries"),
     }
 }
 
@@ -83,6 +84,7 @@ fn key(source: Source) -> Vec<u8> {
         Source::Whop => WHOP_SECRET.as_bytes().to_vec(),
         Source::Stripe | Source::Gumroad => STRIPE_SECRET.as_bytes().to_vec(),
         Source::Standard | Source::Resend => STANDARD_KEY.to_vec(),
+        Source::PayPal => unreachable!("PayPal signs with RSA, not among the HMAC deliveries"),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::processor::post_webhook;
 const COMPANY: &str = "biz_local";
 
 /// `method path` on the stack with a session's token: status and JSON body.
-async fn send(
+pub async fn send(
     stack: &LocalStack,
     token: &str,
     method: &str,
@@ -30,7 +30,7 @@ async fn send(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(stack: &LocalStack, token: &str, path: &str) -> (u16, Value) {
+pub async fn get(stack: &LocalStack, token: &str, path: &str) -> (u16, Value) {
     send(stack, token, "GET", path, None).await
 }
 

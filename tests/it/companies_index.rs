@@ -306,7 +306,12 @@ async fn shuffled_duplicated_racing_histories_of_200_memberships_leave_every_ind
     draws.shuffle(&mut deliveries);
     // Every eleventh upkeep fails.
     let store = Racing::new(app, |call| call % 11 == 10);
-    let racing = Processor::new(store, DynamoClaims::of(app), SystemClock, Registry);
+    let racing = Processor::new(
+        store,
+        DynamoClaims::of(app),
+        SystemClock,
+        Registry::default(),
+    );
     deliver(&racing, deliveries).await;
     // Then each membership's newest event, and, slipped in by another processor between its
     // record and its upkeep, the one before it (out of order): the upkeep loses that race.

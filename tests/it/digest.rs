@@ -140,8 +140,7 @@ async fn a_company_with_three_members_at_risk_gets_one_digest_per_recipient_list
     assert_eq!(advanced.with_timezone(&zone).hour(), u32::from(hour));
 
     // A digest job (cold): the settings (GetItem), the open signals (a Query per chosen signal),
-    // per recipient the claim (PutItem), suppression check (GetItem), the send counted in the
-    // mail provider's shared rate-limit window (UpdateItem) and outcome (UpdateItem),
+    // per recipient the claim (PutItem), suppression check (GetItem) and outcome (UpdateItem),
     // the advance (UpdateItem); the cold start reads the mail provider's key and the
     // suppression hash key, the emergency switch and the breaker.
     assert_eq!(
@@ -151,7 +150,7 @@ async fn a_company_with_three_members_at_risk_gets_one_digest_per_recipient_list
             ("GetSecretValue", 2),
             ("PutItem", 2),
             ("Query", 4),
-            ("UpdateItem", 5)
+            ("UpdateItem", 3)
         ]),
         "{first:?}"
     );

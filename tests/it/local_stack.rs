@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 26] = [
+const HTTP_API_ROUTES: [(&str, &str); 28] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -32,6 +32,8 @@ const HTTP_API_ROUTES: [(&str, &str); 26] = [
     ("GET", "/companies/{company_id}/summary"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
+    ("GET", "/me"),
+    ("GET", "/me/companies"),
     ("POST", "/webhooks/gumroad/{token}"),
     ("GET", "/connections/gumroad/start"),
     ("GET", "/connections/gumroad/callback"),
@@ -104,6 +106,8 @@ async fn protected_routes_go_through_the_authorizer() {
         ("GET", "/companies/biz_1/summary"),
         ("GET", "/companies/biz_1/settings"),
         ("PUT", "/companies/biz_1/settings"),
+        ("GET", "/me"),
+        ("GET", "/me/companies"),
     ] {
         let (status, body) = call(&stack, method, path).await;
         assert_eq!(

@@ -13,6 +13,7 @@ mod breaker;
 mod chaos;
 mod companies;
 mod companies_index;
+mod creators;
 mod digest;
 mod dlq;
 mod emergency;

@@ -378,10 +378,11 @@ async fn bad_requests_get_precise_statuses() {
             404,
             "not_found",
         ),
+        // PayPal without `PAYPAL_WEBHOOK_ID` verifies nothing, like a provider without secrets.
         (
             post("/webhooks/paypal", "application/json", b"{}".to_vec()),
-            501,
-            "not_implemented",
+            401,
+            "no_secrets",
         ),
         // Gumroad's pings carry their connection's token in the path.
         (

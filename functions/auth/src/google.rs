@@ -175,6 +175,7 @@ async fn complete(
         auth.linked = signed_in.linked,
         "session created from Google sign-in"
     );
+    crate::record_sign_in(deps, &issued, Some(&signed_in.identity)).await;
     Ok((
         [(
             header::SET_COOKIE,

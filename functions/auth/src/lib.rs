@@ -142,6 +142,7 @@ async fn create_session(
         .create(&user.user_id, &session_client(ip, &parts))
         .await?;
     tracing::info!(user.id = %issued.user_id, "session created");
+    record_sign_in(&deps, &issued, None).await;
     let cookie = sessions::session_cookie(&issued.token, deps.sessions.settings.lifetime);
     let mut body = json!({
         "user_id": issued.user_id,
@@ -156,6 +157,20 @@ async fn create_session(
         Json(body),
     )
         .into_response())
+}
+
+/// The sign-in in the creator's profile: created on a first sign-in, nothing written on later
+/// ones ([`shared::domain::creators::record_sign_in`]).
+async fn record_sign_in(deps: &AuthDeps, issued: &sessions::Issued, identity: Option<&str>) {
+    let identity = shared::domain::creators::profile::sign_in_identity(&issued.user_id, identity);
+    shared::domain::creators::record_sign_in(
+        &deps.profiles,
+        &issued.user_id,
+        identity,
+        issued.returning,
+        chrono::Utc::now(),
+    )
+    .await;
 }
 
 /// Whether the caller asked for the token in the body (`?token=body`): a client that keeps no

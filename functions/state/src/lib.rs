@@ -1,5 +1,6 @@
-//! The state function: read routes over the `state` table (authorized), and the creator view's
-//! routes under `/companies/{company_id}/` (authorized, then the company's admins only). While a
+//! The state function: read routes over the `state` table (authorized), the creator view's
+//! routes under `/companies/{company_id}/` (authorized, then the company's admins only), and the
+//! creator's own routes `/me` and `/me/companies` (authorized; the caller's own items only). While a
 //! provider's emergency mode is on, its memberships are served marked `"stale": true` with their
 //! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
 //! summary.
@@ -20,6 +21,7 @@ use shared::domain::companies::rows::MembershipRow;
 use shared::domain::companies::settings::{CompanySettings, MAX_SETTINGS_BYTES};
 use shared::domain::companies::summary::Summary;
 use shared::domain::companies::{self, CompanyMembershipsPage};
+use shared::domain::creators::{self, Me, MyCompanies};
 use shared::domain::emergency::{Marked, MarkedPage};
 use shared::domain::notify::company::settings_saved;
 use shared::domain::ports::{Clock, SystemClock};
@@ -38,6 +40,8 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
         )
+        .route("/me", get(me))
+        .route("/me/companies", get(my_companies))
         .route("/connections/gumroad/start", get(gumroad::start))
         .route("/connections/gumroad/callback", get(gumroad::callback))
         .route(
@@ -206,6 +210,7 @@ async fn put_company_settings(
     let company_id = path_id(id)?;
     let (previous, saved) = companies::replace_company_settings(
         &deps.access,
+        &deps.plans,
         &deps.companies,
         viewer(&extensions)?,
         &company_id,
@@ -223,4 +228,34 @@ async fn put_company_settings(
     )
     .await;
     Ok(Json(saved))
+}
+
+/// `GET /me`: the signed-in creator's profile and plan.
+async fn me(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+) -> Result<Json<Me>, ApiError> {
+    let user_id = signed_in(&extensions)?;
+    let me = creators::me(&deps.companies, &deps.plans, user_id, SystemClock.now()).await?;
+    Ok(Json(me))
+}
+
+/// `GET /me/companies`: the known companies the signed-in creator administers, with their
+/// open-signal counts.
+async fn my_companies(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+) -> Result<Json<MyCompanies>, ApiError> {
+    let user_id = signed_in(&extensions)?;
+    let companies =
+        creators::my_companies(&deps.companies, &deps.access, &deps.store, user_id).await?;
+    Ok(Json(companies))
+}
+
+/// The signed-in user's id, as [`viewer`] admits them.
+fn signed_in(extensions: &Extensions) -> Result<&str, ApiError> {
+    match viewer(extensions)? {
+        Viewer::User(user_id) => Ok(user_id),
+        Viewer::Operator => Err(ApiError::Forbidden),
+    }
 }

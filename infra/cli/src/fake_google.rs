@@ -11,10 +11,11 @@
 //!
 //! [`Fault`] makes the next ID tokens wrong in one way, for the tests of each refusal.
 
+use crate::standin::lock;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use aws_lc_rs::rand::SystemRandom;
@@ -118,10 +119,6 @@ struct Shared {
     token_requests: AtomicU64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The running stand-in. Stops when dropped.
 pub struct FakeGoogle {
     pub address: SocketAddr,
@@ -154,13 +151,7 @@ impl FakeGoogle {
             .route("/oauth2/v3/certs", get(certs))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(%error, "the stand-in Google stopped");
-            }
-        });
+        let (address, server) = crate::standin::serve(router, "the stand-in Google").await?;
         Ok(Self {
             address,
             shared,

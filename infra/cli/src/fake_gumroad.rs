@@ -17,10 +17,11 @@
 //!   with `Retry-After`, 503s, and "Query timed out" 400s for sales ranges wider than a number of
 //!   days.
 
+use crate::standin::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -154,10 +155,6 @@ pub fn sample_catalog(products: usize, subscribers: usize, sales: usize) -> Cata
     catalog
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Shared {
     fn fresh(&self, prefix: &str) -> String {
         format!("{prefix}_{}", self.next.fetch_add(1, Ordering::Relaxed))
@@ -203,13 +200,7 @@ impl FakeGumroad {
             .route("/v2/sales", get(sales))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(%error, "the stand-in Gumroad stopped");
-            }
-        });
+        let (address, server) = crate::standin::serve(router, "the stand-in Gumroad").await?;
         Ok(Self {
             address,
             shared,

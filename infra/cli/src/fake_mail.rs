@@ -4,10 +4,11 @@
 //! `<dir>/<id>.html` (the HTML part, openable in a browser) and `<dir>/<id>.json` (every field),
 //! which `churnsaver mail list` / `mail show <id>` read.
 
+use crate::standin::lock;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -56,10 +57,6 @@ struct Shared {
     requests: Mutex<u64>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The running stand-in. Stops when dropped.
 pub struct FakeMail {
     pub address: SocketAddr,
@@ -86,13 +83,7 @@ impl FakeMail {
             .route("/emails", post(send_email))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(%error, "the stand-in mail API stopped");
-            }
-        });
+        let (address, server) = crate::standin::serve(router, "the stand-in mail API").await?;
         Ok(Self {
             address,
             shared,

@@ -15,10 +15,11 @@
 //! as a captured message (subject `Text message`, the body as its text part) into the stack's mail
 //! directory, so `churnsaver mail list` and `mail show` print texts beside e-mails.
 
+use crate::standin::lock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -85,13 +86,7 @@ pub async fn serve_into(dir: Option<PathBuf>) -> std::io::Result<FakeMessaging> 
         .route("/v3/mail/send", post(mail_send))
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(messages))
         .with_state(Arc::clone(&shared));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let server = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::warn!(%error, "the fake message providers stopped");
-        }
-    });
+    let (address, server) = crate::standin::serve(router, "the fake message providers").await?;
     Ok(FakeMessaging {
         address,
         shared,
@@ -114,10 +109,6 @@ impl FakeMessaging {
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The status a request asks for through `X-Fake-Status`.

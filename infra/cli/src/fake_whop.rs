@@ -11,10 +11,11 @@
 //! ([`FakeWhop::arrivals`]), and answers 403 for a company whose access was revoked
 //! ([`FakeWhopOptions::revoked`]), as Whop does once a creator removes the app.
 
+use crate::standin::lock;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, RawQuery, State};
@@ -113,10 +114,6 @@ struct Shared {
     access_checks: AtomicU64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The running fake. Stops when dropped.
 pub struct FakeWhop {
     pub address: SocketAddr,
@@ -156,13 +153,7 @@ impl FakeWhop {
             ))
             .route("/api/v1/users/{id}/access/{company_id}", get(get_access))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let server = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::warn!(%error, "the fake Whop API stopped");
-            }
-        });
+        let (address, server) = crate::standin::serve(router, "the fake Whop API").await?;
         Ok(Self {
             address,
             shared,

@@ -12,6 +12,7 @@ pub mod functions;
 pub mod local;
 pub mod moto;
 pub mod runs;
+pub mod standin;
 pub mod target;
 pub mod template;
 pub mod webhook;

@@ -21,10 +21,13 @@ pub struct SharedLimit {
 /// The longest guard at the end of a window.
 const MAX_GUARD: TimeDelta = TimeDelta::seconds(1);
 
+/// The prefix of a provider's bucket ([`bucket`]).
+pub const API_PREFIX: &str = "api:";
+
 /// The counter key of `service`'s calls (`RATE#api:<service>#<window start>` in the state
 /// table; `:` keeps it apart from any IP bucket's name).
 pub fn bucket(service: &str) -> String {
-    format!("api:{service}")
+    format!("{API_PREFIX}{service}")
 }
 
 impl SharedLimit {

@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod cache;
 pub mod companies;
 pub mod connections;
+pub mod creators;
 pub mod emergency;
 pub mod json;
 pub mod maintenance;

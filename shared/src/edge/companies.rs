@@ -67,6 +67,7 @@ impl From<CompanyError> for ApiError {
             CompanyError::Unavailable => Self::DependencyUnavailable {
                 dependency: "state table",
             },
+            CompanyError::PlanRequired(refused) => refused.into(),
         }
     }
 }

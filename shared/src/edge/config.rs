@@ -355,6 +355,9 @@ pub struct Config {
     /// `GOOGLE_*`: Google sign-in, off (its routes answer 503 `google_sign_in_off`) without
     /// `GOOGLE_CLIENT_ID` (read in `edge/config/google.rs`).
     pub google: Option<crate::providers::google::GoogleSettings>,
+    /// `CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`: the creators' own plan (read in
+    /// `edge/config/plan.rs`).
+    pub creator_plan: crate::domain::creators::plan::PlanSettings,
     /// `GUMROAD_*`: Gumroad connections, off (their routes answer 503 `gumroad_off`) without
     /// `GUMROAD_CLIENT_ID` (read in `edge/config/gumroad.rs`).
     pub gumroad: Option<crate::providers::gumroad::GumroadSettings>,
@@ -376,6 +379,10 @@ pub struct Config {
     /// `UNSUBSCRIBE_KEY_SECRET_ID`, `SUPPRESSION_KEY_SECRET_ID`, `PUBLIC_API_URL`,
     /// `UNSUBSCRIBE_TOKEN_DAYS`.
     pub unsubscribe: UnsubscribeSettings,
+    /// `PAYPAL_WEBHOOK_ID`, `PAYPAL_COMPANY_ID`, `PAYPAL_TEST_ROOT_PEM`,
+    /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
+    /// in `edge/config/paypal.rs`).
+    pub paypal: Option<crate::providers::paypal::PayPalSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -679,6 +686,7 @@ impl Config {
         };
 
         let google = google::read(&mut env, stage, &base_urls);
+        let creator_plan = plan::read(&mut env);
         let gumroad = gumroad::read(&mut env, stage, &base_urls);
         let operator_user_ids = env.id_list(
             "OPERATOR_USER_IDS",
@@ -706,6 +714,7 @@ impl Config {
         let notify = env.notify_settings(stage);
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
+        let paypal = paypal::read(&mut env, stage);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -725,6 +734,7 @@ impl Config {
                 limits,
                 maintenance,
                 google,
+                creator_plan,
                 gumroad,
                 operator_user_ids,
                 creator_limits,
@@ -732,6 +742,7 @@ impl Config {
                 notify,
                 messaging,
                 unsubscribe,
+                paypal,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -763,6 +774,8 @@ mod google;
 mod gumroad;
 mod messaging;
 mod notify;
+mod paypal;
+mod plan;
 mod reader;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// 401: a bad signature or token; `code` is the reason.
     #[error("{message}")]
     Unauthorized { code: &'static str, message: String },
+    /// 402: the caller's plan does not allow this (`plan_required`); a higher plan would.
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: String },
     /// 403: authenticated, but not allowed.
     #[error("not allowed")]
     Forbidden,
@@ -67,6 +70,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::Forbidden | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -87,6 +91,7 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Invalid { code, .. }
             | Self::Unauthorized { code, .. }
+            | Self::PaymentRequired { code, .. }
             | Self::Refused { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. } => code,

@@ -7,6 +7,7 @@ pub mod app;
 pub mod companies;
 pub mod config;
 pub mod connections;
+pub mod creators;
 pub mod deps;
 pub mod error;
 pub mod health;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod google;
 pub mod gumroad;
 pub mod jwks;
+pub mod paypal;
 pub mod resend;
 pub mod standard;
 pub mod stripe;
@@ -19,6 +20,8 @@ pub mod sendgrid;
 pub mod twilio;
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName};
@@ -27,7 +30,7 @@ use crate::domain::json::{self, Known, Slots};
 use crate::domain::ports::WebhookProviders;
 use crate::domain::state::observe::{ObserveError, Observed};
 use crate::domain::webhooks::event::{Event, EventKind, NormaliseError, QueuedEvent, Subject};
-use crate::domain::webhooks::verify::{SigningSecret, VerifyError, VerifyOptions};
+use crate::domain::webhooks::verify::{CertifiedError, SigningSecret, VerifyError, VerifyOptions};
 use crate::domain::webhooks::{Headers, Scheme, Source, Verified};
 
 /// Verifies a delivery against every active secret of its source (rotation overlap).
@@ -53,6 +56,8 @@ pub fn verify<'h, H: Headers + ?Sized>(
         // Unsigned: a ping is admitted by its URL's token (`gumroad::ping`), never here.
         Source::Gumroad => Err(VerifyError::NoSecrets),
         Source::Resend => standard::verify_svix(headers, body, secrets, now, options),
+        // PayPal signs with its certificate: `Registry::verify_certified`.
+        Source::PayPal => Err(VerifyError::NoSecrets),
     }
 }
 
@@ -61,6 +66,7 @@ pub fn verify<'h, H: Headers + ?Sized>(
 /// Whop and Standard: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`.
 /// Resend: the same under `svix-id`, `svix-timestamp`, `svix-signature`.
 /// Stripe: `stripe-signature: t=<ts>,v1=<hex>` (`message_id` is ignored).
+/// PayPal: none (it signs with a private key, not a shared secret: [`paypal::sign`]).
 pub fn sign(
     source: Source,
     secret: &SigningSecret,
@@ -73,6 +79,7 @@ pub fn sign(
         Source::Gumroad => Vec::new(),
         Source::Whop | Source::Standard => standard::sign(secret, body, timestamp, message_id),
         Source::Resend => standard::sign_svix(secret, body, timestamp, message_id),
+        Source::PayPal => Vec::new(),
     }
 }
 
@@ -94,6 +101,7 @@ pub fn normalise<'a>(
             whop::normalise::normalise(verified, raw)?
         }
         (Source::Stripe, Scheme::Stripe) => stripe::normalise::normalise(verified, raw)?,
+        (Source::PayPal, Scheme::PayPal) => paypal::normalise::normalise(verified, raw)?,
         (Source::Standard | Source::Resend, Scheme::StandardWebhooks) => {
             standard::normalise(verified, raw)?
         }
@@ -121,13 +129,27 @@ pub fn observe(event: &QueuedEvent) -> Result<Observed, ObserveError> {
         Source::Stripe => stripe::observe::observe(event, &kind),
         Source::Standard | Source::Resend => standard::observe(),
         Source::Gumroad => gumroad::observe::observe(event, &kind),
+        Source::PayPal => paypal::observe::observe(event, &kind),
     }
 }
 
 /// The registry: every provider behind the domain's [`WebhookProviders`] port, dispatching on
-/// [`Source`] through the functions above.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Registry;
+/// [`Source`] through the functions above. PayPal's verification needs its deployment's
+/// settings and certificate cache ([`Registry::with_paypal`]); without them a PayPal delivery is
+/// refused with `no_secrets`, like a provider whose secrets are not configured.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    paypal: Option<Arc<paypal::PayPal>>,
+}
+
+impl Registry {
+    /// The registry with PayPal's webhooks configured.
+    pub fn with_paypal(paypal: Arc<paypal::PayPal>) -> Self {
+        Self {
+            paypal: Some(paypal),
+        }
+    }
+}
 
 impl WebhookProviders for Registry {
     fn verify<'h, H: Headers + ?Sized>(
@@ -142,6 +164,24 @@ impl WebhookProviders for Registry {
         verify(source, headers, body, secrets, now, options)
     }
 
+    fn verify_certified<'h, H: Headers + ?Sized>(
+        &self,
+        source: Source,
+        headers: &'h H,
+        body: &[u8],
+        now: i64,
+        options: VerifyOptions,
+    ) -> impl Future<Output = Option<Result<Verified<'h>, CertifiedError>>> + Send {
+        let started = (source == Source::PayPal)
+            .then(|| paypal::start(self.paypal.as_ref(), headers, now, options));
+        async move {
+            Some(match started? {
+                Ok((paypal, transmission)) => paypal.verify(transmission, body).await,
+                Err(error) => Err(error.into()),
+            })
+        }
+    }
+
     fn normalise<'a>(
         &self,
         source: Source,
@@ -149,7 +189,13 @@ impl WebhookProviders for Registry {
         body: &'a [u8],
         received_at: DateTime<Utc>,
     ) -> Result<Event<'a>, NormaliseError> {
-        normalise(source, verified, body, received_at)
+        let mut event = normalise(source, verified, body, received_at)?;
+        if source == Source::PayPal
+            && let Some(company) = self.paypal.as_deref().and_then(paypal::PayPal::company_id)
+        {
+            event.subject.company_id = Some(company.into());
+        }
+        Ok(event)
     }
 
     fn observe(&self, event: &QueuedEvent) -> Result<Observed, ObserveError> {

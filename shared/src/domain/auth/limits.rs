@@ -92,13 +92,23 @@ pub fn user_bucket(user_id: &str) -> String {
 }
 
 /// The partition key of the window starting at `window_start` (epoch seconds) of `key`: a user's
-/// bucket as it is, anything else as its [`ip_bucket`]. The window in the key means a later window
-/// never reads an item that outlived its TTL (which lags, and which the emulator never applies).
+/// bucket as it is, a provider's shared-limit bucket ([`crate::domain::api_limit::bucket`],
+/// `api:<service>`) as it is, anything else as its [`ip_bucket`]. The window in the key means a
+/// later window never reads an item that outlived its TTL (which lags, and which the emulator
+/// never applies).
 pub fn rate_pk(key: &str, window_start: i64) -> String {
-    match key.strip_prefix(USER_PREFIX) {
-        Some(user_id) => format!("RATE#{}#{window_start}", user_bucket(user_id)),
-        None => format!("RATE#{}#{window_start}", ip_bucket(key)),
+    if let Some(user_id) = key.strip_prefix(USER_PREFIX) {
+        return format!("RATE#{}#{window_start}", user_bucket(user_id));
     }
+    if let Some(service) = key.strip_prefix(crate::domain::api_limit::API_PREFIX)
+        && !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return format!("RATE#{key}#{window_start}");
+    }
+    format!("RATE#{}#{window_start}", ip_bucket(key))
 }
 
 /// The fixed window holding `now` (epoch seconds): `[start, end)`, aligned to multiples of

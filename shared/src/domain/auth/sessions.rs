@@ -225,6 +225,10 @@ pub struct Issued {
     pub token: SecretString,
     pub user_id: String,
     pub expires_at: i64,
+    /// Whether another session of the user, listed for the cap, was opened with the same identity
+    /// (the login's, else the user id): a returning sign-in, which the creator profile needs not
+    /// hear of. `false` when the listing failed.
+    pub returning: bool,
 }
 
 /// A valid session.
@@ -332,25 +336,31 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             .put(&record)
             .await
             .map_err(SessionError::Dependency)?;
-        self.enforce_cap(user_id, &record.pk).await;
+        let returning = self.enforce_cap(&record).await;
         Ok(Issued {
             token,
             user_id: record.user_id,
             expires_at: record.expires_at,
+            returning,
         })
     }
 
-    /// Revokes the oldest sessions of `user_id` beyond the cap, never `keep`. Best effort: a
-    /// failure leaves one session too many until the next login.
-    async fn enforce_cap(&self, user_id: &str, keep: &str) {
+    /// Revokes the oldest sessions of `kept`'s user beyond the cap, never `kept`. Best effort: a
+    /// failure leaves one session too many until the next login. Returns whether another of the
+    /// user's sessions carries `kept`'s identity (see [`Issued::returning`]).
+    async fn enforce_cap(&self, kept: &SessionRecord) -> bool {
+        let (user_id, keep) = (kept.user_id.as_str(), kept.pk.as_str());
         let now = self.clock.now().timestamp();
         let sessions = match self.store.of_user(user_id).await {
             Ok(sessions) => sessions,
             Err(error) => {
                 tracing::warn!(%error, "listing the user's sessions for the cap failed");
-                return;
+                return false;
             }
         };
+        let returning = sessions
+            .iter()
+            .any(|s| s.pk != keep && s.identity == kept.identity);
         let live: Vec<&SessionRecord> = sessions.iter().filter(|s| s.expires_at > now).collect();
         let excess = live.len().saturating_sub(self.settings.max_per_user);
         let expired = sessions.iter().filter(|s| s.expires_at <= now);
@@ -360,6 +370,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
                 tracing::warn!(%error, "revoking a session over the cap failed");
             }
         }
+        returning
     }
 
     /// Verifies `token` without touching the table: shape, key and MAC.

@@ -26,8 +26,8 @@ use serde::Serialize;
 
 use crate::domain::emergency::{EmergencySwitch, Marked};
 use crate::domain::ports::{
-    AccessCheckError, AccessLevel, Clock, CompanyAccess, CompanyMemberships, DependencyError,
-    EmergencyStore, SettingsStore,
+    AccessCheckError, AccessLevel, Clock, CompanyAccess, CompanyMemberships, CreatorPlans,
+    DependencyError, EmergencyStore, SettingsStore,
 };
 use crate::domain::state::model::SignalKind;
 use crate::domain::state::{DEFAULT_PAGE, MAX_PAGE, ReadError, Viewer, check_id};
@@ -105,6 +105,9 @@ pub enum CompanyError {
     /// The state table failed (logged where it happened).
     #[error("state table is unavailable; retry later")]
     Unavailable,
+    /// The caller's plan does not allow what the request asks ([`crate::domain::creators::plan`]).
+    #[error(transparent)]
+    PlanRequired(#[from] crate::domain::creators::plan::PlanRequired),
 }
 
 fn unavailable(error: &DependencyError) -> CompanyError {
@@ -379,15 +382,17 @@ pub async fn company_settings(
 }
 
 /// `PUT /companies/{company_id}/settings`: `body` validated (every problem at once), then stored
-/// in place of the previous settings.
+/// in place of the previous settings. Turning member messages on needs a plan that allows them
+/// (the caller's, [`crate::domain::creators::plan::require`]); operators are not asked.
 pub async fn put_company_settings(
     access: &impl CompanyAccess,
+    plans: &impl CreatorPlans,
     store: &impl SettingsStore,
     viewer: Viewer<'_>,
     company_id: &str,
     body: &[u8],
 ) -> Result<CompanySettings, CompanyError> {
-    replace_company_settings(access, store, viewer, company_id, body)
+    replace_company_settings(access, plans, store, viewer, company_id, body)
         .await
         .map(|(_, saved)| saved)
 }
@@ -396,6 +401,7 @@ pub async fn put_company_settings(
 /// the settings-change confirmation is sent to (`domain::notify::company`).
 pub async fn replace_company_settings(
     access: &impl CompanyAccess,
+    plans: &impl CreatorPlans,
     store: &impl SettingsStore,
     viewer: Viewer<'_>,
     company_id: &str,
@@ -404,6 +410,11 @@ pub async fn replace_company_settings(
     check_company(company_id)?;
     let settings = settings::parse(body).map_err(CompanyError::InvalidSettings)?;
     authorize(access, viewer, company_id).await?;
+    if let (Viewer::User(user_id), true) = (viewer, settings.member_messages) {
+        use crate::domain::creators::plan::{Feature, require};
+        let plan = plans.plan(user_id).await.map_err(|e| unavailable(&e))?;
+        require(plan.tier, Feature::MemberMessages)?;
+    }
     let previous = store
         .company_settings(company_id)
         .await

@@ -5,6 +5,7 @@ use chrono::TimeZone;
 
 use super::summary::summarize;
 use super::*;
+use crate::domain::creators::plan::{FixedPlan, PlanRequired, Tier};
 use crate::domain::ports::AccessCheckError;
 use crate::domain::state::memory::MemoryStateStore;
 use crate::domain::state::model::{
@@ -625,19 +626,54 @@ async fn settings_default_then_store_what_an_admin_puts() {
         Ok(CompanySettings::default())
     );
     let body = br#"{"recipients": ["ops@example.com"], "immediate": true}"#;
-    let saved = put_company_settings(&access(), &store, admin, "biz_1", body)
-        .await
-        .unwrap();
+    let saved = put(&store, Tier::Free, admin, body).await.unwrap();
     assert_eq!(
         company_settings(&access(), &store, admin, "biz_1").await,
         Ok(saved)
     );
-    let refused =
-        put_company_settings(&access(), &store, Viewer::User("customer"), "biz_1", body).await;
+    let refused = put(&store, Tier::Free, Viewer::User("customer"), body).await;
     assert_eq!(refused, Err(CompanyError::NotCompanyAdmin));
-    let invalid =
-        put_company_settings(&access(), &store, admin, "biz_1", br#"{"immediate": 1}"#).await;
+    let invalid = put(&store, Tier::Free, admin, br#"{"immediate": 1}"#).await;
     assert!(matches!(invalid, Err(CompanyError::InvalidSettings(p)) if p.len() == 1));
+}
+
+/// `PUT /companies/biz_1/settings` by `viewer` on the `tier` plan.
+async fn put(
+    store: &Settings,
+    tier: Tier,
+    viewer: Viewer<'_>,
+    body: &[u8],
+) -> Result<CompanySettings, CompanyError> {
+    put_company_settings(&access(), &FixedPlan(tier), store, viewer, "biz_1", body).await
+}
+
+#[tokio::test]
+async fn member_messages_need_a_paid_plan_and_operators_are_not_asked() {
+    let store = Settings::default();
+    let admin = Viewer::User("admin");
+    let body = br#"{"member_messages": true}"#;
+    assert_eq!(
+        put(&store, Tier::Free, admin, body).await,
+        Err(CompanyError::PlanRequired(PlanRequired {
+            what: "member messages",
+            tier: Tier::Free,
+            needed: Tier::Starter,
+        }))
+    );
+    assert_eq!(
+        company_settings(&access(), &store, admin, "biz_1").await,
+        Ok(CompanySettings::default()),
+        "a refused change stores nothing"
+    );
+    let saved = put(&store, Tier::Starter, admin, body).await.unwrap();
+    assert!(saved.member_messages);
+    let off = br#"{"member_messages": false}"#;
+    assert!(put(&store, Tier::Free, admin, off).await.is_ok());
+    assert!(
+        put(&store, Tier::Free, Viewer::Operator, body)
+            .await
+            .is_ok()
+    );
 }
 
 #[test]

@@ -3,11 +3,13 @@
 //! implements it by dispatching on [`Source`]; the methods are generic, so a call is
 //! monomorphised and nothing in the hot path goes through a vtable.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::state::observe::{ObserveError, Observed};
 use crate::domain::webhooks::event::{Event, NormaliseError, QueuedEvent};
-use crate::domain::webhooks::verify::{SigningSecret, VerifyError, VerifyOptions};
+use crate::domain::webhooks::verify::{CertifiedError, SigningSecret, VerifyError, VerifyOptions};
 use crate::domain::webhooks::{Headers, Source, Verified};
 
 /// Every provider's signature schemes, envelopes and observations.
@@ -27,6 +29,25 @@ pub trait WebhookProviders: Send + Sync {
         now: i64,
         options: VerifyOptions,
     ) -> Result<Verified<'h>, VerifyError>;
+
+    /// Verifies a delivery from a source that signs with a public key the delivery names
+    /// (PayPal: the certificate at `PAYPAL-CERT-URL`), fetching and caching the key; `None` for
+    /// the sources verified with shared secrets by [`Self::verify`].
+    ///
+    /// # Errors
+    /// [`CertifiedError::Rejected`] (401) or [`CertifiedError::Unavailable`] (the key could not
+    /// be fetched: 503).
+    fn verify_certified<'h, H: Headers + ?Sized>(
+        &self,
+        source: Source,
+        headers: &'h H,
+        body: &[u8],
+        now: i64,
+        options: VerifyOptions,
+    ) -> impl Future<Output = Option<Result<Verified<'h>, CertifiedError>>> + Send {
+        let _ = (source, headers, body, now, options);
+        std::future::ready(None)
+    }
 
     /// Normalises a verified body from `source` into an [`Event`].
     ///

@@ -335,9 +335,10 @@ fn status_is_ended(status: &str) -> bool {
     matches!(status, "canceled" | "expired" | "incomplete_expired")
 }
 
-/// Statuses in which collecting payment is failing (Whop and Stripe `past_due`, Stripe `unpaid`).
+/// Statuses in which collecting payment is failing (Whop and Stripe `past_due`, Stripe `unpaid`,
+/// PayPal `suspended`).
 fn status_is_delinquent(status: &str) -> bool {
-    matches!(status, "past_due" | "unpaid")
+    matches!(status, "past_due" | "unpaid" | "suspended")
 }
 
 /// Whether a status implies access, for events that state a status but not validity.

@@ -246,6 +246,30 @@ event_kinds! {
         /// A dispute was closed.
         ChargeDisputeClosed => "charge.dispute.closed",
     }
+    PayPal {
+        /// A subscription was created (not yet approved).
+        PayPalSubscriptionCreated => "BILLING.SUBSCRIPTION.CREATED",
+        /// A subscription became active.
+        PayPalSubscriptionActivated => "BILLING.SUBSCRIPTION.ACTIVATED",
+        /// A subscription changed.
+        PayPalSubscriptionUpdated => "BILLING.SUBSCRIPTION.UPDATED",
+        /// A subscription was cancelled.
+        PayPalSubscriptionCancelled => "BILLING.SUBSCRIPTION.CANCELLED",
+        /// A subscription was suspended (by the merchant, or by reaching its failure threshold).
+        PayPalSubscriptionSuspended => "BILLING.SUBSCRIPTION.SUSPENDED",
+        /// A subscription ran its course.
+        PayPalSubscriptionExpired => "BILLING.SUBSCRIPTION.EXPIRED",
+        /// A subscription's payment failed.
+        PayPalSubscriptionPaymentFailed => "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        /// A sale (a subscription's payment) completed.
+        PayPalSaleCompleted => "PAYMENT.SALE.COMPLETED",
+        /// A sale was denied.
+        PayPalSaleDenied => "PAYMENT.SALE.DENIED",
+        /// A sale was refunded (the resource is the refund).
+        PayPalSaleRefunded => "PAYMENT.SALE.REFUNDED",
+        /// A sale was reversed (a chargeback or a reversal by PayPal).
+        PayPalSaleReversed => "PAYMENT.SALE.REVERSED",
+    }
     Gumroad {
         /// A sale, or a subscription's recurring charge (`is_recurring_charge`).
         GumroadSale => "sale",
@@ -367,6 +391,7 @@ pub fn header_time(verified: &Verified<'_>) -> Result<DateTime<Utc>, NormaliseEr
         Scheme::WhopLegacy => "x-whop-signature",
         Scheme::WhopBare => "x-whop-timestamp",
         Scheme::Stripe => "stripe-signature",
+        Scheme::PayPal => "paypal-transmission-time",
     };
     unix_time(verified.timestamp).ok_or(NormaliseError::InvalidTimestamp(field))
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::claims::{ClaimOutcome, ClaimRecord, ClaimStatus, queue_attributes};
 use super::event::NormaliseError;
 use super::keys::{Keyring, KeyringError};
-use super::verify::{VerifyError, VerifyOptions};
+use super::verify::{CertifiedError, VerifyError, VerifyOptions};
 use super::{Headers, Source, Verified};
 use crate::domain::ports::{Clock, DependencyError, OutboundMessage, Publisher, SecretSource};
 
@@ -88,7 +88,6 @@ pub fn parse_provider(name: &str) -> Result<Source, IngestError> {
         // Gumroad's pings carry their connection's token: `/webhooks/gumroad/{token}`.
         Some(Source::Gumroad) => Err(IngestError::UnknownWebhookToken),
         Some(source) => Ok(source),
-        None if name == "paypal" => Err(IngestError::ProviderNotSupported(name.to_owned())),
         None => Err(IngestError::UnknownProvider(name.to_owned())),
     }
 }
@@ -249,6 +248,18 @@ where
     W: WebhookProviders,
     H: Headers + ?Sized,
 {
+    if let Some(outcome) = providers
+        .verify_certified(source, headers, body, now_secs, options)
+        .await
+    {
+        return outcome.map_err(|error| match error {
+            CertifiedError::Rejected(error) => error.into(),
+            CertifiedError::Unavailable(detail) => IngestError::Dependency {
+                dependency: "signing certificate",
+                detail,
+            },
+        });
+    }
     let secrets_unavailable = |error: KeyringError| IngestError::Dependency {
         dependency: "webhook secrets",
         detail: error.to_string(),

@@ -28,15 +28,20 @@ pub enum Source {
     /// Resend's e-mail events (bounces, complaints): Standard Webhooks signatures under `svix-*`
     /// header names; handled where they arrive, not queued (`domain::notify::suppression`).
     Resend,
+    /// PayPal: `PAYPAL-TRANSMISSION-SIG`, RSA over the transmission's signed string with the
+    /// certificate at `PAYPAL-CERT-URL` (no shared secret; `providers::paypal`).
+    #[serde(rename = "paypal")]
+    PayPal,
 }
 
 impl Source {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Whop,
         Self::Stripe,
         Self::Standard,
         Self::Gumroad,
         Self::Resend,
+        Self::PayPal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +51,7 @@ impl Source {
             Self::Standard => "standard",
             Self::Gumroad => "gumroad",
             Self::Resend => "resend",
+            Self::PayPal => "paypal",
         }
     }
 
@@ -72,6 +78,8 @@ pub enum Scheme {
     WhopBare,
     /// `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]` over `{t}.{body}`.
     Stripe,
+    /// PayPal's `PAYPAL-TRANSMISSION-SIG`: RSA PKCS#1 v1.5 SHA-256 with its certificate.
+    PayPal,
 }
 
 /// What verification established about a delivery, from its headers: what normalisation may use

@@ -85,6 +85,7 @@ impl SigningSecret {
             Source::Standard | Source::Resend => {
                 keyed_from_base64(secret.strip_prefix(WHSEC_PREFIX).unwrap_or(secret))?
             }
+            Source::PayPal => return Err(SecretError::NotShared),
         };
         Ok(Self {
             mac,
@@ -144,6 +145,9 @@ pub enum SecretError {
     /// The secret must be base64 (after an optional `whsec_` prefix) and is not.
     #[error("the signing secret is not valid base64")]
     NotBase64,
+    /// The source signs with a public key (PayPal's certificate), not a shared secret.
+    #[error("this provider signs with a certificate, not a shared secret")]
+    NotShared,
 }
 
 /// Knobs of verification ([`crate::domain::ports::WebhookProviders::verify`]).
@@ -192,11 +196,58 @@ pub enum VerifyError {
     /// The delivery uses a scheme that is switched off; carries the scheme name (e.g. `whop_bare`).
     #[error("signature scheme `{0}` is disabled")]
     SchemeDisabled(&'static str),
+    /// The certificate the delivery names cannot vouch for it (PayPal).
+    #[error("signing certificate refused: {0}")]
+    Certificate(CertificateProblem),
+}
+
+/// Why the certificate a delivery names was refused; each has its own reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateProblem {
+    /// The certificate URL is not on the allow-list (nothing was fetched).
+    #[error("the certificate URL is not an allowed https URL of the provider")]
+    UrlRefused,
+    /// The chain does not lead to a trusted root, or is not a valid chain.
+    #[error("the certificate does not chain to a trusted root")]
+    Untrusted,
+    /// The certificate (or one of its issuers) was not valid at the transmission time.
+    #[error("the certificate was not valid at the transmission time")]
+    Expired,
+    /// The certificate's subject is not the provider's.
+    #[error("the certificate's subject is not the provider's")]
+    WrongSubject,
+    /// The document is not a PEM certificate chain, or its key is not an RSA key.
+    #[error("the certificate is unusable")]
+    Unusable,
+}
+
+impl CertificateProblem {
+    /// `certificate_url_refused`, `certificate_untrusted`, `certificate_expired`,
+    /// `certificate_wrong_subject` or `certificate_unusable`.
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            Self::UrlRefused => "certificate_url_refused",
+            Self::Untrusted => "certificate_untrusted",
+            Self::Expired => "certificate_expired",
+            Self::WrongSubject => "certificate_wrong_subject",
+            Self::Unusable => "certificate_unusable",
+        }
+    }
+}
+
+/// Why a delivery signed with a fetched public key was not verified: refused (401), or the key
+/// could not be fetched (503, the sender retries).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertifiedError {
+    #[error(transparent)]
+    Rejected(#[from] VerifyError),
+    #[error("the signing certificate could not be fetched: {0}")]
+    Unavailable(String),
 }
 
 impl VerifyError {
     /// A stable, snake_case code: `missing_header`, `malformed_header`, `timestamp_out_of_tolerance`,
-    /// `no_matching_signature`, `no_secrets` or `scheme_disabled`.
+    /// `no_matching_signature`, `no_secrets`, `scheme_disabled` or a [`CertificateProblem`]'s.
     pub fn reason_code(&self) -> &'static str {
         match self {
             Self::MissingHeader(_) => "missing_header",
@@ -205,6 +256,7 @@ impl VerifyError {
             Self::NoMatchingSignature => "no_matching_signature",
             Self::NoSecrets => "no_secrets",
             Self::SchemeDisabled(_) => "scheme_disabled",
+            Self::Certificate(problem) => problem.reason_code(),
         }
     }
 }

@@ -663,3 +663,72 @@ fn google_sign_in_reports_every_problem_at_once() {
     env.insert("GOOGLE_CLIENT_SECRET_ID", "set by the template".into());
     assert_eq!(vars(&load(&env).unwrap_err()), ["GOOGLE_REDIRECT_URI"]);
 }
+
+#[test]
+fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhere() {
+    let mut env = prod_env();
+    env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.insert("PAYPAL_TEST_ROOT_PEM", "-----BEGIN CERTIFICATE-----".into());
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "true".into());
+    let refused = vars(&load(&env).unwrap_err());
+    assert!(
+        refused.contains(&"PAYPAL_ALLOW_LOOPBACK_CERT_URLS"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|v| **v == "PAYPAL_TEST_ROOT_PEM")
+            .count(),
+        2,
+        "refused in prod, and not a certificate: {refused:?}"
+    );
+
+    let mut env = valid_env();
+    env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.insert("PAYPAL_COMPANY_ID", "biz_paypal".into());
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "true".into());
+    let paypal = load(&env).unwrap().paypal.unwrap();
+    assert_eq!(paypal.webhook_id, "9XL90610J3647323C");
+    assert_eq!(paypal.company_id.as_deref(), Some("biz_paypal"));
+    assert!(paypal.allow_loopback_cert_urls);
+
+    env.insert("PAYPAL_WEBHOOK_ID", "not-an-id!".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_WEBHOOK_ID"]);
+}
+
+#[test]
+fn reads_the_creator_plan_and_reports_every_problem_with_it() {
+    use crate::domain::creators::plan::Tier;
+    let config = load(&valid_env()).unwrap();
+    assert_eq!(config.creator_plan.product_id, None, "every creator free");
+    let mut env = valid_env();
+    env.insert("CHURNSAVER_PRODUCT_ID", "prod_cs1".to_owned());
+    env.insert(
+        "CHURNSAVER_TIER_PLANS",
+        "plan_x:pro, plan_y:starter".to_owned(),
+    );
+    let plan = load(&env).unwrap().creator_plan;
+    assert_eq!(plan.product_id.as_deref(), Some("prod_cs1"));
+    assert_eq!(plan.tiers["plan_x"], Tier::Pro);
+    assert_eq!(plan.tiers["plan_y"], Tier::Starter);
+
+    env.insert("CHURNSAVER_PRODUCT_ID", "cs1".to_owned());
+    env.insert(
+        "CHURNSAVER_TIER_PLANS",
+        "plan_x:gold,plan_y,plan_z:pro,plan_z:free".to_owned(),
+    );
+    let error = load(&env).unwrap_err();
+    assert_eq!(
+        vars(&error),
+        [
+            "CHURNSAVER_PRODUCT_ID",
+            "CHURNSAVER_TIER_PLANS",
+            "CHURNSAVER_TIER_PLANS",
+            "CHURNSAVER_TIER_PLANS"
+        ]
+    );
+    let mut env = valid_env();
+    env.insert("CHURNSAVER_TIER_PLANS", "plan_x:pro".to_owned());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["CHURNSAVER_TIER_PLANS"]);
+}

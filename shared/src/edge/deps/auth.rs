@@ -80,6 +80,8 @@ pub struct AuthDeps {
     pub limiter: Limiter,
     /// Built on the first Google sign-in, like `whop_keys`; `None` inside when it is off.
     google: OnceLock<Result<Option<GoogleSignIn>, String>>,
+    /// Creator profiles, written on a first sign-in (`domain::creators::record_sign_in`).
+    pub profiles: crate::aws::company_items::DynamoCompanyItems,
 }
 
 impl AuthDeps {
@@ -90,6 +92,7 @@ impl AuthDeps {
             token_settings: token_settings(&app),
             limiter: auth_limiter(&app),
             google: OnceLock::new(),
+            profiles: crate::aws::company_items::DynamoCompanyItems::of(&app),
             app,
         }
     }

@@ -31,7 +31,7 @@ pub fn processor(app: &App) -> AppProcessor {
         DynamoState::of(app),
         DynamoClaims::of(app),
         SystemClock,
-        Registry,
+        Registry::default(),
     )
     .with_known_companies(RememberOnce::new(DynamoCompanyItems::of(app)))
     .with_notifications(notification_queue(app))

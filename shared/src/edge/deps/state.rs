@@ -11,6 +11,7 @@ use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::state::DynamoState;
 use crate::domain::companies::access::{ACCESS_TTL, CachedCompanyAccess};
 use crate::domain::companies::known::RememberOnce;
+use crate::domain::creators::plan::Plans;
 use crate::domain::emergency::EmergencySwitch;
 use crate::domain::ports::{AccessCheckError, AccessLevel, CompanyAccess, SystemClock};
 use crate::edge::config::Provider;
@@ -36,6 +37,9 @@ pub struct StateDeps {
     pub emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
     pub companies: DynamoCompanyItems,
     pub access: AppAccess,
+    /// The creators' plans (`CHURNSAVER_PRODUCT_ID`, `CHURNSAVER_TIER_PLANS`), read from the
+    /// same table.
+    pub plans: Plans<DynamoState>,
     /// Gumroad connections (`/connections/gumroad/…`).
     pub gumroad: super::gumroad::GumroadDeps,
     /// The creator routes' per-user limit (`CREATOR_RATE_LIMIT_*`).
@@ -50,6 +54,10 @@ impl StateDeps {
         let notifications = super::processor::notification_queue(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
+        let plans = Plans {
+            store: DynamoState::of(&app),
+            settings: app.config.creator_plan.clone(),
+        };
         Self {
             gumroad: super::gumroad::GumroadDeps::build(Arc::clone(&app)),
             creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
@@ -67,6 +75,7 @@ impl StateDeps {
                 ACCESS_TTL,
             )
             .with_known_companies(RememberOnce::new(companies)),
+            plans,
             notifications,
         }
     }

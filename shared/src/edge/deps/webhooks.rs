@@ -14,6 +14,7 @@ use crate::domain::ports::SystemClock;
 use crate::domain::webhooks::keys::Keyring;
 use crate::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
 use crate::providers::Registry;
+use crate::providers::paypal::PayPal;
 
 /// Built once per cold start.
 pub struct WebhooksDeps {
@@ -53,6 +54,26 @@ pub fn unsubscribe_tokens(app: &App) -> Option<UnsubscribeTokensOf> {
     ))
 }
 
+/// The provider registry, with PayPal when `PAYPAL_WEBHOOK_ID` is set: its certificates fetched
+/// with the app's HTTP client (which follows no host off the allow-list: see
+/// `providers::paypal::certs`). Without an HTTP client (the TLS backend cannot start) PayPal
+/// stays off and its deliveries are refused.
+pub fn registry(app: &App) -> Registry {
+    let Some(settings) = &app.config.paypal else {
+        return Registry::default();
+    };
+    let paypal = app.http().map_err(str::to_owned).and_then(|http| {
+        PayPal::new(settings, http.clone(), Arc::new(SystemClock)).map_err(|e| e.to_string())
+    });
+    match paypal {
+        Ok(paypal) => Registry::with_paypal(Arc::new(paypal)),
+        Err(error) => {
+            tracing::error!(%error, "PayPal webhooks are off: {error}");
+            Registry::default()
+        }
+    }
+}
+
 impl WebhooksDeps {
     pub fn build(app: Arc<App>) -> Self {
         let config = &app.config;
@@ -65,7 +86,7 @@ impl WebhooksDeps {
             ),
             claims: DynamoClaims::of(&app),
             connections: DynamoConnections::of(&app),
-            providers: Registry,
+            providers: registry(&app),
             verify_options: VerifyOptions {
                 tolerance_secs: DEFAULT_TOLERANCE_SECS,
                 accept_whop_bare: config.webhooks.accept_whop_bare_signatures,

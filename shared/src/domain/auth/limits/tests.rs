@@ -134,6 +134,12 @@ fn ipv4_counts_per_address_ipv6_per_64_and_anything_else_in_one_bucket() {
     assert_eq!(rate_pk(&user_bucket("user_1"), 300), "RATE#user:user_1#300");
     assert_eq!(rate_pk(&user_bucket("a#b"), 300), "RATE#user:invalid#300");
     assert_eq!(rate_pk("user:a\nb", 300), "RATE#user:invalid#300");
+    // Each provider's shared limit counts in its own bucket, apart from every address's.
+    use crate::domain::api_limit::bucket;
+    assert_eq!(rate_pk(&bucket("whop"), 300), "RATE#api:whop#300");
+    assert_eq!(rate_pk(&bucket("resend"), 300), "RATE#api:resend#300");
+    assert_eq!(rate_pk("api:", 300), "RATE#invalid#300");
+    assert_eq!(rate_pk("api:a#b", 300), "RATE#invalid#300");
     assert_eq!(rate_pk("2001:db8::7", 300), "RATE#2001:db8::/64#300");
     assert_eq!(
         rate_pk(&ip_bucket("2001:db8::7"), 300),

@@ -88,7 +88,7 @@ fn processor(pks: &[&str]) -> Processor<FlakyStore, MemoryProcessingLog, FixedCl
         FlakyStore::default(),
         MemoryProcessingLog::with_records(pks.iter().copied()),
         FixedClock,
-        Registry,
+        Registry::default(),
     )
 }
 
