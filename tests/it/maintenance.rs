@@ -315,15 +315,7 @@ async fn waiting(app: &App) -> Vec<String> {
 async fn stalled_run(stack: &LocalStack, company_id: &str, pages: &[Option<&str>]) -> SyncRun {
     let runs = DynamoRuns::of(&stack.app);
     let started = Utc::now();
-    let run = SyncRun::new(
-        Scope {
-            company_id: company_id.to_owned(),
-            user_id: None,
-            since: None,
-        },
-        "test",
-        started,
-    );
+    let run = SyncRun::new(Scope::company(company_id), "test", started);
     runs.start_run(&run, started + TimeDelta::hours(1))
         .await
         .unwrap();

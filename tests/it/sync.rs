@@ -18,7 +18,9 @@ use std::num::NonZeroU32;
 use shared::aws::breaker::DynamoBreakers;
 use shared::domain::breaker::BreakerSettings;
 use shared::domain::ports::SystemClock;
-use shared::domain::ports::{KnownCompanies, MembershipSource, Publisher, StateStore};
+use shared::domain::ports::{
+    KnownCompanies, MembershipSource, NoSales, Publisher, SalesStore, StateStore,
+};
 use shared::domain::state::model::{MembershipFacts, Observation, Version};
 use shared::domain::sync::worker::{PageOutcome, SyncError, Syncer};
 use shared::domain::sync::{PageJob, RunStatus, SyncRun};
@@ -39,7 +41,7 @@ pub(crate) type TestSyncer =
     Syncer<TestApi, DynamoState, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems>;
 
 /// Quick retries: the fake's faults need no real backoff.
-fn policy() -> RetryPolicy {
+pub(crate) fn policy() -> RetryPolicy {
     RetryPolicy {
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
@@ -60,24 +62,8 @@ pub(crate) async fn syncer_over<S: StateStore>(
 ) -> Syncer<TestApi, S, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems> {
     let app = &stack.app;
     let key = api_key(stack).await;
-    // The sync function's admission, without Whop's pacing (the fake has no limit here) and
-    // with a breaker that trips and recovers quickly.
-    let limits = ProviderLimits {
-        breaker: BreakerSettings {
-            failure_threshold: 2,
-            recovery_timeout: Duration::from_secs(1),
-            half_open_probes: 1,
-            success_threshold: 1,
-        },
-        rate_limit: RateLimit {
-            requests: NonZeroU32::new(1_000).unwrap(),
-            window: Duration::from_secs(1),
-            burst: NonZeroU32::new(1_000).unwrap(),
-        },
-        ..Provider::Whop.default_limits()
-    };
     let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
-        .with_limits(SERVICE, limits)
+        .with_limits(SERVICE, quick_limits(Provider::Whop))
         .with_breaker_cache_ttl(Duration::ZERO);
     let client = ResilientClient::new(reqwest::Client::new(), policy(), guard);
     Syncer {
@@ -91,6 +77,49 @@ pub(crate) async fn syncer_over<S: StateStore>(
         notifications_queue: app.config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: Duration::from_secs(1),
+        sales: NoSales,
+    }
+}
+
+/// `provider`'s limits without its pacing (the stand-ins have no limit here) and with a breaker
+/// that trips and recovers quickly: the sync function's admission in tests.
+pub(crate) fn quick_limits(provider: Provider) -> ProviderLimits {
+    ProviderLimits {
+        breaker: BreakerSettings {
+            failure_threshold: 2,
+            recovery_timeout: Duration::from_secs(1),
+            half_open_probes: 1,
+            success_threshold: 1,
+        },
+        rate_limit: RateLimit {
+            requests: NonZeroU32::new(1_000).unwrap(),
+            window: Duration::from_secs(1),
+            burst: NonZeroU32::new(1_000).unwrap(),
+        },
+        ..provider.default_limits()
+    }
+}
+
+/// A syncer over the test stack listing with `api` and writing sales to `sales`, with no default
+/// company (the schedule's or the test's scopes) and no notifications.
+pub(crate) fn company_syncer<M, L>(
+    stack: &LocalStack,
+    api: M,
+    sales: L,
+) -> Syncer<M, DynamoState, DynamoRuns, aws_sdk_sqs::Client, DynamoCompanyItems, L> {
+    let app = &stack.app;
+    Syncer {
+        api,
+        state: DynamoState::of(app),
+        runs: DynamoRuns::of(app),
+        publisher: app.sqs.clone(),
+        queue_url: app.config.queues.sync_jobs.clone(),
+        company_id: None,
+        known: DynamoCompanyItems::of(app),
+        notifications_queue: None,
+        clock: Arc::new(SystemClock),
+        deferral: Duration::from_secs(1),
+        sales,
     }
 }
 
@@ -123,9 +152,9 @@ pub(crate) async fn work_jobs(
 
 /// [`work_jobs`] with any syncer (one instance of the sync function), until every run of
 /// `run_ids` has ended, `max_jobs` were worked or two minutes passed.
-pub(crate) async fn work_runs<M, S, P, N>(
+pub(crate) async fn work_runs<M, S, P, N, L>(
     stack: &LocalStack,
-    syncer: &Syncer<M, S, DynamoRuns, P, N>,
+    syncer: &Syncer<M, S, DynamoRuns, P, N, L>,
     run_ids: &[String],
     max_jobs: usize,
 ) -> Vec<PageOutcome>
@@ -134,6 +163,7 @@ where
     S: StateStore,
     P: Publisher,
     N: KnownCompanies,
+    L: SalesStore,
 {
     let sqs = &stack.app.sqs;
     let queue = &stack.app.config.queues.sync_jobs;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use churnsaver::fake_whop::{FakeWhop, FakeWhopOptions};
@@ -26,7 +25,7 @@ use url::Url;
 
 use crate::companies_index::{process_with as process, queued};
 use crate::helpers::{RequestLog, start_stack};
-use crate::sync::{api_key, assert_state_equals_the_api, work_runs};
+use crate::sync::{api_key, assert_state_equals_the_api, company_syncer, work_runs};
 
 /// The shared limit of these tests: 3 calls per 2-second window.
 const LIMIT: u32 = 3;
@@ -58,22 +57,12 @@ async fn instance(stack: &LocalStack, fake: &FakeWhop) -> SharedSyncer {
         .with_limits(SERVICE, limits)
         .with_shared_limit(DynamoFailureCounter::of(app));
     let client = ResilientClient::new(reqwest::Client::new(), RetryPolicy::default(), guard);
-    Syncer {
-        api: WhopApi::new(
-            client,
-            Url::parse(&fake.base_url()).unwrap(),
-            api_key(stack).await,
-        ),
-        state: DynamoState::of(app),
-        runs: DynamoRuns::of(app),
-        publisher: app.sqs.clone(),
-        queue_url: app.config.queues.sync_jobs.clone(),
-        company_id: None,
-        known: DynamoCompanyItems::of(app),
-        notifications_queue: None,
-        clock: Arc::new(SystemClock),
-        deferral: Duration::from_secs(1),
-    }
+    let api = WhopApi::new(
+        client,
+        Url::parse(&fake.base_url()).unwrap(),
+        api_key(stack).await,
+    );
+    company_syncer(stack, api, shared::domain::ports::NoSales)
 }
 
 /// The calls the stand-in received in each window of the limit's own length, by window start.

@@ -75,7 +75,8 @@ impl Trigger {
     }
 }
 
-/// The schedule's input: `{"kind": "reconcile", "provider": "whop"}`.
+/// The schedule's input: `{"kind": "reconcile", "provider": "whop"}` (the default) or
+/// `"gumroad"`.
 #[derive(Debug, Deserialize)]
 struct ScheduledRun {
     kind: String,
@@ -113,17 +114,19 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, EventError> {
     serde_json::to_value(value).map_err(|e| EventError::Malformed(e.to_string()))
 }
 
-/// A scheduled reconcile: one run per known company and the default one
-/// ([`shared::domain::sync::worker::Syncer::start_scheduled`]). A company whose run is still going
+/// A scheduled reconcile: for Whop, one run per known company and the default one
+/// ([`shared::domain::sync::worker::Syncer::start_scheduled`]); for Gumroad, one run per active
+/// connection ([`shared::edge::deps::sync::gumroad_scopes`]). A company whose run is still going
 /// (or whose last run's lock outlived it), or sync not configured, is not an error: retrying the
 /// schedule would not change it. It fails only when no run could be considered (the known
 /// companies unreadable) or a company's run could not be stored or enqueued.
 async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> {
     let run: ScheduledRun =
         serde_json::from_value(input).map_err(|e| EventError::Malformed(e.to_string()))?;
-    if run.kind != "reconcile" || run.provider.as_deref().is_some_and(|p| p != "whop") {
+    let provider = run.provider.as_deref().unwrap_or("whop");
+    if run.kind != "reconcile" || !["whop", "gumroad"].contains(&provider) {
         return Err(EventError::Malformed(format!(
-            "unknown scheduled job `{}`",
+            "unknown scheduled job `{}` of `{provider}`",
             run.kind
         )));
     }
@@ -136,20 +139,30 @@ async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> 
     };
     let mut runs = Vec::new();
     let mut failed = None;
-    for scheduled in syncer.start_scheduled().await.map_err(dependency)? {
-        let company_id = scheduled.company_id;
+    let scheduled = if provider == "gumroad" {
+        let store = shared::aws::connections::DynamoConnections::of(&state.app);
+        let scopes = shared::edge::deps::sync::gumroad_scopes(&store)
+            .await
+            .map_err(|error| dependency(error.into()))?;
+        syncer.start_each(scopes, "schedule").await
+    } else {
+        syncer.start_scheduled().await.map_err(dependency)?
+    };
+    for scheduled in scheduled {
+        let (company_id, provider) = (scheduled.company_id, scheduled.provider);
         runs.push(match scheduled.started {
-            Ok(run) => json!({"company_id": company_id, "outcome": "started", "run_id": run.run_id}),
+            Ok(run) => json!({"company_id": company_id, "provider": provider,
+                "outcome": "started", "run_id": run.run_id}),
             Err(SyncError::InProgress { run_id }) => {
                 tracing::info!(run.id = %run_id, company.id = %company_id, "a reconcile is already running; this one is skipped");
-                json!({"company_id": company_id, "outcome": "in_progress", "run_id": run_id})
+                json!({"company_id": company_id, "provider": provider, "outcome": "in_progress", "run_id": run_id})
             }
             // The last run's lock outlived it (its release failed); the lease frees it.
             Err(SyncError::TooSoon { retry_after }) => json!({"company_id": company_id,
-                "outcome": "too_soon", "retry_after_secs": retry_after.as_secs()}),
+                "provider": provider, "outcome": "too_soon", "retry_after_secs": retry_after.as_secs()}),
             Err(error) => {
                 tracing::error!(company.id = %company_id, %error, "the company's reconcile could not start");
-                let entry = json!({"company_id": company_id, "outcome": "failed"});
+                let entry = json!({"company_id": company_id, "provider": provider, "outcome": "failed"});
                 failed = Some(error);
                 entry
             }

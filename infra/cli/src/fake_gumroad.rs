@@ -9,7 +9,13 @@
 //! - `PUT /v2/resource_subscriptions`, `GET /v2/resource_subscriptions`,
 //!   `DELETE /v2/resource_subscriptions/{id}`: the resource subscriptions;
 //! - [`FakeGumroad::fire`]: posts a form ping to every `post_url` subscribed to its resource, as
-//!   Gumroad does.
+//!   Gumroad does;
+//! - `GET /v2/products`, `GET /v2/products/{id}/subscribers`, `GET /v2/sales?after=&before=`:
+//!   the catalog [`FakeGumroad::seed`] holds, in page_key pages (10 products, 20 subscribers, 10
+//!   sales a page; products all at once as older deployments answer with
+//!   [`Faults::unpaginated_products`]), and the faults [`FakeGumroad::inject`] switches on: 429s
+//!   with `Retry-After`, 503s, and "Query timed out" 400s for sales ranges wider than a number of
+//!   days.
 
 use crate::standin::lock;
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +54,105 @@ struct Shared {
     subscriptions: Mutex<Vec<Subscription>>,
     next: AtomicU64,
     calls: AtomicU64,
+    catalog: Mutex<Catalog>,
+    faults: Mutex<Faults>,
+    timeouts: AtomicU64,
+}
+
+/// What the stand-in's account sells: products, their subscribers, and sales (Gumroad's JSON).
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub products: Vec<serde_json::Value>,
+    /// By product id.
+    pub subscribers: BTreeMap<String, Vec<serde_json::Value>>,
+    pub sales: Vec<serde_json::Value>,
+}
+
+/// Faults the listings answer with, counted down as they are served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// The next this many listing calls answer 429 with `Retry-After: 1`.
+    pub throttled: u32,
+    /// The next this many listing calls answer 503.
+    pub unavailable: u32,
+    /// A sales query whose range spans more than this many days answers 400 "Query timed out".
+    pub time_out_wider_than_days: Option<i64>,
+    /// `GET /v2/products` answers every product at once, without page_key.
+    pub unpaginated_products: bool,
+}
+
+/// Products, subscribers and sales per page.
+const PRODUCTS_PER_PAGE: usize = 10;
+const SUBSCRIBERS_PER_PAGE: usize = 20;
+const SALES_PER_PAGE: usize = 10;
+
+/// The statuses a Gumroad subscriber can have.
+pub const SUBSCRIBER_STATUSES: [&str; 6] = [
+    "alive",
+    "pending_cancellation",
+    "pending_failure",
+    "failed_payment",
+    "fixed_subscription_period_ended",
+    "cancelled",
+];
+
+/// A catalog of `products` products, `subscribers` subscribers spread over them (every status in
+/// turn) and `sales` sales spread over the two years before 2026-01-01.
+pub fn sample_catalog(products: usize, subscribers: usize, sales: usize) -> Catalog {
+    let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let product_id = |i: usize| format!("prod_{i:03}");
+    let mut catalog = Catalog {
+        products: (0..products)
+            .map(|i| json!({"id": product_id(i), "name": format!("Product {i}"), "price": 500 + i}))
+            .collect(),
+        ..Catalog::default()
+    };
+    for i in 0..subscribers {
+        let product = product_id(i % products.max(1));
+        let status = SUBSCRIBER_STATUSES[i % SUBSCRIBER_STATUSES.len()];
+        let created = start + chrono::TimeDelta::hours(i as i64);
+        let at = |hours: i64| (created + chrono::TimeDelta::hours(hours)).to_rfc3339();
+        let mut subscriber = json!({
+            "id": format!("gsub_{i:04}"), "product_id": product, "user_id": format!("guser_{i:04}"),
+            "user_email": format!("buyer{i}@example.com"), "status": status,
+            "created_at": created.to_rfc3339(), "recurrence": "monthly",
+        });
+        let ended = match status {
+            "pending_cancellation" => Some(("user_requested_cancellation_at", 24)),
+            "pending_failure" => Some(("failed_at", 48)),
+            "failed_payment" => Some(("failed_at", 72)),
+            "fixed_subscription_period_ended" | "cancelled" => Some(("ended_at", 96)),
+            _ => None,
+        };
+        if let Some((field, hours)) = ended {
+            subscriber[field] = json!(at(hours));
+        }
+        if status == "cancelled" {
+            subscriber["cancelled_at"] = json!(at(90));
+        }
+        catalog
+            .subscribers
+            .entry(product)
+            .or_default()
+            .push(subscriber);
+    }
+    let span = 2 * 365 * 24 * 60;
+    catalog.sales = (0..sales)
+        .map(|i| {
+            let minutes = (i * span / sales.max(1)) as i64;
+            json!({
+                "id": format!("gsale_{i:05}"),
+                "created_at": (start + chrono::TimeDelta::minutes(minutes)).to_rfc3339(),
+                "product_id": product_id(i % products.max(1)),
+                "product_name": format!("Product {}", i % products.max(1)),
+                "price": 500 + (i % 7) * 100, "gumroad_fee": 50, "currency": "usd",
+                "quantity": 1 + i % 3, "refunded": i % 50 == 0,
+            })
+        })
+        .collect();
+    catalog
 }
 
 impl Shared {
@@ -90,6 +195,9 @@ impl FakeGumroad {
                 get(list_subscriptions).put(subscribe),
             )
             .route("/v2/resource_subscriptions/{id}", delete(unsubscribe))
+            .route("/v2/products", get(products))
+            .route("/v2/products/{id}/subscribers", get(subscribers))
+            .route("/v2/sales", get(sales))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
         let (address, server) = crate::standin::serve(router, "the stand-in Gumroad").await?;
@@ -125,6 +233,31 @@ impl FakeGumroad {
     /// The resource subscriptions in place.
     pub fn subscriptions(&self) -> Vec<Subscription> {
         lock(&self.shared.subscriptions).clone()
+    }
+
+    /// Replaces what the account sells.
+    pub fn seed(&self, catalog: Catalog) {
+        *lock(&self.shared.catalog) = catalog;
+    }
+
+    /// The account's catalog as the listings serve it.
+    pub fn catalog(&self) -> Catalog {
+        lock(&self.shared.catalog).clone()
+    }
+
+    /// Switches faults on (replacing earlier ones).
+    pub fn inject(&self, faults: Faults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// How many sales queries answered "Query timed out".
+    pub fn timeouts(&self) -> u64 {
+        self.shared.timeouts.load(Ordering::Relaxed)
+    }
+
+    /// The faults still to be served.
+    pub fn faults(&self) -> Faults {
+        *lock(&self.shared.faults)
     }
 
     /// Requests the stand-in's API answered (the token endpoint, `/v2/…`).
@@ -312,4 +445,137 @@ async fn unsubscribe(
     }
     Json(json!({"success": true, "message": "The resource_subscription was deleted successfully."}))
         .into_response()
+}
+
+/// The listings' common answer: the call counted, the token checked, then the next fault (429,
+/// 503) if one is switched on.
+fn listing_gate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    shared.calls.fetch_add(1, Ordering::Relaxed);
+    if !shared.authorized(headers) {
+        return Some(failure(
+            StatusCode::UNAUTHORIZED,
+            "The access token is invalid",
+        ));
+    }
+    let mut faults = lock(&shared.faults);
+    if faults.throttled > 0 {
+        faults.throttled -= 1;
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({"success": false, "message": "Too many requests"})),
+            )
+                .into_response(),
+        );
+    }
+    if faults.unavailable > 0 {
+        faults.unavailable -= 1;
+        return Some(failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+        ));
+    }
+    None
+}
+
+/// The page at `page_key` (an offset) of `records`, `per_page` long, under `key`.
+fn paged(
+    records: &[serde_json::Value],
+    key: &str,
+    page_key: Option<&String>,
+    per_page: usize,
+) -> Response {
+    let start = page_key.and_then(|k| k.parse::<usize>().ok()).unwrap_or(0);
+    let end = (start + per_page).min(records.len());
+    let mut body = json!({"success": true, key: records.get(start..end).unwrap_or_default()});
+    if end < records.len() {
+        body["next_page_key"] = json!(end.to_string());
+    }
+    Json(body).into_response()
+}
+
+async fn products(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(refused) = listing_gate(&shared, &headers) {
+        return refused;
+    }
+    let products = lock(&shared.catalog).products.clone();
+    if lock(&shared.faults).unpaginated_products {
+        return Json(json!({"success": true, "products": products})).into_response();
+    }
+    let query = form(query.as_deref().unwrap_or_default());
+    paged(
+        &products,
+        "products",
+        query.get("page_key"),
+        PRODUCTS_PER_PAGE,
+    )
+}
+
+async fn subscribers(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(refused) = listing_gate(&shared, &headers) {
+        return refused;
+    }
+    let Some(subscribers) = lock(&shared.catalog).subscribers.get(&id).cloned() else {
+        return failure(StatusCode::NOT_FOUND, "The product was not found.");
+    };
+    let query = form(query.as_deref().unwrap_or_default());
+    paged(
+        &subscribers,
+        "subscribers",
+        query.get("page_key"),
+        SUBSCRIBERS_PER_PAGE,
+    )
+}
+
+fn day(text: Option<&String>) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text?, "%Y-%m-%d").ok()
+}
+
+/// Sales whose day is within `after` and `before` (both included), newest first, as Gumroad
+/// orders them.
+async fn sales(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(refused) = listing_gate(&shared, &headers) {
+        return refused;
+    }
+    let query = form(query.as_deref().unwrap_or_default());
+    let (after, before) = (day(query.get("after")), day(query.get("before")));
+    let widest = lock(&shared.faults).time_out_wider_than_days;
+    if let (Some(widest), Some(after), Some(before)) = (widest, after, before)
+        && (before - after).num_days() > widest
+    {
+        shared.timeouts.fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"success": false, "message": "Query timed out. Try narrowing your date range."})),
+        )
+            .into_response();
+    }
+    let mut sales: Vec<serde_json::Value> = lock(&shared.catalog)
+        .sales
+        .iter()
+        .filter(|sale| {
+            let created = sale["created_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.date_naive());
+            created.is_some_and(|d| after.is_none_or(|a| d >= a) && before.is_none_or(|b| d <= b))
+        })
+        .cloned()
+        .collect();
+    sales.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+    paged(&sales, "sales", query.get("page_key"), SALES_PER_PAGE)
 }

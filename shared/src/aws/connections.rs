@@ -5,7 +5,9 @@
 //!   `connected_by`, `connected_at`, the sealed `access_token` and `refresh_token` (never a token
 //!   in clear), `ping_token_hash`, `subscriptions` (Gumroad's ids), `status`, `initial_sync`;
 //! - its ping route: pk `PING#gumroad#<SHA-256 of the ping token, hex>`, sk [`ROUTE_SK`]:
-//!   `company_id`, `seller_id`, `token_hash`. A ping reads it with one GetItem.
+//!   `company_id`, `seller_id`, `token_hash`. A ping reads it with one GetItem;
+//! - its entry in the list of connections: pk [`LIST_PK`], sk the company id. The schedule's
+//!   sync reads the list with one Query.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
@@ -19,6 +21,8 @@ use crate::domain::ports::{ConnectionStore, DependencyError};
 pub const CONNECTION_SK: &str = "CONNECTION";
 /// The sort key of a ping route.
 pub const ROUTE_SK: &str = "ROUTE";
+/// The partition of the list of connected companies.
+pub const LIST_PK: &str = "CONNECTIONS#gumroad";
 const TABLE: &str = "state";
 
 /// The partition key of a company's Gumroad connection.
@@ -137,6 +141,7 @@ impl ConnectionStore for DynamoConnections {
         self.transact(vec![
             self.put(connection_item(connection))?,
             self.put(route)?,
+            self.put(key(LIST_PK, &connection.company_id))?,
         ])
         .await
     }
@@ -198,10 +203,35 @@ impl ConnectionStore for DynamoConnections {
         super::applied(update.send().await).map(|_| ())
     }
 
+    async fn set_initial_sync(
+        &self,
+        company_id: &str,
+        initial_sync: &str,
+    ) -> Result<(), DependencyError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(connection_pk(company_id), CONNECTION_SK)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET initial_sync = :initial_sync")
+            .expression_attribute_values(":initial_sync", s(initial_sync));
+        super::applied(update.send().await).map(|_| ())
+    }
+
+    async fn connected_companies(&self) -> Result<Vec<String>, DependencyError> {
+        let items = super::dynamo::query_partition(&self.client, &self.table, LIST_PK).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| text(item, "sk").map(str::to_owned))
+            .collect())
+    }
+
     async fn delete(&self, connection: &Connection) -> Result<(), DependencyError> {
         self.transact(vec![
             self.delete_key(key(connection_pk(&connection.company_id), CONNECTION_SK))?,
             self.delete_key(key(route_pk(&connection.ping_token_hash), ROUTE_SK))?,
+            self.delete_key(key(LIST_PK, &connection.company_id))?,
         ])
         .await
     }

@@ -44,6 +44,32 @@ pub(crate) async fn per_provider<T>(
         .collect()
 }
 
+/// Every item of the partition `pk` of `table`: one Query a page, eventually consistent.
+pub(crate) async fn query_partition(
+    client: &Client,
+    table: &str,
+    pk: &str,
+) -> Result<Vec<HashMap<String, AttributeValue>>, DependencyError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| dependency_error(&e))?;
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key.filter(|last| !last.is_empty());
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
 /// Keys per BatchGetItem request (DynamoDB's limit).
 const BATCH_GET_LIMIT: usize = 100;
 /// Requests per chunk before unprocessed keys are an error.

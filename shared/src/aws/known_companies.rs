@@ -82,25 +82,10 @@ impl KnownCompanies for DynamoCompanyItems {
     async fn known_companies(&self) -> Result<Vec<KnownCompany>, DependencyError> {
         let mut companies = Vec::new();
         for shard in 0..KNOWN_SHARDS {
-            let mut start: Option<Item> = None;
-            loop {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(shard_pk(shard)))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| dependency_error(&e))?;
-                for found in output.items() {
-                    companies.push(known_company(found)?);
-                }
-                match output.last_evaluated_key() {
-                    Some(last) if !last.is_empty() => start = Some(last.clone()),
-                    _ => break,
-                }
+            let items =
+                super::dynamo::query_partition(&self.client, &self.table, &shard_pk(shard)).await?;
+            for found in &items {
+                companies.push(known_company(found)?);
             }
         }
         companies.sort_by(|a, b| a.company_id.cmp(&b.company_id));

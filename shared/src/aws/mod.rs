@@ -13,6 +13,7 @@ pub mod known_companies;
 pub mod limits;
 pub mod maintenance;
 pub mod notify;
+pub mod sales;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;

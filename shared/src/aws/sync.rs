@@ -64,12 +64,13 @@ fn text(item: &Item, name: &str) -> Option<String> {
     item::text(item, name).map(str::to_owned)
 }
 
-const COUNT_ATTRIBUTES: [&str; 5] = [
+const COUNT_ATTRIBUTES: [&str; 6] = [
     "c_seen",
     "c_unchanged",
     "c_drifted",
     "c_newer_locally",
     "c_skipped",
+    "c_sales_recorded",
 ];
 
 fn run_item(run: &SyncRun) -> Result<Item, DependencyError> {
@@ -154,6 +155,7 @@ fn from_item(item: &Item) -> Result<SyncRun, DependencyError> {
             drifted: count(2),
             newer_locally: count(3),
             skipped: count(4),
+            sales_recorded: count(5),
         },
         paused_until: time(item, "paused_until"),
         last_error: text(item, "last_error"),

@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod notify;
 pub mod ports;
+pub mod sales;
 pub mod secret;
 pub mod state;
 pub mod sync;

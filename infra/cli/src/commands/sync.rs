@@ -1,4 +1,4 @@
-//! `churnsaver sync`: reconcile runs against Whop's API.
+//! `churnsaver sync`: reconcile runs against Whop's API, or a company's Gumroad connection.
 
 use std::process::ExitCode;
 
@@ -21,6 +21,13 @@ pub enum SyncCommand {
         /// Print the run id and return without following it.
         #[arg(long)]
         no_wait: bool,
+        /// `whop` (default) or `gumroad`: a run over the company's Gumroad connection (its
+        /// products, subscribers and sales), which needs `--company`.
+        #[arg(long, default_value = "whop")]
+        provider: String,
+        /// The company whose Gumroad connection to sync.
+        #[arg(long)]
+        company: Option<String>,
     },
     /// The latest runs, or one run.
     Status {
@@ -39,6 +46,8 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
             since,
             user,
             no_wait,
+            provider,
+            company,
         } => {
             let since = since
                 .as_deref()
@@ -47,9 +56,12 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
                         .ok_or_else(|| anyhow!("`{text}` is not an RFC 3339 time or Unix seconds"))
                 })
                 .transpose()?;
-            let run = syncer
-                .start(syncer.scope(user, since)?, "cli".into())
-                .await?;
+            let scope = match provider.as_str() {
+                "whop" => syncer.scope(user, since)?,
+                "gumroad" => gumroad_scope(&app, company, user, since).await?,
+                other => return Err(anyhow!("`{other}` cannot be synced; `whop` or `gumroad`")),
+            };
+            let run = syncer.start(scope, "cli".into()).await?;
             println!("started {}", run.run_id);
             if no_wait {
                 return Ok(ExitCode::SUCCESS);
@@ -84,4 +96,34 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The scope of a Gumroad run of `company`'s connection, which must be active.
+async fn gumroad_scope(
+    app: &shared::App,
+    company: Option<String>,
+    user: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<shared::domain::sync::Scope> {
+    use shared::domain::ports::ConnectionStore;
+    let company = company.ok_or_else(|| anyhow!("`--provider gumroad` needs `--company`"))?;
+    if user.is_some() || since.is_some() {
+        return Err(anyhow!(
+            "a Gumroad run covers the whole connection: no `--user` or `--since`"
+        ));
+    }
+    let store = shared::aws::connections::DynamoConnections::of(app);
+    let connection = store
+        .get(&company)
+        .await?
+        .ok_or_else(|| anyhow!("`{company}` has no Gumroad connection"))?;
+    if connection.status != shared::domain::connections::ConnectionStatus::Active {
+        return Err(anyhow!(
+            "`{company}`'s Gumroad connection needs to be made again"
+        ));
+    }
+    Ok(shared::domain::sync::Scope::gumroad(
+        company,
+        connection.seller_id,
+    ))
 }

@@ -59,7 +59,8 @@ pub struct Connection {
     /// The provider's ids of the resource subscriptions made for it.
     pub subscriptions: Vec<String>,
     pub status: ConnectionStatus,
-    /// The initial sync: `pending` until the sync of this provider exists and runs it.
+    /// The initial sync: `pending` until a sync run reads the listing to its end, then
+    /// `completed`.
     pub initial_sync: String,
 }
 

@@ -121,11 +121,7 @@ fn a_message_larger_than_an_item_can_hold_is_not_kept_on_the_claim() {
 
 fn run() -> SyncRun {
     SyncRun::new(
-        Scope {
-            company_id: "biz_1".into(),
-            user_id: None,
-            since: None,
-        },
+        Scope::company("biz_1"),
         "schedule",
         Utc.timestamp_opt(T0, 0).unwrap(),
     )

@@ -27,6 +27,16 @@ pub trait ConnectionStore: Send + Sync {
         status: ConnectionStatus,
         access_token: Option<&str>,
     ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+    /// Sets the connection's `initial_sync` (nothing when it is gone).
+    fn set_initial_sync(
+        &self,
+        company_id: &str,
+        initial_sync: &str,
+    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+    /// The companies with a connection (the schedule syncs each): one read.
+    fn connected_companies(
+        &self,
+    ) -> impl Future<Output = Result<Vec<String>, DependencyError>> + Send;
     /// Removes the company's connection (its tokens) and its ping route.
     fn delete(
         &self,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::sales::SaleEvent;
 use crate::domain::sync::Scope;
 
 /// A membership as the provider's API lists it: what sync compares with stored state.
@@ -15,6 +16,9 @@ pub struct ListedMembership {
     /// The provider's status, as text (a new status is not an error).
     pub status: String,
     pub cancel_at_period_end: Option<bool>,
+    /// Whether the membership grants access, when the provider's status says so plainly
+    /// (Gumroad's ended subscribers: `false`); `None` leaves it to the status.
+    pub valid: Option<bool>,
     /// The API's version of the membership; without it there is nothing to write at.
     pub updated_at: Option<DateTime<Utc>>,
     pub renewal_period_start: Option<DateTime<Utc>>,
@@ -31,6 +35,18 @@ pub struct MembershipPage {
     pub memberships: Vec<ListedMembership>,
     /// The cursor of the next page, when the provider says there is one.
     pub next_cursor: Option<String>,
+    /// Sales the page listed (Gumroad's), written as sales events.
+    pub sales: Vec<SaleEvent>,
+    /// The listing moved on without listing a membership or a sale here (Gumroad: a page of
+    /// products, a product without subscribers): not the end of the listing.
+    pub progressed: bool,
+}
+
+impl MembershipPage {
+    /// Whether the page neither listed anything nor moved on: the end of a listing.
+    pub fn is_empty(&self) -> bool {
+        self.memberships.is_empty() && self.sales.is_empty() && !self.progressed
+    }
 }
 
 /// How a call to the provider failed, as far as deciding between pausing and failing goes.

@@ -18,6 +18,7 @@ mod notifications;
 mod notify;
 mod oidc;
 mod providers;
+mod sales;
 mod sessions;
 mod state;
 mod sync;
@@ -47,6 +48,7 @@ pub use notify::{
 };
 pub use oidc::{LinkOutcome, OidcProvider, SignInStore};
 pub use providers::WebhookProviders;
+pub use sales::{NoSales, SalesStore};
 pub use sessions::SessionStore;
 pub use state::StateStore;
 pub use sync::SyncStore;

@@ -15,6 +15,7 @@
 //! writes themselves are idempotent (an observation's id is derived from the membership and its
 //! `updated_at`).
 
+pub mod by_provider;
 pub mod worker;
 
 use std::collections::BTreeSet;
@@ -25,14 +26,43 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ports::ListedMembership;
 use crate::domain::state::model::{MembershipFacts, MembershipState, Observation, Version};
 
-/// The provider sync reads (the only one with an API client so far).
+/// The provider a user's own sync (`POST /sync`) reads.
 pub const PROVIDER: &str = "whop";
 /// The observation kind sync writes.
 pub const SYNC_KIND: &str = "sync.membership";
 
+/// Whose API a run lists: Whop's (the company's memberships through the app's key), or one
+/// company's Gumroad connection (its seller's products, subscribers and sales, with the
+/// connection's token). Stored in the run's scope; a scope without one is Whop's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum SyncProvider {
+    #[default]
+    Whop,
+    Gumroad {
+        seller_id: String,
+    },
+}
+
+impl SyncProvider {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Whop => "whop",
+            Self::Gumroad { .. } => "gumroad",
+        }
+    }
+
+    pub fn is_whop(&self) -> bool {
+        matches!(self, Self::Whop)
+    }
+}
+
 /// Which memberships a run covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
+    /// Whose API lists them.
+    #[serde(default, skip_serializing_if = "SyncProvider::is_whop")]
+    pub provider: SyncProvider,
     pub company_id: String,
     /// Only this user's memberships (a user's own `POST /sync`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,11 +73,32 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// A run over all of `company_id`'s memberships at Whop.
+    pub fn company(company_id: impl Into<String>) -> Self {
+        Self {
+            provider: SyncProvider::Whop,
+            company_id: company_id.into(),
+            user_id: None,
+            since: None,
+        }
+    }
+
+    /// A run over a company's Gumroad connection to `seller_id`.
+    pub fn gumroad(company_id: impl Into<String>, seller_id: impl Into<String>) -> Self {
+        Self {
+            provider: SyncProvider::Gumroad {
+                seller_id: seller_id.into(),
+            },
+            ..Self::company(company_id)
+        }
+    }
+
     /// Runs with the same key exclude each other.
     pub fn lock_key(&self) -> String {
-        match &self.user_id {
-            Some(user_id) => format!("user:{user_id}"),
-            None => format!("company:{}", self.company_id),
+        match (&self.provider, &self.user_id) {
+            (SyncProvider::Gumroad { .. }, _) => format!("gumroad:company:{}", self.company_id),
+            (SyncProvider::Whop, Some(user_id)) => format!("user:{user_id}"),
+            (SyncProvider::Whop, None) => format!("company:{}", self.company_id),
         }
     }
 }
@@ -96,6 +147,9 @@ pub struct SyncCounts {
     pub newer_locally: u64,
     /// Listed without an `updated_at`, so there is no version to write them at.
     pub skipped: u64,
+    /// Sales events written that were not stored yet (Gumroad's sales).
+    #[serde(default)]
+    pub sales_recorded: u64,
 }
 
 impl SyncCounts {
@@ -105,16 +159,18 @@ impl SyncCounts {
         self.drifted += other.drifted;
         self.newer_locally += other.newer_locally;
         self.skipped += other.skipped;
+        self.sales_recorded += other.sales_recorded;
     }
 
     /// The counts as `(name, value)` pairs, for the run item, metrics and the CLI.
-    pub fn named(&self) -> [(&'static str, u64); 5] {
+    pub fn named(&self) -> [(&'static str, u64); 6] {
         [
             ("seen", self.seen),
             ("unchanged", self.unchanged),
             ("drifted", self.drifted),
             ("newer_locally", self.newer_locally),
             ("skipped", self.skipped),
+            ("sales_recorded", self.sales_recorded),
         ]
     }
 }
@@ -271,7 +327,7 @@ pub fn observation_of(membership: &ListedMembership) -> Option<Observation> {
             product_id: membership.product_id.clone(),
             plan_id: membership.plan_id.clone(),
             status: Some(membership.status.clone()),
-            valid: None,
+            valid: membership.valid,
             cancel_at_period_end: membership.cancel_at_period_end,
             renewal_period_start: membership.renewal_period_start,
             renewal_period_end: membership.renewal_period_end,

@@ -9,6 +9,7 @@ fn api(status: &str, updated: i64) -> ListedMembership {
         id: "mem_1".into(),
         status: status.into(),
         cancel_at_period_end: Some(false),
+        valid: None,
         updated_at: Utc.timestamp_opt(updated, 0).single(),
         renewal_period_start: None,
         renewal_period_end: None,
@@ -84,32 +85,30 @@ fn verdicts() {
 
 #[test]
 fn scopes_lock_what_they_cover() {
-    let company = Scope {
-        company_id: "biz_1".into(),
-        user_id: None,
-        since: None,
-    };
+    let company = Scope::company("biz_1");
     let user = Scope {
         user_id: Some("user_1".into()),
         since: Utc.timestamp_opt(1_780_000_000, 0).single(),
         ..company.clone()
     };
     assert_eq!(company.lock_key(), "company:biz_1");
+    let gumroad = Scope::gumroad("biz_1", "seller_1");
+    assert_eq!(gumroad.lock_key(), "gumroad:company:biz_1");
+    // A Whop scope is stored as before (no provider); a Gumroad one names its seller.
+    assert!(
+        !serde_json::to_string(&company)
+            .unwrap()
+            .contains("provider")
+    );
+    let stored: Scope = serde_json::from_str(&serde_json::to_string(&gumroad).unwrap()).unwrap();
+    assert_eq!(stored, gumroad);
     assert_eq!(user.lock_key(), "user:user_1");
 }
 
 #[test]
 fn a_run_is_done_once_every_page_up_to_the_last_counted() {
     let now = Utc.timestamp_opt(1_780_000_000, 0).unwrap();
-    let mut run = SyncRun::new(
-        Scope {
-            company_id: "biz_1".into(),
-            user_id: None,
-            since: None,
-        },
-        "test",
-        now,
-    );
+    let mut run = SyncRun::new(Scope::company("biz_1"), "test", now);
     assert!(run.run_id.starts_with("run_20260528T202640000Z_"));
     run.pages = 3;
     assert!(!run.all_pages_done());

@@ -1,7 +1,7 @@
 //! Running sync: starting a run, working one page job, and syncing one membership.
 
 use crate::domain::companies::known::{NoKnownCompanies, schedule_targets};
-use crate::domain::ports::{KnownCompanies, SyncStore};
+use crate::domain::ports::{KnownCompanies, NoSales, SalesStore, SyncStore};
 
 use crate::domain::ports::StateStore;
 use std::collections::HashMap;
@@ -13,7 +13,8 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncRun, Verdict, observation_of, verdict,
+    PageJob, RunStatus, Scope, StartRun, SyncCounts, SyncProvider, SyncRun, Verdict,
+    observation_of, verdict,
 };
 use crate::domain::metrics::Metrics;
 use crate::domain::notify::Job;
@@ -110,16 +111,19 @@ pub enum SyncStarted {
     Membership(MembershipSync),
 }
 
-/// What the schedule did for one company.
+/// What the schedule did for one company at one provider.
 #[derive(Debug)]
 pub struct ScheduledRun {
     pub company_id: String,
+    /// `whop` or `gumroad`.
+    pub provider: &'static str,
     pub started: Result<SyncRun, SyncError>,
 }
 
-/// Sync over its ports: the provider's membership API, the state store, the run store, the
-/// `sync-jobs` queue and the known companies.
-pub struct Syncer<M, S, R, P, N = NoKnownCompanies> {
+/// Sync over its ports: the providers' membership APIs (one [`MembershipSource`] that lists
+/// each scope at its provider), the state store, the run store, the `sync-jobs` queue, the known
+/// companies and the sales events.
+pub struct Syncer<M, S, R, P, N = NoKnownCompanies, L = NoSales> {
     pub api: M,
     pub state: S,
     pub runs: R,
@@ -136,15 +140,18 @@ pub struct Syncer<M, S, R, P, N = NoKnownCompanies> {
     /// How long a page waits when the provider cannot be called and said nothing about when to
     /// come back ([`DEFAULT_DEFERRAL`]).
     pub deferral: Duration,
+    /// Where the sales a listing reads are written ([`NoSales`]: a listing without sales).
+    pub sales: L,
 }
 
-impl<M, S, R, P, N> Syncer<M, S, R, P, N>
+impl<M, S, R, P, N, L> Syncer<M, S, R, P, N, L>
 where
     M: MembershipSource,
     S: StateStore,
     R: SyncStore,
     P: Publisher,
     N: KnownCompanies,
+    L: SalesStore,
 {
     /// A scope over the default company; unconfigured without one.
     pub fn scope(
@@ -157,9 +164,9 @@ where
             .clone()
             .ok_or(SyncError::Unconfigured("WHOP_COMPANY_ID is not set"))?;
         Ok(Scope {
-            company_id,
             user_id,
             since,
+            ..Scope::company(company_id)
         })
     }
 
@@ -169,20 +176,27 @@ where
     /// cannot be read.
     pub async fn start_scheduled(&self) -> Result<Vec<ScheduledRun>, SyncError> {
         let known = self.known.known_companies().await?;
-        let mut runs = Vec::new();
-        for company_id in schedule_targets(&known, self.company_id.as_deref()) {
-            let scope = Scope {
-                company_id: company_id.clone(),
-                user_id: None,
-                since: None,
-            };
-            let started = self.start(scope, "schedule".into()).await;
+        let scopes = schedule_targets(&known, self.company_id.as_deref())
+            .into_iter()
+            .map(Scope::company)
+            .collect();
+        Ok(self.start_each(scopes, "schedule").await)
+    }
+
+    /// Starts a run of each scope on its own (the schedule's Gumroad runs: one per active
+    /// connection, next to [`Self::start_scheduled`]'s).
+    pub async fn start_each(&self, scopes: Vec<Scope>, trigger: &str) -> Vec<ScheduledRun> {
+        let mut runs = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let (company_id, provider) = (scope.company_id.clone(), scope.provider.as_str());
+            let started = self.start(scope, trigger.to_owned()).await;
             runs.push(ScheduledRun {
                 company_id,
+                provider,
                 started,
             });
         }
-        Ok(runs)
+        runs
     }
 
     /// `POST /sync` by `user_id`: one of their memberships now, or a run over all of theirs.
@@ -367,12 +381,19 @@ where
         let next = page
             .next_cursor
             .as_deref()
-            .filter(|cursor| !page.memberships.is_empty() && Some(*cursor) != job.cursor.as_deref())
+            .filter(|cursor| !page.is_empty() && Some(*cursor) != job.cursor.as_deref())
             .map(str::to_owned);
         if next.is_none() && page.next_cursor.is_some() {
             tracing::warn!(run.id = %run.run_id, page = job.page, "the listing's cursor did not move; treated as its end");
         }
-        let counts = self.reconcile(&page.memberships).await?;
+        let source = match run.scope.provider {
+            SyncProvider::Whop => Source::Whop,
+            SyncProvider::Gumroad { .. } => Source::Gumroad,
+        };
+        let mut counts = self.reconcile(source, &page.memberships).await?;
+        if !page.sales.is_empty() {
+            counts.sales_recorded = self.sales.record(&page.sales).await?;
+        }
         // Sent after the page's writes and before it is counted: one page of a run is in flight
         // at a time (one client's rate limit holds), and a crash in between repeats the page,
         // which is idempotent, rather than ending the run.
@@ -396,7 +417,7 @@ where
             }
             return Ok(PageOutcome::AlreadyDone);
         };
-        emit_page_metrics(&counts);
+        emit_page_metrics(run.scope.provider.as_str(), &counts);
         let completed = self.complete_if_done(&updated).await?;
         Ok(PageOutcome::Counted { counts, completed })
     }
@@ -525,6 +546,7 @@ where
     /// item already read.
     pub async fn reconcile(
         &self,
+        source: Source,
         memberships: &[ListedMembership],
     ) -> Result<SyncCounts, SyncError> {
         let ids: Vec<String> = memberships.iter().map(|m| m.id.clone()).collect();
@@ -558,7 +580,7 @@ where
                     counts.drifted += 1;
                     tracing::info!(membership.id = %membership.id, fields = ?fields, new = fields.is_empty(), "drift: state the webhooks missed");
                     if let Some(observation) = observation {
-                        writes.push(Write::Drift(membership.id.clone(), observation));
+                        writes.push(Write::Drift(membership.id.clone(), source, observation));
                     }
                     continue;
                 }
@@ -608,7 +630,7 @@ where
             Verdict::NewerLocally(fields) => ("newer_locally", fields),
             Verdict::Drift(fields) => {
                 if let Some(observation) = observation {
-                    Write::Drift(membership.id.clone(), observation)
+                    Write::Drift(membership.id.clone(), Source::Whop, observation)
                         .apply(&self.state)
                         .await?;
                 }
@@ -640,8 +662,9 @@ where
 
 /// A write a sync makes to one membership.
 enum Write {
-    /// Drift recorded as an observation (with the upkeep its item then calls for).
-    Drift(String, Observation),
+    /// Drift recorded as an observation of the provider's (with the upkeep its item then calls
+    /// for).
+    Drift(String, Source, Observation),
     /// The signal index of an item the sync records nothing to, brought up to its fold.
     Index(String, Upkeep),
 }
@@ -649,8 +672,8 @@ enum Write {
 impl Write {
     async fn apply<S: StateStore>(self, state: &S) -> Result<(), DependencyError> {
         match self {
-            Self::Drift(id, observation) => {
-                record_and_upkeep(state, &id, Source::Whop, &observation).await?;
+            Self::Drift(id, source, observation) => {
+                record_and_upkeep(state, &id, source, &observation).await?;
             }
             Self::Index(id, upkeep) => {
                 tracing::info!(membership.id = %id, "signal index behind the stored state: brought up to date");
@@ -681,14 +704,15 @@ fn parse_since(since: Option<&str>) -> Result<Option<DateTime<Utc>>, SyncError> 
         .transpose()
 }
 
-fn emit_page_metrics(counts: &SyncCounts) {
-    let mut metrics = Metrics::new("sync").dimension("provider", super::PROVIDER);
+fn emit_page_metrics(provider: &str, counts: &SyncCounts) {
+    let mut metrics = Metrics::new("sync").dimension("provider", provider);
     metrics
         .count("sync_pages", 1)
         .count("sync_seen", counts.seen)
         .count("sync_unchanged", counts.unchanged)
         .count("sync_drift", counts.drifted)
         .count("sync_newer_locally", counts.newer_locally)
-        .count("sync_skipped", counts.skipped);
+        .count("sync_skipped", counts.skipped)
+        .count("sync_sales_recorded", counts.sales_recorded);
     metrics.emit();
 }

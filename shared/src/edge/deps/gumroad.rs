@@ -12,6 +12,7 @@ use crate::domain::auth::keys::{DEFAULT_TTL, SessionKeys};
 use crate::domain::connections::seal::DataKeys;
 use crate::domain::ports::SystemClock;
 use crate::edge::deps::sync::{AppAdmission, provider_admission, provider_client};
+use crate::providers::client::{Admission, ResilientClient};
 use crate::providers::google::exchange_policy;
 use crate::providers::gumroad::GumroadSettings;
 use crate::providers::gumroad::api::GumroadApi;
@@ -60,14 +61,32 @@ impl GumroadDeps {
 /// Gumroad's connector over the stack. Its calls make one attempt each (a code is single-use and
 /// a resource subscription is not idempotent), bounded well within the function's timeout.
 pub fn connector(app: &App, settings: GumroadSettings) -> Result<AppConnector, String> {
+    connector_with(app, settings, exchange_policy())
+}
+
+/// [`connector`] whose calls retry by `policy` (sync's listings, which are idempotent).
+pub fn connector_with(
+    app: &App,
+    settings: GumroadSettings,
+    policy: crate::providers::client::RetryPolicy,
+) -> Result<AppConnector, String> {
     let client = provider_client(
         app,
         crate::edge::config::Provider::Gumroad,
-        exchange_policy(),
+        policy,
         provider_admission(app),
     )
     .map_err(|e| e.to_string())?;
-    Ok(Connector {
+    Ok(connector_over(app, settings, client))
+}
+
+/// Gumroad's connector over the stack calling through `client`.
+pub fn connector_over<A: Admission>(
+    app: &App,
+    settings: GumroadSettings,
+    client: ResilientClient<A>,
+) -> Connector<A, Secrets, SystemClock, DynamoConnections> {
+    Connector {
         api: GumroadApi::new(client, &settings, app.secrets_manager.clone(), SystemClock),
         keys: DataKeys::new(
             app.secrets_manager.clone(),
@@ -77,5 +96,5 @@ pub fn connector(app: &App, settings: GumroadSettings) -> Result<AppConnector, S
         ),
         store: DynamoConnections::of(app),
         settings,
-    })
+    }
 }

@@ -1,24 +1,32 @@
 //! The sync function's dependencies: the syncer over Whop's API (its membership source, see
-//! [`crate::providers::whop::sync_source`]), the state table, the run store
-//! and the `sync-jobs` queue, with the admission (emergency switches, rate limits, breakers) its
-//! calls go through.
+//! [`crate::providers::whop::sync_source`]) and, when `GUMROAD_CLIENT_ID` is set, Gumroad's
+//! connections ([`crate::providers::gumroad::sync`]), the state table, the run store, the sales
+//! events and the `sync-jobs` queue, with the admission (emergency switches, rate limits,
+//! breakers) its calls go through.
 
 use std::sync::{Arc, OnceLock};
 
 use crate::App;
 use crate::aws::breaker::DynamoBreakers;
 use crate::aws::company_items::DynamoCompanyItems;
+use crate::aws::connections::DynamoConnections;
 use crate::aws::emergency::DynamoEmergencies;
 use crate::aws::limits::DynamoFailureCounter;
+use crate::aws::sales::DynamoSales;
 use crate::aws::state::DynamoState;
 use crate::aws::sync::DynamoRuns;
+use crate::domain::connections::ConnectionStatus;
 use crate::domain::emergency::EmergencySwitch;
-use crate::domain::ports::SystemClock;
+use crate::domain::ports::{ConnectionStore, DependencyError, SystemClock};
+use crate::domain::sync::Scope;
+use crate::domain::sync::by_provider::ByProvider;
 use crate::domain::sync::worker::{SyncError, Syncer};
 use crate::edge::config::Provider;
+use crate::edge::deps::gumroad::{AppConnector, connector_with};
 use crate::providers::client::{
     Admission, EmergencyGate, ProviderGuard, ResilientClient, RetryPolicy,
 };
+use crate::providers::gumroad::sync::GumroadSource;
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// The functions' provider admission: breakers and the shared rate limits' counts in the state
@@ -82,14 +90,42 @@ pub fn provider_client<A: Admission>(
     Ok(ResilientClient::new(http.clone(), policy, admission).with_max_response_bytes(limit))
 }
 
+/// Gumroad's listing as the sync function runs it.
+pub type AppGumroadSource = GumroadSource<
+    AppAdmission,
+    aws_sdk_secretsmanager::Client,
+    SystemClock,
+    DynamoConnections,
+    SystemClock,
+>;
+
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
-    WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>,
+    ByProvider<
+        WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>,
+        AppGumroadSource,
+    >,
     DynamoState,
     DynamoRuns,
     aws_sdk_sqs::Client,
     DynamoCompanyItems,
+    DynamoSales,
 >;
+
+/// The scopes of the schedule's Gumroad runs: one per active connection (one Query of the list
+/// of connections, one read of each).
+pub async fn gumroad_scopes<T: ConnectionStore>(store: &T) -> Result<Vec<Scope>, DependencyError> {
+    let mut scopes = Vec::new();
+    for company_id in store.connected_companies().await? {
+        match store.get(&company_id).await? {
+            Some(connection) if connection.status == ConnectionStatus::Active => {
+                scopes.push(Scope::gumroad(company_id, connection.seller_id));
+            }
+            _ => {}
+        }
+    }
+    Ok(scopes)
+}
 
 /// Builds the syncer over the stack; once per process, so its rate limits and caches persist. It
 /// reconciles the known companies (in the state table) and `WHOP_COMPANY_ID` when it is set.
@@ -108,10 +144,17 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
     )
     .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
-    let api =
+    let whop =
         WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
+    let gumroad = match &config.gumroad {
+        Some(settings) => Some(GumroadSource {
+            connector: sync_connector(app, settings.clone())?,
+            clock: SystemClock,
+        }),
+        None => None,
+    };
     Ok(Syncer {
-        api,
+        api: ByProvider { whop, gumroad },
         state: DynamoState::of(app),
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),
@@ -121,13 +164,25 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         notifications_queue: config.notify.queue.clone(),
         clock: Arc::new(SystemClock),
         deferral: crate::domain::sync::worker::DEFAULT_DEFERRAL,
+        sales: DynamoSales::of(app),
+    })
+}
+
+/// Gumroad's connector for sync: its listings retry by the default policy.
+fn sync_connector(
+    app: &App,
+    settings: crate::providers::gumroad::GumroadSettings,
+) -> Result<AppConnector, SyncError> {
+    connector_with(app, settings, RetryPolicy::default()).map_err(|reason| {
+        tracing::error!(%reason, "Gumroad's sync cannot start");
+        SyncError::Unconfigured("the HTTP client cannot start")
     })
 }
 
 /// Built once per cold start. The syncer itself is built on first use (its HTTP client loads the
 /// trust store) and kept, so its rate limits and caches live as long as the warm function.
 pub struct SyncDeps {
-    app: Arc<App>,
+    pub app: Arc<App>,
     syncer: OnceLock<Result<AppSyncer, String>>,
 }
 

@@ -13,7 +13,9 @@ use url::Url;
 use super::SERVICE;
 use crate::domain::ports::{Clock, SecretSource, VersionStage};
 use crate::domain::secret::{SecretError, VersionedSecret};
-use crate::providers::client::{Admission, ClientError, ResilientClient};
+use crate::providers::client::{Admission, ClientError, Reply, ResilientClient};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 
 /// How long the client secret is cached.
 pub const CLIENT_SECRET_TTL: Duration = Duration::from_secs(300);
@@ -30,6 +32,58 @@ pub enum GumroadError {
     /// Gumroad (or our admission to it) is unavailable; the client's code.
     #[error("Gumroad is unavailable ({0})")]
     Unavailable(String),
+    /// 429, or our share of the rate limit spent: again after the wait, when known.
+    #[error("Gumroad's rate limit is reached")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 400 "Query timed out. Try narrowing your date range": the sales listing's range is too
+    /// wide.
+    #[error("Gumroad's query timed out")]
+    QueryTimedOut,
+}
+
+/// The stable code [`GumroadReply`] gives a timed out query.
+const QUERY_TIMED_OUT: &str = "query_timed_out";
+
+/// A v2 answer: JSON into `T`. Gumroad's error bodies have no stable code; the one error sync
+/// must tell apart, a timed out query, gets [`QUERY_TIMED_OUT`].
+struct GumroadReply<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T: DeserializeOwned + Send> Reply for GumroadReply<T> {
+    type Output = T;
+
+    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<T, String> {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+
+    fn error_code(&self, body: &[u8]) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let text = value
+            .get("message")
+            .or_else(|| value.get("error"))?
+            .as_str()?;
+        text.to_ascii_lowercase()
+            .contains("query timed out")
+            .then(|| QUERY_TIMED_OUT.to_owned())
+    }
+}
+
+/// A page of a v2 listing: its records under `key` and the next page's key.
+#[derive(Debug, Deserialize)]
+pub struct Listing {
+    #[serde(default)]
+    pub next_page_key: Option<String>,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Listing {
+    /// The records under `key` (none when absent).
+    pub fn records(&mut self, key: &str) -> Vec<serde_json::Value> {
+        match self.rest.remove(key) {
+            Some(serde_json::Value::Array(records)) => records,
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// What the token endpoint gives.
@@ -190,26 +244,42 @@ impl<A: Admission, S: SecretSource, C: Clock> GumroadApi<A, S, C> {
         access_token: &SecretString,
         form: Option<String>,
     ) -> Result<T, GumroadError> {
-        let url = self.url(path);
+        self.call_url(method, self.url(path), access_token, form)
+            .await
+    }
+
+    /// [`Self::call`] at a URL with its query.
+    async fn call_url<T: DeserializeOwned + Send>(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        access_token: &SecretString,
+        form: Option<String>,
+    ) -> Result<T, GumroadError> {
+        let reply = GumroadReply::<Envelope<T>>(std::marker::PhantomData);
         let (result, _) = self
             .client
-            .send_json::<Envelope<T>, _>(SERVICE, || {
-                let request = self
-                    .client
-                    .http()
-                    .request(method.clone(), url.clone())
-                    .bearer_auth(access_token.expose_secret())
-                    .header(reqwest::header::ACCEPT, "application/json");
-                match &form {
-                    Some(body) => request
-                        .header(
-                            reqwest::header::CONTENT_TYPE,
-                            "application/x-www-form-urlencoded",
-                        )
-                        .body(body.clone()),
-                    None => request,
-                }
-            })
+            .send_with(
+                SERVICE,
+                || {
+                    let request = self
+                        .client
+                        .http()
+                        .request(method.clone(), url.clone())
+                        .bearer_auth(access_token.expose_secret())
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    match &form {
+                        Some(body) => request
+                            .header(
+                                reqwest::header::CONTENT_TYPE,
+                                "application/x-www-form-urlencoded",
+                            )
+                            .body(body.clone()),
+                        None => request,
+                    }
+                },
+                &reply,
+            )
             .await;
         match result {
             Ok(envelope) if envelope.success == Some(false) => Err(GumroadError::Rejected(
@@ -217,6 +287,14 @@ impl<A: Admission, S: SecretSource, C: Clock> GumroadApi<A, S, C> {
             )),
             Ok(envelope) => Ok(envelope.body),
             Err(ClientError::Provider { status: 401, .. }) => Err(GumroadError::Unauthorized),
+            Err(ClientError::Provider {
+                status: 400,
+                code: Some(code),
+                ..
+            }) if code == QUERY_TIMED_OUT => Err(GumroadError::QueryTimedOut),
+            Err(ClientError::RateLimited { retry_after, .. }) => {
+                Err(GumroadError::RateLimited { retry_after })
+            }
             Err(ClientError::Provider { status, .. }) if (400..500).contains(&status) => {
                 Err(GumroadError::Rejected(format!("HTTP {status}")))
             }
@@ -233,6 +311,31 @@ impl<A: Admission, S: SecretSource, C: Clock> GumroadApi<A, S, C> {
             .and_then(|user| user.user_id.or(user.id))
             .filter(|id| !id.is_empty())
             .ok_or_else(|| GumroadError::Rejected("the user has no user_id".into()))
+    }
+
+    /// A page of a listing (`GET <path>?<query>&page_key=…`) with `access_token`.
+    pub async fn list(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+        query: &[(&str, String)],
+        page_key: Option<&str>,
+    ) -> Result<Listing, GumroadError> {
+        let mut url = self.url(path);
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in query {
+                pairs.append_pair(name, value);
+            }
+            if let Some(key) = page_key {
+                pairs.append_pair("page_key", key);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.call_url(reqwest::Method::GET, url, access_token, None)
+            .await
     }
 
     /// Subscribes `post_url` to `resource` (`PUT /v2/resource_subscriptions`); the

@@ -6,8 +6,9 @@
 //! Every call with a stored token goes through [`Connector::with_token`]: a 401 tries the refresh
 //! token once, and when that is refused too the connection is marked `needs_reconnect`.
 //!
-//! The initial sync of products, sales and subscribers is not part of connecting yet: a new
-//! connection records it as `pending`.
+//! A new connection records its initial sync as `pending`; the first Gumroad sync run that
+//! reads the listing to its end (the schedule's, or `churnsaver sync start --provider gumroad`)
+//! records it as `completed` ([`super::sync`]).
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -24,8 +25,10 @@ use crate::providers::client::Admission;
 
 /// The provider's name in `state`s and routes.
 pub const PROVIDER: &str = "gumroad";
-/// What a new connection's initial sync is until the Gumroad sync exists.
+/// A new connection's initial sync: not read to its end yet.
 pub const INITIAL_SYNC_PENDING: &str = "pending";
+/// A connection whose products, subscribers and sales a sync run read to the end.
+pub const INITIAL_SYNC_COMPLETED: &str = "completed";
 
 /// Why connecting, or a call with a stored token, failed. [`ConnectError::reason_code`] is the
 /// routes' stable error code.
@@ -84,6 +87,8 @@ impl From<GumroadError> for ConnectError {
             GumroadError::Unauthorized => Self::NeedsReconnect,
             GumroadError::Rejected(message) => Self::Refused(message),
             GumroadError::Unavailable(code) => Self::Unavailable(code),
+            GumroadError::RateLimited { .. } => Self::Unavailable("rate_limited".into()),
+            GumroadError::QueryTimedOut => Self::Refused("query timed out".into()),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Gumroad (`docs/providers.md`, "Gumroad"; `docs/architecture.md`, "Gumroad"): the creator's
 //! OAuth connection ([`connect`]) over its API client ([`api`]), its unsigned pings ([`form`],
-//! [`ping`]) and what they say about subscriptions ([`observe`]).
+//! [`ping`]) and what they say about subscriptions ([`observe`]); its sync of products,
+//! subscribers and sales ([`sync`]).
 
 pub mod api;
 pub mod connect;
 pub mod form;
-pub(crate) mod observe;
+pub mod observe;
 pub mod ping;
+pub mod sync;
 
 use url::Url;
 

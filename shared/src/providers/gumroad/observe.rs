@@ -88,6 +88,38 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
     Ok(observed(event, membership_id, (membership, payment)))
 }
 
+/// What a subscriber's `status` (`GET /v2/products/{id}/subscribers`) says, in the words the
+/// pings use: the status, whether it grants access, whether a cancellation is pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberFacts {
+    pub status: String,
+    pub valid: Option<bool>,
+    pub cancel_at_period_end: Option<bool>,
+}
+
+/// A subscriber's status as the pings would have left it: `alive` as a `sale` (active, no
+/// cancellation pending), `pending_cancellation` as a `cancellation` after it (still active,
+/// cancel scheduled), `pending_failure` as a charge failing while access lasts (`past_due`), and
+/// the ended statuses as a `subscription_ended` with that `ended_reason` (`cancelled`,
+/// `failed_payment`, `fixed_subscription_period_ended`: access ended). An unknown status is kept
+/// as it is, saying nothing about access.
+pub fn subscriber_facts(status: &str) -> SubscriberFacts {
+    let facts = |status: &str, valid, cancel| SubscriberFacts {
+        status: status.to_owned(),
+        valid,
+        cancel_at_period_end: cancel,
+    };
+    match status {
+        "alive" => facts("active", Some(true), Some(false)),
+        "pending_cancellation" => facts("active", Some(true), Some(true)),
+        "pending_failure" => facts("past_due", Some(true), Some(false)),
+        "failed_payment" | "fixed_subscription_period_ended" | "cancelled" => {
+            facts(status, Some(false), None)
+        }
+        other => facts(other, None, None),
+    }
+}
+
 json::lenient_object! {
     /// A ping's fields, as the queued event's JSON carries them.
     struct GumroadPing / GumroadPingKey {
@@ -98,5 +130,34 @@ json::lenient_object! {
         "user_email" => user_email: Scalar,
         "full_name" => full_name: Scalar,
         "ended_reason" => ended_reason: Scalar,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_subscriber_status_maps_to_the_state_its_pings_would_leave() {
+        let cases = [
+            ("alive", "active", Some(true), Some(false)),
+            ("pending_cancellation", "active", Some(true), Some(true)),
+            ("pending_failure", "past_due", Some(true), Some(false)),
+            ("failed_payment", "failed_payment", Some(false), None),
+            (
+                "fixed_subscription_period_ended",
+                "fixed_subscription_period_ended",
+                Some(false),
+                None,
+            ),
+            ("cancelled", "cancelled", Some(false), None),
+            ("paused_someday", "paused_someday", None, None),
+        ];
+        for (gumroad, status, valid, cancel) in cases {
+            let facts = subscriber_facts(gumroad);
+            assert_eq!(facts.status, status, "{gumroad}");
+            assert_eq!(facts.valid, valid, "{gumroad}");
+            assert_eq!(facts.cancel_at_period_end, cancel, "{gumroad}");
+        }
     }
 }

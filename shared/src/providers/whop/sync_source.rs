@@ -29,6 +29,7 @@ pub fn listed(membership: Membership) -> ListedMembership {
         id: membership.id,
         status: membership.status,
         cancel_at_period_end: membership.cancel_at_period_end,
+        valid: None,
         updated_at: membership.updated_at,
         renewal_period_start: membership.renewal_period_start,
         renewal_period_end: membership.renewal_period_end,
@@ -84,6 +85,7 @@ impl<A: Admission, K: ApiKeySource> MembershipSource for WhopApi<A, K> {
         Ok(MembershipPage {
             memberships: page.data.into_iter().map(listed).collect(),
             next_cursor,
+            ..MembershipPage::default()
         })
     }
 
@@ -106,6 +108,7 @@ mod tests {
     #[test]
     fn scopes_list_what_they_cover() {
         let user = Scope {
+            provider: crate::domain::sync::SyncProvider::Whop,
             company_id: "biz_1".into(),
             user_id: Some("user_1".into()),
             since: Utc.timestamp_opt(1_780_000_000, 0).single(),
