@@ -396,6 +396,20 @@ pub fn header_time(verified: &Verified<'_>) -> Result<DateTime<Utc>, NormaliseEr
     unix_time(verified.timestamp).ok_or(NormaliseError::InvalidTimestamp(field))
 }
 
+/// An envelope's own event id and type, both required (the envelopes that carry their id in
+/// the body: Stripe, PayPal).
+pub fn body_id_and_kind<'a>(
+    id: Field<'a>,
+    kind: Field<'a>,
+) -> Result<(String, std::borrow::Cow<'a, str>), NormaliseError> {
+    let event_id = id
+        .into_str()
+        .map(std::borrow::Cow::into_owned)
+        .ok_or(NormaliseError::MissingEventId)?;
+    let kind = kind.into_str().ok_or(NormaliseError::MissingEventType)?;
+    Ok((event_id, kind))
+}
+
 /// A time field of an envelope: `Ok(None)` when absent, `null` or empty; `name` names it in the
 /// error otherwise.
 pub fn field_time(

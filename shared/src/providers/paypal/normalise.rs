@@ -5,11 +5,11 @@
 //! `resource.billing_agreement_id` for a sale (`PAYMENT.SALE.*`), whose own id is the payment.
 //! A refund (`PAYMENT.SALE.REFUNDED`) names only its `sale_id`.
 
-use std::borrow::Cow;
-
 use crate::domain::json::{self, Field};
 use crate::domain::webhooks::Verified;
-use crate::domain::webhooks::event::{NormaliseError, Subject, field_time, header_time};
+use crate::domain::webhooks::event::{
+    NormaliseError, Subject, body_id_and_kind, field_time, header_time,
+};
 use crate::providers::Parts;
 
 /// `id`, `event_type`, `create_time` (else the transmission time).
@@ -19,15 +19,7 @@ pub(crate) fn normalise<'a>(
 ) -> Result<Parts<'a>, NormaliseError> {
     let mut envelope = PayPalEnvelope::default();
     crate::providers::parse(raw, &mut envelope)?;
-    let event_id = envelope
-        .id
-        .into_str()
-        .map(Cow::into_owned)
-        .ok_or(NormaliseError::MissingEventId)?;
-    let kind = envelope
-        .kind
-        .into_str()
-        .ok_or(NormaliseError::MissingEventType)?;
+    let (event_id, kind) = body_id_and_kind(envelope.id, envelope.kind)?;
     let occurred_at = match field_time(&envelope.create_time, "create_time")? {
         Some(time) => time,
         None => header_time(verified)?,

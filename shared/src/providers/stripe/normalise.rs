@@ -1,10 +1,10 @@
 //! Stripe's webhook envelope → [`crate::domain::webhooks::event::Event`].
 
-use std::borrow::Cow;
-
 use crate::domain::json::{self, Field};
 use crate::domain::webhooks::Verified;
-use crate::domain::webhooks::event::{NormaliseError, Subject, field_time, header_time};
+use crate::domain::webhooks::event::{
+    NormaliseError, Subject, body_id_and_kind, field_time, header_time,
+};
 use crate::providers::Parts;
 
 /// `id`, `type`, `created` (else the header time); thin (`v2.core.event`) events are rejected.
@@ -21,15 +21,7 @@ pub(crate) fn normalise<'a>(
         }
         Some(_) => return Err(NormaliseError::UnsupportedEnvelope("stripe_object")),
     }
-    let event_id = envelope
-        .id
-        .into_str()
-        .map(Cow::into_owned)
-        .ok_or(NormaliseError::MissingEventId)?;
-    let kind = envelope
-        .kind
-        .into_str()
-        .ok_or(NormaliseError::MissingEventType)?;
+    let (event_id, kind) = body_id_and_kind(envelope.id, envelope.kind)?;
     let occurred_at = match field_time(&envelope.created, "created")? {
         Some(time) => time,
         None => header_time(verified)?,
