@@ -51,9 +51,6 @@ pub enum ApiError {
     /// 429: throttled; retry after the given number of seconds.
     #[error("too many requests; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
-    /// 501: the route exists but is not built yet.
-    #[error("{what} is not implemented yet")]
-    NotImplemented { what: &'static str },
     /// 503: a dependency is down; the caller should retry.
     #[error("{dependency} is unavailable; retry later")]
     DependencyUnavailable { dependency: &'static str },
@@ -77,7 +74,6 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::DependencyUnavailable { .. } | Self::Unavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -101,7 +97,6 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Throttled { .. } => "throttled",
-            Self::NotImplemented { .. } => "not_implemented",
             Self::DependencyUnavailable { .. } => "dependency_unavailable",
             Self::Internal => "internal",
         }
@@ -234,7 +229,6 @@ mod tests {
                 },
                 415,
             ),
-            (ApiError::NotImplemented { what: "x" }, 501),
             (
                 ApiError::Invalid {
                     code: "invalid_query",

@@ -19,9 +19,6 @@ impl From<IngestError> for ApiError {
             IngestError::NotForm => Self::UnsupportedMediaType {
                 expected: "application/x-www-form-urlencoded",
             },
-            IngestError::ProviderNotSupported(_) => Self::NotImplemented {
-                what: "this provider's webhooks",
-            },
             IngestError::TooLarge => Self::PayloadTooLarge {
                 limit_bytes: MAX_BODY_BYTES,
             },

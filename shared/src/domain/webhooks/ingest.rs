@@ -44,8 +44,6 @@ pub enum IngestError {
     SellerMismatch,
     #[error("content type must be application/x-www-form-urlencoded")]
     NotForm,
-    #[error("{0} webhooks are not supported yet")]
-    ProviderNotSupported(String),
     #[error("body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
     #[error("content type must be application/json")]
@@ -71,7 +69,6 @@ impl IngestError {
             Self::UnknownWebhookToken => "unknown_webhook_token",
             Self::SellerMismatch => "seller_mismatch",
             Self::NotForm => "unsupported_media_type",
-            Self::ProviderNotSupported(_) => "not_implemented",
             Self::TooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Rejected(error) => error.reason_code(),
