@@ -373,13 +373,14 @@ async fn no_log_line_of_a_notify_run_names_an_address_a_number_a_member_or_a_mes
     let guard = tracing::subscriber::set_default(captured.clone());
     let failed = notify(&deps, &jobs).await;
     drop(guard);
+    let logs = captured.0.lock().unwrap().clone();
 
-    assert!(failed.is_empty());
+    assert!(failed.is_empty(), "{logs}");
     let messages = mail(&stack);
-    assert_eq!(messages.len(), 2, "{:?}", sent(&messages));
+    assert_eq!(messages.len(), 2, "{:?} {logs}", sent(&messages));
     let texts = stack.messaging.as_ref().unwrap().accepted();
     let [text] = &texts[..] else {
-        panic!("one text: {texts:?}")
+        panic!("one text: {texts:?} {logs}")
     };
     assert_eq!(text.to, [PHONE]);
     let body: String = url::form_urlencoded::parse(text.body.as_bytes())
@@ -388,7 +389,6 @@ async fn no_log_line_of_a_notify_run_names_an_address_a_number_a_member_or_a_mes
         .unwrap();
     assert!(body.contains("Ann"), "{body}");
 
-    let logs = captured.0.lock().unwrap().clone();
     assert!(logs.contains("message done"), "{logs}");
     let member_text = messages[1]
         .text

@@ -88,6 +88,9 @@ pub enum ClientError {
     Unreachable {
         service: &'static str,
         detail: String,
+        /// The connection was made, so the request may have reached the provider (a reset or a
+        /// body cut short); `false` when it could not even connect.
+        connected: bool,
     },
     #[error("{service} circuit open")]
     CircuitOpen { service: &'static str },
@@ -131,6 +134,22 @@ impl ClientError {
             Self::Provider { status, .. } => *status >= 500,
             Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unreachable { .. } => true,
             Self::CircuitOpen { .. }
+            | Self::EmergencyMode { .. }
+            | Self::Decode { .. }
+            | Self::BudgetExhausted { .. }
+            | Self::ResponseTooLarge { .. } => false,
+        }
+    }
+
+    /// Whether the failed attempt may have been acted on by the provider: a timeout, a 5xx or a
+    /// connection lost after it was made. A 429 or a refused connection was not.
+    pub const fn may_have_reached(&self) -> bool {
+        match self {
+            Self::Provider { status, .. } => *status >= 500,
+            Self::Timeout { .. } => true,
+            Self::Unreachable { connected, .. } => *connected,
+            Self::RateLimited { .. }
+            | Self::CircuitOpen { .. }
             | Self::EmergencyMode { .. }
             | Self::Decode { .. }
             | Self::BudgetExhausted { .. }
@@ -400,7 +419,9 @@ impl<A: Admission> ResilientClient<A> {
         let result = attempt
             .retry(backoff.build())
             .sleep(BackonSleeper(Arc::clone(&self.sleeper)))
-            .when(ClientError::is_retryable)
+            .when(|error: &ClientError| {
+                error.is_retryable() && (reply.repeatable() || !error.may_have_reached())
+            })
             .adjust(|error: &ClientError, next: Option<Duration>| {
                 // None: backon's attempts are used up.
                 let step = next?;
@@ -549,6 +570,14 @@ pub trait Reply: Sync {
     fn retry_after(&self, headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
         retry_after(headers, clock)
     }
+
+    /// Whether the request may be sent again after an attempt the provider may have acted on
+    /// ([`ClientError::may_have_reached`]): true for reads and for writes the provider
+    /// deduplicates (an idempotency key). A write it does not deduplicate is retried only after
+    /// a 429 or a refused connection, so an ambiguous failure never does it twice.
+    fn repeatable(&self) -> bool {
+        true
+    }
 }
 
 /// A JSON body decoded into `T`.
@@ -598,7 +627,11 @@ fn transport_error(service: &'static str, error: reqwest::Error) -> ClientError 
             detail.push_str(&cause.to_string());
             source = cause.source();
         }
-        ClientError::Unreachable { service, detail }
+        ClientError::Unreachable {
+            service,
+            detail,
+            connected: !error.is_connect(),
+        }
     }
 }
 

@@ -579,3 +579,105 @@ async fn a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_not() {
         })
     );
 }
+
+/// A write the provider does not deduplicate ([`Reply::repeatable`] false): its id, or nothing.
+struct OnceOnly;
+
+impl Reply for OnceOnly {
+    type Output = ();
+
+    fn success(&self, _: StatusCode, _: &HeaderMap, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn repeatable(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_write_without_idempotency_is_not_repeated_after_a_5xx_or_a_timeout_but_is_after_a_429() {
+    for (first, error) in [
+        (
+            ResponseTemplate::new(502),
+            ClientError::Provider {
+                service: "texts",
+                status: 502,
+                code: None,
+            },
+        ),
+        (
+            ok_body().set_delay(Duration::from_secs(5)),
+            ClientError::Timeout { service: "texts" },
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let (client, sleeper) = client(RetryPolicy {
+            attempt_timeout: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        });
+        let url = format!("{}/messages", server.uri());
+
+        let (result, report) = client
+            .send_with("texts", || client.http().post(&url), &OnceOnly)
+            .await;
+
+        assert_eq!(result.unwrap_err(), error);
+        assert_eq!(report.attempts, 1);
+        assert!(sleeper.waits().is_empty());
+    }
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(rate_limited().insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok_body())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client(RetryPolicy::default());
+    let url = format!("{}/messages", server.uri());
+    let (result, report) = client
+        .send_with("texts", || client.http().post(&url), &OnceOnly)
+        .await;
+    assert!(result.is_ok());
+    assert_eq!(report.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_write_without_idempotency_is_repeated_after_a_refused_connection() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (client, _) = client(RetryPolicy::default());
+    let url = format!("http://127.0.0.1:{port}/messages");
+
+    let (result, report) = client
+        .send_with("texts", || client.http().post(&url), &OnceOnly)
+        .await;
+
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unreachable {
+                connected: false,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.may_have_reached());
+    assert_eq!(report.attempts, 4);
+}

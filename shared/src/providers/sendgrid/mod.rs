@@ -197,6 +197,12 @@ impl Reply for MailReply {
             Some(Duration::from_secs(u64::try_from(wait).unwrap_or(0)))
         })
     }
+
+    /// SendGrid has no idempotency key for a mail: a send that may have reached it is not
+    /// repeated (the job fails and its claim decides), so one message is never mailed twice.
+    fn repeatable(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -192,6 +192,12 @@ impl Reply for MessageReply {
             _ => None,
         }
     }
+
+    /// Twilio has no idempotency key for a message: a send that may have reached it is not
+    /// repeated (the job fails and its claim decides), so one alert is never texted twice.
+    fn repeatable(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

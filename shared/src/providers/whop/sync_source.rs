@@ -192,7 +192,8 @@ mod tests {
         assert_eq!(
             call(ClientError::Unreachable {
                 service: "whop",
-                detail: "refused".into()
+                detail: "refused".into(),
+                connected: false,
             })
             .failure,
             SourceFailure::Unavailable
