@@ -582,3 +582,104 @@ async fn a_company_run_that_fails_tells_the_companys_recipients_once() {
     assert!(mail(&stack)[0].text.contains(&run.run_id));
     stack.shutdown().await;
 }
+
+/// A Whop delivery about `creator`'s membership of Churn Saver's own product (plan
+/// `plan_cspro`, the pro tier in [`plan_parameters`]).
+fn own_plan_event(id: &str, minute: u32, kind: &str, creator: &str, status: &str) -> String {
+    json!({"id": id, "api_version": "v1", "type": kind,
+           "timestamp": format!("2026-11-23T09:{minute:02}:00.000Z"),
+           "company_id": "biz_churnsaver",
+           "data": {"id": "mem_cs", "status": status, "cancel_at_period_end": false,
+                    "user": {"id": creator}, "plan": {"id": "plan_cspro"},
+                    "product": {"id": "prod_churnsaver"}}})
+    .to_string()
+}
+
+fn plan_parameters() -> std::collections::BTreeMap<String, String> {
+    [
+        ("ChurnSaverProductId", "prod_churnsaver"),
+        ("ChurnSaverTierPlans", "plan_cspro:pro"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[tokio::test]
+async fn member_messages_a_creator_turned_on_stop_when_their_plan_drops_to_free_and_the_owner_is_still_alerted()
+ {
+    let stack = crate::helpers::start_stack_with(plan_parameters()).await;
+    let creator = "user_cs_creator";
+    let own = own_plan_event("evt_cs_on", 0, "membership.activated", creator, "active");
+    assert_eq!(ingest(&stack.app, "evt_cs_on", &own).await, 202);
+    assert!(
+        process(&stack.app, &receive_all(&stack).await)
+            .await
+            .is_empty()
+    );
+    let settings = CompanySettings {
+        recipients: vec![OWNER.to_owned()],
+        immediate: true,
+        member_messages: true,
+        member_messages_by: Some(creator.to_owned()),
+        ..CompanySettings::default()
+    };
+    DynamoCompanyItems::of(&stack.app)
+        .put_company_settings(COMPANY, &settings)
+        .await
+        .unwrap();
+    let deps = Arc::new(NotifyDeps::build(Arc::clone(&stack.app)));
+
+    // On the pro plan: the member is told.
+    deliver(
+        &stack,
+        &[
+            ("evt_p1_active", 0, "membership.activated", "mem_p1"),
+            ("evt_p1_failed", 1, "payment.failed", "mem_p1"),
+        ],
+    )
+    .await;
+    assert!(notify(&deps, &jobs(&stack).await).await.is_empty());
+    let paid = sent(&mail(&stack));
+    assert_eq!(paid.len(), 2, "{paid:?}");
+    assert_eq!(paid[1].0, member_address("mem_p1"));
+
+    // The creator's membership ends: the free tier, and member messages stop.
+    let off = own_plan_event(
+        "evt_cs_off",
+        1,
+        "membership.deactivated",
+        creator,
+        "canceled",
+    );
+    assert_eq!(ingest(&stack.app, "evt_cs_off", &off).await, 202);
+    assert!(
+        process(&stack.app, &receive_all(&stack).await)
+            .await
+            .is_empty()
+    );
+    deliver(
+        &stack,
+        &[
+            ("evt_p2_active", 2, "membership.activated", "mem_p2"),
+            ("evt_p2_failed", 3, "payment.failed", "mem_p2"),
+        ],
+    )
+    .await;
+    let jobs = jobs(&stack).await;
+    let event = LambdaEvent::new(sqs_event(&jobs), Context::default());
+    let captured = crate::unsubscribe::Captured::default();
+    let guard = tracing::subscriber::set_default(captured.clone());
+    let response = notify::handle(Arc::clone(&deps), event).await.unwrap();
+    drop(guard);
+    assert!(failed_ids(response).is_empty());
+    let free = sent(&mail(&stack));
+    assert_eq!(
+        free[2..],
+        [(OWNER.to_owned(), "A membership is at risk".to_owned())],
+        "{free:?}"
+    );
+    let logs = captured.0.lock().unwrap().clone();
+    assert!(logs.contains("code=\"plan_required\" dropped=1"), "{logs}");
+    stack.shutdown().await;
+}

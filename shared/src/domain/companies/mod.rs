@@ -408,12 +408,13 @@ pub async fn replace_company_settings(
     body: &[u8],
 ) -> Result<(Option<CompanySettings>, CompanySettings), CompanyError> {
     check_company(company_id)?;
-    let settings = settings::parse(body).map_err(CompanyError::InvalidSettings)?;
+    let mut settings = settings::parse(body).map_err(CompanyError::InvalidSettings)?;
     authorize(access, viewer, company_id).await?;
     if let (Viewer::User(user_id), true) = (viewer, settings.member_messages) {
         use crate::domain::creators::plan::{Feature, require};
         let plan = plans.plan(user_id).await.map_err(|e| unavailable(&e))?;
         require(plan.tier, Feature::MemberMessages)?;
+        settings.member_messages_by = Some(user_id.to_owned());
     }
     let previous = store
         .company_settings(company_id)

@@ -55,6 +55,11 @@ pub struct CompanySettings {
     /// The signals that are urgent (default [`DEFAULT_URGENT_SIGNALS`]).
     #[serde(default = "default_urgent_signals")]
     pub urgent_signals: Vec<SignalKind>,
+    /// The creator whose plan allowed `member_messages` when they were turned on; the notifier
+    /// asks that plan again before each member message, so a downgrade stops them. Set by the
+    /// settings route, never read from a request body; `None` when an operator turned them on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_messages_by: Option<String>,
 }
 
 fn default_urgent_signals() -> Vec<SignalKind> {
@@ -74,6 +79,7 @@ impl Default for CompanySettings {
             reply_to: None,
             alert_phones: Vec::new(),
             urgent_signals: default_urgent_signals(),
+            member_messages_by: None,
         }
     }
 }
@@ -399,6 +405,7 @@ pub fn parse(body: &[u8]) -> Result<CompanySettings, Vec<FieldProblem>> {
         reply_to: check.reply_to(&object),
         alert_phones: check.alert_phones(&object),
         urgent_signals: check.urgent_signals(&object),
+        member_messages_by: None,
     };
     let alerting = settings.immediate || settings.digest.is_some();
     if alerting

@@ -667,13 +667,21 @@ async fn member_messages_need_a_paid_plan_and_operators_are_not_asked() {
     );
     let saved = put(&store, Tier::Starter, admin, body).await.unwrap();
     assert!(saved.member_messages);
+    // The notifier asks this creator's plan again before each member message.
+    assert_eq!(saved.member_messages_by.as_deref(), Some("admin"));
     let off = br#"{"member_messages": false}"#;
-    assert!(put(&store, Tier::Free, admin, off).await.is_ok());
-    assert!(
-        put(&store, Tier::Free, Viewer::Operator, body)
-            .await
-            .is_ok()
-    );
+    let saved = put(&store, Tier::Free, admin, off).await.unwrap();
+    assert_eq!(saved.member_messages_by, None);
+    let by_operator = put(&store, Tier::Free, Viewer::Operator, body)
+        .await
+        .unwrap();
+    assert_eq!(by_operator.member_messages_by, None);
+    // A body cannot name who turned them on.
+    let named = br#"{"member_messages": true, "member_messages_by": "someone_paid"}"#;
+    assert!(matches!(
+        put(&store, Tier::Free, admin, named).await,
+        Err(CompanyError::InvalidSettings(_))
+    ));
 }
 
 #[test]

@@ -202,18 +202,31 @@ impl<S: StateStore> crate::domain::ports::CreatorPlans for Plans<S> {
     /// a member of few). A user that is not a Whop user (`google:<sub>`) has no Whop membership
     /// and is on the free tier without a read.
     async fn plan(&self, user_id: &str) -> Result<CreatorPlan, DependencyError> {
-        if self.settings.product_id.is_none() || user_id.starts_with("google:") {
-            return Ok(free());
-        }
-        let stored = every_page(|after| async move {
-            self.store
-                .memberships_of_user(user_id, PLAN_PAGE, after.as_deref())
-                .await
-        })
-        .await?;
-        let states: Vec<MembershipState> = stored.iter().map(|m| m.state()).collect();
-        Ok(self.settings.plan_of(&states))
+        plan_of_user(&self.store, &self.settings, user_id).await
     }
+}
+
+/// `user_id`'s plan under `settings`, read from `store`: one Query of the user index per 100 of
+/// their memberships; none for a user that is not a Whop user or without a product configured.
+///
+/// # Errors
+/// The store's.
+pub async fn plan_of_user(
+    store: &impl StateStore,
+    settings: &PlanSettings,
+    user_id: &str,
+) -> Result<CreatorPlan, DependencyError> {
+    if settings.product_id.is_none() || user_id.starts_with("google:") {
+        return Ok(free());
+    }
+    let stored = every_page(|after| async move {
+        store
+            .memberships_of_user(user_id, PLAN_PAGE, after.as_deref())
+            .await
+    })
+    .await?;
+    let states: Vec<MembershipState> = stored.iter().map(|m| m.state()).collect();
+    Ok(settings.plan_of(&states))
 }
 
 /// A creator plan of a fixed tier, for tests of tier-limited actions.

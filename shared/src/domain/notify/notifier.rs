@@ -31,6 +31,8 @@ use super::render::{
 use super::texts::is_opt_out;
 use super::unsubscribe::UnsubscribeTokens;
 use super::{Delivery, Job, NotificationJob, Planned, Template, plan};
+use crate::domain::companies::settings::CompanySettings;
+use crate::domain::creators::plan::PlanSettings;
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
     Claim, Clock, CompanyMemberships, DependencyError, DigestSchedule, Email, InboundMessage,
@@ -78,6 +80,9 @@ pub struct Counts {
     pub suppressed: u64,
     /// Claims found finished: a redelivery or a duplicate job.
     pub already_done: u64,
+    /// Member messages not sent because the plan of the creator who turned them on no longer
+    /// allows them.
+    pub plan_required: u64,
 }
 
 impl Counts {
@@ -86,6 +91,7 @@ impl Counts {
         self.refused += other.refused;
         self.suppressed += other.suppressed;
         self.already_done += other.already_done;
+        self.plan_required += other.plan_required;
     }
 
     /// Adds one message's outcome, or logs its failure and keeps the job's first.
@@ -173,6 +179,7 @@ impl BatchReport {
             .count("messages_refused", self.counts.refused)
             .count("messages_suppressed", self.counts.suppressed)
             .count("messages_already_done", self.counts.already_done)
+            .count("messages_plan_required", self.counts.plan_required)
             .count("jobs_failed_permanent", self.jobs_failed_permanent)
             .count("jobs_failed_retryable", self.jobs_failed_retryable);
         metrics
@@ -198,6 +205,8 @@ pub struct Notifier<C, St, Se, M, Su, K, S, T, X> {
     pub unsubscribe: MemberUnsubscribe<S, T>,
     /// The text provider (`Option`: none refuses texts, see [`super::texts`]).
     pub texts: X,
+    /// Which plans allow member messages (asked before each job's member messages).
+    pub plans: PlanSettings,
 }
 
 impl<C, St, Se, M, Su, K, S, T, X> Notifier<C, St, Se, M, Su, K, S, T, X>
@@ -287,7 +296,21 @@ where
         };
         let state = stored.state();
         let mut first_error = None;
-        for planned in plan(job, &settings, &state) {
+        let mut planned = plan(job, &settings, &state);
+        if planned.iter().any(|p| p.template.to_member())
+            && !self.member_messages_allowed(&settings).await?
+        {
+            let before = planned.len();
+            planned.retain(|p| !p.template.to_member());
+            let dropped = u64::try_from(before - planned.len()).unwrap_or(u64::MAX);
+            tracing::info!(
+                code = "plan_required",
+                dropped,
+                "member messages need a plan that allows them: not sent"
+            );
+            counts.plan_required += dropped;
+        }
+        for planned in planned {
             let from = self.sender.from(settings.sender_name.as_deref());
             let reply_to = settings
                 .reply_to
@@ -306,6 +329,21 @@ where
             counts.tally(&mut first_error, planned.template, &planned.key, done);
         }
         first_error.map_or(Ok(counts), Err)
+    }
+
+    /// Whether the plan of the creator who turned member messages on still allows them
+    /// ([`crate::domain::creators::plan::require`]); turned on by an operator, they are allowed
+    /// as at the settings route.
+    async fn member_messages_allowed(
+        &self,
+        settings: &CompanySettings,
+    ) -> Result<bool, NotifyError> {
+        use crate::domain::creators::plan::{Feature, plan_of_user, require};
+        let Some(user_id) = settings.member_messages_by.as_deref() else {
+            return Ok(true);
+        };
+        let plan = plan_of_user(&self.state, &self.plans, user_id).await?;
+        Ok(require(plan.tier, Feature::MemberMessages).is_ok())
     }
 
     /// Claims, checks, sends and records one message.

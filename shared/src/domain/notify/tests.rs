@@ -8,6 +8,7 @@ use super::notifier::{MemberUnsubscribe, Notifier, NotifyError, Sender};
 use super::render::{MessageContext, render};
 use super::unsubscribe::UnsubscribeTokens;
 use super::*;
+use crate::domain::creators::plan::PlanSettings;
 use crate::domain::ports::{
     Claim, Clock, DependencyError, Email, Mailer, NotificationClaims, SendError, Sent,
     SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage, TextSender,
@@ -428,6 +429,7 @@ async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
         },
         unsubscribe: member_unsubscribe(),
         texts: Some(ScriptedTexts::default()),
+        plans: PlanSettings::default(),
     };
     (notifier, job)
 }

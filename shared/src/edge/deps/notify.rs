@@ -167,6 +167,7 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
         },
         unsubscribe: MemberUnsubscribe { base, tokens },
         texts: texts(app)?,
+        plans: app.config.creator_plan.clone(),
     })
 }
 
