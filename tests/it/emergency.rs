@@ -93,7 +93,7 @@ async fn while_on_no_sync_call_reaches_whop_and_the_page_waits_without_using_a_d
         .unwrap();
     let job = next_job(&app).await;
     let outcome = syncer.run_page(&job).await.unwrap();
-    let one = syncer.sync_membership("mem_00001", None).await;
+    let one = syncer.sync_membership("mem_00001", None, COMPANY_ID).await;
 
     assert_eq!(
         outcome,
@@ -247,7 +247,10 @@ async fn while_on_an_admin_with_a_cached_access_answer_gets_the_at_risk_listing_
     let (fake, _stack, app) = setup().await;
     // `mem_00000` is past due: synced, it is at risk in the company.
     let syncer = shared::edge::deps::sync::syncer(&app).unwrap();
-    syncer.sync_membership("mem_00000", None).await.unwrap();
+    syncer
+        .sync_membership("mem_00000", None, COMPANY_ID)
+        .await
+        .unwrap();
     let state = state::router(Arc::new(shared::edge::deps::state::StateDeps::build(
         Arc::clone(&app),
     )));

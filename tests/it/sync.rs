@@ -407,7 +407,7 @@ async fn a_webhook_newer_than_the_apis_updated_at_is_not_overwritten() {
         .unwrap();
 
     let one = syncer
-        .sync_membership("mem_new", Some("user_new"))
+        .sync_membership("mem_new", Some("user_new"), COMPANY_ID)
         .await
         .unwrap();
     assert_eq!(one.result, "newer_locally");
@@ -443,13 +443,13 @@ async fn one_membership_syncs_for_its_owner_only() {
 
     assert!(matches!(
         syncer
-            .sync_membership("mem_00003", Some("user_other"))
+            .sync_membership("mem_00003", Some("user_other"), COMPANY_ID)
             .await,
         Err(SyncError::NotFound)
     ));
     assert!(matches!(
         syncer
-            .sync_membership("mem_unknown", Some("user_00003"))
+            .sync_membership("mem_unknown", Some("user_00003"), COMPANY_ID)
             .await,
         Err(SyncError::NotFound)
     ));
@@ -458,19 +458,99 @@ async fn one_membership_syncs_for_its_owner_only() {
     foreign["company"]["id"] = "biz_other".into();
     fake.put(foreign);
     assert!(matches!(
-        syncer.sync_membership("mem_00009", None).await,
+        syncer.sync_membership("mem_00009", None, COMPANY_ID).await,
         Err(SyncError::NotFound)
     ));
     let synced = syncer
-        .sync_membership("mem_00003", Some("user_00003"))
+        .sync_membership("mem_00003", Some("user_00003"), COMPANY_ID)
         .await
         .unwrap();
     assert_eq!(synced.result, "drifted");
     let again = syncer
-        .sync_membership("mem_00003", Some("user_00003"))
+        .sync_membership("mem_00003", Some("user_00003"), COMPANY_ID)
         .await
         .unwrap();
     assert_eq!(again.result, "unchanged");
+}
+
+#[tokio::test]
+async fn a_users_sync_names_a_known_company_and_without_a_default_one_must_name_it() {
+    use shared::domain::companies::known::KnownSource;
+    use shared::domain::sync::worker::{SyncRequest, SyncStarted};
+
+    let stack = start_stack().await;
+    let fake = FakeWhop::start(FakeWhopOptions::default()).await.unwrap();
+    for (n, company) in [(11, "biz_two"), (12, "biz_two"), (13, "biz_gone")] {
+        let mut membership = sample_membership(n);
+        membership["company"]["id"] = company.into();
+        fake.put(membership);
+    }
+    let syncer = Syncer {
+        company_id: None,
+        ..syncer(&stack, &fake).await
+    };
+    let known = DynamoCompanyItems::of(&stack.app);
+    for company in ["biz_two", "biz_gone"] {
+        known
+            .remember(company, KnownSource::Webhook, Utc::now())
+            .await
+            .unwrap();
+    }
+    known
+        .revoke("biz_gone", "access_revoked", Utc::now())
+        .await
+        .unwrap();
+    let request = |company: Option<&str>, membership: Option<&str>| SyncRequest {
+        company_id: company.map(str::to_owned),
+        membership_id: membership.map(str::to_owned),
+        ..SyncRequest::default()
+    };
+
+    // No default company: a sync must name one.
+    let unnamed = syncer.request("user_00011", request(None, None)).await;
+    assert!(
+        matches!(&unnamed, Err(SyncError::BadRequest(m)) if m.contains("company_id")),
+        "{unnamed:?}"
+    );
+    // An unknown or revoked company is refused before any Whop call.
+    let calls = fake.counts();
+    for company in ["biz_nobody", "biz_gone"] {
+        let refused = syncer
+            .request("user_00011", request(Some(company), None))
+            .await;
+        assert!(
+            matches!(refused, Err(SyncError::UnknownCompany)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(fake.counts(), calls);
+    // A known company: the caller's own membership syncs; another company's does not.
+    let synced = syncer
+        .request("user_00012", request(Some("biz_two"), Some("mem_00012")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&synced, SyncStarted::Membership(m) if m.result == "drifted"),
+        "{synced:?}"
+    );
+    let elsewhere = syncer
+        .request("user_00013", request(Some("biz_two"), Some("mem_00013")))
+        .await;
+    assert!(
+        matches!(elsewhere, Err(SyncError::NotFound)),
+        "{elsewhere:?}"
+    );
+    // A run over the caller's memberships of the named company.
+    let run = syncer
+        .request("user_00011", request(Some("biz_two"), None))
+        .await
+        .unwrap();
+    let SyncStarted::Run { run_id, .. } = run else {
+        panic!("a run: {run:?}")
+    };
+    let stored = syncer.runs.run(&run_id).await.unwrap().unwrap();
+    assert_eq!(stored.scope.company_id, "biz_two");
+    assert_eq!(stored.scope.user_id.as_deref(), Some("user_00011"));
 }
 
 #[tokio::test]

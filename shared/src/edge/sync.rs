@@ -50,6 +50,7 @@ impl From<&SyncError> for ApiError {
                 retry_after_secs: retry_after.as_secs().max(1),
             },
             SyncError::NotFound => Self::NotFound { what: "membership" },
+            SyncError::UnknownCompany => Self::NotFound { what: "company" },
             SyncError::BadRequest(message) => Self::BadRequest {
                 code: "invalid_sync_request",
                 message: message.clone(),

@@ -54,6 +54,9 @@ pub enum SyncError {
     /// memberships that are not the requester's.
     #[error("unknown membership")]
     NotFound,
+    /// The company a user's sync names is not one this deployment keeps (unknown or revoked).
+    #[error("unknown company")]
+    UnknownCompany,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -101,6 +104,10 @@ pub struct SyncRequest {
     pub since: Option<String>,
     #[serde(default)]
     pub membership_id: Option<String>,
+    /// The company whose memberships (of the caller) to sync: a known company; the default
+    /// company (`WHOP_COMPANY_ID`) when absent.
+    #[serde(default)]
+    pub company_id: Option<String>,
 }
 
 /// The answer to `POST /sync`.
@@ -213,6 +220,7 @@ where
             )));
         }
         let since = parse_since(request.since.as_deref())?;
+        let company_id = self.user_company(request.company_id.as_deref()).await?;
         if let Some(membership_id) = request.membership_id {
             if !self.api.is_membership_id(&membership_id) {
                 return Err(SyncError::BadRequest(format!(
@@ -225,11 +233,15 @@ where
                 ));
             }
             return self
-                .sync_membership_as_run(&membership_id, user_id)
+                .sync_membership_as_run(&membership_id, user_id, &company_id)
                 .await
                 .map(SyncStarted::Membership);
         }
-        let scope = self.scope(Some(user_id.to_owned()), since)?;
+        let scope = Scope {
+            user_id: Some(user_id.to_owned()),
+            since,
+            ..Scope::company(company_id)
+        };
         let run = self.start(scope, format!("user:{user_id}")).await?;
         Ok(SyncStarted::Run {
             run_id: run.run_id,
@@ -237,21 +249,47 @@ where
         })
     }
 
-    /// A user's sync of one of their memberships, as a one-page run of their scope: it waits for
-    /// their other syncs and counts towards their cooldown like any run, so a loop of single
-    /// syncs cannot spend the calls the company's runs need.
+    /// The company a user's sync is over: the one `named`, which must be known and not revoked
+    /// (one listing of the known companies), or else the default company.
+    async fn user_company(&self, named: Option<&str>) -> Result<String, SyncError> {
+        let Some(named) = named else {
+            return self.company_id.clone().ok_or_else(|| {
+                SyncError::BadRequest(
+                    "name the company whose memberships to sync: `company_id`".into(),
+                )
+            });
+        };
+        if self.company_id.as_deref() == Some(named) {
+            return Ok(named.to_owned());
+        }
+        let known = self.known.known_companies().await?;
+        if known
+            .iter()
+            .any(|c| c.company_id == named && c.revoked.is_none())
+        {
+            Ok(named.to_owned())
+        } else {
+            Err(SyncError::UnknownCompany)
+        }
+    }
+
+    /// A user's sync of one of their memberships in `company_id`, as a one-page run of their
+    /// scope: it waits for their other syncs and counts towards their cooldown like any run, so
+    /// a loop of single syncs cannot spend the calls the company's runs need.
     async fn sync_membership_as_run(
         &self,
         membership_id: &str,
         user_id: &str,
+        company_id: &str,
     ) -> Result<MembershipSync, SyncError> {
-        let run = self
-            .claim(
-                self.scope(Some(user_id.to_owned()), None)?,
-                format!("user:{user_id}"),
-            )
-            .await?;
-        let synced = self.sync_membership(membership_id, Some(user_id)).await;
+        let scope = Scope {
+            user_id: Some(user_id.to_owned()),
+            ..Scope::company(company_id.to_owned())
+        };
+        let run = self.claim(scope, format!("user:{user_id}")).await?;
+        let synced = self
+            .sync_membership(membership_id, Some(user_id), company_id)
+            .await;
         let now = self.clock.now();
         match &synced {
             Ok(synced) => {
@@ -598,11 +636,13 @@ where
         Ok(counts)
     }
 
-    /// Syncs one membership now. With `requester`, only that user's own membership.
+    /// Syncs one membership of `company_id` now. With `requester`, only that user's own
+    /// membership.
     pub async fn sync_membership(
         &self,
         membership_id: &str,
         requester: Option<&str>,
+        company_id: &str,
     ) -> Result<MembershipSync, SyncError> {
         let membership = self
             .api
@@ -610,7 +650,7 @@ where
             .await?
             .ok_or(SyncError::NotFound)?;
         // Another company's membership (an app key sees several) is not ours to keep.
-        if membership.company_id.is_none() || membership.company_id != self.company_id {
+        if membership.company_id.as_deref() != Some(company_id) {
             return Err(SyncError::NotFound);
         }
         if let Some(requester) = requester
