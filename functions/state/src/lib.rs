@@ -240,15 +240,22 @@ async fn me(
     Ok(Json(me))
 }
 
-/// `GET /me/companies`: the known companies the signed-in creator administers, with their
-/// open-signal counts.
+/// `GET /me/companies`: the companies the signed-in creator administers, with their open-signal
+/// counts.
 async fn my_companies(
     State(deps): State<Arc<StateDeps>>,
     extensions: Extensions,
 ) -> Result<Json<MyCompanies>, ApiError> {
     let user_id = signed_in(&extensions)?;
-    let companies =
-        creators::my_companies(&deps.companies, &deps.access, &deps.store, user_id).await?;
+    let companies = creators::my_companies(
+        &deps.companies,
+        &deps.access,
+        &deps.companies,
+        &deps.companies,
+        &deps.store,
+        user_id,
+    )
+    .await?;
     Ok(Json(companies))
 }
 

@@ -5,10 +5,11 @@
 //!   `digest_shard` (`DIGEST#<0..DIGEST_SHARDS>`, a hash of the company id): the keys of the
 //!   sparse index `digest_due` the hourly run queries ([`DigestSchedule`], `docs/architecture.md`,
 //!   "Daily digest");
-//! - a cached answer of the access check: pk `ACCESS#<user_id>#<company_id>`, sk `ACCESS`, with
-//!   `level`, `checked_at` (epoch ms) and `expires_at` (epoch seconds, the table's TTL attribute,
-//!   so DynamoDB deletes old answers; freshness is checked on read, TTL deletion being lazy)
-//!   ([`AccessCacheStore`]).
+//! - a cached answer of the access check: pk `ACCESS#<user_id>`, sk `COMPANY#<company_id>` (so
+//!   one Query lists the companies a user was checked against), with `level`, `checked_at`
+//!   (epoch ms), `fresh_until` (epoch seconds: the answer is served until then) and `expires_at`
+//!   (epoch seconds, the table's TTL attribute: `fresh_until`, or [`ADMIN_ANSWER_KEPT`] later
+//!   for an admin answer, which `GET /me/companies` lists and proves again) ([`AccessCacheStore`]).
 
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
@@ -26,8 +27,9 @@ use crate::domain::ports::{
 
 /// The sort key of a company's settings.
 pub const SETTINGS_SK: &str = "SETTINGS";
-/// The sort key of a cached access answer.
-pub const ACCESS_SK: &str = "ACCESS";
+/// How long an admin answer of the access check is kept after it stops being fresh: the
+/// creator's companies are listed from these answers (`domain::creators::my_companies`).
+pub const ADMIN_ANSWER_KEPT: chrono::Duration = chrono::Duration::days(90);
 
 /// The partition key of a company's own items.
 pub fn company_pk(company_id: &str) -> String {
@@ -47,9 +49,14 @@ pub fn digest_shard(company_id: &str) -> String {
     format!("DIGEST#{shard}")
 }
 
-/// The partition key of `user_id`'s cached access to `company_id`.
-pub fn access_pk(user_id: &str, company_id: &str) -> String {
-    format!("ACCESS#{user_id}#{company_id}")
+/// The partition key of `user_id`'s cached access answers.
+pub fn access_pk(user_id: &str) -> String {
+    format!("ACCESS#{user_id}")
+}
+
+/// The key of `user_id`'s cached access to `company_id`.
+fn access_key(user_id: &str, company_id: &str) -> Item {
+    key(access_pk(user_id), company_pk(company_id))
 }
 
 /// Settings and cached access answers in the state table.
@@ -102,7 +109,26 @@ struct AccessItem {
     sk: String,
     level: AccessLevel,
     checked_at: i64,
+    /// Absent on answers stored before it was: `expires_at` was their freshness.
+    #[serde(default)]
+    fresh_until: Option<i64>,
     expires_at: i64,
+}
+
+impl AccessItem {
+    fn answer(&self) -> Result<CachedAccess, DependencyError> {
+        let time = |value: Option<chrono::DateTime<Utc>>| {
+            value.ok_or_else(|| item::unreadable("access", "a time out of range"))
+        };
+        Ok(CachedAccess {
+            level: self.level,
+            checked_at: time(Utc.timestamp_millis_opt(self.checked_at).single())?,
+            expires_at: time(
+                Utc.timestamp_opt(self.fresh_until.unwrap_or(self.expires_at), 0)
+                    .single(),
+            )?,
+        })
+    }
 }
 
 impl DynamoCompanyItems {
@@ -160,24 +186,33 @@ impl AccessCacheStore for DynamoCompanyItems {
         user_id: &str,
         company_id: &str,
     ) -> Result<Option<CachedAccess>, DependencyError> {
-        let found = item::get(
-            &self.client,
-            &self.table,
-            key(access_pk(user_id, company_id), ACCESS_SK),
-        )
-        .await?;
+        let found = item::get(&self.client, &self.table, access_key(user_id, company_id)).await?;
         let Some(found) = found else {
             return Ok(None);
         };
         let stored: AccessItem = item::from_item(found, "access")?;
-        let time = |value: Option<chrono::DateTime<Utc>>| {
-            value.ok_or_else(|| item::unreadable("access", "a time out of range"))
-        };
-        Ok(Some(CachedAccess {
-            level: stored.level,
-            checked_at: time(Utc.timestamp_millis_opt(stored.checked_at).single())?,
-            expires_at: time(Utc.timestamp_opt(stored.expires_at, 0).single())?,
-        }))
+        stored.answer().map(Some)
+    }
+
+    /// One Query of the user's partition (paged past 1 MB).
+    async fn cached_companies(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, CachedAccess)>, DependencyError> {
+        let items =
+            super::dynamo::query_partition(&self.client, &self.table, &access_pk(user_id)).await?;
+        let mut answers = Vec::with_capacity(items.len());
+        for found in items {
+            let stored: AccessItem = item::from_item(found, "access")?;
+            let Some(company_id) = stored.sk.strip_prefix("COMPANY#") else {
+                return Err(item::unreadable(
+                    "access",
+                    "a sort key that names no company",
+                ));
+            };
+            answers.push((company_id.to_owned(), stored.answer()?));
+        }
+        Ok(answers)
     }
 
     async fn remember_access(
@@ -186,12 +221,21 @@ impl AccessCacheStore for DynamoCompanyItems {
         company_id: &str,
         access: &CachedAccess,
     ) -> Result<(), DependencyError> {
+        let kept = if access.level == AccessLevel::Admin {
+            access
+                .expires_at
+                .checked_add_signed(ADMIN_ANSWER_KEPT)
+                .unwrap_or(access.expires_at)
+        } else {
+            access.expires_at
+        };
         let stored = AccessItem {
-            pk: access_pk(user_id, company_id),
-            sk: ACCESS_SK.to_owned(),
+            pk: access_pk(user_id),
+            sk: company_pk(company_id),
             level: access.level,
             checked_at: access.checked_at.timestamp_millis(),
-            expires_at: access.expires_at.timestamp(),
+            fresh_until: Some(access.expires_at.timestamp()),
+            expires_at: kept.timestamp(),
         };
         self.put(item::to_item(&stored, "access answer")?).await
     }

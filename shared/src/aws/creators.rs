@@ -1,7 +1,8 @@
 //! The creators' items in the `state` table (`docs/architecture.md`, "Creators"):
 //!
 //! - a profile: pk `PROFILE#<user_id>`, sk `PROFILE`, with `user_id`, `identities` (a list),
-//!   `created_at` (epoch ms), `connections` and `settings` ([`ProfileStore`]);
+//!   `created_at` (epoch ms), `connections`, `settings` and, once `GET /me/companies` checked
+//!   known companies, `discovered_at` (epoch ms) and `discovered_company` ([`ProfileStore`]);
 //! - a company's open-signal counts, counted in the sparse signal indexes ([`OpenSignalCounts`]).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -12,7 +13,9 @@ use super::item::{self, key, s};
 use super::state::{DynamoState, signal_attributes, signal_index_name};
 use super::{applied, dependency_error};
 use crate::domain::companies::summary::ByKind;
-use crate::domain::creators::profile::{Connection, CreatorProfile, ProfileSettings};
+use crate::domain::creators::profile::{
+    Connection, CreatorProfile, DiscoveryMark, ProfileSettings,
+};
 use crate::domain::ports::{DependencyError, OpenSignalCounts, ProfileStore};
 use crate::domain::state::model::SignalKind;
 use crate::domain::state::store::company_pk;
@@ -35,6 +38,11 @@ struct ProfileItem {
     connections: Vec<Connection>,
     #[serde(default)]
     settings: ProfileSettings,
+    /// The [`DiscoveryMark`]: epoch ms and company id.
+    #[serde(default)]
+    discovered_at: Option<i64>,
+    #[serde(default)]
+    discovered_company: Option<String>,
 }
 
 impl ProfileStore for DynamoCompanyItems {
@@ -88,7 +96,37 @@ impl ProfileStore for DynamoCompanyItems {
             created_at,
             connections: stored.connections,
             settings: stored.settings,
+            discovered_through: stored
+                .discovered_at
+                .zip(stored.discovered_company)
+                .and_then(|(at, company_id)| {
+                    Some(DiscoveryMark {
+                        first_seen: chrono::DateTime::from_timestamp_millis(at)?,
+                        company_id,
+                    })
+                }),
         }))
+    }
+
+    /// One UpdateItem on the condition that the profile exists.
+    async fn advance_discovery(
+        &self,
+        user_id: &str,
+        mark: &DiscoveryMark,
+    ) -> Result<(), DependencyError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(profile_pk(user_id), PROFILE_SK)))
+            .update_expression("SET discovered_at = :at, discovered_company = :company")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", item::millis(mark.first_seen))
+            .expression_attribute_values(":company", s(&mark.company_id))
+            .send()
+            .await;
+        applied(result)?;
+        Ok(())
     }
 }
 

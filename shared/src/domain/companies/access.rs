@@ -173,6 +173,18 @@ mod tests {
             Ok(self.0.lock().unwrap().get(&key).copied())
         }
 
+        async fn cached_companies(
+            &self,
+            user_id: &str,
+        ) -> Result<Vec<(String, CachedAccess)>, DependencyError> {
+            let cached = self.0.lock().unwrap();
+            Ok(cached
+                .iter()
+                .filter(|((user, _), _)| user == user_id)
+                .map(|((_, company), access)| (company.clone(), *access))
+                .collect())
+        }
+
         async fn remember_access(
             &self,
             user_id: &str,

@@ -2,9 +2,10 @@
 //! and its settings. It is keyed by the Whop user id (a Google identity linked to a Whop user
 //! reaches the same profile); an unlinked Google identity has its own, keyed `google:<sub>`.
 //!
-//! The companies a creator administers are not stored here: they are proved by the provider's
-//! access check whenever they are listed ([`super::my_companies`]), so no stored claim outlives
-//! the proof.
+//! The companies a creator administers are not stored here: they are the companies the access
+//! check's cached answers say the creator administers, each proved again when listed
+//! ([`super::my_companies`]), so no stored claim outlives the proof. The profile only keeps how
+//! far the discovery of known companies has gone ([`DiscoveryMark`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,17 @@ pub struct CreatorProfile {
     pub created_at: DateTime<Utc>,
     pub connections: Vec<Connection>,
     pub settings: ProfileSettings,
+    /// The last known company `GET /me/companies` has checked this creator against, in the
+    /// order companies became known; later ones are still to be checked.
+    #[serde(skip)]
+    pub discovered_through: Option<DiscoveryMark>,
+}
+
+/// A place in the known companies, ordered by when each became known, then by id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DiscoveryMark {
+    pub first_seen: DateTime<Utc>,
+    pub company_id: String,
 }
 
 /// The identity a sign-in names: the login's own (`google:<sub>`) or else the user's.

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::TimeZone;
 
 use super::plan::{Feature, FixedPlan, PlanRequired, PlanSettings, Tier, allowance, require};
-use super::profile::{CreatorProfile, ProfileSettings};
+use super::profile::{CreatorProfile, DiscoveryMark, ProfileSettings};
 use super::*;
 use crate::domain::companies::known::{KnownSource, MemoryKnownCompanies};
+use crate::domain::ports::CachedAccess;
 use crate::domain::state::model::{MembershipState, SignalKind};
 use crate::domain::webhooks::Source;
 
@@ -40,6 +41,7 @@ impl ProfileStore for Profiles {
                 created_at: at,
                 connections: Vec::new(),
                 settings: ProfileSettings::default(),
+                discovered_through: None,
             });
         if profile.identities.iter().any(|i| i == identity) {
             return Ok(false);
@@ -50,6 +52,17 @@ impl ProfileStore for Profiles {
 
     async fn profile(&self, user_id: &str) -> Result<Option<CreatorProfile>, DependencyError> {
         Ok(self.profiles.lock().unwrap().get(user_id).cloned())
+    }
+
+    async fn advance_discovery(
+        &self,
+        user_id: &str,
+        mark: &DiscoveryMark,
+    ) -> Result<(), DependencyError> {
+        if let Some(profile) = self.profiles.lock().unwrap().get_mut(user_id) {
+            profile.discovered_through = Some(mark.clone());
+        }
+        Ok(())
     }
 }
 
@@ -160,8 +173,31 @@ fn what_each_tier_allows_is_enforced_by_require() {
     );
 }
 
-/// An access check that knows who administers what (`(user, company)` pairs), or is down.
-struct Access(Option<BTreeSet<(&'static str, &'static str)>>);
+/// An access check that knows who administers what (`admins`: `(user, company)` pairs), or is
+/// down (`None`); each answer is kept in `answers` as the cached check keeps it, and counted.
+#[derive(Default)]
+struct Access {
+    admins: Mutex<Option<BTreeSet<(String, String)>>>,
+    answers: Mutex<Vec<(String, String, AccessLevel)>>,
+    calls: AtomicU64,
+}
+
+impl Access {
+    fn of(admins: &[(&str, &str)]) -> Self {
+        let admins = admins
+            .iter()
+            .map(|(u, c)| ((*u).to_owned(), (*c).to_owned()))
+            .collect();
+        Self {
+            admins: Mutex::new(Some(admins)),
+            ..Self::default()
+        }
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.swap(0, Ordering::Relaxed)
+    }
+}
 
 impl CompanyAccess for Access {
     async fn access_level(
@@ -169,20 +205,61 @@ impl CompanyAccess for Access {
         user_id: &str,
         company_id: &str,
     ) -> Result<AccessLevel, AccessCheckError> {
-        let admins = self
-            .0
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let admins = self.admins.lock().unwrap();
+        let admins = admins
             .as_ref()
             .ok_or_else(|| AccessCheckError::Unavailable("down".to_owned()))?;
-        Ok(
-            if admins
-                .iter()
-                .any(|(u, c)| *u == user_id && *c == company_id)
-            {
-                AccessLevel::Admin
-            } else {
-                AccessLevel::Customer
-            },
-        )
+        let level = if admins.contains(&(user_id.to_owned(), company_id.to_owned())) {
+            AccessLevel::Admin
+        } else {
+            AccessLevel::Customer
+        };
+        self.answers
+            .lock()
+            .unwrap()
+            .push((user_id.to_owned(), company_id.to_owned(), level));
+        Ok(level)
+    }
+}
+
+impl AccessCacheStore for Access {
+    async fn cached_access(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<CachedAccess>, DependencyError> {
+        Ok(None)
+    }
+
+    async fn cached_companies(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, CachedAccess)>, DependencyError> {
+        Ok(self
+            .answers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(user, _, _)| user == user_id)
+            .map(|(_, company, level)| {
+                let answer = CachedAccess {
+                    level: *level,
+                    checked_at: t0(),
+                    expires_at: t0(),
+                };
+                (company.clone(), answer)
+            })
+            .collect())
+    }
+
+    async fn remember_access(
+        &self,
+        _: &str,
+        _: &str,
+        _: &CachedAccess,
+    ) -> Result<(), DependencyError> {
+        Ok(())
     }
 }
 
@@ -204,12 +281,14 @@ async fn my_companies_are_the_known_companies_the_access_check_proves_and_no_oth
             .await
             .unwrap();
     }
-    let access = Access(Some(BTreeSet::from([
+    let profiles = Profiles::default();
+    record_sign_in(&profiles, "user_a", "user_a", false, t0()).await;
+    let access = Access::of(&[
         ("user_a", "biz_a"),
         ("user_a", "biz_ccc"),
         ("user_b", "biz_bb"),
-    ])));
-    let mine = my_companies(&known, &access, &Counts, "user_a")
+    ]);
+    let mine = my_companies(&known, &access, &access, &profiles, &Counts, "user_a")
         .await
         .unwrap();
     let ids: Vec<&str> = mine
@@ -219,14 +298,76 @@ async fn my_companies_are_the_known_companies_the_access_check_proves_and_no_oth
         .collect();
     assert_eq!(ids, ["biz_a", "biz_ccc"]);
     assert_eq!(mine.companies[1].open_signals[&SignalKind::AtRisk], 7);
-    assert_eq!(mine.unchecked, 0);
+    assert_eq!((mine.unchecked, mine.more_to_check), (0, false));
 
-    let down = my_companies(&known, &Access(None), &Counts, "user_a")
+    *access.admins.lock().unwrap() = None;
+    let down = my_companies(&known, &access, &access, &profiles, &Counts, "user_a")
         .await
         .unwrap();
     assert!(
         down.companies.is_empty(),
         "an unchecked company is left out"
     );
-    assert_eq!(down.unchecked, 3);
+    assert_eq!(
+        down.unchecked, 2,
+        "only the creator's own are checked again"
+    );
+}
+
+#[tokio::test]
+async fn my_companies_check_the_creators_own_and_at_most_a_batch_of_newly_known_ones_per_call() {
+    let known = MemoryKnownCompanies::default();
+    let company = |n: usize| format!("biz_{n:03}");
+    let total = DISCOVERY_BATCH + 10;
+    for n in 0..total {
+        let seen = t0() + chrono::Duration::seconds(i64::try_from(n).unwrap());
+        known
+            .remember(&company(n), KnownSource::Webhook, seen)
+            .await
+            .unwrap();
+    }
+    let profiles = Profiles::default();
+    record_sign_in(&profiles, "user_a", "user_a", false, t0()).await;
+    let (early, late) = (company(3), company(total - 2));
+    let access = Access::of(&[("user_a", early.as_str()), ("user_a", late.as_str())]);
+    let ids = |mine: &MyCompanies| -> Vec<String> {
+        mine.companies
+            .iter()
+            .map(|c| c.company_id.clone())
+            .collect()
+    };
+    let call = || my_companies(&known, &access, &access, &profiles, &Counts, "user_a");
+
+    let first = call().await.unwrap();
+    assert_eq!(ids(&first), [early.clone()]);
+    assert!(first.more_to_check);
+    assert_eq!(access.calls(), u64::try_from(DISCOVERY_BATCH).unwrap());
+
+    let second = call().await.unwrap();
+    assert_eq!(ids(&second), [early.clone(), late.clone()]);
+    assert!(!second.more_to_check);
+    assert_eq!(
+        access.calls(),
+        1 + 10,
+        "its own company and the 10 not checked yet"
+    );
+
+    // From now on only the creator's own companies are checked, however many are known.
+    let third = call().await.unwrap();
+    assert_eq!(ids(&third), [early.clone(), late.clone()]);
+    assert_eq!(access.calls(), 2);
+
+    // A company known later is checked once.
+    known
+        .remember(
+            "biz_new",
+            KnownSource::Webhook,
+            t0() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    call().await.unwrap();
+    assert_eq!(access.calls(), 3);
+    call().await.unwrap();
+    assert_eq!(access.calls(), 2);
 }

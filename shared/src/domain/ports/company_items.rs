@@ -25,6 +25,13 @@ pub trait AccessCacheStore: Send + Sync {
         company_id: &str,
     ) -> impl Future<Output = Result<Option<CachedAccess>, DependencyError>> + Send;
 
+    /// Every cached answer for `user_id`, fresh or not, by company id: the companies the user
+    /// was checked against.
+    fn cached_companies(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, CachedAccess)>, DependencyError>> + Send;
+
     /// Keeps `access` as the answer for `user_id` and `company_id`.
     fn remember_access(
         &self,

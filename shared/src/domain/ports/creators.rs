@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::DependencyError;
 use crate::domain::companies::summary::ByKind;
 use crate::domain::creators::plan::CreatorPlan;
-use crate::domain::creators::profile::CreatorProfile;
+use crate::domain::creators::profile::{CreatorProfile, DiscoveryMark};
 
 /// Where profiles are kept (the `state` table).
 pub trait ProfileStore: Send + Sync {
@@ -27,6 +27,14 @@ pub trait ProfileStore: Send + Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Option<CreatorProfile>, DependencyError>> + Send;
+
+    /// Records that the discovery of `user_id`'s companies has checked every known company up
+    /// to `mark`; one write, nothing when the user has no profile.
+    fn advance_discovery(
+        &self,
+        user_id: &str,
+        mark: &DiscoveryMark,
+    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 }
 
 /// A creator's plan ([`crate::domain::creators::plan::Plans`] over the state table).
