@@ -339,7 +339,7 @@ async fn my_companies_check_the_creators_own_and_at_most_a_batch_of_newly_known_
     let call = || my_companies(&known, &access, &access, &profiles, &Counts, "user_a");
 
     let first = call().await.unwrap();
-    assert_eq!(ids(&first), [early.clone()]);
+    assert_eq!(ids(&first), std::slice::from_ref(&early));
     assert!(first.more_to_check);
     assert_eq!(access.calls(), u64::try_from(DISCOVERY_BATCH).unwrap());
 
