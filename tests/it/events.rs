@@ -78,10 +78,18 @@ async fn the_sync_function_answers_http_in_api_gateway_format() {
         .await
         .unwrap();
 
-    // The test stack names no Whop company, so sync is off: a 503 the client can retry.
-    assert_eq!(response["statusCode"], 503);
+    // The test stack has no default Whop company and the request names none: a 400 that says
+    // which field to give.
+    assert_eq!(response["statusCode"], 400);
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert_eq!(body["error"]["code"], "dependency_unavailable");
+    assert_eq!(body["error"]["code"], "invalid_sync_request");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("company_id"),
+        "{body}"
+    );
 }
 
 /// The dummy secrets and fixed time the webhook samples are signed with (see `events/README.md`).
