@@ -3,8 +3,6 @@
 //! sender, and the phone numbers texted when an urgent signal opens. [`parse`] validates a whole
 //! document and reports every problem at once.
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -310,7 +308,9 @@ impl Check {
             }
         };
         let time_zone = match digest.get("time_zone").and_then(Value::as_str) {
-            Some(zone) if chrono_tz::Tz::from_str(zone).is_ok() => Some(zone.to_owned()),
+            Some(zone) if crate::domain::notify::digest::is_time_zone(zone) => {
+                Some(zone.to_owned())
+            }
             Some(zone) => {
                 self.problem(
                     "digest.time_zone",

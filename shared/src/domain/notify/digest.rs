@@ -11,10 +11,8 @@
 //! - [`digest_key`]: one message per company, local date, recipient and template, whatever the
 //!   jobs' redeliveries or duplicates.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{Job, Template, key_of};
@@ -40,41 +38,60 @@ pub struct DigestJob {
     pub due_at: DateTime<Utc>,
 }
 
+/// Whether `name` is a time zone of the IANA database (the copy bundled in the binary, so every
+/// host agrees; `UTC` included).
+pub fn is_time_zone(name: &str) -> bool {
+    TimeZone::get(name).is_ok()
+}
+
 /// The digest's time zone (validated when the settings were saved).
-fn zone(digest: &Digest) -> Option<Tz> {
-    Tz::from_str(&digest.time_zone).ok()
+fn zone(digest: &Digest) -> Option<TimeZone> {
+    TimeZone::get(&digest.time_zone).ok()
 }
 
 /// The instant the local time `naive` names in `zone`: the earlier one when the clocks went back
 /// over it (it happens twice), and when they jumped over it (it never happens) the time read with
-/// the offset before the jump, which is the moment the jump ends.
-fn local_instant(zone: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
-    match zone.from_local_datetime(&naive) {
-        LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => Some(at.to_utc()),
-        LocalResult::None => {
-            let before = zone
-                .offset_from_local_datetime(&(naive - Duration::days(1)))
-                .earliest()?
-                .fix();
-            Some(naive.and_utc() - Duration::seconds(i64::from(before.local_minus_utc())))
-        }
-    }
+/// the offset before the jump, which is the moment the jump ends (jiff's "compatible" choice).
+fn local_instant(zone: &TimeZone, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let civil = jiff::civil::DateTime::new(
+        i16::try_from(naive.year()).ok()?,
+        i8::try_from(naive.month()).ok()?,
+        i8::try_from(naive.day()).ok()?,
+        i8::try_from(naive.hour()).ok()?,
+        i8::try_from(naive.minute()).ok()?,
+        i8::try_from(naive.second()).ok()?,
+        0,
+    )
+    .ok()?;
+    let at = zone.to_ambiguous_timestamp(civil).compatible().ok()?;
+    DateTime::from_timestamp(at.as_second(), 0)
+}
+
+/// The date it is in `zone` at `at`.
+fn local_date_at(zone: &TimeZone, at: DateTime<Utc>) -> Option<NaiveDate> {
+    let instant = jiff::Timestamp::from_second(at.timestamp()).ok()?;
+    let date = zone.to_datetime(instant).date();
+    NaiveDate::from_ymd_opt(
+        i32::from(date.year()),
+        u32::try_from(date.month()).ok()?,
+        u32::try_from(date.day()).ok()?,
+    )
 }
 
 /// The first instant strictly after `after` when it is `hour`:00 in the digest's time zone
 /// (see `local_instant` for the days the clocks change). `None` for an unknown zone.
 pub fn next_digest_at(digest: &Digest, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let zone = zone(digest)?;
-    let today = after.with_timezone(&zone).date_naive();
+    let today = local_date_at(&zone, after)?;
     (-1..=3)
         .filter_map(|days| today.checked_add_signed(Duration::days(days)))
-        .filter_map(|date| local_instant(zone, date.and_hms_opt(u32::from(digest.hour), 0, 0)?))
+        .filter_map(|date| local_instant(&zone, date.and_hms_opt(u32::from(digest.hour), 0, 0)?))
         .find(|at| *at > after)
 }
 
 /// The local date of the digest due at `due_at` (part of its messages' keys).
 pub fn local_date(digest: &Digest, due_at: DateTime<Utc>) -> Option<NaiveDate> {
-    Some(due_at.with_timezone(&zone(digest)?).date_naive())
+    local_date_at(&zone(digest)?, due_at)
 }
 
 /// The key of one digest message: company, local date, recipient, template.
