@@ -40,6 +40,22 @@ pub struct PayPalSettings {
     /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: also fetch certificates from `http://` loopback URLs
     /// (the local stand-in). Non-prod only.
     pub allow_loopback_cert_urls: bool,
+    /// `PAYPAL_TOLERANCE_SECS` (30–3600, default 300): how far a transmission time may be from
+    /// now, in either direction.
+    pub tolerance_secs: i64,
+    /// `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET_ID` (`{"client_secret": "…"}`) with
+    /// `PAYPAL_API_BASE_URL`: the REST app whose client-credentials token calls PayPal's API.
+    pub api: Option<PayPalApiSettings>,
+}
+
+/// The REST app PayPal's API is called as (`edge::config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayPalApiSettings {
+    pub client_id: String,
+    /// The Secrets Manager secret holding `{"client_secret": "…"}`.
+    pub client_secret_id: String,
+    /// `PAYPAL_API_BASE_URL`, e.g. `https://api-m.paypal.com`.
+    pub base_url: url::Url,
 }
 
 impl PayPalSettings {
@@ -69,6 +85,7 @@ pub fn is_webhook_id(id: &str) -> bool {
 pub struct PayPal {
     webhook_id: String,
     company_id: Option<String>,
+    tolerance_secs: i64,
     certs: CertCache,
 }
 
@@ -92,6 +109,7 @@ impl PayPal {
         Ok(Self {
             webhook_id: settings.webhook_id.clone(),
             company_id: settings.company_id.clone(),
+            tolerance_secs: settings.tolerance_secs,
             certs: CertCache::new(http, settings.trust()?, clock),
         })
     }
@@ -137,7 +155,8 @@ impl PayPal {
 }
 
 /// The first, synchronous part of [`crate::domain::ports::WebhookProviders::verify_certified`]
-/// for PayPal: configured, then the headers read (no await holds the headers).
+/// for PayPal: configured, then the headers read (no await holds the headers), the transmission
+/// time checked against PayPal's own tolerance (`PAYPAL_TOLERANCE_SECS`).
 pub(crate) fn start<'h, H: Headers + ?Sized>(
     paypal: Option<&Arc<PayPal>>,
     headers: &'h H,
@@ -145,6 +164,10 @@ pub(crate) fn start<'h, H: Headers + ?Sized>(
     options: VerifyOptions,
 ) -> Result<(Arc<PayPal>, verify::Transmission<'h>), VerifyError> {
     let paypal = paypal.ok_or(VerifyError::NoSecrets)?;
+    let options = VerifyOptions {
+        tolerance_secs: paypal.tolerance_secs,
+        ..options
+    };
     Ok((
         Arc::clone(paypal),
         verify::transmission(headers, now, options)?,
