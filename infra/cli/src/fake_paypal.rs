@@ -35,8 +35,9 @@ use crate::standin::lock;
 
 /// The webhook id the local stack configures.
 pub const LOCAL_WEBHOOK_ID: &str = "CHURNSAVERLOCALPAYPAL1";
-/// The company the local stack shows PayPal's subscriptions under.
-pub const LOCAL_COMPANY_ID: &str = "biz_paypal_local";
+/// The company the local stack shows PayPal's subscriptions under: the stand-in Whop's, whose
+/// admin sees them in the creator view.
+pub const LOCAL_COMPANY_ID: &str = crate::fake_whop::COMPANY_ID;
 /// The REST app's client id the local stack configures.
 pub const LOCAL_CLIENT_ID: &str = "churnsaver-local-paypal";
 /// The client secret the local stack stores in its PayPal client secret.
