@@ -11,6 +11,9 @@ use crate::helpers::{fixture, open_session, receive_all, start_running_stack, st
 
 const SUBSCRIPTION: &str = "I-BW452GLLEP1G";
 
+/// A delivery's headers, as `FakePayPal::sign` makes them.
+type Headers = Vec<(&'static str, String)>;
+
 /// A subscription event for `SUBSCRIPTION`, with its own event id.
 fn subscription_event(event_id: &str, kind: &str, status: &str) -> String {
     json!({
@@ -32,7 +35,7 @@ async fn stack_with(paypal: &FakePayPal) -> LocalStack {
 }
 
 /// `POST /webhooks/paypal` with `headers`: status and JSON body.
-async fn post(stack: &LocalStack, headers: &[(&str, String)], body: &str) -> (u16, Value) {
+async fn post(stack: &LocalStack, headers: &Headers, body: &str) -> (u16, Value) {
     let mut request = reqwest::Client::new()
         .post(format!("{}/webhooks/paypal", stack.base_url()))
         .header("content-type", "application/json")
@@ -169,7 +172,7 @@ async fn forged_stale_or_badly_certified_deliveries_are_401_with_their_reason_an
     );
     assert_eq!(paypal.cert_fetches(), 0, "a stale delivery fetches nothing");
 
-    let cases: [(&str, Vec<(&str, String)>, &str, &str); 4] = [
+    let cases: [(&str, Headers, &str, &str); 4] = [
         (
             "tampered body",
             sign(Cert::Valid, None, webhook_id, &now),
