@@ -212,13 +212,24 @@ async fn forged_stale_or_badly_certified_deliveries_are_401_with_their_reason_an
 }
 
 #[tokio::test]
-async fn the_paypal_samples_are_accepted_once_signed_by_the_stand_in() {
+async fn the_paypal_samples_signed_as_webhook_send_signs_them_are_accepted() {
     let paypal = FakePayPal::start().await.unwrap();
     let stack = stack_with(&paypal).await;
     for (name, kind) in SAMPLES {
         let body = sample_body(name);
-        let (status, answer) = post_signed(&stack, &paypal, &body).await;
-        assert_eq!((status, answer["kind"].as_str()), (202, Some(kind)), "{name}");
+        let headers = churnsaver::webhook::paypal_local_headers(
+            &stack.environment,
+            body.as_bytes(),
+            &uuid::Uuid::new_v4().to_string(),
+        )
+        .await
+        .unwrap();
+        let (status, answer) = post(&stack, &headers, &body).await;
+        assert_eq!(
+            (status, answer["kind"].as_str()),
+            (202, Some(kind)),
+            "{name}"
+        );
     }
 }
 
@@ -286,9 +297,10 @@ async fn end_to_end_a_failed_payment_is_at_risk_a_completed_sale_recovered_and_a
     let paypal = stack.paypal.as_ref().expect("the running stack's PayPal");
     let admin = open_session(&stack, "user_local_admin").await;
 
-    for ((name, _), (count, signal)) in SAMPLES
-        .into_iter()
-        .zip([(1, "at_risk"), (2, "recovered"), (3, "churned")])
+    for ((name, _), (count, signal)) in
+        SAMPLES
+            .into_iter()
+            .zip([(1, "at_risk"), (2, "recovered"), (3, "churned")])
     {
         let (status, answer) = post_signed(&stack, paypal, &sample_body(name)).await;
         assert_eq!(status, 202, "{name}: {answer}");

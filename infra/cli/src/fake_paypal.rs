@@ -10,7 +10,7 @@
 //!   against the chain its `cert_url` names and the raw `webhook_event`;
 //! - `GET /v1/billing/subscriptions/{id}`: the subscriptions [`FakePayPal::put_subscription`]
 //!   holds, for a valid bearer token, and the faults [`FakePayPal::inject`] switches on;
-//! - `GET /local/signing-key`: the valid leaf's key (PKCS#8, base64) and certificate URL, so
+//! - `GET /local/signing-key`: the valid leaf's key (PKCS#8, base64) and certificate path, so
 //!   `churnsaver webhook send` can sign PayPal samples as PayPal would. A throwaway test key.
 
 use std::collections::HashMap;
@@ -290,7 +290,10 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Stri
         )
             .into_response();
     }
-    if !body.split('&').any(|pair| pair == "grant_type=client_credentials") {
+    if !body
+        .split('&')
+        .any(|pair| pair == "grant_type=client_credentials")
+    {
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "unsupported_grant_type"})),
@@ -422,17 +425,13 @@ async fn subscription(
     }
 }
 
-async fn signing_key(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+async fn signing_key(State(shared): State<Arc<Shared>>) -> Response {
     let Some(chain) = shared.chain(Cert::Valid) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     Json(json!({
         "leaf_key_pkcs8": STANDARD.encode(&chain.leaf_key_pkcs8),
-        "cert_url": format!("http://{host}/v1/notifications/certs/{}", Cert::Valid.name()),
+        "cert_path": format!("/v1/notifications/certs/{}", Cert::Valid.name()),
     }))
     .into_response()
 }

@@ -718,7 +718,10 @@ fn paypal_tolerance_and_rest_app_are_read_and_a_half_configured_app_names_each_m
 
     env.insert("PAYPAL_TOLERANCE_SECS", "600".into());
     env.insert("PAYPAL_CLIENT_SECRET_ID", "paypal-client-secret".into());
-    env.insert("PAYPAL_API_BASE_URL", "https://api-m.sandbox.paypal.com".into());
+    env.insert(
+        "PAYPAL_API_BASE_URL",
+        "https://api-m.sandbox.paypal.com".into(),
+    );
     let paypal = load(&env).unwrap().paypal.unwrap();
     assert_eq!(paypal.tolerance_secs, 600);
     let api = paypal.api.unwrap();
