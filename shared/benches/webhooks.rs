@@ -270,11 +270,16 @@ impl PayPalDelivery {
             test_root_pem: Some(chain.root_pem.clone()),
             allow_loopback_cert_urls: true,
             tolerance_secs: shared::domain::webhooks::verify::DEFAULT_TOLERANCE_SECS,
+            verification: paypal::Verification::Offline,
             api: None,
         };
         let registry = shared::providers::Registry::with_paypal(std::sync::Arc::new(
-            PayPal::new(&settings, reqwest::Client::new(), std::sync::Arc::new(SystemClock))
-                .unwrap(),
+            PayPal::new(
+                &settings,
+                reqwest::Client::new(),
+                std::sync::Arc::new(SystemClock),
+            )
+            .unwrap(),
         ));
         let body = body(
             r#"{"id":"WH-2WR32451HC0233532-67976317FL4543714","event_version":"1.0","create_time":"2025-01-01T00:00:00.000Z","resource_type":"sale","event_type":"PAYMENT.SALE.COMPLETED","resource":{"id":"80021663DE681814L","state":"completed","amount":{"total":"29.00","currency":"USD"},"billing_agreement_id":"I-BW452GLLEP1G""#,
@@ -317,13 +322,15 @@ impl PayPalDelivery {
             _server: server,
         };
         // The first delivery fetches the certificate; the measured ones find it cached.
-        let warm = delivery.runtime.block_on(delivery.registry.verify_certified(
-            Source::PayPal,
-            &delivery.headers,
-            &delivery.body,
-            TIMESTAMP,
-            VerifyOptions::default(),
-        ));
+        let warm = delivery
+            .runtime
+            .block_on(delivery.registry.verify_certified(
+                Source::PayPal,
+                &delivery.headers,
+                &delivery.body,
+                TIMESTAMP,
+                VerifyOptions::default(),
+            ));
         assert!(matches!(warm, Some(Ok(_))), "{warm:?}");
         delivery
     }

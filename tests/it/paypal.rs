@@ -317,3 +317,49 @@ async fn end_to_end_a_failed_payment_is_at_risk_a_completed_sale_recovered_and_a
         "the failure was recovered, then the subscription churned"
     );
 }
+
+#[tokio::test]
+async fn online_verification_asks_paypal_with_one_cached_token_and_fetches_no_certificate() {
+    let paypal = FakePayPal::start().await.unwrap();
+    let mut parameters: BTreeMap<String, String> = paypal.parameters().into_iter().collect();
+    parameters.insert("PayPalVerification".into(), "online".into());
+    let stack = start_stack_with(parameters).await;
+    let activated = subscription_event(
+        "WH-ONLINE00000000001-00000000000000001",
+        "BILLING.SUBSCRIPTION.ACTIVATED",
+        "ACTIVE",
+    );
+    let cancelled = subscription_event(
+        "WH-ONLINE00000000002-00000000000000002",
+        "BILLING.SUBSCRIPTION.CANCELLED",
+        "CANCELLED",
+    );
+
+    assert_eq!(post_signed(&stack, &paypal, &activated).await.0, 202);
+    assert_eq!(post_signed(&stack, &paypal, &cancelled).await.0, 202);
+    let headers = paypal
+        .sign(
+            Cert::Valid,
+            None,
+            fake_paypal::LOCAL_WEBHOOK_ID,
+            &now_rfc3339(),
+            activated.as_bytes(),
+        )
+        .unwrap();
+    let (status, answer) = post(&stack, &headers, &activated.replace("ACTIVE", "SUSPENDED")).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("no_matching_signature"))
+    );
+
+    assert_eq!(
+        (
+            paypal.verify_calls(),
+            paypal.token_grants(),
+            paypal.cert_fetches()
+        ),
+        (3, 1, 0),
+        "three checks, one token, no certificate fetched here"
+    );
+    assert_eq!(claims(&stack).await.len(), 2);
+}

@@ -381,7 +381,7 @@ pub struct Config {
     pub unsubscribe: UnsubscribeSettings,
     /// `PAYPAL_WEBHOOK_ID`, `PAYPAL_COMPANY_ID`, `PAYPAL_TEST_ROOT_PEM`,
     /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`, `PAYPAL_TOLERANCE_SECS`, `PAYPAL_CLIENT_ID`,
-    /// `PAYPAL_CLIENT_SECRET_ID`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
+    /// `PAYPAL_CLIENT_SECRET_ID`, `PAYPAL_VERIFICATION`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
     /// in `edge/config/paypal.rs`).
     pub paypal: Option<crate::providers::paypal::PayPalSettings>,
 }

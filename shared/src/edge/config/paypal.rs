@@ -7,7 +7,7 @@ use url::Url;
 use super::reader::Reader;
 use super::{Provider, Stage};
 use crate::domain::webhooks::verify::DEFAULT_TOLERANCE_SECS;
-use crate::providers::paypal::{PayPalApiSettings, PayPalSettings, is_webhook_id};
+use crate::providers::paypal::{PayPalApiSettings, PayPalSettings, Verification, is_webhook_id};
 
 /// The variables meaningless without `PAYPAL_WEBHOOK_ID`.
 const DEPENDENT: [&str; 4] = [
@@ -78,12 +78,34 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
         "set how far a transmission time may be from now, in seconds from 30 to 3600, or unset it for 300",
     );
     let api = api(env, base_urls);
+    let verification = match env.optional("PAYPAL_VERIFICATION").as_deref() {
+        None | Some("offline") => Verification::Offline,
+        Some("online") => {
+            if api.is_none() && env.optional("PAYPAL_CLIENT_ID").is_none() {
+                env.problem(
+                    "PAYPAL_VERIFICATION",
+                    "is online but PAYPAL_CLIENT_ID is not set",
+                    "set PAYPAL_CLIENT_ID, PAYPAL_CLIENT_SECRET_ID and PAYPAL_API_BASE_URL for PayPal's verify API, or set it to offline",
+                );
+            }
+            Verification::Online
+        }
+        Some(other) => {
+            env.problem(
+                "PAYPAL_VERIFICATION",
+                format!("`{other}` is not offline or online"),
+                "set it to offline (the certificate, checked here) or online (PayPal's verify API)",
+            );
+            Verification::Offline
+        }
+    };
     let settings = PayPalSettings {
         webhook_id,
         company_id,
         test_root_pem,
         allow_loopback_cert_urls,
         tolerance_secs: i64::try_from(tolerance_secs).unwrap_or(DEFAULT_TOLERANCE_SECS),
+        verification,
         api,
     };
     if settings.test_root_pem.is_some() && settings.trust().is_err() {

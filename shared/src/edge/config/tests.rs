@@ -698,7 +698,8 @@ fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhe
 }
 
 #[test]
-fn paypal_tolerance_and_rest_app_are_read_and_a_half_configured_app_names_each_missing_variable() {
+fn paypal_tolerance_rest_app_and_verification_are_read_and_each_problem_names_its_variable() {
+    use crate::providers::paypal::Verification;
     let mut env = valid_env();
     env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
     let paypal = load(&env).unwrap().paypal.unwrap();
@@ -728,6 +729,18 @@ fn paypal_tolerance_and_rest_app_are_read_and_a_half_configured_app_names_each_m
     assert_eq!(api.client_id, "AbC-123");
     assert_eq!(api.client_secret_id, "paypal-client-secret");
     assert_eq!(api.base_url.as_str(), "https://api-m.sandbox.paypal.com/");
+    assert_eq!(paypal.verification, Verification::Offline);
+
+    env.insert("PAYPAL_VERIFICATION", "online".into());
+    assert_eq!(
+        load(&env).unwrap().paypal.unwrap().verification,
+        Verification::Online
+    );
+    env.insert("PAYPAL_VERIFICATION", "sometimes".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_VERIFICATION"]);
+    env.remove("PAYPAL_CLIENT_ID");
+    env.insert("PAYPAL_VERIFICATION", "online".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_VERIFICATION"]);
 }
 
 #[test]
