@@ -14,7 +14,6 @@
 //!   `churnsaver webhook send` can sign PayPal samples as PayPal would. A throwaway test key.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -124,7 +123,8 @@ impl Shared {
 
 /// The stand-in PayPal; stops serving when dropped.
 pub struct FakePayPal {
-    address: SocketAddr,
+    /// `http://<loopback address>`, as `PAYPAL_API_BASE_URL` takes it.
+    base_url: String,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -167,15 +167,16 @@ impl FakePayPal {
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
         let (address, server) = crate::standin::serve(router, "the PayPal stand-in").await?;
+        let base_url = format!("http://{address}");
         Ok(Self {
-            address,
+            base_url,
             shared,
             server,
         })
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        self.base_url.clone()
     }
 
     /// The URL serving `cert`'s chain.

@@ -138,23 +138,25 @@ fn api<F: Fn(&str) -> Option<String>>(
         );
     }
     let client_secret_id = env.optional("PAYPAL_CLIENT_SECRET_ID");
-    if client_secret_id.is_none() {
-        env.problem(
-            "PAYPAL_CLIENT_SECRET_ID",
-            "is required with PAYPAL_CLIENT_ID",
-            "set it to the Secrets Manager secret holding {\"client_secret\": \"…\"}",
-        );
-    }
     let base_url = base_urls
         .iter()
         .find(|(provider, _)| *provider == Provider::Paypal)
         .map(|(_, url)| url.clone());
-    if base_url.is_none() {
-        env.problem(
+    for (var, missing, fix) in [
+        (
+            "PAYPAL_CLIENT_SECRET_ID",
+            client_secret_id.is_none(),
+            "set it to the Secrets Manager secret holding {\"client_secret\": \"…\"}",
+        ),
+        (
             "PAYPAL_API_BASE_URL",
-            "is required with PAYPAL_CLIENT_ID",
+            base_url.is_none(),
             "set it to https://api-m.paypal.com (live) or https://api-m.sandbox.paypal.com (sandbox)",
-        );
+        ),
+    ] {
+        if missing {
+            env.problem(var, "is required with PAYPAL_CLIENT_ID", fix);
+        }
     }
     if env.problems.len() > before {
         return None;
