@@ -25,7 +25,13 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
 ) -> Option<PayPalSettings> {
     let Some(webhook_id) = env.optional("PAYPAL_WEBHOOK_ID") else {
         for var in DEPENDENT {
-            if env.optional(var).is_some() {
+            // The template sets the flag to `false` when PayPal is off: only `true` is half a setup.
+            let set = if var == "PAYPAL_ALLOW_LOOPBACK_CERT_URLS" {
+                env.flag(var, false)
+            } else {
+                env.optional(var).is_some()
+            };
+            if set {
                 env.problem(
                     var,
                     "is set but PAYPAL_WEBHOOK_ID is not",

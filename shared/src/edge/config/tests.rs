@@ -698,10 +698,18 @@ fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhe
 }
 
 #[test]
-fn paypal_tolerance_rest_app_and_verification_are_read_and_each_problem_names_its_variable() {
+fn paypal_off_as_the_template_sets_it_loads_and_tolerance_rest_app_and_verification_are_read_with_each_problem_named() {
     use crate::providers::paypal::Verification;
     let mut env = valid_env();
+    // As the template sets them with PayPal off.
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "false".into());
+    env.insert("PAYPAL_TOLERANCE_SECS", "300".into());
+    env.insert("PAYPAL_VERIFICATION", "offline".into());
+    env.insert("PAYPAL_CLIENT_SECRET_ID", "paypal-client-secret".into());
+    assert_eq!(load(&env).unwrap().paypal, None);
+
     env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.remove("PAYPAL_CLIENT_SECRET_ID");
     let paypal = load(&env).unwrap().paypal.unwrap();
     assert_eq!(paypal.tolerance_secs, 300);
     assert_eq!(paypal.api, None);
