@@ -698,7 +698,7 @@ fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhe
 }
 
 #[test]
-fn paypal_off_as_the_template_sets_it_loads_and_tolerance_rest_app_and_verification_are_read_with_each_problem_named() {
+fn paypal_off_as_the_template_sets_it_loads_and_its_settings_are_read_with_each_problem_named() {
     use crate::providers::paypal::Verification;
     let mut env = valid_env();
     // As the template sets them with PayPal off.
