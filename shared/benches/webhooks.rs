@@ -8,6 +8,10 @@
 //! parsing, no tag decoding or comparison, no JSON. (`svix` 2.9.1, the
 //! first choice of peer, does not compile against the hyper-util this graph resolves.)
 //!
+//! PayPal signs with RSA: its line verifies a 2 KiB delivery with the certificate already cached
+//! (fetched once at set-up from a local server, as a warm function has it), beside its floor, one
+//! CRC-32 of the body and one RSA-2048 PKCS#1 v1.5 SHA-256 verify of the signed string.
+//!
 //! After criterion's figures, a side-by-side pass prints each provider's ratios to its floor from
 //! interleaved batches (see [`ratios`]): the figures to quote from a machine shared with other work.
 //!
@@ -212,7 +216,150 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    // PayPal's lines (see the module).
+    let paypal = PayPalDelivery::new();
+    group.bench_function(
+        "paypal floor (CRC-32 + RSA-2048 PKCS#1 v1.5 SHA-256 verify)",
+        |b| b.iter(|| black_box(paypal.floor())),
+    );
+    group.bench_function("paypal verify + normalise (cached certificate)", |b| {
+        b.iter(|| black_box(paypal.verify_and_normalise(received_at)));
+    });
     group.finish();
+}
+
+/// A signed PayPal delivery, the registry whose certificate cache holds its certificate, and the
+/// verified certificate for the floor.
+struct PayPalDelivery {
+    runtime: tokio::runtime::Runtime,
+    registry: shared::providers::Registry,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    certificate: shared::providers::paypal::certs::Certificate,
+    signed: String,
+    signature: Vec<u8>,
+    /// Serves the certificate (kept alive with the delivery).
+    _server: wiremock::MockServer,
+}
+
+impl PayPalDelivery {
+    const WEBHOOK_ID: &str = "9XL90610J3647323C";
+    const TIME: &str = "2025-01-01T00:00:00Z";
+
+    fn new() -> Self {
+        use shared::domain::ports::{SystemClock, WebhookProviders};
+        use shared::providers::paypal::{self, PayPal, PayPalSettings, test_chain};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let chain = test_chain::make(test_chain::LeafSpec::default()).unwrap();
+        let server = runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::method("GET"))
+                .respond_with(
+                    wiremock::ResponseTemplate::new(200).set_body_string(chain.chain_pem.clone()),
+                )
+                .mount(&server)
+                .await;
+            server
+        });
+        let settings = PayPalSettings {
+            webhook_id: Self::WEBHOOK_ID.to_owned(),
+            company_id: Some("biz_1".to_owned()),
+            test_root_pem: Some(chain.root_pem.clone()),
+            allow_loopback_cert_urls: true,
+            tolerance_secs: shared::domain::webhooks::verify::DEFAULT_TOLERANCE_SECS,
+            verification: paypal::Verification::Offline,
+            api: None,
+        };
+        let registry = shared::providers::Registry::with_paypal(std::sync::Arc::new(
+            PayPal::new(
+                &settings,
+                reqwest::Client::new(),
+                std::sync::Arc::new(SystemClock),
+            )
+            .unwrap(),
+        ));
+        let body = body(
+            r#"{"id":"WH-2WR32451HC0233532-67976317FL4543714","event_version":"1.0","create_time":"2025-01-01T00:00:00.000Z","resource_type":"sale","event_type":"PAYMENT.SALE.COMPLETED","resource":{"id":"80021663DE681814L","state":"completed","amount":{"total":"29.00","currency":"USD"},"billing_agreement_id":"I-BW452GLLEP1G""#,
+            "}}",
+        );
+        let transmission_id = "d938e770-8046-11e6-8103-6b62a8a99ac4";
+        let cert_url = format!("{}/v1/notifications/certs/CERT-bench", server.uri());
+        let headers = headers(
+            paypal::sign(
+                &chain.leaf_key().unwrap(),
+                Self::WEBHOOK_ID,
+                &cert_url,
+                transmission_id,
+                Self::TIME,
+                &body,
+            )
+            .unwrap(),
+        );
+        let certificate = settings
+            .trust()
+            .unwrap()
+            .check_chain(chain.chain_pem.as_bytes(), TIMESTAMP)
+            .unwrap();
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(headers["paypal-transmission-sig"].as_bytes())
+            .unwrap();
+        let delivery = Self {
+            signed: paypal::verify::signed_string(
+                transmission_id,
+                Self::TIME,
+                Self::WEBHOOK_ID,
+                &body,
+            ),
+            runtime,
+            registry,
+            headers,
+            body,
+            certificate,
+            signature,
+            _server: server,
+        };
+        // The first delivery fetches the certificate; the measured ones find it cached.
+        let warm = delivery
+            .runtime
+            .block_on(delivery.registry.verify_certified(
+                Source::PayPal,
+                &delivery.headers,
+                &delivery.body,
+                TIMESTAMP,
+                VerifyOptions::default(),
+            ));
+        assert!(matches!(warm, Some(Ok(_))), "{warm:?}");
+        delivery
+    }
+
+    /// The floor: the body's CRC-32 (in the signed string) and one RSA verify.
+    fn floor(&self) -> bool {
+        let crc = shared::providers::paypal::verify::crc32(black_box(&self.body));
+        black_box(crc);
+        self.certificate
+            .verifies(black_box(self.signed.as_bytes()), &self.signature)
+    }
+
+    fn verify_and_normalise(&self, received_at: DateTime<Utc>) -> Event<'_> {
+        use shared::domain::ports::WebhookProviders;
+        let verified = self
+            .runtime
+            .block_on(self.registry.verify_certified(
+                Source::PayPal,
+                black_box(&self.headers),
+                black_box(&self.body),
+                TIMESTAMP,
+                VerifyOptions::default(),
+            ))
+            .unwrap()
+            .unwrap();
+        self.registry
+            .normalise(Source::PayPal, &verified, &self.body, received_at)
+            .unwrap()
+    }
 }
 
 /// Batches per pass in [`ratios`], and calls per batch.

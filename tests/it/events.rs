@@ -110,7 +110,8 @@ fn every_webhook_sample_verifies_and_normalises_to_a_known_kind() {
 
     let samples: Vec<String> = sample_names()
         .into_iter()
-        .filter(|n| n.starts_with("apigw-webhook-"))
+        // PayPal's samples are signed at run time with the stand-in's key (`tests/it/paypal.rs`).
+        .filter(|n| n.starts_with("apigw-webhook-") && !n.starts_with("apigw-webhook-paypal-"))
         .collect();
     assert!(samples.len() >= 10, "{samples:?}");
     for name in samples {

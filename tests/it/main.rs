@@ -30,6 +30,7 @@ mod lockout;
 mod maintenance;
 mod notify;
 mod oracle;
+mod paypal;
 mod per_user;
 mod processor;
 mod requests;

@@ -24,7 +24,7 @@ pub enum WhopScheme {
 
 pub fn parse_source(name: &str) -> anyhow::Result<Source> {
     Source::parse(name)
-        .ok_or_else(|| anyhow!("unknown provider `{name}`: use whop, stripe or standard"))
+        .ok_or_else(|| anyhow!("unknown provider `{name}`: use whop, stripe, standard or paypal"))
 }
 
 /// The headers a real sender sends for `body`, one `(name, value)` each.
@@ -45,6 +45,49 @@ pub fn sign_headers(
         (Source::Whop, WhopScheme::Bare) => whop::verify::sign_whop_bare(&secret, body, timestamp),
         _ => providers::sign(source, &secret, body, timestamp, message_id),
     })
+}
+
+/// PayPal's headers for `body`, signed now as the local stack's stand-in PayPal would sign them:
+/// with its test key, fetched from the stand-in at the stack's `PAYPAL_API_BASE_URL`, for the
+/// stack's `PAYPAL_WEBHOOK_ID`, with `transmission_id`.
+pub async fn paypal_local_headers(
+    environment: &std::collections::BTreeMap<String, String>,
+    body: &[u8],
+    transmission_id: &str,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let setting = |var: &str| {
+        environment
+            .get(var)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| anyhow!("the local stack has no {var}: is PayPal's stand-in running?"))
+    };
+    let base_url = setting("PAYPAL_API_BASE_URL")?.trim_end_matches('/');
+    let webhook_id = setting("PAYPAL_WEBHOOK_ID")?;
+    let key: Value = reqwest::get(format!("{base_url}/local/signing-key"))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("asking the PayPal stand-in at {base_url} for its test key"))?
+        .json()
+        .await
+        .context("reading the PayPal stand-in's test key")?;
+    let (Some(pkcs8), Some(cert_path)) =
+        (key["leaf_key_pkcs8"].as_str(), key["cert_path"].as_str())
+    else {
+        bail!("the PayPal stand-in at {base_url} answered no test key");
+    };
+    let pkcs8 = base64::engine::general_purpose::STANDARD.decode(pkcs8)?;
+    let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pkcs8)
+        .map_err(|e| anyhow!("the PayPal stand-in's test key is unusable: {e}"))?;
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    shared::providers::paypal::sign(
+        &key,
+        webhook_id,
+        &format!("{base_url}{cert_path}"),
+        transmission_id,
+        &time,
+        body,
+    )
+    .map_err(|_| anyhow!("signing with the PayPal stand-in's test key failed"))
 }
 
 /// `valid`, or the reason code the webhooks function would answer 401 with.

@@ -380,7 +380,8 @@ pub struct Config {
     /// `UNSUBSCRIBE_TOKEN_DAYS`.
     pub unsubscribe: UnsubscribeSettings,
     /// `PAYPAL_WEBHOOK_ID`, `PAYPAL_COMPANY_ID`, `PAYPAL_TEST_ROOT_PEM`,
-    /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
+    /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`, `PAYPAL_TOLERANCE_SECS`, `PAYPAL_CLIENT_ID`,
+    /// `PAYPAL_CLIENT_SECRET_ID`, `PAYPAL_VERIFICATION`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
     /// in `edge/config/paypal.rs`).
     pub paypal: Option<crate::providers::paypal::PayPalSettings>,
 }
@@ -714,7 +715,7 @@ impl Config {
         let notify = env.notify_settings(stage);
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
-        let paypal = paypal::read(&mut env, stage);
+        let paypal = paypal::read(&mut env, stage, &base_urls);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {

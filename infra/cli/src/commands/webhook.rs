@@ -194,18 +194,23 @@ async fn send(
 ) -> anyhow::Result<ExitCode> {
     let (source, body) = webhook::load_sample(sample, provider)?;
     let state = LocalStackState::read()?;
-    let secrets_id = state.webhook_secrets_id.as_deref().ok_or_else(|| {
-        anyhow!(
-            "{} lacks webhook_secrets_id",
-            churnsaver::local::state_file().display()
-        )
-    })?;
-    let sdk = churnsaver::local::emulator_sdk_config(&state.endpoint).await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secret =
-        churnsaver::local::first_webhook_secret(&secrets, secrets_id, source.as_str()).await?;
     let id = id.unwrap_or_else(fresh_id);
-    let headers = webhook::sign_headers(source, &secret, &body, &id, now(), WhopScheme::Standard)?;
+    // PayPal signs with its certificate's key: the local stand-in's test key.
+    let headers = if source == shared::domain::webhooks::Source::PayPal {
+        webhook::paypal_local_headers(&state.environment, &body, &id).await?
+    } else {
+        let secrets_id = state.webhook_secrets_id.as_deref().ok_or_else(|| {
+            anyhow!(
+                "{} lacks webhook_secrets_id",
+                churnsaver::local::state_file().display()
+            )
+        })?;
+        let sdk = churnsaver::local::emulator_sdk_config(&state.endpoint).await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let secret =
+            churnsaver::local::first_webhook_secret(&secrets, secrets_id, source.as_str()).await?;
+        webhook::sign_headers(source, &secret, &body, &id, now(), WhopScheme::Standard)?
+    };
     let url = url.unwrap_or_else(|| format!("{}/webhooks/{source}", state.base_url));
     let mut request = reqwest::Client::new()
         .post(&url)

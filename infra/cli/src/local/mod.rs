@@ -92,6 +92,9 @@ pub struct LocalStack {
     pub google: Option<FakeGoogle>,
     /// The stand-in Gumroad connections use, when the stack runs without another.
     pub gumroad: Option<FakeGumroad>,
+    /// The stand-in PayPal (certificates, token, subscriptions), when the stack runs without
+    /// another webhook id.
+    pub paypal: Option<crate::fake_paypal::FakePayPal>,
     /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
     pub mail: Option<FakeMail>,
     /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
@@ -161,6 +164,15 @@ impl LocalStack {
             .entry("PublicApiUrl".into())
             .or_insert_with(|| format!("http://{address}"));
         let gumroad = gumroad_connections(&mut parameters, options.background, address).await?;
+        // PayPal's webhooks verify with the stand-in's certificates unless another webhook id is
+        // given.
+        let paypal = if options.background && unset(&parameters, "PayPalWebhookId") {
+            let paypal = crate::fake_paypal::FakePayPal::start().await?;
+            parameters.extend(paypal.parameters());
+            Some(paypal)
+        } else {
+            None
+        };
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -170,6 +182,7 @@ impl LocalStack {
         }
         seed::seed_google_client_secret(&app).await?;
         seed::seed_gumroad_client_secret(&app).await?;
+        seed::seed_paypal_client_secret(&app).await?;
         if mail.is_some() {
             seed::seed_resend_api_key(&app).await?;
         }
@@ -215,6 +228,7 @@ impl LocalStack {
             whop,
             google,
             gumroad,
+            paypal,
             mail,
             messaging,
             provisioned,

@@ -90,6 +90,22 @@ pub(super) async fn seed_gumroad_client_secret(app: &App) -> anyhow::Result<()> 
     }
 }
 
+/// Puts the stand-in PayPal's client secret in the stack's PayPal client secret while it holds
+/// the template's empty one and PayPal's REST app is configured.
+pub(super) async fn seed_paypal_client_secret(app: &App) -> anyhow::Result<()> {
+    match app.config.paypal.as_ref().and_then(|p| p.api.as_ref()) {
+        Some(api) => {
+            seed_client_secret(
+                app,
+                &api.client_secret_id,
+                crate::fake_paypal::LOCAL_CLIENT_SECRET,
+            )
+            .await
+        }
+        None => Ok(()),
+    }
+}
+
 /// Puts `{"client_secret": value}` in `secret_id` while its `client_secret` is empty.
 async fn seed_client_secret(app: &App, secret_id: &str, value: &str) -> anyhow::Result<()> {
     let current = app

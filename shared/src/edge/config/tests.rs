@@ -698,6 +698,60 @@ fn paypal_test_trust_and_loopback_cert_urls_are_refused_in_prod_and_read_elsewhe
 }
 
 #[test]
+fn paypal_off_as_the_template_sets_it_loads_and_its_settings_are_read_with_each_problem_named() {
+    use crate::providers::paypal::Verification;
+    let mut env = valid_env();
+    // As the template sets them with PayPal off.
+    env.insert("PAYPAL_ALLOW_LOOPBACK_CERT_URLS", "false".into());
+    env.insert("PAYPAL_TOLERANCE_SECS", "300".into());
+    env.insert("PAYPAL_VERIFICATION", "offline".into());
+    env.insert("PAYPAL_CLIENT_SECRET_ID", "paypal-client-secret".into());
+    assert_eq!(load(&env).unwrap().paypal, None);
+
+    env.insert("PAYPAL_WEBHOOK_ID", "9XL90610J3647323C".into());
+    env.remove("PAYPAL_CLIENT_SECRET_ID");
+    let paypal = load(&env).unwrap().paypal.unwrap();
+    assert_eq!(paypal.tolerance_secs, 300);
+    assert_eq!(paypal.api, None);
+
+    env.insert("PAYPAL_TOLERANCE_SECS", "5".into());
+    env.insert("PAYPAL_CLIENT_ID", "AbC-123".into());
+    assert_eq!(
+        vars(&load(&env).unwrap_err()),
+        [
+            "PAYPAL_TOLERANCE_SECS",
+            "PAYPAL_CLIENT_SECRET_ID",
+            "PAYPAL_API_BASE_URL"
+        ]
+    );
+
+    env.insert("PAYPAL_TOLERANCE_SECS", "600".into());
+    env.insert("PAYPAL_CLIENT_SECRET_ID", "paypal-client-secret".into());
+    env.insert(
+        "PAYPAL_API_BASE_URL",
+        "https://api-m.sandbox.paypal.com".into(),
+    );
+    let paypal = load(&env).unwrap().paypal.unwrap();
+    assert_eq!(paypal.tolerance_secs, 600);
+    let api = paypal.api.unwrap();
+    assert_eq!(api.client_id, "AbC-123");
+    assert_eq!(api.client_secret_id, "paypal-client-secret");
+    assert_eq!(api.base_url.as_str(), "https://api-m.sandbox.paypal.com/");
+    assert_eq!(paypal.verification, Verification::Offline);
+
+    env.insert("PAYPAL_VERIFICATION", "online".into());
+    assert_eq!(
+        load(&env).unwrap().paypal.unwrap().verification,
+        Verification::Online
+    );
+    env.insert("PAYPAL_VERIFICATION", "sometimes".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_VERIFICATION"]);
+    env.remove("PAYPAL_CLIENT_ID");
+    env.insert("PAYPAL_VERIFICATION", "online".into());
+    assert_eq!(vars(&load(&env).unwrap_err()), ["PAYPAL_VERIFICATION"]);
+}
+
+#[test]
 fn reads_the_creator_plan_and_reports_every_problem_with_it() {
     use crate::domain::creators::plan::Tier;
     let config = load(&valid_env()).unwrap();

@@ -14,7 +14,9 @@ use crate::domain::ports::SystemClock;
 use crate::domain::webhooks::keys::Keyring;
 use crate::domain::webhooks::verify::{DEFAULT_TOLERANCE_SECS, VerifyOptions};
 use crate::providers::Registry;
-use crate::providers::paypal::PayPal;
+use crate::providers::client::RetryPolicy;
+use crate::providers::paypal::online::{OnlineCheck, OnlineVerifier};
+use crate::providers::paypal::{PayPal, PayPalApiSettings, Verification};
 
 /// Built once per cold start.
 pub struct WebhooksDeps {
@@ -62,9 +64,19 @@ pub fn registry(app: &App) -> Registry {
     let Some(settings) = &app.config.paypal else {
         return Registry::default();
     };
-    let paypal = app.http().map_err(str::to_owned).and_then(|http| {
-        PayPal::new(settings, http.clone(), Arc::new(SystemClock)).map_err(|e| e.to_string())
-    });
+    let paypal = app
+        .http()
+        .map_err(str::to_owned)
+        .and_then(|http| {
+            PayPal::new(settings, http.clone(), Arc::new(SystemClock)).map_err(|e| e.to_string())
+        })
+        .and_then(|paypal| match (settings.verification, &settings.api) {
+            (Verification::Online, Some(api)) => Ok(paypal.with_online(paypal_online(app, api)?)),
+            (Verification::Online, None) => {
+                Err("online verification needs PAYPAL_CLIENT_ID".into())
+            }
+            (Verification::Offline, _) => Ok(paypal),
+        });
     match paypal {
         Ok(paypal) => Registry::with_paypal(Arc::new(paypal)),
         Err(error) => {
@@ -72,6 +84,31 @@ pub fn registry(app: &App) -> Registry {
             Registry::default()
         }
     }
+}
+
+/// PayPal's verify API as the webhooks function asks it: through the `paypal` service's admission
+/// (emergency switch, breaker, limits), within a budget PayPal's own delivery timeout allows.
+fn paypal_online(app: &App, api: &PayPalApiSettings) -> Result<Arc<dyn OnlineCheck>, String> {
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        budget: std::time::Duration::from_secs(6),
+        attempt_timeout: std::time::Duration::from_secs(3),
+        max_retry_after: std::time::Duration::from_secs(2),
+        ..RetryPolicy::default()
+    };
+    let client = crate::edge::deps::sync::provider_client(
+        app,
+        crate::edge::config::Provider::Paypal,
+        policy,
+        crate::edge::deps::sync::provider_admission(app),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(OnlineVerifier::new(
+        api.clone(),
+        client,
+        app.secrets_manager.clone(),
+        SystemClock,
+    )))
 }
 
 impl WebhooksDeps {

@@ -9,6 +9,7 @@
 pub mod certs;
 pub mod normalise;
 pub mod observe;
+pub mod online;
 #[cfg(any(test, feature = "paypal-test-chain"))]
 pub mod test_chain;
 pub mod verify;
@@ -40,6 +41,34 @@ pub struct PayPalSettings {
     /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: also fetch certificates from `http://` loopback URLs
     /// (the local stand-in). Non-prod only.
     pub allow_loopback_cert_urls: bool,
+    /// `PAYPAL_TOLERANCE_SECS` (30–3600, default 300): how far a transmission time may be from
+    /// now, in either direction.
+    pub tolerance_secs: i64,
+    /// `PAYPAL_VERIFICATION` (`offline`, the default, or `online`, which needs the REST app).
+    pub verification: Verification,
+    /// `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET_ID` (`{"client_secret": "…"}`) with
+    /// `PAYPAL_API_BASE_URL`: the REST app whose client-credentials token calls PayPal's API.
+    pub api: Option<PayPalApiSettings>,
+}
+
+/// How deliveries are verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Verification {
+    /// Here, with the certificate ([`verify`], [`certs`]).
+    #[default]
+    Offline,
+    /// By PayPal's verify API ([`online`]).
+    Online,
+}
+
+/// The REST app PayPal's API is called as (`edge::config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayPalApiSettings {
+    pub client_id: String,
+    /// The Secrets Manager secret holding `{"client_secret": "…"}`.
+    pub client_secret_id: String,
+    /// `PAYPAL_API_BASE_URL`, e.g. `https://api-m.paypal.com`.
+    pub base_url: url::Url,
 }
 
 impl PayPalSettings {
@@ -69,7 +98,10 @@ pub fn is_webhook_id(id: &str) -> bool {
 pub struct PayPal {
     webhook_id: String,
     company_id: Option<String>,
+    tolerance_secs: i64,
     certs: CertCache,
+    /// PayPal's verify API instead of the certificate, when `PAYPAL_VERIFICATION=online`.
+    online: Option<Arc<dyn online::OnlineCheck>>,
 }
 
 impl std::fmt::Debug for PayPal {
@@ -77,6 +109,7 @@ impl std::fmt::Debug for PayPal {
         f.debug_struct("PayPal")
             .field("webhook_id", &self.webhook_id)
             .field("company_id", &self.company_id)
+            .field("online", &self.online.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -92,8 +125,17 @@ impl PayPal {
         Ok(Self {
             webhook_id: settings.webhook_id.clone(),
             company_id: settings.company_id.clone(),
+            tolerance_secs: settings.tolerance_secs,
             certs: CertCache::new(http, settings.trust()?, clock),
+            online: None,
         })
+    }
+
+    /// Verifies with PayPal's verify API (`check`) instead of the certificate.
+    #[must_use]
+    pub fn with_online(mut self, check: Arc<dyn online::OnlineCheck>) -> Self {
+        self.online = Some(check);
+        self
     }
 
     /// The company PayPal's subscriptions belong to, if configured.
@@ -108,7 +150,8 @@ impl PayPal {
 
     /// Verifies a delivery whose transmission headers were read (see [`verify::transmission`]):
     /// the certificate (allow-list, chain, subject, validity at the transmission time), then
-    /// the signature over the signed string with this deployment's webhook id.
+    /// the signature over the signed string with this deployment's webhook id; or, online,
+    /// PayPal's verify API's answer.
     ///
     /// # Errors
     /// See [`CertifiedError`].
@@ -117,6 +160,13 @@ impl PayPal {
         transmission: verify::Transmission<'h>,
         body: &[u8],
     ) -> Result<Verified<'h>, CertifiedError> {
+        if let Some(online) = &self.online {
+            return match online.check(&transmission, &self.webhook_id, body).await {
+                Ok(true) => Ok(verify::verified(&transmission)),
+                Ok(false) => Err(CertifiedError::Rejected(VerifyError::NoMatchingSignature)),
+                Err(detail) => Err(CertifiedError::Unavailable(detail)),
+            };
+        }
         let certificate = self
             .certs
             .certificate(transmission.cert_url, transmission.timestamp)
@@ -137,7 +187,8 @@ impl PayPal {
 }
 
 /// The first, synchronous part of [`crate::domain::ports::WebhookProviders::verify_certified`]
-/// for PayPal: configured, then the headers read (no await holds the headers).
+/// for PayPal: configured, then the headers read (no await holds the headers), the transmission
+/// time checked against PayPal's own tolerance (`PAYPAL_TOLERANCE_SECS`).
 pub(crate) fn start<'h, H: Headers + ?Sized>(
     paypal: Option<&Arc<PayPal>>,
     headers: &'h H,
@@ -145,6 +196,10 @@ pub(crate) fn start<'h, H: Headers + ?Sized>(
     options: VerifyOptions,
 ) -> Result<(Arc<PayPal>, verify::Transmission<'h>), VerifyError> {
     let paypal = paypal.ok_or(VerifyError::NoSecrets)?;
+    let options = VerifyOptions {
+        tolerance_secs: paypal.tolerance_secs,
+        ..options
+    };
     Ok((
         Arc::clone(paypal),
         verify::transmission(headers, now, options)?,

@@ -56,6 +56,9 @@ impl Fixture {
             company_id: Some("biz_paypal".to_owned()),
             test_root_pem: Some(trusted.root_pem.clone()),
             allow_loopback_cert_urls: loopback,
+            tolerance_secs: crate::domain::webhooks::verify::DEFAULT_TOLERANCE_SECS,
+            verification: super::Verification::Offline,
+            api: None,
         };
         let paypal = PayPal::new(&settings, reqwest::Client::new(), Arc::new(SystemClock)).unwrap();
         Self {

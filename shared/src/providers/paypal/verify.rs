@@ -99,12 +99,17 @@ pub fn check<'h>(
 ) -> Result<Verified<'h>, VerifyError> {
     let signed = signed_string(transmission.id, transmission.time, webhook_id, body);
     if certificate.verifies(signed.as_bytes(), &transmission.signature) {
-        Ok(Verified {
-            scheme: Scheme::PayPal,
-            timestamp: transmission.timestamp,
-            message_id: Some(transmission.id),
-        })
+        Ok(verified(transmission))
     } else {
         Err(VerifyError::NoMatchingSignature)
+    }
+}
+
+/// A transmission found genuine (here, or by PayPal's verify API).
+pub fn verified<'h>(transmission: &Transmission<'h>) -> Verified<'h> {
+    Verified {
+        scheme: Scheme::PayPal,
+        timestamp: transmission.timestamp,
+        message_id: Some(transmission.id),
     }
 }
