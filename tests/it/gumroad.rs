@@ -2,13 +2,15 @@
 //! the Whop access check (`user_local_admin` administers `biz_local`), the stand-in Gumroad
 //! (`churnsaver::fake_gumroad`) for the authorization page, the token endpoint, `/v2/user` and
 //! the resource subscriptions, its pings through `POST /webhooks/gumroad/{token}`, the running
-//! stack's processor, and the creator view.
+//! stack's processor (which confirms each ping with the stand-in's API), and the creator view.
 
 use churnsaver::fake_gumroad::{FakeGumroad, SELLER_ID};
 use churnsaver::local::LocalStack;
 use reqwest::header::LOCATION;
 use serde_json::Value;
 use shared::aws::connections::connection_pk;
+use shared::aws::state::DynamoState;
+use shared::domain::ports::StateStore;
 
 use std::sync::Arc;
 
@@ -208,6 +210,18 @@ async fn a_connected_account_pings_its_subscriptions_into_the_creator_view() {
         [202]
     );
     until_signal(&stack, &admin, "churned", "sub_gr_1").await;
+    // Each ping was confirmed with Gumroad before it was applied: one read of the sale, one of
+    // the subscriber for each subscription ping; the sale's payment is in the state.
+    assert_eq!(gumroad(&stack).reads("/v2/sales/sale_1"), 1);
+    assert_eq!(gumroad(&stack).reads("/v2/subscribers/sub_gr_1"), 2);
+    let state = DynamoState::of(&stack.app)
+        .membership("sub_gr_1")
+        .await
+        .unwrap()
+        .unwrap()
+        .state();
+    assert_eq!(state.payments.len(), 1);
+    assert_eq!(state.payments[0].id, "sale_1");
 
     // Disconnecting removes the subscriptions and the stored tokens.
     let response = browser()

@@ -19,6 +19,8 @@ use crate::domain::ports::{
 };
 use crate::domain::webhooks::Source;
 use crate::domain::webhooks::event::QueuedEvent;
+use crate::edge::deps::sync::AppAdmission;
+use crate::providers::client::Admission;
 use crate::providers::gumroad::confirm::GumroadConfirmer;
 
 /// The processor over the stack's tables, as the processor function runs it.
@@ -60,9 +62,9 @@ pub fn notification_queue(app: &App) -> Option<SqsNotifications> {
         })
 }
 
-/// Gumroad's ping confirmation as the processor runs it.
-pub type AppGumroadConfirmer = GumroadConfirmer<
-    crate::edge::deps::sync::AppAdmission,
+/// Gumroad's ping confirmation as the processor runs it (its calls admitted by `A`).
+pub type AppGumroadConfirmer<A = AppAdmission> = GumroadConfirmer<
+    A,
     aws_sdk_secretsmanager::Client,
     SystemClock,
     crate::aws::connections::DynamoConnections,
@@ -72,35 +74,53 @@ pub type AppGumroadConfirmer = GumroadConfirmer<
 /// back from its API ([`GumroadConfirmer`], built on the first Gumroad ping: its HTTP client loads
 /// the trust store; one attempt a call, since SQS redelivers the message), other providers' events
 /// need none; contradicted ones are recorded in the state table.
-pub struct AppConfirmer {
+pub struct AppConfirmer<A = AppAdmission> {
     app: App,
-    gumroad: OnceLock<Result<Option<AppGumroadConfirmer>, String>>,
+    gumroad: OnceLock<Result<Option<AppGumroadConfirmer<A>>, String>>,
+    build: GumroadBuilder<A>,
     log: DynamoContradictions,
 }
 
+/// Builds Gumroad's confirmation when `GUMROAD_*` is configured.
+type GumroadBuilder<A> = fn(&App) -> Result<Option<AppGumroadConfirmer<A>>, String>;
+
 impl AppConfirmer {
+    /// Gumroad's confirmation built on first use, its calls admitted as the functions' are.
     pub fn of(app: &App) -> Self {
         Self {
             app: app.clone(),
             gumroad: OnceLock::new(),
+            build: |app| {
+                app.config
+                    .gumroad
+                    .clone()
+                    .map(|settings| {
+                        super::gumroad::connector(app, settings)
+                            .map(|connector| GumroadConfirmer { connector })
+                    })
+                    .transpose()
+            },
+            log: DynamoContradictions::of(app),
+        }
+    }
+}
+
+impl<A: Admission> AppConfirmer<A> {
+    /// With Gumroad's confirmation `gumroad` (tests admit its calls under their own limits).
+    pub fn with_gumroad(app: &App, gumroad: AppGumroadConfirmer<A>) -> Self {
+        Self {
+            app: app.clone(),
+            gumroad: OnceLock::from(Ok(Some(gumroad))),
+            build: |_| Ok(None),
             log: DynamoContradictions::of(app),
         }
     }
 
-    fn gumroad(&self) -> Result<&AppGumroadConfirmer, ConfirmError> {
+    fn gumroad(&self) -> Result<&AppGumroadConfirmer<A>, ConfirmError> {
         let built = self.gumroad.get_or_init(|| {
-            self.app
-                .config
-                .gumroad
-                .clone()
-                .map(|settings| {
-                    super::gumroad::connector(&self.app, settings)
-                        .map(|connector| GumroadConfirmer { connector })
-                })
-                .transpose()
-                .inspect_err(
-                    |reason| tracing::error!(%reason, "Gumroad's confirmation cannot start"),
-                )
+            (self.build)(&self.app).inspect_err(
+                |reason| tracing::error!(%reason, "Gumroad's confirmation cannot start"),
+            )
         });
         match built {
             Ok(Some(confirmer)) => Ok(confirmer),
@@ -110,16 +130,18 @@ impl AppConfirmer {
     }
 }
 
-impl EventConfirmer for AppConfirmer {
+impl<A: Admission> EventConfirmer for AppConfirmer<A> {
     async fn confirm(&self, event: &QueuedEvent) -> Result<Confirmation, ConfirmError> {
         match event.provider {
-            Source::Gumroad => self.gumroad()?.confirm(event).await,
+            // Boxed: the confirmation's future is deep (the resilient client under the connector)
+            // and every processor's batch future would otherwise hold it inline.
+            Source::Gumroad => Box::pin(self.gumroad()?.confirm(event)).await,
             _ => Ok(Confirmation::Unneeded),
         }
     }
 }
 
-impl ContradictionLog for AppConfirmer {
+impl<A: Admission> ContradictionLog for AppConfirmer<A> {
     async fn record(&self, contradiction: &Contradiction) -> Result<(), DependencyError> {
         self.log.record(contradiction).await
     }

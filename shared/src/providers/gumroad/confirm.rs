@@ -218,6 +218,7 @@ impl<A: Admission, S: SecretSource, C: Clock, T: ConnectionStore> GumroadConfirm
 fn unconfirmed(error: ConnectError) -> ConfirmError {
     match error {
         ConnectError::Dependency(error) => ConfirmError::Dependency(error),
+        ConnectError::Unavailable(code) => ConfirmError::Unavailable(code),
         other => ConfirmError::Unavailable(other.reason_code().to_owned()),
     }
 }
