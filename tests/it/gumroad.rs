@@ -372,3 +372,38 @@ async fn count_claims(stack: &LocalStack) -> i32 {
         .unwrap()
         .count
 }
+
+#[tokio::test]
+async fn the_cli_connects_shows_and_disconnects_a_company_through_the_stand_in() {
+    let stack = start_running_stack().await;
+    let creator = churnsaver::gumroad::Creator {
+        base_url: stack.base_url(),
+        token: open_session(&stack, "user_local_admin").await,
+        company_id: COMPANY.to_owned(),
+    };
+    let http = churnsaver::gumroad::http().unwrap();
+    assert!(creator.status(&http).await.unwrap().is_none());
+    let waiting = churnsaver::gumroad::Waiting {
+        timeout: std::time::Duration::ZERO,
+        every: std::time::Duration::ZERO,
+    };
+    let connection = creator
+        .connect(&http, waiting, |url| {
+            panic!("the stand-in's page sends straight back, yet {url} was handed out")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        churnsaver::gumroad::describe(&connection),
+        format!(
+            "company {COMPANY}: Gumroad seller {SELLER_ID}, active, 8 resource subscriptions registered, initial sync pending"
+        )
+    );
+    assert_eq!(gumroad(&stack).subscriptions().len(), 8);
+    let shown = creator.status(&http).await.unwrap().unwrap();
+    assert_eq!(shown["seller_id"], SELLER_ID);
+    creator.disconnect(&http).await.unwrap();
+    assert!(creator.status(&http).await.unwrap().is_none());
+    assert!(gumroad(&stack).subscriptions().is_empty());
+    stack.shutdown().await;
+}
