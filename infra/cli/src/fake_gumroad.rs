@@ -77,9 +77,9 @@ pub struct Catalog {
 /// Faults the listings answer with, counted down as they are served.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
-    /// The next this many listing calls answer 429 with `Retry-After: 1`.
+    /// The next this many listing and record calls answer 429 with `Retry-After: 1`.
     pub throttled: u32,
-    /// The next this many listing calls answer 503.
+    /// The next this many listing and record calls answer 503.
     pub unavailable: u32,
     /// A sales query whose range spans more than this many days answers 400 "Query timed out".
     pub time_out_wider_than_days: Option<i64>,

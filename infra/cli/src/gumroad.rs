@@ -82,12 +82,9 @@ impl Creator {
             .send()
             .await
             .context("asking the stack to start a connection")?;
-        let authorize = match redirect(&started) {
-            Some(location) => location,
-            None => {
-                answer(started).await?;
-                bail!("the stack did not redirect to Gumroad");
-            }
+        let Some(authorize) = redirect(&started) else {
+            answer(started).await?;
+            bail!("the stack did not redirect to Gumroad");
         };
         let callback = format!(
             "{}/connections/gumroad/callback?",

@@ -7,6 +7,11 @@
 //! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
 //! deleted unprocessed; it is logged and counted as permanent on every attempt.
 //!
+//! An event that changes a membership is first confirmed with its provider when the processor has
+//! a confirmer ([`Processor::with_confirmation`]; Gumroad's unsigned pings): one the provider
+//! contradicts is recorded in the confirmer's log and not applied ([`Outcome::Contradicted`]); one
+//! it cannot confirm now fails retryably ([`ProcessError::Confirm`]).
+//!
 //! The first event of a Whop membership (its item holds that event alone) also makes the company
 //! it names known ([`crate::domain::companies::known`]: one conditional write, skipped for a
 //! company this instance already wrote); a failed write fails the message, whose redelivery, a
