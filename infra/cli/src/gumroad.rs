@@ -42,14 +42,25 @@ impl Creator {
         Ok(url)
     }
 
-    /// The company's connection (`GET /connections/gumroad`); `None` when there is none.
-    pub async fn status(&self, http: &reqwest::Client) -> anyhow::Result<Option<Value>> {
-        let response = http
-            .get(self.url("/connections/gumroad")?)
+    /// `method` at `path` of the stack with the creator's session (redirects not followed).
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        http.request(method, self.url(path)?)
             .bearer_auth(&self.token)
             .send()
             .await
-            .context("asking the stack for the connection")?;
+            .with_context(|| format!("calling {path} on the stack"))
+    }
+
+    /// The company's connection (`GET /connections/gumroad`); `None` when there is none.
+    pub async fn status(&self, http: &reqwest::Client) -> anyhow::Result<Option<Value>> {
+        let response = self
+            .send(http, reqwest::Method::GET, "/connections/gumroad")
+            .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -58,12 +69,9 @@ impl Creator {
 
     /// Removes the company's connection (`DELETE /connections/gumroad`).
     pub async fn disconnect(&self, http: &reqwest::Client) -> anyhow::Result<Value> {
-        let response = http
-            .delete(self.url("/connections/gumroad")?)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("asking the stack to disconnect")?;
+        let response = self
+            .send(http, reqwest::Method::DELETE, "/connections/gumroad")
+            .await?;
         answer(response).await
     }
 
@@ -76,12 +84,9 @@ impl Creator {
         open: impl FnOnce(&str),
     ) -> anyhow::Result<Value> {
         let before = self.status(http).await?.map(|c| c["connected_at"].clone());
-        let started = http
-            .get(self.url("/connections/gumroad/start")?)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("asking the stack to start a connection")?;
+        let started = self
+            .send(http, reqwest::Method::GET, "/connections/gumroad/start")
+            .await?;
         let Some(authorize) = redirect(&started) else {
             answer(started).await?;
             bail!("the stack did not redirect to Gumroad");

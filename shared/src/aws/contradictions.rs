@@ -7,8 +7,7 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::dependency_error;
-use super::item::{key, millis, n, s};
+use super::item::{key, millis, n, put, s};
 use crate::domain::ports::{Contradiction, ContradictionLog, DependencyError};
 
 /// The sort key of a contradiction.
@@ -60,13 +59,6 @@ impl ContradictionLog for DynamoContradictions {
         item.insert("reason".to_owned(), s(contradiction.reason));
         item.insert("at".to_owned(), millis(contradiction.at));
         item.insert("expires_at".to_owned(), n(expires.timestamp()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|error| dependency_error(&error))?;
-        Ok(())
+        put(&self.client, &self.table, item).await
     }
 }

@@ -199,41 +199,35 @@ impl<S, L, K, P> Processor<S, L, K, P> {
 impl<S, L, K, P, N, Q, C> Processor<S, L, K, P, N, Q, C> {
     /// The processor, making the company of each membership's first event known in `known`.
     pub fn with_known_companies<M>(self, known: M) -> Processor<S, L, K, P, M, Q, C> {
+        self.with_parts(|_, notifications, confirmer| (known, notifications, confirmer))
+    }
+
+    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
+    /// or closes a signal.
+    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, N, M, C> {
+        self.with_parts(|known, _, confirmer| (known, notifications, confirmer))
+    }
+
+    /// The processor confirming each event that changes a membership with `confirmer` first: a
+    /// contradicted event is recorded there and not applied.
+    pub fn with_confirmation<M>(self, confirmer: M) -> Processor<S, L, K, P, N, Q, M> {
+        self.with_parts(|known, notifications, _| (known, notifications, confirmer))
+    }
+
+    /// The processor with its optional parts replaced by `parts` of the current ones.
+    fn with_parts<N2, Q2, C2>(
+        self,
+        parts: impl FnOnce(N, Q, C) -> (N2, Q2, C2),
+    ) -> Processor<S, L, K, P, N2, Q2, C2> {
+        let (known, notifications, confirmer) =
+            parts(self.known, self.notifications, self.confirmer);
         Processor {
             state: self.state,
             log: self.log,
             clock: self.clock,
             providers: self.providers,
             known,
-            notifications: self.notifications,
-            confirmer: self.confirmer,
-        }
-    }
-
-    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
-    /// or closes a signal.
-    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, N, M, C> {
-        Processor {
-            state: self.state,
-            log: self.log,
-            clock: self.clock,
-            providers: self.providers,
-            known: self.known,
             notifications,
-            confirmer: self.confirmer,
-        }
-    }
-
-    /// The processor confirming each event that changes a membership with `confirmer` first: a
-    /// contradicted event is recorded there and not applied.
-    pub fn with_confirmation<M>(self, confirmer: M) -> Processor<S, L, K, P, N, Q, M> {
-        Processor {
-            state: self.state,
-            log: self.log,
-            clock: self.clock,
-            providers: self.providers,
-            known: self.known,
-            notifications: self.notifications,
             confirmer,
         }
     }
