@@ -2,13 +2,15 @@
 //! the Whop access check (`user_local_admin` administers `biz_local`), the stand-in Gumroad
 //! (`churnsaver::fake_gumroad`) for the authorization page, the token endpoint, `/v2/user` and
 //! the resource subscriptions, its pings through `POST /webhooks/gumroad/{token}`, the running
-//! stack's processor, and the creator view.
+//! stack's processor (which confirms each ping with the stand-in's API), and the creator view.
 
 use churnsaver::fake_gumroad::{FakeGumroad, SELLER_ID};
 use churnsaver::local::LocalStack;
 use reqwest::header::LOCATION;
 use serde_json::Value;
 use shared::aws::connections::connection_pk;
+use shared::aws::state::DynamoState;
+use shared::domain::ports::StateStore;
 
 use std::sync::Arc;
 
@@ -208,6 +210,18 @@ async fn a_connected_account_pings_its_subscriptions_into_the_creator_view() {
         [202]
     );
     until_signal(&stack, &admin, "churned", "sub_gr_1").await;
+    // Each ping was confirmed with Gumroad before it was applied: one read of the sale, one of
+    // the subscriber for each subscription ping; the sale's payment is in the state.
+    assert_eq!(gumroad(&stack).reads("/v2/sales/sale_1"), 1);
+    assert_eq!(gumroad(&stack).reads("/v2/subscribers/sub_gr_1"), 2);
+    let state = DynamoState::of(&stack.app)
+        .membership("sub_gr_1")
+        .await
+        .unwrap()
+        .unwrap()
+        .state();
+    assert_eq!(state.payments.len(), 1);
+    assert_eq!(state.payments[0].id, "sale_1");
 
     // Disconnecting removes the subscriptions and the stored tokens.
     let response = browser()
@@ -357,4 +371,39 @@ async fn count_claims(stack: &LocalStack) -> i32 {
         .await
         .unwrap()
         .count
+}
+
+#[tokio::test]
+async fn the_cli_connects_shows_and_disconnects_a_company_through_the_stand_in() {
+    let stack = start_running_stack().await;
+    let creator = churnsaver::gumroad::Creator {
+        base_url: stack.base_url(),
+        token: open_session(&stack, "user_local_admin").await,
+        company_id: COMPANY.to_owned(),
+    };
+    let http = churnsaver::gumroad::http().unwrap();
+    assert!(creator.status(&http).await.unwrap().is_none());
+    let waiting = churnsaver::gumroad::Waiting {
+        timeout: std::time::Duration::ZERO,
+        every: std::time::Duration::ZERO,
+    };
+    let connection = creator
+        .connect(&http, waiting, |url| {
+            panic!("the stand-in's page sends straight back, yet {url} was handed out")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        churnsaver::gumroad::describe(&connection),
+        format!(
+            "company {COMPANY}: Gumroad seller {SELLER_ID}, active, 8 resource subscriptions registered, initial sync pending"
+        )
+    );
+    assert_eq!(gumroad(&stack).subscriptions().len(), 8);
+    let shown = creator.status(&http).await.unwrap().unwrap();
+    assert_eq!(shown["seller_id"], SELLER_ID);
+    creator.disconnect(&http).await.unwrap();
+    assert!(creator.status(&http).await.unwrap().is_none());
+    assert!(gumroad(&stack).subscriptions().is_empty());
+    stack.shutdown().await;
 }

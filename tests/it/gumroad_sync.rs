@@ -36,7 +36,7 @@ use crate::sync::{company_syncer, policy, quick_limits, work_runs};
 const COMPANY: &str = "biz_gumroad_sync";
 
 type Guard = ProviderGuard<DynamoBreakers, SystemClock, DynamoFailureCounter>;
-type TestConnector =
+pub(crate) type TestConnector =
     Connector<Guard, aws_sdk_secretsmanager::Client, SystemClock, DynamoConnections>;
 type TestSyncer = Syncer<
     GumroadSource<
@@ -54,7 +54,7 @@ type TestSyncer = Syncer<
 >;
 
 /// A stack whose Gumroad is the stand-in.
-async fn stack_and_gumroad() -> (LocalStack, FakeGumroad) {
+pub(crate) async fn stack_and_gumroad() -> (LocalStack, FakeGumroad) {
     let gumroad = FakeGumroad::start().await.unwrap();
     let stack = start_stack_with(gumroad.parameters().into_iter().collect()).await;
     (stack, gumroad)
@@ -63,7 +63,7 @@ async fn stack_and_gumroad() -> (LocalStack, FakeGumroad) {
 /// The sync function's connector over the stack, its calls admitted under Gumroad's limits (the
 /// shared window in the state table) raised so that the stand-in's pages need no pacing, with
 /// quick retries and a breaker that trips and recovers quickly.
-fn connector(stack: &LocalStack) -> TestConnector {
+pub(crate) fn connector(stack: &LocalStack) -> TestConnector {
     let app = &stack.app;
     let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
         .with_limits(SERVICE, quick_limits(Provider::Gumroad))
@@ -74,7 +74,7 @@ fn connector(stack: &LocalStack) -> TestConnector {
 }
 
 /// Connects [`COMPANY`] to the stand-in's seller: its authorization page's code, exchanged.
-async fn connect(connector: &TestConnector) {
+pub(crate) async fn connect(connector: &TestConnector) {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -21,6 +21,7 @@ mod events;
 mod faults;
 mod google;
 mod gumroad;
+mod gumroad_confirm;
 mod gumroad_sync;
 mod health;
 mod helpers;

@@ -9,7 +9,11 @@
 //! - `PUT /v2/resource_subscriptions`, `GET /v2/resource_subscriptions`,
 //!   `DELETE /v2/resource_subscriptions/{id}`: the resource subscriptions;
 //! - [`FakeGumroad::fire`]: posts a form ping to every `post_url` subscribed to its resource, as
-//!   Gumroad does;
+//!   Gumroad does, after applying it to the account's catalog (a sale recorded, refunded or
+//!   disputed; a subscriber made alive, cancelled, ended), so the API confirms it;
+//!   [`FakeGumroad::forge`] posts one the catalog does not back (the API contradicts it);
+//! - `GET /v2/sales/{id}`, `GET /v2/subscribers/{id}`: one sale, one subscriber of the catalog,
+//!   as the processor reads them to confirm a ping ([`FakeGumroad::reads`] counts them);
 //! - `GET /v2/products`, `GET /v2/products/{id}/subscribers`, `GET /v2/sales?after=&before=`:
 //!   the catalog [`FakeGumroad::seed`] holds, in page_key pages (10 products, 20 subscribers, 10
 //!   sales a page; products all at once as older deployments answer with
@@ -57,6 +61,8 @@ struct Shared {
     catalog: Mutex<Catalog>,
     faults: Mutex<Faults>,
     timeouts: AtomicU64,
+    /// The paths of the single-record reads served.
+    reads: Mutex<Vec<String>>,
 }
 
 /// What the stand-in's account sells: products, their subscribers, and sales (Gumroad's JSON).
@@ -71,9 +77,9 @@ pub struct Catalog {
 /// Faults the listings answer with, counted down as they are served.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
-    /// The next this many listing calls answer 429 with `Retry-After: 1`.
+    /// The next this many listing and record calls answer 429 with `Retry-After: 1`.
     pub throttled: u32,
-    /// The next this many listing calls answer 503.
+    /// The next this many listing and record calls answer 503.
     pub unavailable: u32,
     /// A sales query whose range spans more than this many days answers 400 "Query timed out".
     pub time_out_wider_than_days: Option<i64>,
@@ -198,6 +204,8 @@ impl FakeGumroad {
             .route("/v2/products", get(products))
             .route("/v2/products/{id}/subscribers", get(subscribers))
             .route("/v2/sales", get(sales))
+            .route("/v2/sales/{id}", get(sale))
+            .route("/v2/subscribers/{id}", get(subscriber))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
         let (address, server) = crate::standin::serve(router, "the stand-in Gumroad").await?;
@@ -274,9 +282,29 @@ impl FakeGumroad {
         }
     }
 
-    /// Posts `fields` (form-encoded, with `resource_name`) to every post_url subscribed to
-    /// `resource`, as Gumroad does; the status of each answer.
+    /// How many single-record reads (`GET /v2/sales/{id}`, `GET /v2/subscribers/{id}`) asked for
+    /// `path` (e.g. `/v2/sales/sale_1`).
+    pub fn reads(&self, path: &str) -> usize {
+        lock(&self.shared.reads)
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+
+    /// Applies the ping `fields` of `resource` to the catalog, as the change Gumroad pings about,
+    /// then posts it as [`Self::forge`] does; the status of each answer.
     pub async fn fire(
+        &self,
+        resource: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<Vec<reqwest::StatusCode>> {
+        apply(&mut lock(&self.shared.catalog), resource, fields);
+        self.forge(resource, fields).await
+    }
+
+    /// Posts `fields` (form-encoded, with `resource_name`) to every post_url subscribed to
+    /// `resource`, as Gumroad does, leaving the catalog as it is; the status of each answer.
+    pub async fn forge(
         &self,
         resource: &str,
         fields: &[(&str, &str)],
@@ -306,6 +334,70 @@ impl FakeGumroad {
             statuses.push(response.status());
         }
         Ok(statuses)
+    }
+}
+
+/// Applies a ping to `catalog`: the sale family records the sale (and makes its subscriber
+/// alive), refunds and disputes flag it; the subscription family sets the subscriber's status.
+fn apply(catalog: &mut Catalog, resource: &str, fields: &[(&str, &str)]) {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    if let Some(sale_id) = field("sale_id") {
+        let at = catalog
+            .sales
+            .iter()
+            .position(|s| s["id"] == sale_id.as_str());
+        let at = at.unwrap_or_else(|| {
+            catalog.sales.push(json!({
+                "id": sale_id, "seller_id": field("seller_id"), "product_id": field("product_id"),
+                "subscription_id": field("subscription_id"), "created_at": field("sale_timestamp"),
+                "price": field("price").and_then(|p| p.parse::<i64>().ok()),
+                "currency": field("currency"), "quantity": 1,
+                "refunded": false, "disputed": false, "dispute_won": false,
+            }));
+            catalog.sales.len() - 1
+        });
+        let flag = match resource {
+            "refund" => Some("refunded"),
+            "dispute" => Some("disputed"),
+            "dispute_won" => Some("dispute_won"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            catalog.sales[at][flag] = json!(true);
+        }
+    }
+    let Some(id) = field("subscription_id") else {
+        return;
+    };
+    let status = match resource {
+        "sale" | "subscription_restarted" => "alive".to_owned(),
+        "cancellation" => "pending_cancellation".to_owned(),
+        "subscription_ended" => field("ended_reason").unwrap_or_else(|| "cancelled".into()),
+        _ => return,
+    };
+    let known = catalog
+        .subscribers
+        .values_mut()
+        .flatten()
+        .find(|s| s["id"] == id.as_str());
+    match known {
+        Some(subscriber) => subscriber["status"] = json!(status),
+        None => {
+            let product = field("product_id").unwrap_or_default();
+            catalog
+                .subscribers
+                .entry(product.clone())
+                .or_default()
+                .push(json!({
+                    "id": id, "product_id": product, "status": status,
+                    "user_id": field("purchaser_id").or_else(|| field("user_id")),
+                }));
+        }
     }
 }
 
@@ -535,6 +627,52 @@ async fn subscribers(
         query.get("page_key"),
         SUBSCRIBERS_PER_PAGE,
     )
+}
+
+/// One record of the catalog by id (`GET /v2/sales/{id}`, `GET /v2/subscribers/{id}`), its read
+/// counted; Gumroad's "not found" answer when there is none.
+fn record(
+    shared: &Shared,
+    headers: &HeaderMap,
+    path: &str,
+    key: &str,
+    find: impl FnOnce(&Catalog) -> Option<serde_json::Value>,
+) -> Response {
+    if let Some(refused) = listing_gate(shared, headers) {
+        return refused;
+    }
+    lock(&shared.reads).push(path.to_owned());
+    match find(&lock(&shared.catalog)) {
+        Some(record) => Json(json!({"success": true, key: record})).into_response(),
+        None => failure(StatusCode::NOT_FOUND, &format!("The {key} was not found.")),
+    }
+}
+
+async fn sale(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/v2/sales/{id}");
+    record(&shared, &headers, &path, "sale", |catalog| {
+        catalog
+            .sales
+            .iter()
+            .find(|s| s["id"] == id.as_str())
+            .cloned()
+    })
+}
+
+async fn subscriber(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/v2/subscribers/{id}");
+    record(&shared, &headers, &path, "subscriber", |catalog| {
+        let mut all = catalog.subscribers.values().flatten();
+        all.find(|s| s["id"] == id.as_str()).cloned()
+    })
 }
 
 fn day(text: Option<&String>) -> Option<chrono::NaiveDate> {

@@ -10,6 +10,7 @@ pub mod fake_messaging;
 pub mod fake_paypal;
 pub mod fake_whop;
 pub mod functions;
+pub mod gumroad;
 pub mod local;
 pub mod moto;
 pub mod runs;

@@ -21,6 +21,8 @@ use commands::verify::VerifyArgs;
 use commands::webhook::WebhookCommand;
 use tokio::runtime::Runtime;
 
+use commands::gumroad::GumroadCommand;
+
 #[derive(Debug, Parser)]
 #[command(name = "churnsaver", version, about = "Churn Saver operator CLI")]
 struct Cli {
@@ -99,6 +101,13 @@ enum Command {
         #[command(subcommand)]
         command: CompanyCommand,
     },
+
+    /// A company's Gumroad connection, through the routes of the stack at --url (the running
+    /// local stack's by default) with a creator's session.
+    Gumroad {
+        #[command(subcommand)]
+        command: GumroadCommand,
+    },
 }
 
 impl Command {
@@ -128,6 +137,8 @@ impl Command {
             Self::Maintenance { command } => commands::maintenance::run(command).await,
             Self::Verify(args) => commands::verify::run(args).await,
             Self::Company { command } => commands::company::run(command).await,
+
+            Self::Gumroad { command } => commands::gumroad::run(command).await,
         }
     }
 }

@@ -76,14 +76,7 @@ impl DynamoCompanyItems {
     }
 
     async fn put(&self, item: Item) -> Result<(), DependencyError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| dependency_error(&e))?;
-        Ok(())
+        item::put(&self.client, &self.table, item).await
     }
 }
 

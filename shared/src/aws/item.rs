@@ -129,6 +129,18 @@ pub(crate) async fn get(
     get_with(client, table, key, |request| request).await
 }
 
+/// Puts `item` in `table` unconditionally (replacing the item at its key).
+pub(crate) async fn put(client: &Client, table: &str, item: Item) -> Result<(), DependencyError> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| dependency_error(&e))?;
+    Ok(())
+}
+
 /// [`get`] with more to the request (a projection).
 pub(crate) async fn get_with(
     client: &Client,

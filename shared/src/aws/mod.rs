@@ -4,6 +4,7 @@ pub mod breaker;
 pub mod claims;
 pub mod company_items;
 pub mod connections;
+pub mod contradictions;
 pub mod creators;
 pub mod dynamo;
 pub mod emergency;

@@ -15,3 +15,5 @@ pub mod sync;
 pub mod webhook;
 
 pub mod verify;
+
+pub mod gumroad;

@@ -5,6 +5,7 @@ mod breaker;
 mod claims;
 mod companies;
 mod company_items;
+mod confirm;
 mod connections;
 mod creators;
 mod digest;
@@ -27,6 +28,9 @@ pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};
 pub use company_items::{AccessCacheStore, CachedAccess, SettingsStore};
+pub use confirm::{
+    ConfirmError, Confirmation, Contradiction, ContradictionLog, EventConfirmer, NoConfirmation,
+};
 pub use connections::ConnectionStore;
 pub use creators::{CreatorPlans, OpenSignalCounts, ProfileStore};
 pub use digest::{DigestSchedule, DigestSettings, DueDigest};

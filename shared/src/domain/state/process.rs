@@ -7,6 +7,11 @@
 //! (undecodable) is reported failed too, so it reaches the DLQ through redrive instead of being
 //! deleted unprocessed; it is logged and counted as permanent on every attempt.
 //!
+//! An event that changes a membership is first confirmed with its provider when the processor has
+//! a confirmer ([`Processor::with_confirmation`]; Gumroad's unsigned pings): one the provider
+//! contradicts is recorded in the confirmer's log and not applied ([`Outcome::Contradicted`]); one
+//! it cannot confirm now fails retryably ([`ProcessError::Confirm`]).
+//!
 //! The first event of a Whop membership (its item holds that event alone) also makes the company
 //! it names known ([`crate::domain::companies::known`]: one conditional write, skipped for a
 //! company this instance already wrote); a failed write fails the message, whose redelivery, a
@@ -19,7 +24,8 @@
 use crate::domain::companies::known::{KnownSource, NoKnownCompanies};
 use crate::domain::notify::{NoNotifications, NotificationJob};
 use crate::domain::ports::{
-    InboundMessage, KnownCompanies, NotificationQueue, ProcessingLog, StateStore, WebhookProviders,
+    ConfirmError, Confirmation, Contradiction, ContradictionLog, EventConfirmer, InboundMessage,
+    KnownCompanies, NoConfirmation, NotificationQueue, ProcessingLog, StateStore, WebhookProviders,
 };
 use futures_util::future::join_all;
 use tracing::Instrument;
@@ -49,6 +55,8 @@ pub enum Outcome {
     Stale,
     /// Nothing to record (reason code).
     Ignored(&'static str),
+    /// Its provider's API contradicts it: recorded as such, not applied (reason code).
+    Contradicted(&'static str),
 }
 
 /// Why a message failed.
@@ -71,6 +79,10 @@ pub enum ProcessError {
     /// item the duplicate write returns.
     #[error("notification queue: {0}")]
     Notify(DependencyError),
+    /// The provider could not confirm the event now (or its contradiction could not be
+    /// recorded). A retry may succeed; the event is not applied unconfirmed.
+    #[error("confirmation: {0}")]
+    Confirm(ConfirmError),
 }
 
 impl ProcessError {
@@ -87,6 +99,8 @@ impl ProcessError {
             Self::State(_) => "state_unavailable",
             Self::Log(_) => "webhook_log_unavailable",
             Self::Notify(_) => "notification_queue_unavailable",
+            Self::Confirm(ConfirmError::Unavailable(_)) => "confirmation_unavailable",
+            Self::Confirm(ConfirmError::Dependency(_)) => "confirmation_store_unavailable",
         }
     }
 }
@@ -104,6 +118,8 @@ pub struct Counts {
     pub duplicate: u64,
     pub stale: u64,
     pub ignored: u64,
+    /// Not applied: their provider's API contradicted them.
+    pub contradicted: u64,
     pub failed_permanent: u64,
     pub failed_retryable: u64,
     /// Signals opened, by [`SignalKind::ALL`] index.
@@ -128,6 +144,7 @@ impl BatchReport {
             .count("events_duplicate", counts.duplicate)
             .count("events_stale", counts.stale)
             .count("events_ignored", counts.ignored)
+            .count("events_contradicted", counts.contradicted)
             .count("events_failed_permanent", counts.failed_permanent)
             .count("events_failed_retryable", counts.failed_retryable);
         for (kind, opened) in SignalKind::ALL.iter().zip(counts.opened) {
@@ -148,7 +165,7 @@ fn signal_metric(kind: SignalKind) -> &'static str {
 
 /// Applies queued events to state.
 #[derive(Debug, Clone)]
-pub struct Processor<S, L, K, P, N = NoKnownCompanies, Q = NoNotifications> {
+pub struct Processor<S, L, K, P, N = NoKnownCompanies, Q = NoNotifications, C = NoConfirmation> {
     pub state: S,
     pub log: L,
     pub clock: K,
@@ -158,6 +175,9 @@ pub struct Processor<S, L, K, P, N = NoKnownCompanies, Q = NoNotifications> {
     pub known: N,
     /// Where a job goes when an event opens or closes a signal.
     pub notifications: Q,
+    /// Who confirms an event with its provider before it is applied, and records the ones it
+    /// contradicts.
+    pub confirmer: C,
 }
 
 impl<S, L, K, P> Processor<S, L, K, P> {
@@ -171,33 +191,44 @@ impl<S, L, K, P> Processor<S, L, K, P> {
             providers,
             known: NoKnownCompanies,
             notifications: NoNotifications,
+            confirmer: NoConfirmation,
         }
     }
 }
 
-impl<S, L, K, P, N, Q> Processor<S, L, K, P, N, Q> {
+impl<S, L, K, P, N, Q, C> Processor<S, L, K, P, N, Q, C> {
     /// The processor, making the company of each membership's first event known in `known`.
-    pub fn with_known_companies<M>(self, known: M) -> Processor<S, L, K, P, M, Q> {
+    pub fn with_known_companies<M>(self, known: M) -> Processor<S, L, K, P, M, Q, C> {
+        self.with_parts(|_, notifications, confirmer| (known, notifications, confirmer))
+    }
+
+    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
+    /// or closes a signal.
+    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, N, M, C> {
+        self.with_parts(|known, _, confirmer| (known, notifications, confirmer))
+    }
+
+    /// The processor confirming each event that changes a membership with `confirmer` first: a
+    /// contradicted event is recorded there and not applied.
+    pub fn with_confirmation<M>(self, confirmer: M) -> Processor<S, L, K, P, N, Q, M> {
+        self.with_parts(|known, notifications, _| (known, notifications, confirmer))
+    }
+
+    /// The processor with its optional parts replaced by `parts` of the current ones.
+    fn with_parts<N2, Q2, C2>(
+        self,
+        parts: impl FnOnce(N, Q, C) -> (N2, Q2, C2),
+    ) -> Processor<S, L, K, P, N2, Q2, C2> {
+        let (known, notifications, confirmer) =
+            parts(self.known, self.notifications, self.confirmer);
         Processor {
             state: self.state,
             log: self.log,
             clock: self.clock,
             providers: self.providers,
             known,
-            notifications: self.notifications,
-        }
-    }
-
-    /// The processor enqueueing a [`NotificationJob`] on `notifications` for each event that opens
-    /// or closes a signal.
-    pub fn with_notifications<M>(self, notifications: M) -> Processor<S, L, K, P, N, M> {
-        Processor {
-            state: self.state,
-            log: self.log,
-            clock: self.clock,
-            providers: self.providers,
-            known: self.known,
             notifications,
+            confirmer,
         }
     }
 }
@@ -209,7 +240,8 @@ impl<
     P: WebhookProviders,
     N: KnownCompanies,
     Q: NotificationQueue,
-> Processor<S, L, K, P, N, Q>
+    C: EventConfirmer + ContradictionLog,
+> Processor<S, L, K, P, N, Q, C>
 {
     /// Processes a batch: memberships concurrently, the events of one membership in batch order.
     /// (The storage rule would make concurrent writes to one membership safe on DynamoDB too; in
@@ -277,6 +309,7 @@ impl<
                 Ok(Outcome::Duplicate) => counts.duplicate += 1,
                 Ok(Outcome::Stale) => counts.stale += 1,
                 Ok(Outcome::Ignored(_)) => counts.ignored += 1,
+                Ok(Outcome::Contradicted(_)) => counts.contradicted += 1,
                 Err(error) => {
                     if error.is_permanent() {
                         counts.failed_permanent += 1;
@@ -380,6 +413,9 @@ impl<
             }
         };
         span.record("membership.id", membership_id.as_str());
+        if let Some(reason) = self.contradiction(event).await? {
+            return Ok(Outcome::Contradicted(reason));
+        }
         let recorded = record_and_upkeep(&self.state, &membership_id, provider, &observation)
             .await
             .map_err(ProcessError::State)?;
@@ -443,8 +479,33 @@ impl<
     }
 }
 
-impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies, Q>
-    Processor<S, L, K, P, N, Q>
+impl<S, L, K: Clock, P, N, Q, C: EventConfirmer + ContradictionLog> Processor<S, L, K, P, N, Q, C> {
+    /// Confirms `event` with its provider: the reason when the provider contradicts it (recorded
+    /// in the contradiction log), `None` when it may be applied.
+    async fn contradiction(
+        &self,
+        event: &QueuedEvent,
+    ) -> Result<Option<&'static str>, ProcessError> {
+        let reason = match self.confirmer.confirm(event).await {
+            Ok(Confirmation::Contradicted(reason)) => reason,
+            Ok(Confirmation::Confirmed | Confirmation::Unneeded) => return Ok(None),
+            Err(error) => return Err(ProcessError::Confirm(error)),
+        };
+        tracing::warn!(
+            reason,
+            "the provider contradicts the event: recorded, not applied"
+        );
+        let contradiction = Contradiction::of(event, reason, self.clock.now());
+        self.confirmer
+            .record(&contradiction)
+            .await
+            .map_err(|error| ProcessError::Confirm(error.into()))?;
+        Ok(Some(reason))
+    }
+}
+
+impl<S: StateStore, L: ProcessingLog, K: Clock, P: WebhookProviders, N: KnownCompanies, Q, C>
+    Processor<S, L, K, P, N, Q, C>
 {
     /// Makes the company of a Whop membership's first event known: when `item` holds the event
     /// `event_id` alone (its first delivery, or a redelivery after a failed write).
@@ -509,7 +570,7 @@ fn membership_key(event: &QueuedEvent) -> Option<String> {
     Some(format!("{}#{id}", event.provider))
 }
 
-impl<S, L, K, P, N, Q: NotificationQueue> Processor<S, L, K, P, N, Q> {
+impl<S, L, K, P, N, Q: NotificationQueue, C> Processor<S, L, K, P, N, Q, C> {
     /// Enqueues the notification job of `event_id` when it opened or closed a signal of
     /// `stored`; no request otherwise.
     async fn notify(&self, stored: &StoredMembership, event_id: &str) -> Result<(), ProcessError> {

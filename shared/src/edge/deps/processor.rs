@@ -1,7 +1,7 @@
-//! The processor function's dependencies: the state table, the processing log and the
-//! `notifications` queue.
+//! The processor function's dependencies: the state table, the processing log, the
+//! `notifications` queue, and the confirmation of Gumroad's pings with its API.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::App;
 use crate::aws::claims::DynamoClaims;
@@ -13,6 +13,16 @@ use crate::domain::ports::SystemClock;
 use crate::domain::state::process::Processor;
 use crate::providers::Registry;
 
+use crate::aws::contradictions::DynamoContradictions;
+use crate::domain::ports::{
+    ConfirmError, Confirmation, Contradiction, ContradictionLog, DependencyError, EventConfirmer,
+};
+use crate::domain::webhooks::Source;
+use crate::domain::webhooks::event::QueuedEvent;
+use crate::edge::deps::sync::AppAdmission;
+use crate::providers::client::Admission;
+use crate::providers::gumroad::confirm::GumroadConfirmer;
+
 /// The processor over the stack's tables, as the processor function runs it.
 pub type AppProcessor = Processor<
     DynamoState,
@@ -21,6 +31,7 @@ pub type AppProcessor = Processor<
     Registry,
     RememberOnce<DynamoCompanyItems>,
     Option<SqsNotifications>,
+    AppConfirmer,
 >;
 
 /// The processor over the stack's tables (the function, the CLI and tests build it alike): the
@@ -35,6 +46,7 @@ pub fn processor(app: &App) -> AppProcessor {
     )
     .with_known_companies(RememberOnce::new(DynamoCompanyItems::of(app)))
     .with_notifications(notification_queue(app))
+    .with_confirmation(AppConfirmer::of(app))
 }
 
 /// The `notifications` queue, when `NOTIFICATIONS_QUEUE_URL` is set (the processor's and the
@@ -48,6 +60,91 @@ pub fn notification_queue(app: &App) -> Option<SqsNotifications> {
             publisher: app.sqs.clone(),
             queue_url,
         })
+}
+
+/// Gumroad's ping confirmation as the processor runs it (its calls admitted by `A`).
+pub type AppGumroadConfirmer<A = AppAdmission> = GumroadConfirmer<
+    A,
+    aws_sdk_secretsmanager::Client,
+    SystemClock,
+    crate::aws::connections::DynamoConnections,
+>;
+
+/// The processor's confirmation (`docs/architecture.md`, "Gumroad"): Gumroad's pings are read
+/// back from its API ([`GumroadConfirmer`], built on the first Gumroad ping: its HTTP client loads
+/// the trust store; one attempt a call, since SQS redelivers the message), other providers' events
+/// need none; contradicted ones are recorded in the state table.
+pub struct AppConfirmer<A = AppAdmission> {
+    app: App,
+    gumroad: OnceLock<Result<Option<AppGumroadConfirmer<A>>, String>>,
+    build: GumroadBuilder<A>,
+    log: DynamoContradictions,
+}
+
+/// Builds Gumroad's confirmation when `GUMROAD_*` is configured.
+type GumroadBuilder<A> = fn(&App) -> Result<Option<AppGumroadConfirmer<A>>, String>;
+
+impl AppConfirmer {
+    /// Gumroad's confirmation built on first use, its calls admitted as the functions' are.
+    pub fn of(app: &App) -> Self {
+        Self {
+            app: app.clone(),
+            gumroad: OnceLock::new(),
+            build: |app| {
+                app.config
+                    .gumroad
+                    .clone()
+                    .map(|settings| {
+                        super::gumroad::connector(app, settings)
+                            .map(|connector| GumroadConfirmer { connector })
+                    })
+                    .transpose()
+            },
+            log: DynamoContradictions::of(app),
+        }
+    }
+}
+
+impl<A: Admission> AppConfirmer<A> {
+    /// With Gumroad's confirmation `gumroad` (tests admit its calls under their own limits).
+    pub fn with_gumroad(app: &App, gumroad: AppGumroadConfirmer<A>) -> Self {
+        Self {
+            app: app.clone(),
+            gumroad: OnceLock::from(Ok(Some(gumroad))),
+            build: |_| Ok(None),
+            log: DynamoContradictions::of(app),
+        }
+    }
+
+    fn gumroad(&self) -> Result<&AppGumroadConfirmer<A>, ConfirmError> {
+        let built = self.gumroad.get_or_init(|| {
+            (self.build)(&self.app).inspect_err(
+                |reason| tracing::error!(%reason, "Gumroad's confirmation cannot start"),
+            )
+        });
+        match built {
+            Ok(Some(confirmer)) => Ok(confirmer),
+            Ok(None) => Err(ConfirmError::Unavailable("gumroad_unconfigured".into())),
+            Err(_) => Err(ConfirmError::Unavailable("http_client_unavailable".into())),
+        }
+    }
+}
+
+impl<A: Admission> EventConfirmer for AppConfirmer<A> {
+    async fn confirm(&self, event: &QueuedEvent) -> Result<Confirmation, ConfirmError> {
+        match event.provider {
+            // Boxed: the confirmation's future is deep (the resilient client under the connector)
+            // and every processor's batch future would otherwise hold it inline.
+            Source::Gumroad => Box::pin(self.gumroad()?.confirm(event)).await,
+            _ => Ok(Confirmation::Unneeded),
+        }
+    }
+}
+
+impl<A: Admission> ContradictionLog for AppConfirmer<A> {
+    async fn record(&self, contradiction: &Contradiction) -> Result<(), DependencyError> {
+        self.log.record(contradiction).await
+    }
 }
 
 /// Built once per cold start.

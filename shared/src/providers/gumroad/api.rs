@@ -338,6 +338,29 @@ impl<A: Admission, S: SecretSource, C: Clock> GumroadApi<A, S, C> {
             .await
     }
 
+    /// One record (`GET /v2/sales/{id}` → `sale`, `GET /v2/subscribers/{id}` → `subscriber`):
+    /// `path` and the id, the record under `key`. A missing record is Gumroad's refusal
+    /// ([`GumroadError::Rejected`]).
+    pub async fn record(
+        &self,
+        access_token: &SecretString,
+        path: &str,
+        id: &str,
+        key: &str,
+    ) -> Result<serde_json::Value, GumroadError> {
+        let path = format!(
+            "{path}/{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        let mut body: serde_json::Map<String, serde_json::Value> = self
+            .call(reqwest::Method::GET, &path, access_token, None)
+            .await?;
+        match body.remove(key) {
+            Some(record @ serde_json::Value::Object(_)) => Ok(record),
+            _ => Err(GumroadError::Rejected(format!("no {key} in the answer"))),
+        }
+    }
+
     /// Subscribes `post_url` to `resource` (`PUT /v2/resource_subscriptions`); the
     /// subscription's id.
     pub async fn subscribe(

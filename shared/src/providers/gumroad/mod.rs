@@ -1,9 +1,11 @@
 //! Gumroad (`docs/providers.md`, "Gumroad"; `docs/architecture.md`, "Gumroad"): the creator's
 //! OAuth connection ([`connect`]) over its API client ([`api`]), its unsigned pings ([`form`],
-//! [`ping`]) and what they say about subscriptions ([`observe`]); its sync of products,
+//! [`ping`]) and what they say about subscriptions ([`observe`]), confirmed with its API before
+//! they are applied ([`confirm`]); its sync of products,
 //! subscribers and sales ([`sync`]).
 
 pub mod api;
+pub mod confirm;
 pub mod connect;
 pub mod form;
 pub mod observe;
