@@ -383,6 +383,9 @@ pub struct Config {
     /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
     /// in `edge/config/paypal.rs`).
     pub paypal: Option<crate::providers::paypal::PayPalSettings>,
+    /// `STRIPE_SYNC_COMPANIES`, `STRIPE_API_KEYS_SECRET_ID`: Stripe reconcile, off without
+    /// companies (read in `edge/config/stripe.rs`).
+    pub stripe_sync: Option<StripeSyncSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -715,6 +718,7 @@ impl Config {
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
         let paypal = paypal::read(&mut env, stage);
+        let stripe_sync = stripe::read(&mut env, &base_urls);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -743,6 +747,7 @@ impl Config {
                 messaging,
                 unsubscribe,
                 paypal,
+                stripe_sync,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -777,10 +782,12 @@ mod notify;
 mod paypal;
 mod plan;
 mod reader;
+mod stripe;
 #[cfg(test)]
 mod tests;
 
 pub use messaging::{EmailProvider, MessagingSettings};
 pub use notify::NotifySettings;
+pub use stripe::StripeSyncSettings;
 
 use reader::Reader;
