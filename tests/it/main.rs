@@ -35,6 +35,7 @@ mod processor;
 mod requests;
 mod rotation;
 mod sessions;
+mod stripe_sync;
 mod sync;
 mod sync_companies;
 mod unsubscribe;

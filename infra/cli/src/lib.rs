@@ -7,6 +7,7 @@ pub mod fake_google;
 pub mod fake_gumroad;
 pub mod fake_mail;
 pub mod fake_messaging;
+pub mod fake_stripe;
 pub mod fake_whop;
 pub mod functions;
 pub mod local;

@@ -26,9 +26,8 @@ impl StripeSyncSettings {
     }
 }
 
-/// Stripe reconcile's settings: `None` (off) without `STRIPE_SYNC_COMPANIES`, in which case a
-/// keys secret is a problem (a half-done setup). `STRIPE_API_BASE_URL` is already read into
-/// `base_urls`.
+/// Stripe reconcile's settings: `None` (off) without `STRIPE_SYNC_COMPANIES` (the template names
+/// its keys secret either way). `STRIPE_API_BASE_URL` is already read into `base_urls`.
 pub(super) fn read<F: Fn(&str) -> Option<String>>(
     env: &mut Reader<'_, F>,
     base_urls: &[(Provider, Url)],
@@ -36,13 +35,6 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
     const COMPANIES: &str = "STRIPE_SYNC_COMPANIES";
     const KEYS: &str = "STRIPE_API_KEYS_SECRET_ID";
     let Some(list) = env.optional(COMPANIES) else {
-        if env.optional(KEYS).is_some() {
-            env.problem(
-                KEYS,
-                "is set but STRIPE_SYNC_COMPANIES is not",
-                "list the companies whose Stripe accounts to reconcile in STRIPE_SYNC_COMPANIES, or unset it",
-            );
-        }
         return None;
     };
     let before = env.problems.len();
