@@ -61,7 +61,7 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
             let scope = match provider.as_str() {
                 "whop" => syncer.scope(user, since)?,
                 "gumroad" => gumroad_scope(&app, company, user, since).await?,
-                "stripe" => stripe_scope(&app, company, user, since)?,
+                "stripe" => stripe_scope(&app, company, user.as_deref(), since)?,
                 other => {
                     return Err(anyhow!(
                         "`{other}` cannot be synced; `whop`, `gumroad` or `stripe`"
@@ -139,7 +139,7 @@ async fn gumroad_scope(
 fn stripe_scope(
     app: &shared::App,
     company: Option<String>,
-    user: Option<String>,
+    user: Option<&str>,
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<shared::domain::sync::Scope> {
     let company = company.ok_or_else(|| anyhow!("`--provider stripe` needs `--company`"))?;

@@ -34,9 +34,7 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(
 ) -> Option<StripeSyncSettings> {
     const COMPANIES: &str = "STRIPE_SYNC_COMPANIES";
     const KEYS: &str = "STRIPE_API_KEYS_SECRET_ID";
-    let Some(list) = env.optional(COMPANIES) else {
-        return None;
-    };
+    let list = env.optional(COMPANIES)?;
     let before = env.problems.len();
     let companies: Vec<String> = list.split(',').map(|id| id.trim().to_owned()).collect();
     let valid = |id: &String| {

@@ -53,10 +53,14 @@ fn page(data: &[Value], has_more: bool) -> Vec<u8> {
 fn a_listed_subscription_reads_as_its_webhook_does_and_differs_only_by_its_company() {
     let object = sample_subscription();
     let stored = webhook_state(&object, at(1_772_000_000));
-    let listed = read_page(&page(&[object.clone()], false), "biz_1", at(1_772_000_100))
-        .unwrap()
-        .memberships
-        .remove(0);
+    let listed = read_page(
+        &page(std::slice::from_ref(&object), false),
+        "biz_1",
+        at(1_772_000_100),
+    )
+    .unwrap()
+    .memberships
+    .remove(0);
     assert_eq!(listed.id, object["id"].as_str().unwrap());
     assert_eq!(listed.status, "past_due");
     assert_eq!(listed.user_id, stored.user_id);
