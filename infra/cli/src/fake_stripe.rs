@@ -27,17 +27,7 @@ use serde_json::{Value, json};
 pub const LOCAL_API_KEY: &str = "sk_test_churnsaver_local";
 /// The company whose Stripe account the stand-in is, in the local stack.
 pub const COMPANY_ID: &str = "biz_stripe_local";
-/// Stripe's subscription statuses.
-pub const STATUSES: [&str; 8] = [
-    "active",
-    "past_due",
-    "unpaid",
-    "canceled",
-    "incomplete",
-    "incomplete_expired",
-    "trialing",
-    "paused",
-];
+pub use shared::providers::stripe::sync::STATUSES;
 
 /// Faults the listing answers with, counted down as they are served (in this order).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,21 +89,15 @@ impl FakeStripe {
     /// Serves on a free loopback port.
     pub async fn start() -> anyhow::Result<Self> {
         let shared = Arc::new(Shared::default());
-        let router = Router::new()
-            .route("/v1/subscriptions", get(list))
-            .fallback(|| async { StatusCode::NOT_FOUND })
-            .with_state(Arc::clone(&shared));
-        let (address, server) = crate::standin::serve(router, "the stand-in Stripe").await?;
+        let routes = Router::new().route("/v1/subscriptions", get(list));
+        let (address, server) =
+            crate::standin::serve_routes(routes, Arc::clone(&shared), "the stand-in Stripe")
+                .await?;
         Ok(Self {
             address,
             shared,
             server,
         })
-    }
-
-    /// `STRIPE_API_BASE_URL`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
     }
 
     /// The template parameters that point a stack at this stand-in, for [`COMPANY_ID`] (whose
@@ -125,6 +109,11 @@ impl FakeStripe {
         ]
         .map(|(k, v)| (k.to_owned(), v))
         .into()
+    }
+
+    /// `STRIPE_API_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
     }
 
     /// Replaces the account's subscriptions (listed in this order).

@@ -48,6 +48,19 @@ pub const PAGE_SIZE: u32 = 100;
 /// subscriptions: the page is put off and asked again (the run pauses, it is not lost).
 pub const MALFORMED_PAGE: &str = "stripe_malformed_page";
 
+/// Stripe's subscription statuses, each kept as it is (`docs/providers.md`, "Stripe subscriptions
+/// list").
+pub const STATUSES: [&str; 8] = [
+    "active",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "paused",
+];
+
 /// The companies' Stripe secret keys, by company id: the keys secret's JSON.
 pub type StripeKeys = HashMap<String, SecretString>;
 
@@ -88,18 +101,6 @@ pub struct StripeSource<A, K, C> {
     pub clock: C,
 }
 
-fn failure(
-    failure: SourceFailure,
-    code: &'static str,
-    message: impl Into<String>,
-) -> MembershipSourceError {
-    MembershipSourceError {
-        failure,
-        code,
-        message: message.into(),
-    }
-}
-
 /// Why a Stripe page could not be listed.
 #[derive(Debug, thiserror::Error)]
 enum ListError {
@@ -116,7 +117,7 @@ impl From<ListError> for MembershipSourceError {
         let message = error.to_string();
         let error = match error {
             ListError::Keys(_) => {
-                return failure(
+                return Self::new(
                     SourceFailure::Unavailable,
                     "stripe_keys_unavailable",
                     message,
@@ -125,29 +126,29 @@ impl From<ListError> for MembershipSourceError {
             ListError::Call(error) => error,
         };
         match error {
-            ClientError::RateLimited { retry_after, .. } => failure(
+            ClientError::RateLimited { retry_after, .. } => Self::new(
                 SourceFailure::RateLimited { retry_after },
                 "rate_limited",
                 message,
             ),
-            ClientError::EmergencyMode { .. } => failure(
+            ClientError::EmergencyMode { .. } => Self::new(
                 SourceFailure::Suspended,
                 crate::domain::emergency::REASON,
                 message,
             ),
             ClientError::Provider { status: 401, .. } => {
-                failure(SourceFailure::Refused, "stripe_key_refused", message)
+                Self::new(SourceFailure::Refused, "stripe_key_refused", message)
             }
             ClientError::Provider { status, .. } if status < 500 => {
-                failure(SourceFailure::Refused, "provider_refused", message)
+                Self::new(SourceFailure::Refused, "provider_refused", message)
             }
             ClientError::Decode { .. } => {
-                failure(SourceFailure::Unavailable, MALFORMED_PAGE, message)
+                Self::new(SourceFailure::Unavailable, MALFORMED_PAGE, message)
             }
             ClientError::ResponseTooLarge { .. } => {
-                failure(SourceFailure::Refused, error.code(), message)
+                Self::new(SourceFailure::Refused, error.code(), message)
             }
-            other => failure(SourceFailure::Unavailable, other.code(), message),
+            other => Self::new(SourceFailure::Unavailable, other.code(), message),
         }
     }
 }
@@ -265,10 +266,9 @@ pub fn subscription(
 impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> StripeSource<A, K, C> {
     /// The page's URL: every status (the default leaves out canceled ones), Stripe's largest page.
     fn page_url(&self, cursor: Option<&str>) -> Result<Url, MembershipSourceError> {
-        let mut url = self
-            .base_url
-            .join("/v1/subscriptions")
-            .map_err(|e| failure(SourceFailure::Refused, "stripe_base_url", e.to_string()))?;
+        let mut url = self.base_url.join("/v1/subscriptions").map_err(|e| {
+            MembershipSourceError::new(SourceFailure::Refused, "stripe_base_url", e.to_string())
+        })?;
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("status", "all");
@@ -279,14 +279,20 @@ impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> StripeSource<A, K, C> 
         }
         Ok(url)
     }
+}
 
-    async fn list(
+impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> MembershipSource
+    for StripeSource<A, K, C>
+{
+    /// One page of the company's subscriptions: every status, Stripe's largest page, after the
+    /// cursor's subscription.
+    async fn list_memberships(
         &self,
         scope: &Scope,
         cursor: Option<&str>,
     ) -> Result<MembershipPage, MembershipSourceError> {
         if scope.provider != SyncProvider::Stripe {
-            return Err(failure(
+            return Err(MembershipSourceError::new(
                 SourceFailure::Refused,
                 "not_stripe",
                 "not a Stripe scope",
@@ -295,7 +301,7 @@ impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> StripeSource<A, K, C> 
         if let Some(cursor) = cursor
             && !is_subscription_id(cursor)
         {
-            return Err(failure(
+            return Err(MembershipSourceError::new(
                 SourceFailure::Decode,
                 "bad_cursor",
                 "not a Stripe subscription id",
@@ -304,7 +310,7 @@ impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> StripeSource<A, K, C> 
         let company = scope.company_id.as_str();
         let keys = self.keys.api_key(false).await.map_err(ListError::from)?;
         if !keys.contains_key(company) {
-            return Err(failure(
+            return Err(MembershipSourceError::new(
                 SourceFailure::Refused,
                 "stripe_key_missing",
                 format!("the Stripe keys secret has no key for company `{company}`"),
@@ -343,32 +349,8 @@ impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> StripeSource<A, K, C> 
         .map_err(|error: ListError| MembershipSourceError::from(error))?;
         read_page(&body, company, read_at).map_err(|reason| {
             tracing::warn!(company.id = %company, code = MALFORMED_PAGE, %reason, "Stripe answered a malformed page; it is asked again later");
-            failure(SourceFailure::Unavailable, MALFORMED_PAGE, reason)
+            MembershipSourceError::new(SourceFailure::Unavailable, MALFORMED_PAGE, reason)
         })
-    }
-}
-
-impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> MembershipSource
-    for StripeSource<A, K, C>
-{
-    /// Users' own syncs of one membership are Whop's.
-    fn is_membership_id(&self, _: &str) -> bool {
-        false
-    }
-
-    async fn list_memberships(
-        &self,
-        scope: &Scope,
-        cursor: Option<&str>,
-    ) -> Result<MembershipPage, MembershipSourceError> {
-        self.list(scope, cursor).await
-    }
-
-    async fn get_membership(
-        &self,
-        _: &str,
-    ) -> Result<Option<ListedMembership>, MembershipSourceError> {
-        Ok(None)
     }
 }
 

@@ -96,16 +96,7 @@ fn a_subscription_is_versioned_at_the_read_so_a_later_webhook_is_newer() {
 
 #[test]
 fn every_status_and_the_item_level_period_are_read() {
-    for status in [
-        "active",
-        "past_due",
-        "unpaid",
-        "canceled",
-        "incomplete",
-        "incomplete_expired",
-        "trialing",
-        "paused",
-    ] {
+    for status in STATUSES {
         let object = json!({"id": "sub_A1", "object": "subscription", "customer": "cus_1",
             "status": status, "cancel_at_period_end": status == "active",
             "items": {"object": "list", "data": [{"current_period_start": 1_772_366_398,
