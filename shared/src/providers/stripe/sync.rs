@@ -1,5 +1,5 @@
-//! Stripe's reconcile (`docs/architecture.md`, "Stripe reconcile"; `docs/providers.md`, "Stripe
-//! subscriptions list"): a company's Stripe subscriptions, as the pages of one run
+//! Stripe's reconcile (`docs/architecture.md`, "Stripe reconcile"; `docs/providers.md` §4, its
+//! subscriptions list): a company's Stripe subscriptions, as the pages of one run
 //! ([`MembershipSource`] for a [`SyncProvider::Stripe`] scope).
 //!
 //! One call a page: `GET /v1/subscriptions?status=all&limit=100&starting_after=<last id>` with the
@@ -8,7 +8,7 @@
 //! last subscription id of the page before, while Stripe says `has_more`.
 //!
 //! Each subscription is read by the webhooks' own reading of a subscription object
-//! ([`super::observe::subscription_facts`]), so drift is measured against the state the
+//! (`observe::subscription_facts`), so drift is measured against the state the
 //! `customer.subscription.*` events built. Stripe's subscriptions carry no `updated` time: a listed
 //! subscription is versioned at the moment its page was asked for (what Stripe answers is its
 //! state at least as of then), so a webhook whose event was created later is left alone
@@ -48,8 +48,7 @@ pub const PAGE_SIZE: u32 = 100;
 /// subscriptions: the page is put off and asked again (the run pauses, it is not lost).
 pub const MALFORMED_PAGE: &str = "stripe_malformed_page";
 
-/// Stripe's subscription statuses, each kept as it is (`docs/providers.md`, "Stripe subscriptions
-/// list").
+/// Stripe's subscription statuses, each kept as it is (`docs/providers.md` §4).
 pub const STATUSES: [&str; 8] = [
     "active",
     "past_due",
