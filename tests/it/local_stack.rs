@@ -331,6 +331,11 @@ async fn workers_and_schedules_are_the_template_triggers() {
                 "sync",
                 21_600,
                 json!({"kind": "reconcile", "provider": "gumroad"})
+            ),
+            (
+                "sync",
+                21_600,
+                json!({"kind": "reconcile", "provider": "stripe"})
             )
         ]
     );

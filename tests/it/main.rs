@@ -37,6 +37,7 @@ mod processor;
 mod requests;
 mod rotation;
 mod sessions;
+mod stripe_sync;
 mod sync;
 mod sync_companies;
 mod unsubscribe;

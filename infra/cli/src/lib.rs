@@ -8,6 +8,7 @@ pub mod fake_gumroad;
 pub mod fake_mail;
 pub mod fake_messaging;
 pub mod fake_paypal;
+pub mod fake_stripe;
 pub mod fake_whop;
 pub mod functions;
 pub mod gumroad;

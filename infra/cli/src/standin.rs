@@ -27,3 +27,16 @@ pub async fn serve(
     });
     Ok((address, server))
 }
+
+/// Serves `routes` over `state`, answering 404 to any other path: [`serve`] for a stand-in whose
+/// handlers share one state.
+pub async fn serve_routes<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    state: S,
+    name: &'static str,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let router = routes
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state);
+    serve(router, name).await
+}

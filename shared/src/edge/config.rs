@@ -384,6 +384,9 @@ pub struct Config {
     /// `PAYPAL_CLIENT_SECRET_ID`, `PAYPAL_VERIFICATION`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
     /// in `edge/config/paypal.rs`).
     pub paypal: Option<crate::providers::paypal::PayPalSettings>,
+    /// `STRIPE_SYNC_COMPANIES`, `STRIPE_API_KEYS_SECRET_ID`: Stripe reconcile, off without
+    /// companies (read in `edge/config/stripe.rs`).
+    pub stripe_sync: Option<StripeSyncSettings>,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -716,6 +719,7 @@ impl Config {
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
         let paypal = paypal::read(&mut env, stage, &base_urls);
+        let stripe_sync = stripe::read(&mut env, &base_urls);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -744,6 +748,7 @@ impl Config {
                 messaging,
                 unsubscribe,
                 paypal,
+                stripe_sync,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -778,10 +783,12 @@ mod notify;
 mod paypal;
 mod plan;
 mod reader;
+mod stripe;
 #[cfg(test)]
 mod tests;
 
 pub use messaging::{EmailProvider, MessagingSettings};
 pub use notify::NotifySettings;
+pub use stripe::StripeSyncSettings;
 
 use reader::Reader;

@@ -1,4 +1,5 @@
-//! `churnsaver sync`: reconcile runs against Whop's API, or a company's Gumroad connection.
+//! `churnsaver sync`: reconcile runs against Whop's API, a company's Gumroad connection, or a
+//! company's Stripe account.
 
 use std::process::ExitCode;
 
@@ -21,11 +22,12 @@ pub enum SyncCommand {
         /// Print the run id and return without following it.
         #[arg(long)]
         no_wait: bool,
-        /// `whop` (default) or `gumroad`: a run over the company's Gumroad connection (its
-        /// products, subscribers and sales), which needs `--company`.
+        /// `whop` (default), `gumroad`: a run over the company's Gumroad connection (its
+        /// products, subscribers and sales), or `stripe`: a run over the company's Stripe
+        /// account (its subscriptions; one of `STRIPE_SYNC_COMPANIES`). Both need `--company`.
         #[arg(long, default_value = "whop")]
         provider: String,
-        /// The company whose Gumroad connection to sync.
+        /// The company whose Gumroad connection or Stripe account to sync.
         #[arg(long)]
         company: Option<String>,
     },
@@ -59,7 +61,12 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
             let scope = match provider.as_str() {
                 "whop" => syncer.scope(user, since)?,
                 "gumroad" => gumroad_scope(&app, company, user, since).await?,
-                other => return Err(anyhow!("`{other}` cannot be synced; `whop` or `gumroad`")),
+                "stripe" => stripe_scope(&app, company, user.as_deref(), since)?,
+                other => {
+                    return Err(anyhow!(
+                        "`{other}` cannot be synced; `whop`, `gumroad` or `stripe`"
+                    ));
+                }
             };
             let run = syncer.start(scope, "cli".into()).await?;
             println!("started {}", run.run_id);
@@ -126,4 +133,31 @@ async fn gumroad_scope(
         company,
         connection.seller_id,
     ))
+}
+
+/// The scope of a Stripe run of `company`'s account, which must be one of `STRIPE_SYNC_COMPANIES`.
+fn stripe_scope(
+    app: &shared::App,
+    company: Option<String>,
+    user: Option<&str>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<shared::domain::sync::Scope> {
+    let company = company.ok_or_else(|| anyhow!("`--provider stripe` needs `--company`"))?;
+    if user.is_some() || since.is_some() {
+        return Err(anyhow!(
+            "a Stripe run covers the company's whole account: no `--user` or `--since`"
+        ));
+    }
+    let settings = app
+        .config
+        .stripe_sync
+        .as_ref()
+        .ok_or_else(|| anyhow!("Stripe reconcile is off: STRIPE_SYNC_COMPANIES is not set"))?;
+    if !settings.covers(&company) {
+        return Err(anyhow!(
+            "`{company}` is not one of STRIPE_SYNC_COMPANIES ({})",
+            settings.companies.join(", ")
+        ));
+    }
+    Ok(shared::domain::sync::Scope::stripe(company))
 }

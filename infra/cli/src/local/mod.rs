@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use crate::fake_google::{FakeGoogle, FakeGoogleOptions};
 use crate::fake_gumroad::FakeGumroad;
 use crate::fake_mail::{self, FakeMail};
+use crate::fake_stripe::{self, FakeStripe};
 use crate::fake_whop::{self, FakeWhop, FakeWhopOptions};
 use crate::functions::{Invoker, LocalFunction, registry};
 use crate::template::Template;
@@ -95,6 +96,9 @@ pub struct LocalStack {
     /// The stand-in PayPal (certificates, token, subscriptions), when the stack runs without
     /// another webhook id.
     pub paypal: Option<crate::fake_paypal::FakePayPal>,
+    /// The stand-in Stripe (README "Stripe reconcile"), for a background stack without
+    /// `StripeApiBaseUrl`.
+    pub stripe: Option<FakeStripe>,
     /// The stand-in e-mail API the notify function sends to, unless `ResendApiBaseUrl` was given.
     pub mail: Option<FakeMail>,
     /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
@@ -173,6 +177,17 @@ impl LocalStack {
         } else {
             None
         };
+        // Stripe reconcile lists the stand-in Stripe's subscriptions for its company.
+        let stripe = if options.background && unset(&parameters, "StripeApiBaseUrl") {
+            let stripe = FakeStripe::start().await?;
+            stripe.seed(fake_stripe::sample_subscriptions(
+                fake_stripe::LOCAL_SUBSCRIPTIONS,
+            ));
+            parameters.extend(stripe.parameters());
+            Some(stripe)
+        } else {
+            None
+        };
         let provisioned = provision(&template, &sdk, &options.stack_name, &parameters).await?;
         let (app, environment) = app_for(&provisioned, &sdk)?;
         let app = Arc::new(app);
@@ -183,6 +198,13 @@ impl LocalStack {
         seed::seed_google_client_secret(&app).await?;
         seed::seed_gumroad_client_secret(&app).await?;
         seed::seed_paypal_client_secret(&app).await?;
+        if stripe.is_some() {
+            fake_stripe::store_keys(
+                &app,
+                &[(fake_stripe::COMPANY_ID, fake_stripe::LOCAL_API_KEY)],
+            )
+            .await?;
+        }
         if mail.is_some() {
             seed::seed_resend_api_key(&app).await?;
         }
@@ -229,6 +251,7 @@ impl LocalStack {
             google,
             gumroad,
             paypal,
+            stripe,
             mail,
             messaging,
             provisioned,

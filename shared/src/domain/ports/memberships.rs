@@ -82,6 +82,14 @@ pub struct MembershipSourceError {
 }
 
 impl MembershipSourceError {
+    pub fn new(failure: SourceFailure, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            failure,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Stable code for logs, metrics and error bodies.
     pub const fn code(&self) -> &'static str {
         self.code
@@ -106,10 +114,13 @@ impl MembershipSourceError {
     }
 }
 
-/// The provider's membership API.
+/// The provider's membership API. Users' own syncs of one membership are Whop's: another
+/// provider's source lists pages only and keeps the defaults (no id is its, none is found).
 pub trait MembershipSource: Send + Sync {
     /// Whether `id` has the shape of one of the provider's membership ids.
-    fn is_membership_id(&self, id: &str) -> bool;
+    fn is_membership_id(&self, _id: &str) -> bool {
+        false
+    }
 
     /// The page of `scope`'s memberships after `cursor` (the first page without one).
     fn list_memberships(
@@ -121,6 +132,8 @@ pub trait MembershipSource: Send + Sync {
     /// One membership; `None` when the provider does not know it.
     fn get_membership(
         &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<ListedMembership>, MembershipSourceError>> + Send;
+        _id: &str,
+    ) -> impl Future<Output = Result<Option<ListedMembership>, MembershipSourceError>> + Send {
+        async { Ok(None) }
+    }
 }

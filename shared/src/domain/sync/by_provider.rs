@@ -8,12 +8,24 @@ use crate::domain::ports::{
 };
 
 /// The sources of the providers sync reads; a provider without one refuses its scopes.
-pub struct ByProvider<W, G> {
+pub struct ByProvider<W, G, S = G> {
     pub whop: W,
     pub gumroad: Option<G>,
+    pub stripe: Option<S>,
 }
 
-impl<W: MembershipSource, G: MembershipSource> MembershipSource for ByProvider<W, G> {
+/// A provider's scopes refused because the provider's sync is not configured.
+fn unconfigured(provider: &str) -> MembershipSourceError {
+    MembershipSourceError {
+        failure: SourceFailure::Refused,
+        code: "provider_unconfigured",
+        message: format!("{provider} is not configured"),
+    }
+}
+
+impl<W: MembershipSource, G: MembershipSource, S: MembershipSource> MembershipSource
+    for ByProvider<W, G, S>
+{
     fn is_membership_id(&self, id: &str) -> bool {
         self.whop.is_membership_id(id)
     }
@@ -28,11 +40,11 @@ impl<W: MembershipSource, G: MembershipSource> MembershipSource for ByProvider<W
             (SyncProvider::Gumroad { .. }, Some(gumroad)) => {
                 gumroad.list_memberships(scope, cursor).await
             }
-            (SyncProvider::Gumroad { .. }, None) => Err(MembershipSourceError {
-                failure: SourceFailure::Refused,
-                code: "provider_unconfigured",
-                message: "Gumroad is not configured".into(),
-            }),
+            (SyncProvider::Gumroad { .. }, None) => Err(unconfigured("Gumroad")),
+            (SyncProvider::Stripe, _) => match &self.stripe {
+                Some(stripe) => stripe.list_memberships(scope, cursor).await,
+                None => Err(unconfigured("Stripe")),
+            },
         }
     }
 
@@ -88,20 +100,28 @@ mod tests {
 
     #[tokio::test]
     async fn each_scope_is_listed_by_its_providers_source() {
-        let both = ByProvider {
+        let all = ByProvider {
             whop: Named("whop"),
             gumroad: Some(Named("gumroad")),
+            stripe: Some(Named("stripe")),
         };
         let whop_only = ByProvider::<Named, Named> {
             whop: Named("whop"),
             gumroad: None,
+            stripe: None,
         };
         let (whop, gumroad) = (Scope::company("biz_1"), Scope::gumroad("biz_1", "seller_1"));
-        assert_eq!(lister(&both, &whop).await, Ok("whop".into()));
-        assert_eq!(lister(&both, &gumroad).await, Ok("gumroad".into()));
+        let stripe = Scope::stripe("biz_1");
+        assert_eq!(lister(&all, &whop).await, Ok("whop".into()));
+        assert_eq!(lister(&all, &gumroad).await, Ok("gumroad".into()));
+        assert_eq!(lister(&all, &stripe).await, Ok("stripe".into()));
         assert_eq!(lister(&whop_only, &whop).await, Ok("whop".into()));
         assert_eq!(
             lister(&whop_only, &gumroad).await,
+            Err("provider_unconfigured")
+        );
+        assert_eq!(
+            lister(&whop_only, &stripe).await,
             Err("provider_unconfigured")
         );
     }

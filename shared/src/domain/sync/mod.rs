@@ -42,6 +42,8 @@ pub enum SyncProvider {
     Gumroad {
         seller_id: String,
     },
+    /// The company's Stripe account (its key in `STRIPE_API_KEYS_SECRET_ID`).
+    Stripe,
 }
 
 impl SyncProvider {
@@ -49,6 +51,7 @@ impl SyncProvider {
         match self {
             Self::Whop => "whop",
             Self::Gumroad { .. } => "gumroad",
+            Self::Stripe => "stripe",
         }
     }
 
@@ -93,10 +96,19 @@ impl Scope {
         }
     }
 
+    /// A run over a company's Stripe account.
+    pub fn stripe(company_id: impl Into<String>) -> Self {
+        Self {
+            provider: SyncProvider::Stripe,
+            ..Self::company(company_id)
+        }
+    }
+
     /// Runs with the same key exclude each other.
     pub fn lock_key(&self) -> String {
         match (&self.provider, &self.user_id) {
             (SyncProvider::Gumroad { .. }, _) => format!("gumroad:company:{}", self.company_id),
+            (SyncProvider::Stripe, _) => format!("stripe:company:{}", self.company_id),
             (SyncProvider::Whop, Some(user_id)) => format!("user:{user_id}"),
             (SyncProvider::Whop, None) => format!("company:{}", self.company_id),
         }

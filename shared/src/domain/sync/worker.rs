@@ -122,7 +122,7 @@ pub enum SyncStarted {
 #[derive(Debug)]
 pub struct ScheduledRun {
     pub company_id: String,
-    /// `whop` or `gumroad`.
+    /// `whop`, `gumroad` or `stripe`.
     pub provider: &'static str,
     pub started: Result<SyncRun, SyncError>,
 }
@@ -427,6 +427,7 @@ where
         let source = match run.scope.provider {
             SyncProvider::Whop => Source::Whop,
             SyncProvider::Gumroad { .. } => Source::Gumroad,
+            SyncProvider::Stripe => Source::Stripe,
         };
         let mut counts = self.reconcile(source, &page.memberships).await?;
         if !page.sales.is_empty() {

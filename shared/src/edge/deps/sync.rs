@@ -1,6 +1,7 @@
 //! The sync function's dependencies: the syncer over Whop's API (its membership source, see
 //! [`crate::providers::whop::sync_source`]) and, when `GUMROAD_CLIENT_ID` is set, Gumroad's
-//! connections ([`crate::providers::gumroad::sync`]), the state table, the run store, the sales
+//! connections ([`crate::providers::gumroad::sync`]) and, when `STRIPE_SYNC_COMPANIES` is set,
+//! those companies' Stripe accounts ([`crate::providers::stripe::sync`]), the state table, the run store, the sales
 //! events and the `sync-jobs` queue, with the admission (emergency switches, rate limits,
 //! breakers) its calls go through.
 
@@ -27,6 +28,7 @@ use crate::providers::client::{
     Admission, EmergencyGate, ProviderGuard, ResilientClient, RetryPolicy,
 };
 use crate::providers::gumroad::sync::GumroadSource;
+use crate::providers::stripe::sync::{StripeKeys, StripeSource, parse_keys};
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
 /// The functions' provider admission: breakers and the shared rate limits' counts in the state
@@ -99,11 +101,59 @@ pub type AppGumroadSource = GumroadSource<
     SystemClock,
 >;
 
+// --- Stripe reconcile (README "Stripe reconcile") ---------------------------------------------
+
+/// Stripe's listing as the sync function runs it: its keys secret read through Secrets Manager.
+pub type AppStripeSource = StripeSource<
+    AppAdmission,
+    SecretKey<aws_sdk_secretsmanager::Client, SystemClock, StripeKeys>,
+    SystemClock,
+>;
+
+/// Stripe's listing when `STRIPE_SYNC_COMPANIES` is set: its calls admitted under Stripe's rate
+/// limit and breaker (`STRIPE_*` limits), retried by the default policy with Stripe's own backoff
+/// cap of 5 s.
+pub fn stripe_source(app: &App) -> Result<Option<AppStripeSource>, SyncError> {
+    let Some(settings) = &app.config.stripe_sync else {
+        return Ok(None);
+    };
+    let client = provider_client(
+        app,
+        Provider::Stripe,
+        RetryPolicy::default(),
+        provider_admission(app),
+    )
+    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    Ok(Some(StripeSource {
+        client,
+        base_url: settings.api_base_url.clone(),
+        keys: SecretKey::with_parser(
+            app.secrets_manager.clone(),
+            SystemClock,
+            settings.keys_secret_id.clone(),
+            parse_keys,
+        ),
+        clock: SystemClock,
+    }))
+}
+
+/// The scopes of the schedule's Stripe runs: one per company of `STRIPE_SYNC_COMPANIES`.
+pub fn stripe_scopes(app: &App) -> Vec<Scope> {
+    app.config
+        .stripe_sync
+        .iter()
+        .flat_map(|settings| settings.companies.iter().map(Scope::stripe))
+        .collect()
+}
+
+// --- end of Stripe reconcile -------------------------------------------------------------------
+
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
     ByProvider<
         WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>,
         AppGumroadSource,
+        AppStripeSource,
     >,
     DynamoState,
     DynamoRuns,
@@ -153,8 +203,13 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         }),
         None => None,
     };
+    let stripe = stripe_source(app)?;
     Ok(Syncer {
-        api: ByProvider { whop, gumroad },
+        api: ByProvider {
+            whop,
+            gumroad,
+            stripe,
+        },
         state: DynamoState::of(app),
         runs: DynamoRuns::of(app),
         publisher: app.sqs.clone(),

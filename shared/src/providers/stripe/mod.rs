@@ -1,8 +1,11 @@
 //! Stripe: its `Stripe-Signature` scheme, its event envelope ([`normalise`]) and what its
 //! subscription and invoice events say about a membership ([`observe`]).
+//!
+//! Sync: a company's subscriptions listed page by page ([`sync`]).
 
 pub mod normalise;
 pub mod observe;
+pub mod sync;
 
 use crate::domain::webhooks::verify::{
     STRIPE_SIGNATURE, SigningSecret, VerifyError, VerifyOptions, header, sign_t_v1, verify_t_v1,

@@ -80,27 +80,7 @@ fn stripe_facts(
     };
     let payment = match plan {
         StripePlan::Subscription => {
-            membership.status = object.status.text().map(str::to_owned);
-            membership.cancel_at_period_end = object.cancel_at_period_end.flag();
-            // Since API 2025-03-31 the period lives on each item, not the subscription.
-            let item = object.items.data.first();
-            membership.renewal_period_start = object
-                .current_period_start
-                .time()
-                .or_else(|| item.and_then(|i| i.current_period_start.time()));
-            membership.renewal_period_end = object
-                .current_period_end
-                .time()
-                .or_else(|| item.and_then(|i| i.current_period_end.time()));
-            let price = item.map(|i| (&i.price, &i.plan));
-            membership.plan_id = price
-                .and_then(|(price, plan)| price.id.text().or_else(|| plan.id.text()))
-                .or_else(|| object.plan.id.text())
-                .map(str::to_owned);
-            membership.product_id = price
-                .and_then(|(price, plan)| price.product.text().or_else(|| plan.product.text()))
-                .or_else(|| object.plan.product.text())
-                .map(str::to_owned);
+            subscription_facts(object, &mut membership);
             None
         }
         StripePlan::Invoice(status, reason) => {
@@ -137,6 +117,33 @@ fn stripe_facts(
     (membership, payment)
 }
 
+/// What a subscription object says about its membership: its status, whether it cancels at the
+/// period's end, the period, the price (plan) and product. The webhooks' subscription events and
+/// sync's listing ([`super::sync`]) both read it here.
+pub(crate) fn subscription_facts(object: &StripeObject<'_>, membership: &mut MembershipFacts) {
+    membership.status = object.status.text().map(str::to_owned);
+    membership.cancel_at_period_end = object.cancel_at_period_end.flag();
+    // Since API 2025-03-31 the period lives on each item, not the subscription.
+    let item = object.items.data.first();
+    membership.renewal_period_start = object
+        .current_period_start
+        .time()
+        .or_else(|| item.and_then(|i| i.current_period_start.time()));
+    membership.renewal_period_end = object
+        .current_period_end
+        .time()
+        .or_else(|| item.and_then(|i| i.current_period_end.time()));
+    let price = item.map(|i| (&i.price, &i.plan));
+    membership.plan_id = price
+        .and_then(|(price, plan)| price.id.text().or_else(|| plan.id.text()))
+        .or_else(|| object.plan.id.text())
+        .map(str::to_owned);
+    membership.product_id = price
+        .and_then(|(price, plan)| price.product.text().or_else(|| plan.product.text()))
+        .or_else(|| object.plan.product.text())
+        .map(str::to_owned);
+}
+
 json::lenient_object! {
     /// `{…, "data": {"object": {…}}}`.
     struct StripeEnvelope / StripeEnvelopeKey {
@@ -151,8 +158,11 @@ json::lenient_object! {
 }
 
 json::lenient_object! {
-    /// A subscription or an invoice: the fields state reads.
+    /// A subscription or an invoice: the fields state reads (`id` and `customer`: a listed
+    /// subscription's, [`super::sync`]).
     struct StripeObject / StripeObjectKey {
+        "id" => id: Scalar,
+        "customer" => customer: Scalar,
         "status" => status: Scalar,
         "cancel_at_period_end" => cancel_at_period_end: Scalar,
         "current_period_start" => current_period_start: Scalar,
