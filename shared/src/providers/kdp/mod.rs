@@ -1,10 +1,49 @@
 //! Amazon KDP sales reports (`docs/providers.md`, "Amazon KDP"): workbooks and CSV exports a
 //! creator downloads from the KDP dashboard, read into [`SaleEvent`]s.
+//!
+//! - [`format`]: what the bytes are (XLSX, CSV and its delimiter; XLS and binary refused).
+//! - [`sources`]: rows out of a workbook (streamed cell by cell) or a CSV file.
+//! - [`header`]: the header finder (title and blank rows may come first).
+//! - [`fields`]: the columns and their spellings.
+//! - [`row`]: one row → one sale, or its rejection.
+//! - [`values`]: `N/A`, counts, money in minor units, dates and periods.
+//!
+//! Sheets: every sheet whose header names the columns of sales is read (the dashboard's
+//! "Combined Sales" and "KENP Read", the Prior Month Royalties workbook's "eBook Royalty",
+//! "Paperback Royalty", "Hardcover Royalty" and "KENP Read"); other sheets are skipped. "Total
+//! Earnings" restates those sheets, so it is read only from a workbook that has none of them. A
+//! sheet without a date column takes its month from its title rows, else from the file name.
+//!
+//! Memory: the file's bytes (the upload cap is 50 MiB), one row at a time, for XLSX the
+//! workbook's shared-string table (at most [`format::MAX_SHARED_STRINGS_BYTES`] by the
+//! workbook's directory), the [`row::Occurrences`] (48 bytes a distinct row), and the output:
+//! about 0.5 KiB a sale. A 50 MiB report stays under about 4× its size plus the shared strings;
+//! at most [`MAX_ROWS`] data rows are read. Nothing panics on any input
+//! (`shared/fuzz/fuzz_targets/kdp_report.rs`).
+
+pub mod fields;
+#[cfg(any(test, feature = "kdp-fixtures"))]
+pub mod fixtures;
+pub mod format;
+pub mod header;
+pub mod row;
+pub mod sources;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
 
 use crate::domain::sales::SaleEvent;
+use format::Format;
+use header::{HEADER_SCAN_ROWS, Title, header_of};
+use row::{Mapped, Occurrences, SheetKind, SheetRows, map_row};
+use sources::RowSink;
+use values::{Cell, period_in};
 
 /// Rejected rows kept with their reason; later ones are only counted.
 pub const REJECTED_KEPT: usize = 100;
+/// The most data rows one report may hold (a 50 MiB CSV holds fewer).
+pub const MAX_ROWS: u64 = 2_000_000;
 
 /// What a report file held.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -51,6 +90,117 @@ pub fn parse_report(
     bytes: &[u8],
     company_id: &str,
 ) -> Result<ParsedReport, ReportError> {
-    let _ = (file_name, bytes, company_id);
-    Err(ReportError::Unreadable("the report reader is not built".into()))
+    let mut report = Report {
+        company_id,
+        file_period: period_in(file_name),
+        parsed: ParsedReport::default(),
+        occurrences: Occurrences::new(),
+        detail_headers: 0,
+        headers: 0,
+        sheet: None,
+    };
+    match format::sniff(bytes)? {
+        Format::Xlsx => sources::xlsx(bytes, summaries_last, &mut report)?,
+        Format::Csv(delimiter) => sources::csv(bytes, delimiter, &mut report)?,
+    }
+    if report.headers == 0 {
+        return Err(ReportError::NoKnownHeader);
+    }
+    Ok(report.parsed)
+}
+
+/// Sheet names in the order to read them: summaries after the sheets they sum, so that they
+/// are skipped when those were read.
+fn summaries_last(mut names: Vec<String>) -> Vec<String> {
+    names.sort_by_key(|name| SheetKind::of(name) == SheetKind::Summary);
+    names
+}
+
+/// A report being read.
+struct Report<'a> {
+    company_id: &'a str,
+    file_period: Option<chrono::NaiveDate>,
+    parsed: ParsedReport,
+    occurrences: Occurrences,
+    /// Headers found in sheets other than summaries.
+    detail_headers: usize,
+    headers: usize,
+    sheet: Option<Sheet<'a>>,
+}
+
+/// The sheet being read: before its header, its title; after, its rows.
+struct Sheet<'a> {
+    name: String,
+    kind: SheetKind,
+    title: Title,
+    rows: Option<SheetRows<'a>>,
+}
+
+impl<'a> RowSink for Report<'a> {
+    fn begin(&mut self, sheet: &str) -> bool {
+        let kind = SheetKind::of(sheet);
+        if kind == SheetKind::Summary && self.detail_headers > 0 {
+            self.sheet = None;
+            return false;
+        }
+        self.sheet = Some(Sheet {
+            name: sheet.to_owned(),
+            kind,
+            title: Title::default(),
+            rows: None,
+        });
+        true
+    }
+
+    fn row(&mut self, number: u64, cells: &[Cell]) -> Result<bool, ReportError> {
+        let Some(sheet) = self.sheet.as_mut() else {
+            return Ok(false);
+        };
+        if cells.iter().all(|cell| cell.present().is_none()) {
+            return Ok(true);
+        }
+        let Some(rows) = &sheet.rows else {
+            if let Some(header) = header_of(number, cells) {
+                self.headers += 1;
+                if sheet.kind != SheetKind::Summary {
+                    self.detail_headers += 1;
+                }
+                sheet.rows = Some(SheetRows {
+                    company_id: self.company_id,
+                    kind: sheet.kind,
+                    header,
+                    period: period_in(sheet.title.text())
+                        .or(self.file_period)
+                        .map(values::month_start),
+                });
+                return Ok(true);
+            }
+            sheet.title.add(cells);
+            return Ok(number < HEADER_SCAN_ROWS);
+        };
+        if self.parsed.rows_read >= MAX_ROWS {
+            return Err(ReportError::Unreadable(format!(
+                "more than {MAX_ROWS} rows; split the report"
+            )));
+        }
+        match map_row(rows, cells, &mut self.occurrences) {
+            Ok(Mapped::Sale(sale)) => {
+                self.parsed.rows_read += 1;
+                self.parsed.sales.push(*sale);
+            }
+            Ok(Mapped::Totals) => {}
+            Err(reason) => {
+                self.parsed.rows_read += 1;
+                self.parsed.rejected_count += 1;
+                if self.parsed.rejected.len() < REJECTED_KEPT {
+                    self.parsed.rejected.push(RejectedRow {
+                        sheet: sheet.name.clone(),
+                        row: number,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(true)
+    }
 }
