@@ -34,6 +34,7 @@ mod per_user;
 mod processor;
 mod requests;
 mod rotation;
+mod sales;
 mod sessions;
 mod sync;
 mod sync_companies;

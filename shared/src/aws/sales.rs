@@ -101,7 +101,12 @@ fn sale_key(sale: &SaleEvent) -> Item {
 
 /// `sd_sk` of a sale: its day, platform and id.
 fn date_sort_key(day: NaiveDate, sale: &SaleEvent) -> String {
-    format!("{}#{}#{}", day.format("%Y-%m-%d"), sale.platform, sale.sale_id)
+    format!(
+        "{}#{}#{}",
+        day.format("%Y-%m-%d"),
+        sale.platform,
+        sale.sale_id
+    )
 }
 
 fn sale_item(sale: &SaleEvent) -> Result<Item, DependencyError> {
@@ -131,10 +136,7 @@ fn sale_item(sale: &SaleEvent) -> Result<Item, DependencyError> {
     if let Some(net) = sale.net_minor {
         item.insert("net_minor".to_owned(), n(net));
     }
-    item.insert(
-        "refunded".to_owned(),
-        AttributeValue::Bool(sale.refunded),
-    );
+    item.insert("refunded".to_owned(), AttributeValue::Bool(sale.refunded));
     Ok(item)
 }
 

@@ -16,15 +16,21 @@
 //! | `net_minor` | gross less Gumroad's fee, when it says | the royalty |
 //! | `kdp` | absent | [`KdpDetail`]: marketplace, format, types, units, pages, prices |
 //!
-//! [`summarize`] is the sales view (`GET /companies/{company_id}/sales`): units and revenue per
-//! platform and currency, and per day or month.
+//! [`company_sales`] is the sales view (`GET /companies/{company_id}/sales`): the query checked
+//! (every problem at once), the company's admin let in ([`crate::domain::companies::authorize`]),
+//! the sales of the range read by date ([`SalesStore::sales_between`]), and [`summarize`]d into
+//! units and revenue per platform and currency, and per day or month.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::domain::companies::{CompanyError, FieldProblem, authorize, check_company};
+use crate::domain::ports::{Clock, CompanyAccess, SalesStore};
+use crate::domain::state::Viewer;
 
 /// One sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,6 +380,120 @@ pub fn summarize(
     }
 }
 
+/// The platforms with sales events.
+pub const PLATFORMS: [&str; 2] = ["gumroad", KDP];
+/// The view's range when `from` is not given: this many days up to `to`.
+pub const DEFAULT_SALES_DAYS: i64 = 30;
+/// The longest range one view covers (about three years).
+pub const MAX_SALES_DAYS: i64 = 1096;
+/// The most sales one view reads (25 Query pages or so); past it the view says `truncated`.
+pub const SALES_MAX_EVENTS: usize = 50_000;
+
+/// `?platform=&from=&to=&group=` as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SalesQuery<'a> {
+    pub platform: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+/// The view's range and grouping, or every problem with the query: `to` defaults to `today`,
+/// `from` to [`DEFAULT_SALES_DAYS`] days up to `to`.
+pub fn parse_sales_query(
+    company_id: &str,
+    query: SalesQuery<'_>,
+    today: NaiveDate,
+) -> Result<(SalesRange, Option<Group>), Vec<FieldProblem>> {
+    let mut problems = Vec::new();
+    let mut day = |field: &str, text: Option<&str>| {
+        let text = text?;
+        let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        if parsed.is_none() {
+            problems.push(FieldProblem::new(
+                field,
+                "is not a date",
+                "write it like 2026-10-01",
+            ));
+        }
+        parsed
+    };
+    let to = day("to", query.to);
+    let from = day("from", query.from);
+    let platform = query.platform.and_then(|text| {
+        let known = PLATFORMS.contains(&text);
+        if !known {
+            problems.push(FieldProblem::new(
+                "platform",
+                "is not a platform with sales",
+                "use gumroad or kdp, or leave it out for every platform",
+            ));
+        }
+        known.then(|| text.to_owned())
+    });
+    let group = query.group.and_then(|text| {
+        let parsed = Group::parse(text);
+        if parsed.is_none() {
+            problems.push(FieldProblem::new(
+                "group",
+                "is not a grouping",
+                "use day or month, or leave it out for totals only",
+            ));
+        }
+        parsed
+    });
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - Duration::days(DEFAULT_SALES_DAYS - 1));
+    if from > to {
+        problems.push(FieldProblem::new(
+            "from",
+            "is after `to`",
+            "give a `from` on or before `to`",
+        ));
+    } else if (to - from).num_days() >= MAX_SALES_DAYS {
+        problems.push(FieldProblem::new(
+            "from",
+            format!("the range is longer than {MAX_SALES_DAYS} days"),
+            "ask for a shorter range",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let range = SalesRange {
+        company_id: company_id.to_owned(),
+        from,
+        to,
+        platform,
+    };
+    Ok((range, group))
+}
+
+/// `GET /companies/{company_id}/sales?platform=&from=&to=&group=`: the company's sales of the
+/// range, summed per platform and currency (and per period when grouped), at most
+/// [`SALES_MAX_EVENTS`] of them.
+pub async fn company_sales(
+    access: &impl CompanyAccess,
+    store: &impl SalesStore,
+    clock: &impl Clock,
+    viewer: Viewer<'_>,
+    company_id: &str,
+    query: SalesQuery<'_>,
+) -> Result<SalesView, CompanyError> {
+    check_company(company_id)?;
+    let (range, group) = parse_sales_query(company_id, query, clock.now().date_naive())
+        .map_err(CompanyError::InvalidQuery)?;
+    authorize(access, viewer, company_id).await?;
+    let (sales, truncated) = store
+        .sales_between(&range, SALES_MAX_EVENTS)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "the sales could not be read");
+            CompanyError::Unavailable
+        })?;
+    Ok(summarize(&range, group, &sales, truncated))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +627,49 @@ mod tests {
         for other in others {
             assert_ne!(kdp_sale_id(&other), id, "{other:?}");
         }
+    }
+
+    #[test]
+    fn the_query_defaults_to_thirty_days_to_today_and_lists_every_problem() {
+        let today = day("2026-11-30");
+        let (range, group) = parse_sales_query("biz_1", SalesQuery::default(), today).unwrap();
+        assert_eq!(
+            (range.from, range.to, group),
+            (day("2026-11-01"), today, None)
+        );
+        let query = SalesQuery {
+            platform: Some("kdp"),
+            from: Some("2026-01-01"),
+            to: Some("2026-03-31"),
+            group: Some("month"),
+        };
+        let (range, group) = parse_sales_query("biz_1", query, today).unwrap();
+        assert_eq!(range.platform.as_deref(), Some("kdp"));
+        assert_eq!(group, Some(Group::Month));
+        let bad = SalesQuery {
+            platform: Some("etsy"),
+            from: Some("yesterday"),
+            to: Some("2026-13-01"),
+            group: Some("week"),
+        };
+        let fields: Vec<String> = parse_sales_query("biz_1", bad, today)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(fields, ["to", "from", "platform", "group"]);
+        let backwards = SalesQuery {
+            from: Some("2026-02-01"),
+            to: Some("2026-01-01"),
+            ..SalesQuery::default()
+        };
+        assert!(parse_sales_query("biz_1", backwards, today).is_err());
+        let too_long = SalesQuery {
+            from: Some("2020-01-01"),
+            to: Some("2026-01-01"),
+            ..SalesQuery::default()
+        };
+        assert!(parse_sales_query("biz_1", too_long, today).is_err());
     }
 
     #[test]

@@ -161,7 +161,9 @@ pub fn combined_row(
 /// rows), each under a title and a blank row.
 pub fn dashboard() -> Vec<FixtureSheet> {
     let combined = vec![
-        vec![t("Sales Dashboard - Combined Sales - 2026-10-01 to 2026-10-31")],
+        vec![t(
+            "Sales Dashboard - Combined Sales - 2026-10-01 to 2026-10-31",
+        )],
         vec![],
         combined_sales_header(),
         combined_row(
@@ -504,7 +506,13 @@ pub fn with_three_bad_rows(good: usize) -> FixtureSheet {
     };
     let mut rows = vec![vec![t("Combined Sales")], vec![], combined_sales_header()];
     let goods: Vec<Vec<F>> = (0..good)
-        .map(|n| row(u8::try_from(n % 28 + 1).unwrap_or(1), "B0GOOD0001", F::N(2.09)))
+        .map(|n| {
+            row(
+                u8::try_from(n % 28 + 1).unwrap_or(1),
+                "B0GOOD0001",
+                F::N(2.09),
+            )
+        })
         .collect();
     let mut goods = goods.into_iter();
     rows.extend(goods.next());

@@ -228,9 +228,7 @@ fn format_of<'a>(rows: &SheetRows<'_>, types: impl Iterator<Item = &'a String>) 
         return format;
     }
     let header = &rows.header;
-    if header.has(Field::KenpPages)
-        && !header.has(Field::UnitsSold)
-        && !header.has(Field::NetUnits)
+    if header.has(Field::KenpPages) && !header.has(Field::UnitsSold) && !header.has(Field::NetUnits)
     {
         return KdpFormat::Kenp;
     }
@@ -349,7 +347,10 @@ mod tests {
             cells(&row)
         };
         let cases = [
-            (with(0, "yesterday"), "Royalty Date is not a date (YYYY-MM-DD)"),
+            (
+                with(0, "yesterday"),
+                "Royalty Date is not a date (YYYY-MM-DD)",
+            ),
             (with(2, "N/A"), "ASIN/ISBN is missing"),
             (with(6, "1.5"), "Units Sold is not a whole number"),
             (with(9, "lots"), "Royalty is not an amount"),
@@ -394,7 +395,11 @@ mod tests {
         ));
         assert_eq!(ebook.units, 4);
         assert_eq!(ebook.kdp.unwrap().format, KdpFormat::Ebook);
-        let undated = sheet(SheetKind::Summary, &["ASIN", "Marketplace", "KENP Read"], None);
+        let undated = sheet(
+            SheetKind::Summary,
+            &["ASIN", "Marketplace", "KENP Read"],
+            None,
+        );
         assert!(
             map_row(
                 &undated,

@@ -6,7 +6,17 @@ use crate::domain::sales::KdpFormat;
 
 /// What a test compares of a sale: date, ASIN/ISBN, marketplace, format, units, royalty,
 /// currency, KENP pages, units refunded.
-type Line = (String, String, String, KdpFormat, i64, i64, String, u64, i64);
+type Line = (
+    String,
+    String,
+    String,
+    KdpFormat,
+    i64,
+    i64,
+    String,
+    u64,
+    i64,
+);
 
 fn lines(report: &ParsedReport) -> Vec<Line> {
     report
@@ -67,13 +77,83 @@ fn the_dashboard_export_reads_combined_sales_and_kenp_under_their_titles() {
     assert_eq!(
         lines(&report),
         vec![
-            line("2026-10-05", "B0BOOK0001", "Amazon.com", Ebook, 3, 1041, "usd", 0, 0),
-            line("2026-10-05", "B0BOOK0001", "Amazon.co.jp", Ebook, 2, 680, "jpy", 0, 0),
-            line("2026-10-06", "9781234567897", "Amazon.de", Paperback, 0, 0, "eur", 0, 1),
-            line("2026-10-07", "B0BOOK0001", "Amazon.co.uk", Ebook, 25, 0, "gbp", 0, 0),
-            line("2026-10-07", "9781234567880", "Amazon.com", Hardcover, 1, 849, "usd", 0, 0),
-            line("2026-10-05", "B0BOOK0001", "Amazon.com", Kenp, 0, 0, "xxx", 1200, 0),
-            line("2026-10-05", "B0BOOK0001", "Amazon.de", Kenp, 0, 0, "xxx", 340, 0),
+            line(
+                "2026-10-05",
+                "B0BOOK0001",
+                "Amazon.com",
+                Ebook,
+                3,
+                1041,
+                "usd",
+                0,
+                0
+            ),
+            line(
+                "2026-10-05",
+                "B0BOOK0001",
+                "Amazon.co.jp",
+                Ebook,
+                2,
+                680,
+                "jpy",
+                0,
+                0
+            ),
+            line(
+                "2026-10-06",
+                "9781234567897",
+                "Amazon.de",
+                Paperback,
+                0,
+                0,
+                "eur",
+                0,
+                1
+            ),
+            line(
+                "2026-10-07",
+                "B0BOOK0001",
+                "Amazon.co.uk",
+                Ebook,
+                25,
+                0,
+                "gbp",
+                0,
+                0
+            ),
+            line(
+                "2026-10-07",
+                "9781234567880",
+                "Amazon.com",
+                Hardcover,
+                1,
+                849,
+                "usd",
+                0,
+                0
+            ),
+            line(
+                "2026-10-05",
+                "B0BOOK0001",
+                "Amazon.com",
+                Kenp,
+                0,
+                0,
+                "xxx",
+                1200,
+                0
+            ),
+            line(
+                "2026-10-05",
+                "B0BOOK0001",
+                "Amazon.de",
+                Kenp,
+                0,
+                0,
+                "xxx",
+                340,
+                0
+            ),
         ]
     );
     assert_eq!(report.rows_read, 7, "the totals row is not data");
@@ -107,11 +187,61 @@ fn the_prior_month_workbook_reads_each_format_sheet_in_its_month_and_skips_total
     assert_eq!(
         lines(&report),
         vec![
-            line("2026-09-01", "B0BOOK0001", "Amazon.com", Ebook, 38, 13045, "usd", 0, 2),
-            line("2026-09-01", "B0BOOK0001", "Amazon.in", Ebook, 3, 41020, "inr", 0, 0),
-            line("2026-09-01", "9781234567897", "Amazon.com", Paperback, 5, 1599, "usd", 0, 0),
-            line("2026-09-01", "9781234567880", "Amazon.co.uk", Hardcover, 2, 1358, "gbp", 0, 0),
-            line("2026-09-01", "B0BOOK0001", "Amazon.com", Kenp, 0, 0, "xxx", 15000, 0),
+            line(
+                "2026-09-01",
+                "B0BOOK0001",
+                "Amazon.com",
+                Ebook,
+                38,
+                13045,
+                "usd",
+                0,
+                2
+            ),
+            line(
+                "2026-09-01",
+                "B0BOOK0001",
+                "Amazon.in",
+                Ebook,
+                3,
+                41020,
+                "inr",
+                0,
+                0
+            ),
+            line(
+                "2026-09-01",
+                "9781234567897",
+                "Amazon.com",
+                Paperback,
+                5,
+                1599,
+                "usd",
+                0,
+                0
+            ),
+            line(
+                "2026-09-01",
+                "9781234567880",
+                "Amazon.co.uk",
+                Hardcover,
+                2,
+                1358,
+                "gbp",
+                0,
+                0
+            ),
+            line(
+                "2026-09-01",
+                "B0BOOK0001",
+                "Amazon.com",
+                Kenp,
+                0,
+                0,
+                "xxx",
+                15000,
+                0
+            ),
         ]
     );
     assert_eq!(report.rows_read, 5);
@@ -126,8 +256,28 @@ fn total_earnings_alone_is_read_with_units_or_kenp_in_one_column_and_the_month_o
     assert_eq!(
         lines(&report),
         vec![
-            line("2026-09-01", "B0BOOK0001", "Amazon.com", Ebook, 38, 13045, "usd", 0, 2),
-            line("2026-09-01", "B0BOOK0001", "Amazon.com", Kenp, 0, 6825, "usd", 15000, 0),
+            line(
+                "2026-09-01",
+                "B0BOOK0001",
+                "Amazon.com",
+                Ebook,
+                38,
+                13045,
+                "usd",
+                0,
+                2
+            ),
+            line(
+                "2026-09-01",
+                "B0BOOK0001",
+                "Amazon.com",
+                Kenp,
+                0,
+                6825,
+                "usd",
+                15000,
+                0
+            ),
         ]
     );
 }
@@ -140,8 +290,28 @@ fn a_csv_export_reads_with_its_aliases_in_every_delimiter() {
         assert_eq!(
             lines(&report),
             vec![
-                line("2026-11-02", "B0BOOK0001", "Amazon.fr", Ebook, 4, 1397, "eur", 0, 0),
-                line("2026-11-03", "9781234567897", "Amazon.com.au", Paperback, 2, 910, "aud", 0, 0),
+                line(
+                    "2026-11-02",
+                    "B0BOOK0001",
+                    "Amazon.fr",
+                    Ebook,
+                    4,
+                    1397,
+                    "eur",
+                    0,
+                    0
+                ),
+                line(
+                    "2026-11-03",
+                    "9781234567897",
+                    "Amazon.com.au",
+                    Paperback,
+                    2,
+                    910,
+                    "aud",
+                    0,
+                    0
+                ),
             ],
             "delimiter {}",
             char::from(delimiter)
@@ -154,9 +324,8 @@ fn a_csv_export_reads_with_its_aliases_in_every_delimiter() {
 #[test]
 fn the_same_report_read_twice_has_the_same_keys_and_every_key_is_distinct() {
     let bytes = fixtures::xlsx(&fixtures::dashboard()).unwrap();
-    let keys = |report: ParsedReport| -> Vec<String> {
-        report.sales.iter().map(SaleEvent::key).collect()
-    };
+    let keys =
+        |report: ParsedReport| -> Vec<String> { report.sales.iter().map(SaleEvent::key).collect() };
     let first = keys(parse("a.xlsx", &bytes));
     assert_eq!(first, keys(parse("b.xlsx", &bytes)));
     let distinct: std::collections::HashSet<&String> = first.iter().collect();
@@ -179,7 +348,11 @@ fn three_bad_rows_are_rejected_with_sheet_row_and_reason_and_the_rest_are_read()
     assert_eq!(
         rejected,
         vec![
-            ("Combined Sales", 5, "Royalty Date is not a date (YYYY-MM-DD)"),
+            (
+                "Combined Sales",
+                5,
+                "Royalty Date is not a date (YYYY-MM-DD)"
+            ),
             ("Combined Sales", 6, "ASIN/ISBN is missing"),
             ("Combined Sales", 7, "Royalty is not an amount"),
         ]

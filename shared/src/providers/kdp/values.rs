@@ -162,7 +162,12 @@ pub fn date(cell: &Cell) -> Result<Option<NaiveDate>, Unreadable> {
 
 fn date_text(text: &str) -> Option<NaiveDate> {
     const DAY_FORMATS: [&str; 6] = [
-        "%Y-%m-%d", "%Y/%m/%d", "%b %d, %Y", "%B %d, %Y", "%d %B %Y", "%d %b %Y",
+        "%Y-%m-%d",
+        "%Y/%m/%d",
+        "%b %d, %Y",
+        "%B %d, %Y",
+        "%d %B %Y",
+        "%d %b %Y",
     ];
     const MONTH_FORMATS: [&str; 4] = ["%Y-%m-%d", "%Y/%m/%d", "%B %Y %d", "%b %Y %d"];
     let head = text.get(..10).filter(|_| text.contains('T'));
