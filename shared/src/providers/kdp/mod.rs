@@ -18,8 +18,8 @@
 //! workbook's shared-string table (at most [`format::MAX_SHARED_STRINGS_BYTES`] by the
 //! workbook's directory), and per row read the output and its [`row::Occurrences`] entry: about
 //! 0.8 KiB a row (`shared/benches/kdp.rs`: 79 MiB over the file for a 100,000-row workbook of
-//! 4.7 MiB), so about 17 times the size of an XLSX file, and at most [`MAX_ROWS`] rows. Nothing panics on any input
-//! (`shared/fuzz/fuzz_targets/kdp_report.rs`).
+//! 4.7 MiB), so about 17 times the size of an XLSX file, and at most [`MAX_ROWS`] rows. Nothing
+//! panics on any input (`shared/fuzz/fuzz_targets/kdp_report.rs`).
 
 pub mod fields;
 #[cfg(any(test, feature = "kdp-fixtures"))]
