@@ -297,40 +297,20 @@ pub fn prior_month() -> Vec<FixtureSheet> {
             "Avg. Delivery Cost",
             "Royalty",
         ]),
-        vec![
-            t("The Book"),
-            t("A. Writer"),
-            t("B0BOOK0001"),
-            t("Amazon.com"),
-            F::N(40.0),
-            F::N(2.0),
-            F::N(38.0),
-            t("70%"),
-            t("Standard"),
-            t("USD"),
-            F::N(4.99),
-            F::N(4.99),
-            F::N(1.2),
-            F::N(0.06),
+        ebook_row(
+            "Amazon.com",
+            [40.0, 2.0, 38.0],
+            "USD",
+            [4.99, 0.06],
             F::N(130.45),
-        ],
-        vec![
-            t("The Book"),
-            t("A. Writer"),
-            t("B0BOOK0001"),
-            t("Amazon.in"),
-            F::N(3.0),
-            F::N(0.0),
-            F::N(3.0),
-            t("70%"),
-            t("Standard"),
-            t("INR"),
-            F::N(199.0),
-            F::N(199.0),
-            F::N(1.2),
-            F::N(2.0),
+        ),
+        ebook_row(
+            "Amazon.in",
+            [3.0, 0.0, 3.0],
+            "INR",
+            [199.0, 2.0],
             t("410.20"),
-        ],
+        ),
     ];
     let print_header = || {
         texts(&[
@@ -401,6 +381,34 @@ pub fn prior_month() -> Vec<FixtureSheet> {
         FixtureSheet::new("Hardcover Royalty", hardcover),
         FixtureSheet::new("KENP Read", kenp),
         total_earnings(),
+    ]
+}
+
+/// One "eBook Royalty" row: units sold, refunded and net; price (list and offer) and delivery
+/// cost.
+fn ebook_row(
+    market: &str,
+    units: [f64; 3],
+    currency: &str,
+    price_cost: [f64; 2],
+    royalty: F,
+) -> Vec<F> {
+    vec![
+        t("The Book"),
+        t("A. Writer"),
+        t("B0BOOK0001"),
+        t(market),
+        F::N(units[0]),
+        F::N(units[1]),
+        F::N(units[2]),
+        t("70%"),
+        t("Standard"),
+        t(currency),
+        F::N(price_cost[0]),
+        F::N(price_cost[0]),
+        F::N(1.2),
+        F::N(price_cost[1]),
+        royalty,
     ]
 }
 

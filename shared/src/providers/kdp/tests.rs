@@ -64,6 +64,21 @@ fn line(
     )
 }
 
+/// The eBook row of the Prior Month Royalties fixture, in its eBook sheet and in Total Earnings.
+fn september_ebook() -> Line {
+    line(
+        "2026-09-01",
+        "B0BOOK0001",
+        "Amazon.com",
+        Ebook,
+        38,
+        13045,
+        "usd",
+        0,
+        2,
+    )
+}
+
 fn parse(name: &str, bytes: &[u8]) -> ParsedReport {
     parse_report(name, bytes, "biz_1").unwrap()
 }
@@ -187,17 +202,7 @@ fn the_prior_month_workbook_reads_each_format_sheet_in_its_month_and_skips_total
     assert_eq!(
         lines(&report),
         vec![
-            line(
-                "2026-09-01",
-                "B0BOOK0001",
-                "Amazon.com",
-                Ebook,
-                38,
-                13045,
-                "usd",
-                0,
-                2
-            ),
+            september_ebook(),
             line(
                 "2026-09-01",
                 "B0BOOK0001",
@@ -256,17 +261,7 @@ fn total_earnings_alone_is_read_with_units_or_kenp_in_one_column_and_the_month_o
     assert_eq!(
         lines(&report),
         vec![
-            line(
-                "2026-09-01",
-                "B0BOOK0001",
-                "Amazon.com",
-                Ebook,
-                38,
-                13045,
-                "usd",
-                0,
-                2
-            ),
+            september_ebook(),
             line(
                 "2026-09-01",
                 "B0BOOK0001",
