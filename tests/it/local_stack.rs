@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 28] = [
+const HTTP_API_ROUTES: [(&str, &str); 29] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -30,6 +30,7 @@ const HTTP_API_ROUTES: [(&str, &str); 28] = [
     ("GET", "/users/{id}/memberships"),
     ("GET", "/companies/{company_id}/memberships"),
     ("GET", "/companies/{company_id}/summary"),
+    ("GET", "/companies/{company_id}/sales"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
     ("GET", "/me"),
@@ -104,6 +105,7 @@ async fn protected_routes_go_through_the_authorizer() {
         ("GET", "/users/u1/memberships"),
         ("GET", "/companies/biz_1/memberships"),
         ("GET", "/companies/biz_1/summary"),
+        ("GET", "/companies/biz_1/sales"),
         ("GET", "/companies/biz_1/settings"),
         ("PUT", "/companies/biz_1/settings"),
         ("GET", "/me"),

@@ -36,6 +36,7 @@ mod per_user;
 mod processor;
 mod requests;
 mod rotation;
+mod sales;
 mod sessions;
 mod stripe_sync;
 mod sync;

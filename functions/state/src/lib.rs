@@ -25,9 +25,11 @@ use shared::domain::creators::{self, Me, MyCompanies};
 use shared::domain::emergency::{Marked, MarkedPage};
 use shared::domain::notify::company::settings_saved;
 use shared::domain::ports::{Clock, SystemClock};
+use shared::domain::sales::SalesView;
 use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
+use shared::edge::sales::SalesParams;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
     let creator = Router::new()
@@ -36,6 +38,7 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
             get(company_memberships),
         )
         .route("/companies/{company_id}/summary", get(company_summary))
+        .route("/companies/{company_id}/sales", get(company_sales))
         .route(
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
@@ -178,6 +181,26 @@ async fn company_summary(
     )
     .await?;
     Ok(Json(deps.emergency.mark(summary).await))
+}
+
+/// `GET /companies/{company_id}/sales`: units and revenue per platform and currency.
+async fn company_sales(
+    State(deps): State<Arc<StateDeps>>,
+    extensions: Extensions,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<SalesParams>, QueryRejection>,
+) -> Result<Json<SalesView>, ApiError> {
+    let params = query(params)?;
+    let view = shared::domain::sales::company_sales(
+        &deps.access,
+        &deps.sales,
+        &SystemClock,
+        viewer(&extensions)?,
+        &path_id(id)?,
+        params.query(),
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 async fn company_settings(

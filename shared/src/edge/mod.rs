@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod mapping;
 pub mod runtime;
+pub mod sales;
 pub mod sync;
 pub mod telemetry;
 pub mod webhooks;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod google;
 pub mod gumroad;
 pub mod jwks;
+pub mod kdp;
 pub mod paypal;
 pub mod resend;
 pub mod standard;

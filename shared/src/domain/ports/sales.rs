@@ -3,10 +3,10 @@
 use std::future::Future;
 
 use super::DependencyError;
-use crate::domain::sales::SaleEvent;
+use crate::domain::sales::{SaleEvent, SalesRange};
 
 /// Where sales events are kept (`aws::sales`): one item per sale, keyed by
-/// [`SaleEvent::key`].
+/// [`SaleEvent::key`], and read back by company and date.
 pub trait SalesStore: Send + Sync {
     /// Writes the sales not stored yet; how many that was. Writing the same sales again writes
     /// nothing.
@@ -14,6 +14,14 @@ pub trait SalesStore: Send + Sync {
         &self,
         sales: &[SaleEvent],
     ) -> impl Future<Output = Result<u64, DependencyError>> + Send;
+
+    /// The company's sales of `range` (days included, one platform or all), by date, at most
+    /// `max`; whether there were more.
+    fn sales_between(
+        &self,
+        range: &SalesRange,
+        max: usize,
+    ) -> impl Future<Output = Result<(Vec<SaleEvent>, bool), DependencyError>> + Send;
 }
 
 /// No sales store: a syncer that lists no sales (Whop's). Given sales, it refuses them rather
@@ -30,5 +38,13 @@ impl SalesStore for NoSales {
                 "sales were listed but this syncer has no sales store".into(),
             ))
         }
+    }
+
+    async fn sales_between(
+        &self,
+        _range: &SalesRange,
+        _max: usize,
+    ) -> Result<(Vec<SaleEvent>, bool), DependencyError> {
+        Ok((Vec::new(), false))
     }
 }

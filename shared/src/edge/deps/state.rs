@@ -46,11 +46,14 @@ pub struct StateDeps {
     pub creator_limiter: crate::edge::deps::auth::Limiter,
     /// `NOTIFICATIONS_QUEUE_URL`'s queue; none enqueues nothing.
     pub notifications: Option<crate::aws::notify::SqsNotifications>,
+    /// The sales events the sales view reads (`GET /companies/{company_id}/sales`).
+    pub sales: crate::aws::sales::DynamoSales,
 }
 
 impl StateDeps {
     pub fn build(app: Arc<App>) -> Self {
         let companies = DynamoCompanyItems::of(&app);
+        let sales = crate::aws::sales::DynamoSales::of(&app);
         let notifications = super::processor::notification_queue(&app);
         // One switch (one cache) for the stale marking and the access check's calls.
         let emergency = Arc::new(super::sync::emergency_switch(&app));
@@ -77,6 +80,7 @@ impl StateDeps {
             .with_known_companies(RememberOnce::new(companies)),
             plans,
             notifications,
+            sales,
         }
     }
 }

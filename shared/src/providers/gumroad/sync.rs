@@ -522,7 +522,7 @@ pub fn sale(value: &Value, company_id: &str) -> Option<SaleEvent> {
         product_name: text(value, "product_name"),
         units: int(value, "quantity")
             .and_then(|q| u32::try_from(q).ok())
-            .unwrap_or(1),
+            .map_or(1, i64::from),
         gross_minor: gross,
         net_minor: int(value, "gumroad_fee").map(|fee| gross - fee),
         currency: text(value, "currency")
@@ -536,6 +536,7 @@ pub fn sale(value: &Value, company_id: &str) -> Option<SaleEvent> {
                 .get("partially_refunded")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+        kdp: None,
     })
 }
 
