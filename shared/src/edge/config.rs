@@ -383,6 +383,9 @@ pub struct Config {
     /// `PAYPAL_ALLOW_LOOPBACK_CERT_URLS`: PayPal's webhooks, off without `PAYPAL_WEBHOOK_ID` (read
     /// in `edge/config/paypal.rs`).
     pub paypal: Option<crate::providers::paypal::PayPalSettings>,
+    /// `INGESTIONS_BUCKET`, `INGEST_MAX_UPLOAD_BYTES`: KDP report uploads (read in
+    /// `edge/config/ingest.rs`).
+    pub ingest: ingest::IngestSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -715,6 +718,7 @@ impl Config {
         let messaging = messaging::read(&mut env, stage);
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
         let paypal = paypal::read(&mut env, stage);
+        let ingest = ingest::read(&mut env);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -743,6 +747,7 @@ impl Config {
                 messaging,
                 unsubscribe,
                 paypal,
+                ingest,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -772,6 +777,8 @@ impl Config {
 
 mod google;
 mod gumroad;
+// KDP report uploads.
+mod ingest;
 mod messaging;
 mod notify;
 mod paypal;
