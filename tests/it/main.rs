@@ -23,7 +23,9 @@ mod google;
 mod gumroad;
 mod gumroad_sync;
 mod health;
+// KDP report uploads.
 mod helpers;
+mod ingest;
 mod limits;
 mod local_stack;
 mod lockout;

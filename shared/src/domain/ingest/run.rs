@@ -103,7 +103,10 @@ where
             StoredObject::TooLarge(size) => {
                 return Ok(Err(failure(
                     "file_too_large",
-                    format!("the file is {size} bytes, above the {} allowed", self.max_bytes),
+                    format!(
+                        "the file is {size} bytes, above the {} allowed",
+                        self.max_bytes
+                    ),
                 )));
             }
         };

@@ -131,7 +131,9 @@ pub async fn list_jobs(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or(IngestError::InvalidQuery("`limit` must be a number from 1 to 100"))?,
+            .ok_or(IngestError::InvalidQuery(
+                "`limit` must be a number from 1 to 100",
+            ))?,
     };
     let after = after
         .map(|cursor| {

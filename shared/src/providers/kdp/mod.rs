@@ -52,5 +52,7 @@ pub fn parse_report(
     company_id: &str,
 ) -> Result<ParsedReport, ReportError> {
     let _ = (file_name, bytes, company_id);
-    Err(ReportError::Unreadable("the report reader is not built".into()))
+    Err(ReportError::Unreadable(
+        "the report reader is not built".into(),
+    ))
 }
