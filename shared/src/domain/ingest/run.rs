@@ -22,7 +22,7 @@ pub enum RunOutcome {
     /// notifier's claim sends once.
     AlreadyEnded(JobStatus),
     /// This run ended the job.
-    Ended(IngestionJob),
+    Ended(Box<IngestionJob>),
     /// A later run took the job over before this one wrote its outcome: nothing written.
     Superseded,
 }
@@ -83,7 +83,7 @@ where
             return Ok(RunOutcome::Superseded);
         }
         self.tell(&job).await?;
-        Ok(RunOutcome::Ended(job))
+        Ok(RunOutcome::Ended(Box::new(job)))
     }
 
     /// Reads, parses and records: the job's counts set, or why it failed.

@@ -67,7 +67,7 @@ impl StateDeps {
             ),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
-            companies: companies.clone(),
+            companies,
             access: company_access(app, emergency),
             plans,
             notifications,
