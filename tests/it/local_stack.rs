@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 28] = [
+const HTTP_API_ROUTES: [(&str, &str); 31] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -41,6 +41,10 @@ const HTTP_API_ROUTES: [(&str, &str); 28] = [
     ("DELETE", "/connections/gumroad"),
     ("GET", "/unsubscribe"),
     ("POST", "/unsubscribe"),
+    // KDP report uploads.
+    ("POST", "/ingestions/kdp"),
+    ("GET", "/ingestions/{id}"),
+    ("GET", "/ingestions"),
 ];
 
 fn template() -> Template {
@@ -307,6 +311,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         workers,
         [
+            ("IngestionsQueue", "ingest", 1, true),
             ("NotificationsQueue", "notify", 10, true),
             ("EventsQueue", "processor", 10, true),
             ("SyncJobsQueue", "sync", 1, true)
