@@ -20,8 +20,8 @@ number to compare. A "floor" line measures, in the same run and interleaved with
 trivial process that only does that one GET (infra/bench/floor.rs, built here with rustc): what any
 binary costs before its own code runs.
 
-    cargo build --release -p health -p webhooks -p auth -p sync -p processor -p maintenance -p rotate-secret -p state -p notify
-    python3 infra/bench/cold_start.py target/release/{health,webhooks,auth,authorizer,sync,processor,maintenance,rotate-secret,state,notify} --runs 30
+    cargo build --release -p health -p webhooks -p auth -p sync -p processor -p maintenance -p rotate-secret -p state -p notify -p ingest
+    python3 infra/bench/cold_start.py target/release/{health,webhooks,auth,authorizer,sync,processor,maintenance,rotate-secret,state,notify,ingest} --runs 30
 """
 import argparse
 import glob

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 29] = [
+const HTTP_API_ROUTES: [(&str, &str); 32] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -42,6 +42,10 @@ const HTTP_API_ROUTES: [(&str, &str); 29] = [
     ("DELETE", "/connections/gumroad"),
     ("GET", "/unsubscribe"),
     ("POST", "/unsubscribe"),
+    // KDP report uploads.
+    ("POST", "/ingestions/kdp"),
+    ("GET", "/ingestions/{id}"),
+    ("GET", "/ingestions"),
 ];
 
 fn template() -> Template {
@@ -309,6 +313,7 @@ async fn workers_and_schedules_are_the_template_triggers() {
     assert_eq!(
         workers,
         [
+            ("IngestionsQueue", "ingest", 1, true),
             ("NotificationsQueue", "notify", 10, true),
             ("EventsQueue", "processor", 10, true),
             ("SyncJobsQueue", "sync", 1, true)

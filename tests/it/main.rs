@@ -24,7 +24,9 @@ mod gumroad;
 mod gumroad_confirm;
 mod gumroad_sync;
 mod health;
+// KDP report uploads.
 mod helpers;
+mod ingest;
 mod limits;
 mod local_stack;
 mod lockout;

@@ -61,6 +61,8 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
     };
     // One per stack, as one warm function keeps its syncer (rate limits, caches).
     let sync_state = Arc::new(sync::SyncDeps::build(Arc::clone(app)));
+    // KDP report uploads: routes and the ingestions queue, one state like the binary's.
+    let ingest_state = Arc::new(ingest::IngestDeps::build(Arc::clone(app)));
     BTreeMap::from([
         (
             "health",
@@ -100,6 +102,13 @@ pub fn registry(app: &Arc<App>) -> BTreeMap<&'static str, LocalFunction> {
             LocalFunction {
                 http: Some(sync::router(Arc::clone(&sync_state))),
                 invoke: Some(invoker(sync_state, sync::handle)),
+            },
+        ),
+        (
+            "ingest",
+            LocalFunction {
+                http: Some(ingest::router(Arc::clone(&ingest_state))),
+                invoke: Some(invoker(ingest_state, ingest::handle)),
             },
         ),
         (

@@ -9,6 +9,8 @@ pub mod creators;
 pub mod dynamo;
 pub mod emergency;
 pub mod http;
+// KDP report uploads: jobs and the uploads' bucket.
+pub mod ingest;
 pub mod item;
 pub mod known_companies;
 pub mod limits;

@@ -10,6 +10,8 @@ pub mod companies;
 pub mod connections;
 pub mod creators;
 pub mod emergency;
+// KDP report uploads and their jobs.
+pub mod ingest;
 pub mod json;
 pub mod maintenance;
 pub mod metrics;

@@ -31,6 +31,8 @@ pub struct App {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// KDP report uploads (path-style addressing when the endpoint is overridden: the emulator).
+    pub s3: aws_sdk_s3::Client,
     /// Built on first use: functions that never call a provider API need not build its TLS
     /// configuration at cold start.
     http: Arc<OnceLock<Result<reqwest::Client, String>>>,
@@ -54,6 +56,11 @@ impl App {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             secrets_manager: aws_sdk_secretsmanager::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
+                    .build(),
+            ),
             http: Arc::default(),
         })
     }

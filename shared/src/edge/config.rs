@@ -387,6 +387,9 @@ pub struct Config {
     /// `STRIPE_SYNC_COMPANIES`, `STRIPE_API_KEYS_SECRET_ID`: Stripe reconcile, off without
     /// companies (read in `edge/config/stripe.rs`).
     pub stripe_sync: Option<StripeSyncSettings>,
+    /// `INGESTIONS_BUCKET`, `INGEST_MAX_UPLOAD_BYTES`: KDP report uploads (read in
+    /// `edge/config/ingest.rs`).
+    pub ingest: ingest::IngestSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -720,6 +723,7 @@ impl Config {
         let unsubscribe = UnsubscribeSettings::read(&mut env, stage);
         let paypal = paypal::read(&mut env, stage, &base_urls);
         let stripe_sync = stripe::read(&mut env, &base_urls);
+        let ingest = ingest::read(&mut env);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -749,6 +753,7 @@ impl Config {
                 unsubscribe,
                 paypal,
                 stripe_sync,
+                ingest,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -778,6 +783,8 @@ impl Config {
 
 mod google;
 mod gumroad;
+// KDP report uploads.
+mod ingest;
 mod messaging;
 mod notify;
 mod paypal;

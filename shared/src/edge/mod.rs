@@ -12,6 +12,8 @@ pub mod deps;
 pub mod error;
 pub mod health;
 pub mod http;
+// KDP report uploads.
+pub mod ingestions;
 pub mod mapping;
 pub mod runtime;
 pub mod sales;

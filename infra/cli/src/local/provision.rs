@@ -60,7 +60,9 @@ impl Provisioned {
     }
 }
 
-const EMULATED: [&str; 4] = [
+const EMULATED: [&str; 5] = [
+    // KDP report uploads' bucket and its notification to the ingestions queue.
+    "AWS::S3::Bucket",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
     "AWS::SecretsManager::Secret",
@@ -136,6 +138,23 @@ pub async fn provision(
             bail!("queues {ids:?} reference resources that cannot be provisioned locally");
         }
         pending = waiting;
+    }
+
+    // KDP report uploads: buckets once the queues their notifications name exist.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    for (id, resource) in template.resources_of_type("AWS::S3::Bucket") {
+        let name = bucket_name(stack_name, id);
+        create_bucket(&s3, &name, &resolver.resolve(properties(resource))?)
+            .await
+            .with_context(|| format!("creating bucket {id}"))?;
+        let arn = format!("arn:aws:s3:::{name}");
+        resolver
+            .resources
+            .insert(id.to_owned(), physical(&name, [("Arn", arn)]));
     }
 
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
@@ -299,6 +318,75 @@ async fn create_queue(
         .queue_url()
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("CreateQueue returned no URL"))
+}
+
+/// A bucket's name: `<stack>-<logical id>`, lower case, at most 63 characters.
+fn bucket_name(stack_name: &str, id: &str) -> String {
+    let mut name: String = format!("{stack_name}-{id}")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name.truncate(63);
+    name.trim_end_matches('-').to_owned()
+}
+
+/// Creates the bucket and its queue notifications (event, queue, key prefix filter), as S3 would
+/// deliver them: moto's server sends each object-created event to the queue itself.
+async fn create_bucket(client: &aws_sdk_s3::Client, name: &str, p: &Value) -> anyhow::Result<()> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    client.create_bucket().bucket(name).send().await?;
+    let mut queues = Vec::new();
+    for queue in list(
+        p.get("NotificationConfiguration").unwrap_or(&Value::Null),
+        "QueueConfigurations",
+    ) {
+        let rules = queue
+            .pointer("/Filter/S3Key/Rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|rule| {
+                Ok(FilterRule::builder()
+                    .name(FilterRuleName::from(text(rule, "Name")?))
+                    .value(text(rule, "Value")?)
+                    .build())
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        queues.push(
+            QueueConfiguration::builder()
+                .queue_arn(text(queue, "Queue")?)
+                .events(Event::from(text(queue, "Event")?))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    if !queues.is_empty() {
+        client
+            .put_bucket_notification_configuration()
+            .bucket(name)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .set_queue_configurations(Some(queues))
+                    .build(),
+            )
+            .send()
+            .await?;
+    }
+    Ok(())
 }
 
 async fn create_secret(

@@ -107,6 +107,8 @@ pub enum Job {
     SettingsChanged(company::SettingsChange),
     /// A company's sync run ended (the sync function's job).
     SyncEnded(company::SyncEnd),
+    /// A KDP report's ingestion ended (the ingest function's job, [`crate::domain::ingest`]).
+    IngestionEnded(crate::domain::ingest::IngestionEnd),
 }
 
 impl Job {
@@ -175,6 +177,10 @@ pub enum Template {
     SyncFailed,
     /// To the company's recipients: the daily digest of its open signals.
     CreatorDigest,
+    /// To the company's recipients: an uploaded report was read ([`crate::domain::ingest`]).
+    IngestionCompleted,
+    /// To the company's recipients: an uploaded report could not be read.
+    IngestionFailed,
 }
 
 impl Template {
@@ -197,6 +203,8 @@ impl Template {
             Self::SyncCompleted => "sync_completed",
             Self::SyncFailed => "sync_failed",
             Self::CreatorDigest => "creator_digest",
+            Self::IngestionCompleted => "ingestion_completed",
+            Self::IngestionFailed => "ingestion_failed",
         }
     }
 
@@ -228,6 +236,9 @@ impl Template {
         Self::SyncCompleted,
         Self::SyncFailed,
     ];
+
+    /// The e-mails about an uploaded report's ingestion ([`crate::domain::ingest`]).
+    pub const INGESTION: [Self; 2] = [Self::IngestionCompleted, Self::IngestionFailed];
 
     /// Every e-mail template about a membership, for tests and listings.
     pub const ALL: [Self; 7] = [

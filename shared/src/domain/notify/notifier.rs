@@ -273,6 +273,7 @@ where
             Job::SettingsChanged(change) => self.handle_settings_change(&change).await,
             Job::SyncEnded(end) => self.handle_sync_end(&end).await,
             Job::Digest(job) => self.digest(&job).await,
+            Job::IngestionEnded(end) => self.handle_ingestion_end(&end).await,
         }
     }
 
@@ -494,6 +495,7 @@ where
             sender_name: String::new(),
             settings,
             sync: None,
+            ingestion: None,
         };
         self.send_company_mails(plan_settings_change(change), context)
             .await
@@ -512,6 +514,29 @@ where
             sender_name: String::new(),
             settings: Some(settings),
             sync: Some(end.clone()),
+            ingestion: None,
+        };
+        self.send_company_mails(mails, context).await
+    }
+
+    /// Tells the company's recipients how an uploaded report's ingestion ended
+    /// ([`crate::domain::ingest::notify`]).
+    pub async fn handle_ingestion_end(
+        &self,
+        end: &crate::domain::ingest::IngestionEnd,
+    ) -> Result<Counts, NotifyError> {
+        let Some(settings) = self.settings.company_settings(&end.company_id).await? else {
+            tracing::info!("the company has no settings: nobody to tell");
+            return Ok(Counts::default());
+        };
+        let mails = crate::domain::ingest::notify::plan_ingestion_end(end, &settings.recipients);
+        let context = CompanyContext {
+            company_id: end.company_id.clone(),
+            at: format_time(end.ended_at),
+            sender_name: String::new(),
+            settings: Some(settings),
+            sync: None,
+            ingestion: Some(end.clone()),
         };
         self.send_company_mails(mails, context).await
     }

@@ -11,7 +11,23 @@ use super::digest::DigestListing;
 use crate::domain::state::model::SignalKind;
 
 /// The template files, by name.
-const FILES: [(&str, &str); 18] = [
+const FILES: [(&str, &str); 22] = [
+    (
+        "ingestion_completed.html",
+        include_str!("../../../templates/email/ingestion_completed.html"),
+    ),
+    (
+        "ingestion_completed.txt",
+        include_str!("../../../templates/email/ingestion_completed.txt"),
+    ),
+    (
+        "ingestion_failed.html",
+        include_str!("../../../templates/email/ingestion_failed.html"),
+    ),
+    (
+        "ingestion_failed.txt",
+        include_str!("../../../templates/email/ingestion_failed.txt"),
+    ),
     (
         "sync_completed.html",
         include_str!("../../../templates/email/sync_completed.html"),
@@ -171,6 +187,8 @@ fn file_and_subject(template: Template) -> (&'static str, &'static str) {
         Template::SyncCompleted => ("sync_completed", "Your memberships are synced"),
         Template::SyncFailed => ("sync_failed", "A sync of your memberships failed"),
         Template::CreatorDigest => ("creator_digest", "Your daily churn digest"),
+        Template::IngestionCompleted => ("ingestion_completed", "Your KDP report is imported"),
+        Template::IngestionFailed => ("ingestion_failed", "Your KDP report could not be imported"),
     }
 }
 
@@ -244,6 +262,8 @@ pub struct CompanyContext {
     pub settings: Option<super::CompanySettings>,
     /// The run, for a sync mail.
     pub sync: Option<super::company::SyncEnd>,
+    /// The ingestion, for an ingestion mail.
+    pub ingestion: Option<crate::domain::ingest::IngestionEnd>,
 }
 
 /// Renders a company mail.
@@ -273,6 +293,15 @@ pub fn render_company(
         seen => context.sync.as_ref().map(|run| run.seen),
         drifted => context.sync.as_ref().map(|run| run.drifted),
         error => context.sync.as_ref().and_then(|run| run.error.clone()),
+        ingestion => context.ingestion.as_ref().map(|job| minijinja::context! {
+            job_id => &job.job_id,
+            file_name => &job.file_name,
+            rows_read => job.rows_read,
+            sales_written => job.sales_written,
+            duplicates_skipped => job.duplicates_skipped,
+            rows_rejected => job.rows_rejected,
+            reason => job.failure.as_ref().map(|f| f.reason.clone()),
+        }),
     };
     render_values(template, &values)
 }

@@ -757,6 +757,7 @@ fn company_mails_render_html_and_text_with_the_settings_or_the_run() {
             ..CompanySettings::default()
         }),
         sync: Some(sync_end(false)),
+        ingestion: None,
     };
     for template in Template::COMPANY {
         let rendered = render::render_company(template, &context).unwrap();

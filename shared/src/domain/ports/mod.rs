@@ -11,6 +11,8 @@ mod creators;
 mod digest;
 mod emergency;
 mod inbound;
+// KDP report uploads (`domain::ingest`).
+mod ingest;
 mod known_companies;
 mod limits;
 mod maintenance;
@@ -36,6 +38,7 @@ pub use creators::{CreatorPlans, OpenSignalCounts, ProfileStore};
 pub use digest::{DigestSchedule, DigestSettings, DueDigest};
 pub use emergency::EmergencyStore;
 pub use inbound::InboundMessage;
+pub use ingest::{IngestionStore, ReportObjects, ReportReader, StoredObject, UploadUrl};
 pub use known_companies::KnownCompanies;
 pub use limits::FailureCounter;
 pub use maintenance::{

@@ -7,6 +7,8 @@
 pub mod auth;
 pub mod gumroad;
 pub mod health;
+// KDP report uploads (`functions/ingest`).
+pub mod ingest;
 pub mod maintenance;
 pub mod notify;
 pub mod processor;

@@ -70,19 +70,28 @@ impl StateDeps {
             ),
             store: DynamoState::of(&app),
             emergency: Arc::clone(&emergency),
-            companies: companies.clone(),
-            access: CachedCompanyAccess::new(
-                LazyWhopAccess::new(app, emergency),
-                companies.clone(),
-                SystemClock,
-                ACCESS_TTL,
-            )
-            .with_known_companies(RememberOnce::new(companies)),
+            companies,
+            access: company_access(app, emergency),
             plans,
             notifications,
             sales,
         }
     }
+}
+
+/// The cached Whop access check of the creator routes, over `emergency`'s switches.
+pub fn company_access(
+    app: Arc<App>,
+    emergency: Arc<EmergencySwitch<DynamoEmergencies, SystemClock>>,
+) -> AppAccess {
+    let companies = DynamoCompanyItems::of(&app);
+    CachedCompanyAccess::new(
+        LazyWhopAccess::new(app, emergency),
+        companies.clone(),
+        SystemClock,
+        ACCESS_TTL,
+    )
+    .with_known_companies(RememberOnce::new(companies))
 }
 
 /// The access check's retries: one short retry, so a request waits at most a few seconds for Whop
