@@ -105,13 +105,24 @@ fn company_routes() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every connection route naming its company in the query (`?company_id=`): all of
-/// `/connections/…` but the provider's callback, which names none (its signed `state` carries
-/// the company the start checked).
-fn connection_routes() -> Vec<(String, String)> {
+/// Every route naming its company in the query (`?company_id=`): all of `/connections/…` but
+/// the provider's callback, which names none (its signed `state` carries the company the start
+/// checked), and the ingestion routes without a job id in their path.
+fn company_query_routes() -> Vec<(String, String)> {
     template_routes()
         .into_iter()
-        .filter(|(_, path)| path.starts_with("/connections/") && !path.ends_with("/callback"))
+        .filter(|(_, path)| {
+            (path.starts_with("/connections/") && !path.ends_with("/callback"))
+                || (path.starts_with("/ingestions") && !path.contains('{'))
+        })
+        .collect()
+}
+
+/// Every route naming a job of a company in its path (`{id}`, the company its prefix).
+fn job_routes() -> Vec<(String, String)> {
+    template_routes()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/ingestions/") && path.contains("{id}"))
         .collect()
 }
 
@@ -180,10 +191,23 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
             let (status, answer) = send(&stack, &token, method, &ours, body).await;
             assert_eq!(status, 200, "{user}: {method} {ours}: {answer}");
         }
-        let connections = connection_routes();
-        assert!(!connections.is_empty());
-        for (method, path) in &connections {
+        let by_query = company_query_routes();
+        assert!(by_query.len() >= 4, "{by_query:?}");
+        for (method, path) in &by_query {
             let theirs = format!("{path}?company_id={other}");
+            let body = (method == "POST" && path.starts_with("/ingestions"))
+                .then(|| json!({"file_name": "report.xlsx", "size": 10}));
+            let (status, answer) = send(&stack, &token, method, &theirs, body).await;
+            assert_eq!(
+                (status, &answer["error"]["code"]),
+                (403, &json!("not_company_admin")),
+                "{user}: {method} {theirs}"
+            );
+        }
+        let jobs = job_routes();
+        assert!(!jobs.is_empty());
+        for (method, path) in &jobs {
+            let theirs = path.replace("{id}", &format!("{other}.0192f0c1000070008000000000000000"));
             let (status, answer) = send(&stack, &token, method, &theirs, None).await;
             assert_eq!(
                 (status, &answer["error"]["code"]),
