@@ -4,7 +4,7 @@
 //! exactly the declared size to `ingestions/<company>/<job>/<file name>`. The bucket's
 //! object-created event runs the job ([`Ingestor::run`]): claimed `pending → parsing` (a
 //! redelivered event finds it claimed or ended and does nothing), the object read (size-checked),
-//! the report read ([`ReportReader`]), its sales recorded in chunks, the outcome written
+//! the report read ([`ReportReader`](crate::domain::ports::ReportReader)), its sales recorded in chunks, the outcome written
 //! (`completed` with its counts, or `failed` with the reason) and the creator's message enqueued.
 
 pub mod notify;

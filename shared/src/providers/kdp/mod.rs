@@ -1,7 +1,7 @@
 //! Amazon KDP sales reports (`docs/providers.md`, "Amazon KDP"): workbooks and CSV exports a
 //! creator downloads from the KDP dashboard, read into [`SaleEvent`]s.
 //!
-//! - [`format`]: what the bytes are (XLSX, CSV and its delimiter; XLS and binary refused).
+//! - [`format`](mod@format): what the bytes are (XLSX, CSV and its delimiter; XLS and binary refused).
 //! - [`sources`]: rows out of a workbook (streamed cell by cell) or a CSV file.
 //! - [`header`]: the header finder (title and blank rows may come first).
 //! - [`fields`]: the columns and their spellings.
