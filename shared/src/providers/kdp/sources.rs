@@ -119,7 +119,9 @@ pub fn csv(bytes: &[u8], delimiter: u8, sink: &mut impl RowSink) -> Result<(), R
         .read_byte_record(&mut record)
         .map_err(|e| ReportError::Unreadable(format!("a damaged CSV file ({e})")))?
     {
-        number += 1;
+        // The line the record starts on, as a spreadsheet numbers it: the reader skips blank
+        // lines, which a spreadsheet shows as empty rows.
+        number = record.position().map_or(number + 1, ::csv::Position::line);
         cells.clear();
         cells.extend(
             record

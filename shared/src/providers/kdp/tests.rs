@@ -355,6 +355,20 @@ fn three_bad_rows_are_rejected_with_sheet_row_and_reason_and_the_rest_are_read()
 }
 
 #[test]
+fn a_csv_rows_number_is_its_line_blank_lines_counted() {
+    let mut rows = vec![fixtures::combined_sales_header()];
+    rows.push(texts(&["2026-10-01", "T", "A", "", "Amazon.com", "70%"]));
+    let csv = String::from_utf8(fixtures::csv(&rows, b',').unwrap()).unwrap();
+    let bytes = format!("Sales report\n\n{csv}");
+    let report = parse("blank.csv", bytes.as_bytes());
+    assert_eq!(report.rejected_count, 1);
+    assert_eq!(
+        (report.rejected[0].sheet.as_str(), report.rejected[0].row),
+        ("csv", 4)
+    );
+}
+
+#[test]
 fn only_the_first_hundred_rejections_are_kept_and_all_are_counted() {
     let mut rows = vec![fixtures::combined_sales_header()];
     rows.extend((0..150).map(|_| texts(&["2026-10-01", "T", "A", "", "Amazon.com", "70%"])));
