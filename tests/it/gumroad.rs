@@ -379,7 +379,7 @@ async fn the_cli_connects_shows_and_disconnects_a_company_through_the_stand_in()
     let creator = churnsaver::gumroad::Creator {
         base_url: stack.base_url(),
         token: open_session(&stack, "user_local_admin").await,
-        company_id: COMPANY.to_owned(),
+        company_id: Some(COMPANY.to_owned()),
     };
     let http = churnsaver::gumroad::http().unwrap();
     assert!(creator.status(&http).await.unwrap().is_none());

@@ -5,61 +5,19 @@
 //! page is printed for the person to open, and the connection status route is polled until the
 //! callback has stored a new connection.
 
-use std::time::Duration;
-
 use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::Value;
 
-/// The stack and the creator a command acts for.
-#[derive(Debug, Clone)]
-pub struct Creator {
-    /// The stack's HTTP API base URL.
-    pub base_url: String,
-    /// A session token of the creator.
-    pub token: String,
-    /// The company the connection is for.
-    pub company_id: String,
-}
-
-/// How `connect` waits for a callback it cannot follow itself.
-#[derive(Debug, Clone, Copy)]
-pub struct Waiting {
-    /// The longest wait.
-    pub timeout: Duration,
-    /// Between two reads of the status route.
-    pub every: Duration,
-}
+use crate::creator::answer;
+pub use crate::creator::{Creator, Waiting, http};
 
 impl Creator {
-    fn url(&self, path: &str) -> anyhow::Result<reqwest::Url> {
-        let mut url =
-            reqwest::Url::parse(&format!("{}{path}", self.base_url.trim_end_matches('/')))
-                .with_context(|| format!("the stack URL {}", self.base_url))?;
-        url.query_pairs_mut()
-            .append_pair("company_id", &self.company_id);
-        Ok(url)
-    }
-
-    /// `method` at `path` of the stack with the creator's session (redirects not followed).
-    async fn send(
-        &self,
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        path: &str,
-    ) -> anyhow::Result<reqwest::Response> {
-        http.request(method, self.url(path)?)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("calling {path} on the stack"))
-    }
-
     /// The company's connection (`GET /connections/gumroad`); `None` when there is none.
     pub async fn status(&self, http: &reqwest::Client) -> anyhow::Result<Option<Value>> {
         let response = self
-            .send(http, reqwest::Method::GET, "/connections/gumroad")
+            .send(http, reqwest::Method::GET, "/connections/gumroad", None)
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -70,7 +28,7 @@ impl Creator {
     /// Removes the company's connection (`DELETE /connections/gumroad`).
     pub async fn disconnect(&self, http: &reqwest::Client) -> anyhow::Result<Value> {
         let response = self
-            .send(http, reqwest::Method::DELETE, "/connections/gumroad")
+            .send(http, reqwest::Method::DELETE, "/connections/gumroad", None)
             .await?;
         answer(response).await
     }
@@ -85,7 +43,12 @@ impl Creator {
     ) -> anyhow::Result<Value> {
         let before = self.status(http).await?.map(|c| c["connected_at"].clone());
         let started = self
-            .send(http, reqwest::Method::GET, "/connections/gumroad/start")
+            .send(
+                http,
+                reqwest::Method::GET,
+                "/connections/gumroad/start",
+                None,
+            )
             .await?;
         let Some(authorize) = redirect(&started) else {
             answer(started).await?;
@@ -126,35 +89,12 @@ impl Creator {
     }
 }
 
-/// A client that does not follow redirects (each one is looked at).
-pub fn http() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("building the HTTP client")
-}
-
 fn redirect(response: &reqwest::Response) -> Option<String> {
     if !response.status().is_redirection() {
         return None;
     }
     let location = response.headers().get(LOCATION)?.to_str().ok()?;
     response.url().join(location).ok().map(String::from)
-}
-
-/// The JSON of a 2xx answer; the stack's error code and message otherwise.
-async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status.is_success() {
-        return Ok(body);
-    }
-    let error = &body["error"];
-    bail!(
-        "the stack answered {status}: {} ({})",
-        error["message"].as_str().unwrap_or("no message"),
-        error["code"].as_str().unwrap_or("no code")
-    )
 }
 
 /// A connection as the commands print it.

@@ -2,6 +2,7 @@
 //! routes, queue workers, schedules) and the ops commands. The integration tests use it too.
 
 pub mod breaker;
+pub mod creator;
 pub mod dlq;
 pub mod fake_google;
 pub mod fake_gumroad;
@@ -12,6 +13,7 @@ pub mod fake_stripe;
 pub mod fake_whop;
 pub mod functions;
 pub mod gumroad;
+pub mod kdp;
 pub mod local;
 pub mod moto;
 pub mod runs;

@@ -22,6 +22,7 @@ use commands::webhook::WebhookCommand;
 use tokio::runtime::Runtime;
 
 use commands::gumroad::GumroadCommand;
+use commands::kdp::KdpCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "churnsaver", version, about = "Churn Saver operator CLI")]
@@ -108,6 +109,12 @@ enum Command {
         #[command(subcommand)]
         command: GumroadCommand,
     },
+    /// KDP report uploads and their jobs, through the routes of the stack at --url (the running
+    /// local stack's by default) with a creator's session.
+    Kdp {
+        #[command(subcommand)]
+        command: KdpCommand,
+    },
 }
 
 impl Command {
@@ -139,6 +146,7 @@ impl Command {
             Self::Company { command } => commands::company::run(command).await,
 
             Self::Gumroad { command } => commands::gumroad::run(command).await,
+            Self::Kdp { command } => commands::kdp::run(command).await,
         }
     }
 }

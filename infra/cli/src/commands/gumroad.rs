@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
 use churnsaver::gumroad::{Creator, Waiting, describe, http};
-use churnsaver::target::{self, LocalStackState};
 use clap::{Args, Subcommand};
+
+use super::creator::SessionArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum GumroadCommand {
@@ -39,49 +39,15 @@ pub struct CreatorArgs {
     /// The company to connect (one the creator administers).
     #[arg(long)]
     company: String,
-    /// The creator (a Whop user id): a session of theirs is opened on the stack (the same AWS
-    /// access as `sessions create`).
-    #[arg(long, conflicts_with = "token", required_unless_present = "token")]
-    user: Option<String>,
-    /// A session token of the creator, instead of `--user`.
-    #[arg(long, env = "CHURNSAVER_SESSION_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The stack's HTTP API base URL; the running local stack's by default.
-    #[arg(long)]
-    url: Option<String>,
+    #[command(flatten)]
+    session: SessionArgs,
 }
 
 impl CreatorArgs {
     async fn creator(self) -> anyhow::Result<Creator> {
-        let base_url = match self.url {
-            Some(url) => url,
-            None => {
-                LocalStackState::read()
-                    .context("pass --url for a deployed stack")?
-                    .base_url
-            }
-        };
-        let token = match (self.token, self.user) {
-            (Some(token), _) => token,
-            (None, Some(user)) => {
-                let app = target::connect().await?;
-                let client = shared::domain::auth::sessions::Client {
-                    ip: None,
-                    user_agent: Some("churnsaver gumroad".to_owned()),
-                };
-                let issued = shared::edge::deps::auth::session_service(&app)
-                    .create(&user, &client)
-                    .await
-                    .map_err(|e| anyhow!("opening a session for {user}: {e}"))?;
-                secrecy::ExposeSecret::expose_secret(&issued.token).to_owned()
-            }
-            (None, None) => return Err(anyhow!("pass --user or --token")),
-        };
-        Ok(Creator {
-            base_url,
-            token,
-            company_id: self.company,
-        })
+        self.session
+            .creator(Some(self.company), "churnsaver gumroad")
+            .await
     }
 }
 
@@ -103,7 +69,7 @@ pub async fn run(command: GumroadCommand) -> anyhow::Result<ExitCode> {
             println!("connected: {}", describe(&connection));
             println!(
                 "the initial sync runs with the next scheduled Gumroad sync, or now: churnsaver sync start --provider gumroad --company {}",
-                creator.company_id
+                creator.company_id.as_deref().unwrap_or_default()
             );
         }
         GumroadCommand::Status { creator } => {
@@ -111,7 +77,10 @@ pub async fn run(command: GumroadCommand) -> anyhow::Result<ExitCode> {
             match creator.status(&http).await? {
                 Some(connection) => println!("{}", describe(&connection)),
                 None => {
-                    println!("company {}: not connected to Gumroad", creator.company_id);
+                    println!(
+                        "company {}: not connected to Gumroad",
+                        creator.company_id.as_deref().unwrap_or_default()
+                    );
                     return Ok(ExitCode::FAILURE);
                 }
             }

@@ -16,4 +16,6 @@ pub mod webhook;
 
 pub mod verify;
 
+pub mod creator;
 pub mod gumroad;
+pub mod kdp;
