@@ -56,6 +56,18 @@ fn status_word(status: &str) -> String {
     }
 }
 
+/// A subscription's `status` as the events of that status state it (the reconcile reads PayPal's
+/// answer with it): `ACTIVE` grants access, `CANCELLED` and `EXPIRED` end it, the others
+/// (`APPROVAL_PENDING`, `APPROVED`, `SUSPENDED`) leave access to the status.
+pub(crate) fn subscription_status(status: &str) -> (String, Option<bool>) {
+    let valid = match status {
+        "ACTIVE" => Some(true),
+        "CANCELLED" | "EXPIRED" => Some(false),
+        _ => None,
+    };
+    (status_word(status), valid)
+}
+
 /// Reads what a PayPal `event` says about its subscription.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
     let Some(plan) = plan(kind) else {
@@ -131,8 +143,11 @@ json::lenient_object! {
 }
 
 json::lenient_object! {
-    /// A subscription or a sale: the fields state reads.
+    /// A subscription or a sale: the fields state and the reconcile read.
     struct PayPalResource / PayPalResourceKey {
+        "id" => id: Scalar,
+        "plan_id" => plan_id: Scalar,
+        "update_time" => update_time: Scalar,
         "status" => status: Scalar,
         "subscriber" => subscriber: PayPalSubscriber,
         "billing_info" => billing_info: PayPalBillingInfo,
@@ -143,6 +158,7 @@ json::lenient_object! {
 json::lenient_object! {
     struct PayPalSubscriber / PayPalSubscriberKey {
         "email_address" => email_address: Scalar,
+        "payer_id" => payer_id: Scalar,
     }
 }
 
@@ -150,6 +166,8 @@ json::lenient_object! {
     struct PayPalBillingInfo / PayPalBillingInfoKey {
         "next_billing_time" => next_billing_time: Scalar,
         "last_failed_payment" => last_failed_payment: PayPalFailedPayment,
+        "last_payment" => last_payment: PayPalLastPayment,
+        "failed_payments_count" => failed_payments_count: Scalar,
     }
 }
 
@@ -157,6 +175,15 @@ json::lenient_object! {
     struct PayPalFailedPayment / PayPalFailedPaymentKey {
         "amount" => amount: PayPalMoney,
         "reason_code" => reason_code: Scalar,
+        "time" => time: Scalar,
+    }
+}
+
+json::lenient_object! {
+    /// `billing_info.last_payment`: `{amount, time}`.
+    struct PayPalLastPayment / PayPalLastPaymentKey {
+        "amount" => amount: PayPalMoney,
+        "time" => time: Scalar,
     }
 }
 

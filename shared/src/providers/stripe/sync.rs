@@ -259,6 +259,7 @@ pub fn subscription(
         company_id: Some(company_id.to_owned()),
         product_id: facts.product_id,
         plan_id: facts.plan_id,
+        payment: None,
     })
 }
 
