@@ -366,13 +366,15 @@ pub fn observation_of(membership: &ListedMembership) -> Option<Observation> {
 
 /// Whether the API's `payment` puts the membership in another standing than its stored last
 /// payment: failing where the store has it paid (or knows no payment), or paid where the store
-/// has it failing. The same standing is no drift, whichever payment ids say it.
+/// has it failing. The same standing is no drift, whichever payment ids say it, and neither is a
+/// payment made where the store knows none (nothing was failing).
 fn payment_standing_differs(stored: &MembershipState, payment: &PaymentFacts) -> bool {
     let failing = |status: PaymentStatus| status == PaymentStatus::Failed;
-    stored
+    let stored_failing = stored
         .last_payment
         .as_ref()
-        .is_none_or(|last| failing(last.status) != failing(payment.status))
+        .is_some_and(|last| failing(last.status));
+    stored_failing != failing(payment.status)
 }
 
 /// Compares the API's `observation` of a membership with its stored state.

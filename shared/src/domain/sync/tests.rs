@@ -145,6 +145,17 @@ fn a_payment_standing_other_than_the_stored_one_is_drift_and_the_same_one_is_not
         verdict(Some(&stored), paid_again.as_ref()),
         Verdict::Unchanged
     );
+    // Where no payment is stored, a payment made is no drift and a failed one is.
+    let unpaid = MembershipState::empty("mem_1", Source::PayPal)
+        .fold(observation_of(&api("active", 100)).iter());
+    assert_eq!(
+        verdict(Some(&unpaid), paid_again.as_ref()),
+        Verdict::Unchanged
+    );
+    assert_eq!(
+        verdict(Some(&unpaid), failing.as_ref()),
+        Verdict::Drift(vec!["last_payment"])
+    );
     // Without a payment stated, the standing is not compared.
     assert_eq!(
         verdict(Some(&stored), observation_of(&api("active", 200)).as_ref()),
