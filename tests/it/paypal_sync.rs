@@ -3,7 +3,6 @@
 //! its 429s and 503s switched on.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use churnsaver::fake_paypal::{FakePayPal, Faults, LOCAL_COMPANY_ID};
@@ -16,18 +15,19 @@ use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
 use shared::domain::ports::{NoSales, StateStore, SyncStore, SystemClock};
 use shared::domain::state::model::PaymentStatus;
-use shared::domain::state::observe::Observed;
 use shared::domain::sync::worker::{PageOutcome, Syncer};
-use shared::domain::sync::{RunStatus, Scope, SyncRun};
-use shared::domain::webhooks::Source;
+use shared::domain::sync::{RunStatus, Scope, SyncCounts, SyncRun};
 use shared::domain::webhooks::event::QueuedEvent;
-use shared::edge::config::{Provider, ProviderLimits};
+use shared::edge::config::Provider;
 use shared::providers::client::{ProviderGuard, ResilientClient};
-use shared::providers::paypal::online::{PayPalApi, SERVICE};
+use shared::providers::paypal::online::PayPalApi;
 use shared::providers::paypal::sync::{BATCH, PayPalSource};
 
 use crate::helpers::start_stack_with;
-use crate::sync::{company_syncer, policy, quick_limits, work_runs};
+use crate::sync::{
+    assert_completed_without_failed_pages, company_syncer, policy, record_webhook,
+    shared_quick_guard, work_runs,
+};
 
 type Guard = ProviderGuard<DynamoBreakers, SystemClock, DynamoFailureCounter>;
 type TestSource = PayPalSource<Guard, aws_sdk_secretsmanager::Client, SystemClock, DynamoState>;
@@ -76,14 +76,7 @@ async fn stack_and_paypal() -> (LocalStack, FakePayPal) {
 /// The sync function's PayPal re-reading over the stack: quick retries, a 1 s pause after a 429.
 fn syncer(stack: &LocalStack) -> TestSyncer {
     let app = &stack.app;
-    let limits = ProviderLimits {
-        cooldown: Duration::from_secs(1),
-        ..quick_limits(Provider::Paypal)
-    };
-    let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
-        .with_limits(SERVICE, limits)
-        .with_breaker_cache_ttl(Duration::ZERO)
-        .with_shared_limit(DynamoFailureCounter::of(app));
+    let guard = shared_quick_guard(app, Provider::Paypal);
     let settings = app.config.paypal.clone().unwrap();
     let source = PayPalSource {
         api: PayPalApi::new(
@@ -112,15 +105,20 @@ async fn webhook(syncer: &TestSyncer, kind: &str, resource: &Value, at: DateTime
             "resource": resource},
     }))
     .unwrap();
-    let Observed::Membership { observation, .. } = shared::providers::observe(&event).unwrap()
-    else {
-        panic!("the webhook observed nothing");
-    };
-    syncer
-        .state
-        .record(id, Source::PayPal, &observation)
-        .await
-        .unwrap();
+    record_webhook(&syncer.state, id, &event).await;
+}
+
+/// Subscription `n` activated by its webhook, and PayPal answering the same.
+async fn activate(syncer: &TestSyncer, paypal: &FakePayPal, n: usize) {
+    let active = subscription(n, "ACTIVE", activated_at());
+    webhook(
+        syncer,
+        "BILLING.SUBSCRIPTION.ACTIVATED",
+        &active,
+        activated_at(),
+    )
+    .await;
+    paypal.put_subscription(active);
 }
 
 /// A whole run of `company`'s PayPal subscriptions; its outcomes and the run as it ended.
@@ -129,13 +127,10 @@ async fn run(
     syncer: &TestSyncer,
     company: &str,
 ) -> (Vec<PageOutcome>, SyncRun) {
-    let run = syncer
-        .start(Scope::paypal(company), "test".into())
-        .await
-        .unwrap();
-    let outcomes = work_runs(stack, syncer, std::slice::from_ref(&run.run_id), 100).await;
-    let ended = syncer.runs.run(&run.run_id).await.unwrap().unwrap();
-    (outcomes, ended)
+    let started = syncer.start(Scope::paypal(company), "test".into());
+    let ids = [started.await.unwrap().run_id];
+    let outcomes = work_runs(stack, syncer, &ids, 100).await;
+    (outcomes, syncer.runs.run(&ids[0]).await.unwrap().unwrap())
 }
 
 async fn state_of(syncer: &TestSyncer, n: usize) -> shared::domain::state::model::MembershipState {
@@ -148,28 +143,13 @@ async fn state_of(syncer: &TestSyncer, n: usize) -> shared::domain::state::model
         .state()
 }
 
-fn failed(outcomes: &[PageOutcome]) -> Vec<&PageOutcome> {
-    outcomes
-        .iter()
-        .filter(|o| matches!(o, PageOutcome::Failed { .. }))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_reconcile_through_429s_and_503s_fails_no_page_writes_the_drift_and_leaves_a_newer_webhook_alone()
  {
     let (stack, paypal) = stack_and_paypal().await;
     let syncer = syncer(&stack);
     for n in 0..STORED {
-        let active = subscription(n, "ACTIVE", activated_at());
-        webhook(
-            &syncer,
-            "BILLING.SUBSCRIPTION.ACTIVATED",
-            &active,
-            activated_at(),
-        )
-        .await;
-        paypal.put_subscription(active);
+        activate(&syncer, &paypal, n).await;
     }
     let later = activated_at() + TimeDelta::days(1);
     // Cancelled at PayPal a day later, without a webhook: drift.
@@ -186,24 +166,20 @@ async fn a_reconcile_through_429s_and_503s_fails_no_page_writes_the_drift_and_le
     let cancelled = subscription(3, "CANCELLED", later + TimeDelta::days(1));
     let newer = later + TimeDelta::days(1);
     webhook(&syncer, "BILLING.SUBSCRIPTION.CANCELLED", &cancelled, newer).await;
+    // Two 429s and two 503s on the way.
     paypal.inject(Faults {
         throttled: 2,
         unavailable: 2,
-        malformed: 0,
+        ..Faults::default()
     });
 
     let (outcomes, first) = run(&stack, &syncer, LOCAL_COMPANY_ID).await;
 
-    assert_eq!(first.status, RunStatus::Completed, "{first:?}");
-    assert_eq!(
-        failed(&outcomes),
-        Vec::<&PageOutcome>::new(),
-        "no page failed"
-    );
-    assert_eq!(
-        paypal.faults(),
-        Faults::default(),
-        "every 429 and 503 was served"
+    assert_completed_without_failed_pages(&first, &outcomes);
+    let unserved = paypal.faults();
+    assert!(
+        unserved == Faults::default(),
+        "unserved faults: {unserved:?}"
     );
     assert_eq!(
         first.pages,
@@ -211,13 +187,14 @@ async fn a_reconcile_through_429s_and_503s_fails_no_page_writes_the_drift_and_le
         "a bounded batch a page"
     );
     assert_eq!(
-        (
-            first.counts.seen,
-            first.counts.unchanged,
-            first.counts.drifted,
-            first.counts.newer_locally
-        ),
-        (60, 57, 2, 1)
+        first.counts,
+        SyncCounts {
+            seen: 60,
+            unchanged: 57,
+            drifted: 2,
+            newer_locally: 1,
+            ..SyncCounts::default()
+        }
     );
     let churned = state_of(&syncer, 1).await;
     assert_eq!(
@@ -237,30 +214,22 @@ async fn a_reconcile_through_429s_and_503s_fails_no_page_writes_the_drift_and_le
     assert_eq!(paypal.token_grants(), 1, "one token for every read");
 
     // A second run finds the store in step.
-    let (_, second) = run(&stack, &syncer, LOCAL_COMPANY_ID).await;
-    assert_eq!(second.status, RunStatus::Completed, "{second:?}");
-    assert_eq!(
-        (
-            second.counts.unchanged,
-            second.counts.drifted,
-            second.counts.newer_locally
-        ),
-        (59, 0, 1)
-    );
+    let (outcomes, second) = run(&stack, &syncer, LOCAL_COMPANY_ID).await;
+    assert_completed_without_failed_pages(&second, &outcomes);
+    let in_step = SyncCounts {
+        seen: 60,
+        unchanged: 59,
+        newer_locally: 1,
+        ..SyncCounts::default()
+    };
+    assert_eq!(second.counts, in_step);
 }
 
 #[tokio::test]
 async fn a_run_for_another_company_fails_and_reads_no_subscription() {
     let (stack, paypal) = stack_and_paypal().await;
     let syncer = syncer(&stack);
-    let active = subscription(0, "ACTIVE", activated_at());
-    webhook(
-        &syncer,
-        "BILLING.SUBSCRIPTION.ACTIVATED",
-        &active,
-        activated_at(),
-    )
-    .await;
+    activate(&syncer, &paypal, 0).await;
     paypal.put_subscription(subscription(
         0,
         "CANCELLED",

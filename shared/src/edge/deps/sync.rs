@@ -97,6 +97,18 @@ pub fn provider_client<A: Admission>(
     Ok(ResilientClient::new(http.clone(), policy, admission).with_max_response_bytes(limit))
 }
 
+/// A provider's client as sync calls it: admitted under the provider's limits, retried by the
+/// default policy.
+fn sync_client(app: &App, provider: Provider) -> Result<ResilientClient<AppAdmission>, SyncError> {
+    provider_client(
+        app,
+        provider,
+        RetryPolicy::default(),
+        provider_admission(app),
+    )
+    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))
+}
+
 /// Gumroad's listing as the sync function runs it.
 pub type AppGumroadSource = GumroadSource<
     AppAdmission,
@@ -122,13 +134,7 @@ pub fn stripe_source(app: &App) -> Result<Option<AppStripeSource>, SyncError> {
     let Some(settings) = &app.config.stripe_sync else {
         return Ok(None);
     };
-    let client = provider_client(
-        app,
-        Provider::Stripe,
-        RetryPolicy::default(),
-        provider_admission(app),
-    )
-    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = sync_client(app, Provider::Stripe)?;
     Ok(Some(StripeSource {
         client,
         base_url: settings.api_base_url.clone(),
@@ -173,13 +179,7 @@ pub fn paypal_source(app: &App) -> Result<Option<AppPayPalSource>, SyncError> {
     let Some((company_id, api)) = paypal_sync(app) else {
         return Ok(None);
     };
-    let client = provider_client(
-        app,
-        Provider::Paypal,
-        RetryPolicy::default(),
-        provider_admission(app),
-    )
-    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = sync_client(app, Provider::Paypal)?;
     Ok(Some(PayPalSource {
         api: PayPalApi::new(
             api.clone(),
@@ -241,13 +241,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         .whop_api_key
         .clone()
         .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let client = provider_client(
-        app,
-        Provider::Whop,
-        RetryPolicy::default(),
-        provider_admission(app),
-    )
-    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = sync_client(app, Provider::Whop)?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     let whop =
         WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);

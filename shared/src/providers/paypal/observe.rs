@@ -68,6 +68,30 @@ pub(crate) fn subscription_status(status: &str) -> (String, Option<bool>) {
     (status_word(status), valid)
 }
 
+/// A subscription's `last_failed_payment` as the failed payment `id`.
+pub(crate) fn failed_payment(id: String, failed: &PayPalFailedPayment<'_>) -> PaymentFacts {
+    let currency = failed.amount.currency_code.text();
+    PaymentFacts {
+        id,
+        status: PaymentStatus::Failed,
+        amount: money(&failed.amount),
+        currency: currency.map(str::to_ascii_lowercase),
+        failure_reason: Some(
+            failed
+                .reason_code
+                .text()
+                .unwrap_or("payment_failed")
+                .to_owned(),
+        ),
+    }
+}
+
+/// `{currency_code, value}` in major units (a currency without one read as USD's decimals).
+pub(crate) fn money(amount: &PayPalMoney<'_>) -> Option<String> {
+    let currency = amount.currency_code.text();
+    major_amount(&amount.value, currency_decimals(currency.unwrap_or("usd")))
+}
+
 /// Reads what a PayPal `event` says about its subscription.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
     let Some(plan) = plan(kind) else {
@@ -99,24 +123,10 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
         }
         Plan::PaymentFailed => {
             membership.status = resource.status.text().map(status_word);
-            let failed = &resource.billing_info.last_failed_payment;
-            let currency = failed.amount.currency_code.text();
-            Some(PaymentFacts {
-                id: event.event_id.clone(),
-                status: PaymentStatus::Failed,
-                amount: major_amount(
-                    &failed.amount.value,
-                    currency_decimals(currency.unwrap_or("usd")),
-                ),
-                currency: currency.map(str::to_ascii_lowercase),
-                failure_reason: Some(
-                    failed
-                        .reason_code
-                        .text()
-                        .unwrap_or("payment_failed")
-                        .to_owned(),
-                ),
-            })
+            Some(failed_payment(
+                event.event_id.clone(),
+                &resource.billing_info.last_failed_payment,
+            ))
         }
         Plan::Sale(status) => {
             let currency = resource.amount.currency.text();

@@ -16,8 +16,6 @@
 //! is left alone (`newer_locally`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 
 use super::observe::{self, PayPalResource};
 use super::online::{PayPalApi, SERVICE, TokenError};
@@ -27,10 +25,9 @@ use crate::domain::ports::{
     MembershipSourceError, SecretSource, SourceFailure,
 };
 use crate::domain::state::model::{PaymentFacts, PaymentStatus};
-use crate::domain::state::observe::{currency_decimals, major_amount};
 use crate::domain::sync::{Scope, SyncProvider};
 use crate::domain::webhooks::Source;
-use crate::providers::client::{Admission, ClientError, Reply};
+use crate::providers::client::{Admission, ClientError, RawBody, listing_error};
 
 /// Subscriptions re-read per page: a bounded batch of calls per invocation.
 pub const BATCH: usize = 25;
@@ -60,51 +57,18 @@ fn refused(code: &'static str, message: impl Into<String>) -> MembershipSourceEr
     MembershipSourceError::new(SourceFailure::Refused, code, message)
 }
 
-/// 429 waits for PayPal; 5xx, timeouts, an open breaker or an unreadable secret are tried
-/// later; a refused token or request fails the run; a body that is not JSON is malformed.
+/// An unreadable client secret is tried later; a failed call as [`listing_error`] reads it (a
+/// refused token fails the run).
 fn source_error(error: TokenError) -> MembershipSourceError {
-    let message = error.to_string();
-    let error = match error {
-        TokenError::Secret(_) => {
-            return MembershipSourceError::new(
-                SourceFailure::Unavailable,
-                "paypal_secret_unavailable",
-                message,
-            );
-        }
-        TokenError::Grant(error) => error,
-    };
     match error {
-        ClientError::RateLimited { retry_after, .. } => MembershipSourceError::new(
-            SourceFailure::RateLimited { retry_after },
-            "rate_limited",
-            message,
+        TokenError::Secret(_) => MembershipSourceError::new(
+            SourceFailure::Unavailable,
+            "paypal_secret_unavailable",
+            error.to_string(),
         ),
-        ClientError::EmergencyMode { .. } => MembershipSourceError::new(
-            SourceFailure::Suspended,
-            crate::domain::emergency::REASON,
-            message,
-        ),
-        ClientError::Provider { status: 401, .. } => refused("paypal_token_refused", message),
-        ClientError::Provider { status, .. } if status < 500 => {
-            refused("provider_refused", message)
+        TokenError::Grant(error) => {
+            listing_error(error, "paypal_token_refused", MALFORMED_SUBSCRIPTION)
         }
-        ClientError::Decode { .. } => {
-            MembershipSourceError::new(SourceFailure::Unavailable, MALFORMED_SUBSCRIPTION, message)
-        }
-        ClientError::ResponseTooLarge { .. } => refused(error.code(), message),
-        other => MembershipSourceError::new(SourceFailure::Unavailable, other.code(), message),
-    }
-}
-
-/// A 2xx answer's body as it came; [`subscription`] reads it.
-struct Body;
-
-impl Reply for Body {
-    type Output = Vec<u8>;
-
-    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(body.to_vec())
     }
 }
 
@@ -117,36 +81,20 @@ fn payment_standing(id: &str, resource: &PayPalResource<'_>) -> Option<PaymentFa
     let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
     if billing.failed_payments_count.integer().unwrap_or(0) > 0 {
         let failed = &billing.last_failed_payment;
-        let currency = failed.amount.currency_code.text();
         let at = failed.time.time().map(stamp).unwrap_or_default();
-        return Some(PaymentFacts {
-            id: format!("{id}_failed_{at}"),
-            status: PaymentStatus::Failed,
-            amount: major_amount(
-                &failed.amount.value,
-                currency_decimals(currency.unwrap_or("usd")),
-            ),
-            currency: currency.map(str::to_ascii_lowercase),
-            failure_reason: Some(
-                failed
-                    .reason_code
-                    .text()
-                    .unwrap_or("payment_failed")
-                    .to_owned(),
-            ),
-        });
+        return Some(observe::failed_payment(format!("{id}_failed_{at}"), failed));
     }
     let last = &billing.last_payment;
     let at = last.time.time()?;
-    let currency = last.amount.currency_code.text();
     Some(PaymentFacts {
         id: format!("{id}_paid_{}", stamp(at)),
         status: PaymentStatus::Succeeded,
-        amount: major_amount(
-            &last.amount.value,
-            currency_decimals(currency.unwrap_or("usd")),
-        ),
-        currency: currency.map(str::to_ascii_lowercase),
+        amount: observe::money(&last.amount),
+        currency: last
+            .amount
+            .currency_code
+            .text()
+            .map(str::to_ascii_lowercase),
         failure_reason: None,
     })
 }
@@ -204,7 +152,7 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone, M> PayPalSource<A, S, C, M
                             .get(&url)
                             .bearer_auth(secrecy::ExposeSecret::expose_secret(&token))
                     },
-                    &Body,
+                    &RawBody,
                 )
                 .await;
             match body {
