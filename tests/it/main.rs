@@ -34,6 +34,7 @@ mod maintenance;
 mod notify;
 mod oracle;
 mod paypal;
+mod paypal_sync;
 mod per_user;
 mod processor;
 mod requests;

@@ -2,8 +2,6 @@
 //! company's subscriptions through the `sync-jobs` queue, with the stand-in's 429s, 500s and
 //! malformed pages switched on, against state the webhooks built.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use churnsaver::fake_stripe::{
     COMPANY_ID, FakeStripe, Faults, LOCAL_API_KEY, sample_subscriptions, store_keys,
@@ -16,19 +14,18 @@ use shared::aws::limits::DynamoFailureCounter;
 use shared::aws::state::DynamoState;
 use shared::aws::sync::DynamoRuns;
 use shared::domain::ports::{Clock, NoSales, StateStore, SyncStore, SystemClock};
-use shared::domain::state::observe::Observed;
 use shared::domain::sync::worker::{PageOutcome, Syncer};
 use shared::domain::sync::{RunStatus, Scope, SyncRun};
-use shared::domain::webhooks::Source;
 use shared::domain::webhooks::event::QueuedEvent;
-use shared::edge::config::{Provider, ProviderLimits};
+use shared::edge::config::Provider;
 use shared::providers::client::{ProviderGuard, ResilientClient, SecretKey};
-use shared::providers::stripe::sync::{
-    MALFORMED_PAGE, SERVICE, StripeKeys, StripeSource, parse_keys,
-};
+use shared::providers::stripe::sync::{MALFORMED_PAGE, StripeKeys, StripeSource, parse_keys};
 
 use crate::helpers::start_stack_with;
-use crate::sync::{company_syncer, policy, quick_limits, work_runs};
+use crate::sync::{
+    assert_completed_without_failed_pages, company_syncer, policy, record_webhook,
+    shared_quick_guard, work_runs,
+};
 
 type Guard = ProviderGuard<DynamoBreakers, SystemClock, DynamoFailureCounter>;
 type TestSource = StripeSource<
@@ -69,14 +66,7 @@ async fn stack_and_stripe() -> (LocalStack, FakeStripe) {
 /// quickly and a 1 s pause after a 429.
 fn syncer(stack: &LocalStack) -> TestSyncer {
     let app = &stack.app;
-    let limits = ProviderLimits {
-        cooldown: Duration::from_secs(1),
-        ..quick_limits(Provider::Stripe)
-    };
-    let guard = ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
-        .with_limits(SERVICE, limits)
-        .with_breaker_cache_ttl(Duration::ZERO)
-        .with_shared_limit(DynamoFailureCounter::of(app));
+    let guard = shared_quick_guard(app, Provider::Stripe);
     let settings = app.config.stripe_sync.clone().unwrap();
     let source = StripeSource {
         client: ResilientClient::new(reqwest::Client::new(), policy(), guard),
@@ -120,15 +110,7 @@ async fn webhook(syncer: &TestSyncer, subscription: &Value, created: DateTime<Ut
             "created": created.timestamp(), "data": {"object": subscription}},
     }))
     .unwrap();
-    let Observed::Membership { observation, .. } = shared::providers::observe(&event).unwrap()
-    else {
-        panic!("the webhook observed nothing");
-    };
-    syncer
-        .state
-        .record(id, Source::Stripe, &observation)
-        .await
-        .unwrap();
+    record_webhook(&syncer.state, id, &event).await;
 }
 
 /// Whether a subscription of `status` grants access: written out here, apart from the model.
@@ -201,13 +183,6 @@ async fn assert_states_equal_the_account(
     }
 }
 
-fn failed(outcomes: &[PageOutcome]) -> Vec<&PageOutcome> {
-    outcomes
-        .iter()
-        .filter(|o| matches!(o, PageOutcome::Failed { .. }))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_reconcile_of_1000_subscriptions_through_429s_and_500s_fails_no_page_sets_every_state_and_leaves_a_newer_webhook_alone()
  {
@@ -232,12 +207,7 @@ async fn a_reconcile_of_1000_subscriptions_through_429s_and_500s_fails_no_page_s
 
     let (outcomes, first) = run(&stack, &syncer, COMPANY_ID).await;
 
-    assert_eq!(first.status, RunStatus::Completed, "{first:?}");
-    assert_eq!(
-        failed(&outcomes),
-        Vec::<&PageOutcome>::new(),
-        "no page failed"
-    );
+    assert_completed_without_failed_pages(&first, &outcomes);
     assert_eq!(
         stripe.faults(),
         Faults::default(),
@@ -309,8 +279,7 @@ async fn a_malformed_page_is_put_off_with_its_reason_and_the_run_completes() {
 
     let rest = work_runs(&stack, &syncer, ids, 20).await;
     let ended = syncer.runs.run(&run.run_id).await.unwrap().unwrap();
-    assert_eq!(ended.status, RunStatus::Completed, "{ended:?}");
-    assert_eq!(failed(&rest), Vec::<&PageOutcome>::new());
+    assert_completed_without_failed_pages(&ended, &rest);
     assert_eq!((ended.pages, ended.counts.seen), (3, 250));
     assert_states_equal_the_account(&syncer, &subscriptions, "").await;
 }

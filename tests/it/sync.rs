@@ -150,6 +150,51 @@ pub(crate) async fn work_jobs(
     work_runs(stack, syncer, &[run_id.to_owned()], max_jobs).await
 }
 
+/// `provider`'s admission as the sync function's (breakers and rate limits shared in the state
+/// table) without pacing, with a breaker that trips and recovers quickly and a 1 s pause after a
+/// 429.
+pub(crate) fn shared_quick_guard(
+    app: &shared::App,
+    provider: Provider,
+) -> ProviderGuard<DynamoBreakers, SystemClock, shared::aws::limits::DynamoFailureCounter> {
+    let limits = ProviderLimits {
+        cooldown: Duration::from_secs(1),
+        ..quick_limits(provider)
+    };
+    ProviderGuard::new(DynamoBreakers::of(app), SystemClock)
+        .with_limits(provider.as_str(), limits)
+        .with_breaker_cache_ttl(Duration::ZERO)
+        .with_shared_limit(shared::aws::limits::DynamoFailureCounter::of(app))
+}
+
+/// Records what the webhook `event` leaves on its subscription `id`, through the webhooks' own
+/// observation and the processor's storage rule.
+pub(crate) async fn record_webhook<S: StateStore>(
+    state: &S,
+    id: &str,
+    event: &shared::domain::webhooks::event::QueuedEvent,
+) {
+    let shared::domain::state::observe::Observed::Membership { observation, .. } =
+        shared::providers::observe(event).unwrap()
+    else {
+        panic!("the webhook observed nothing");
+    };
+    state
+        .record(id, event.provider, &observation)
+        .await
+        .unwrap();
+}
+
+/// Asserts `run` completed and none of its pages' `outcomes` failed.
+pub(crate) fn assert_completed_without_failed_pages(run: &SyncRun, outcomes: &[PageOutcome]) {
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let failed: Vec<&PageOutcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o, PageOutcome::Failed { .. }))
+        .collect();
+    assert_eq!(failed, Vec::<&PageOutcome>::new(), "no page failed");
+}
+
 /// [`work_jobs`] with any syncer (one instance of the sync function), until every run of
 /// `run_ids` has ended, `max_jobs` were worked or two minutes passed.
 pub(crate) async fn work_runs<M, S, P, N, L>(

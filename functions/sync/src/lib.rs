@@ -75,8 +75,8 @@ impl Trigger {
     }
 }
 
-/// The schedule's input: `{"kind": "reconcile", "provider": "whop"}` (the default) or
-/// `"gumroad"`.
+/// The schedule's input: `{"kind": "reconcile", "provider": "whop"}` (the default),
+/// `"gumroad"`, `"stripe"` or `"paypal"`.
 #[derive(Debug, Deserialize)]
 struct ScheduledRun {
     kind: String,
@@ -117,7 +117,8 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, EventError> {
 /// A scheduled reconcile: for Whop, one run per known company and the default one
 /// ([`shared::domain::sync::worker::Syncer::start_scheduled`]); for Gumroad, one run per active
 /// connection ([`shared::edge::deps::sync::gumroad_scopes`]); for Stripe, one run per company of
-/// `STRIPE_SYNC_COMPANIES` ([`shared::edge::deps::sync::stripe_scopes`]). A company whose run is still going
+/// `STRIPE_SYNC_COMPANIES` ([`shared::edge::deps::sync::stripe_scopes`]); for PayPal, one run of
+/// the stored subscriptions of `PAYPAL_COMPANY_ID` ([`shared::edge::deps::sync::paypal_scopes`]). A company whose run is still going
 /// (or whose last run's lock outlived it), or sync not configured, is not an error: retrying the
 /// schedule would not change it. It fails only when no run could be considered (the known
 /// companies unreadable) or a company's run could not be stored or enqueued.
@@ -125,7 +126,7 @@ async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> 
     let run: ScheduledRun =
         serde_json::from_value(input).map_err(|e| EventError::Malformed(e.to_string()))?;
     let provider = run.provider.as_deref().unwrap_or("whop");
-    if run.kind != "reconcile" || !["whop", "gumroad", "stripe"].contains(&provider) {
+    if run.kind != "reconcile" || !["whop", "gumroad", "stripe", "paypal"].contains(&provider) {
         return Err(EventError::Malformed(format!(
             "unknown scheduled job `{}` of `{provider}`",
             run.kind
@@ -148,6 +149,9 @@ async fn scheduled(state: &SyncDeps, input: Value) -> Result<Value, EventError> 
         syncer.start_each(scopes, "schedule").await
     } else if provider == "stripe" {
         let scopes = shared::edge::deps::sync::stripe_scopes(&state.app);
+        syncer.start_each(scopes, "schedule").await
+    } else if provider == "paypal" {
+        let scopes = shared::edge::deps::sync::paypal_scopes(&state.app);
         syncer.start_each(scopes, "schedule").await
     } else {
         syncer.start_scheduled().await.map_err(dependency)?

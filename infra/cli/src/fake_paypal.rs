@@ -82,7 +82,7 @@ impl Cert {
 }
 
 /// Faults the subscription reads answer with, counted down as they are served.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Faults {
     /// The next this many reads answer 429 with `Retry-After: 1`.
     pub throttled: u32,
@@ -248,6 +248,11 @@ impl FakePayPal {
     pub fn put_subscription(&self, subscription: serde_json::Value) {
         let id = subscription["id"].as_str().unwrap_or_default().to_owned();
         lock(&self.shared.subscriptions).insert(id, subscription);
+    }
+
+    /// The faults not served yet.
+    pub fn faults(&self) -> Faults {
+        *lock(&self.shared.faults)
     }
 
     /// Switches faults on for the next subscription reads.

@@ -25,6 +25,8 @@ pub enum SyncCommand {
         /// `whop` (default), `gumroad`: a run over the company's Gumroad connection (its
         /// products, subscribers and sales), or `stripe`: a run over the company's Stripe
         /// account (its subscriptions; one of `STRIPE_SYNC_COMPANIES`). Both need `--company`.
+        /// Or `paypal`: the PayPal subscriptions stored for `PAYPAL_COMPANY_ID`, each re-read
+        /// from PayPal (`--company`, if given, must be that company).
         #[arg(long, default_value = "whop")]
         provider: String,
         /// The company whose Gumroad connection or Stripe account to sync.
@@ -62,9 +64,10 @@ pub async fn run(command: SyncCommand) -> anyhow::Result<ExitCode> {
                 "whop" => syncer.scope(user, since)?,
                 "gumroad" => gumroad_scope(&app, company, user, since).await?,
                 "stripe" => stripe_scope(&app, company, user.as_deref(), since)?,
+                "paypal" => paypal_scope(&app, company, user.as_deref(), since)?,
                 other => {
                     return Err(anyhow!(
-                        "`{other}` cannot be synced; `whop`, `gumroad` or `stripe`"
+                        "`{other}` cannot be synced; `whop`, `gumroad`, `stripe` or `paypal`"
                     ));
                 }
             };
@@ -160,4 +163,34 @@ fn stripe_scope(
         ));
     }
     Ok(shared::domain::sync::Scope::stripe(company))
+}
+
+/// The scope of a PayPal run: the subscriptions stored for `PAYPAL_COMPANY_ID` (the only
+/// company PayPal's subscriptions belong to), when PayPal reconcile is on.
+fn paypal_scope(
+    app: &shared::App,
+    company: Option<String>,
+    user: Option<&str>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<shared::domain::sync::Scope> {
+    if user.is_some() || since.is_some() {
+        return Err(anyhow!(
+            "a PayPal run covers every stored PayPal subscription: no `--user` or `--since`"
+        ));
+    }
+    let scope = shared::edge::deps::sync::paypal_scopes(app)
+        .pop()
+        .ok_or_else(|| {
+            anyhow!(
+                "PayPal reconcile is off: it needs PAYPAL_COMPANY_ID, PAYPAL_CLIENT_ID and \
+                 PAYPAL_CLIENT_SECRET_ID"
+            )
+        })?;
+    match company {
+        Some(company) if company != scope.company_id => Err(anyhow!(
+            "`{company}` is not PAYPAL_COMPANY_ID ({})",
+            scope.company_id
+        )),
+        _ => Ok(scope),
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::domain::sales::SaleEvent;
+use crate::domain::state::model::PaymentFacts;
 use crate::domain::sync::Scope;
 
 /// A membership as the provider's API lists it: what sync compares with stored state.
@@ -27,6 +28,9 @@ pub struct ListedMembership {
     pub company_id: Option<String>,
     pub product_id: Option<String>,
     pub plan_id: Option<String>,
+    /// The payment standing the API states (PayPal's `billing_info`: its last payment, or its
+    /// failed payments), written with the membership when it differs from the stored one.
+    pub payment: Option<PaymentFacts>,
 }
 
 /// One page of a listing.

@@ -8,10 +8,11 @@ use crate::domain::ports::{
 };
 
 /// The sources of the providers sync reads; a provider without one refuses its scopes.
-pub struct ByProvider<W, G, S = G> {
+pub struct ByProvider<W, G, S = G, P = G> {
     pub whop: W,
     pub gumroad: Option<G>,
     pub stripe: Option<S>,
+    pub paypal: Option<P>,
 }
 
 /// A provider's scopes refused because the provider's sync is not configured.
@@ -23,8 +24,8 @@ fn unconfigured(provider: &str) -> MembershipSourceError {
     }
 }
 
-impl<W: MembershipSource, G: MembershipSource, S: MembershipSource> MembershipSource
-    for ByProvider<W, G, S>
+impl<W: MembershipSource, G: MembershipSource, S: MembershipSource, P: MembershipSource>
+    MembershipSource for ByProvider<W, G, S, P>
 {
     fn is_membership_id(&self, id: &str) -> bool {
         self.whop.is_membership_id(id)
@@ -44,6 +45,10 @@ impl<W: MembershipSource, G: MembershipSource, S: MembershipSource> MembershipSo
             (SyncProvider::Stripe, _) => match &self.stripe {
                 Some(stripe) => stripe.list_memberships(scope, cursor).await,
                 None => Err(unconfigured("Stripe")),
+            },
+            (SyncProvider::PayPal, _) => match &self.paypal {
+                Some(paypal) => paypal.list_memberships(scope, cursor).await,
+                None => Err(unconfigured("PayPal")),
             },
         }
     }
@@ -104,17 +109,20 @@ mod tests {
             whop: Named("whop"),
             gumroad: Some(Named("gumroad")),
             stripe: Some(Named("stripe")),
+            paypal: Some(Named("paypal")),
         };
         let whop_only = ByProvider::<Named, Named> {
             whop: Named("whop"),
             gumroad: None,
             stripe: None,
+            paypal: None,
         };
         let (whop, gumroad) = (Scope::company("biz_1"), Scope::gumroad("biz_1", "seller_1"));
-        let stripe = Scope::stripe("biz_1");
+        let (stripe, paypal) = (Scope::stripe("biz_1"), Scope::paypal("biz_1"));
         assert_eq!(lister(&all, &whop).await, Ok("whop".into()));
         assert_eq!(lister(&all, &gumroad).await, Ok("gumroad".into()));
         assert_eq!(lister(&all, &stripe).await, Ok("stripe".into()));
+        assert_eq!(lister(&all, &paypal).await, Ok("paypal".into()));
         assert_eq!(lister(&whop_only, &whop).await, Ok("whop".into()));
         assert_eq!(
             lister(&whop_only, &gumroad).await,
@@ -122,6 +130,10 @@ mod tests {
         );
         assert_eq!(
             lister(&whop_only, &stripe).await,
+            Err("provider_unconfigured")
+        );
+        assert_eq!(
+            lister(&whop_only, &paypal).await,
             Err("provider_unconfigured")
         );
     }

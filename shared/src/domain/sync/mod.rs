@@ -24,7 +24,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ports::ListedMembership;
-use crate::domain::state::model::{MembershipFacts, MembershipState, Observation, Version};
+use crate::domain::state::model::{
+    MembershipFacts, MembershipState, Observation, PaymentFacts, PaymentStatus, Version,
+};
 
 /// The provider a user's own sync (`POST /sync`) reads.
 pub const PROVIDER: &str = "whop";
@@ -44,6 +46,9 @@ pub enum SyncProvider {
     },
     /// The company's Stripe account (its key in `STRIPE_API_KEYS_SECRET_ID`).
     Stripe,
+    /// The PayPal subscriptions stored for the company (`PAYPAL_COMPANY_ID`), each re-read.
+    #[serde(rename = "paypal")]
+    PayPal,
 }
 
 impl SyncProvider {
@@ -52,6 +57,7 @@ impl SyncProvider {
             Self::Whop => "whop",
             Self::Gumroad { .. } => "gumroad",
             Self::Stripe => "stripe",
+            Self::PayPal => "paypal",
         }
     }
 
@@ -104,11 +110,20 @@ impl Scope {
         }
     }
 
+    /// A run over the PayPal subscriptions stored for a company.
+    pub fn paypal(company_id: impl Into<String>) -> Self {
+        Self {
+            provider: SyncProvider::PayPal,
+            ..Self::company(company_id)
+        }
+    }
+
     /// Runs with the same key exclude each other.
     pub fn lock_key(&self) -> String {
         match (&self.provider, &self.user_id) {
             (SyncProvider::Gumroad { .. }, _) => format!("gumroad:company:{}", self.company_id),
             (SyncProvider::Stripe, _) => format!("stripe:company:{}", self.company_id),
+            (SyncProvider::PayPal, _) => format!("paypal:company:{}", self.company_id),
             (SyncProvider::Whop, Some(user_id)) => format!("user:{user_id}"),
             (SyncProvider::Whop, None) => format!("company:{}", self.company_id),
         }
@@ -345,8 +360,21 @@ pub fn observation_of(membership: &ListedMembership) -> Option<Observation> {
             renewal_period_end: membership.renewal_period_end,
             ..MembershipFacts::default()
         },
-        payment: None,
+        payment: membership.payment.clone(),
     })
+}
+
+/// Whether the API's `payment` puts the membership in another standing than its stored last
+/// payment: failing where the store has it paid (or knows no payment), or paid where the store
+/// has it failing. The same standing is no drift, whichever payment ids say it, and neither is a
+/// payment made where the store knows none (nothing was failing).
+fn payment_standing_differs(stored: &MembershipState, payment: &PaymentFacts) -> bool {
+    let failing = |status: PaymentStatus| status == PaymentStatus::Failed;
+    let stored_failing = stored
+        .last_payment
+        .as_ref()
+        .is_some_and(|last| failing(last.status));
+    stored_failing != failing(payment.status)
 }
 
 /// Compares the API's `observation` of a membership with its stored state.
@@ -357,7 +385,14 @@ pub fn verdict(stored: Option<&MembershipState>, observation: Option<&Observatio
     let Some(stored) = stored else {
         return Verdict::Drift(Vec::new());
     };
-    let differences = stored.differences(&observation.membership);
+    let mut differences = stored.differences(&observation.membership);
+    if observation
+        .payment
+        .as_ref()
+        .is_some_and(|payment| payment_standing_differs(stored, payment))
+    {
+        differences.push("last_payment");
+    }
     if differences.is_empty() {
         Verdict::Unchanged
     } else if stored

@@ -17,6 +17,7 @@ fn api(status: &str, updated: i64) -> ListedMembership {
         company_id: Some("biz_1".into()),
         product_id: None,
         plan_id: None,
+        payment: None,
     }
 }
 
@@ -116,4 +117,48 @@ fn a_run_is_done_once_every_page_up_to_the_last_counted() {
     assert!(!run.all_pages_done());
     run.pages = 4;
     assert!(run.all_pages_done());
+}
+
+#[test]
+fn a_payment_standing_other_than_the_stored_one_is_drift_and_the_same_one_is_not() {
+    use crate::domain::state::model::{PaymentFacts, PaymentStatus};
+    let with_payment = |updated, id: &str, status| {
+        let mut listed = api("active", updated);
+        listed.payment = Some(PaymentFacts {
+            id: id.to_owned(),
+            status,
+            amount: None,
+            currency: None,
+            failure_reason: None,
+        });
+        observation_of(&listed)
+    };
+    let paid = with_payment(100, "sale_1", PaymentStatus::Succeeded);
+    let stored = MembershipState::empty("mem_1", Source::PayPal).fold(paid.iter());
+    let failing = with_payment(200, "mem_1_failed_1", PaymentStatus::Failed);
+    let paid_again = with_payment(200, "mem_1_paid_1", PaymentStatus::Succeeded);
+    assert_eq!(
+        verdict(Some(&stored), failing.as_ref()),
+        Verdict::Drift(vec!["last_payment"])
+    );
+    assert_eq!(
+        verdict(Some(&stored), paid_again.as_ref()),
+        Verdict::Unchanged
+    );
+    // Where no payment is stored, a payment made is no drift and a failed one is.
+    let unpaid = MembershipState::empty("mem_1", Source::PayPal)
+        .fold(observation_of(&api("active", 100)).iter());
+    assert_eq!(
+        verdict(Some(&unpaid), paid_again.as_ref()),
+        Verdict::Unchanged
+    );
+    assert_eq!(
+        verdict(Some(&unpaid), failing.as_ref()),
+        Verdict::Drift(vec!["last_payment"])
+    );
+    // Without a payment stated, the standing is not compared.
+    assert_eq!(
+        verdict(Some(&stored), observation_of(&api("active", 200)).as_ref()),
+        Verdict::Unchanged
+    );
 }

@@ -428,6 +428,7 @@ where
             SyncProvider::Whop => Source::Whop,
             SyncProvider::Gumroad { .. } => Source::Gumroad,
             SyncProvider::Stripe => Source::Stripe,
+            SyncProvider::PayPal => Source::PayPal,
         };
         let mut counts = self.reconcile(source, &page.memberships).await?;
         if !page.sales.is_empty() {

@@ -1,7 +1,9 @@
 //! The sync function's dependencies: the syncer over Whop's API (its membership source, see
 //! [`crate::providers::whop::sync_source`]) and, when `GUMROAD_CLIENT_ID` is set, Gumroad's
 //! connections ([`crate::providers::gumroad::sync`]) and, when `STRIPE_SYNC_COMPANIES` is set,
-//! those companies' Stripe accounts ([`crate::providers::stripe::sync`]), the state table, the run store, the sales
+//! those companies' Stripe accounts ([`crate::providers::stripe::sync`]) and, when PayPal's REST
+//! app and `PAYPAL_COMPANY_ID` are set, its stored subscriptions ([`crate::providers::paypal::sync`]),
+//! the state table, the run store, the sales
 //! events and the `sync-jobs` queue, with the admission (emergency switches, rate limits,
 //! breakers) its calls go through.
 
@@ -28,6 +30,9 @@ use crate::providers::client::{
     Admission, EmergencyGate, ProviderGuard, ResilientClient, RetryPolicy,
 };
 use crate::providers::gumroad::sync::GumroadSource;
+use crate::providers::paypal::PayPalApiSettings;
+use crate::providers::paypal::online::PayPalApi;
+use crate::providers::paypal::sync::PayPalSource;
 use crate::providers::stripe::sync::{StripeKeys, StripeSource, parse_keys};
 use crate::providers::whop::api::{SecretKey, WhopApi};
 
@@ -92,6 +97,18 @@ pub fn provider_client<A: Admission>(
     Ok(ResilientClient::new(http.clone(), policy, admission).with_max_response_bytes(limit))
 }
 
+/// A provider's client as sync calls it: admitted under the provider's limits, retried by the
+/// default policy.
+fn sync_client(app: &App, provider: Provider) -> Result<ResilientClient<AppAdmission>, SyncError> {
+    provider_client(
+        app,
+        provider,
+        RetryPolicy::default(),
+        provider_admission(app),
+    )
+    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))
+}
+
 /// Gumroad's listing as the sync function runs it.
 pub type AppGumroadSource = GumroadSource<
     AppAdmission,
@@ -117,13 +134,7 @@ pub fn stripe_source(app: &App) -> Result<Option<AppStripeSource>, SyncError> {
     let Some(settings) = &app.config.stripe_sync else {
         return Ok(None);
     };
-    let client = provider_client(
-        app,
-        Provider::Stripe,
-        RetryPolicy::default(),
-        provider_admission(app),
-    )
-    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = sync_client(app, Provider::Stripe)?;
     Ok(Some(StripeSource {
         client,
         base_url: settings.api_base_url.clone(),
@@ -148,12 +159,56 @@ pub fn stripe_scopes(app: &App) -> Vec<Scope> {
 
 // --- end of Stripe reconcile -------------------------------------------------------------------
 
+// --- PayPal reconcile (README "PayPal") ----------------------------------------------------------
+
+/// PayPal's re-reading as the sync function runs it: the company's stored subscriptions from the
+/// state table, the app's token from its client secret in Secrets Manager.
+pub type AppPayPalSource =
+    PayPalSource<AppAdmission, aws_sdk_secretsmanager::Client, SystemClock, DynamoState>;
+
+/// The PayPal company (`PAYPAL_COMPANY_ID`) when PayPal's REST app is configured
+/// (`PAYPAL_CLIENT_ID`, `PAYPAL_CLIENT_SECRET_ID`): PayPal reconcile is on.
+fn paypal_sync(app: &App) -> Option<(&str, &PayPalApiSettings)> {
+    let paypal = app.config.paypal.as_ref()?;
+    Some((paypal.company_id.as_deref()?, paypal.api.as_ref()?))
+}
+
+/// PayPal's re-reading when PayPal reconcile is on: its calls admitted under PayPal's rate limit
+/// and breaker (`PAYPAL_*` limits), retried by the default policy.
+pub fn paypal_source(app: &App) -> Result<Option<AppPayPalSource>, SyncError> {
+    let Some((company_id, api)) = paypal_sync(app) else {
+        return Ok(None);
+    };
+    let client = sync_client(app, Provider::Paypal)?;
+    Ok(Some(PayPalSource {
+        api: PayPalApi::new(
+            api.clone(),
+            client,
+            app.secrets_manager.clone(),
+            SystemClock,
+        ),
+        stored: DynamoState::of(app),
+        company_id: company_id.to_owned(),
+    }))
+}
+
+/// The scopes of the schedule's PayPal runs: the PayPal company's, when PayPal reconcile is on.
+pub fn paypal_scopes(app: &App) -> Vec<Scope> {
+    paypal_sync(app)
+        .map(|(company_id, _)| Scope::paypal(company_id))
+        .into_iter()
+        .collect()
+}
+
+// --- end of PayPal reconcile ----------------------------------------------------------------------
+
 /// The syncer as the sync function runs it.
 pub type AppSyncer = Syncer<
     ByProvider<
         WhopApi<AppAdmission, SecretKey<aws_sdk_secretsmanager::Client, SystemClock>>,
         AppGumroadSource,
         AppStripeSource,
+        AppPayPalSource,
     >,
     DynamoState,
     DynamoRuns,
@@ -186,13 +241,7 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         .whop_api_key
         .clone()
         .ok_or(SyncError::Unconfigured("WHOP_API_KEY_SECRET_ID is not set"))?;
-    let client = provider_client(
-        app,
-        Provider::Whop,
-        RetryPolicy::default(),
-        provider_admission(app),
-    )
-    .map_err(|_| SyncError::Unconfigured("the HTTP client cannot start"))?;
+    let client = sync_client(app, Provider::Whop)?;
     let key = SecretKey::new(app.secrets_manager.clone(), SystemClock, key_secret);
     let whop =
         WhopApi::new(client, config.whop_api_base_url(), key).with_app_id(&config.whop_app_id);
@@ -204,11 +253,13 @@ pub fn syncer(app: &App) -> Result<AppSyncer, SyncError> {
         None => None,
     };
     let stripe = stripe_source(app)?;
+    let paypal = paypal_source(app)?;
     Ok(Syncer {
         api: ByProvider {
             whop,
             gumroad,
             stripe,
+            paypal,
         },
         state: DynamoState::of(app),
         runs: DynamoRuns::of(app),

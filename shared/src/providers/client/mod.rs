@@ -27,9 +27,11 @@ use crate::domain::ports::{Clock, SystemClock};
 mod emergency;
 mod guard;
 mod key;
+mod listing;
 
 pub use emergency::EmergencyGate;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
+pub use listing::listing_error;
 
 /// The largest response body a provider call reads unless configured otherwise
 /// (`{P}_MAX_RESPONSE_MIB`): a larger one fails with [`ClientError::ResponseTooLarge`] instead of
@@ -588,6 +590,17 @@ impl<T: DeserializeOwned + Send> Reply for JsonReply<T> {
 
     fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<T, String> {
         serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+}
+
+/// A 2xx answer's body as it came, for the caller to read (a listing page it reads itself).
+pub struct RawBody;
+
+impl Reply for RawBody {
+    type Output = Vec<u8>;
+
+    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(body.to_vec())
     }
 }
 

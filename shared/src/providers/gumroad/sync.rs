@@ -502,6 +502,7 @@ pub fn subscriber(value: &Value, company_id: &str, product_id: &str) -> Option<L
         company_id: Some(company_id.to_owned()),
         product_id: text(value, "product_id").or_else(|| Some(product_id.to_owned())),
         plan_id: None,
+        payment: None,
     })
 }
 

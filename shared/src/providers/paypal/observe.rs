@@ -56,6 +56,42 @@ fn status_word(status: &str) -> String {
     }
 }
 
+/// A subscription's `status` as the events of that status state it (the reconcile reads PayPal's
+/// answer with it): `ACTIVE` grants access, `CANCELLED` and `EXPIRED` end it, the others
+/// (`APPROVAL_PENDING`, `APPROVED`, `SUSPENDED`) leave access to the status.
+pub(crate) fn subscription_status(status: &str) -> (String, Option<bool>) {
+    let valid = match status {
+        "ACTIVE" => Some(true),
+        "CANCELLED" | "EXPIRED" => Some(false),
+        _ => None,
+    };
+    (status_word(status), valid)
+}
+
+/// A subscription's `last_failed_payment` as the failed payment `id`.
+pub(crate) fn failed_payment(id: String, failed: &PayPalFailedPayment<'_>) -> PaymentFacts {
+    let currency = failed.amount.currency_code.text();
+    PaymentFacts {
+        id,
+        status: PaymentStatus::Failed,
+        amount: money(&failed.amount),
+        currency: currency.map(str::to_ascii_lowercase),
+        failure_reason: Some(
+            failed
+                .reason_code
+                .text()
+                .unwrap_or("payment_failed")
+                .to_owned(),
+        ),
+    }
+}
+
+/// `{currency_code, value}` in major units (a currency without one read as USD's decimals).
+pub(crate) fn money(amount: &PayPalMoney<'_>) -> Option<String> {
+    let currency = amount.currency_code.text();
+    major_amount(&amount.value, currency_decimals(currency.unwrap_or("usd")))
+}
+
 /// Reads what a PayPal `event` says about its subscription.
 pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed, ObserveError> {
     let Some(plan) = plan(kind) else {
@@ -87,24 +123,10 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
         }
         Plan::PaymentFailed => {
             membership.status = resource.status.text().map(status_word);
-            let failed = &resource.billing_info.last_failed_payment;
-            let currency = failed.amount.currency_code.text();
-            Some(PaymentFacts {
-                id: event.event_id.clone(),
-                status: PaymentStatus::Failed,
-                amount: major_amount(
-                    &failed.amount.value,
-                    currency_decimals(currency.unwrap_or("usd")),
-                ),
-                currency: currency.map(str::to_ascii_lowercase),
-                failure_reason: Some(
-                    failed
-                        .reason_code
-                        .text()
-                        .unwrap_or("payment_failed")
-                        .to_owned(),
-                ),
-            })
+            Some(failed_payment(
+                event.event_id.clone(),
+                &resource.billing_info.last_failed_payment,
+            ))
         }
         Plan::Sale(status) => {
             let currency = resource.amount.currency.text();
@@ -131,8 +153,11 @@ json::lenient_object! {
 }
 
 json::lenient_object! {
-    /// A subscription or a sale: the fields state reads.
+    /// A subscription or a sale: the fields state and the reconcile read.
     struct PayPalResource / PayPalResourceKey {
+        "id" => id: Scalar,
+        "plan_id" => plan_id: Scalar,
+        "update_time" => update_time: Scalar,
         "status" => status: Scalar,
         "subscriber" => subscriber: PayPalSubscriber,
         "billing_info" => billing_info: PayPalBillingInfo,
@@ -143,6 +168,7 @@ json::lenient_object! {
 json::lenient_object! {
     struct PayPalSubscriber / PayPalSubscriberKey {
         "email_address" => email_address: Scalar,
+        "payer_id" => payer_id: Scalar,
     }
 }
 
@@ -150,6 +176,8 @@ json::lenient_object! {
     struct PayPalBillingInfo / PayPalBillingInfoKey {
         "next_billing_time" => next_billing_time: Scalar,
         "last_failed_payment" => last_failed_payment: PayPalFailedPayment,
+        "last_payment" => last_payment: PayPalLastPayment,
+        "failed_payments_count" => failed_payments_count: Scalar,
     }
 }
 
@@ -157,6 +185,15 @@ json::lenient_object! {
     struct PayPalFailedPayment / PayPalFailedPaymentKey {
         "amount" => amount: PayPalMoney,
         "reason_code" => reason_code: Scalar,
+        "time" => time: Scalar,
+    }
+}
+
+json::lenient_object! {
+    /// `billing_info.last_payment`: `{amount, time}`.
+    struct PayPalLastPayment / PayPalLastPaymentKey {
+        "amount" => amount: PayPalMoney,
+        "time" => time: Scalar,
     }
 }
 

@@ -16,7 +16,7 @@ use super::PayPalApiSettings;
 use super::verify::{SHA256_WITH_RSA, Transmission};
 use crate::domain::ports::{Clock, SecretSource, VersionStage};
 use crate::domain::secret::{SecretError, VersionedSecret};
-use crate::providers::client::{Admission, ResilientClient};
+use crate::providers::client::{Admission, ClientError, ResilientClient};
 
 /// The breaker, rate limit and metrics name of PayPal's API.
 pub const SERVICE: &str = "paypal";
@@ -46,8 +46,21 @@ struct Token {
     renew_at: i64,
 }
 
-/// The online verifier over a client, a secret source and a clock.
-pub struct OnlineVerifier<A, S, C> {
+/// Why PayPal's API could not be called with a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The client secret could not be read or is unusable.
+    #[error("the PayPal client secret: {0}")]
+    Secret(String),
+    /// The token grant failed (its status, breaker, limits: see [`ClientError`]).
+    #[error(transparent)]
+    Grant(#[from] ClientError),
+}
+
+/// PayPal's REST API as the app: its base URL, the resilient client and the OAuth
+/// client-credentials token, cached until [`TOKEN_MARGIN_SECS`] before it expires (one grant at
+/// a time). The online verifier and the subscriptions reconcile ([`super::sync`]) call through it.
+pub struct PayPalApi<A, S, C> {
     api: PayPalApiSettings,
     client: ResilientClient<A>,
     secret: VersionedSecret<S, C, SecretString, String>,
@@ -55,7 +68,7 @@ pub struct OnlineVerifier<A, S, C> {
     token: tokio::sync::Mutex<Option<Token>>,
 }
 
-impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
+impl<A: Admission, S: SecretSource, C: Clock + Clone> PayPalApi<A, S, C> {
     pub fn new(api: PayPalApiSettings, client: ResilientClient<A>, source: S, clock: C) -> Self {
         let secret = VersionedSecret::new(
             source,
@@ -73,12 +86,21 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    /// The resilient client the calls go through.
+    pub fn client(&self) -> &ResilientClient<A> {
+        &self.client
+    }
+
+    /// `path` under the API's base URL.
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.api.base_url.as_str().trim_end_matches('/'))
     }
 
     /// The cached token, or a fresh one (one grant at a time).
-    async fn token(&self) -> Result<SecretString, String> {
+    ///
+    /// # Errors
+    /// The client secret unreadable, or the grant refused or not answered.
+    pub async fn token(&self) -> Result<SecretString, TokenError> {
         let mut cached = self.token.lock().await;
         let now = self.clock.now().timestamp();
         if let Some(token) = cached.as_ref().filter(|token| now < token.renew_at) {
@@ -86,9 +108,15 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
         }
         let secret = match self.secret.get(VersionStage::Current).await {
             Ok(Some(secret)) => secret,
-            Ok(None) => return Err("the PayPal client secret has no current value".to_owned()),
-            Err(SecretError::Unavailable(error)) => return Err(error.to_string()),
-            Err(SecretError::Invalid { error, .. }) => return Err(error),
+            Ok(None) => {
+                return Err(TokenError::Secret(
+                    "the PayPal client secret has no current value".to_owned(),
+                ));
+            }
+            Err(SecretError::Unavailable(error)) => {
+                return Err(TokenError::Secret(error.to_string()));
+            }
+            Err(SecretError::Invalid { error, .. }) => return Err(TokenError::Secret(error)),
         };
         #[derive(Deserialize)]
         struct Granted {
@@ -107,13 +135,34 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
                     .body("grant_type=client_credentials")
             })
             .await;
-        let granted = granted.map_err(|error| error.to_string())?;
+        let granted = granted?;
         let value = granted.access_token.clone();
         *cached = Some(Token {
             value: granted.access_token,
             renew_at: now + granted.expires_in.saturating_sub(TOKEN_MARGIN_SECS),
         });
         Ok(value)
+    }
+
+    /// Drops the cached token when PayPal refused it (`error` a 401): revoked or expired early,
+    /// the next call gets a new one.
+    pub async fn forget_refused(&self, error: &ClientError) {
+        if matches!(error, ClientError::Provider { status: 401, .. }) {
+            *self.token.lock().await = None;
+        }
+    }
+}
+
+/// The online verifier over a client, a secret source and a clock.
+pub struct OnlineVerifier<A, S, C> {
+    api: PayPalApi<A, S, C>,
+}
+
+impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
+    pub fn new(api: PayPalApiSettings, client: ResilientClient<A>, source: S, clock: C) -> Self {
+        Self {
+            api: PayPalApi::new(api, client, source, clock),
+        }
     }
 
     /// See [`OnlineCheck::check`].
@@ -140,16 +189,16 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
             "webhook_id": webhook_id,
             "webhook_event": event,
         });
-        let token = self.token().await?;
+        let token = self.api.token().await.map_err(|error| error.to_string())?;
         #[derive(Deserialize)]
         struct Answer {
             verification_status: String,
         }
-        let url = self.url("/v1/notifications/verify-webhook-signature");
-        let (answer, _) = self
-            .client
+        let url = self.api.url("/v1/notifications/verify-webhook-signature");
+        let client = self.api.client();
+        let (answer, _) = client
             .send_json::<Answer, _>(SERVICE, || {
-                self.client
+                client
                     .http()
                     .post(&url)
                     .bearer_auth(token.expose_secret())
@@ -159,13 +208,8 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> OnlineVerifier<A, S, C> {
         match answer {
             Ok(answer) => Ok(answer.verification_status == "SUCCESS"),
             Err(error) => {
-                if matches!(
-                    error,
-                    crate::providers::client::ClientError::Provider { status: 401, .. }
-                ) {
-                    // The token was revoked or expired early: the next delivery gets a new one.
-                    *self.token.lock().await = None;
-                }
+                // A refused token: the next delivery gets a new one.
+                self.api.forget_refused(&error).await;
                 Err(error.to_string())
             }
         }

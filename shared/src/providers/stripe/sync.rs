@@ -18,8 +18,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -33,7 +31,8 @@ use crate::domain::ports::{
 use crate::domain::state::model::MembershipFacts;
 use crate::domain::sync::{Scope, SyncProvider};
 use crate::providers::client::{
-    Admission, ApiKeySource, ClientError, KeyUnavailable, Reply, ResilientClient, call_with_key,
+    Admission, ApiKeySource, ClientError, KeyUnavailable, RawBody, ResilientClient, call_with_key,
+    listing_error,
 };
 
 /// The client's service name: Stripe's breaker, rate limit and emergency switch.
@@ -113,53 +112,17 @@ impl From<ListError> for MembershipSourceError {
     /// 429 waits for Stripe; 5xx, timeouts, an open breaker or a spent budget are tried later; a
     /// refused key or request fails the run; a body that is not JSON is a malformed page.
     fn from(error: ListError) -> Self {
-        let message = error.to_string();
         let error = match error {
             ListError::Keys(_) => {
                 return Self::new(
                     SourceFailure::Unavailable,
                     "stripe_keys_unavailable",
-                    message,
+                    error.to_string(),
                 );
             }
             ListError::Call(error) => error,
         };
-        match error {
-            ClientError::RateLimited { retry_after, .. } => Self::new(
-                SourceFailure::RateLimited { retry_after },
-                "rate_limited",
-                message,
-            ),
-            ClientError::EmergencyMode { .. } => Self::new(
-                SourceFailure::Suspended,
-                crate::domain::emergency::REASON,
-                message,
-            ),
-            ClientError::Provider { status: 401, .. } => {
-                Self::new(SourceFailure::Refused, "stripe_key_refused", message)
-            }
-            ClientError::Provider { status, .. } if status < 500 => {
-                Self::new(SourceFailure::Refused, "provider_refused", message)
-            }
-            ClientError::Decode { .. } => {
-                Self::new(SourceFailure::Unavailable, MALFORMED_PAGE, message)
-            }
-            ClientError::ResponseTooLarge { .. } => {
-                Self::new(SourceFailure::Refused, error.code(), message)
-            }
-            other => Self::new(SourceFailure::Unavailable, other.code(), message),
-        }
-    }
-}
-
-/// A 2xx answer's body as it came; [`read_page`] reads it.
-struct Body;
-
-impl Reply for Body {
-    type Output = Vec<u8>;
-
-    fn success(&self, _: StatusCode, _: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
-        Ok(body.to_vec())
+        listing_error(error, "stripe_key_refused", MALFORMED_PAGE)
     }
 }
 
@@ -259,6 +222,7 @@ pub fn subscription(
         company_id: Some(company_id.to_owned()),
         product_id: facts.product_id,
         plan_id: facts.plan_id,
+        payment: None,
     })
 }
 
@@ -338,7 +302,7 @@ impl<A: Admission, K: ApiKeySource<StripeKeys>, C: Clock> MembershipSource
                                 .bearer_auth(key.expose_secret())
                                 .header("Stripe-Version", API_VERSION)
                         },
-                        &Body,
+                        &RawBody,
                     )
                     .await
                     .0

@@ -37,6 +37,7 @@ pub fn listed(membership: Membership) -> ListedMembership {
         company_id: id(membership.company),
         product_id: id(membership.product),
         plan_id: id(membership.plan),
+        payment: None,
     }
 }
 
