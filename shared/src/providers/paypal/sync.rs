@@ -9,7 +9,7 @@
 //! the resilient client (PayPal's rate limit, its breaker, retries of 5xx and timeouts, 429
 //! handling). A refused token is dropped and asked again once.
 //!
-//! Each subscription is read as the webhooks read it ([`observe::subscription_status`]): its
+//! Each subscription is read as the webhooks read it (`observe::subscription_status`): its
 //! status, `next_billing_time` as the renewal, and its payment standing from `billing_info`
 //! (failed payments since the last success: a failed payment; else the last payment: a
 //! succeeded one). It is versioned at its `update_time`, so a webhook newer than PayPal's answer
