@@ -40,7 +40,7 @@ impl Creator {
     }
 
     /// `method` at `path` of the stack with the creator's session and `body` as JSON, if any
-    /// (redirects are not followed by [`http`]'s client).
+    /// (redirects are not followed by [`http()`](http())'s client).
     pub async fn send(
         &self,
         http: &reqwest::Client,
