@@ -60,17 +60,10 @@ impl IngestionStore for DynamoIngestions {
     ) -> Result<(), DependencyError> {
         let mut item = Self::item(job)?;
         item.insert("expires_at".to_owned(), n(expires_at.timestamp()));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match applied(put)? {
-            Some(_) => Ok(()),
-            None => Err(DependencyError::Other("the job id is taken".to_owned())),
+        if super::item::put_new(&self.client, &self.table, item).await? {
+            Ok(())
+        } else {
+            Err(DependencyError::Other("the job id is taken".to_owned()))
         }
     }
 

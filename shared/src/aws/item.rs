@@ -141,6 +141,23 @@ pub(crate) async fn put(client: &Client, table: &str, item: Item) -> Result<(), 
     Ok(())
 }
 
+/// Writes `item` unless an item with its key exists (one conditional PutItem); `false` when one
+/// did.
+pub(crate) async fn put_new(
+    client: &Client,
+    table: &str,
+    item: Item,
+) -> Result<bool, DependencyError> {
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    Ok(super::applied(put)?.is_some())
+}
+
 /// [`get`] with more to the request (a projection).
 pub(crate) async fn get_with(
     client: &Client,

@@ -8,7 +8,6 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::applied;
 use super::item::{self, key, n, s, text};
 use crate::domain::ports::{DependencyError, LinkOutcome, SignInStore};
 
@@ -47,15 +46,7 @@ impl DynamoSignIn {
 impl DynamoSignIn {
     /// Writes `item` unless its key exists; `false` when it did.
     async fn put_new(&self, item: item::Item) -> Result<bool, DependencyError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        Ok(applied(put)?.is_some())
+        item::put_new(&self.client, &self.table, item).await
     }
 }
 

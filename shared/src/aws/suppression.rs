@@ -7,7 +7,6 @@
 
 use aws_sdk_dynamodb::Client;
 
-use super::applied;
 use super::item::{self, Item, key, millis, s};
 use crate::domain::notify::suppression::{AddressHasher, log_id};
 use crate::domain::ports::{
@@ -74,19 +73,11 @@ impl<S: SecretSource, C: Clock> SuppressionList for DynamoSuppressionList<S, C> 
         let mut record = suppression_key(&id);
         record.insert("reason".to_owned(), s(reason_name(reason)));
         record.insert("since".to_owned(), millis(chrono::Utc::now()));
-        let written = applied(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(record))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await,
-        )?;
+        let written = super::item::put_new(&self.client, &self.table, record).await?;
         tracing::info!(
             suppression.id = log_id(&id),
             suppression.reason = reason_name(reason),
-            suppression.new = written.is_some(),
+            suppression.new = written,
             "suppressed address {}",
             log_id(&id)
         );
