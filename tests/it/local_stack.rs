@@ -342,6 +342,11 @@ async fn workers_and_schedules_are_the_template_triggers() {
             (
                 "sync",
                 21_600,
+                json!({"kind": "reconcile", "provider": "paypal"})
+            ),
+            (
+                "sync",
+                21_600,
                 json!({"kind": "reconcile", "provider": "stripe"})
             )
         ]
