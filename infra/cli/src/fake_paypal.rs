@@ -10,6 +10,9 @@
 //!   against the chain its `cert_url` names and the raw `webhook_event`;
 //! - `GET /v1/billing/subscriptions/{id}`: the subscriptions [`FakePayPal::put_subscription`]
 //!   holds, for a valid bearer token, and the faults [`FakePayPal::inject`] switches on;
+//! - `GET /v1/billing/subscriptions/{id}/transactions?start_time=&end_time=` (both required):
+//!   the transactions [`FakePayPal::put_transaction`] holds for the subscription within the
+//!   window, for a valid bearer token, each read counted ([`FakePayPal::transaction_reads`]);
 //! - `GET /local/signing-key`: the valid leaf's key (PKCS#8, base64) and certificate path, so
 //!   `churnsaver webhook send` can sign PayPal samples as PayPal would. A throwaway test key.
 
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -101,6 +104,8 @@ struct Shared {
     verify_calls: AtomicU64,
     subscriptions: Mutex<HashMap<String, serde_json::Value>>,
     subscription_reads: AtomicU64,
+    transactions: Mutex<HashMap<String, Vec<serde_json::Value>>>,
+    transaction_reads: AtomicU64,
     faults: Mutex<Faults>,
 }
 
@@ -153,6 +158,8 @@ impl FakePayPal {
             verify_calls: AtomicU64::new(0),
             subscriptions: Mutex::default(),
             subscription_reads: AtomicU64::new(0),
+            transactions: Mutex::default(),
+            transaction_reads: AtomicU64::new(0),
             faults: Mutex::default(),
         });
         let router = Router::new()
@@ -163,6 +170,10 @@ impl FakePayPal {
                 post(verify_signature),
             )
             .route("/v1/billing/subscriptions/{id}", get(subscription))
+            .route(
+                "/v1/billing/subscriptions/{id}/transactions",
+                get(transactions),
+            )
             .route("/local/signing-key", get(signing_key))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
@@ -250,6 +261,30 @@ impl FakePayPal {
         lock(&self.shared.subscriptions).insert(id, subscription);
     }
 
+    /// Makes `GET /v1/billing/subscriptions/{id}` answer 404 for `id`.
+    pub fn forget_subscription(&self, id: &str) {
+        lock(&self.shared.subscriptions).remove(id);
+    }
+
+    /// Adds a transaction (`{id, status, time, amount_with_breakdown}`) to what
+    /// `GET /v1/billing/subscriptions/{subscription}/transactions` answers.
+    pub fn put_transaction(&self, subscription: &str, transaction: serde_json::Value) {
+        lock(&self.shared.transactions)
+            .entry(subscription.to_owned())
+            .or_default()
+            .push(transaction);
+    }
+
+    /// Transaction reads served so far.
+    pub fn transaction_reads(&self) -> u64 {
+        self.shared.transaction_reads.load(Ordering::SeqCst)
+    }
+
+    /// Makes every token granted so far invalid, as PayPal does when one expires early.
+    pub fn revoke_tokens(&self) {
+        lock(&self.shared.tokens).clear();
+    }
+
     /// The faults not served yet.
     pub fn faults(&self) -> Faults {
         *lock(&self.shared.faults)
@@ -275,6 +310,14 @@ async fn certificate(State(shared): State<Arc<Shared>>, Path(name): Path<String>
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "AUTHENTICATION_FAILURE",
+        "Authentication failed due to invalid authentication credentials.",
+    )
 }
 
 fn error(status: StatusCode, name: &str, message: &str) -> Response {
@@ -339,11 +382,7 @@ async fn verify_signature(
 ) -> Response {
     shared.verify_calls.fetch_add(1, Ordering::SeqCst);
     if !shared.authorized(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "AUTHENTICATION_FAILURE",
-            "Authentication failed due to invalid authentication credentials.",
-        );
+        return unauthorized();
     }
     let Ok(request) = serde_json::from_str::<VerifyRequest<'_>>(&body) else {
         return error(
@@ -415,11 +454,7 @@ async fn subscription(
         }
     }
     if !shared.authorized(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "AUTHENTICATION_FAILURE",
-            "Authentication failed due to invalid authentication credentials.",
-        );
+        return unauthorized();
     }
     match lock(&shared.subscriptions).get(&id) {
         Some(subscription) => Json(subscription.clone()).into_response(),
@@ -429,6 +464,44 @@ async fn subscription(
             "The specified resource does not exist.",
         ),
     }
+}
+
+async fn transactions(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(window): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    shared.transaction_reads.fetch_add(1, Ordering::SeqCst);
+    if !shared.authorized(&headers) {
+        return unauthorized();
+    }
+    let bound = |name: &str| {
+        window
+            .get(name)
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+    };
+    let (Some(start), Some(end)) = (bound("start_time"), bound("end_time")) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "start_time and end_time are required date-times.",
+        );
+    };
+    let within: Vec<serde_json::Value> = lock(&shared.transactions)
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .filter(|transaction| {
+            transaction["time"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|at| start <= at && at <= end)
+        })
+        .cloned()
+        .collect();
+    Json(json!({"transactions": within, "total_items": within.len(), "total_pages": 1}))
+        .into_response()
 }
 
 async fn signing_key(State(shared): State<Arc<Shared>>) -> Response {

@@ -4,8 +4,9 @@
 //!   its end (churned). `SUSPENDED` keeps the subscription but stops billing: PayPal suspends
 //!   when the failed payments reach the plan's threshold (or the merchant pauses it), and a
 //!   suspended subscription can be reactivated, so it is at risk, not churned.
-//! - `BILLING.SUBSCRIPTION.PAYMENT.FAILED`: a failed payment (there is no sale: the event's id
-//!   names it), so the subscription is at risk until a payment succeeds.
+//! - `BILLING.SUBSCRIPTION.PAYMENT.FAILED`: a failed payment (there is no sale: the
+//!   subscription and the failure's time name it, as the reconcile names it; the event's id
+//!   where the time is missing), so the subscription is at risk until a payment succeeds.
 //! - `PAYMENT.SALE.COMPLETED` / `DENIED` / `REVERSED` / `REFUNDED`: a payment outcome of the
 //!   sale's `billing_agreement_id`; a completed sale after a failure is a recovery. A refund names
 //!   no subscription and is ignored (`no_membership`).
@@ -68,6 +69,20 @@ pub(crate) fn subscription_status(status: &str) -> (String, Option<bool>) {
     (status_word(status), valid)
 }
 
+/// The id of a subscription's `last_failed_payment`: the subscription and the failure's time,
+/// which both the `BILLING.SUBSCRIPTION.PAYMENT.FAILED` webhook and the reconcile's read state,
+/// so the same failure is one payment whichever reports it (`None` without a time).
+pub(crate) fn failed_payment_id(
+    subscription: &str,
+    failed: &PayPalFailedPayment<'_>,
+) -> Option<String> {
+    let at = failed.time.time()?;
+    Some(format!(
+        "{subscription}_failed_{}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+}
+
 /// A subscription's `last_failed_payment` as the failed payment `id`.
 pub(crate) fn failed_payment(id: String, failed: &PayPalFailedPayment<'_>) -> PaymentFacts {
     let currency = failed.amount.currency_code.text();
@@ -123,10 +138,10 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
         }
         Plan::PaymentFailed => {
             membership.status = resource.status.text().map(status_word);
-            Some(failed_payment(
-                event.event_id.clone(),
-                &resource.billing_info.last_failed_payment,
-            ))
+            let failed = &resource.billing_info.last_failed_payment;
+            let id =
+                failed_payment_id(&membership_id, failed).unwrap_or_else(|| event.event_id.clone());
+            Some(failed_payment(id, failed))
         }
         Plan::Sale(status) => {
             let currency = resource.amount.currency.text();

@@ -2,8 +2,12 @@ use serde_json::json;
 
 use super::*;
 
-fn read(subscription: &serde_json::Value) -> ListedMembership {
+fn answer(subscription: &serde_json::Value) -> Answer {
     super::subscription(&subscription.to_string(), "biz_paypal").unwrap()
+}
+
+fn read(subscription: &serde_json::Value) -> ListedMembership {
+    answer(subscription).listed
 }
 
 fn active() -> serde_json::Value {
@@ -24,7 +28,7 @@ fn active() -> serde_json::Value {
 
 #[test]
 fn an_active_subscription_reads_as_its_webhooks_versioned_at_its_update_time() {
-    let listed = read(&active());
+    let Answer { listed, paid_at } = answer(&active());
     assert_eq!(listed.id, "I-BW452GLLEP1G");
     assert_eq!(
         (listed.status.as_str(), listed.valid),
@@ -46,7 +50,11 @@ fn an_active_subscription_reads_as_its_webhooks_versioned_at_its_update_time() {
     );
     let payment = listed.payment.unwrap();
     assert_eq!(payment.status, PaymentStatus::Succeeded);
-    assert_eq!(payment.id, "I-BW452GLLEP1G_paid_2026-05-01T10:00:00Z");
+    assert_eq!(payment.id, "", "named by its sale before it is written");
+    assert_eq!(
+        paid_at.map(|at| at.to_rfc3339()),
+        Some("2026-05-01T10:00:00+00:00".to_owned())
+    );
     assert_eq!(payment.amount.as_deref(), Some("9.99"));
     assert_eq!(payment.currency.as_deref(), Some("usd"));
 }
@@ -60,7 +68,9 @@ fn failed_payments_since_the_last_success_read_as_a_failed_payment() {
         "time": "2026-06-01T10:05:00Z",
         "reason_code": "PAYMENT_DENIED"
     });
-    let payment = read(&subscription).payment.unwrap();
+    let Answer { listed, paid_at } = answer(&subscription);
+    assert_eq!(paid_at, None, "a failed payment needs no sale");
+    let payment = listed.payment.unwrap();
     assert_eq!(payment.status, PaymentStatus::Failed);
     assert_eq!(payment.id, "I-BW452GLLEP1G_failed_2026-06-01T10:05:00Z");
     assert_eq!(payment.failure_reason.as_deref(), Some("PAYMENT_DENIED"));
@@ -111,5 +121,50 @@ fn subscription_ids_are_i_dash_and_alphanumerics() {
     assert!(is_subscription_id("I-BW452GLLEP1G"));
     for id in ["I-", "sub_1", "I-ab/cd", "mem_1"] {
         assert!(!is_subscription_id(id), "{id}");
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    crate::domain::time::parse_time_str(text).unwrap()
+}
+
+#[test]
+fn the_sale_of_a_payment_is_the_collected_transaction_nearest_its_time_within_a_day() {
+    let list = json!({"transactions": [
+        {"id": "DECLINED1", "status": "DECLINED", "time": "2026-05-01T10:00:00Z"},
+        {"id": "EARLIER", "status": "COMPLETED", "time": "2026-04-30T16:00:00Z"},
+        {"id": "NEAREST", "status": "COMPLETED", "time": "2026-05-01T10:00:02.120Z"},
+        {"id": "PENDING1", "status": "PENDING", "time": "2026-05-01T10:00:00Z"},
+        {"id": "NEXT_MONTH", "status": "COMPLETED", "time": "2026-06-01T10:00:00Z"}
+    ]})
+    .to_string();
+    assert_eq!(
+        sale_of(&list, at("2026-05-01T10:00:00Z")).unwrap(),
+        Some(("NEAREST".to_owned(), PaymentStatus::Succeeded))
+    );
+    let refunded = json!({"transactions": [
+        {"id": "R1", "status": "REFUNDED", "time": "2026-05-01T10:00:00Z"}
+    ]})
+    .to_string();
+    assert_eq!(
+        sale_of(&refunded, at("2026-05-01T10:00:00Z")).unwrap(),
+        Some(("R1".to_owned(), PaymentStatus::Refunded))
+    );
+    assert_eq!(
+        sale_of(&list, at("2026-05-15T10:00:00Z")).unwrap(),
+        None,
+        "nothing collected within a day"
+    );
+    assert_eq!(sale_of("{}", at("2026-05-01T10:00:00Z")).unwrap(), None);
+}
+
+#[test]
+fn a_transaction_answer_that_is_not_a_list_is_malformed() {
+    for raw in [
+        "{\"transactions\": 3}",
+        "{\"transactions\": [{\"id\": 1}]}",
+        "no",
+    ] {
+        assert!(sale_of(raw, at("2026-05-01T10:00:00Z")).is_err(), "{raw}");
     }
 }
