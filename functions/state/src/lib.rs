@@ -5,6 +5,7 @@
 //! age ([`shared::domain::emergency::Marked`]): a member's, and the creator's listings and
 //! summary.
 
+mod analytics;
 mod gumroad;
 
 use std::sync::Arc;
@@ -42,6 +43,12 @@ pub fn router(deps: Arc<StateDeps>) -> Router {
         .route(
             "/companies/{company_id}/settings",
             get(company_settings).put(put_company_settings),
+        )
+        .route(
+            "/companies/{company_id}/analytics",
+            get(analytics::show)
+                .put(analytics::replace)
+                .delete(analytics::remove),
         )
         .route("/me", get(me))
         .route("/me/companies", get(my_companies))

@@ -1,5 +1,7 @@
 //! Implementations of [`crate::domain::ports`] over AWS (DynamoDB, SQS, Secrets Manager) and HTTP.
 
+// A company's GA4 property (`domain::analytics`).
+pub mod analytics;
 pub mod breaker;
 pub mod claims;
 pub mod company_items;

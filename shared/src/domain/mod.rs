@@ -2,6 +2,7 @@
 //! [`crate::edge`] (a test in `tests/layers.rs` holds this). Its errors are domain errors; the
 //! edge maps them to HTTP.
 
+pub mod analytics;
 pub mod api_limit;
 pub mod auth;
 pub mod breaker;

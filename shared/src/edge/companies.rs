@@ -56,6 +56,12 @@ impl From<CompanyError> for ApiError {
                 message,
                 problems,
             },
+            CompanyError::InvalidAnalytics(problems) => Self::Invalid {
+                code: "invalid_analytics",
+                message,
+                problems,
+            },
+            CompanyError::AnalyticsNotSet => Self::NotFound { what: "analytics" },
             CompanyError::NotCompanyAdmin => Self::Refused {
                 code: "not_company_admin",
                 message,

@@ -91,6 +91,9 @@ pub struct SecretIds {
     pub session_keys: Option<String>,
     /// `WHOP_API_KEY_SECRET_ID`: `{"api_key": "…"}` for Whop's REST API.
     pub whop_api_key: Option<String>,
+    /// `DATA_KEY_SECRET_ID`: the data key companies' GA4 API secrets are sealed with
+    /// (`domain::analytics`); analytics is off (its routes answer 503 `analytics_off`) without it.
+    pub data_key: Option<String>,
 }
 
 /// A provider whose REST API this backend calls.
@@ -107,10 +110,12 @@ pub enum Provider {
     Resend,
     Sendgrid,
     Twilio,
+    /// Google Analytics 4's Measurement Protocol (`domain::analytics`).
+    Ga4,
 }
 
 impl Provider {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Whop,
         Self::Stripe,
         Self::Gumroad,
@@ -119,6 +124,7 @@ impl Provider {
         Self::Resend,
         Self::Sendgrid,
         Self::Twilio,
+        Self::Ga4,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +137,7 @@ impl Provider {
             Self::Resend => "resend",
             Self::Sendgrid => "sendgrid",
             Self::Twilio => "twilio",
+            Self::Ga4 => crate::providers::ga4::SERVICE,
         }
     }
 
@@ -145,6 +152,7 @@ impl Provider {
             Self::Resend => "RESEND_API_BASE_URL",
             Self::Sendgrid => "SENDGRID_API_BASE_URL",
             Self::Twilio => "TWILIO_API_BASE_URL",
+            Self::Ga4 => "GA4_API_BASE_URL",
         }
     }
 }
@@ -197,6 +205,7 @@ impl Provider {
             Self::Resend => limit_vars!("RESEND"),
             Self::Sendgrid => limit_vars!("SENDGRID"),
             Self::Twilio => limit_vars!("TWILIO"),
+            Self::Ga4 => limit_vars!("GA4"),
         }
     }
 
@@ -232,6 +241,9 @@ impl Provider {
             // second per number: stay at its pace.
             Self::Sendgrid => limits(10, 1, 4, 5),
             Self::Twilio => limits(1, 1, 1, 5),
+            // GA4 documents no request rate for the Measurement Protocol, only per-request
+            // limits (25 events); one batch per signal change is far below anything it drops.
+            Self::Ga4 => limits(20, 1, 4, 5),
         }
     }
 }
@@ -560,6 +572,7 @@ impl Config {
             webhook_secrets: env.optional("WEBHOOK_SECRETS_ID"),
             session_keys: env.optional("SESSION_KEYS_SECRET_ID"),
             whop_api_key: env.optional("WHOP_API_KEY_SECRET_ID"),
+            data_key: env.optional("DATA_KEY_SECRET_ID"),
         };
         require_secrets_in_prod(
             &mut env,

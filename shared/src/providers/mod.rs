@@ -20,6 +20,9 @@ pub mod messaging;
 pub mod sendgrid;
 pub mod twilio;
 
+// Google Analytics 4's Measurement Protocol (`domain::analytics`).
+pub mod ga4;
+
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;

@@ -105,12 +105,18 @@ pub enum CompanyError {
     /// The state table failed (logged where it happened).
     #[error("state table is unavailable; retry later")]
     Unavailable,
+    /// An analytics body that does not validate, every problem listed (`domain::analytics`).
+    #[error("{}", describe("analytics", .0))]
+    InvalidAnalytics(Vec<FieldProblem>),
+    /// The company has not turned analytics on.
+    #[error("the company has no analytics property")]
+    AnalyticsNotSet,
     /// The caller's plan does not allow what the request asks ([`crate::domain::creators::plan`]).
     #[error(transparent)]
     PlanRequired(#[from] crate::domain::creators::plan::PlanRequired),
 }
 
-fn unavailable(error: &DependencyError) -> CompanyError {
+pub(crate) fn unavailable(error: &DependencyError) -> CompanyError {
     tracing::error!(%error, "the state table failed");
     CompanyError::Unavailable
 }

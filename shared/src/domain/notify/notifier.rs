@@ -31,13 +31,14 @@ use super::render::{
 use super::texts::is_opt_out;
 use super::unsubscribe::UnsubscribeTokens;
 use super::{Delivery, Job, NotificationJob, Planned, Template, plan};
+use crate::domain::analytics::{self, AnalyticsTarget};
 use crate::domain::companies::settings::CompanySettings;
 use crate::domain::creators::plan::PlanSettings;
 use crate::domain::metrics::Metrics;
 use crate::domain::ports::{
-    Claim, Clock, CompanyMemberships, DependencyError, DigestSchedule, Email, InboundMessage,
-    Mailer, NotificationClaims, SecretSource, SendError, Sent, SettingsStore, StateStore,
-    SuppressionList, SuppressionReason, TextMessage, TextSender,
+    AnalyticsSink, Claim, Clock, CompanyMemberships, DependencyError, DigestSchedule, Email,
+    InboundMessage, Mailer, NotificationClaims, SecretSource, SendError, Sent, SettingsStore,
+    StateStore, SuppressionList, SuppressionReason, TextMessage, TextSender,
 };
 use crate::domain::state::model::MembershipState;
 
@@ -83,6 +84,8 @@ pub struct Counts {
     /// Member messages not sent because the plan of the creator who turned them on no longer
     /// allows them.
     pub plan_required: u64,
+    /// Analytics batches GA4 took (`domain::analytics`).
+    pub analytics_sent: u64,
 }
 
 impl Counts {
@@ -92,13 +95,14 @@ impl Counts {
         self.suppressed += other.suppressed;
         self.already_done += other.already_done;
         self.plan_required += other.plan_required;
+        self.analytics_sent += other.analytics_sent;
     }
 
     /// Adds one message's outcome, or logs its failure and keeps the job's first.
     fn tally(
         &mut self,
         first_error: &mut Option<NotifyError>,
-        template: Template,
+        template: &str,
         key: &str,
         done: Result<Self, NotifyError>,
     ) {
@@ -106,7 +110,7 @@ impl Counts {
             Ok(done) => self.add(done),
             Err(error) => {
                 tracing::warn!(
-                    template = template.name(),
+                    template,
                     key,
                     code = error.code(),
                     "a message was not sent: {error}"
@@ -180,9 +184,40 @@ impl BatchReport {
             .count("messages_suppressed", self.counts.suppressed)
             .count("messages_already_done", self.counts.already_done)
             .count("messages_plan_required", self.counts.plan_required)
+            .count("analytics_sent", self.counts.analytics_sent)
             .count("jobs_failed_permanent", self.jobs_failed_permanent)
             .count("jobs_failed_retryable", self.jobs_failed_retryable);
         metrics
+    }
+}
+
+/// The name analytics batches go by in logs and claims' logs (`domain::analytics`).
+const ANALYTICS: &str = "analytics";
+
+/// How a send ended, as its claim records it; an unavailable provider fails the job (the claim
+/// is left `sending`, so a redelivery sends again).
+fn delivery_of(outcome: Result<Sent, SendError>) -> Result<Delivery, NotifyError> {
+    match outcome {
+        Ok(sent) => Ok(Delivery::Sent {
+            provider: sent.provider,
+            message_id: sent.message_id,
+        }),
+        Err(SendError::Refused { provider, code }) => Ok(Delivery::Refused { provider, code }),
+        Err(error @ SendError::Unavailable { .. }) => Err(NotifyError::Unavailable(error)),
+    }
+}
+
+/// One recorded delivery as counts.
+fn outcome_counts(delivery: &Delivery) -> Counts {
+    match delivery {
+        Delivery::Sent { .. } => Counts {
+            sent: 1,
+            ..Counts::default()
+        },
+        _ => Counts {
+            refused: 1,
+            ..Counts::default()
+        },
     }
 }
 
@@ -194,7 +229,7 @@ pub struct MemberUnsubscribe<S, T> {
 }
 
 /// Sends the messages of notification jobs.
-pub struct Notifier<C, St, Se, M, Su, K, S, T, X> {
+pub struct Notifier<C, St, Se, M, Su, K, S, T, X, G = crate::domain::ports::NoAnalytics> {
     pub claims: C,
     pub state: St,
     pub settings: Se,
@@ -207,9 +242,12 @@ pub struct Notifier<C, St, Se, M, Su, K, S, T, X> {
     pub texts: X,
     /// Which plans allow member messages (asked before each job's member messages).
     pub plans: PlanSettings,
+    /// The companies' GA4 properties (`domain::analytics`): a batch of events per signal job
+    /// of a company that turned analytics on.
+    pub analytics: G,
 }
 
-impl<C, St, Se, M, Su, K, S, T, X> Notifier<C, St, Se, M, Su, K, S, T, X>
+impl<C, St, Se, M, Su, K, S, T, X, G> Notifier<C, St, Se, M, Su, K, S, T, X, G>
 where
     C: NotificationClaims,
     St: StateStore + CompanyMemberships,
@@ -220,6 +258,7 @@ where
     S: SecretSource,
     T: Clock,
     X: TextSender,
+    G: AnalyticsSink,
 {
     /// Processes a batch, job by job; a failed job is reported alone.
     pub async fn process_batch(
@@ -284,11 +323,14 @@ where
             tracing::info!("no company: nobody to tell");
             return Ok(counts);
         };
-        let Some(settings) = self.settings.company_settings(company_id).await? else {
-            tracing::info!("the company has no settings: nobody to tell");
-            return Ok(counts);
-        };
-        if !settings.immediate && !settings.member_messages && settings.alert_phones.is_empty() {
+        let settings = self
+            .settings
+            .company_settings(company_id)
+            .await?
+            .filter(|s| s.immediate || s.member_messages || !s.alert_phones.is_empty());
+        let analytics = self.analytics.target(company_id).await?;
+        if settings.is_none() && analytics.is_none() {
+            tracing::info!("the company has no settings that tell anyone: nothing to do");
             return Ok(counts);
         }
         let Some(stored) = self.state.membership(&job.membership_id).await? else {
@@ -297,6 +339,18 @@ where
         };
         let state = stored.state();
         let mut first_error = None;
+        if let Some(target) = analytics {
+            let done = self.report(job, company_id, &target, &state).await;
+            counts.tally(
+                &mut first_error,
+                ANALYTICS,
+                &analytics::claim_key(job),
+                done,
+            );
+        }
+        let Some(settings) = settings else {
+            return first_error.map_or(Ok(counts), Err);
+        };
         let mut planned = plan(job, &settings, &state);
         if planned.iter().any(|p| p.template.to_member())
             && !self.member_messages_allowed(&settings).await?
@@ -327,9 +381,59 @@ where
                     settings.sender_name.as_deref(),
                 )
                 .await;
-            counts.tally(&mut first_error, planned.template, &planned.key, done);
+            counts.tally(
+                &mut first_error,
+                planned.template.name(),
+                &planned.key,
+                done,
+            );
         }
         first_error.map_or(Ok(counts), Err)
+    }
+
+    /// Sends `job`'s analytics batch to the company's property once: claimed before it is sent
+    /// (GA4 takes no idempotency key) and recorded after, like a message.
+    async fn report(
+        &self,
+        job: &NotificationJob,
+        company_id: &str,
+        target: &AnalyticsTarget,
+        state: &MembershipState,
+    ) -> Result<Counts, NotifyError> {
+        let Some(batch) = analytics::batch_of(job, company_id, state) else {
+            return Ok(Counts::default());
+        };
+        let key = analytics::claim_key(job);
+        let resumed = match self
+            .claims
+            .claim(&key, self.clock.now(), CLAIM_LEASE)
+            .await?
+        {
+            Claim::Won { resumed } => resumed,
+            Claim::Finished => {
+                return Ok(Counts {
+                    already_done: 1,
+                    ..Counts::default()
+                });
+            }
+            Claim::InFlight => return Err(NotifyError::InFlight),
+        };
+        let outcome = self.analytics.send(company_id, target, &batch).await;
+        let delivery = delivery_of(outcome)?;
+        self.claims
+            .record(&key, &delivery, self.clock.now())
+            .await?;
+        tracing::info!(
+            template = ANALYTICS,
+            key,
+            resumed,
+            events = batch.events.len(),
+            outcome = delivery.status(),
+            "analytics done"
+        );
+        let mut counts = outcome_counts(&delivery);
+        counts.analytics_sent = std::mem::take(&mut counts.sent);
+        Ok(counts)
     }
 
     /// Whether the plan of the creator who turned member messages on still allows them
@@ -445,16 +549,7 @@ where
         resumed: bool,
         outcome: Result<Sent, SendError>,
     ) -> Result<Counts, NotifyError> {
-        let delivery = match outcome {
-            Ok(sent) => Delivery::Sent {
-                provider: sent.provider,
-                message_id: sent.message_id,
-            },
-            Err(SendError::Refused { provider, code }) => Delivery::Refused { provider, code },
-            Err(error @ SendError::Unavailable { .. }) => {
-                return Err(NotifyError::Unavailable(error));
-            }
-        };
+        let delivery = delivery_of(outcome)?;
         if let Delivery::Refused { code, .. } = &delivery
             && template.is_text()
             && is_opt_out(code)
@@ -471,16 +566,7 @@ where
             outcome = delivery.status(),
             "message done"
         );
-        Ok(match delivery {
-            Delivery::Sent { .. } => Counts {
-                sent: 1,
-                ..Counts::default()
-            },
-            _ => Counts {
-                refused: 1,
-                ..Counts::default()
-            },
-        })
+        Ok(outcome_counts(&delivery))
     }
 
     /// Sends the mails a company's settings change calls for ([`super::company`]).
@@ -579,7 +665,7 @@ where
                     .await
             }
             .await;
-            counts.tally(&mut first_error, mail.template, &mail.key, done);
+            counts.tally(&mut first_error, mail.template.name(), &mail.key, done);
         }
         first_error.map_or(Ok(counts), Err)
     }
@@ -686,7 +772,7 @@ where
                     Ok(Err(done)) => Ok(done),
                     Err(error) => Err(error),
                 };
-                counts.tally(&mut first_error, template, &key, sent);
+                counts.tally(&mut first_error, template.name(), &key, sent);
             }
             if let Some(error) = first_error {
                 return Err(error);

@@ -10,7 +10,7 @@ use super::unsubscribe::UnsubscribeTokens;
 use super::*;
 use crate::domain::creators::plan::PlanSettings;
 use crate::domain::ports::{
-    Claim, Clock, DependencyError, Email, Mailer, NotificationClaims, SendError, Sent,
+    Claim, Clock, DependencyError, Email, Mailer, NoAnalytics, NotificationClaims, SendError, Sent,
     SettingsStore, StateStore, SuppressionList, SuppressionReason, TextMessage, TextSender,
     VersionStage,
 };
@@ -430,6 +430,7 @@ async fn notifier(events: &[(&str, &str)]) -> (TestNotifier, NotificationJob) {
         unsubscribe: member_unsubscribe(),
         texts: Some(ScriptedTexts::default()),
         plans: PlanSettings::default(),
+        analytics: NoAnalytics,
     };
     (notifier, job)
 }

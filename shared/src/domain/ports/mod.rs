@@ -1,6 +1,8 @@
 //! Every trait the domain needs from the world, in one place. Adapters in [`crate::aws`] implement
 //! them over AWS and HTTP; unit tests implement them in memory.
 
+// A company's GA4 property (`domain::analytics`).
+mod analytics;
 mod breaker;
 mod claims;
 mod companies;
@@ -26,6 +28,7 @@ mod sessions;
 mod state;
 mod sync;
 
+pub use analytics::{AnalyticsSink, AnalyticsStore, NoAnalytics};
 pub use breaker::BreakerStore;
 pub use claims::{ClaimStore, ProcessingLog};
 pub use companies::{AccessCheckError, AccessLevel, CompanyAccess, CompanyMemberships};

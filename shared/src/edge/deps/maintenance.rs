@@ -246,6 +246,7 @@ mod tests {
             webhook_secrets: Some("webhooks".into()),
             session_keys: Some("sessions".into()),
             whop_api_key: None,
+            data_key: None,
         };
         let watched = watched_secrets(&ids, &settings);
 

@@ -13,6 +13,7 @@ use crate::App;
 use crate::aws::company_items::DynamoCompanyItems;
 use crate::aws::notify::DynamoNotificationClaims;
 use crate::aws::state::DynamoState;
+use crate::domain::connections::seal::DataKeys;
 use crate::domain::notify::notifier::{MemberUnsubscribe, Notifier, Sender};
 use crate::domain::ports::{Email, Mailer, SendError, Sent, SystemClock};
 use crate::edge::config::{EmailProvider, Provider};
@@ -21,6 +22,7 @@ use crate::edge::deps::sync::{
 };
 use crate::edge::deps::webhooks::{SuppressionListOf, suppression_list, unsubscribe_tokens};
 use crate::providers::client::{EmergencyGate, RetryPolicy, SecretKey};
+use crate::providers::ga4::{self, Ga4};
 use crate::providers::resend::{self, ResendMailer};
 use crate::providers::sendgrid::{self, SendGrid};
 use crate::providers::twilio::{self, Twilio, TwilioCredentials};
@@ -54,6 +56,7 @@ pub type AppNotifier = Notifier<
     aws_sdk_secretsmanager::Client,
     SystemClock,
     Option<AppTexts>,
+    Option<AppAnalytics>,
 >;
 
 /// Twilio as the notify function sends texts through it.
@@ -168,7 +171,42 @@ pub fn notifier(app: &App) -> Result<AppNotifier, NotifyUnavailable> {
         unsubscribe: MemberUnsubscribe { base, tokens },
         texts: texts(app)?,
         plans: app.config.creator_plan.clone(),
+        analytics: analytics(app)?,
     })
+}
+
+/// GA4's Measurement Protocol as the notify function sends through it.
+pub type AppAnalytics =
+    Ga4<AppAdmission, aws_sdk_secretsmanager::Client, SystemClock, DynamoCompanyItems>;
+
+/// GA4, when the deployment has a data key to open the companies' API secrets with
+/// (`DATA_KEY_SECRET_ID`); without one no company has analytics.
+fn analytics(app: &App) -> Result<Option<AppAnalytics>, NotifyUnavailable> {
+    let Some(keys) = data_keys(app) else {
+        return Ok(None);
+    };
+    let admission = EmergencyGate::new(provider_guard(app), Arc::new(emergency_switch(app)));
+    let client = provider_client(app, Provider::Ga4, RetryPolicy::default(), admission)?;
+    Ok(Some(Ga4::new(
+        client,
+        base_url(app, Provider::Ga4, ga4::DEFAULT_BASE_URL)?,
+        Arc::new(keys),
+        DynamoCompanyItems::of(app),
+    )))
+}
+
+/// The data key as the functions read it.
+pub type AppDataKeys = DataKeys<aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// The data key (`DATA_KEY_SECRET_ID`) the companies' GA4 API secrets are sealed with.
+pub fn data_keys(app: &App) -> Option<AppDataKeys> {
+    let secret_id = app.config.secrets.data_key.clone()?;
+    Some(DataKeys::new(
+        app.secrets_manager.clone(),
+        SystemClock,
+        secret_id,
+        crate::domain::auth::keys::DEFAULT_TTL,
+    ))
 }
 
 /// Built once per cold start. A notifier that cannot be built fails every batch (SQS keeps the

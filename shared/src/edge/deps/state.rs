@@ -48,6 +48,9 @@ pub struct StateDeps {
     pub notifications: Option<crate::aws::notify::SqsNotifications>,
     /// The sales events the sales view reads (`GET /companies/{company_id}/sales`).
     pub sales: crate::aws::sales::DynamoSales,
+    /// The data key GA4 API secrets are sealed with (`/companies/{company_id}/analytics`);
+    /// none without `DATA_KEY_SECRET_ID`.
+    pub analytics_keys: Option<super::notify::AppDataKeys>,
 }
 
 impl StateDeps {
@@ -63,6 +66,7 @@ impl StateDeps {
         };
         Self {
             gumroad: super::gumroad::GumroadDeps::build(Arc::clone(&app)),
+            analytics_keys: super::notify::data_keys(&app),
             creator_limiter: crate::domain::auth::limits::AuthLimiter::new(
                 crate::aws::limits::DynamoFailureCounter::of(&app),
                 SystemClock,

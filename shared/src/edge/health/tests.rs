@@ -149,6 +149,7 @@ async fn providers_without_a_base_url_are_unconfigured_not_failed() {
             ("provider:resend", CheckStatus::Unconfigured),
             ("provider:sendgrid", CheckStatus::Unconfigured),
             ("provider:twilio", CheckStatus::Unconfigured),
+            ("provider:ga4", CheckStatus::Unconfigured),
         ]
     );
 }
