@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{call, start_stack};
 
 /// The routes of the HTTP API (`README.md`, "HTTP API").
-const HTTP_API_ROUTES: [(&str, &str); 32] = [
+const HTTP_API_ROUTES: [(&str, &str); 35] = [
     ("POST", "/webhooks/{provider}"),
     ("POST", "/auth/session"),
     ("GET", "/auth/session"),
@@ -33,6 +33,9 @@ const HTTP_API_ROUTES: [(&str, &str); 32] = [
     ("GET", "/companies/{company_id}/sales"),
     ("GET", "/companies/{company_id}/settings"),
     ("PUT", "/companies/{company_id}/settings"),
+    ("GET", "/companies/{company_id}/analytics"),
+    ("PUT", "/companies/{company_id}/analytics"),
+    ("DELETE", "/companies/{company_id}/analytics"),
     ("GET", "/me"),
     ("GET", "/me/companies"),
     ("POST", "/webhooks/gumroad/{token}"),

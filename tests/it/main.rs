@@ -9,6 +9,8 @@
 )]
 
 mod adapters;
+// Companies' GA4 analytics.
+mod analytics;
 mod breaker;
 mod chaos;
 mod companies;

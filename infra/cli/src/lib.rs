@@ -4,6 +4,7 @@
 pub mod breaker;
 pub mod creator;
 pub mod dlq;
+pub mod fake_ga4;
 pub mod fake_google;
 pub mod fake_gumroad;
 pub mod fake_mail;

@@ -103,6 +103,8 @@ pub struct LocalStack {
     pub mail: Option<FakeMail>,
     /// The stand-in Twilio urgent texts go to, unless `TwilioApiBaseUrl` was given.
     pub messaging: Option<crate::fake_messaging::FakeMessaging>,
+    /// The stand-in GA4 companies' analytics events go to, unless `Ga4ApiBaseUrl` was given.
+    pub ga4: Option<crate::fake_ga4::FakeGa4>,
     pub provisioned: Provisioned,
     pub routes: Vec<ServedRoute>,
     pub workers: Vec<QueueWorker>,
@@ -156,6 +158,14 @@ impl LocalStack {
                 .entry("TwilioFromNumber".into())
                 .or_insert_with(|| seed::LOCAL_TWILIO_FROM.into());
             Some(messaging)
+        };
+        // Companies' analytics events go to the stand-in GA4 (`GET /local/events` shows them).
+        let ga4 = if parameters.contains_key("Ga4ApiBaseUrl") {
+            None
+        } else {
+            let ga4 = crate::fake_ga4::FakeGa4::start().await?;
+            parameters.insert("Ga4ApiBaseUrl".into(), ga4.base_url());
+            Some(ga4)
         };
         // Bound first: Google sign-in's redirect URI and member messages' unsubscribe links point
         // at this address.
@@ -254,6 +264,7 @@ impl LocalStack {
             stripe,
             mail,
             messaging,
+            ga4,
             provisioned,
             routes,
             workers,
