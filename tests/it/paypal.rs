@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use churnsaver::fake_paypal::{self, Cert, FakePayPal};
 use churnsaver::local::LocalStack;
 use serde_json::{Value, json};
+use shared::domain::state::model::PaymentStatus;
 
 use crate::helpers::{fixture, open_session, receive_all, start_running_stack, start_stack_with};
 
@@ -315,6 +316,33 @@ async fn end_to_end_a_failed_payment_is_at_risk_a_completed_sale_recovered_and_a
         with_signal(&stack, &admin, "at_risk").await,
         Vec::<String>::new(),
         "the failure was recovered, then the subscription churned"
+    );
+
+    // The completed sale is refunded: the refund names only the sale, whose subscription
+    // PayPal's API gives.
+    let completed: Value = serde_json::from_str(&sample_body(SAMPLES[1].0)).unwrap();
+    paypal.put_sale(completed["resource"].clone());
+    let refund = sample_body("apigw-webhook-paypal-sale-refunded.json");
+    let (status, answer) = post_signed(&stack, paypal, &refund).await;
+    assert_eq!(status, 202, "{answer}");
+    processed(&stack, 4).await;
+    let state = shared::aws::state::DynamoState::of(&stack.app);
+    let stored = shared::domain::ports::StateStore::membership(&state, SUBSCRIPTION)
+        .await
+        .unwrap()
+        .unwrap()
+        .state();
+    let sale = completed["resource"]["id"].as_str().unwrap();
+    let payments: Vec<(&str, PaymentStatus)> = stored
+        .payments
+        .iter()
+        .map(|p| (p.id.as_str(), p.status))
+        .filter(|(id, _)| *id == sale)
+        .collect();
+    assert_eq!(
+        payments,
+        [(sale, PaymentStatus::Refunded)],
+        "the sale's payment is refunded, not a second one"
     );
 }
 

@@ -13,6 +13,8 @@
 //! - `GET /v1/billing/subscriptions/{id}/transactions?start_time=&end_time=` (both required):
 //!   the transactions [`FakePayPal::put_transaction`] holds for the subscription within the
 //!   window, for a valid bearer token, each read counted ([`FakePayPal::transaction_reads`]);
+//! - `GET /v1/payments/sale/{id}`: the sales [`FakePayPal::put_sale`] holds, for a valid bearer
+//!   token;
 //! - `GET /local/signing-key`: the valid leaf's key (PKCS#8, base64) and certificate path, so
 //!   `churnsaver webhook send` can sign PayPal samples as PayPal would. A throwaway test key.
 
@@ -106,6 +108,7 @@ struct Shared {
     subscription_reads: AtomicU64,
     transactions: Mutex<HashMap<String, Vec<serde_json::Value>>>,
     transaction_reads: AtomicU64,
+    sales: Mutex<HashMap<String, serde_json::Value>>,
     faults: Mutex<Faults>,
 }
 
@@ -160,6 +163,7 @@ impl FakePayPal {
             subscription_reads: AtomicU64::new(0),
             transactions: Mutex::default(),
             transaction_reads: AtomicU64::new(0),
+            sales: Mutex::default(),
             faults: Mutex::default(),
         });
         let router = Router::new()
@@ -174,6 +178,7 @@ impl FakePayPal {
                 "/v1/billing/subscriptions/{id}/transactions",
                 get(transactions),
             )
+            .route("/v1/payments/sale/{id}", get(sale))
             .route("/local/signing-key", get(signing_key))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(Arc::clone(&shared));
@@ -259,6 +264,12 @@ impl FakePayPal {
     pub fn put_subscription(&self, subscription: serde_json::Value) {
         let id = subscription["id"].as_str().unwrap_or_default().to_owned();
         lock(&self.shared.subscriptions).insert(id, subscription);
+    }
+
+    /// Sets what `GET /v1/payments/sale/{id}` answers for `sale["id"]`.
+    pub fn put_sale(&self, sale: serde_json::Value) {
+        let id = sale["id"].as_str().unwrap_or_default().to_owned();
+        lock(&self.shared.sales).insert(id, sale);
     }
 
     /// Makes `GET /v1/billing/subscriptions/{id}` answer 404 for `id`.
@@ -462,6 +473,24 @@ async fn subscription(
             StatusCode::NOT_FOUND,
             "RESOURCE_NOT_FOUND",
             "The specified resource does not exist.",
+        ),
+    }
+}
+
+async fn sale(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !shared.authorized(&headers) {
+        return unauthorized();
+    }
+    match lock(&shared.sales).get(&id) {
+        Some(sale) => Json(sale.clone()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "INVALID_RESOURCE_ID",
+            "Requested resource ID was not found.",
         ),
     }
 }

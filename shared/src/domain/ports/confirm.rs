@@ -67,8 +67,19 @@ impl Contradiction {
     }
 }
 
-/// Asks an event's provider whether the event is true.
+/// Asks an event's provider whether the event is true, and what it leaves unsaid.
 pub trait EventConfirmer: Send + Sync {
+    /// `event` completed from its provider's API when it names its membership only through
+    /// another object (a PayPal refund names its sale, not the subscription); `None` to take it
+    /// as it is. Asked before the event is observed.
+    fn resolve(
+        &self,
+        event: &QueuedEvent,
+    ) -> impl Future<Output = Result<Option<QueuedEvent>, ConfirmError>> + Send {
+        let _ = event;
+        async { Ok(None) }
+    }
+
     /// Confirms `event` (which observes as a membership change) with its provider.
     fn confirm(
         &self,

@@ -401,6 +401,12 @@ impl<
         attempt: u32,
         span: &tracing::Span,
     ) -> Result<Outcome, ProcessError> {
+        let resolved = self
+            .confirmer
+            .resolve(event)
+            .await
+            .map_err(ProcessError::Confirm)?;
+        let event = resolved.as_ref().unwrap_or(event);
         let (membership_id, provider, observation) = match self.providers.observe(event)? {
             Observed::Membership {
                 membership_id,

@@ -1,5 +1,6 @@
 //! The processor function's dependencies: the state table, the processing log, the
-//! `notifications` queue, and the confirmation of Gumroad's pings with its API.
+//! `notifications` queue, the confirmation of Gumroad's pings with its API, and the subscription
+//! of a PayPal refund from PayPal's API.
 
 use std::sync::{Arc, OnceLock};
 
@@ -22,6 +23,7 @@ use crate::domain::webhooks::event::QueuedEvent;
 use crate::edge::deps::sync::AppAdmission;
 use crate::providers::client::Admission;
 use crate::providers::gumroad::confirm::GumroadConfirmer;
+use crate::providers::paypal::{self, online::PayPalApi};
 
 /// The processor over the stack's tables, as the processor function runs it.
 pub type AppProcessor = Processor<
@@ -78,7 +80,33 @@ pub struct AppConfirmer<A = AppAdmission> {
     app: App,
     gumroad: OnceLock<Result<Option<AppGumroadConfirmer<A>>, String>>,
     build: GumroadBuilder<A>,
+    /// PayPal's API as the app, for the subscription of a refund (built on the first refund
+    /// that names none, when `PAYPAL_CLIENT_ID` is set).
+    paypal: OnceLock<Result<Option<AppPayPalApi>, String>>,
     log: DynamoContradictions,
+}
+
+/// PayPal's API as the processor calls it.
+pub type AppPayPalApi = PayPalApi<AppAdmission, aws_sdk_secretsmanager::Client, SystemClock>;
+
+/// PayPal's API when its REST app is configured: one attempt a call (SQS redelivers the message).
+fn paypal_api(app: &App) -> Result<Option<AppPayPalApi>, String> {
+    let Some(api) = app.config.paypal.as_ref().and_then(|p| p.api.clone()) else {
+        return Ok(None);
+    };
+    let client = super::sync::provider_client(
+        app,
+        crate::edge::config::Provider::Paypal,
+        crate::providers::google::exchange_policy(),
+        super::sync::provider_admission(app),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Some(PayPalApi::new(
+        api,
+        client,
+        app.secrets_manager.clone(),
+        SystemClock,
+    )))
 }
 
 /// Builds Gumroad's confirmation when `GUMROAD_*` is configured.
@@ -90,6 +118,7 @@ impl AppConfirmer {
         Self {
             app: app.clone(),
             gumroad: OnceLock::new(),
+            paypal: OnceLock::new(),
             build: |app| {
                 app.config
                     .gumroad
@@ -112,6 +141,7 @@ impl<A: Admission> AppConfirmer<A> {
             app: app.clone(),
             gumroad: OnceLock::from(Ok(Some(gumroad))),
             build: |_| Ok(None),
+            paypal: OnceLock::new(),
             log: DynamoContradictions::of(app),
         }
     }
@@ -131,6 +161,22 @@ impl<A: Admission> AppConfirmer<A> {
 }
 
 impl<A: Admission> EventConfirmer for AppConfirmer<A> {
+    /// A PayPal refund's subscription, from the refunded sale ([`paypal::refund`]).
+    async fn resolve(&self, event: &QueuedEvent) -> Result<Option<QueuedEvent>, ConfirmError> {
+        if event.provider != Source::PayPal || event.subject.subscription_id.is_some() {
+            return Ok(None);
+        }
+        let built = self.paypal.get_or_init(|| {
+            paypal_api(&self.app)
+                .inspect_err(|reason| tracing::error!(%reason, "PayPal's API cannot start"))
+        });
+        match built {
+            Ok(Some(api)) => Box::pin(paypal::refund::resolve(api, event)).await,
+            Ok(None) => Ok(None),
+            Err(_) => Err(ConfirmError::Unavailable("http_client_unavailable".into())),
+        }
+    }
+
     async fn confirm(&self, event: &QueuedEvent) -> Result<Confirmation, ConfirmError> {
         match event.provider {
             // Boxed: the confirmation's future is deep (the resilient client under the connector)

@@ -10,6 +10,7 @@ pub mod certs;
 pub mod normalise;
 pub mod observe;
 pub mod online;
+pub mod refund;
 pub mod sync;
 #[cfg(any(test, feature = "paypal-test-chain"))]
 pub mod test_chain;

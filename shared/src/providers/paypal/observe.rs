@@ -9,7 +9,9 @@
 //!   where the time is missing), so the subscription is at risk until a payment succeeds.
 //! - `PAYMENT.SALE.COMPLETED` / `DENIED` / `REVERSED` / `REFUNDED`: a payment outcome of the
 //!   sale's `billing_agreement_id`; a completed sale after a failure is a recovery. A refund names
-//!   no subscription and is ignored (`no_membership`).
+//!   only its `sale_id`: the processor reads the sale's subscription from PayPal first
+//!   (`super::refund`), and the refund is the sale's payment, refunded; one whose sale PayPal
+//!   does not know is ignored (`no_membership`).
 //!
 //! The company is the deployment's `PAYPAL_COMPANY_ID`, which ingest wrote in the subject.
 

@@ -16,7 +16,7 @@ use super::PayPalApiSettings;
 use super::verify::{SHA256_WITH_RSA, Transmission};
 use crate::domain::ports::{Clock, SecretSource, VersionStage};
 use crate::domain::secret::{SecretError, VersionedSecret};
-use crate::providers::client::{Admission, ClientError, ResilientClient};
+use crate::providers::client::{Admission, ClientError, RawBody, ResilientClient};
 
 /// The breaker, rate limit and metrics name of PayPal's API.
 pub const SERVICE: &str = "paypal";
@@ -142,6 +142,41 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone> PayPalApi<A, S, C> {
             renew_at: now + granted.expires_in.saturating_sub(TOKEN_MARGIN_SECS),
         });
         Ok(value)
+    }
+
+    /// The body PayPal answers to `GET path` with the app's token, or `None` when it does not
+    /// know the resource (404). A refused token is dropped and a new one asked once.
+    ///
+    /// # Errors
+    /// The token cannot be had, or the call failed.
+    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, TokenError> {
+        let url = self.url(path);
+        let mut retried = false;
+        loop {
+            let token = self.token().await?;
+            let (body, _) = self
+                .client
+                .send_with(
+                    SERVICE,
+                    || {
+                        self.client
+                            .http()
+                            .get(&url)
+                            .bearer_auth(token.expose_secret())
+                    },
+                    &RawBody,
+                )
+                .await;
+            match body {
+                Ok(body) => return Ok(Some(body)),
+                Err(ClientError::Provider { status: 404, .. }) => return Ok(None),
+                Err(error @ ClientError::Provider { status: 401, .. }) if !retried => {
+                    self.forget_refused(&error).await;
+                    retried = true;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Drops the cached token when PayPal refused it (`error` a 401): revoked or expired early,

@@ -31,7 +31,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Deserialize;
 
 use super::observe::{self, PayPalResource};
-use super::online::{PayPalApi, SERVICE, TokenError};
+use super::online::{PayPalApi, TokenError};
 use crate::domain::json;
 use crate::domain::ports::{
     Clock, CompanyMemberships, ListedMembership, MembershipPage, MembershipSource,
@@ -41,7 +41,7 @@ use crate::domain::state::model::{MembershipState, PaymentFacts, PaymentStatus};
 use crate::domain::sync::{Scope, SyncProvider, Verdict, observation_of, verdict};
 use crate::domain::time::parse_time_str;
 use crate::domain::webhooks::Source;
-use crate::providers::client::{Admission, ClientError, RawBody, listing_error};
+use crate::providers::client::{Admission, listing_error};
 
 /// Subscriptions re-read per page: a bounded batch of calls per invocation.
 pub const BATCH: usize = 25;
@@ -215,36 +215,9 @@ pub fn sale_of(
 }
 
 impl<A: Admission, S: SecretSource, C: Clock + Clone, M> PayPalSource<A, S, C, M> {
-    /// The body PayPal answers at `path`, or `None` when it does not know it (404). A refused
-    /// token is dropped and a new one asked once.
-    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TokenError> {
-        let url = self.api.url(path);
-        let client = self.api.client();
-        let mut retried = false;
-        loop {
-            let token = self.api.token().await?;
-            let (body, _) = client
-                .send_with(
-                    SERVICE,
-                    || {
-                        client
-                            .http()
-                            .get(&url)
-                            .bearer_auth(secrecy::ExposeSecret::expose_secret(&token))
-                    },
-                    &RawBody,
-                )
-                .await;
-            match body {
-                Ok(body) => return Ok(Some(body)),
-                Err(ClientError::Provider { status: 404, .. }) => return Ok(None),
-                Err(error @ ClientError::Provider { status: 401, .. }) if !retried => {
-                    self.api.forget_refused(&error).await;
-                    retried = true;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+    /// [`PayPalApi::get`], its failures as sync's.
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, MembershipSourceError> {
+        self.api.get(path).await.map_err(source_error)
     }
 
     /// Names the succeeded payment of `answer` by its sale, when the answer is to be written
@@ -276,7 +249,7 @@ impl<A: Admission, S: SecretSource, C: Clock + Clone, M> PayPalSource<A, S, C, M
                 stamp(paid_at - SALE_WINDOW),
                 stamp(paid_at + SALE_WINDOW),
             );
-            match self.read(&path).await.map_err(source_error)? {
+            match self.read(&path).await? {
                 Some(body) => std::str::from_utf8(&body)
                     .map_err(|_| "not UTF-8".to_owned())
                     .and_then(|raw| sale_of(raw, paid_at))
@@ -360,7 +333,7 @@ where
                 continue;
             }
             let path = format!("/v1/billing/subscriptions/{id}");
-            let Some(body) = self.read(&path).await.map_err(source_error)? else {
+            let Some(body) = self.read(&path).await? else {
                 tracing::info!(company.id = %company, subscription.id = %id, "PayPal no longer knows a stored subscription; left as stored");
                 continue;
             };
