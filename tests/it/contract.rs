@@ -385,3 +385,21 @@ async fn the_local_stack_serves_the_document() {
         std::fs::read_to_string(churnsaver::workspace_root().join("docs/openapi.yaml")).unwrap();
     assert_eq!(served, file);
 }
+
+#[tokio::test]
+async fn a_query_string_that_does_not_decode_is_a_json_invalid_query_on_the_public_routes() {
+    let stack = start_stack().await;
+    for (method, path) in [
+        ("GET", "/unsubscribe?token=a&token=b"),
+        ("POST", "/unsubscribe?token=a&token=b"),
+        ("GET", "/auth/google/start?link=1&link=2"),
+        ("GET", "/auth/google/callback?state=a&state=b"),
+    ] {
+        let (status, body) = crate::helpers::call(&stack, method, path).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{method} {path}: {body}"
+        );
+    }
+}
