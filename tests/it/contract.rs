@@ -387,8 +387,16 @@ async fn the_local_stack_serves_the_document() {
 }
 
 #[tokio::test]
-async fn a_query_string_that_does_not_decode_is_a_json_invalid_query_on_the_public_routes() {
+async fn a_query_or_path_that_does_not_decode_is_a_json_400_on_the_public_routes() {
     let stack = start_stack().await;
+    for path in ["/webhooks/%FF", "/webhooks/gumroad/%FF"] {
+        let (status, body) = crate::helpers::call(&stack, "POST", path).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_id")),
+            "POST {path}: {body}"
+        );
+    }
     for (method, path) in [
         ("GET", "/unsubscribe?token=a&token=b"),
         ("POST", "/unsubscribe?token=a&token=b"),

@@ -25,6 +25,18 @@ pub fn query<T>(
         })
 }
 
+/// A route's path segment (`{id}`), or a 400 `invalid_id` in the API's error format when it does
+/// not decode (e.g. not UTF-8; axum's own rejection is a plain-text body).
+pub fn path_id(
+    id: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    id.map(|axum::extract::Path(id)| id)
+        .map_err(|rejection| ApiError::BadRequest {
+            code: "invalid_id",
+            message: rejection.body_text(),
+        })
+}
+
 /// A field of the route's Lambda authorizer context (`requestContext.authorizer.lambda` of the
 /// payload-2.0 event), e.g. `user_id`. `None` on unprotected routes. Take the extensions from the
 /// request, e.g. an axum handler's `http::request::Parts`.
