@@ -15,6 +15,8 @@ mod breaker;
 mod chaos;
 mod companies;
 mod companies_index;
+// The API contract (docs/openapi.yaml).
+mod contract;
 mod creators;
 mod digest;
 mod dlq;

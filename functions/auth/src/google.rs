@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -48,9 +49,10 @@ pub struct StartQuery {
 /// on the callback.
 pub async fn start(
     State(deps): State<Arc<AuthDeps>>,
-    Query(query): Query<StartQuery>,
+    query: Result<Query<StartQuery>, QueryRejection>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
+    let query = shared::edge::http::query(query)?;
     let google = sign_in(&deps)?;
     let link = matches!(query.link.as_deref(), Some("1" | "true"));
     let link_to = if link {
@@ -96,7 +98,7 @@ pub struct CallbackQuery {
 /// outcome: a flow is used once.
 pub async fn callback(
     State(deps): State<Arc<AuthDeps>>,
-    Query(query): Query<CallbackQuery>,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
     parts: Parts,
 ) -> Response {
     let mut response = match complete(&deps, query, &parts).await {
@@ -111,11 +113,12 @@ pub async fn callback(
 
 async fn complete(
     deps: &AuthDeps,
-    query: CallbackQuery,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
     parts: &Parts,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(parts);
     deps.limiter.check(&ip)?;
+    let query = shared::edge::http::query(query)?;
     let google = sign_in(deps)?;
     let cookies = parts
         .headers

@@ -87,7 +87,7 @@ async fn request_upload(
     body: Result<Json<UploadRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let user_id = user(&extensions)?;
-    let Query(params) = params.map_err(|e| bad_request("invalid_query", e.body_text()))?;
+    let params = shared::edge::http::query(params)?;
     let company_id = params.company_id.ok_or_else(|| {
         bad_request(
             "missing_company_id",
@@ -126,7 +126,7 @@ async fn list(
     extensions: Extensions,
     params: Result<Query<CompanyQuery>, QueryRejection>,
 ) -> Result<Json<JobPage>, ApiError> {
-    let Query(params) = params.map_err(|e| bad_request("invalid_query", e.body_text()))?;
+    let params = shared::edge::http::query(params)?;
     let page = ingest::list_jobs(
         &deps.jobs,
         &deps.known,

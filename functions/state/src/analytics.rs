@@ -20,7 +20,9 @@ use shared::domain::analytics::{self, AnalyticsView, MAX_ANALYTICS_BYTES};
 use shared::edge::deps::notify::AppDataKeys;
 use shared::edge::deps::state::StateDeps;
 
-use crate::{path_id, viewer};
+use shared::edge::http::path_id;
+
+use crate::viewer;
 
 /// The data key, or 503 `analytics_off` when the deployment has none.
 fn keys(deps: &StateDeps) -> Result<&AppDataKeys, ApiError> {

@@ -26,7 +26,9 @@ use shared::edge::deps::gumroad::AppConnector;
 use shared::edge::deps::state::StateDeps;
 use shared::providers::gumroad::connect::{ConnectError, ConnectionView, PROVIDER};
 
-use crate::{query, viewer};
+use shared::edge::http::query;
+
+use crate::viewer;
 
 /// The connector, or 503 `gumroad_off` when `GUMROAD_CLIENT_ID` is not set.
 fn connector(deps: &StateDeps) -> Result<&AppConnector, ApiError> {

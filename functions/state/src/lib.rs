@@ -30,6 +30,7 @@ use shared::domain::sales::SalesView;
 use shared::domain::state::{MembershipView, Viewer};
 use shared::edge::companies::{MembershipsParams, SummaryParams};
 use shared::edge::deps::state::StateDeps;
+use shared::edge::http::{path_id, query};
 use shared::edge::sales::SalesParams;
 
 pub fn router(deps: Arc<StateDeps>) -> Router {
@@ -132,25 +133,6 @@ async fn user_memberships(
     )
     .await?;
     Ok(Json(deps.emergency.mark_page(page).await))
-}
-
-/// The `{id}` segment; one that does not decode is a 400 in the API's error format.
-fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    id.map(|Path(id)| id)
-        .map_err(|rejection| ApiError::BadRequest {
-            code: "invalid_id",
-            message: rejection.body_text(),
-        })
-}
-
-/// The query string; one that does not decode is a 400 in the API's error format.
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query
-        .map(|Query(query)| query)
-        .map_err(|rejection| ApiError::BadRequest {
-            code: "invalid_query",
-            message: rejection.body_text(),
-        })
 }
 
 async fn company_memberships(

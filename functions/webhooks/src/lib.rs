@@ -8,6 +8,7 @@ mod suppression;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,13 +36,18 @@ pub fn router(deps: Arc<WebhooksDeps>) -> Router {
         .with_state(deps)
 }
 
-#[tracing::instrument(skip_all, fields(webhook.provider = %provider))]
+#[tracing::instrument(skip_all, fields(webhook.provider))]
 async fn receive(
     State(state): State<Arc<WebhooksDeps>>,
-    Path(provider): Path<String>,
+    provider: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let provider = match shared::edge::http::path_id(provider) {
+        Ok(provider) => provider,
+        Err(error) => return error.into_response(),
+    };
+    tracing::Span::current().record("webhook.provider", provider.as_str());
     let result = accept(&state, &provider, &headers, body).await;
     let dimension = parse_provider(&provider).map_or("unknown", |s| s.as_str());
     respond(result, dimension)
@@ -51,10 +57,14 @@ async fn receive(
 #[tracing::instrument(skip_all, fields(webhook.provider = "gumroad"))]
 async fn receive_gumroad(
     State(state): State<Arc<WebhooksDeps>>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let token = match shared::edge::http::path_id(token) {
+        Ok(token) => token,
+        Err(error) => return error.into_response(),
+    };
     let result = accept_gumroad(&state, &token, &headers, body).await;
     respond(result, "gumroad")
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::HeaderMap;
@@ -99,9 +100,13 @@ pub struct TokenQuery {
 /// nothing: mail scanners follow links.
 pub async fn show_unsubscribe(
     State(state): State<Arc<WebhooksDeps>>,
-    Query(query): Query<TokenQuery>,
+    query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    match check(&state, query.token.as_deref()).await {
+    let checked = match shared::edge::http::query(query) {
+        Ok(query) => check(&state, query.token.as_deref()).await,
+        Err(error) => Err(error),
+    };
+    match checked {
         Ok(_) => Html(format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head>\
              <body><h1>Unsubscribe</h1><p>Stop receiving these messages?</p>\
@@ -118,9 +123,10 @@ pub async fn show_unsubscribe(
 /// the token's address. The body is not needed: the signed token is the whole request.
 pub async fn unsubscribe(
     State(state): State<Arc<WebhooksDeps>>,
-    Query(query): Query<TokenQuery>,
+    query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
+        let query = shared::edge::http::query(query)?;
         let unsubscription = check(&state, query.token.as_deref()).await?;
         let list = state.suppressions.as_ref().ok_or(ApiError::DependencyUnavailable {
             dependency: "suppression list",

@@ -12,6 +12,31 @@ pub async fn route_not_found(request: Request) -> ApiError {
     }
 }
 
+/// A route's query string, or a 400 `invalid_query` in the API's error format: take the extractor's
+/// `Result` (axum's own rejection is a plain-text body, which the API contract does not allow).
+pub fn query<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    query
+        .map(|axum::extract::Query(query)| query)
+        .map_err(|rejection| ApiError::BadRequest {
+            code: "invalid_query",
+            message: rejection.body_text(),
+        })
+}
+
+/// A route's path segment (`{id}`), or a 400 `invalid_id` in the API's error format when it does
+/// not decode (e.g. not UTF-8; axum's own rejection is a plain-text body).
+pub fn path_id(
+    id: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    id.map(|axum::extract::Path(id)| id)
+        .map_err(|rejection| ApiError::BadRequest {
+            code: "invalid_id",
+            message: rejection.body_text(),
+        })
+}
+
 /// A field of the route's Lambda authorizer context (`requestContext.authorizer.lambda` of the
 /// payload-2.0 event), e.g. `user_id`. `None` on unprotected routes. Take the extensions from the
 /// request, e.g. an axum handler's `http::request::Parts`.

@@ -34,7 +34,7 @@ use provision::{Provisioned, REGION, provision};
 use schedules::fire_schedule;
 
 pub use queues::{QueueWorker, deliver, poll_queue, queue_workers};
-pub use routes::{ServedRoute, http_router};
+pub use routes::{OPENAPI_DOCUMENT, OPENAPI_PATH, ServedRoute, http_router};
 pub use schedules::{LocalSchedule, parse_rate, schedules};
 pub use seed::{
     LOCAL_WHOP_MEMBERSHIPS, first_webhook_secret, webhook_secret, webhook_secret_lists,
@@ -224,6 +224,7 @@ impl LocalStack {
         let functions = registry(&app);
 
         let (router, routes) = http_router(&provisioned, &functions)?;
+        let router = routes::with_openapi_document(router);
         let workers = queue_workers(&provisioned)?;
         let schedules = schedules(&provisioned)?;
 

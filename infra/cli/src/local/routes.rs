@@ -240,3 +240,23 @@ fn internal_server_error() -> Response {
     )
         .into_response()
 }
+
+/// The API's OpenAPI document (`docs/openapi.yaml`), as the local stack serves it at
+/// [`OPENAPI_PATH`]. Local only: the deployed API serves the template's routes and no more.
+pub const OPENAPI_DOCUMENT: &str = include_str!("../../../../docs/openapi.yaml");
+
+/// Where the local stack serves [`OPENAPI_DOCUMENT`].
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+
+/// `router` with [`OPENAPI_DOCUMENT`] at [`OPENAPI_PATH`].
+pub fn with_openapi_document(router: Router) -> Router {
+    router.route(
+        OPENAPI_PATH,
+        axum::routing::get(|| async {
+            (
+                [(http::header::CONTENT_TYPE, "application/yaml")],
+                OPENAPI_DOCUMENT,
+            )
+        }),
+    )
+}
