@@ -123,6 +123,13 @@ fn reason<E: Failure>(refusal: &Refusal<E>) -> &'static str {
 /// One attempt's metrics: `auth_attempts`, `auth_successes` or `auth_failures` (also by
 /// `reason`), and the verification's time when a credential was verified.
 fn report<E: Failure>(refusal: Option<&Refusal<E>>, verify_time: Option<Duration>) {
+    attempt_metrics(refusal, verify_time).emit();
+}
+
+fn attempt_metrics<E: Failure>(
+    refusal: Option<&Refusal<E>>,
+    verify_time: Option<Duration>,
+) -> Metrics {
     let mut metrics = Metrics::new("auth");
     if let Some(refusal) = refusal {
         metrics = metrics.breakdown(
@@ -141,5 +148,38 @@ fn report<E: Failure>(refusal: Option<&Refusal<E>>, verify_time: Option<Duration
             time.as_secs_f64() * 1000.0,
         );
     }
-    metrics.emit();
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::metrics::catalogue::undeclared;
+
+    #[test]
+    fn a_refusal_counts_a_failure_by_its_reason_and_a_success_its_verify_time() {
+        let refused = Refusal::Refused(SessionError::Expired);
+        let failure = attempt_metrics(Some(&refused), None).to_emf(0);
+        let success =
+            attempt_metrics::<SessionError>(None, Some(Duration::from_millis(4))).to_emf(0);
+
+        assert_eq!(undeclared(&failure), Vec::<String>::new());
+        assert_eq!(undeclared(&success), Vec::<String>::new());
+        assert_eq!(failure["reason"], "session_expired");
+        assert_eq!(
+            (
+                failure["auth_attempts"].as_f64(),
+                failure["auth_failures"].as_f64()
+            ),
+            (Some(1.0), Some(1.0))
+        );
+        assert_eq!(
+            failure["_aws"]["CloudWatchMetrics"][1]["Dimensions"],
+            serde_json::json!([["function", "reason"]])
+        );
+        assert_eq!(success["auth_successes"], 1.0);
+        assert_eq!(success["auth_failures"], 0.0);
+        assert_eq!(success["auth_verify_time"], 4.0);
+        assert_eq!(success.get("reason"), None);
+    }
 }
