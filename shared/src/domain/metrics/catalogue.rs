@@ -124,9 +124,10 @@ catalogue! {
     PROVIDER_ATTEMPTS = "provider_attempts", Count, [["function", "provider"]];
     /// Attempts after the first.
     PROVIDER_RETRIES = "provider_retries", Count, [["function", "provider"]];
-    /// Attempts the provider answered with a 5xx.
+    /// Per attempt sent, 1 when the provider answered 5xx, else 0: the sum counts them, the
+    /// average is the 5xx rate.
     PROVIDER_RESPONSES_5XX = "provider_responses_5xx", Count, [["function", "provider"]];
-    /// Attempts the provider answered with 429.
+    /// Per attempt sent, 1 when the provider answered 429, else 0 (sum: 429s; average: their rate).
     PROVIDER_RESPONSES_429 = "provider_responses_429", Count, [["function", "provider"]];
     /// Time waited for a 429's `Retry-After` before the next attempt.
     PROVIDER_RATE_LIMIT_WAIT = "provider_rate_limit_wait", Milliseconds, [["function", "provider"]];

@@ -329,9 +329,12 @@ pub struct CallReport {
 struct CallStats {
     /// The status class of the last attempt sent (`None`: none was).
     last_class: Option<&'static str>,
+    /// The status of the attempt under way, once answered.
+    answered: Option<StatusCode>,
+    /// Per attempt sent: its time, and 1 or 0 for whether it was answered 5xx, 429.
     latencies_ms: Vec<f64>,
-    responses_5xx: u64,
-    responses_429: u64,
+    responses_5xx: Vec<u64>,
+    responses_429: Vec<u64>,
     rate_limit_wait: Duration,
     tokens_left: Option<u64>,
     ratelimit_remaining: Option<u64>,
@@ -572,15 +575,21 @@ impl<A: Admission> ResilientClient<A> {
             .count(names::PROVIDER_REQUESTS, 1)
             .count(names::PROVIDER_ATTEMPTS, u64::from(report.attempts))
             .count(names::PROVIDER_RETRIES, u64::from(report.retries))
-            .count(names::PROVIDER_RESPONSES_5XX, stats.responses_5xx)
-            .count(names::PROVIDER_RESPONSES_429, stats.responses_429)
             .record(
                 names::PROVIDER_RATE_LIMIT_WAIT,
                 Unit::Milliseconds,
                 stats.rate_limit_wait.as_secs_f64() * 1000.0,
             );
-        for latency in &stats.latencies_ms {
-            metrics.record(names::PROVIDER_LATENCY, Unit::Milliseconds, *latency);
+        for ((latency, is_5xx), is_429) in stats
+            .latencies_ms
+            .iter()
+            .zip(&stats.responses_5xx)
+            .zip(&stats.responses_429)
+        {
+            metrics
+                .record(names::PROVIDER_LATENCY, Unit::Milliseconds, *latency)
+                .count(names::PROVIDER_RESPONSES_5XX, *is_5xx)
+                .count(names::PROVIDER_RESPONSES_429, *is_429);
         }
         if let Some(left) = stats.tokens_left {
             metrics.count(names::PROVIDER_RATE_LIMIT_TOKENS_LEFT, left);
@@ -627,6 +636,13 @@ impl<A: Admission> ResilientClient<A> {
             stats
                 .latencies_ms
                 .push(started.elapsed().as_secs_f64() * 1000.0);
+            let status = stats.answered.take();
+            stats
+                .responses_5xx
+                .push(u64::from(status.is_some_and(|s| s.is_server_error())));
+            stats
+                .responses_429
+                .push(u64::from(status == Some(StatusCode::TOO_MANY_REQUESTS)));
             match &result {
                 Err(ClientError::Timeout { .. }) => stats.last_class = Some("timeout"),
                 Err(ClientError::Unreachable { .. }) => stats.last_class = Some("unreachable"),
@@ -655,8 +671,7 @@ impl<A: Admission> ResilientClient<A> {
         {
             let mut stats = lock(stats);
             stats.last_class = Some(status_class(status));
-            stats.responses_5xx += u64::from(status.is_server_error());
-            stats.responses_429 += u64::from(status == StatusCode::TOO_MANY_REQUESTS);
+            stats.answered = Some(status);
             stats.ratelimit_remaining = response
                 .headers()
                 .get(RATELIMIT_REMAINING)

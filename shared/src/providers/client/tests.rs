@@ -751,8 +751,14 @@ async fn a_call_writes_one_catalogued_document_with_its_attempts_5xx_429_wait_an
     assert_eq!(document["provider_requests"], 1.0);
     assert_eq!(document["provider_attempts"], 3.0);
     assert_eq!(document["provider_retries"], 2.0);
-    assert_eq!(document["provider_responses_5xx"], 1.0);
-    assert_eq!(document["provider_responses_429"], 1.0);
+    assert_eq!(
+        document["provider_responses_5xx"],
+        serde_json::json!([1.0, 0.0, 0.0])
+    );
+    assert_eq!(
+        document["provider_responses_429"],
+        serde_json::json!([0.0, 1.0, 0.0])
+    );
     assert_eq!(document["provider_rate_limit_wait"], 2000.0);
     assert_eq!(document["provider_ratelimit_remaining"], 17.0);
     assert_eq!(
