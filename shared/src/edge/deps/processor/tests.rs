@@ -72,6 +72,17 @@ fn message(event_id: &str, kind: &str, subject: &str, data: &str, at: &str) -> S
     )
 }
 
+/// Whop's `membership.activated` of `mem_1`, as event `event_id`.
+fn activated(event_id: &str) -> String {
+    message(
+        event_id,
+        "membership.activated",
+        MEMBERSHIP,
+        "{}",
+        "2026-03-01T11:00:00Z",
+    )
+}
+
 const MEMBERSHIP: &str = r#"{"membership_id":"mem_1","user_id":"user_1"}"#;
 const PAYMENT: &str = r#"{"membership_id":"mem_1","user_id":"user_1","payment_id":"pay_1"}"#;
 
@@ -151,13 +162,7 @@ async fn a_poison_message_fails_alone() {
 #[tokio::test]
 async fn duplicates_and_ignored_events_are_counted_and_marked() {
     let processor = processor(&["whop#e1", "whop#e9"]);
-    let activated = message(
-        "e1",
-        "membership.activated",
-        MEMBERSHIP,
-        "{}",
-        "2026-03-01T11:00:00Z",
-    );
+    let activated = activated("e1");
     let report = processor
         .process_batch(&[
             record("m1", activated.clone()),
@@ -309,15 +314,6 @@ async fn many_events_of_one_membership_compact_without_changing_state() {
 #[tokio::test]
 async fn a_batch_reports_each_kind_with_its_failures_and_latencies_as_catalogued_metrics() {
     let processor = processor(&["whop#e1", "whop#e2", "whop#e3"]);
-    let activated = |id| {
-        message(
-            id,
-            "membership.activated",
-            MEMBERSHIP,
-            "{}",
-            "2026-03-01T11:00:00Z",
-        )
-    };
     let report = processor
         .process_batch(&[
             record("m1", activated("e1")),
