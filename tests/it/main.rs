@@ -35,6 +35,8 @@ mod limits;
 mod local_stack;
 mod lockout;
 mod maintenance;
+// The template's dashboard and alarms against the metric catalogue.
+mod metrics;
 mod notify;
 mod oracle;
 mod paypal;

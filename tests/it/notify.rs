@@ -182,7 +182,8 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
         "List-Unsubscribe=One-Click"
     );
     assert!(!messages[0].headers.contains_key("List-Unsubscribe"));
-    // Per job: the company's settings and the membership (GetItem each); per message: the claim
+    // Per job: the company's settings, its analytics property (none here) and the membership
+    // (GetItem each); per message: the claim
     // (PutItem), the suppression check (GetItem), the outcome (UpdateItem); the first job of a
     // cold start also reads three secrets (the suppression key, Resend's key, the unsubscribe
     // key) and the provider admission two items (emergency switch and breaker), cached after.
@@ -190,7 +191,7 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
     assert_eq!(
         sorted(first_run.clone()),
         ops(&[
-            ("GetItem", 6),
+            ("GetItem", 7),
             ("GetSecretValue", 3),
             ("PutItem", 2),
             ("UpdateItem", 2)
@@ -204,8 +205,8 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
     assert_eq!(mail(&stack).len(), 2);
     assert_eq!(
         sorted(redelivered.clone()),
-        ops(&[("GetItem", 4), ("PutItem", 2)]),
-        "a redelivered job: settings and membership (GetItem each), then per message the claim's \
+        ops(&[("GetItem", 5), ("PutItem", 2)]),
+        "a redelivered job: settings, analytics property and membership (GetItem each), then per message the claim's \
          refused PutItem and the GetItem that finds it finished"
     );
 
@@ -219,10 +220,11 @@ async fn a_failed_payment_sends_one_alert_and_one_member_email_with_its_manage_u
         sent(&mail(&stack)[2..]),
         [(OWNER.to_owned(), "A membership recovered".to_owned())]
     );
-    // Warm: settings, membership, and for its one message claim, suppression check, record.
+    // Warm: settings, analytics property, membership, and for its one message claim,
+    // suppression check, record.
     assert_eq!(
         sorted(warm_one_message.clone()),
-        ops(&[("GetItem", 3), ("PutItem", 1), ("UpdateItem", 1)]),
+        ops(&[("GetItem", 4), ("PutItem", 1), ("UpdateItem", 1)]),
         "{warm_one_message:?}"
     );
     stack.shutdown().await;

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use shared::ApiError;
 use shared::domain::metrics::Metrics;
+use shared::domain::metrics::catalogue as names;
 use shared::domain::ports::{Clock, SystemClock};
 use shared::edge::deps::auth::OPERATOR_PRINCIPAL;
 use shared::edge::deps::health::HealthDeps;
@@ -96,7 +97,7 @@ fn respond(report_name: &'static str, report: HealthReport) -> Response {
         tracing::warn!(health.report = report_name, health.failed = ?failed, "health report {report_name} failed: {failed:?}");
         Metrics::new("health")
             .dimension("report", report_name)
-            .count("health_check_failed", failed.len() as u64)
+            .count(names::HEALTH_CHECK_FAILED, failed.len() as u64)
             .emit();
     }
     (report.http_status(), Json(report)).into_response()

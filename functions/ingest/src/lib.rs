@@ -24,6 +24,7 @@ use serde_json::Value;
 use shared::ApiError;
 use shared::domain::ingest::{self, IngestionJob, JobPage, RunOutcome};
 use shared::domain::metrics::Metrics;
+use shared::domain::metrics::catalogue as names;
 use shared::domain::ports::{Clock, SystemClock};
 pub use shared::edge::deps::ingest::IngestDeps;
 use shared::edge::error::EventError;
@@ -262,8 +263,8 @@ async fn run_record(deps: &IngestDeps, body: &str) -> bool {
         }
     }
     metrics
-        .count("ingestions_ended", ended)
-        .count("unknown_uploads", unknown);
+        .count(names::INGESTIONS_ENDED, ended)
+        .count(names::UNKNOWN_UPLOADS, unknown);
     metrics.emit();
     ok
 }

@@ -42,7 +42,7 @@ pub async fn handle(
             let counts: serde_json::Map<String, Value> = report
                 .counts
                 .iter()
-                .map(|(name, value)| ((*name).to_owned(), json!(value)))
+                .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
                 .collect();
             (report.task.as_str().to_owned(), Value::Object(counts))
         })

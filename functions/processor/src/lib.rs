@@ -21,6 +21,9 @@ pub async fn handle(
         .await
         .map_err(|error| EventError::Malformed(error.to_string()))?;
     report.metrics("processor").emit();
+    for metrics in report.kind_metrics("processor") {
+        metrics.emit();
+    }
     Ok(shared::edge::runtime::batch_failures(report.failed))
 }
 

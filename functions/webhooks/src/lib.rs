@@ -17,6 +17,7 @@ use http::{HeaderMap, StatusCode, header};
 use serde_json::json;
 use shared::ApiError;
 use shared::domain::metrics::Metrics;
+use shared::domain::metrics::catalogue as names;
 use shared::domain::webhooks::ingest::{
     Accepted, IngestDeps, IngestError, MAX_BODY_BYTES, check_content_type, ingest, parse_provider,
 };
@@ -96,12 +97,12 @@ fn respond(result: Result<Accepted, IngestError>, dimension: &'static str) -> Re
             taken_over,
         }) => {
             tracing::info!(webhook.id = %event_id, webhook.kind = %kind, webhook.taken_over = taken_over, "accepted webhook {event_id} ({kind})");
-            metrics.count("webhook_enqueued", 1);
+            metrics.count(names::WEBHOOK_ENQUEUED, 1);
             if !known_kind {
-                metrics.count("webhook_unknown_kind", 1);
+                metrics.count(names::WEBHOOK_UNKNOWN_KIND, 1);
             }
             if taken_over {
-                metrics.count("webhook_claim_taken_over", 1);
+                metrics.count(names::WEBHOOK_CLAIM_TAKEN_OVER, 1);
             }
             (
                 StatusCode::ACCEPTED,
@@ -111,7 +112,7 @@ fn respond(result: Result<Accepted, IngestError>, dimension: &'static str) -> Re
         }
         Ok(Accepted::Duplicate { event_id, status }) => {
             tracing::info!(webhook.id = %event_id, webhook.status = status.as_str(), "duplicate delivery of webhook {event_id}");
-            metrics.count("webhook_duplicate", 1);
+            metrics.count(names::WEBHOOK_DUPLICATE, 1);
             Json(json!({"duplicate": true, "event_id": event_id, "status": status.as_str()}))
                 .into_response()
         }
@@ -131,7 +132,7 @@ fn rejected(error: IngestError, metrics: &mut Metrics) -> Response {
         }
         _ => tracing::warn!(webhook.reason = reason, %error, "webhook rejected: {error}"),
     }
-    metrics.count("webhook_rejected", 1);
+    metrics.count(names::WEBHOOK_REJECTED, 1);
     ApiError::from(error).into_response()
 }
 

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::ApiError;
 use shared::domain::metrics::Metrics;
+use shared::domain::metrics::catalogue as names;
 use shared::domain::notify::suppression::record_feedback;
 use shared::domain::notify::unsubscribe::{ONE_CLICK, UnsubscribeError};
 use shared::domain::ports::{DependencyError, SuppressionList, SuppressionReason};
@@ -39,7 +40,7 @@ pub async fn resend(
         Ok((event_id, kind, suppressed)) => {
             tracing::info!(webhook.id = %event_id, webhook.kind = %kind, webhook.suppressed = suppressed, "resend event {event_id} ({kind})");
             metrics.count(
-                "suppressions_recorded",
+                names::SUPPRESSIONS_RECORDED,
                 u64::try_from(suppressed).unwrap_or(u64::MAX),
             );
             Json(json!({"accepted": true, "event_id": event_id, "kind": kind, "suppressed": suppressed}))

@@ -7,9 +7,12 @@
 //! failure an honest client meets (an expired credential) and a failure on our side (a
 //! dependency) are never counted.
 
+use std::time::{Duration, Instant};
+
 use super::limits::{AuthLimiter, Throttled};
 use super::sessions::SessionError;
 use crate::domain::fingerprint;
+use crate::domain::metrics::{Metrics, Unit, catalogue as names};
 use crate::domain::ports::{Clock, FailureCounter};
 
 /// An attempt that did not authenticate.
@@ -69,18 +72,27 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
         token: &str,
         operation: impl AsyncFnOnce(&str) -> Result<T, E>,
     ) -> Result<T, Refusal<E>> {
-        let error = match operation(token).await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
+        let started = Instant::now();
+        let verified = operation(token).await;
+        let verify_time = started.elapsed();
+        let result = match verified {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.weigh(ip, token, error).await),
         };
+        report(result.as_ref().err(), Some(verify_time));
+        result
+    }
+
+    /// The refusal of `error`, counted against `ip` when it looks like guessing.
+    async fn weigh<E: Failure>(&self, ip: &str, token: &str, error: E) -> Refusal<E> {
         if !error.looks_like_guessing() {
-            return Err(Refusal::Refused(error));
+            return Refusal::Refused(error);
         }
         if let Err(throttled) = self.check(ip) {
-            return Err(Refusal::Throttled(throttled));
+            return Refusal::Throttled(throttled);
         }
         let reason = error.reason_code();
-        Err(self.refuse(ip, reason, Some(token), error).await)
+        self.refuse(ip, reason, Some(token), error).await
     }
 
     /// [`attempt`](Self::attempt) on the session token `ip` presented; none is
@@ -91,7 +103,83 @@ impl<F: FailureCounter, C: Clock> AuthLimiter<F, C> {
         token: Option<&str>,
         operation: impl AsyncFnOnce(&str) -> Result<T, SessionError>,
     ) -> Result<T, Refusal<SessionError>> {
-        let token = token.ok_or(Refusal::Refused(SessionError::Missing))?;
+        let Some(token) = token else {
+            let refusal = Refusal::Refused(SessionError::Missing);
+            report(Some(&refusal), None);
+            return Err(refusal);
+        };
         self.attempt(ip, token, operation).await
+    }
+}
+
+/// The reason code of a refusal (`throttled` for a throttled address).
+fn reason<E: Failure>(refusal: &Refusal<E>) -> &'static str {
+    match refusal {
+        Refusal::Throttled(_) => "throttled",
+        Refusal::Refused(error) => error.reason_code(),
+    }
+}
+
+/// One attempt's metrics: `auth_attempts`, `auth_successes` or `auth_failures` (also by
+/// `reason`), and the verification's time when a credential was verified.
+fn report<E: Failure>(refusal: Option<&Refusal<E>>, verify_time: Option<Duration>) {
+    attempt_metrics(refusal, verify_time).emit();
+}
+
+fn attempt_metrics<E: Failure>(
+    refusal: Option<&Refusal<E>>,
+    verify_time: Option<Duration>,
+) -> Metrics {
+    let mut metrics = Metrics::new("auth");
+    if let Some(refusal) = refusal {
+        metrics = metrics.breakdown(
+            [("reason", reason(refusal).to_owned())],
+            &[names::AUTH_FAILURES],
+        );
+    }
+    metrics
+        .count(names::AUTH_ATTEMPTS, 1)
+        .count(names::AUTH_SUCCESSES, u64::from(refusal.is_none()))
+        .count(names::AUTH_FAILURES, u64::from(refusal.is_some()));
+    if let Some(time) = verify_time {
+        metrics.record(
+            names::AUTH_VERIFY_TIME,
+            Unit::Milliseconds,
+            time.as_secs_f64() * 1000.0,
+        );
+    }
+    metrics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::metrics::catalogue::undeclared;
+
+    #[test]
+    fn a_refusal_counts_a_failure_by_its_reason_and_a_success_its_verify_time() {
+        let refused = Refusal::Refused(SessionError::Expired);
+        let failure = attempt_metrics(Some(&refused), None).to_emf(0);
+        let success =
+            attempt_metrics::<SessionError>(None, Some(Duration::from_millis(4))).to_emf(0);
+
+        assert_eq!(undeclared(&failure), Vec::<String>::new());
+        assert_eq!(undeclared(&success), Vec::<String>::new());
+        assert_eq!(failure["reason"], "session_expired");
+        assert_eq!(
+            (
+                failure["auth_attempts"].as_f64(),
+                failure["auth_failures"].as_f64()
+            ),
+            (Some(1.0), Some(1.0))
+        );
+        assert_eq!(
+            failure["_aws"]["CloudWatchMetrics"][1]["Dimensions"],
+            serde_json::json!([["function", "reason"]])
+        );
+        assert_eq!(success["auth_successes"], 1.0);
+        assert_eq!(success["auth_failures"], 0.0);
+        assert_eq!(success["auth_verify_time"], 4.0);
+        assert_eq!(success.get("reason"), None);
     }
 }

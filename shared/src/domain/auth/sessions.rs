@@ -14,6 +14,7 @@
 //! used every minute still ends then. The age is checked in code and again in the extend's
 //! condition, so no race extends an old session.
 
+use crate::domain::metrics::{Metrics, catalogue as names};
 use std::time::Duration;
 
 use base64::Engine;
@@ -337,6 +338,7 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
             .await
             .map_err(SessionError::Dependency)?;
         let returning = self.enforce_cap(&record).await;
+        count_sessions(names::SESSIONS_CREATED, 1);
         Ok(Issued {
             token,
             user_id: record.user_id,
@@ -437,7 +439,9 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
         self.store
             .delete(&pk)
             .await
-            .map_err(SessionError::Dependency)
+            .map_err(SessionError::Dependency)?;
+        count_sessions(names::SESSIONS_REVOKED, 1);
+        Ok(())
     }
 
     /// The sessions of the user `token` belongs to.
@@ -494,8 +498,17 @@ impl<St: SessionStore, S: SecretSource, C: Clock + Clone> Sessions<St, S, C> {
                 .await
                 .map_err(SessionError::Dependency)?;
         }
-        Ok(sessions.iter().filter(|s| s.expires_at > now).count())
+        let revoked = sessions.iter().filter(|s| s.expires_at > now).count();
+        count_sessions(names::SESSIONS_REVOKED, revoked as u64);
+        Ok(revoked)
     }
+}
+
+/// `sessions_created` or `sessions_revoked` (function `auth`).
+fn count_sessions(name: crate::domain::metrics::MetricName, count: u64) {
+    let mut metrics = Metrics::new("auth");
+    metrics.count(name, count);
+    metrics.emit();
 }
 
 /// The session token a request presents: `Authorization: Bearer <token>`, else the

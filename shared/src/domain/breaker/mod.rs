@@ -321,21 +321,30 @@ pub struct Rejected {
     pub retry_after: Duration,
 }
 
-/// Logs and counts a breaker opening (`breaker_opened`, dimension `breaker`: the runbook's
-/// "breaker open" alarm watches it). Only the writer that opened it reports, so once per opening.
-fn report_opening(name: &str, before: &Breaker, after: &Breaker) {
-    let opened = matches!(after.state(), BreakerState::Open { .. })
-        && !matches!(before.state(), BreakerState::Open { .. });
+/// Logs and counts a breaker's change of state (`breaker_transitions`, dimensions `breaker` and
+/// `to`) and, when it opens, `breaker_opened` (dimension `breaker`: the runbook's "breaker open"
+/// alarm watches it). Only the writer that made the change reports, so once per change.
+fn report_transition(name: &str, before: &Breaker, after: &Breaker) {
+    use crate::domain::metrics::{Metrics, catalogue as names};
+    let to = after.state().as_str();
+    if to == before.state().as_str() {
+        return;
+    }
+    let opened = matches!(after.state(), BreakerState::Open { .. });
     if opened {
         tracing::warn!(
             breaker = name,
             "circuit opened: calls to {name} are refused until it recovers"
         );
-        let mut metrics =
-            crate::domain::metrics::Metrics::new("provider_client").dimension("breaker", name);
-        metrics.count("breaker_opened", 1);
+        let mut metrics = Metrics::new("provider_client").dimension("breaker", name);
+        metrics.count(names::BREAKER_OPENED, 1);
         metrics.emit();
     }
+    let mut metrics = Metrics::new("provider_client")
+        .dimension("breaker", name)
+        .dimension("to", to);
+    metrics.count(names::BREAKER_TRANSITIONS, 1);
+    metrics.emit();
 }
 
 /// A lost race re-reads and retries this many times before settling for the local state.
@@ -444,7 +453,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
             };
             match self.write(name, &next, current.version, now).await {
                 Outcome::Done(true) | Outcome::Offline => {
-                    report_opening(name, &current, &next);
+                    report_transition(name, &current, &next);
                     return out;
                 }
                 Outcome::Done(false) => fresh = true,
@@ -465,7 +474,7 @@ impl<S: BreakerStore, C: Clock> SharedBreaker<S, C> {
     ) -> T {
         let (out, next) = step(current, now);
         if let Some(next) = next {
-            report_opening(name, current, &next);
+            report_transition(name, current, &next);
             self.remember(name, next, now);
         }
         out

@@ -27,7 +27,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::domain::metrics::Metrics;
+use crate::domain::metrics::catalogue as names;
+use crate::domain::metrics::{MetricName, Metrics};
 use crate::domain::ports::{
     Clock, DependencyError, ExpiredItems, ExpiringTable, Publisher, QueueProbe, ResumeTake,
     ScanCursors, SecretAges, StalledRuns, StuckClaims,
@@ -120,7 +121,7 @@ pub struct WatchedSecret {
 pub struct TaskReport {
     pub task: Task,
     /// Counts by metric name, in the order first counted.
-    pub counts: Vec<(&'static str, u64)>,
+    pub counts: Vec<(MetricName, u64)>,
     /// The first error (the task went on past it where it could).
     pub error: Option<String>,
     /// It stopped at its item or time bound; the next run goes on from there.
@@ -137,7 +138,7 @@ impl TaskReport {
         }
     }
 
-    fn add(&mut self, name: &'static str, value: u64) {
+    fn add(&mut self, name: MetricName, value: u64) {
         match self.counts.iter_mut().find(|(n, _)| *n == name) {
             Some((_, count)) => *count += value,
             None => self.counts.push((name, value)),
@@ -148,13 +149,13 @@ impl TaskReport {
     pub fn count(&self, name: &str) -> u64 {
         self.counts
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n.as_str() == name)
             .map_or(0, |(_, count)| *count)
     }
 
     /// Notes a failure and counts it; the task goes on.
     fn fail(&mut self, error: impl std::fmt::Display) {
-        self.add("errors", 1);
+        self.add(names::ERRORS, 1);
         if self.error.is_none() {
             self.error = Some(error.to_string());
         }
@@ -163,7 +164,7 @@ impl TaskReport {
     fn emit(&self) {
         let mut metrics = Metrics::new("maintenance").dimension("task", self.task.as_str());
         for (name, value) in &self.counts {
-            metrics.count(name, *value);
+            metrics.count(*name, *value);
         }
         metrics.emit();
     }
@@ -317,7 +318,7 @@ where
                 }
             };
             read += page.read;
-            report.add("claims_read", page.read);
+            report.add(names::CLAIMS_READ, page.read);
             for record in &page.items {
                 if let Err(error) = self.repair_claim(record, now, &mut report).await {
                     report.fail(format!("{}: {error}", record.pk));
@@ -352,17 +353,17 @@ where
                         .publish(&self.events_queue_url, &message)
                         .await?;
                     tracing::warn!(webhook.pk = %record.pk, requeues = record.requeues + 1, "stuck ingest sent to the events queue again");
-                    report.add("claims_requeued", 1);
+                    report.add(names::CLAIMS_REQUEUED, 1);
                 } else {
-                    report.add("claims_changed", 1);
+                    report.add(names::CLAIMS_CHANGED, 1);
                 }
             }
             ClaimAction::Strand(reason) => {
                 if self.claims.strand(record, reason, now).await? {
                     tracing::error!(webhook.pk = %record.pk, reason, "stuck ingest cannot be sent again; stranded until the sender retries");
-                    report.add("claims_stranded", 1);
+                    report.add(names::CLAIMS_STRANDED, 1);
                 } else {
-                    report.add("claims_changed", 1);
+                    report.add(names::CLAIMS_CHANGED, 1);
                 }
             }
         }
@@ -381,7 +382,7 @@ where
                 return report;
             }
         };
-        report.add("runs_stale", runs.len() as u64);
+        report.add(names::RUNS_STALE, runs.len() as u64);
         for run in &runs {
             if self.clock.now() >= until {
                 report.bounded = true;
@@ -410,11 +411,11 @@ where
                         .publish(&self.sync_jobs_queue_url, &job.message(None)?)
                         .await?;
                     tracing::warn!(run.id = %run.run_id, page = job.page, "stalled sync run resumed");
-                    report.add("runs_resumed", 1);
+                    report.add(names::RUNS_RESUMED, 1);
                     return Ok(());
                 }
                 ResumeTake::Changed => {
-                    report.add("runs_changed", 1);
+                    report.add(names::RUNS_CHANGED, 1);
                     return Ok(());
                 }
                 ResumeTake::ScopeTaken => (RunStatus::Failed, Some("scope_taken")),
@@ -424,13 +425,13 @@ where
             tracing::warn!(run.id = %run.run_id, status = status.as_str(), reason, "stalled sync run ended");
             report.add(
                 match status {
-                    RunStatus::Completed => "runs_completed",
-                    _ => "runs_failed",
+                    RunStatus::Completed => names::RUNS_COMPLETED,
+                    _ => names::RUNS_FAILED,
                 },
                 1,
             );
         } else {
-            report.add("runs_changed", 1);
+            report.add(names::RUNS_CHANGED, 1);
         }
         Ok(())
     }
@@ -467,9 +468,9 @@ where
                 .sweep_expired(table, now, cursor.as_deref(), PAGE_ITEMS)
                 .await?;
             read += counts.scanned;
-            report.add("items_scanned", counts.scanned);
-            report.add("items_expired", counts.expired);
-            report.add("items_deleted", counts.deleted);
+            report.add(names::ITEMS_SCANNED, counts.scanned);
+            report.add(names::ITEMS_EXPIRED, counts.expired);
+            report.add(names::ITEMS_DELETED, counts.deleted);
             cursor = next;
             if cursor.is_none() {
                 break;
@@ -484,9 +485,9 @@ where
         for (name, url) in &self.dead_letter_queues {
             match self.queues.queue_depth(url).await {
                 Ok(depth) => {
-                    report.add("dlq_messages", depth.visible);
+                    report.add(names::DLQ_MESSAGES, depth.visible);
                     let mut metrics = Metrics::new("maintenance").dimension("queue", *name);
-                    metrics.count("dlq_depth", depth.visible);
+                    metrics.count(names::DLQ_DEPTH, depth.visible);
                     metrics.emit();
                 }
                 Err(error) => report.fail(format!("{name} DLQ: {error}")),
@@ -508,16 +509,16 @@ where
                 }
             };
             let (age, overdue) = secret_age(changed, now, max_age);
-            report.add("secrets_checked", 1);
+            report.add(names::SECRETS_CHECKED, 1);
             let mut metrics = Metrics::new("maintenance").dimension("secret", name);
             metrics.record(
-                "secret_age_hours",
+                names::SECRET_AGE_HOURS,
                 crate::domain::metrics::Unit::Count,
                 age.num_minutes() as f64 / 60.0,
             );
             metrics.emit();
             if overdue {
-                report.add("secrets_overdue", 1);
+                report.add(names::SECRETS_OVERDUE, 1);
                 tracing::warn!(
                     secret = name,
                     age_days = age.num_days(),

@@ -214,11 +214,11 @@ fn a_secret_is_overdue_only_past_the_rotation_period() {
 #[test]
 fn the_summary_is_one_line_of_counts_per_task_naming_the_failed_ones() {
     let mut stuck = TaskReport::new(Task::StuckIngests);
-    stuck.add("claims_read", 3);
-    stuck.add("claims_requeued", 1);
-    stuck.add("claims_read", 2);
+    stuck.add(crate::domain::metrics::catalogue::CLAIMS_READ, 3);
+    stuck.add(crate::domain::metrics::catalogue::CLAIMS_REQUEUED, 1);
+    stuck.add(crate::domain::metrics::catalogue::CLAIMS_READ, 2);
     let mut watched = TaskReport::new(Task::QueuesAndSecrets);
-    watched.add("dlq_messages", 0);
+    watched.add(crate::domain::metrics::catalogue::DLQ_MESSAGES, 0);
     watched.fail("events DLQ: not found");
     watched.bounded = true;
     let summary = Summary {

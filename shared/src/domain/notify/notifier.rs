@@ -35,6 +35,7 @@ use crate::domain::analytics::{self, AnalyticsTarget};
 use crate::domain::companies::settings::CompanySettings;
 use crate::domain::creators::plan::PlanSettings;
 use crate::domain::metrics::Metrics;
+use crate::domain::metrics::catalogue as names;
 use crate::domain::ports::{
     AnalyticsSink, Claim, Clock, CompanyMemberships, DependencyError, DigestSchedule, Email,
     InboundMessage, Mailer, NotificationClaims, SecretSource, SendError, Sent, SettingsStore,
@@ -179,14 +180,14 @@ impl BatchReport {
     pub fn metrics(&self, function: &str) -> Metrics {
         let mut metrics = Metrics::new(function);
         metrics
-            .count("messages_sent", self.counts.sent)
-            .count("messages_refused", self.counts.refused)
-            .count("messages_suppressed", self.counts.suppressed)
-            .count("messages_already_done", self.counts.already_done)
-            .count("messages_plan_required", self.counts.plan_required)
-            .count("analytics_sent", self.counts.analytics_sent)
-            .count("jobs_failed_permanent", self.jobs_failed_permanent)
-            .count("jobs_failed_retryable", self.jobs_failed_retryable);
+            .count(names::MESSAGES_SENT, self.counts.sent)
+            .count(names::MESSAGES_REFUSED, self.counts.refused)
+            .count(names::MESSAGES_SUPPRESSED, self.counts.suppressed)
+            .count(names::MESSAGES_ALREADY_DONE, self.counts.already_done)
+            .count(names::MESSAGES_PLAN_REQUIRED, self.counts.plan_required)
+            .count(names::ANALYTICS_SENT, self.counts.analytics_sent)
+            .count(names::JOBS_FAILED_PERMANENT, self.jobs_failed_permanent)
+            .count(names::JOBS_FAILED_RETRYABLE, self.jobs_failed_retryable);
         metrics
     }
 }

@@ -34,6 +34,7 @@ use super::model::SignalKind;
 use super::observe::{ObserveError, Observed};
 use super::store::{Recorded, StoredMembership, record_and_upkeep};
 use crate::domain::metrics::Metrics;
+use crate::domain::metrics::catalogue as names;
 use crate::domain::ports::{Clock, DependencyError};
 use crate::domain::webhooks::claims::{ClaimRecord, ProcessingMark};
 use crate::domain::webhooks::event::QueuedEvent;
@@ -132,21 +133,63 @@ pub struct BatchReport {
     /// Message ids to report in `batchItemFailures`.
     pub failed: Vec<String>,
     pub counts: Counts,
+    /// The batch's events by kind, in the order first seen.
+    pub kinds: Vec<KindCounts>,
+}
+
+/// The events of one kind in a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindCounts {
+    /// The known kind's name, `other` for a kind without a variant, `undecodable` for a message
+    /// that is not an event: never a sender's free text, so the dimension stays small.
+    pub kind: &'static str,
+    pub processed: u64,
+    pub failed: u64,
+    /// From each processed event's receipt to its processing.
+    pub latencies_ms: Vec<i64>,
 }
 
 impl BatchReport {
+    /// One EMF line per kind: `events_processed`, `events_failed` and
+    /// `event_processing_latency`, by function and by function and `kind`.
+    pub fn kind_metrics(&self, function: &str) -> Vec<Metrics> {
+        let by_kind = [
+            names::EVENTS_PROCESSED,
+            names::EVENTS_FAILED,
+            names::EVENT_PROCESSING_LATENCY,
+        ];
+        self.kinds
+            .iter()
+            .map(|kind| {
+                let mut metrics =
+                    Metrics::new(function).breakdown([("kind", kind.kind.to_owned())], &by_kind);
+                metrics
+                    .count(names::EVENTS_PROCESSED, kind.processed)
+                    .count(names::EVENTS_FAILED, kind.failed);
+                for latency in &kind.latencies_ms {
+                    metrics.record(
+                        names::EVENT_PROCESSING_LATENCY,
+                        crate::domain::metrics::Unit::Milliseconds,
+                        *latency as f64,
+                    );
+                }
+                metrics
+            })
+            .collect()
+    }
+
     /// The counts as one EMF line.
     pub fn metrics(&self, function: &str) -> Metrics {
         let counts = &self.counts;
         let mut metrics = Metrics::new(function);
         metrics
-            .count("events_applied", counts.applied)
-            .count("events_duplicate", counts.duplicate)
-            .count("events_stale", counts.stale)
-            .count("events_ignored", counts.ignored)
-            .count("events_contradicted", counts.contradicted)
-            .count("events_failed_permanent", counts.failed_permanent)
-            .count("events_failed_retryable", counts.failed_retryable);
+            .count(names::EVENTS_APPLIED, counts.applied)
+            .count(names::EVENTS_DUPLICATE, counts.duplicate)
+            .count(names::EVENTS_STALE, counts.stale)
+            .count(names::EVENTS_IGNORED, counts.ignored)
+            .count(names::EVENTS_CONTRADICTED, counts.contradicted)
+            .count(names::EVENTS_FAILED_PERMANENT, counts.failed_permanent)
+            .count(names::EVENTS_FAILED_RETRYABLE, counts.failed_retryable);
         for (kind, opened) in SignalKind::ALL.iter().zip(counts.opened) {
             metrics.count(signal_metric(*kind), opened);
         }
@@ -154,12 +197,17 @@ impl BatchReport {
     }
 }
 
-fn signal_metric(kind: SignalKind) -> &'static str {
+/// A queued event's kind as a metric dimension: a known kind's name, else `other`.
+fn kind_label(event: &QueuedEvent) -> &'static str {
+    event.event_kind().static_name().unwrap_or("other")
+}
+
+fn signal_metric(kind: SignalKind) -> crate::domain::metrics::MetricName {
     match kind {
-        SignalKind::AtRisk => "signal_at_risk_opened",
-        SignalKind::CancelScheduled => "signal_cancel_scheduled_opened",
-        SignalKind::Churned => "signal_churned_opened",
-        SignalKind::Recovered => "signal_recovered_opened",
+        SignalKind::AtRisk => names::SIGNAL_AT_RISK_OPENED,
+        SignalKind::CancelScheduled => names::SIGNAL_CANCEL_SCHEDULED_OPENED,
+        SignalKind::Churned => names::SIGNAL_CHURNED_OPENED,
+        SignalKind::Recovered => names::SIGNAL_RECOVERED_OPENED,
     }
 }
 
@@ -295,7 +343,31 @@ impl<
             outcomes[index] = Some(outcome);
         }
         let mut report = BatchReport::default();
-        for (id, outcome) in ids.into_iter().zip(outcomes.into_iter().flatten()) {
+        let now = self.clock.now();
+        for ((id, outcome), event) in ids
+            .into_iter()
+            .zip(outcomes.into_iter().flatten())
+            .zip(decoded)
+        {
+            let label = event.as_ref().map_or("undecodable", kind_label);
+            let kind = match report.kinds.iter().position(|k| k.kind == label) {
+                Some(index) => &mut report.kinds[index],
+                None => {
+                    report.kinds.push(KindCounts {
+                        kind: label,
+                        ..KindCounts::default()
+                    });
+                    let last = report.kinds.len() - 1;
+                    &mut report.kinds[last]
+                }
+            };
+            kind.processed += 1;
+            match (&outcome, event) {
+                (Ok(_), Ok(event)) => kind
+                    .latencies_ms
+                    .push((now - event.received_at).num_milliseconds()),
+                _ => kind.failed += 1,
+            }
             let counts = &mut report.counts;
             match outcome {
                 Ok(Outcome::Applied { opened, .. }) => {

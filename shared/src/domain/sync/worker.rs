@@ -17,6 +17,7 @@ use super::{
     observation_of, verdict,
 };
 use crate::domain::metrics::Metrics;
+use crate::domain::metrics::catalogue as names;
 use crate::domain::notify::Job;
 use crate::domain::notify::company::SyncEnd;
 use crate::domain::ports::{
@@ -749,12 +750,12 @@ fn parse_since(since: Option<&str>) -> Result<Option<DateTime<Utc>>, SyncError> 
 fn emit_page_metrics(provider: &str, counts: &SyncCounts) {
     let mut metrics = Metrics::new("sync").dimension("provider", provider);
     metrics
-        .count("sync_pages", 1)
-        .count("sync_seen", counts.seen)
-        .count("sync_unchanged", counts.unchanged)
-        .count("sync_drift", counts.drifted)
-        .count("sync_newer_locally", counts.newer_locally)
-        .count("sync_skipped", counts.skipped)
-        .count("sync_sales_recorded", counts.sales_recorded);
+        .count(names::SYNC_PAGES, 1)
+        .count(names::SYNC_SEEN, counts.seen)
+        .count(names::SYNC_UNCHANGED, counts.unchanged)
+        .count(names::SYNC_DRIFT, counts.drifted)
+        .count(names::SYNC_NEWER_LOCALLY, counts.newer_locally)
+        .count(names::SYNC_SKIPPED, counts.skipped)
+        .count(names::SYNC_SALES_RECORDED, counts.sales_recorded);
     metrics.emit();
 }

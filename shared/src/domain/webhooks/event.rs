@@ -134,6 +134,14 @@ macro_rules! event_kinds {
                 }
             }
 
+            /// A known kind's name (`None` for `Other`, whose name is the sender's text).
+            pub fn static_name(&self) -> Option<&'static str> {
+                match self {
+                    $($(Self::$variant => Some($name),)*)*
+                    Self::Other(_) => None,
+                }
+            }
+
             /// The sender whose vocabulary defines this kind (`None` for `Other`).
             pub fn source(&self) -> Option<Source> {
                 match self {

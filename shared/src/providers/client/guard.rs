@@ -289,9 +289,10 @@ impl<S: BreakerStore, C: Clock + Clone, W: FailureCounter> ProviderGuard<S, C, W
     /// ([`SharedLimit::admits`]). Otherwise it waits for the next window, within `max_wait` and
     /// [`SHARED_TRIES`], and is refused after that with the wait. A counter that cannot be
     /// reached admits the call (logged): the in-process bucket still paces it, and a 429 pauses.
-    async fn take_shared_turn(&self, service: &'static str) -> Result<(), ClientError> {
+    /// Ok has the requests left in the window after this one, when they were counted.
+    async fn take_shared_turn(&self, service: &'static str) -> Result<Option<u64>, ClientError> {
         let Some(counter) = &self.shared else {
-            return Ok(());
+            return Ok(None);
         };
         let rate = self.limits(service).rate_limit;
         let limit = SharedLimit {
@@ -312,10 +313,10 @@ impl<S: BreakerStore, C: Clock + Clone, W: FailureCounter> ProviderGuard<S, C, W
                 {
                     Err(error) => {
                         tracing::warn!(service, %error, "the shared rate limit cannot be counted; the call goes out under this instance's limit");
-                        return Ok(());
+                        return Ok(None);
                     }
                     Ok(count) => match limit.admits(window, count, self.clock.now()) {
-                        Ok(()) => return Ok(()),
+                        Ok(()) => return Ok(Some(limit.requests.saturating_sub(count))),
                         Err(next) => next,
                     },
                 },
@@ -373,9 +374,9 @@ impl<S: BreakerStore, C: Clock + Clone + 'static, W: FailureCounter> Admission
         }
         self.take_token(service, &guard).await?;
         let slot = self.take_slot(service, &guard).await?;
-        self.take_shared_turn(service).await?;
+        let tokens_left = self.take_shared_turn(service).await?;
         match self.breaker.admit(service).await {
-            Ok(_) => Ok(Permit::holding(slot)),
+            Ok(_) => Ok(Permit::holding(slot).with_tokens_left(tokens_left)),
             Err(rejected) => {
                 tracing::debug!(service, retry_after = ?rejected.retry_after, "circuit open; call not sent");
                 Err(ClientError::CircuitOpen { service })

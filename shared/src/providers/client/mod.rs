@@ -12,8 +12,8 @@
 //! returned at once.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
@@ -22,14 +22,18 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::domain::metrics::catalogue as names;
+use crate::domain::metrics::{MetricSink, Metrics, Stdout, Unit};
 use crate::domain::ports::{Clock, SystemClock};
 
 mod emergency;
+mod endpoint;
 mod guard;
 mod key;
 mod listing;
 
 pub use emergency::EmergencyGate;
+pub use endpoint::endpoint;
 pub use guard::{DEFAULT_MAX_ADMISSION_WAIT, ProviderGuard, Unshared};
 pub use listing::listing_error;
 
@@ -200,19 +204,32 @@ impl CallOutcome {
 /// Held for the duration of one attempt; a limiter can put its guard (e.g. a semaphore permit) inside.
 pub struct Permit {
     _guard: Option<Box<dyn Send + Sync>>,
+    /// Requests left in the rate limit's window, when the limiter knows (a metric).
+    tokens_left: Option<u64>,
 }
 
 impl Permit {
     /// A permit that holds nothing.
     pub fn free() -> Self {
-        Self { _guard: None }
+        Self {
+            _guard: None,
+            tokens_left: None,
+        }
     }
 
     /// A permit that releases `guard` when the attempt ends.
     pub fn holding(guard: impl Send + Sync + 'static) -> Self {
         Self {
             _guard: Some(Box::new(guard)),
+            tokens_left: None,
         }
+    }
+
+    /// The permit, noting that `left` requests are left in the rate limit's window.
+    #[must_use]
+    pub const fn with_tokens_left(mut self, left: Option<u64>) -> Self {
+        self.tokens_left = left;
+        self
     }
 }
 
@@ -307,7 +324,38 @@ pub struct CallReport {
     pub outcome: &'static str,
 }
 
-/// The request layer: one per process, cheap to share by reference.
+/// What the attempts of one call saw, for its metrics document.
+#[derive(Debug, Default)]
+struct CallStats {
+    /// The status class of the last attempt sent (`None`: none was).
+    last_class: Option<&'static str>,
+    /// The status of the attempt under way, once answered.
+    answered: Option<StatusCode>,
+    /// Per attempt sent: its time, and 1 or 0 for whether it was answered 5xx, 429.
+    latencies_ms: Vec<f64>,
+    responses_5xx: Vec<u64>,
+    responses_429: Vec<u64>,
+    rate_limit_wait: Duration,
+    tokens_left: Option<u64>,
+    ratelimit_remaining: Option<u64>,
+}
+
+/// The provider's `x-ratelimit-remaining`, where it sends one.
+const RATELIMIT_REMAINING: &str = "x-ratelimit-remaining";
+
+/// `2xx`, `4xx`, `5xx` (other statuses by their first digit).
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The request layer: one per process, cheap to share by reference. Each call writes one EMF
+/// document (`provider_*` metrics, see [`crate::domain::metrics::catalogue`]) to its sink.
 pub struct ResilientClient<A = NoAdmission> {
     http: reqwest::Client,
     policy: RetryPolicy,
@@ -315,6 +363,7 @@ pub struct ResilientClient<A = NoAdmission> {
     sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
     max_response_bytes: usize,
+    metrics: Arc<dyn MetricSink>,
 }
 
 impl<A: Admission> ResilientClient<A> {
@@ -326,7 +375,15 @@ impl<A: Admission> ResilientClient<A> {
             sleeper: Arc::new(TokioSleeper),
             clock: Arc::new(SystemClock),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            metrics: Arc::new(Stdout),
         }
+    }
+
+    /// Where each call's metrics document goes (default: stdout).
+    #[must_use]
+    pub fn with_metric_sink(mut self, sink: Arc<dyn MetricSink>) -> Self {
+        self.metrics = sink;
+        self
     }
 
     /// The largest body an attempt reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
@@ -409,9 +466,14 @@ impl<A: Admission> ResilientClient<A> {
         // With an injected sleeper no real time passes, so waits count towards the budget too.
         let spent = || started.elapsed().max(waited());
         let remaining = || policy.budget.saturating_sub(spent());
+        let stats = Mutex::new(CallStats::default());
+        let counters = Counters {
+            attempts: &attempts,
+            over_budget: &over_budget,
+            stats: &stats,
+        };
 
-        let attempt =
-            || self.guarded_attempt(service, &build, reply, remaining(), &attempts, &over_budget);
+        let attempt = || self.guarded_attempt(service, &build, reply, remaining(), &counters);
 
         // No jitter from backon: it adds up to one delay on top, where full jitter draws from [0, delay].
         let backoff = ExponentialBuilder::default()
@@ -447,9 +509,12 @@ impl<A: Admission> ResilientClient<A> {
                 }
                 Some(wait)
             })
-            .notify(|_: &ClientError, wait: Duration| {
+            .notify(|error: &ClientError, wait: Duration| {
                 let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
                 waited_ns.fetch_add(nanos, Relaxed);
+                if matches!(error, ClientError::RateLimited { .. }) {
+                    lock(&stats).rate_limit_wait += wait;
+                }
             })
             .await;
 
@@ -472,7 +537,67 @@ impl<A: Admission> ResilientClient<A> {
             waited: waited(),
             outcome: result.as_ref().map_or_else(ClientError::code, |_| "ok"),
         };
+        let stats = stats.into_inner().unwrap_or_else(PoisonError::into_inner);
+        self.emit_metrics(service, &build, &report, &stats);
         (result, report)
+    }
+
+    /// The call's metrics document: `provider_*` by provider, and the call by endpoint and status
+    /// class and by outcome.
+    fn emit_metrics<F: Fn() -> RequestBuilder>(
+        &self,
+        service: &'static str,
+        build: &F,
+        report: &CallReport,
+        stats: &CallStats,
+    ) {
+        // Built once more for its method and URL only: it is not sent.
+        let endpoint = build()
+            .build()
+            .map_or_else(|_| "unknown".to_owned(), |r| endpoint(r.method(), r.url()));
+        let mut metrics = Metrics::new("provider_client")
+            .dimension("provider", service)
+            .breakdown(
+                [
+                    ("endpoint", endpoint),
+                    (
+                        "status_class",
+                        stats.last_class.unwrap_or("refused").to_owned(),
+                    ),
+                ],
+                &[names::PROVIDER_REQUESTS],
+            )
+            .breakdown(
+                [("outcome", report.outcome.to_owned())],
+                &[names::PROVIDER_REQUESTS],
+            );
+        metrics
+            .count(names::PROVIDER_REQUESTS, 1)
+            .count(names::PROVIDER_ATTEMPTS, u64::from(report.attempts))
+            .count(names::PROVIDER_RETRIES, u64::from(report.retries))
+            .record(
+                names::PROVIDER_RATE_LIMIT_WAIT,
+                Unit::Milliseconds,
+                stats.rate_limit_wait.as_secs_f64() * 1000.0,
+            );
+        for ((latency, is_5xx), is_429) in stats
+            .latencies_ms
+            .iter()
+            .zip(&stats.responses_5xx)
+            .zip(&stats.responses_429)
+        {
+            metrics
+                .record(names::PROVIDER_LATENCY, Unit::Milliseconds, *latency)
+                .count(names::PROVIDER_RESPONSES_5XX, *is_5xx)
+                .count(names::PROVIDER_RESPONSES_429, *is_429);
+        }
+        if let Some(left) = stats.tokens_left {
+            metrics.count(names::PROVIDER_RATE_LIMIT_TOKENS_LEFT, left);
+        }
+        if let Some(remaining) = stats.ratelimit_remaining {
+            metrics.count(names::PROVIDER_RATELIMIT_REMAINING, remaining);
+        }
+        metrics.emit_to(self.metrics.as_ref());
     }
 
     /// One attempt within the budget `left`, through admission control.
@@ -482,26 +607,49 @@ impl<A: Admission> ResilientClient<A> {
         build: &F,
         reply: &R,
         left: Duration,
-        attempts: &AtomicU32,
-        over_budget: &AtomicBool,
+        counters: &Counters<'_>,
     ) -> Result<R::Output, ClientError> {
         if left.is_zero() {
-            over_budget.store(true, Relaxed);
+            counters.over_budget.store(true, Relaxed);
             return Err(ClientError::BudgetExhausted {
                 service,
-                attempts: attempts.load(Relaxed),
+                attempts: counters.attempts.load(Relaxed),
             });
         }
-        attempts.fetch_add(1, Relaxed);
+        counters.attempts.fetch_add(1, Relaxed);
         // The permit (a limiter's slot, if any) is held until the attempt ends.
-        let _permit = self.admission.admit(service).await?;
+        let permit = self.admission.admit(service).await?;
+        if permit.tokens_left.is_some() {
+            lock(counters.stats).tokens_left = permit.tokens_left;
+        }
+        let started = Instant::now();
         let result = self
             .attempt(
                 service,
                 build().timeout(self.policy.attempt_timeout.min(left)),
                 reply,
+                counters.stats,
             )
             .await;
+        {
+            let mut stats = lock(counters.stats);
+            stats
+                .latencies_ms
+                .push(started.elapsed().as_secs_f64() * 1000.0);
+            let status = stats.answered.take();
+            stats
+                .responses_5xx
+                .push(u64::from(status.is_some_and(|s| s.is_server_error())));
+            stats
+                .responses_429
+                .push(u64::from(status == Some(StatusCode::TOO_MANY_REQUESTS)));
+            match &result {
+                Err(ClientError::Timeout { .. }) => stats.last_class = Some("timeout"),
+                Err(ClientError::Unreachable { .. }) => stats.last_class = Some("unreachable"),
+                _ => {}
+            }
+        }
+        drop(permit);
         self.admission
             .record(service, CallOutcome::of(&result))
             .await;
@@ -513,12 +661,23 @@ impl<A: Admission> ResilientClient<A> {
         service: &'static str,
         request: RequestBuilder,
         reply: &R,
+        stats: &Mutex<CallStats>,
     ) -> Result<R::Output, ClientError> {
         let response = request
             .send()
             .await
             .map_err(|e| transport_error(service, e))?;
         let status = response.status();
+        {
+            let mut stats = lock(stats);
+            stats.last_class = Some(status_class(status));
+            stats.answered = Some(status);
+            stats.ratelimit_remaining = response
+                .headers()
+                .get(RATELIMIT_REMAINING)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+        }
         // Only a success reads them, and most readers not even then.
         let headers = if status.is_success() {
             response.headers().clone()
@@ -548,6 +707,18 @@ impl<A: Admission> ResilientClient<A> {
             .success(status, &headers, &body)
             .map_err(|detail| ClientError::Decode { service, detail })
     }
+}
+
+/// The call-wide counters each attempt updates.
+struct Counters<'a> {
+    attempts: &'a AtomicU32,
+    /// Set when a retryable error is returned because waiting would overrun the budget.
+    over_budget: &'a AtomicBool,
+    stats: &'a Mutex<CallStats>,
+}
+
+fn lock(stats: &Mutex<CallStats>) -> std::sync::MutexGuard<'_, CallStats> {
+    stats.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// How a provider's answers are read: what a success yields, the stable code of an error body and

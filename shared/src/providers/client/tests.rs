@@ -681,3 +681,146 @@ async fn a_write_without_idempotency_is_repeated_after_a_refused_connection() {
     assert!(!error.may_have_reached());
     assert_eq!(report.attempts, 4);
 }
+
+/// The one metrics document `client`'s call wrote to `sink`, checked against the catalogue.
+fn the_call_document(sink: &crate::domain::metrics::Captured) -> serde_json::Value {
+    let documents = sink.documents();
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    let document = documents[0].clone();
+    let problems = crate::domain::metrics::catalogue::undeclared(&document);
+    assert!(problems.is_empty(), "{problems:?}");
+    document
+}
+
+/// The metric names of each directive of `document`, with its dimension names.
+fn directives(document: &serde_json::Value) -> Vec<(Vec<String>, Vec<String>)> {
+    document["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|directive| {
+            let strings = |value: &serde_json::Value| -> Vec<String> {
+                value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect()
+            };
+            let metrics = directive["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap().to_owned())
+                .collect();
+            (strings(&directive["Dimensions"][0]), metrics)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_call_writes_one_catalogued_document_with_its_attempts_5xx_429_wait_and_remaining() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(rate_limited().insert_header("Retry-After", "2"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_body().insert_header("x-ratelimit-remaining", "17"))
+        .mount(&server)
+        .await;
+    let sink = Arc::new(crate::domain::metrics::Captured::default());
+    let (client, _) = client(RetryPolicy::default());
+    let client = client.with_metric_sink(Arc::clone(&sink) as Arc<dyn MetricSink>);
+
+    let (result, _) = call(&client, &server).await;
+
+    assert_eq!(result.unwrap().id, "mem_1");
+    let document = the_call_document(&sink);
+    assert_eq!(document["function"], "provider_client");
+    assert_eq!(document["provider"], "whop");
+    assert_eq!(document["endpoint"], "GET /memberships/{id}");
+    assert_eq!(document["status_class"], "2xx");
+    assert_eq!(document["outcome"], "ok");
+    assert_eq!(document["provider_requests"], 1.0);
+    assert_eq!(document["provider_attempts"], 3.0);
+    assert_eq!(document["provider_retries"], 2.0);
+    assert_eq!(
+        document["provider_responses_5xx"],
+        serde_json::json!([1.0, 0.0, 0.0])
+    );
+    assert_eq!(
+        document["provider_responses_429"],
+        serde_json::json!([0.0, 1.0, 0.0])
+    );
+    assert_eq!(document["provider_rate_limit_wait"], 2000.0);
+    assert_eq!(document["provider_ratelimit_remaining"], 17.0);
+    assert_eq!(
+        document["provider_latency"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let by_provider = ["function", "provider"].map(str::to_owned).to_vec();
+    let (_, all) = &directives(&document)[0];
+    assert_eq!(directives(&document)[0].0, by_provider);
+    for name in [
+        "provider_requests",
+        "provider_attempts",
+        "provider_retries",
+        "provider_responses_5xx",
+        "provider_responses_429",
+        "provider_rate_limit_wait",
+        "provider_latency",
+        "provider_ratelimit_remaining",
+    ] {
+        assert!(all.iter().any(|n| n == name), "{name} in {all:?}");
+    }
+    assert_eq!(
+        directives(&document)[1..],
+        [
+            (
+                ["function", "provider", "endpoint", "status_class"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                vec!["provider_requests".to_owned()]
+            ),
+            (
+                ["function", "provider", "outcome"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                vec!["provider_requests".to_owned()]
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_call_refused_before_sending_is_counted_as_refused_with_its_error_code() {
+    let server = MockServer::start().await;
+    let sink = Arc::new(crate::domain::metrics::Captured::default());
+    let client = ResilientClient::new(
+        reqwest::Client::new(),
+        RetryPolicy::default(),
+        OpenCircuit(Mutex::default()),
+    )
+    .with_metric_sink(Arc::clone(&sink) as Arc<dyn MetricSink>);
+
+    let url = format!("{}/v2/sales/AbC123==", server.uri());
+    let (result, _) = client
+        .send_json::<Membership, _>("gumroad", || client.http().get(&url))
+        .await;
+
+    assert!(result.is_err());
+    let document = the_call_document(&sink);
+    assert_eq!(document["provider"], "gumroad");
+    assert_eq!(document["endpoint"], "GET /v2/sales/{id}");
+    assert_eq!(document["status_class"], "refused");
+    assert_eq!(document["outcome"], "circuit_open");
+    assert_eq!(document["provider_requests"], 1.0);
+    assert_eq!(document.get("provider_latency"), None);
+}

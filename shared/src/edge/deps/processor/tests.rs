@@ -72,6 +72,17 @@ fn message(event_id: &str, kind: &str, subject: &str, data: &str, at: &str) -> S
     )
 }
 
+/// Whop's `membership.activated` of `mem_1`, as event `event_id`.
+fn activated(event_id: &str) -> String {
+    message(
+        event_id,
+        "membership.activated",
+        MEMBERSHIP,
+        "{}",
+        "2026-03-01T11:00:00Z",
+    )
+}
+
 const MEMBERSHIP: &str = r#"{"membership_id":"mem_1","user_id":"user_1"}"#;
 const PAYMENT: &str = r#"{"membership_id":"mem_1","user_id":"user_1","payment_id":"pay_1"}"#;
 
@@ -151,13 +162,7 @@ async fn a_poison_message_fails_alone() {
 #[tokio::test]
 async fn duplicates_and_ignored_events_are_counted_and_marked() {
     let processor = processor(&["whop#e1", "whop#e9"]);
-    let activated = message(
-        "e1",
-        "membership.activated",
-        MEMBERSHIP,
-        "{}",
-        "2026-03-01T11:00:00Z",
-    );
+    let activated = activated("e1");
     let report = processor
         .process_batch(&[
             record("m1", activated.clone()),
@@ -304,4 +309,52 @@ async fn many_events_of_one_membership_compact_without_changing_state() {
     let reference = crate::domain::state::model::MembershipState::empty("mem_1", Source::Whop)
         .fold(&observations);
     assert_eq!(stored.state(), reference);
+}
+
+#[tokio::test]
+async fn a_batch_reports_each_kind_with_its_failures_and_latencies_as_catalogued_metrics() {
+    let processor = processor(&["whop#e1", "whop#e2", "whop#e3"]);
+    let report = processor
+        .process_batch(&[
+            record("m1", activated("e1")),
+            record("m2", "{not json".to_owned()),
+            record("m3", activated("e2")),
+            record(
+                "m4",
+                message("e3", "made.up", "{}", "{}", "2026-03-01T11:00:00Z"),
+            ),
+        ])
+        .await
+        .unwrap();
+
+    let kinds: Vec<(&str, u64, u64, Vec<i64>)> = report
+        .kinds
+        .iter()
+        .map(|k| (k.kind, k.processed, k.failed, k.latencies_ms.clone()))
+        .collect();
+    // received 12:00:00, processed at the clock's 12:01:00.
+    assert_eq!(
+        kinds,
+        [
+            ("membership.activated", 2, 0, vec![60_000, 60_000]),
+            ("undecodable", 1, 1, vec![]),
+            ("other", 1, 0, vec![60_000]),
+        ]
+    );
+    let documents: Vec<serde_json::Value> = report
+        .kind_metrics("processor")
+        .iter()
+        .chain([&report.metrics("processor")])
+        .map(|m| m.to_emf(0))
+        .collect();
+    for document in &documents {
+        let problems = crate::domain::metrics::catalogue::undeclared(document);
+        assert!(problems.is_empty(), "{problems:?} in {document}");
+    }
+    assert_eq!(documents[0]["kind"], "membership.activated");
+    assert_eq!(
+        documents[0]["event_processing_latency"],
+        serde_json::json!([60_000.0, 60_000.0])
+    );
+    assert_eq!(documents[1]["events_failed"], 1.0);
 }
