@@ -102,11 +102,19 @@ fn template_routes() -> Vec<(String, String)> {
 
 /// Every creator route naming a company in its path (`{company_id}`), so a route added there is
 /// in this list.
+/// Every route naming its company in its path: the writes first, so a read finds what they
+/// set (`PUT …/analytics` before its `GET`), the removals last.
 fn company_routes() -> Vec<(String, String)> {
-    template_routes()
+    let mut routes: Vec<(String, String)> = template_routes()
         .into_iter()
         .filter(|(_, path)| path.contains("{company_id}"))
-        .collect()
+        .collect();
+    routes.sort_by_key(|(method, _)| match method.as_str() {
+        "PUT" => 0,
+        "DELETE" => 2,
+        _ => 1,
+    });
+    routes
 }
 
 /// Every route naming its company in the query (`?company_id=`): all of `/connections/…` but
@@ -183,7 +191,14 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
         assert_eq!(mine["companies"][0]["open_signals"]["at_risk"], 0);
 
         for (method, path) in &routes {
-            let body = (method == "PUT").then(|| json!({}));
+            // A property to set for analytics; any settings (`{}` takes the defaults).
+            let body = (method == "PUT").then(|| {
+                if path.ends_with("/analytics") {
+                    json!({"measurement_id": "G-ISOLATE1", "api_secret": "isolation-secret"})
+                } else {
+                    json!({})
+                }
+            });
             let theirs = path.replace("{company_id}", other);
             let (status, answer) = send(&stack, &token, method, &theirs, body.clone()).await;
             assert_eq!(
@@ -193,7 +208,8 @@ async fn two_creators_see_only_their_own_companies_and_every_company_route_refus
             );
             let ours = path.replace("{company_id}", own);
             let (status, answer) = send(&stack, &token, method, &ours, body).await;
-            assert_eq!(status, 200, "{user}: {method} {ours}: {answer}");
+            let done = if method == "DELETE" { 204 } else { 200 };
+            assert_eq!(status, done, "{user}: {method} {ours}: {answer}");
         }
         let by_query = company_query_routes();
         assert!(by_query.len() >= 4, "{by_query:?}");

@@ -202,7 +202,8 @@ async fn external_reports_a_reachable_provider_and_the_unconfigured_ones() {
             ("provider:resend", "ok"),
             ("provider:sendgrid", "unconfigured"),
             // And Twilio at its stand-in messaging API.
-            ("provider:twilio", "ok")
+            ("provider:twilio", "ok"),
+            ("provider:ga4", "ok")
         ]
     );
     assert_eq!(whop.received_requests().await.unwrap().len(), 1);
