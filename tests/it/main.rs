@@ -17,6 +17,8 @@ mod creators;
 mod digest;
 mod dlq;
 mod emergency;
+// Error reporting (README "Error reporting").
+mod error_reporting;
 mod events;
 mod faults;
 mod google;
