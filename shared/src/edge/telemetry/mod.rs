@@ -245,6 +245,21 @@ impl Reporter {
     }
 }
 
+/// Sends `request`; a failure is logged at WARN (so it is not reported in turn) and the reports
+/// it carried are dropped.
+async fn post(request: reqwest::RequestBuilder, sink: &'static str) {
+    let result = request
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status);
+    if let Err(error) = result {
+        tracing::warn!(
+            status = error.status().map(|s| s.as_u16()),
+            "an error report to {sink} failed"
+        );
+    }
+}
+
 async fn read_secret(
     secrets: &impl SecretSource,
     secret_id: &str,

@@ -1,5 +1,5 @@
 //! OTLP/HTTP: scrubbed [`Report`]s exported as log records in OTLP's JSON encoding, one
-//! `POST {endpoint}/v1/logs` per invocation that logged an error (`docs/providers.md`, "OTLP").
+//! `POST {endpoint}/v1/logs` per invocation that logged an error (`docs/providers.md`, "OTLP/HTTP").
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -61,19 +61,11 @@ impl OtlpSink {
         if reports.is_empty() {
             return;
         }
-        let result = http
+        let request = http
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .json(&export(&reports, resource))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status);
-        if let Err(error) = result {
-            tracing::warn!(
-                status = error.status().map(|s| s.as_u16()),
-                "an error report to the OTLP collector failed"
-            );
-        }
+            .json(&export(&reports, resource));
+        super::post(request, "the OTLP collector").await;
     }
 }
 

@@ -104,23 +104,15 @@ impl SentrySink {
             if envelope.to_writer(&mut body).is_err() {
                 continue;
             }
-            let result = http
+            let request = http
                 .post(self.url.clone())
                 .header("X-Sentry-Auth", self.auth.clone())
                 .header(
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-sentry-envelope"),
                 )
-                .body(body)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status);
-            if let Err(error) = result {
-                tracing::warn!(
-                    status = error.status().map(|s| s.as_u16()),
-                    "an error report to Sentry failed"
-                );
-            }
+                .body(body);
+            super::post(request, "Sentry").await;
         }
     }
 }
