@@ -21,6 +21,8 @@ mod creators;
 mod digest;
 mod dlq;
 mod emergency;
+// Error reporting (README "Error reporting").
+mod error_reporting;
 mod events;
 mod faults;
 mod google;

@@ -10,6 +10,8 @@ pub mod fake_gumroad;
 pub mod fake_mail;
 pub mod fake_messaging;
 pub mod fake_paypal;
+// Error reporting's sinks (README "Error reporting").
+pub mod fake_sinks;
 pub mod fake_stripe;
 pub mod fake_whop;
 pub mod functions;

@@ -402,6 +402,9 @@ pub struct Config {
     /// `INGESTIONS_BUCKET`, `INGEST_MAX_UPLOAD_BYTES`: KDP report uploads (read in
     /// `edge/config/ingest.rs`).
     pub ingest: ingest::IngestSettings,
+    /// `SENTRY_DSN_SECRET_ARN`, `OTLP_ENDPOINT`, `OTLP_HEADERS_SECRET_ARN`: error reporting, off
+    /// unless set (read in `edge/config/reporting.rs`).
+    pub reporting: ReportingSettings,
 }
 
 /// One thing wrong with the environment, and how to fix it.
@@ -737,6 +740,7 @@ impl Config {
         let paypal = paypal::read(&mut env, stage, &base_urls);
         let stripe_sync = stripe::read(&mut env, &base_urls);
         let ingest = ingest::read(&mut env);
+        let reporting = reporting::read(&mut env, stage);
 
         match whop_user_token_jwks_url {
             Some(whop_user_token_jwks_url) if env.problems.is_empty() => Ok(Self {
@@ -767,6 +771,7 @@ impl Config {
                 paypal,
                 stripe_sync,
                 ingest,
+                reporting,
             }),
             _ => Err(ConfigError {
                 problems: env.problems,
@@ -803,12 +808,14 @@ mod notify;
 mod paypal;
 mod plan;
 mod reader;
+mod reporting;
 mod stripe;
 #[cfg(test)]
 mod tests;
 
 pub use messaging::{EmailProvider, MessagingSettings};
 pub use notify::NotifySettings;
+pub use reporting::{OtlpSettings, ReportingSettings};
 pub use stripe::StripeSyncSettings;
 
 use reader::Reader;

@@ -1,7 +1,9 @@
 //! The one way a function binary starts: logging, configuration validated at init (a bad
 //! environment fails the cold start with every problem listed, never the first request), the
 //! [`App`] built once, the function's composition root ([`crate::edge::deps`]) built once from
-//! it, then the Lambda runtime loop handing every invocation the same dependencies.
+//! it, then the Lambda runtime loop handing every invocation the same dependencies. Each
+//! invocation ends in [`Reporter::finish`], which sends the errors it logged when error reporting
+//! is on (README "Error reporting") before the answer goes back.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,14 +16,47 @@ use serde::de::DeserializeOwned;
 use crate::App;
 use crate::domain::ports::InboundMessage;
 use crate::edge::error::EventError;
+use crate::edge::telemetry::Reporter;
 
 /// Runs an HTTP function (API Gateway HTTP API, payload 2.0) serving `router`.
 pub async fn serve_http(
     router: impl FnOnce(Arc<App>) -> Router,
 ) -> Result<(), lambda_runtime::Error> {
-    crate::edge::telemetry::init();
+    let reporter = crate::edge::telemetry::init();
     let app = Arc::new(App::from_env().await?);
-    lambda_http::run(router(app)).await
+    reporter.start_for(&app).await;
+    lambda_http::run(Reported {
+        inner: router(app),
+        reporter,
+    })
+    .await
+}
+
+/// The router of an HTTP function, whose invocations end in [`Reporter::finish`].
+#[derive(Clone)]
+struct Reported {
+    inner: Router,
+    reporter: Reporter,
+}
+
+impl tower::Service<lambda_http::Request> for Reported {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<lambda_http::Request>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: lambda_http::Request) -> Self::Future {
+        let work = tower::Service::call(&mut self.inner, request);
+        let reporter = self.reporter.clone();
+        Box::pin(async move { reporter.finish(work).await })
+    }
 }
 
 /// Runs an HTTP function whose routes take the dependencies `build` makes once, at cold start.
@@ -44,9 +79,16 @@ where
     F: Fn(Arc<D>, LambdaEvent<E>) -> Fut,
     Fut: Future<Output = Result<R, EventError>>,
 {
-    crate::edge::telemetry::init();
+    let reporter = crate::edge::telemetry::init();
     let app = Arc::new(App::from_env().await?);
-    lambda_runtime::run(service_fn(event_handler(app, build, handler))).await
+    reporter.start_for(&app).await;
+    let handler = event_handler(app, build, handler);
+    lambda_runtime::run(service_fn(move |event| {
+        let work = handler(event);
+        let reporter = reporter.clone();
+        async move { reporter.finish(work).await }
+    }))
+    .await
 }
 
 /// The per-invocation function of an event function: the dependencies are built here, once, and

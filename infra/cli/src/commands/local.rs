@@ -37,20 +37,26 @@ fn parse_parameter(text: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(args: LocalArgs) -> anyhow::Result<ExitCode> {
-    shared::edge::telemetry::init();
-    local(LocalOptions {
-        template: args.template.unwrap_or_else(churnsaver::template_path),
-        stack_name: args.stack_name,
-        bind: args.bind,
-        endpoint: args.endpoint.unwrap_or_default(),
-        parameters: args.parameters.into_iter().collect::<BTreeMap<_, _>>(),
-        background: true,
-    })
+    let reporter = shared::edge::telemetry::init();
+    local(
+        reporter,
+        LocalOptions {
+            template: args.template.unwrap_or_else(churnsaver::template_path),
+            stack_name: args.stack_name,
+            bind: args.bind,
+            endpoint: args.endpoint.unwrap_or_default(),
+            parameters: args.parameters.into_iter().collect::<BTreeMap<_, _>>(),
+            background: true,
+        },
+    )
     .await
     .map(|()| ExitCode::SUCCESS)
 }
 
-async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
+async fn local(
+    reporter: shared::edge::telemetry::Reporter,
+    mut options: LocalOptions,
+) -> anyhow::Result<()> {
     let mut moto = if options.endpoint.is_empty() {
         let server = tokio::task::spawn_blocking(MotoServer::start).await??;
         options.endpoint = server.endpoint();
@@ -62,6 +68,18 @@ async fn local(mut options: LocalOptions) -> anyhow::Result<()> {
         .await
         .context("starting the local stack")?;
     print_summary(&stack, &options, moto.as_ref());
+    // Error reporting (README "Error reporting"), when `--param` configures a sink: the local
+    // functions share this process, so their reports go out every second rather than per
+    // invocation.
+    reporter.start_for(&stack.app).await;
+    if reporter.is_on() {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                reporter.flush().await;
+            }
+        });
+    }
     let state = LocalStackState {
         base_url: stack.base_url(),
         endpoint: options.endpoint.clone(),

@@ -284,3 +284,26 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
     }
 }
+
+/// What `read` makes of `vars`, and the problems it found (the sub-readers' tests).
+#[cfg(test)]
+pub(super) fn read_vars<T>(
+    vars: &[(&str, &str)],
+    read: impl FnOnce(&mut Reader<'_, &dyn Fn(&str) -> Option<String>>) -> T,
+) -> (T, Vec<String>) {
+    let lookup = |name: &str| {
+        vars.iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
+    let mut env = Reader {
+        lookup: &lookup,
+        problems: Vec::new(),
+    };
+    let value = read(&mut env);
+    (
+        value,
+        env.problems.iter().map(ToString::to_string).collect(),
+    )
+}

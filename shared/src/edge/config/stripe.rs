@@ -85,18 +85,7 @@ mod tests {
     use super::*;
 
     fn read_from(vars: &[(&str, &str)]) -> (Option<StripeSyncSettings>, Vec<String>) {
-        let lookup = |name: &str| {
-            vars.iter()
-                .find(|(var, _)| *var == name)
-                .map(|(_, value)| (*value).to_owned())
-        };
-        let mut env = Reader {
-            lookup: &lookup,
-            problems: Vec::new(),
-        };
-        let settings = read(&mut env, &[]);
-        let problems = env.problems.iter().map(|p| p.to_string()).collect();
-        (settings, problems)
+        super::super::reader::read_vars(vars, |env| read(env, &[]))
     }
 
     #[test]
