@@ -1,109 +1,129 @@
-//! Sentry: scrubbed [`Report`]s become events of `sentry-core`'s client, whose transport only
-//! queues the envelopes; [`SentrySink::send`] posts them through the project's reqwest client at
-//! the end of the invocation (`docs/providers.md`, "Sentry").
+//! Sentry: scrubbed [`Report`]s become events in envelopes, queued during the invocation and
+//! posted through the project's reqwest client at its end (`docs/providers.md`, "Sentry").
+//!
+//! The envelope and the event are written here (a few fields of Sentry's documented protocol)
+//! rather than with the `sentry` crates: their protocol types alone add about 570 KB to every
+//! function's binary, which error reporting must not cost while it is off.
 
-use std::borrow::Cow;
-use std::sync::Arc;
+use std::time::SystemTime;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use sentry_core::protocol::{Event, Level};
-use sentry_core::types::Dsn;
-use sentry_core::{ClientOptions, Envelope, Transport, TransportFactory, TransportOptions};
+use serde_json::{Map, Value as Json, json};
 
 use super::report::{Report, Value};
 use super::{Outbox, ReportingError, Resource};
 
-/// Where Sentry's events go, and those waiting to.
+/// Sentry's protocol version the envelopes speak.
+const PROTOCOL_VERSION: u8 = 7;
+/// Who sends them.
+const CLIENT: &str = concat!("churnsaver/", env!("CARGO_PKG_VERSION"));
+
+/// Where Sentry's events go, and those waiting to (each an envelope's body).
 pub(super) struct SentrySink {
-    client: sentry_core::Client,
-    outbox: Arc<Outbox<Envelope>>,
+    outbox: Outbox<Vec<u8>>,
     url: url::Url,
     auth: HeaderValue,
 }
 
-/// The transport: envelopes wait in the outbox until the invocation ends.
-struct Queue(Arc<Outbox<Envelope>>);
-
-impl Transport for Queue {
-    fn send_envelope(&self, envelope: Envelope) {
-        self.0.push(envelope);
+/// A DSN, `{scheme}://{public key}[:{secret}]@{host}[:{port}]/{path/}{project id}`: the
+/// envelope endpoint `{scheme}://{host}[:{port}]/{path/}api/{project id}/envelope/` and the
+/// public key.
+fn parse_dsn(dsn: &str) -> Result<(url::Url, String), ReportingError> {
+    let invalid = |why: &str| ReportingError::Dsn(why.to_owned());
+    let parsed = url::Url::parse(dsn.trim()).map_err(|_| invalid("not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("its scheme is not http or https"));
     }
+    let key = parsed.username();
+    if key.is_empty() {
+        return Err(invalid("it has no public key"));
+    }
+    let path = parsed.path().trim_end_matches('/');
+    let (prefix, project) = path
+        .rsplit_once('/')
+        .ok_or_else(|| invalid("no project id"))?;
+    if project.is_empty() || !project.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("its project id is not a number"));
+    }
+    let mut url = parsed.clone();
+    url.set_username("").map_err(|()| invalid("no host"))?;
+    url.set_password(None).map_err(|()| invalid("no host"))?;
+    url.set_query(None);
+    url.set_fragment(None);
+    url.set_path(&format!("{prefix}/api/{project}/envelope/"));
+    Ok((url, key.to_owned()))
 }
 
-impl TransportFactory for Queue {
-    fn create_transport_with_options(&self, _options: TransportOptions) -> Arc<dyn Transport> {
-        Arc::new(Self(Arc::clone(&self.0)))
-    }
+/// Seconds since the epoch, with fractions, as Sentry takes a timestamp.
+fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }
 
 impl SentrySink {
     /// The sink for `dsn` (the secret's value).
-    pub(super) fn new(dsn: &SecretString, resource: &Resource) -> Result<Self, ReportingError> {
-        let dsn: Dsn = dsn.expose_secret().trim().parse().map_err(
-            |error: sentry_core::types::ParseDsnError| ReportingError::Dsn(error.to_string()),
-        )?;
-        let agent = concat!("churnsaver/", env!("CARGO_PKG_VERSION"));
-        let mut auth = HeaderValue::from_str(&dsn.to_auth(Some(agent)).to_string())
-            .map_err(|_| ReportingError::Dsn("its key is not a header value".to_owned()))?;
+    pub(super) fn new(dsn: &SecretString, _resource: &Resource) -> Result<Self, ReportingError> {
+        let (url, key) = parse_dsn(dsn.expose_secret())?;
+        let mut auth = HeaderValue::from_str(&format!(
+            "Sentry sentry_key={key}, sentry_version={PROTOCOL_VERSION}, sentry_client={CLIENT}"
+        ))
+        .map_err(|_| ReportingError::Dsn("its key is not a header value".to_owned()))?;
         auth.set_sensitive(true);
-        let outbox = Arc::new(Outbox::default());
-        let mut options = ClientOptions::default();
-        options.dsn = Some(dsn.clone());
-        options.environment = Some(Cow::Owned(resource.stage.to_owned()));
-        options.release = Some(Cow::Borrowed(concat!(
-            "churnsaver@",
-            env!("CARGO_PKG_VERSION")
-        )));
-        options.send_default_pii = false;
-        options.default_integrations = false;
-        options.transport = Some(Arc::new(Queue(Arc::clone(&outbox))));
         Ok(Self {
-            client: sentry_core::Client::with_options(options),
-            outbox,
-            url: dsn.envelope_api_url(),
+            outbox: Outbox::default(),
+            url,
             auth,
         })
     }
 
-    /// Queues `report` as an event.
+    /// Queues `report` as an event in its envelope.
     pub(super) fn capture(&self, report: &Report, resource: &Resource) {
-        let mut event = Event {
-            level: Level::Error,
-            timestamp: report.time,
-            logger: Some(report.target.clone()),
-            message: Some(report.message.clone()),
-            ..Event::default()
-        };
-        event
-            .tags
-            .insert("function".to_owned(), resource.function.clone());
-        event
-            .tags
-            .insert("stage".to_owned(), resource.stage.to_owned());
+        let event_id = uuid::Uuid::new_v4().simple().to_string();
+        let mut tags = Map::new();
+        tags.insert("function".into(), resource.function.clone().into());
+        tags.insert("stage".into(), resource.stage.into());
         if let Some(code) = &report.code {
-            event.tags.insert("code".to_owned(), code.clone());
+            tags.insert("code".into(), code.clone().into());
         }
-        for (name, value) in &report.fields {
-            let value = match value {
-                Value::Text(text) => text.as_str().into(),
-                Value::Int(n) => (*n).into(),
-                Value::Float(x) => (*x).into(),
-                Value::Bool(b) => (*b).into(),
-            };
-            event.extra.insert(name.clone(), value);
-        }
-        self.client.capture_event(event, None);
+        let extra: Map<String, Json> = report
+            .fields
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    Value::Text(text) => Json::from(text.as_str()),
+                    Value::Int(n) => Json::from(*n),
+                    Value::Float(x) => Json::from(*x),
+                    Value::Bool(b) => Json::from(*b),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let event = json!({
+            "event_id": event_id,
+            "timestamp": unix_seconds(report.time),
+            "platform": "other",
+            "level": "error",
+            "logger": report.target,
+            "message": report.message,
+            "environment": resource.stage,
+            "release": concat!("churnsaver@", env!("CARGO_PKG_VERSION")),
+            "tags": tags,
+            "extra": extra,
+            "sdk": {"name": "churnsaver", "version": env!("CARGO_PKG_VERSION")},
+        });
+        let payload = event.to_string();
+        let header = json!({"event_id": event_id});
+        let item =
+            json!({"type": "event", "length": payload.len(), "content_type": "application/json"});
+        self.outbox
+            .push(format!("{header}\n{item}\n{payload}\n").into_bytes());
     }
 
     /// Posts every queued envelope; a failed post is logged (at WARN, so it is not reported in
     /// turn) and dropped.
     pub(super) async fn send(&self, http: &reqwest::Client) {
-        for envelope in self.outbox.take() {
-            let mut body = Vec::new();
-            if envelope.to_writer(&mut body).is_err() {
-                continue;
-            }
+        for body in self.outbox.take() {
             let request = http
                 .post(self.url.clone())
                 .header("X-Sentry-Auth", self.auth.clone())
@@ -113,6 +133,39 @@ impl SentrySink {
                 )
                 .body(body);
             super::post(request, "Sentry").await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dsn_is_its_envelope_endpoint_and_public_key() {
+        let cases = [
+            (
+                "https://abc123@o1.ingest.sentry.io/42",
+                "https://o1.ingest.sentry.io/api/42/envelope/",
+            ),
+            (
+                "http://key:secret@127.0.0.1:9000/sub/path/7",
+                "http://127.0.0.1:9000/sub/path/api/7/envelope/",
+            ),
+        ];
+        for (dsn, url) in cases {
+            let (parsed, key) = parse_dsn(dsn).unwrap();
+            assert_eq!(parsed.as_str(), url, "{dsn}");
+            assert!(key == "abc123" || key == "key", "{dsn}");
+        }
+        for dsn in [
+            "not a url",
+            "https://o1.ingest.sentry.io/42",
+            "https://abc@o1.ingest.sentry.io/",
+            "https://abc@o1.ingest.sentry.io/project",
+            "ftp://abc@host/1",
+        ] {
+            assert!(parse_dsn(dsn).is_err(), "{dsn}");
         }
     }
 }
