@@ -21,13 +21,30 @@ fn outcome(output: &Output) -> (Option<i32>, String) {
     (output.status.code(), stdout(output))
 }
 
-fn body_file(contents: &str) -> PathBuf {
+/// A body in a temporary file, removed when dropped.
+struct BodyFile(PathBuf);
+
+impl std::ops::Deref for BodyFile {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for BodyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn body_file(contents: &str) -> BodyFile {
     let path = std::env::temp_dir().join(format!(
         "churnsaver-body-{}.json",
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::write(&path, contents).unwrap();
-    path
+    BodyFile(path)
 }
 
 /// `--header` arguments from `sign`'s output lines.
