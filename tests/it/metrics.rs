@@ -290,7 +290,9 @@ fn the_runbook_alarms_have_their_thresholds() {
             p["Threshold"].clone(),
         )
     };
-    for provider in ["Whop", "Stripe", "Gumroad", "PayPal", "Resend", "SendGrid"] {
+    for provider in [
+        "Whop", "Stripe", "Gumroad", "PayPal", "Resend", "SendGrid", "Twilio", "Google", "Ga4",
+    ] {
         // 5xx on more than 5 % of attempts over 5 minutes; p95 above 5 s for 10 minutes.
         assert_eq!(
             settings(&properties(&format!("{provider}Provider5xxRateAlarm"))),

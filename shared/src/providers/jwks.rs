@@ -21,7 +21,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::aws::http::request_error;
+use crate::domain::metrics::{MetricSink, Stdout};
 use crate::domain::ports::{Clock, DependencyError};
+use crate::providers::client::{emit_fetch_metrics, fetch_answer};
 
 /// Minimum time between two fetches of a key set, so a flood of tokens naming unknown keys, or an
 /// outage, cannot turn into a flood of requests to the provider.
@@ -99,6 +101,8 @@ pub fn cache_control_max_age(value: &str) -> Option<Duration> {
 pub struct JwksSpec {
     /// For logs: e.g. "Whop's user-token keys".
     pub name: &'static str,
+    /// The `provider` dimension of the fetches' `provider_*` metrics (`whop`, `google`).
+    pub service: &'static str,
     pub max_age: MaxAge,
     /// The `kid` and key of a usable JWK; `None` skips it, so a provider adding a key of another
     /// kind breaks nothing.
@@ -150,6 +154,7 @@ pub struct JwksCache<C> {
     spec: JwksSpec,
     cache: RwLock<Arc<Cached>>,
     fetching: tokio::sync::Mutex<()>,
+    metrics: Arc<dyn MetricSink>,
 }
 
 #[derive(Default)]
@@ -202,6 +207,16 @@ impl<C: Clock> JwksCache<C> {
             spec,
             cache: RwLock::default(),
             fetching: tokio::sync::Mutex::new(()),
+            metrics: Arc::new(Stdout),
+        }
+    }
+
+    /// Writes each fetch's `provider_*` metrics to `sink` instead of stdout.
+    #[must_use]
+    pub fn with_metric_sink(self, sink: Arc<dyn MetricSink>) -> Self {
+        Self {
+            metrics: sink,
+            ..self
         }
     }
 
@@ -294,15 +309,41 @@ impl<C: Clock> JwksCache<C> {
         next
     }
 
+    /// One GET of the key set, measured like a provider call (`provider_*`, README "Metrics,
+    /// dashboards and alarms").
     async fn fetch(&self) -> Result<(Jwks, Duration), DependencyError> {
-        let response = self
+        let started = std::time::Instant::now();
+        let mut answer = Err("unreachable");
+        let fetched = self.fetch_keys(&mut answer).await;
+        let outcome = match &fetched {
+            Ok(_) => "ok",
+            Err(DependencyError::NotFound) => "not_found",
+            Err(_) => "failed",
+        };
+        emit_fetch_metrics(
+            self.metrics.as_ref(),
+            self.spec.service,
+            &self.url,
+            answer,
+            outcome,
+            started.elapsed(),
+        );
+        fetched
+    }
+
+    async fn fetch_keys(
+        &self,
+        answer: &mut Result<reqwest::StatusCode, &'static str>,
+    ) -> Result<(Jwks, Duration), DependencyError> {
+        let sent = self
             .http
             .get(self.url.clone())
             .timeout(self.timeout)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
-            .await
-            .map_err(|e| request_error(&e))?;
+            .await;
+        *answer = fetch_answer(&sent);
+        let response = sent.map_err(|e| request_error(&e))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(DependencyError::NotFound);
@@ -357,5 +398,126 @@ mod tests {
             reqwest::header::HeaderValue::from_static("max-age=9999999"),
         );
         assert_eq!(MaxAge::CacheControl.of(&headers), MAX_CACHE_CONTROL_AGE);
+    }
+
+    /// A clock the test moves.
+    struct Moving(std::sync::Mutex<DateTime<Utc>>);
+
+    impl Clock for &Moving {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    const TEST_KEYS: JwksSpec = JwksSpec {
+        name: "test keys",
+        service: "whop",
+        max_age: MaxAge::Fixed(Duration::from_secs(60)),
+        usable: |jwk| {
+            Some((
+                jwk["kid"].as_str()?.to_owned(),
+                DecodingKey::from_secret(b"k"),
+            ))
+        },
+        kind: "HS256",
+    };
+
+    #[tokio::test]
+    async fn each_fetch_is_measured_as_a_call_to_its_provider_answered_or_not() {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"keys": [{"kid": "k1"}]})),
+            )
+            .mount(&server)
+            .await;
+        let clock = Moving(std::sync::Mutex::new(Utc::now()));
+        let sink = Arc::new(crate::domain::metrics::Captured::default());
+        let url = Url::parse(&format!("{}/.well-known/jwks.json", server.uri())).unwrap();
+        let cache = JwksCache::new(reqwest::Client::new(), url, &clock, TEST_KEYS)
+            .with_metric_sink(sink.clone());
+
+        assert!(matches!(
+            cache.lookup("k1").await,
+            Err(KeyError::Unavailable(_))
+        ));
+        *clock.0.lock().unwrap() += REFETCH_COOLDOWN;
+        assert!(cache.lookup("k1").await.is_ok());
+        // Fresh: no third fetch.
+        assert!(cache.lookup("k1").await.is_ok());
+
+        let unreachable = JwksCache::new(
+            reqwest::Client::new(),
+            Url::parse("http://127.0.0.1:1/keys").unwrap(),
+            &clock,
+            TEST_KEYS,
+        )
+        .with_metric_sink(sink.clone());
+        assert!(unreachable.lookup("k1").await.is_err());
+
+        let documents = sink.documents();
+        let seen: Vec<_> = documents
+            .iter()
+            .map(|document| {
+                assert!(
+                    crate::domain::metrics::catalogue::undeclared(document).is_empty(),
+                    "{document}"
+                );
+                (
+                    document["provider"].as_str().unwrap(),
+                    document["endpoint"].as_str().unwrap(),
+                    document["status_class"].as_str().unwrap(),
+                    document["outcome"].as_str().unwrap(),
+                    document["provider_requests"].as_f64().unwrap(),
+                    document["provider_attempts"].as_f64().unwrap(),
+                    document["provider_responses_5xx"].as_f64(),
+                    document["provider_latency"].is_number(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "whop",
+                    "GET /.well-known/jwks.json",
+                    "5xx",
+                    "failed",
+                    1.0,
+                    1.0,
+                    Some(1.0),
+                    true
+                ),
+                (
+                    "whop",
+                    "GET /.well-known/jwks.json",
+                    "2xx",
+                    "ok",
+                    1.0,
+                    1.0,
+                    Some(0.0),
+                    true
+                ),
+                (
+                    "whop",
+                    "GET /keys",
+                    "unreachable",
+                    "failed",
+                    1.0,
+                    1.0,
+                    None,
+                    false
+                ),
+            ]
+        );
     }
 }

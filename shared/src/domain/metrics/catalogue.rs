@@ -112,7 +112,8 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    // The resilient client (`providers::client`), one document per provider call; `function` is
+    // The resilient client (`providers::client`), one document per provider call (and per key-set
+    // or certificate fetch, `providers::client::emit_fetch_metrics`); `function` is
     // `provider_client`, `provider` the service (`whop`, `stripe`, `gumroad`, `paypal`,
     // `resend`, …), `endpoint` the method and the path with id-like segments as `{id}`,
     // `status_class` that of the call's last attempt (`2xx`, `4xx`, `5xx`, `timeout`,

@@ -354,6 +354,84 @@ fn status_class(status: StatusCode) -> &'static str {
     }
 }
 
+/// A call's metrics document before its measurements: `provider_*` by provider, and the call
+/// by endpoint and status class and by outcome.
+fn call_metrics(
+    service: &'static str,
+    endpoint: String,
+    status_class: &'static str,
+    outcome: &str,
+) -> Metrics {
+    Metrics::new("provider_client")
+        .dimension("provider", service)
+        .breakdown(
+            [
+                ("endpoint", endpoint),
+                ("status_class", status_class.to_owned()),
+            ],
+            &[names::PROVIDER_REQUESTS],
+        )
+        .breakdown(
+            [("outcome", outcome.to_owned())],
+            &[names::PROVIDER_REQUESTS],
+        )
+}
+
+/// What a single GET made outside [`ResilientClient`] (a provider's key set or certificate,
+/// which have their own caches and fallbacks) got: its answer's status, or `timeout` /
+/// `unreachable` when it had none.
+pub fn fetch_answer(
+    sent: &Result<reqwest::Response, reqwest::Error>,
+) -> Result<StatusCode, &'static str> {
+    match sent {
+        Ok(response) => Ok(response.status()),
+        Err(error) if error.is_timeout() => Err("timeout"),
+        Err(_) => Err("unreachable"),
+    }
+}
+
+/// Writes the same `provider_*` document as a call through [`ResilientClient`] for one GET of
+/// `url` made outside it: one attempt, no retry, and when it was answered its latency (from
+/// sending to the whole body read) and its 5xx and 429 flags. `outcome` is `ok` or why it
+/// failed.
+pub fn emit_fetch_metrics(
+    sink: &dyn MetricSink,
+    service: &'static str,
+    url: &reqwest::Url,
+    answer: Result<StatusCode, &'static str>,
+    outcome: &str,
+    latency: Duration,
+) {
+    let class = answer.map_or_else(|unanswered| unanswered, status_class);
+    let mut metrics = call_metrics(
+        service,
+        endpoint(&reqwest::Method::GET, url),
+        class,
+        outcome,
+    );
+    metrics
+        .count(names::PROVIDER_REQUESTS, 1)
+        .count(names::PROVIDER_ATTEMPTS, 1)
+        .count(names::PROVIDER_RETRIES, 0);
+    if let Ok(status) = answer {
+        metrics
+            .record(
+                names::PROVIDER_LATENCY,
+                Unit::Milliseconds,
+                latency.as_secs_f64() * 1000.0,
+            )
+            .count(
+                names::PROVIDER_RESPONSES_5XX,
+                u64::from(status.is_server_error()),
+            )
+            .count(
+                names::PROVIDER_RESPONSES_429,
+                u64::from(status == StatusCode::TOO_MANY_REQUESTS),
+            );
+    }
+    metrics.emit_to(sink);
+}
+
 /// The request layer: one per process, cheap to share by reference. Each call writes one EMF
 /// document (`provider_*` metrics, see [`crate::domain::metrics::catalogue`]) to its sink.
 pub struct ResilientClient<A = NoAdmission> {
@@ -555,22 +633,12 @@ impl<A: Admission> ResilientClient<A> {
         let endpoint = build()
             .build()
             .map_or_else(|_| "unknown".to_owned(), |r| endpoint(r.method(), r.url()));
-        let mut metrics = Metrics::new("provider_client")
-            .dimension("provider", service)
-            .breakdown(
-                [
-                    ("endpoint", endpoint),
-                    (
-                        "status_class",
-                        stats.last_class.unwrap_or("refused").to_owned(),
-                    ),
-                ],
-                &[names::PROVIDER_REQUESTS],
-            )
-            .breakdown(
-                [("outcome", report.outcome.to_owned())],
-                &[names::PROVIDER_REQUESTS],
-            );
+        let mut metrics = call_metrics(
+            service,
+            endpoint,
+            stats.last_class.unwrap_or("refused"),
+            report.outcome,
+        );
         metrics
             .count(names::PROVIDER_REQUESTS, 1)
             .count(names::PROVIDER_ATTEMPTS, u64::from(report.attempts))

@@ -21,6 +21,7 @@ pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
 /// Google's key set as [`JwksCache`] keeps it: by `Cache-Control: max-age`, RSA keys for RS256.
 pub const GOOGLE_JWKS: JwksSpec = JwksSpec {
     name: "Google's ID-token keys",
+    service: "google",
     max_age: MaxAge::CacheControl,
     usable: rs256_key,
     kind: "RS256",

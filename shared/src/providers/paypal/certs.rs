@@ -13,8 +13,10 @@ use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use url::Url;
 use webpki::{EndEntityCert, KeyUsage};
 
+use crate::domain::metrics::{MetricSink, Stdout};
 use crate::domain::ports::Clock;
 use crate::domain::webhooks::verify::CertificateProblem;
+use crate::providers::client::{emit_fetch_metrics, fetch_answer};
 
 /// The hosts PayPal serves its webhook certificates from (live and sandbox, both API domains).
 pub const ALLOWED_HOSTS: [&str; 4] = [
@@ -262,6 +264,7 @@ pub struct CertCache {
     entries: RwLock<HashMap<String, Arc<Cached>>>,
     /// One fetch at a time: a burst of deliveries naming a new URL fetches it once.
     fetching: tokio::sync::Mutex<()>,
+    metrics: Arc<dyn MetricSink>,
 }
 
 impl CertCache {
@@ -276,6 +279,16 @@ impl CertCache {
             timeout: CERT_FETCH_TIMEOUT,
             entries: RwLock::default(),
             fetching: tokio::sync::Mutex::new(()),
+            metrics: Arc::new(Stdout),
+        }
+    }
+
+    /// Writes each fetch's `provider_*` metrics to `sink` instead of stdout.
+    #[must_use]
+    pub fn with_metric_sink(self, sink: Arc<dyn MetricSink>) -> Self {
+        Self {
+            metrics: sink,
+            ..self
         }
     }
 
@@ -345,17 +358,38 @@ impl CertCache {
         );
     }
 
+    /// One GET of a certificate, measured like a provider call (`provider_*` of `paypal`).
     async fn fetch(&self, url: &Url) -> Result<Vec<u8>, CertError> {
+        let started = std::time::Instant::now();
+        let mut answer = Err("unreachable");
+        let fetched = self.fetch_pem(url, &mut answer).await;
+        emit_fetch_metrics(
+            self.metrics.as_ref(),
+            super::online::SERVICE,
+            url,
+            answer,
+            if fetched.is_ok() { "ok" } else { "failed" },
+            started.elapsed(),
+        );
+        fetched
+    }
+
+    async fn fetch_pem(
+        &self,
+        url: &Url,
+        answer: &mut Result<reqwest::StatusCode, &'static str>,
+    ) -> Result<Vec<u8>, CertError> {
         let unavailable = |error: reqwest::Error| {
             CertError::Unavailable(crate::aws::http::request_error(&error).to_string())
         };
-        let response = self
+        let sent = self
             .http
             .get(url.clone())
             .timeout(self.timeout)
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        *answer = fetch_answer(&sent);
+        let response = sent.map_err(unavailable)?;
         // The client follows redirects: the final URL must be allowed too.
         self.trust.check_url(response.url().as_str())?;
         let status = response.status();

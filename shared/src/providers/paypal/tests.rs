@@ -265,3 +265,62 @@ async fn without_paypal_configured_a_delivery_is_no_secrets_and_other_sources_ar
         .await;
     assert!(stripe.is_none());
 }
+
+#[tokio::test]
+async fn each_certificate_fetch_is_measured_as_a_call_to_paypal() {
+    let good = chain(LeafSpec::default());
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(good.chain_pem.clone()))
+        .mount(&server)
+        .await;
+    let trust = super::certs::Trust::shipped()
+        .with_test_root(good.root_pem.as_bytes())
+        .unwrap()
+        .allowing_loopback_http();
+    let sink = Arc::new(crate::domain::metrics::Captured::default());
+    let certs = super::certs::CertCache::new(reqwest::Client::new(), trust, Arc::new(SystemClock))
+        .with_metric_sink(sink.clone());
+    let url = format!(
+        "{}/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270",
+        server.uri()
+    );
+
+    assert!(certs.certificate(&url, TIME_SECS).await.is_err());
+    assert!(certs.certificate(&url, TIME_SECS).await.is_ok());
+    // Cached: no third fetch.
+    assert!(certs.certificate(&url, TIME_SECS).await.is_ok());
+
+    let seen: Vec<_> = sink
+        .documents()
+        .iter()
+        .map(|document| {
+            assert!(
+                crate::domain::metrics::catalogue::undeclared(document).is_empty(),
+                "{document}"
+            );
+            (
+                document["provider"].as_str().unwrap().to_owned(),
+                document["endpoint"].as_str().unwrap().to_owned(),
+                document["status_class"].as_str().unwrap().to_owned(),
+                document["outcome"].as_str().unwrap().to_owned(),
+                document["provider_responses_5xx"].as_f64(),
+            )
+        })
+        .collect();
+    let call = |class: &str, outcome: &str, server_errors: f64| {
+        (
+            "paypal".to_owned(),
+            "GET /v1/notifications/certs/{id}".to_owned(),
+            class.to_owned(),
+            outcome.to_owned(),
+            Some(server_errors),
+        )
+    };
+    assert_eq!(seen, [call("5xx", "failed", 1.0), call("2xx", "ok", 0.0)]);
+}

@@ -364,6 +364,7 @@ pub struct WhopKeys<C>(JwksCache<C>);
 /// Whop's key set as [`JwksCache`] keeps it.
 pub const WHOP_JWKS: JwksSpec = JwksSpec {
     name: "Whop's user-token keys",
+    service: "whop",
     max_age: MaxAge::Fixed(KEYS_MAX_AGE),
     usable: es256_key,
     kind: "ES256",
