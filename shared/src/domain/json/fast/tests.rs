@@ -293,3 +293,20 @@ fn a_plain_run_finds_the_first_special_byte_whatever_follows_it() {
         assert_eq!(plain_run(&vec![b'y'; len], 0), len);
     }
 }
+
+#[test]
+fn a_long_plain_run_ends_at_its_first_special_byte_even_with_a_quote_after_it() {
+    // Past the two 8-byte words the run goes by 64-byte, then 16-byte blocks, then bytes: a hit
+    // in every position of each, with a closing quote after it.
+    for len in [17, 64, 100, 200, 333] {
+        for at in 16..len - 1 {
+            for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
+                let mut bytes = vec![b'x'; len];
+                bytes[at] = special;
+                bytes[len - 1] = b'"';
+                assert_eq!(plain_run(&bytes, 0), at, "{special:#x} at {at} of {len}");
+            }
+        }
+        assert_eq!(plain_run(&vec![b'x'; len], 0), len);
+    }
+}
