@@ -685,3 +685,94 @@ async fn member_messages_a_creator_turned_on_stop_when_their_plan_drops_to_free_
     assert!(logs.contains("code=\"plan_required\" dropped=1"), "{logs}");
     stack.shutdown().await;
 }
+
+/// Messages on the events queue, visible or in flight.
+async fn events_queued(stack: &LocalStack) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let attributes = stack
+        .app
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.app.config.queues.events)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    [
+        Name::ApproximateNumberOfMessages,
+        Name::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .map(|name| attributes[name].parse::<u64>().unwrap())
+    .sum()
+}
+
+/// The whole path as `churnsaver local` runs it: the webhook over HTTP, the events queue's
+/// worker, the processor, the notifications queue's worker, the notify function and the stand-in
+/// mail API. The time from the webhook's 202 to the second message is printed, as a figure (the
+/// issue's "within 5 s"); the test waits up to a minute for it.
+#[tokio::test]
+async fn on_the_running_stack_a_failed_payment_reaches_the_creator_and_the_member_by_mail() {
+    let stack = crate::helpers::start_running_stack().await;
+    turn_on_alerts_and_member_messages(&stack.app).await;
+    let activated = whop_event("evt_rs_active", 0, "membership.activated", "mem_rs");
+    assert_eq!(
+        crate::processor::post_webhook(&stack, "evt_rs_active", &activated).await,
+        202
+    );
+    // The activation processed (its message deleted) before the failure is sent, so the
+    // member's mail has the membership's manage_url.
+    let mut queued = 1;
+    for _ in 0..600 {
+        queued = events_queued(&stack).await;
+        if queued == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        queued, 0,
+        "the activation was not processed within a minute"
+    );
+    assert!(mail(&stack).is_empty(), "an activation opens no signal");
+
+    let failed = whop_event("evt_rs_failed", 1, "payment.failed", "mem_rs");
+    assert_eq!(
+        crate::processor::post_webhook(&stack, "evt_rs_failed", &failed).await,
+        202
+    );
+    let accepted = std::time::Instant::now();
+    let mut messages = Vec::new();
+    for _ in 0..1200 {
+        messages = mail(&stack);
+        if messages.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    println!(
+        "payment.failed accepted -> creator alert and member e-mail captured: {} ms",
+        accepted.elapsed().as_millis()
+    );
+    let mut seen = sent(&messages);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                member_address("mem_rs"),
+                "Your payment failed: update your payment method".to_owned()
+            ),
+            (OWNER.to_owned(), "A membership is at risk".to_owned()),
+        ]
+    );
+    let member_email = messages
+        .iter()
+        .find(|m| m.to == [member_address("mem_rs")])
+        .unwrap();
+    assert!(member_email.text.contains(&manage_url("mem_rs")));
+    stack.shutdown().await;
+}
