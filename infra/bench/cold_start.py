@@ -21,7 +21,7 @@ trivial process that only does that one GET (infra/bench/floor.rs, built here wi
 binary costs before its own code runs.
 
     cargo build --release -p health -p webhooks -p auth -p sync -p processor -p maintenance -p rotate-secret -p state -p notify -p ingest
-    python3 infra/bench/cold_start.py target/release/{health,webhooks,auth,authorizer,sync,processor,maintenance,rotate-secret,state,notify,ingest} --runs 30
+    python3 infra/bench/cold_start.py target/release/{health,webhooks,auth,authorizer,sync,processor,maintenance,rotate-secret,state,notify,ingest} --runs 100
 """
 import argparse
 import glob
