@@ -688,26 +688,14 @@ async fn member_messages_a_creator_turned_on_stop_when_their_plan_drops_to_free_
 
 /// Messages on the events queue, visible or in flight.
 async fn events_queued(stack: &LocalStack) -> u64 {
-    use aws_sdk_sqs::types::QueueAttributeName as Name;
-    let attributes = stack
+    use shared::domain::ports::QueueProbe;
+    let depth = stack
         .app
         .sqs
-        .get_queue_attributes()
-        .queue_url(&stack.app.config.queues.events)
-        .attribute_names(Name::ApproximateNumberOfMessages)
-        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
-        .send()
+        .queue_depth(&stack.app.config.queues.events)
         .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default();
-    [
-        Name::ApproximateNumberOfMessages,
-        Name::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|name| attributes[name].parse::<u64>().unwrap())
-    .sum()
+        .unwrap();
+    depth.visible + depth.in_flight
 }
 
 /// The whole path as `churnsaver local` runs it: the webhook over HTTP, the events queue's
