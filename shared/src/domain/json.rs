@@ -182,7 +182,57 @@ pub trait Slot<'a> {
 
 impl<'a> Slot<'a> for Field<'a> {
     fn read_value<'de: 'a, A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<(), A::Error> {
-        *self = map.next_value()?;
+        map.next_value_seed(FieldInto(self))
+    }
+}
+
+/// Reads a [`Field`] straight into its slot (no value returned through the deserializer).
+struct FieldInto<'s, 'a>(&'s mut Field<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for FieldInto<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// Each `visit_*` of [`FieldInto`]: [`FieldVisitor`]'s reading, stored in the slot.
+macro_rules! store_field {
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {
+        $(
+            fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<(), E> {
+                *self.0 = FieldVisitor::<'a, true>(PhantomData).$method($($arg),*)?;
+                Ok(())
+            }
+        )*
+    };
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for FieldInto<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    store_field! {
+        visit_borrowed_str(value: &'de str) visit_str(value: &str) visit_string(value: String)
+        visit_i64(value: i64) visit_u64(value: u64) visit_f64(value: f64) visit_bool(value: bool)
+        visit_unit() visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        *self.0 = FieldVisitor::<'a, true>(PhantomData).visit_seq(seq)?;
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        *self.0 = FieldVisitor::<'a, true>(PhantomData).visit_map(map)?;
         Ok(())
     }
 }
@@ -287,8 +337,13 @@ impl<'a> Field<'a> {
 
     /// An id: a non-empty string, or the non-empty `"id"` of an expanded object.
     pub fn into_id(self) -> Option<Id> {
+        self.id().map(Id::from)
+    }
+
+    /// [`Field::into_id`] borrowed: for choosing among fields before building the one id kept.
+    pub fn id(&self) -> Option<&str> {
         match self {
-            Self::Str(id) | Self::Object(Some(id)) if !id.is_empty() => Some(Id::from(id)),
+            Self::Str(id) | Self::Object(Some(id)) if !id.is_empty() => Some(id),
             _ => None,
         }
     }

@@ -35,7 +35,7 @@ use crate::domain::ports::WebhookProviders;
 use crate::domain::state::observe::{ObserveError, Observed};
 use crate::domain::webhooks::event::{Event, EventKind, NormaliseError, QueuedEvent, Subject};
 use crate::domain::webhooks::verify::{CertifiedError, SigningSecret, VerifyError, VerifyOptions};
-use crate::domain::webhooks::{Headers, Scheme, Source, Verified};
+use crate::domain::webhooks::{Headers, NotText, Scheme, Source, Verified};
 
 /// Verifies a delivery against every active secret of its source (rotation overlap).
 ///
@@ -235,7 +235,7 @@ static WHOP_SIGNATURE: HeaderName = HeaderName::from_static("x-whop-signature");
 static WHOP_TIMESTAMP: HeaderName = HeaderName::from_static("x-whop-timestamp");
 
 impl Headers for HeaderMap {
-    fn get(&self, name: &str) -> Option<&[u8]> {
+    fn text(&self, name: &str) -> Option<Result<&str, NotText>> {
         // Pre-parsed names for the ones the schemes read: a lookup by `&str` would validate and
         // classify the name on every call.
         let known = match name {
@@ -245,10 +245,15 @@ impl Headers for HeaderMap {
             "stripe-signature" => &STRIPE_SIGNATURE,
             "x-whop-signature" => &WHOP_SIGNATURE,
             "x-whop-timestamp" => &WHOP_TIMESTAMP,
-            _ => return Self::get(self, name).map(http::HeaderValue::as_bytes),
+            _ => return Self::get(self, name).map(header_text),
         };
-        Self::get(self, known).map(http::HeaderValue::as_bytes)
+        Self::get(self, known).map(header_text)
     }
+}
+
+/// `http`'s check is exactly [`Headers::text`]'s (visible ASCII and tab), in one pass.
+fn header_text(value: &http::HeaderValue) -> Result<&str, NotText> {
+    value.to_str().map_err(|_| NotText)
 }
 
 #[cfg(test)]

@@ -96,7 +96,11 @@ pub struct Verified<'h> {
 /// The request headers verification reads, without naming an HTTP type (the edge implements it for
 /// its header map). Verification is generic over it: no dynamic dispatch.
 pub trait Headers {
-    /// The raw value of header `name` (given in lowercase; matched case-insensitively), the first
-    /// one if repeated.
-    fn get(&self, name: &str) -> Option<&[u8]>;
+    /// The value of header `name` (given in lowercase; matched case-insensitively), the first one
+    /// if repeated, as text: visible ASCII and tabs, else [`NotText`]. `None` when absent.
+    fn text(&self, name: &str) -> Option<Result<&str, NotText>>;
 }
+
+/// A header value with a byte outside visible ASCII and tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotText;

@@ -16,7 +16,7 @@ use crate::domain::webhooks::verify::{
     check_tolerance, decode_base64_tag, find_match, header, parse_timestamp, require_secrets,
     standard_entries,
 };
-use crate::domain::webhooks::{Headers, Scheme, Verified};
+use crate::domain::webhooks::{Headers, NotText, Scheme, Verified};
 use crate::providers::Parts;
 
 /// Verifies a Standard Webhooks delivery.
@@ -115,8 +115,8 @@ fn svix_name(name: &str) -> &str {
 struct Svix<'a, H: ?Sized>(&'a H);
 
 impl<H: Headers + ?Sized> Headers for Svix<'_, H> {
-    fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0.get(svix_name(name))
+    fn text(&self, name: &str) -> Option<Result<&str, NotText>> {
+        self.0.text(svix_name(name))
     }
 }
 

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::json::{self, Field};
+use crate::domain::json::{self, Field, Id};
 use crate::domain::webhooks::event::{NormaliseError, Subject, field_time, header_id, header_time};
 use crate::domain::webhooks::{Scheme, Verified};
 use crate::providers::Parts;
@@ -49,33 +49,33 @@ pub(crate) fn normalise<'a>(
         header_time(verified)?
     };
 
-    let data = envelope.data;
-    let mut subject = Subject::default();
-    match whop_resource(&kind) {
-        Resource::Membership => subject.membership_id = data.id.into_id(),
-        Resource::Payment => subject.payment_id = data.id.into_id(),
-        Resource::Invoice => subject.invoice_id = data.id.into_id(),
-        Resource::Unknown => {}
-    }
-    let (membership, membership_id) = (data.membership, data.membership_id);
-    let (payment, payment_id) = (data.payment, data.payment_id);
-    subject.membership_id = subject
-        .membership_id
-        .or_else(|| membership.into_id())
-        .or_else(|| membership_id.into_id());
-    subject.payment_id = subject
-        .payment_id
-        .or_else(|| payment.into_id())
-        .or_else(|| payment_id.into_id());
-    subject.user_id = data.user.into_id().or_else(|| data.user_id.into_id());
-    subject.product_id = data.product.into_id().or_else(|| data.product_id.into_id());
-    subject.plan_id = data.plan.into_id().or_else(|| data.plan_id.into_id());
-    subject.company_id = data
-        .company
-        .into_id()
-        .or_else(|| data.company_id.into_id())
-        .or_else(|| envelope.company_id.into_id())
-        .or_else(|| envelope.company.into_id());
+    // Chosen by reference, each kept id built once.
+    let data = &envelope.data;
+    let resource = whop_resource(&kind);
+    let main = |of: Resource| data.id.id().filter(|_| resource == of);
+    let subject = Subject {
+        membership_id: first_id([
+            main(Resource::Membership),
+            data.membership.id(),
+            data.membership_id.id(),
+        ]),
+        payment_id: first_id([
+            main(Resource::Payment),
+            data.payment.id(),
+            data.payment_id.id(),
+        ]),
+        invoice_id: main(Resource::Invoice).map(Id::from),
+        user_id: first_id([data.user.id(), data.user_id.id()]),
+        product_id: first_id([data.product.id(), data.product_id.id()]),
+        plan_id: first_id([data.plan.id(), data.plan_id.id()]),
+        company_id: first_id([
+            data.company.id(),
+            data.company_id.id(),
+            envelope.company_id.id(),
+            envelope.company.id(),
+        ]),
+        ..Subject::default()
+    };
     Ok(Parts {
         event_id,
         kind,
@@ -88,6 +88,11 @@ pub(crate) fn normalise<'a>(
 /// signature's timestamp: a sender that re-signs each retry with a new `t` (and the bare form,
 /// whose timestamp is not signed at all) must still map a redelivery to the same id. Two
 /// byte-identical legacy bodies describe the same state, so merging them loses nothing.
+/// The first id present, owned.
+fn first_id<const N: usize>(ids: [Option<&str>; N]) -> Option<Id> {
+    ids.into_iter().flatten().next().map(Id::from)
+}
+
 fn legacy_event_id(raw: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(raw.as_bytes());
