@@ -403,3 +403,66 @@ fn members_contact_details_are_read_where_the_provider_sends_them() {
     assert_eq!(contact.email.as_deref(), Some("jane@example.com"));
     assert_eq!((contact.name, contact.manage_url), (None, None));
 }
+
+#[test]
+fn a_partial_paypal_refund_marks_the_sales_payment_refunded_and_keeps_the_sales_amount() {
+    let subject = Subject {
+        subscription_id: Some("I-BW452GLLEP1G".into()),
+        payment_id: Some("80021663DE681814L".into()),
+        company_id: Some("biz_1".into()),
+        ..Subject::default()
+    };
+    let sale = queued(
+        Source::PayPal,
+        "PAYMENT.SALE.COMPLETED",
+        subject.clone(),
+        &fixture_body("apigw-webhook-paypal-sale-completed.json"),
+    );
+    // 5.00 of the sale's 29.00, a day later.
+    let body = fixture_body("apigw-webhook-paypal-sale-refunded.json");
+    let partial = body.replace(r#""total":"29.00""#, r#""total":"5.00""#);
+    assert_ne!(partial, body, "the sample states the refunded amount");
+    let mut refund = queued(Source::PayPal, "PAYMENT.SALE.REFUNDED", subject, &partial);
+    refund.event_id = "WH-7YX49823VE2312340-4DR84720FE1093722".to_owned();
+    refund.occurred_at += chrono::Duration::days(1);
+
+    let (_, sold) = observed(&sale);
+    let (_, refunded) = observed(&refund);
+    let facts = refunded
+        .payment
+        .as_ref()
+        .expect("the refund is a payment outcome");
+    assert_eq!(
+        (
+            facts.id.as_str(),
+            facts.status,
+            &facts.amount,
+            &facts.currency
+        ),
+        ("80021663DE681814L", PaymentStatus::Refunded, &None, &None)
+    );
+    let state =
+        crate::domain::state::model::MembershipState::empty("I-BW452GLLEP1G", Source::PayPal)
+            .fold([&*sold, &*refunded]);
+    let payments: Vec<_> = state
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                p.id.as_str(),
+                p.status,
+                p.amount.as_deref(),
+                p.currency.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        payments,
+        [(
+            "80021663DE681814L",
+            PaymentStatus::Refunded,
+            Some("29.00"),
+            Some("usd")
+        )]
+    );
+}

@@ -10,8 +10,9 @@
 //! - `PAYMENT.SALE.COMPLETED` / `DENIED` / `REVERSED` / `REFUNDED`: a payment outcome of the
 //!   sale's `billing_agreement_id`; a completed sale after a failure is a recovery. A refund names
 //!   only its `sale_id`: the processor reads the sale's subscription from PayPal first
-//!   (`super::refund`), and the refund is the sale's payment, refunded; one whose sale PayPal
-//!   does not know is ignored (`no_membership`).
+//!   (`super::refund`), and the refund is the sale's payment, refunded, its amount left as the
+//!   sale stated it (a refund's own amount may be part of it); one whose sale PayPal does not
+//!   know is ignored (`no_membership`).
 //!
 //! The company is the deployment's `PAYPAL_COMPANY_ID`, which ingest wrote in the subject.
 
@@ -144,6 +145,17 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
             let id =
                 failed_payment_id(&membership_id, failed).unwrap_or_else(|| event.event_id.clone());
             Some(failed_payment(id, failed))
+        }
+        // A refund's `amount` is what was refunded, maybe part of the sale: the sale's payment
+        // changes status and keeps the amount its sale stated (as a Whop refund leaves it).
+        Plan::Sale(PaymentStatus::Refunded) => {
+            Subject::owned(&event.subject.payment_id).map(|id| PaymentFacts {
+                id,
+                status: PaymentStatus::Refunded,
+                amount: None,
+                currency: None,
+                failure_reason: None,
+            })
         }
         Plan::Sale(status) => {
             let currency = resource.amount.currency.text();
