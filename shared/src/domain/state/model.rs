@@ -101,6 +101,20 @@ pub struct PaymentFacts {
     pub failure_reason: Option<String>,
 }
 
+impl PaymentFacts {
+    /// A payment's new status alone (a refund, a dispute): the amount and currency it was stored
+    /// with stay, since an event about the payment may state another (a refund, what it refunded).
+    pub fn status_change(id: String, status: PaymentStatus) -> Self {
+        Self {
+            id,
+            status,
+            amount: None,
+            currency: None,
+            failure_reason: None,
+        }
+    }
+}
+
 /// What one event says about a membership. Every field is what the event states, `None` where it
 /// is silent (a later state keeps the earlier value). Stored once per event in the membership's
 /// item, so the field names are short: item size is what a write costs.

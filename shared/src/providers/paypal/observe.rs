@@ -148,15 +148,8 @@ pub(crate) fn observe(event: &QueuedEvent, kind: &EventKind) -> Result<Observed,
         }
         // A refund's `amount` is what was refunded, maybe part of the sale: the sale's payment
         // changes status and keeps the amount its sale stated (as a Whop refund leaves it).
-        Plan::Sale(PaymentStatus::Refunded) => {
-            Subject::owned(&event.subject.payment_id).map(|id| PaymentFacts {
-                id,
-                status: PaymentStatus::Refunded,
-                amount: None,
-                currency: None,
-                failure_reason: None,
-            })
-        }
+        Plan::Sale(PaymentStatus::Refunded) => Subject::owned(&event.subject.payment_id)
+            .map(|id| PaymentFacts::status_change(id, PaymentStatus::Refunded)),
         Plan::Sale(status) => {
             let currency = resource.amount.currency.text();
             Subject::owned(&event.subject.payment_id).map(|id| PaymentFacts {

@@ -126,13 +126,9 @@ fn whop_facts(
                 failure_reason: reason.map(str::to_owned),
             })
         }
-        WhopPlan::PaymentChange(status) => payment_id(None).map(|id| PaymentFacts {
-            id,
-            status,
-            amount: None,
-            currency: None,
-            failure_reason: None,
-        }),
+        WhopPlan::PaymentChange(status) => {
+            payment_id(None).map(|id| PaymentFacts::status_change(id, status))
+        }
     };
     (membership, payment)
 }
